@@ -1,0 +1,117 @@
+"""The one exception tree of the archive.
+
+Every module raises one of these; adapters translate third-party exceptions at their seam
+with ``raise ... from exc``. The CLI maps :class:`UserError` to exit code 2 and any other
+:class:`ArchiveError` to exit code 1; the API (one mapper) maps them to HTTP statuses.
+
+    ArchiveError
+    ├── UserError                 bad input from a person: exit 2 / HTTP 400-422
+    │   ├── ConfigError           malformed or unknown configuration key
+    │   ├── ValidationError       a file or request with one or more located problems
+    │   ├── NotFoundError         a named thing does not exist (HTTP 404)
+    │   └── ConflictError         the request contradicts the current state (HTTP 409)
+    ├── AccessError               authentication / authorization
+    │   ├── UnauthenticatedError  (HTTP 401)
+    │   └── ForbiddenError        (HTTP 403)
+    ├── StorageError              the object store
+    │   ├── StorageUnavailableError   cannot reach it / it answered 5xx
+    │   ├── ObjectMissingError        key or version not there
+    │   ├── ObjectLockedError         refused because of object lock or legal hold
+    │   └── StorageDeniedError        refused for another reason (credentials, policy)
+    ├── CatalogError              the relational catalog
+    ├── SecretError               encryption key missing/corrupt, ciphertext not decryptable
+    ├── ToolError                 an external program (ffmpeg, weed, gst) missing or failed
+    └── IntegrityError            evidence does not verify (see archive.integrity)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+class ArchiveError(Exception):
+    """Root of every error this package raises on purpose."""
+
+
+class UserError(ArchiveError):
+    """Bad input from a person; the message is a sentence meant for them."""
+
+
+class ConfigError(UserError):
+    """The configuration file or an ARCHIVE_* override is malformed or unknown."""
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located problem in an input: ``where`` is e.g. ``cameras.yaml:12`` or a field path."""
+
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.where}: {self.message}"
+
+
+class ValidationError(UserError):
+    """An input with one or more located problems. Nothing was written."""
+
+    def __init__(self, problems: Sequence[Problem]) -> None:
+        self.problems: tuple[Problem, ...] = tuple(problems)
+        super().__init__("\n".join(str(p) for p in self.problems) or "invalid input")
+
+
+class NotFoundError(UserError):
+    """A named thing (camera, owner, object) does not exist."""
+
+
+class ConflictError(UserError):
+    """The request contradicts the current state."""
+
+
+class AccessError(ArchiveError):
+    """Authentication or authorization failed."""
+
+
+class UnauthenticatedError(AccessError):
+    """No valid credentials were presented."""
+
+
+class ForbiddenError(AccessError):
+    """Valid credentials, but this role may not do this."""
+
+
+class StorageError(ArchiveError):
+    """The object store failed or refused."""
+
+
+class StorageUnavailableError(StorageError):
+    """The object store could not be reached or answered with a server error."""
+
+
+class ObjectMissingError(StorageError):
+    """The bucket, key or version does not exist."""
+
+
+class ObjectLockedError(StorageError):
+    """The store refused because of object-lock retention or a legal hold."""
+
+
+class StorageDeniedError(StorageError):
+    """The store refused for another reason (credentials, policy)."""
+
+
+class CatalogError(ArchiveError):
+    """The catalog database failed (unreachable, migration missing, constraint)."""
+
+
+class SecretError(ArchiveError):
+    """An encryption key is missing or corrupt, or a ciphertext cannot be decrypted."""
+
+
+class ToolError(ArchiveError):
+    """An external program is missing or failed."""
+
+
+class IntegrityError(ArchiveError):
+    """Evidence does not verify; the message names what and where."""
