@@ -1,0 +1,170 @@
+"""Owners and cameras in the catalog. Passwords go in and out only through a SecretBox."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
+
+from archive.catalog.tables import CameraRow, OwnerRow
+from archive.errors import CatalogError, NotFoundError
+from archive.model import Camera, CameraCredentials, Owner, OwnerKind
+from archive.secretbox import SecretBox
+
+
+@dataclass(frozen=True)
+class ImportCounts:
+    """What an import changed, per kind."""
+
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """Result of an idempotent registry import."""
+
+    owners: ImportCounts
+    cameras: ImportCounts
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _owner(row: OwnerRow) -> Owner:
+    return Owner(row.id, row.name, OwnerKind(row.kind), tuple(json.loads(row.agencies)))
+
+
+def _camera(row: CameraRow) -> Camera:
+    return Camera(
+        id=row.id, name=row.name, owner_id=row.owner_id, stream_url=row.stream_url,
+        latitude=row.latitude, longitude=row.longitude, location=row.location,
+        tags=tuple(json.loads(row.tags)), enabled=row.enabled, username=row.username,
+        has_password=row.password_enc is not None,
+    )
+
+
+class RegistryRepository:
+    """Reads and writes owners and cameras. Every method raises CatalogError on database failure."""
+
+    def __init__(self, engine: Engine, box: SecretBox) -> None:
+        self._engine = engine
+        self._box = box
+
+    def owners(self) -> list[Owner]:
+        """All owners, by id."""
+        try:
+            with Session(self._engine) as s:
+                return [_owner(r) for r in s.scalars(select(OwnerRow).order_by(OwnerRow.id))]  # type: ignore[arg-type]
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read owners: {exc}") from exc
+
+    def cameras(self, owner_id: str | None = None, enabled_only: bool = False) -> list[Camera]:
+        """Cameras, by id, optionally of one owner and/or only the enabled ones."""
+        stmt = select(CameraRow).order_by(CameraRow.id)  # type: ignore[arg-type]
+        if owner_id is not None:
+            stmt = stmt.where(CameraRow.owner_id == owner_id)  # type: ignore[arg-type]
+        if enabled_only:
+            stmt = stmt.where(CameraRow.enabled.is_(True))  # type: ignore[attr-defined]
+        try:
+            with Session(self._engine) as s:
+                return [_camera(r) for r in s.scalars(stmt)]
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read cameras: {exc}") from exc
+
+    def camera(self, camera_id: str) -> Camera:
+        """One camera. Raises NotFoundError if it is not registered."""
+        try:
+            with Session(self._engine) as s:
+                row = s.get(CameraRow, camera_id)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read camera: {exc}") from exc
+        if row is None:
+            raise NotFoundError(f"camera {camera_id!r} is not registered")
+        return _camera(row)
+
+    def credentials(self, camera_id: str) -> CameraCredentials | None:
+        """Decrypt a camera's password (None if it has none). Raises NotFoundError, SecretError."""
+        try:
+            with Session(self._engine) as s:
+                row = s.get(CameraRow, camera_id)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read camera: {exc}") from exc
+        if row is None:
+            raise NotFoundError(f"camera {camera_id!r} is not registered")
+        if row.password_enc is None:
+            return None
+        return CameraCredentials(camera_id, self._box.decrypt(row.password_enc, camera_id))
+
+    def camera_counts_by_owner(self) -> dict[str, int]:
+        """Number of cameras per owner id."""
+        try:
+            with Session(self._engine) as s:
+                rows = s.execute(select(CameraRow.owner_id, func.count()).group_by(CameraRow.owner_id))
+                return {str(o): int(n) for o, n in rows}
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot count cameras: {exc}") from exc
+
+    def apply(self, owners: Sequence[Owner], cameras: Sequence[tuple[Camera, str | None]]) -> ImportReport:
+        """Upsert owners then cameras in ONE transaction: all or nothing.
+
+        Unchanged rows are not touched. Raises CatalogError (and changes nothing) on failure.
+        """
+        oc: Counter[str] = Counter()
+        cc: Counter[str] = Counter()
+        now = _now_us()
+        try:
+            with Session(self._engine) as s, s.begin():
+                for o in owners:
+                    row = s.get(OwnerRow, o.id)
+                    agencies = json.dumps(list(o.agencies))
+                    if row is None:
+                        s.add(OwnerRow(id=o.id, name=o.name, kind=o.kind.value, agencies=agencies,
+                                       created_us=now, updated_us=now))
+                        oc["created"] += 1
+                    elif (row.name, row.kind, row.agencies) == (o.name, o.kind.value, agencies):
+                        oc["unchanged"] += 1
+                    else:
+                        row.name, row.kind, row.agencies, row.updated_us = o.name, o.kind.value, agencies, now
+                        oc["updated"] += 1
+                s.flush()
+                for cam, password in cameras:
+                    cc[self._upsert_camera(s, cam, password, now)] += 1
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"import failed, nothing was written: {exc}") from exc
+        return ImportReport(ImportCounts(**oc), ImportCounts(**cc))
+
+    def _upsert_camera(self, s: Session, cam: Camera, password: str | None, now: int) -> str:
+        row = s.get(CameraRow, cam.id)
+        tags = json.dumps(list(cam.tags))
+        if row is None:
+            enc = self._box.encrypt(password, cam.id) if password is not None else None
+            s.add(CameraRow(id=cam.id, name=cam.name, owner_id=cam.owner_id, stream_url=cam.stream_url,
+                            username=cam.username, password_enc=enc, latitude=cam.latitude,
+                            longitude=cam.longitude, location=cam.location, tags=tags, enabled=cam.enabled,
+                            created_us=now, updated_us=now))
+            return "created"
+        old_password = self._box.decrypt(row.password_enc, cam.id) if row.password_enc else None
+        same = (
+            (row.name, row.owner_id, row.stream_url, row.username, row.latitude, row.longitude,
+             row.location, row.tags, row.enabled)
+            == (cam.name, cam.owner_id, cam.stream_url, cam.username, cam.latitude, cam.longitude,
+                cam.location, tags, cam.enabled)
+            and old_password == password
+        )
+        if same:
+            return "unchanged"
+        row.name, row.owner_id, row.stream_url, row.username = cam.name, cam.owner_id, cam.stream_url, cam.username
+        row.latitude, row.longitude, row.location, row.tags = cam.latitude, cam.longitude, cam.location, tags
+        row.enabled, row.updated_us = cam.enabled, now
+        if old_password != password:
+            row.password_enc = self._box.encrypt(password, cam.id) if password is not None else None
+        return "updated"

@@ -1,0 +1,278 @@
+"""Configuration: one TOML file plus ``ARCHIVE_<SECTION>_<KEY>`` environment overrides.
+
+Unknown sections, keys and ``ARCHIVE_*`` variables are rejected, naming the key and the file.
+The result is a tree of frozen dataclasses; nothing else in the package reads the environment.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import typing
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+from archive.errors import ConfigError
+
+ENV_PREFIX = "ARCHIVE_"
+ENV_CONFIG_PATH = "ARCHIVE_CONFIG"
+DEFAULT_CONFIG_NAME = "archive.toml"
+SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "url"})
+
+
+@dataclass(frozen=True)
+class PathsConfig:
+    """Where the service keeps its state."""
+
+    data_dir: str = "var"
+
+
+@dataclass(frozen=True)
+class StorageConfig:
+    """Object storage: ``embedded`` (SeaweedFS started by the service) or ``s3`` (any endpoint)."""
+
+    mode: str = "embedded"
+    endpoint: str = ""
+    access_key: str = ""
+    secret_key: str = ""
+    secure: bool = True
+    region: str = ""
+    media_bucket: str = "archive-media"
+    log_bucket: str = "archive-log"
+    lock_mode: str = "GOVERNANCE"
+    default_retention_days: int = 30
+
+
+@dataclass(frozen=True)
+class CatalogConfig:
+    """The relational catalog; empty url means SQLite in the data dir."""
+
+    url: str = ""
+
+
+@dataclass(frozen=True)
+class SecretsConfig:
+    """Key file used to encrypt camera credentials at rest (never inside the database)."""
+
+    key_file: str = ""
+
+
+@dataclass(frozen=True)
+class RecorderConfig:
+    """Recording parameters."""
+
+    segment_seconds: int = 10
+    spool_dir: str = ""
+    spool_max_bytes: int = 20 * 1024**3
+    spool_alarm_fraction: float = 0.8
+    upload_workers: int = 4
+    ffmpeg: str = ""
+
+
+@dataclass(frozen=True)
+class ApiConfig:
+    """HTTP API binding."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+
+
+@dataclass(frozen=True)
+class Config:
+    """The effective configuration."""
+
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    storage: StorageConfig = field(default_factory=StorageConfig)
+    catalog: CatalogConfig = field(default_factory=CatalogConfig)
+    secrets: SecretsConfig = field(default_factory=SecretsConfig)
+    recorder: RecorderConfig = field(default_factory=RecorderConfig)
+    api: ApiConfig = field(default_factory=ApiConfig)
+    source: str = "<defaults>"
+    base_dir: str = "."
+
+    @property
+    def data_dir(self) -> Path:
+        """Absolute data directory (relative paths are taken from the config file's folder)."""
+        return self.resolve(self.paths.data_dir)
+
+    def resolve(self, path: str) -> Path:
+        """Resolve ``path`` against the config file's folder."""
+        p = Path(path).expanduser()
+        return p if p.is_absolute() else (Path(self.base_dir) / p).resolve()
+
+    @property
+    def catalog_url(self) -> str:
+        """SQLAlchemy URL of the catalog."""
+        return self.catalog.url or f"sqlite:///{self.data_dir / 'catalog.sqlite3'}"
+
+    @property
+    def credentials_key_file(self) -> Path:
+        """Path of the key that encrypts camera credentials."""
+        return self.resolve(self.secrets.key_file) if self.secrets.key_file else (
+            self.data_dir / "keys" / "credentials.key"
+        )
+
+    @property
+    def spool_dir(self) -> Path:
+        """Local spool for segments not yet confirmed by the store."""
+        return self.resolve(self.recorder.spool_dir) if self.recorder.spool_dir else self.data_dir / "spool"
+
+
+_SECTIONS: dict[str, type[Any]] = {
+    f.name: typing.get_type_hints(Config)[f.name]
+    for f in fields(Config)
+    if f.name not in ("source", "base_dir")
+}
+
+
+def _coerce(value: object, typ: Any, where: str) -> object:
+    """Check/convert one value to the field type; raise ConfigError naming ``where``."""
+    if typ is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return value.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"{where}: expected true or false, got {value!r}")
+    if typ is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if isinstance(value, str):
+            try:
+                return int(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected an integer, got {value!r}")
+    if typ is float:
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{where}: expected a number, got {value!r}")
+    if typ is str:
+        if isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: expected a string, got {value!r}")
+    raise ConfigError(f"{where}: unsupported type {typ!r}")  # pragma: no cover - schema bug
+
+
+def _section(cls: type[Any], raw: Mapping[str, object], where: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    values: dict[str, object] = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
+        values[key] = _coerce(value, hints[key], f"{where}.{key}")
+    return cls(**values)
+
+
+def _validate(cfg: Config) -> None:
+    """Cross-field checks; raise ConfigError with the offending key."""
+    src = cfg.source
+    if cfg.storage.mode not in ("embedded", "s3"):
+        raise ConfigError(f"{src}: storage.mode must be 'embedded' or 's3', got {cfg.storage.mode!r}")
+    if cfg.storage.mode == "s3" and not (
+        cfg.storage.endpoint and cfg.storage.access_key and cfg.storage.secret_key
+    ):
+        raise ConfigError(f"{src}: storage.mode = 's3' needs storage.endpoint, access_key and secret_key")
+    if cfg.storage.lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
+        raise ConfigError(f"{src}: storage.lock_mode must be GOVERNANCE or COMPLIANCE")
+    if cfg.storage.default_retention_days < 1:
+        raise ConfigError(f"{src}: storage.default_retention_days must be at least 1")
+    if not 2 <= cfg.recorder.segment_seconds <= 60:
+        raise ConfigError(f"{src}: recorder.segment_seconds must be between 2 and 60")
+    if not 0 < cfg.recorder.spool_alarm_fraction < 1:
+        raise ConfigError(f"{src}: recorder.spool_alarm_fraction must be between 0 and 1")
+    if cfg.recorder.spool_max_bytes < 1024**2:
+        raise ConfigError(f"{src}: recorder.spool_max_bytes must be at least 1 MiB")
+    if not 1 <= cfg.recorder.upload_workers <= 64:
+        raise ConfigError(f"{src}: recorder.upload_workers must be between 1 and 64")
+    if not 0 < cfg.api.port < 65536:
+        raise ConfigError(f"{src}: api.port must be between 1 and 65535")
+    if cfg.catalog.url and not cfg.catalog.url.startswith(("sqlite", "postgresql")):
+        raise ConfigError(f"{src}: catalog.url must be a sqlite:// or postgresql:// URL")
+
+
+def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
+    """Split ``ARCHIVE_<SECTION>_<KEY>`` variables; unknown ones raise ConfigError."""
+    out: dict[str, dict[str, str]] = {}
+    for name, value in env.items():
+        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
+            continue
+        rest = name[len(ENV_PREFIX):].lower()
+        section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)
+        if section is None:
+            raise ConfigError(f"environment: unknown variable {name} (sections: {', '.join(_SECTIONS)})")
+        out.setdefault(section, {})[rest[len(section) + 1:]] = value
+    return out
+
+
+def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = None) -> Config:
+    """Load the configuration.
+
+    ``path`` wins, then ``$ARCHIVE_CONFIG``, then ``./archive.toml`` if present, else defaults.
+    Raises ConfigError for a missing or malformed file, an unknown key, a wrong type or value.
+    """
+    env = os.environ if env is None else env
+    chosen = Path(path) if path else (Path(env[ENV_CONFIG_PATH]) if env.get(ENV_CONFIG_PATH) else None)
+    raw: dict[str, Any] = {}
+    source, base = "<defaults>", Path.cwd()
+    if chosen is None and Path(DEFAULT_CONFIG_NAME).is_file():
+        chosen = Path(DEFAULT_CONFIG_NAME)
+    if chosen is not None:
+        source, base = str(chosen), chosen.resolve().parent
+        try:
+            raw = tomllib.loads(chosen.read_text(encoding="utf-8"))
+        except FileNotFoundError as exc:
+            raise ConfigError(f"{chosen}: configuration file not found") from exc
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"{chosen}: cannot read configuration file ({exc})") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{chosen}: not valid TOML ({exc})") from exc
+    sections: dict[str, Any] = {}
+    for name, value in raw.items():
+        if name not in _SECTIONS:
+            raise ConfigError(f"{source}: unknown section [{name}] (known: {', '.join(_SECTIONS)})")
+        if not isinstance(value, dict):
+            raise ConfigError(f"{source}: '{name}' must be a table [{name}]")
+        sections[name] = _section(_SECTIONS[name], value, f"{source}: {name}")
+    for name, values in _env_overrides(env).items():
+        current = sections.get(name, _SECTIONS[name]())
+        overrides = _section(_SECTIONS[name], values, f"environment ARCHIVE_{name.upper()}")
+        changed = {k: getattr(overrides, k) for k in values}
+        sections[name] = replace(current, **changed)
+    cfg = Config(**sections, source=source, base_dir=str(base))
+    _validate(cfg)
+    return cfg
+
+
+def masked(cfg: Config) -> dict[str, dict[str, object]]:
+    """The effective configuration as plain data, with secrets replaced by ``***``."""
+    out: dict[str, dict[str, object]] = {}
+    for name in _SECTIONS:
+        section = dataclasses.asdict(getattr(cfg, name))
+        for key, value in section.items():
+            if key in SECRET_KEYS and value:
+                section[key] = mask_url(str(value)) if key == "url" else "***"
+        out[name] = section
+    return out
+
+
+def mask_url(url: str) -> str:
+    """Replace the password inside ``scheme://user:password@host`` with ``***``."""
+    scheme, sep, rest = url.partition("://")
+    authority, slash, path = rest.partition("/")
+    if not sep or "@" not in authority:
+        return url
+    userinfo, _, host = authority.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}{slash}{path}" if ":" in userinfo else url
+
+
+__all__ = ["Config", "load_config", "mask_url", "masked"]

@@ -1,0 +1,65 @@
+"""``archive health``: is every part up? Each check returns a frozen result; nothing raises."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from archive.bootstrap import Runtime
+from archive.catalog.migrate import current_revision, head_revision
+from archive.errors import ArchiveError
+from archive.storage.probe import probe_object_lock
+
+
+@dataclass(frozen=True)
+class Check:
+    """One health check."""
+
+    name: str
+    ok: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class HealthReport:
+    """All checks; ``ok`` only when every one passed."""
+
+    checks: tuple[Check, ...]
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return all(c.ok for c in self.checks)
+
+
+def _catalog(rt: Runtime) -> list[Check]:
+    try:
+        engine = rt.engine
+        cur, head = current_revision(engine), head_revision()
+        checks = [Check("catalog", True, f"{engine.dialect.name} reachable"),
+                  Check("catalog.migrations", cur == head, f"at {cur}, head {head}")]
+        counts = rt.registry.camera_counts_by_owner()
+        detail = ", ".join(f"{o}={n}" for o, n in sorted(counts.items())) or "none registered"
+        checks.append(Check("cameras", True, f"{sum(counts.values())} cameras ({detail})"))
+        return checks
+    except ArchiveError as exc:
+        return [Check("catalog", False, str(exc))]
+
+
+def _storage(rt: Runtime) -> list[Check]:
+    try:
+        store = rt.store
+        store.ping()
+    except ArchiveError as exc:
+        return [Check("storage", False, str(exc))]
+    checks = [Check("storage", True, f"{rt.config.storage.mode} store reachable")]
+    try:
+        probe = probe_object_lock(store, rt.config.storage.media_bucket)
+    except ArchiveError as exc:
+        return [*checks, Check("storage.object_lock", False, str(exc))]
+    checks.append(Check("storage.object_lock", probe.ok, probe.detail))
+    return checks
+
+
+def check_health(rt: Runtime) -> HealthReport:
+    """Run every check against the runtime's catalog and store."""
+    return HealthReport(tuple(_catalog(rt) + _storage(rt)))

@@ -1,0 +1,7 @@
+"""Shared pytest wiring: fixtures live in tests/fixtures/ as plugins."""
+
+pytest_plugins = [
+    "tests.fixtures.catalog",
+    "tests.fixtures.s3",
+    "tests.fixtures.cameras",
+]

@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+
+from archive.config import load_config, mask_url, masked
+from archive.errors import ConfigError
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    p = tmp_path / "archive.toml"
+    p.write_text(text)
+    return p
+
+
+def test_defaults_without_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    cfg = load_config(env={})
+    assert cfg.storage.mode == "embedded"
+    assert cfg.recorder.segment_seconds == 10
+    assert cfg.catalog_url == f"sqlite:///{tmp_path / 'var' / 'catalog.sqlite3'}"
+
+
+def test_file_values_and_relative_paths(tmp_path):
+    p = write(tmp_path, '[paths]\ndata_dir = "state"\n[recorder]\nsegment_seconds = 6\n')
+    cfg = load_config(p, env={})
+    assert cfg.data_dir == tmp_path / "state"
+    assert cfg.recorder.segment_seconds == 6
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ("[storag]\nmode='s3'\n", "unknown section [storag]"),
+        ("[storage]\nmodee='s3'\n", "unknown key 'modee'"),
+        ("[recorder]\nsegment_seconds='ten'\n", "recorder.segment_seconds: expected an integer"),
+        ("[recorder]\nsegment_seconds=61\n", "segment_seconds must be between 2 and 60"),
+        ("[storage]\nmode='s3'\n", "needs storage.endpoint"),
+        ("[storage]\nlock_mode='LOOSE'\n", "lock_mode must be GOVERNANCE or COMPLIANCE"),
+        ("[catalog]\nurl='mysql://x'\n", "catalog.url must be"),
+        ("storage = 3\n", "'storage' must be a table"),
+        ("[storage\n", "not valid TOML"),
+    ],
+)
+def test_bad_files_name_key_and_file(tmp_path, text, needle):
+    p = write(tmp_path, text)
+    with pytest.raises(ConfigError) as exc:
+        load_config(p, env={})
+    assert needle in str(exc.value)
+    if "TOML" not in needle:
+        assert str(p) in str(exc.value)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        load_config(tmp_path / "nope.toml", env={})
+
+
+def test_env_overrides_and_unknown_env(tmp_path):
+    p = write(tmp_path, "[recorder]\nsegment_seconds = 6\n")
+    cfg = load_config(p, env={"ARCHIVE_RECORDER_SEGMENT_SECONDS": "12", "ARCHIVE_STORAGE_SECURE": "false"})
+    assert cfg.recorder.segment_seconds == 12
+    assert cfg.storage.secure is False
+    with pytest.raises(ConfigError, match="unknown variable ARCHIVE_BOGUS_X"):
+        load_config(p, env={"ARCHIVE_BOGUS_X": "1"})
+    with pytest.raises(ConfigError, match="unknown key 'colour'"):
+        load_config(p, env={"ARCHIVE_API_COLOUR": "1"})
+    with pytest.raises(ConfigError, match="expected an integer"):
+        load_config(p, env={"ARCHIVE_API_PORT": "http"})
+
+
+def test_env_config_path(tmp_path):
+    p = write(tmp_path, "[api]\nport = 9000\n")
+    assert load_config(env={"ARCHIVE_CONFIG": str(p)}).api.port == 9000
+
+
+def test_masked_hides_secrets(tmp_path):
+    p = write(tmp_path, "[storage]\nmode='s3'\nendpoint='s3.example:9000'\naccess_key='AKIA1'\n"
+                        "secret_key='topsecret'\n[catalog]\nurl='postgresql://u:pgpass@db/archive'\n")
+    m = masked(load_config(p, env={}))
+    assert m["storage"]["secret_key"] == "***" and m["storage"]["access_key"] == "***"
+    assert "pgpass" not in str(m) and "topsecret" not in str(m)
+    assert m["catalog"]["url"] == "postgresql://u:***@db/archive"
+
+
+def test_mask_url():
+    assert mask_url("rtsp://admin:p%40ss@10.0.0.5:554/ch1") == "rtsp://admin:***@10.0.0.5:554/ch1"
+    assert mask_url("rtsp://10.0.0.5/ch1") == "rtsp://10.0.0.5/ch1"
+    assert mask_url("rtsp://user@10.0.0.5/ch1") == "rtsp://user@10.0.0.5/ch1"
