@@ -105,13 +105,15 @@ def _cmd_simulate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
     if not 1 <= args.cameras <= 256:
         raise UserError("--cameras must be between 1 and 256")
-    return run_simulator(args.cameras, args.profile, args.port_base, out)
+    code: int = run_simulator(args.cameras, args.profile, args.port_base, out)
+    return code
 
 
 def _cmd_up(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.service import run_service
 
-    return run_service(cfg, demo=args.demo, out=out)
+    code: int = run_service(cfg, demo=args.demo, out=out)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:

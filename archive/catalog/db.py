@@ -44,5 +44,5 @@ def make_engine(url: str) -> Engine:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        raise CatalogError(f"catalog database unreachable ({engine.dialect.name}): {exc.orig or exc}") from exc
+        raise CatalogError(f"catalog database unreachable ({engine.dialect.name}): {getattr(exc, "orig", None) or exc}") from exc
     return engine

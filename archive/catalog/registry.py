@@ -8,9 +8,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from archive.catalog.tables import CameraRow, OwnerRow
 from archive.errors import CatalogError, NotFoundError
@@ -63,20 +63,20 @@ class RegistryRepository:
         """All owners, by id."""
         try:
             with Session(self._engine) as s:
-                return [_owner(r) for r in s.scalars(select(OwnerRow).order_by(OwnerRow.id))]  # type: ignore[arg-type]
+                return [_owner(r) for r in s.exec(select(OwnerRow).order_by(col(OwnerRow.id)))]
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot read owners: {exc}") from exc
 
     def cameras(self, owner_id: str | None = None, enabled_only: bool = False) -> list[Camera]:
         """Cameras, by id, optionally of one owner and/or only the enabled ones."""
-        stmt = select(CameraRow).order_by(CameraRow.id)  # type: ignore[arg-type]
+        stmt = select(CameraRow).order_by(col(CameraRow.id))
         if owner_id is not None:
-            stmt = stmt.where(CameraRow.owner_id == owner_id)  # type: ignore[arg-type]
+            stmt = stmt.where(col(CameraRow.owner_id) == owner_id)
         if enabled_only:
-            stmt = stmt.where(CameraRow.enabled.is_(True))  # type: ignore[attr-defined]
+            stmt = stmt.where(col(CameraRow.enabled).is_(True))
         try:
             with Session(self._engine) as s:
-                return [_camera(r) for r in s.scalars(stmt)]
+                return [_camera(r) for r in s.exec(stmt)]
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot read cameras: {exc}") from exc
 
@@ -108,7 +108,7 @@ class RegistryRepository:
         """Number of cameras per owner id."""
         try:
             with Session(self._engine) as s:
-                rows = s.execute(select(CameraRow.owner_id, func.count()).group_by(CameraRow.owner_id))
+                rows = s.exec(select(col(CameraRow.owner_id), func.count()).group_by(col(CameraRow.owner_id)))
                 return {str(o): int(n) for o, n in rows}
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot count cameras: {exc}") from exc

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# README command 2 (and what .ci/run calls): set up, start PostgreSQL if it is down, lint, type-check,
+# run the whole test suite. Fails if any step fails or if no test ran.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ops/setup.sh
+if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n1)" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+.venv/bin/ruff check archive tests
+.venv/bin/mypy --strict archive
+set +e
+.venv/bin/python -m pytest "$@"
+rc=$?
+set -e
+if [ "$rc" -eq 5 ]; then
+  echo "ops/test.sh: pytest collected no tests: failing" >&2
+  exit 1
+fi
+exit "$rc"

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# README command 1: set everything up, then run the service on the embedded defaults
+# (SeaweedFS on loopback + SQLite in ./var). With no cameras registered it records simulated ones.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash ops/setup.sh
+exec .venv/bin/archive up "$@"
