@@ -44,5 +44,6 @@ def make_engine(url: str) -> Engine:
         with engine.connect() as conn:
             conn.execute(text("SELECT 1"))
     except SQLAlchemyError as exc:
-        raise CatalogError(f"catalog database unreachable ({engine.dialect.name}): {getattr(exc, "orig", None) or exc}") from exc
+        reason = getattr(exc, "orig", None) or exc
+        raise CatalogError(f"catalog database unreachable ({engine.dialect.name}): {reason}") from exc
     return engine

@@ -209,7 +209,8 @@ def validate_registry(raw: RawFile, existing_owner_ids: Iterable[str]) -> Regist
         cam = _camera(chk, rec, known.__contains__)
         if cam is not None:
             if cam.camera.id in cameras:
-                chk.add(rec.line, f"duplicate camera id {cam.camera.id!r} (first at line {cameras[cam.camera.id].line})")
+                first = cameras[cam.camera.id].line
+                chk.add(rec.line, f"duplicate camera id {cam.camera.id!r} (first at line {first})")
                 continue
             cameras[cam.camera.id] = cam
     if not raw.owners and not raw.cameras:
