@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TextIO
 
 from archive.config import Config, load_config, mask_url, masked
-from archive.errors import ArchiveError, UserError, ValidationError
+from archive.errors import ERRORS, UserError, ValidationError
 
 log = logging.getLogger("archive")
 Handler = Callable[[argparse.Namespace, Config, TextIO], int]
@@ -175,7 +175,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     except UserError as exc:
         print(f"archive: error: {exc}", file=sys.stderr)
         return 2
-    except ArchiveError as exc:
+    except ERRORS as exc:
         print(f"archive: failed: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -20,14 +20,20 @@ with ``raise ... from exc``. The CLI maps :class:`UserError` to exit code 2 and 
     │   └── StorageDeniedError        refused for another reason (credentials, policy)
     ├── CatalogError              the relational catalog
     ├── SecretError               encryption key missing/corrupt, ciphertext not decryptable
-    ├── ToolError                 an external program (ffmpeg, weed, gst) missing or failed
-    └── IntegrityError            evidence does not verify (see archive.integrity)
+    └── ToolError                 an external program (ffmpeg, weed, gst) missing or failed
+
+    IntegrityError                evidence does not verify: the root of archive.integrity.errors.
+                                  integrity/ is shipped alone inside exports (stdlib + cryptography),
+                                  so its tree cannot hang under ArchiveError; it is re-exported here
+                                  and every seam catches ``ERRORS`` = (ArchiveError, IntegrityError).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+from archive.integrity.errors import IntegrityError
 
 
 class ArchiveError(Exception):
@@ -113,5 +119,12 @@ class ToolError(ArchiveError):
     """An external program is missing or failed."""
 
 
-class IntegrityError(ArchiveError):
-    """Evidence does not verify; the message names what and where."""
+ERRORS: tuple[type[Exception], ...] = (ArchiveError, IntegrityError)
+"""Everything a seam (CLI, API) translates; anything else is a bug."""
+
+__all__ = [
+    "ERRORS", "AccessError", "ArchiveError", "CatalogError", "ConfigError", "ConflictError", "ForbiddenError",
+    "IntegrityError", "NotFoundError", "ObjectLockedError", "ObjectMissingError", "Problem", "SecretError",
+    "StorageDeniedError", "StorageError", "StorageUnavailableError", "ToolError", "UnauthenticatedError",
+    "UserError", "ValidationError",
+]
