@@ -108,3 +108,25 @@ def test_bad_config_exit_2(tmp_path, config, env, needle):
 def test_usage_error_exit_2(tmp_path):
     r = subprocess.run([str(ARCHIVE), "cameras", "frobnicate"], capture_output=True, text=True, timeout=60)
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+def test_health_embedded_store_ok(tmp_path):
+    r = run(["health", "--json"], tmp_path)
+    assert r.returncode == 0, r.stdout + r.stderr
+    import json
+
+    report = json.loads(r.stdout)
+    names = {c["name"]: c for c in report["checks"]}
+    assert names["storage.object_lock"]["ok"] is True
+    assert names["catalog.migrations"]["ok"] is True
+    assert not (tmp_path / "state" / "store" / "running.json").exists()
+
+
+def test_health_store_down_exit_1(tmp_path):
+    (tmp_path / "archive.toml").write_text(
+        "[paths]\ndata_dir = 'state'\n[storage]\nmode = 's3'\nendpoint = '127.0.0.1:1'\naccess_key = 'a'\n"
+        "secret_key = 'NotShown99'\nsecure = false\n")
+    r = run(["health"], tmp_path)
+    assert r.returncode == 1
+    assert "FAIL storage" in r.stdout
+    assert "NotShown99" not in r.stdout + r.stderr and "Traceback" not in r.stderr
