@@ -103,8 +103,8 @@ def _cmd_health(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 def _cmd_simulate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.sim.cameras import run_simulator
 
-    if not 1 <= args.cameras <= 256:
-        raise UserError("--cameras must be between 1 and 256")
+    if not 1 <= args.cameras <= 128:
+        raise UserError("--cameras must be between 1 and 128")
     code: int = run_simulator(args.cameras, args.profile, args.port_base, out)
     return code
 
@@ -152,9 +152,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="serve simulated RTSP cameras on loopback until interrupted")
     sim.add_argument("--cameras", type=int, default=8, help="how many cameras (default 8)")
-    sim.add_argument("--profile", default="h264", help="h264, h264-bframes or h265 (default h264)")
+    sim.add_argument("--profile", default="h264", help="h264, h264-bframes, h265, h264-audio, resolution-change or h264-live; comma-separated to mix (default h264)")
     sim.add_argument("--port-base", type=int, default=None, help="first RTSP port (default: free ports)")
     sim.set_defaults(handler=_cmd_simulate)
+    from archive.ledger.cli import register as register_ledger  # keys, witness, log, verify
+    register_ledger(sub)
     return p
 
 
