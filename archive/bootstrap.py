@@ -13,6 +13,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 
+import datetime as dt
+from collections.abc import Sequence
+from urllib.parse import quote, urlsplit, urlunsplit
+
 from sqlalchemy import Engine
 
 from archive.catalog.db import make_engine
@@ -21,7 +25,15 @@ from archive.catalog.registry import RegistryRepository
 from archive.config import Config
 from archive.errors import StorageError
 from archive.secretbox import SecretBox
-from archive.storage.base import ObjectStore
+from archive.ledger.service import Ledger
+from archive.ledger.settings import LedgerSettings
+from archive.model import Camera
+from archive.recorder.ffmpeg import RecordingSpec
+from archive.recorder.ingest import Ingester
+from archive.recorder.ledger_sink import LedgerSink
+from archive.recorder.service import Recorder
+from archive.recorder.supervisor import SupervisorSettings
+from archive.storage.base import LockMode, ObjectStore, Retention
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
 
@@ -60,6 +72,7 @@ class Runtime:
         self._box: SecretBox | None = None
         self._store: ObjectStore | None = None
         self._seaweed: EmbeddedSeaweed | None = None
+        self._ledger: Ledger | None = None
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Runtime:
@@ -74,6 +87,7 @@ class Runtime:
         self._engine = None
         self._store = None
         self._seaweed = None
+        self._ledger = None
 
     # -- catalog ----------------------------------------------------------------------------
     @property
@@ -161,3 +175,45 @@ class Runtime:
     def seaweed(self) -> EmbeddedSeaweed | None:
         """The embedded SeaweedFS this process started, if any."""
         return self._seaweed
+
+    # -- evidence log and recorder ------------------------------------------------------------
+    @property
+    def ledger(self) -> Ledger:
+        """The per-camera evidence logs (catalog + log bucket)."""
+        if self._ledger is None:
+            s = self.config.storage
+            self._ledger = Ledger(self.engine, self.store, self.secret_box,
+                                  LedgerSettings(media_bucket=s.media_bucket, log_bucket=s.log_bucket))
+        return self._ledger
+
+    def upload_retention(self, camera_id: str, moment: dt.datetime) -> Retention:
+        """Object-lock retention of a new segment: the storage default period from ``moment``."""
+        s = self.config.storage
+        return Retention(LockMode(s.lock_mode), moment + dt.timedelta(days=s.default_retention_days))
+
+    def recording_specs(self, cameras: Sequence[Camera]) -> list[RecordingSpec]:
+        """Recording specs with each camera's decrypted credentials put back into its URL.
+
+        Raises ValidationError (bad URL or segment length), SecretError, CatalogError.
+        """
+        specs = []
+        for cam in cameras:
+            url = cam.stream_url
+            creds = self.registry.credentials(cam.id)
+            if cam.username or creds is not None:
+                parts = urlsplit(url)
+                userinfo = quote(cam.username or "", safe="")
+                if creds is not None:
+                    userinfo += ":" + quote(creds.password, safe="")
+                url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
+            specs.append(RecordingSpec.create(cam.id, url, segment_seconds=self.config.recorder.segment_seconds))
+        return specs
+
+    def recorder(self, cameras: Sequence[Camera]) -> Recorder:
+        """A recorder for ``cameras`` whose segments go to the store, the catalog and the logs."""
+        rc = self.config.recorder
+        ingester = Ingester(self.store, LedgerSink(self.ledger), bucket=self.config.storage.media_bucket,
+                            retention=self.upload_retention, workers=rc.upload_workers)
+        settings = SupervisorSettings(spool_root=self.config.spool_dir, spool_max_bytes=rc.spool_max_bytes,
+                                      spool_alarm_fraction=rc.spool_alarm_fraction, ffmpeg=rc.ffmpeg or None)
+        return Recorder(self.recording_specs(cameras), settings, ingester=ingester)

@@ -157,6 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
     sim.set_defaults(handler=_cmd_simulate)
     from archive.ledger.cli import register as register_ledger  # keys, witness, log, verify
     register_ledger(sub)
+    __import__("archive.api.cli", fromlist=["register"]).register(sub)  # users, tokens, api serve
+    __import__("archive.retention.cli", fromlist=["register"]).register(sub)  # retention, holds
     return p
 
 

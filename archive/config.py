@@ -74,10 +74,42 @@ class RecorderConfig:
 
 @dataclass(frozen=True)
 class ApiConfig:
-    """HTTP API binding."""
+    """HTTP API binding and behaviour (see archive/api)."""
 
     host: str = "127.0.0.1"
     port: int = 8080
+    display_timezone: str = "Asia/Jakarta"
+    """Zone shown beside UTC in every answer (IANA name)."""
+    presign_seconds: int = 300
+    """Lifetime of playback URLs (10-3600 s)."""
+    token_days: int = 90
+    token_max_days: int = 365
+    token_cache_seconds: float = 0.0
+    """Keep authenticated tokens this long in memory (0: look every request up)."""
+    trusted_proxies: str = ""
+    """Comma-separated proxy addresses whose X-Forwarded-For is believed for the client IP."""
+    audit_checkpoint_seconds: int = 60
+    max_range_days: int = 31
+    """Longest time range of one recordings or sightings request."""
+    page_max: int = 2000
+    """Most segments in one page of a recordings search."""
+
+
+@dataclass(frozen=True)
+class RetentionConfig:
+    """Retention executor: where the policy files are, how often it runs, how it measures storage."""
+
+    policies_dir: str = "retention_policies"
+    interval_minutes: int = 60
+    hold_sync_minutes: int = 5
+    capacity_bytes: int = 0
+    """0: measure the filesystem holding ``usage_path`` (shutil.disk_usage); else the sum of stored
+    segment sizes against this capacity."""
+    usage_path: str = ""
+    """Default: the embedded store's data dir (``<data_dir>/store``)."""
+    delete_workers: int = 16
+    batch_size: int = 1000
+    lock_lease_seconds: int = 300
 
 
 @dataclass(frozen=True)
@@ -90,6 +122,7 @@ class Config:
     secrets: SecretsConfig = field(default_factory=SecretsConfig)
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -195,8 +228,39 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: recorder.upload_workers must be between 1 and 64")
     if not 0 < cfg.api.port < 65536:
         raise ConfigError(f"{src}: api.port must be between 1 and 65535")
+    if not 10 <= cfg.api.presign_seconds <= 3600:
+        raise ConfigError(f"{src}: api.presign_seconds must be between 10 and 3600")
+    if not 1 <= cfg.api.token_days <= cfg.api.token_max_days <= 3650:
+        raise ConfigError(f"{src}: api.token_days must be between 1 and api.token_max_days (at most 3650)")
+    if not 0 <= cfg.api.token_cache_seconds <= 60:
+        raise ConfigError(f"{src}: api.token_cache_seconds must be between 0 and 60")
+    if not 1 <= cfg.api.audit_checkpoint_seconds <= 60:
+        raise ConfigError(f"{src}: api.audit_checkpoint_seconds must be between 1 and 60")
+    if not 1 <= cfg.api.max_range_days <= 366:
+        raise ConfigError(f"{src}: api.max_range_days must be between 1 and 366")
+    if not 10 <= cfg.api.page_max <= 10_000:
+        raise ConfigError(f"{src}: api.page_max must be between 10 and 10000")
     if cfg.catalog.url and not cfg.catalog.url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{src}: catalog.url must be a sqlite:// or postgresql:// URL")
+    _validate_retention(cfg.retention, src)
+
+
+def _validate_retention(r: RetentionConfig, src: str) -> None:
+    """Checks of the [retention] section; raise ConfigError naming the key."""
+    if not r.policies_dir:
+        raise ConfigError(f"{src}: retention.policies_dir must not be empty")
+    if not 1 <= r.interval_minutes <= 7 * 24 * 60:
+        raise ConfigError(f"{src}: retention.interval_minutes must be between 1 and 10080")
+    if not 1 <= r.hold_sync_minutes <= 24 * 60:
+        raise ConfigError(f"{src}: retention.hold_sync_minutes must be between 1 and 1440")
+    if r.capacity_bytes < 0:
+        raise ConfigError(f"{src}: retention.capacity_bytes must be 0 (measure the disk) or positive")
+    if not 1 <= r.delete_workers <= 64:
+        raise ConfigError(f"{src}: retention.delete_workers must be between 1 and 64")
+    if not 1 <= r.batch_size <= 10_000:
+        raise ConfigError(f"{src}: retention.batch_size must be between 1 and 10000")
+    if not 30 <= r.lock_lease_seconds <= 86_400:
+        raise ConfigError(f"{src}: retention.lock_lease_seconds must be between 30 and 86400")
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:

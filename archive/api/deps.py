@@ -1,0 +1,79 @@
+"""Everything the API app needs, passed explicitly (no globals): :class:`ApiDeps`.
+
+Optional parts (``None``) leave their routes out of the app: no registry -> no camera and
+sharing changes; no presigner -> no playback; no holds/retention/exports/verifier -> none
+of those routes. ``health_checks`` and ``metric_sources`` are callables, so recorder,
+storage, retention and export status stay pluggable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from archive.audit.service import AuditTrail
+from archive.catalog.registry import RegistryRepository
+from archive.errors import ConfigError
+from archive.identity.service import IdentityService
+from archive.ledger.report import VerifyReport
+from archive.retention.holds import HoldService
+from archive.retention.planner import Plan
+from archive.search.service import SearchLimits, SearchService
+from archive.search.times import TimeFormatter, load_zone
+
+from .ports import ExportsPort, HealthCheck, MetricSource, Presigner
+
+__all__ = ["ApiDeps", "ApiSettings", "CameraVerifier"]
+
+CameraVerifier = Callable[[str, datetime | None, datetime | None, bool], VerifyReport]
+"""``verify(camera_id, time_from, time_to, media)`` -> the ledger's report (raises archive errors)."""
+
+
+@dataclass(frozen=True)
+class ApiSettings:
+    """API behaviour (from ``[api]`` in the configuration).
+
+    Raises (on construction): ConfigError for an unknown zone or a value out of range.
+    """
+
+    display_timezone: str = "Asia/Jakarta"
+    presign_seconds: int = 300
+    token_days: int = 90
+    token_max_days: int = 365
+    trusted_proxies: frozenset[str] = frozenset()
+    audit_checkpoint_seconds: int = 60
+    limits: SearchLimits = field(default_factory=SearchLimits)
+    zone: ZoneInfo = field(init=False, repr=False, compare=False)
+    times: TimeFormatter = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "zone", load_zone(self.display_timezone))
+        object.__setattr__(self, "times", TimeFormatter(self.zone))
+        if not 10 <= self.presign_seconds <= 3600:
+            raise ConfigError("api.presign_seconds must be between 10 and 3600")
+        if not 1 <= self.token_days <= self.token_max_days <= 3650:
+            raise ConfigError("api.token_days must be between 1 and api.token_max_days (at most 3650)")
+        if not 1 <= self.audit_checkpoint_seconds <= 60:
+            raise ConfigError("api.audit_checkpoint_seconds must be between 1 and 60")
+
+
+@dataclass(frozen=True)
+class ApiDeps:
+    """The app's dependencies. ``checkpoint_audit``: run the periodic audit checkpointer
+    (needs ``audit`` with a store) from app startup to shutdown."""
+
+    identity: IdentityService
+    search: SearchService
+    audit: AuditTrail
+    settings: ApiSettings = field(default_factory=ApiSettings)
+    registry: RegistryRepository | None = None
+    presigner: Presigner | None = None
+    holds: HoldService | None = None
+    retention_plan: Callable[[], Plan] | None = None
+    exports: ExportsPort | None = None
+    verifier: CameraVerifier | None = None
+    health_checks: tuple[HealthCheck, ...] = ()
+    metric_sources: tuple[MetricSource, ...] = ()
+    checkpoint_audit: bool = False

@@ -1,0 +1,147 @@
+"""The gate of ``/api/v1``: authenticates every request and writes the audit trail.
+
+For each request it (1) resolves the client address (trusted proxies only), (2) checks the
+``Authorization: Bearer <token>`` header - a missing, malformed, unknown, revoked or expired
+token is answered 401 by the one error mapper and recorded as ``auth.failed`` - and (3) when
+the response starts, appends the audit record of every route that declares an ``audit``
+action: who, agency or owner, role, token id, when (UTC), from where, what (action, method,
+path, path and query parameters, controller detail) and the result (status).
+
+Fail closed: if the audit record cannot be written, the response is replaced by a 503 and
+the body is not sent (evidence is never handed out unaudited).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+from urllib.parse import parse_qsl
+
+import anyio.to_thread
+from litestar import Request
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from archive.audit.entry import AuditRecord
+from archive.errors import ERRORS, UnauthenticatedError
+from archive.identity.tokens import token_id_hint
+
+from .context import SCOPE_KEY, RequestContext, client_ip
+from .deps import ApiDeps
+from .errors import handle_exception
+
+__all__ = ["Gate"]
+
+log = logging.getLogger(__name__)
+FAILED_LOGIN = "auth.failed"
+
+
+def _bearer(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            text = value.decode("latin-1").strip()
+            scheme, _, token = text.partition(" ")
+            return token.strip() if scheme.lower() == "bearer" else ""
+    return None
+
+
+def _target(scope: Scope) -> dict[str, Any]:
+    out: dict[str, Any] = {f"path.{k}": str(v) for k, v in (scope.get("path_params") or {}).items()}
+    raw = scope.get("query_string", b"").decode("latin-1")
+    for key, value in parse_qsl(raw, keep_blank_values=True):
+        name = f"query.{key}"
+        if name in out:
+            prev = out[name]
+            out[name] = [*prev, value] if isinstance(prev, list) else [prev, value]
+        else:
+            out[name] = value
+    return out
+
+
+class Gate:
+    """ASGI middleware (see the module docstring); ``deps`` gives identity, audit, settings."""
+
+    def __init__(self, app: ASGIApp, deps: ApiDeps) -> None:
+        self.app = app
+        self.deps = deps
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        ctx = RequestContext(client_ip=client_ip(scope, self.deps.settings.trusted_proxies))
+        scope[SCOPE_KEY] = ctx  # type: ignore[literal-required]
+        state = {"replaced": False}
+
+        async def gated_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                if not await self._audit(scope, ctx, int(message["status"])):
+                    state["replaced"] = True
+                    await self._unavailable(scope, receive, send)
+                    return
+            elif state["replaced"]:
+                return
+            await send(message)
+
+        token = _bearer(scope)
+        try:
+            if not token:
+                raise UnauthenticatedError("missing bearer token (Authorization: Bearer <token>)")
+            ctx.principal = await anyio.to_thread.run_sync(self.deps.identity.authenticate, token)
+        except UnauthenticatedError as exc:
+            ctx.auth_failure, ctx.token_hint = str(exc), token_id_hint(token or "")
+            await self._respond(scope, receive, gated_send, exc)
+            return
+        except ERRORS as exc:
+            await self._respond(scope, receive, gated_send, exc)
+            return
+        scope["user"] = ctx.principal
+        await self.app(scope, receive, gated_send)
+
+    @staticmethod
+    async def _respond(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        response = handle_exception(request, exc)
+        await response.to_asgi_response(app=None, request=request)(scope, receive, send)
+
+    async def _unavailable(self, scope: Scope, receive: Receive, send: Send) -> None:
+        from archive.errors import CatalogError
+
+        await self._respond(scope, receive, send,
+                            CatalogError("the audit trail cannot be written; the request was refused"))  # fmt: skip
+
+    async def _audit(self, scope: Scope, ctx: RequestContext, status: int) -> bool:
+        handler = scope.get("route_handler")
+        action = getattr(handler, "opt", {}).get("audit") if handler is not None else None
+        if ctx.auth_failure is not None:
+            action = FAILED_LOGIN
+        if action is None:
+            return True
+        record = self._record(scope, ctx, str(action), status)
+        try:
+            await anyio.to_thread.run_sync(self.deps.audit.record, record)
+        except ERRORS as exc:
+            log.error("audit record not written (%s %s -> %d): %s", record.method, record.path, status, exc)
+            return False
+        return True
+
+    @staticmethod
+    def _record(scope: Scope, ctx: RequestContext, action: str, status: int) -> AuditRecord:
+        who = ctx.principal
+        detail = dict(ctx.detail)
+        if ctx.error is not None and status >= 400:
+            detail["error"] = ctx.error
+        if ctx.auth_failure is not None:
+            detail["reason"] = ctx.auth_failure
+            handler = scope.get("route_handler")
+            attempted = getattr(handler, "opt", {}).get("audit") if handler is not None else None
+            if attempted:
+                detail["attempted"] = attempted
+        return AuditRecord(
+            at_us=time.time_ns() // 1000, ip=ctx.client_ip, action=action, method=str(scope.get("method", "?")),
+            path=scope.get("path", ""), status=status, actor=who.user_id if who else None,
+            agency=who.agency if who else None, owner=who.owner_id if who else None,
+            role=who.role.value if who else None, token=who.token_id if who else ctx.token_hint,
+            target=_target(scope), detail=detail,
+        )  # fmt: skip

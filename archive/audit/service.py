@@ -1,0 +1,90 @@
+"""The audit trail facade the API uses: record, read, verify, checkpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.audit.entry import AuditRecord
+from archive.audit.log import AuditAppend, AuditLog
+from archive.audit.query import AuditEventView, AuditFilter, read_events
+from archive.audit.signer import AuditCheckpointer, AuditSigner, SignedHead
+from archive.audit.verify import AuditReport, verify_audit
+from archive.errors import CatalogError
+from archive.integrity.errors import MalformedError
+from archive.integrity.keys import check_key_name
+from archive.ledger.keyring import KeyRing
+from archive.storage.base import ObjectStore
+
+__all__ = ["AuditTrail", "audit_origin"]
+
+
+def audit_origin(origin_prefix: str) -> str:
+    """``<origin_prefix>/audit``. Raises MalformedError for an unusable prefix."""
+    return check_key_name(f"{origin_prefix}/audit", "audit log origin")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AuditTrail:
+    """The API's audit trail over the catalog, the log bucket and the ledger's key ring.
+
+    ``store`` may be None (no checkpoints: tests and tools without a store); then
+    :meth:`checkpoint` raises CatalogError and :meth:`verify` skips the published head.
+    """
+
+    def __init__(self, engine: Engine, keys: KeyRing, store: ObjectStore | None, *, origin_prefix: str,
+                 log_bucket: str, retention: timedelta = timedelta(days=3650),
+                 now: Callable[[], datetime] = _utc_now) -> None:  # fmt: skip
+        self._engine, self._keys, self._store, self._bucket = engine, keys, store, log_bucket
+        self.origin = audit_origin(origin_prefix)
+        self.log = AuditLog(engine, self.origin)
+        self.signer = (AuditSigner(engine, store, keys, self.origin, log_bucket=log_bucket, retention=retention,
+                                   now=now) if store is not None else None)  # fmt: skip
+
+    def record(self, record: AuditRecord) -> AuditAppend:
+        """Append one record. Raises CatalogError / ConflictError (the caller must fail closed)."""
+        return self.log.append(record)
+
+    def events(self, f: AuditFilter) -> list[AuditEventView]:
+        """Entries matching ``f``. Raises CatalogError; IntegrityError for an undecodable entry."""
+        try:
+            with self._engine.connect() as conn:
+                return read_events(conn, f)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read the audit trail: {exc}") from exc
+
+    def verify(self) -> AuditReport:
+        """Verify the whole trail (see :func:`archive.audit.verify.verify_audit`). Raises CatalogError."""
+        return verify_audit(self._engine, self._store, self._keys, self.origin, self._bucket)
+
+    def checkpoint(self) -> SignedHead | None:
+        """Sign the current head now. Raises CatalogError without a store, IntegrityError,
+        StorageError, SecretError (see :meth:`AuditSigner.checkpoint`)."""
+        if self.signer is None:
+            raise CatalogError("the audit trail has no object store: it cannot publish checkpoints")
+        return self.signer.checkpoint()
+
+    def latest(self) -> SignedHead | None:
+        """The latest recorded checkpoint, or None. Raises CatalogError."""
+        if self.signer is None:
+            return None
+        return self.signer.latest()
+
+    def checkpointer(self, interval_s: float) -> AuditCheckpointer:
+        """A periodic checkpointer (not started). Raises CatalogError without a store, MalformedError
+        for an interval outside 1..60 s."""
+        if self.signer is None:
+            raise CatalogError("the audit trail has no object store: it cannot publish checkpoints")
+        if not 1 <= interval_s <= 60:
+            raise MalformedError("audit checkpoint interval must be between 1 and 60 seconds")
+        return AuditCheckpointer(self.signer, interval_s)
+
+    def size(self) -> int:
+        """Number of entries. Raises CatalogError."""
+        return self.log.size()

@@ -1,0 +1,254 @@
+"""Users, agencies and API tokens in the catalog (Core SQL; tables of migration 0004).
+
+Every method raises CatalogError when the database fails. Nothing here deletes a user or a
+token: revocation sets a time, so the audit trail can always name who held what.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.catalog.tables import OwnerRow
+from archive.errors import CatalogError, ConflictError, NotFoundError, Problem, UnauthenticatedError, ValidationError
+from archive.identity.model import (
+    AGENCY_ID,
+    USER_ID,
+    IssuedToken,
+    Principal,
+    Role,
+    TokenView,
+    UserView,
+    check_membership,
+)
+from archive.identity.tables import AGENCY, TOKEN, USER
+from archive.identity.tokens import hash_matches, new_token, parse_token, token_hash
+
+__all__ = ["IdentityService"]
+
+_DAY_US = 86_400 * 1_000_000
+_OWNER = OwnerRow.__table__  # type: ignore[attr-defined]
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+def _user(r: Any) -> UserView:
+    return UserView(r.id, r.name, Role(r.role), r.agency_id, r.owner_id, int(r.created_us),
+                    None if r.disabled_us is None else int(r.disabled_us))  # fmt: skip
+
+
+def _token(r: Any) -> TokenView:
+    return TokenView(r.id, r.user_id, r.label, int(r.created_us), int(r.expires_us),
+                     None if r.revoked_us is None else int(r.revoked_us))  # fmt: skip
+
+
+class IdentityService:
+    """Users, agencies and tokens. Thread-safe.
+
+    ``cache_seconds`` > 0 keeps successful authentications that long (revocations made through
+    this instance take effect at once; those made by another process within that time).
+    """
+
+    def __init__(self, engine: Engine, *, now_us: Callable[[], int] = _now_us, cache_seconds: float = 0.0) -> None:
+        self._engine = engine
+        self._now_us = now_us
+        self._cache_us = int(cache_seconds * 1_000_000)
+        self._cache: dict[str, tuple[str, Principal, int, int]] = {}
+        self._lock = threading.Lock()
+
+    # -- agencies ------------------------------------------------------------------------
+    def ensure_agency(self, agency_id: str, name: str | None = None) -> None:
+        """Create the agency if it does not exist. Raises ValidationError for a bad id."""
+        if not AGENCY_ID.match(agency_id):
+            raise ValidationError([Problem("agency", f"{agency_id!r} is not a valid agency id (a-z, 0-9, _ and -)")])
+        try:
+            with self._engine.begin() as conn:
+                if conn.execute(select(AGENCY.c.id).where(AGENCY.c.id == agency_id)).first() is None:
+                    conn.execute(insert(AGENCY).values(id=agency_id, name=name or agency_id, created_us=self._now_us()))
+        except DbIntegrityError:
+            return  # created concurrently
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot store agency: {exc}") from exc
+
+    def agencies(self) -> list[tuple[str, str]]:
+        """``(id, name)`` of every agency, by id."""
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(select(AGENCY.c.id, AGENCY.c.name).order_by(AGENCY.c.id))
+                return [(str(r[0]), str(r[1])) for r in rows]
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read agencies: {exc}") from exc
+
+    # -- users ---------------------------------------------------------------------------
+    def add_user(self, user_id: str, name: str, role: Role, *, agency: str | None = None,
+                 owner_id: str | None = None) -> UserView:  # fmt: skip
+        """Create a user. The agency is created when new; the owner must be registered.
+
+        Raises:
+            ValidationError: bad id or name, or a membership that does not fit the role.
+            NotFoundError: the owner is not registered.
+            ConflictError: a user with this id exists.
+        """
+        problems = [] if USER_ID.match(user_id) else [Problem("id", f"{user_id!r} is not a valid user id")]
+        if not name.strip() or len(name) > 200 or not name.isprintable():
+            problems.append(Problem("name", "the name must be 1-200 printable characters"))
+        problems += check_membership(role, agency, owner_id)
+        if problems:
+            raise ValidationError(problems)
+        if agency is not None:
+            self.ensure_agency(agency)
+        now = self._now_us()
+        try:
+            with self._engine.begin() as conn:
+                if owner_id is not None and conn.execute(
+                    select(_OWNER.c.id).where(_OWNER.c.id == owner_id)
+                ).first() is None:
+                    raise NotFoundError(f"owner {owner_id!r} is not registered")
+                if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is not None:
+                    raise ConflictError(f"user {user_id!r} already exists")
+                conn.execute(insert(USER).values(id=user_id, name=name, role=role.value, agency_id=agency,
+                                                 owner_id=owner_id, created_us=now, disabled_us=None))  # fmt: skip
+        except DbIntegrityError as exc:
+            raise ConflictError(f"user {user_id!r} already exists") from exc
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot store user: {exc}") from exc
+        return UserView(user_id, name, role, agency, owner_id, now, None)
+
+    def users(self) -> list[UserView]:
+        """Every user, by id."""
+        try:
+            with self._engine.connect() as conn:
+                return [_user(r) for r in conn.execute(select(USER).order_by(USER.c.id))]
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read users: {exc}") from exc
+
+    def user(self, user_id: str) -> UserView:
+        """One user. Raises NotFoundError."""
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(select(USER).where(USER.c.id == user_id)).first()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read user: {exc}") from exc
+        if row is None:
+            raise NotFoundError(f"user {user_id!r} does not exist")
+        return _user(row)
+
+    def revoke_user(self, user_id: str) -> UserView:
+        """Disable a user and revoke all their tokens (idempotent). Raises NotFoundError."""
+        self.user(user_id)
+        now = self._now_us()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.disabled_us.is_(None))
+                             .values(disabled_us=now))  # fmt: skip
+                conn.execute(update(TOKEN).where((TOKEN.c.user_id == user_id) & TOKEN.c.revoked_us.is_(None))
+                             .values(revoked_us=now))  # fmt: skip
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot revoke user: {exc}") from exc
+        with self._lock:
+            self._cache.clear()
+        return self.user(user_id)
+
+    # -- tokens --------------------------------------------------------------------------
+    def create_token(self, user_id: str, *, days: int, label: str = "") -> IssuedToken:
+        """Issue a token valid for ``days`` days; the secret is returned once.
+
+        Raises:
+            ValidationError: ``days`` below 1 or the label too long.
+            NotFoundError: no such user. ConflictError: the user is revoked.
+        """
+        problems = [] if days >= 1 else [Problem("days", "a token must be valid for at least 1 day")]
+        if len(label) > 200 or not label.isprintable():
+            problems.append(Problem("label", "the label must be at most 200 printable characters"))
+        if problems:
+            raise ValidationError(problems)
+        user = self.user(user_id)
+        if not user.active:
+            raise ConflictError(f"user {user_id!r} is revoked; no token can be issued")
+        tok, now = new_token(), self._now_us()
+        view = TokenView(tok.token_id, user_id, label, now, now + days * _DAY_US, None)
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(insert(TOKEN).values(id=view.id, user_id=user_id, token_hash=token_hash(tok.whole),
+                                                  label=label, created_us=now, expires_us=view.expires_us,
+                                                  revoked_us=None))  # fmt: skip
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot store token: {exc}") from exc
+        return IssuedToken(view, tok.whole)
+
+    def tokens(self, user_id: str | None = None) -> list[TokenView]:
+        """Tokens (of one user, or all), newest first."""
+        stmt = select(TOKEN.c.id, TOKEN.c.user_id, TOKEN.c.label, TOKEN.c.created_us, TOKEN.c.expires_us,
+                      TOKEN.c.revoked_us).order_by(TOKEN.c.created_us.desc())  # fmt: skip
+        if user_id is not None:
+            stmt = stmt.where(TOKEN.c.user_id == user_id)
+        try:
+            with self._engine.connect() as conn:
+                return [_token(r) for r in conn.execute(stmt)]
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read tokens: {exc}") from exc
+
+    def revoke_token(self, token_id: str) -> TokenView:
+        """Revoke one token (idempotent). Raises NotFoundError."""
+        now = self._now_us()
+        try:
+            with self._engine.begin() as conn:
+                conn.execute(update(TOKEN).where((TOKEN.c.id == token_id) & TOKEN.c.revoked_us.is_(None))
+                             .values(revoked_us=now))  # fmt: skip
+                row = conn.execute(select(TOKEN).where(TOKEN.c.id == token_id)).first()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot revoke token: {exc}") from exc
+        if row is None:
+            raise NotFoundError(f"token {token_id!r} does not exist")
+        with self._lock:
+            self._cache.pop(token_id, None)
+        return _token(row)
+
+    # -- authentication ------------------------------------------------------------------
+    def authenticate(self, presented: str) -> Principal:
+        """The principal of a presented token.
+
+        Raises:
+            UnauthenticatedError: malformed, unknown, revoked or expired token, or revoked user
+                (the message says which; it never echoes the token).
+        """
+        tok = parse_token(presented)
+        if tok is None:
+            raise UnauthenticatedError("malformed token (expected arc1_<id>_<secret>)")
+        now = self._now_us()
+        with self._lock:
+            hit = self._cache.get(tok.token_id)
+        if hit is not None and now - hit[3] < self._cache_us and now < hit[2] and hash_matches(tok.whole, hit[0]):
+            return hit[1]
+        stmt = (
+            select(TOKEN.c.token_hash, TOKEN.c.expires_us, TOKEN.c.revoked_us, USER.c.id, USER.c.name, USER.c.role,
+                   USER.c.agency_id, USER.c.owner_id, USER.c.disabled_us)
+            .select_from(TOKEN.join(USER, USER.c.id == TOKEN.c.user_id))
+            .where(TOKEN.c.id == tok.token_id)
+        )  # fmt: skip
+        try:
+            with self._engine.connect() as conn:
+                row = conn.execute(stmt).first()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read tokens: {exc}") from exc
+        if row is None or not hash_matches(tok.whole, row.token_hash):
+            raise UnauthenticatedError("unknown token")
+        if row.revoked_us is not None:
+            raise UnauthenticatedError("token revoked")
+        if row.disabled_us is not None:
+            raise UnauthenticatedError("user revoked")
+        if now >= row.expires_us:
+            raise UnauthenticatedError("token expired")
+        principal = Principal(row.id, row.name, Role(row.role), row.agency_id, row.owner_id, tok.token_id)
+        if self._cache_us > 0:
+            with self._lock:
+                self._cache[tok.token_id] = (row.token_hash, principal, int(row.expires_us), now)
+        return principal

@@ -1,0 +1,334 @@
+"""CLI commands of the evidence logs: ``keys``, ``witness``, ``log`` and ``verify``.
+
+:func:`register` adds them to the ``archive`` parser (``archive/cli.py``). Handlers get
+``(args, cfg, out)`` and return an exit code; errors are raised as archive errors and mapped
+by the CLI (UserError -> 2, others -> 1). ``verify`` exits 1 when any check fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from archive.config import Config
+from archive.errors import UserError
+from archive.model import utc_from_us
+
+if TYPE_CHECKING:  # the heavy imports happen inside the handlers: `archive --help` stays fast
+    from archive.integrity import VerifierKey
+    from archive.ledger.report import VerifyReport
+    from archive.ledger.service import Ledger
+    from archive.ledger.settings import LedgerSettings
+
+__all__ = ["ledger_settings", "open_ledger", "register"]
+
+
+def ledger_settings(cfg: Config) -> LedgerSettings:
+    """Ledger settings from the configuration: buckets from ``[storage]``; ``[ledger]`` keys
+    ``origin_prefix``, ``key_name``, ``media_prefix_format``, ``log_retention_days`` and
+    ``checkpoint_interval_s`` when the config has that section (defaults otherwise).
+
+    Raises ConfigError for invalid values.
+    """
+    from datetime import timedelta
+
+    from archive.ledger.settings import DEFAULT_ORIGIN_PREFIX, LedgerSettings
+
+    section: Any = getattr(cfg, "ledger", None)
+    return LedgerSettings(
+        origin_prefix=getattr(section, "origin_prefix", DEFAULT_ORIGIN_PREFIX) or DEFAULT_ORIGIN_PREFIX,
+        key_name=getattr(section, "key_name", "") or "",
+        media_bucket=cfg.storage.media_bucket,
+        log_bucket=cfg.storage.log_bucket,
+        media_prefix_format=getattr(section, "media_prefix_format", "{camera}/") or "{camera}/",
+        log_retention=timedelta(days=int(getattr(section, "log_retention_days", 3650))),
+        checkpoint_interval_s=float(getattr(section, "checkpoint_interval_s", 60.0)),
+    )
+
+
+@contextmanager
+def open_ledger(cfg: Config) -> Iterator[Ledger]:
+    """A ledger over the configured catalog, store and secret key (closed after the block)."""
+    from archive.bootstrap import Runtime
+    from archive.ledger.service import Ledger
+
+    with Runtime(cfg) as rt:
+        yield Ledger(rt.engine, rt.store, rt.secret_box, ledger_settings(cfg))
+
+
+def _read(path: str) -> str:
+    try:
+        return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from exc
+
+
+def _key_arg(value: str) -> VerifierKey:
+    """A verifier key given inline or as a file holding one."""
+    from archive.integrity import IntegrityError
+    from archive.ledger.trust import keys_from_text
+
+    text = _read(value).strip() if Path(value).is_file() else value
+    try:
+        keys = keys_from_text(text)
+    except IntegrityError as exc:
+        raise UserError(f"not a verifier key: {exc}") from exc
+    if len(keys) != 1:
+        raise UserError(f"expected one verifier key in {value}")
+    return keys[0]
+
+
+def _time(value: str | None, what: str) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        t = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise UserError(f"{what}: not an ISO 8601 / RFC 3339 time: {value!r}") from exc
+    if t.tzinfo is None:
+        raise UserError(f"{what}: give a time zone (e.g. {value}Z or {value}+07:00)")
+    return t
+
+
+def _trusted(path: str | None) -> list[VerifierKey] | None:
+    from archive.integrity import IntegrityError
+    from archive.ledger.trust import keys_from_text
+
+    if path is None:
+        return None
+    try:
+        return keys_from_text(_read(path))
+    except IntegrityError as exc:
+        raise UserError(f"{path}: {exc}") from exc
+
+
+def _print_report(report: VerifyReport, as_json: bool, out: TextIO) -> int:
+    if as_json:
+        doc = {
+            "ok": report.ok, "subject": report.subject,
+            "failures": [{"camera": f.camera, "log": f.log, "seq": f.seq, "object": f.object, "what": f.what,
+                          "message": str(f)} for f in report.failures],
+            "notes": list(report.notes), "checkpoint_size": report.checkpoint_size,
+            "checkpoint_root": report.checkpoint_root, "entries_checked": report.entries_checked,
+            "segments_checked": report.segments_checked, "bytes_hashed": report.bytes_hashed,
+            "checkpoints_checked": report.checkpoints_checked, "seconds": round(report.seconds, 3),
+        }  # fmt: skip
+        json.dump(doc, out, indent=2)
+        print(file=out)
+    else:
+        for line in report.lines():
+            print(line, file=out)
+    return 0 if report.ok else 1
+
+
+# -- keys -------------------------------------------------------------------------------------
+def cmd_keys_show(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Print the signing keys (public halves) and every log's verifier key."""
+    with open_ledger(cfg) as ledger:
+        active = ledger.keys.active()
+        for k in ledger.keys.records():
+            state = "active" if k.active else f"retired {utc_from_us(k.retired_us or 0).isoformat()}"
+            print(f"# key {k.key_id} created {utc_from_us(k.created_us).isoformat()} {state}: {k.verifier_key}",
+                  file=out)  # fmt: skip
+        cams = [args.camera] if args.camera else [s.camera_id for s in ledger.logs()]
+        print("# log verifier keys (publish these; a verifier trusts them out of band):", file=out)
+        for cam in cams:
+            print(active.log_key(ledger.log_id(cam)).encode(), file=out)
+    return 0
+
+
+def cmd_keys_rotate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Rotate the log signing key: key entries in every log, checkpoints signed by both keys."""
+    with open_ledger(cfg) as ledger:
+        ledger.keys.active()
+        old, new = ledger.rotate_keys()
+        print(f"retired {old.verifier_key}\nactive  {new.verifier_key}", file=out)
+        print(f"{len(ledger.logs())} logs now carry a key entry signed by the old key", file=out)
+    return 0
+
+
+# -- witness ----------------------------------------------------------------------------------
+def cmd_witness_keygen(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Create a witness key file (0600) and print its verifier key."""
+    from archive.integrity import IntegrityError
+    from archive.ledger.witness import witness_keygen
+
+    try:
+        signer = witness_keygen(args.name)
+    except IntegrityError as exc:
+        raise UserError(f"witness name: {exc}") from exc
+    path = Path(args.out or f"witness-{args.name.replace('/', '_')}.key")
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError as exc:
+        raise UserError(f"{path} exists; not overwriting a key") from exc
+    with os.fdopen(fd, "w", encoding="ascii") as fh:
+        fh.write(signer.encode() + "\n")
+    print(f"# private key written to {path} (keep it secret)", file=out)
+    print(signer.verifier_key.encode(), file=out)
+    return 0
+
+
+def cmd_witness_cosign(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Standalone: verify a checkpoint (and consistency with the previous one), print a cosignature line."""
+    from archive.integrity import IntegrityError, Signer
+    from archive.ledger.witness import ConsistencyProof, witness_cosign
+
+    try:
+        witness = Signer.parse(_read(args.key))
+        proof = ConsistencyProof.from_json(_read(args.proof).strip().encode()) if args.proof else None
+        line = witness_cosign(
+            witness, _read(args.checkpoint), _key_arg(args.log_key),
+            previous=_read(args.previous) if args.previous else None, proof=proof, timestamp=args.time,
+        )  # fmt: skip
+    except IntegrityError as exc:
+        print(f"archive: refusing to cosign: {exc}", file=sys.stderr)
+        return 1
+    out.write(line)
+    return 0
+
+
+def cmd_witness_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Store a witness's cosignature line with the checkpoint it signs."""
+    from archive.ledger.witness import add_cosignature
+
+    line = _read(args.file).strip()
+    key = _key_arg(args.witness_key) if args.witness_key else None
+    with open_ledger(cfg) as ledger:
+        cosig = add_cosignature(ledger, args.camera, args.size, line, key)
+    print(f"stored cosignature by {cosig.name} at {cosig.timestamp} on size {args.size}", file=out)
+    return 0
+
+
+def cmd_witness_proof(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Print a consistency proof (JSON) between two sizes of a camera log."""
+    from archive.ledger.witness import consistency_proof_for
+
+    with open_ledger(cfg) as ledger:
+        proof = consistency_proof_for(ledger, args.camera, args.old_size, args.new_size)
+    print(proof.to_json().decode(), file=out)
+    return 0
+
+
+# -- log --------------------------------------------------------------------------------------
+def cmd_log_checkpoint(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Print a camera's latest (or given) signed checkpoint with its witness cosignatures."""
+    from archive.errors import NotFoundError
+
+    with open_ledger(cfg) as ledger:
+        view = ledger.signer.at(args.camera, args.size) if args.size is not None else ledger.signer.latest(args.camera)
+    if view is None:
+        raise NotFoundError(f"camera {args.camera} has no such signed checkpoint")
+    out.write(view.note)
+    return 0
+
+
+def cmd_log_sign(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Sign checkpoints now (one camera, or every log with new entries)."""
+    from archive.ledger.checkpoints import Checkpointer
+
+    with open_ledger(cfg) as ledger:
+        if args.camera:
+            view = ledger.checkpoint(args.camera)
+            print(f"{args.camera}: {'no entries' if view is None else f'signed size {view.size}'}", file=out)
+            return 0
+        result = Checkpointer(ledger.engine, ledger.signer, ledger.settings.checkpoint_interval_s).run_once()
+    for cam in result.signed:
+        print(f"{cam}: signed", file=out)
+    for cam, why in result.failed:
+        print(f"{cam}: NOT signed: {why}", file=out)
+    return 1 if result.failed else 0
+
+
+# -- verify -----------------------------------------------------------------------------------
+def cmd_verify_camera(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Re-hash a camera's stored segments and check them against its signed log."""
+    from archive.ledger.verify import verify_camera
+
+    t_from, t_to = _time(args.time_from, "--from"), _time(args.time_to, "--to")
+    if (t_from is None) != (t_to is None):
+        raise UserError("give both --from and --to, or neither")
+    if t_from is not None and t_to is not None and t_to <= t_from:
+        raise UserError("--to must be after --from")
+    with open_ledger(cfg) as ledger:
+        report = verify_camera(ledger, args.camera_id, time_from=t_from, time_to=t_to, trusted=_trusted(args.trusted),
+                               workers=args.workers, media=not args.no_media)  # fmt: skip
+    return _print_report(report, args.json, out)
+
+
+def cmd_verify_log(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Check every stored checkpoint of one or all camera logs for consistency."""
+    from archive.ledger.verify_log import verify_logs
+
+    with open_ledger(cfg) as ledger:
+        report = verify_logs(ledger, args.camera_id, trusted=_trusted(args.trusted))
+    return _print_report(report, args.json, out)
+
+
+def register(sub: Any) -> None:
+    """Add ``keys``, ``witness``, ``log`` and ``verify`` to the ``archive`` subparsers."""
+    keys = sub.add_parser("keys", help="log signing keys").add_subparsers(dest="sub", required=True)
+    show = keys.add_parser("show", help="print the public verifier keys (never a private key)")
+    show.add_argument("--camera", help="only this camera's log key")
+    show.set_defaults(handler=cmd_keys_show)
+    keys.add_parser("rotate", help="new signing key; every log gets a key entry signed by the old one").set_defaults(
+        handler=cmd_keys_rotate
+    )
+
+    wit = sub.add_parser("witness", help="witness cosignatures of checkpoints")
+    wit = wit.add_subparsers(dest="sub", required=True)
+    kg = wit.add_parser("keygen", help="create a witness key (cosignature/v1) file and print its verifier key")
+    kg.add_argument("name", help="witness key name, e.g. police.example.org/witness")
+    kg.add_argument("--out", help="private key file to create (default witness-<name>.key)")
+    kg.set_defaults(handler=cmd_witness_keygen)
+    cs = wit.add_parser("cosign", help="standalone: verify a checkpoint and print a cosignature line")
+    cs.add_argument("--key", required=True, help="witness private key file (PRIVATE+KEY+...)")
+    cs.add_argument("--checkpoint", required=True, help="signed checkpoint note file ('-' for stdin)")
+    cs.add_argument("--log-key", required=True, help="the log's verifier key, or a file holding it")
+    cs.add_argument("--previous", help="the previous checkpoint this witness cosigned")
+    cs.add_argument("--proof", help="consistency proof JSON from the previous checkpoint to this one")
+    cs.add_argument("--time", type=int, help="cosignature time, POSIX seconds (default now)")
+    cs.set_defaults(handler=cmd_witness_cosign)
+    add = wit.add_parser("add-cosignature", help="store a witness's cosignature line with a checkpoint")
+    add.add_argument("camera")
+    add.add_argument("size", type=int)
+    add.add_argument("file", help="file with the cosignature line ('-' for stdin)")
+    add.add_argument("--witness-key", help="verify the line with this witness verifier key (or file)")
+    add.set_defaults(handler=cmd_witness_add)
+    pf = wit.add_parser("proof", help="print a consistency proof between two sizes of a camera log")
+    pf.add_argument("camera")
+    pf.add_argument("old_size", type=int)
+    pf.add_argument("new_size", type=int, nargs="?", help="default: the latest checkpoint")
+    pf.set_defaults(handler=cmd_witness_proof)
+
+    lg = sub.add_parser("log", help="camera evidence logs").add_subparsers(dest="sub", required=True)
+    ck = lg.add_parser("checkpoint", help="print a signed checkpoint (with cosignatures)")
+    ck.add_argument("camera")
+    ck.add_argument("--size", type=int, help="this size instead of the latest")
+    ck.set_defaults(handler=cmd_log_checkpoint)
+    sg = lg.add_parser("sign", help="sign checkpoints now (normally done every 60 s by the service)")
+    sg.add_argument("camera", nargs="?")
+    sg.set_defaults(handler=cmd_log_sign)
+
+    ver = sub.add_parser("verify", help="verify recordings and logs").add_subparsers(dest="sub", required=True)
+    vc = ver.add_parser("camera", help="re-hash a camera's segments and check them against its signed log")
+    vc.add_argument("camera_id")
+    vc.add_argument("--from", dest="time_from", help="window start (RFC 3339 with time zone)")
+    vc.add_argument("--to", dest="time_to", help="window end (RFC 3339 with time zone)")
+    vc.add_argument("--trusted", help="file of trusted log verifier keys (default: the catalog's key ring)")
+    vc.add_argument("--workers", type=int, default=4, help="objects hashed in parallel (default 4)")
+    vc.add_argument("--no-media", action="store_true", help="check the log only, do not re-hash media")
+    vc.add_argument("--json", action="store_true", help="machine-readable report")
+    vc.set_defaults(handler=cmd_verify_camera)
+    vl = ver.add_parser("log", help="check consistency across all stored checkpoints of one or every camera log")
+    vl.add_argument("camera_id", nargs="?")
+    vl.add_argument("--trusted", help="file of trusted log verifier keys (default: the catalog's key ring)")
+    vl.add_argument("--json", action="store_true", help="machine-readable report")
+    vl.set_defaults(handler=cmd_verify_log)

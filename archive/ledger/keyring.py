@@ -1,0 +1,198 @@
+"""Log signing keys: generated on first use, private half stored only as SecretBox ciphertext.
+
+One Ed25519 key (record name = ``settings.signing_key_name``) signs every log. SPEC.md 7.1
+requires a log key's name to equal the log's origin, so each log signs with the same private
+key under its own origin as name (a distinct key id per log); :meth:`KeyRing.log_key` gives
+that per-log verifier key, which is what verifiers must trust. Rotation
+(:meth:`KeyRing.rotate`) makes a new key active and retires the old one in one transaction;
+the ledger then appends a ``key`` entry (signed by the old key) to every log.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.errors import CatalogError, NotFoundError, SecretError
+from archive.integrity import Signer, VerifierKey
+from archive.integrity.errors import MalformedError
+from archive.ledger.repo import SIGNING_KEY
+from archive.ledger.settings import LedgerSettings
+from archive.secretbox import SecretBox
+
+__all__ = ["KeyRecord", "KeyRing"]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """Public facts of one signing key (never the private half)."""
+
+    name: str
+    key_id: str
+    verifier_key: str
+    created_us: int
+    retired_us: int | None
+    active: bool
+
+    @property
+    def public(self) -> VerifierKey:
+        """The parsed verifier key (name = record name)."""
+        return VerifierKey.parse(self.verifier_key)
+
+    def log_key(self, origin: str) -> VerifierKey:
+        """The verifier key this key signs the log ``origin`` with (name = origin)."""
+        return VerifierKey(origin, self.public.public_key)
+
+    def retired_before(self, when_us: int) -> bool:
+        """True when the key was retired before ``when_us``."""
+        return self.retired_us is not None and self.retired_us < when_us
+
+
+def _context(name: str, key_id: str) -> str:
+    return f"signing-key:{name}:{key_id}"
+
+
+class KeyRing:
+    """The archive's log signing keys in the catalog. Thread-safe.
+
+    Every method raises CatalogError when the database fails and SecretError when a private
+    key cannot be decrypted (wrong key file).
+    """
+
+    def __init__(self, engine: Engine, box: SecretBox, settings: LedgerSettings,
+                 now_us: Callable[[], int] | None = None) -> None:  # fmt: skip
+        self._engine = engine
+        self._box = box
+        self._name = settings.signing_key_name
+        self._now_us = now_us or (lambda: time.time_ns() // 1000)
+        self._lock = threading.Lock()
+        self._signers: dict[str, Signer] = {}
+
+    @property
+    def name(self) -> str:
+        """The key record name."""
+        return self._name
+
+    def records(self) -> list[KeyRecord]:
+        """Every key of this name, oldest first."""
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(SIGNING_KEY).where(SIGNING_KEY.c.name == self._name).order_by(
+                        SIGNING_KEY.c.created_us, SIGNING_KEY.c.key_id
+                    )
+                ).mappings().all()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read signing keys: {exc}") from exc
+        return [
+            KeyRecord(r["name"], r["key_id"], r["verifier_key"], r["created_us"], r["retired_us"], bool(r["active"]))
+            for r in rows
+        ]
+
+    def active(self) -> KeyRecord:
+        """The active key, generated (and stored encrypted) on first use."""
+        with self._lock:
+            act = [k for k in self.records() if k.active]
+            if act:
+                return act[0]
+            self._create(retire=())
+            return next(k for k in self.records() if k.active)
+
+    def record(self, key_id: str) -> KeyRecord:
+        """One key by id. Raises NotFoundError."""
+        for k in self.records():
+            if k.key_id == key_id:
+                return k
+        raise NotFoundError(f"signing key {self._name}+{key_id} is not in the catalog")
+
+    def signer(self, key_id: str) -> Signer:
+        """The private key ``key_id`` (record name), decrypted once and cached.
+
+        Raises:
+            NotFoundError: no such key. SecretError: it does not decrypt or is corrupt.
+        """
+        with self._lock:
+            cached = self._signers.get(key_id)
+            if cached is not None:
+                return cached
+            try:
+                with self._engine.connect() as conn:
+                    row = conn.execute(
+                        select(SIGNING_KEY.c.private_enc).where(
+                            (SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == key_id)
+                        )
+                    ).first()
+            except SQLAlchemyError as exc:
+                raise CatalogError(f"cannot read signing key: {exc}") from exc
+            if row is None:
+                raise NotFoundError(f"signing key {self._name}+{key_id} is not in the catalog")
+            try:
+                signer = Signer.parse(self._box.decrypt(str(row[0]), _context(self._name, key_id)))
+            except MalformedError as exc:
+                raise SecretError(f"signing key {self._name}+{key_id} is corrupt: {exc}") from exc
+            if signer.key_id.hex() != key_id or signer.name != self._name:
+                raise SecretError(f"signing key {self._name}+{key_id} does not match its record")
+            self._signers[key_id] = signer
+            return signer
+
+    def log_signer(self, key_id: str, origin: str) -> Signer:
+        """The signer of log ``origin`` for key ``key_id`` (same private key, name = origin)."""
+        return Signer(origin, self.signer(key_id).private_key)
+
+    def rotate(self) -> tuple[KeyRecord, KeyRecord]:
+        """Make a new key active and retire the active one, in one transaction.
+
+        Returns ``(old, new)``. The caller appends the ``key`` entries to the logs.
+        """
+        with self._lock:
+            act = [k for k in self.records() if k.active]
+            if not act:
+                raise NotFoundError("no active signing key to rotate (none was ever created)")
+            new_id = self._create(retire=tuple(k.key_id for k in act))
+        return act[0], self.record(new_id)
+
+    def _create(self, retire: tuple[str, ...]) -> str:
+        signer = Signer.generate(self._name)
+        key_id = signer.key_id.hex()
+        now = self._now_us()
+        try:
+            with self._engine.begin() as conn:
+                for old in retire:
+                    conn.execute(
+                        update(SIGNING_KEY)
+                        .where((SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == old))
+                        .values(active=False, retired_us=now)
+                    )
+                conn.execute(
+                    insert(SIGNING_KEY).values(
+                        name=self._name, key_id=key_id, verifier_key=signer.verifier_key.encode(),
+                        private_enc=self._box.encrypt(signer.encode(), _context(self._name, key_id)),
+                        created_us=now, retired_us=None, active=True,
+                    )
+                )  # fmt: skip
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot store a new signing key: {exc}") from exc
+        self._signers[key_id] = signer
+        self._dedupe_active()
+        return key_id
+
+    def _dedupe_active(self) -> None:
+        """Two processes creating the first key at once: keep the oldest active one."""
+        act = [k for k in self.records() if k.active]
+        if len(act) <= 1:
+            return
+        try:
+            with self._engine.begin() as conn:
+                for k in act[1:]:
+                    conn.execute(
+                        update(SIGNING_KEY)
+                        .where((SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == k.key_id))
+                        .values(active=False, retired_us=k.created_us)
+                    )
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot fix duplicate active signing keys: {exc}") from exc

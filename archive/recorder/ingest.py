@@ -1,0 +1,378 @@
+"""Ingest: every finished (or partial) spool segment, in order, into the object store and the sink.
+
+One dispatcher thread owns all state and makes every sink call, so per camera the sink sees
+segments and gaps strictly in recording order. The slow part of each segment (hash + probe, put
+with object-lock retention, confirm by HEAD: :func:`archive.recorder.ingest_job.run_job`) runs on a
+bounded thread pool, up to ``per_camera`` segments of one camera at a time; results are committed
+in order: gap (if the segment does not start where the last one ended) -> ``record_segment`` ->
+only then the spool file is unlinked (:meth:`CameraSpool.remove_ingested`).
+
+A failed segment keeps its file and ``seq`` and is retried with capped exponential backoff; later
+segments of that camera wait behind it. While the store is unreachable (StorageUnavailableError)
+nothing is submitted until the store backoff expires, then one probe job (the globally oldest
+segment); once it succeeds the backlog drains oldest first. A put that succeeded before a crash is
+found again by HEAD (same key, same sha256) and not uploaded twice.
+
+Gaps are derived here, when a segment is committed: if it starts more than ``gap_tolerance``
+seconds after the previous committed segment ended, a :class:`GapRecord` for exactly the
+uncovered interval is recorded first, with the reason the supervisor gave for the end of the
+previous run (:meth:`Ingester.note_run_end`), or ``recorder_stopped`` when that run ended while
+the recorder was not running.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+import time
+from collections.abc import Callable, Collection
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+from typing import Final
+
+from archive.errors import IntegrityError, StorageUnavailableError
+from archive.recorder.backoff import Backoff
+from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
+from archive.recorder.ingest_state import Camera, Pending, gap_between
+from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
+from archive.recorder.spool import CameraSpool, SpoolFile
+from archive.recorder.status import IngestStatus
+from archive.storage.base import ObjectStore
+
+DEFAULT_GAP_TOLERANCE_S: Final = 1.0
+MAX_PENDING: Final = 64  # segments of one camera held in memory at once (the rest wait on disk)
+RESCAN_S: Final = 5.0  # a camera nobody woke is rescanned at least this often
+DEFAULT_RETRY: Final = Backoff(1.0, 30.0)
+DEFAULT_STORE_RETRY: Final = Backoff(1.0, 10.0)
+
+
+class Ingester:
+    """Moves spool segments into the store, in order, and reports them to a :class:`SegmentSink`.
+
+    Call :meth:`start` for the background thread, or :meth:`pass_once` / :meth:`drain` directly.
+    Public methods are thread-safe and raise nothing: failures of the store, the tools or the sink
+    are counted and retried, and show in :meth:`status`.
+    """
+
+    def __init__(
+        self,
+        store: ObjectStore,
+        sink: SegmentSink,
+        *,
+        bucket: str,
+        retention: RetentionPolicy,
+        workers: int = 4,
+        per_camera: int = 2,
+        key_for: KeyPolicy = default_key,
+        probe_tool: ProbeTool = "ffprobe",
+        retry: Backoff = DEFAULT_RETRY,
+        store_retry: Backoff = DEFAULT_STORE_RETRY,
+        poll_interval: float = 0.5,
+        gap_tolerance: float = DEFAULT_GAP_TOLERANCE_S,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
+        self._store, self._sink, self._bucket = store, sink, bucket
+        self._retention, self._key_for, self._probe_tool = retention, key_for, probe_tool
+        self._workers, self._per_camera = max(1, workers), max(1, per_camera)
+        self._retry, self._store_retry = retry, store_retry
+        self._poll, self._gap_tolerance, self._clock = poll_interval, gap_tolerance, clock
+        self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="ingest")
+        self._cams: dict[str, Camera] = {}
+        self._lock = threading.Lock()  # guards _cams membership and the inbox fields
+        self._pass_lock = threading.Lock()  # one pass at a time
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._store_failures = 0
+        self._store_retry_at = 0.0
+        self._store_probe: Pending | None = None
+        self._store_error: str | None = None
+
+    # -- inputs (any thread) ---------------------------------------------------------------
+    def add_camera(self, spool: CameraSpool) -> None:
+        """Start watching a camera's spool (idempotent)."""
+        with self._lock:
+            if spool.camera_id not in self._cams:
+                self._cams[spool.camera_id] = Camera(spool, status=IngestStatus(spool.camera_id))
+        self._wake.set()
+
+    def set_live_runs(self, camera_id: str, runs: Collection[str]) -> None:
+        """The runs whose ffmpeg is alive now (their unlisted newest file is still being written)."""
+        with self._lock:
+            cam = self._cams.get(camera_id)
+            if cam is not None:
+                cam.live_runs = frozenset(runs)
+                cam.dirty = True
+        self._wake.set()
+
+    def note_run_end(self, camera_id: str, run_id: str, reason: GapReason, detail: str = "") -> None:
+        """Why a run ended: the reason of the gap that follows it, if any."""
+        with self._lock:
+            cam = self._cams.get(camera_id)
+            if cam is not None:
+                cam.run_ends[run_id] = (reason, detail)
+
+    def wake(self, camera_id: str | None = None) -> None:
+        """Look at a camera's spool (all spools when None) now rather than at the next rescan."""
+        with self._lock:
+            for cam in self._cams.values():
+                if camera_id is None or cam.spool.camera_id == camera_id:
+                    cam.dirty = True
+        self._wake.set()
+
+    # -- outputs ----------------------------------------------------------------------------
+    def status(self, camera_id: str) -> IngestStatus:
+        """Counters of one camera (zeros for an unknown one)."""
+        with self._lock:
+            cam = self._cams.get(camera_id)
+            return cam.status if cam is not None else IngestStatus(camera_id)
+
+    @property
+    def store_available(self) -> bool:
+        """False from a failed put/HEAD with the store unreachable until the next success."""
+        return self._store_failures == 0
+
+    @property
+    def store_error(self) -> str | None:
+        """The last store-unreachable message while :attr:`store_available` is False."""
+        return self._store_error if self._store_failures else None
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def start(self) -> None:
+        """Run passes on a background thread until :meth:`stop`."""
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._loop, name="ingest-dispatch", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 30.0) -> None:
+        """Stop the thread, let running uploads finish and commit what completed (within ``timeout``)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        deadline = time.monotonic() + timeout
+        while self._in_flight() and time.monotonic() < deadline:
+            time.sleep(0.05)
+            self.pass_once(submit=False)
+        self.pass_once(submit=False)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def drain(self, timeout: float) -> bool:
+        """Run passes until every ready segment is committed; False if ``timeout`` ran out first."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.pass_once(rescan=True) and not self._in_flight():
+                return True
+            self._wake.wait(0.05)
+            self._wake.clear()
+        return False
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            self.pass_once()
+            self._wake.wait(self._poll)
+            self._wake.clear()
+
+    def _in_flight(self) -> int:
+        with self._lock:
+            cams = list(self._cams.values())
+        return sum(1 for c in cams for p in c.pending if p.future is not None)
+
+    # -- one pass ------------------------------------------------------------------------------
+    def pass_once(self, *, submit: bool = True, rescan: bool = False) -> bool:
+        """Collect finished uploads, commit in order, scan spools (woken ones, or all with ``rescan``),
+        submit work. Returns True when nothing is waiting (every ready segment committed, none in flight).
+        """
+        with self._pass_lock:
+            with self._lock:
+                cams = list(self._cams.values())
+            now = time.monotonic()
+            for cam in cams:
+                self._init_camera(cam, now)
+                self._collect(cam, now)
+                self._commit(cam, now)
+                self._enqueue(cam, now, rescan)
+            if submit and not self._stop.is_set():
+                self._submit(cams, now)
+            idle = True
+            for cam in cams:
+                self._publish(cam)
+                idle = idle and not cam.pending
+            return idle
+
+    def _init_camera(self, cam: Camera, now: float) -> None:
+        if cam.initialized or now < cam.commit_not_before:
+            return
+        try:
+            cam.last = self._sink.last_segment(cam.spool.camera_id)
+        except Exception as exc:  # the sink is someone else's code: count, retry later
+            self._sink_failed(cam, now, exc)
+            return
+        cam.next_seq = cam.last.seq + 1 if cam.last is not None else 0
+        cam.initialized = True
+
+    def _sink_failed(self, cam: Camera, now: float, exc: BaseException) -> None:
+        cam.commit_attempts += 1
+        cam.commit_not_before = now + self._retry.delay(cam.commit_attempts)
+        cam.status = replace(cam.status, sink_failures=cam.status.sink_failures + 1, last_error=f"sink: {exc!r}")
+
+    def _collect(self, cam: Camera, now: float) -> None:
+        for index, item in enumerate(list(cam.pending)):
+            future = item.future
+            if future is None or not future.done():
+                continue
+            item.future = None
+            if item.generation != cam.generation:
+                continue
+            try:
+                item.record = future.result()
+            except (FileNotFoundError, IntegrityError) as exc:  # gone, or changed after the scan
+                cam.spool.forget(item.file.name)
+                self._vanished(cam, index, exc)
+                return
+            except Exception as exc:  # every failure keeps the file; it is retried
+                cam.status = replace(
+                    cam.status, failures=cam.status.failures + 1, last_error=f"{item.file.name}: {exc}"
+                )
+                if isinstance(exc, StorageUnavailableError):
+                    self._store_down(now, exc)  # the store's backoff governs, not the item's
+                else:
+                    item.attempts += 1
+                    item.not_before = now + self._retry.delay(item.attempts)
+                    if self._store_probe is item:
+                        self._store_probe = None  # let another segment probe the store
+                continue
+            if self._store_probe is item or self._store_failures:
+                self._store_failures = 0
+                self._store_probe = None
+
+    def _store_down(self, now: float, exc: BaseException) -> None:
+        self._store_failures += 1
+        self._store_error = str(exc)
+        self._store_retry_at = now + self._store_retry.delay(self._store_failures)
+        self._store_probe = None
+
+    def _vanished(self, cam: Camera, index: int, exc: BaseException) -> None:
+        """A file vanished or changed before it was stored: drop it and everything after it from
+        memory (the next scan finds them again) and reuse their seqs."""
+        cam.generation, cam.next_seq = cam.generation + 1, cam.pending[index].seq
+        del cam.pending[index:]
+        cam.dirty = True
+        cam.status = replace(cam.status, failures=cam.status.failures + 1, last_error=f"rescanning: {exc}")
+
+    def _gap_before(self, cam: Camera, record: SegmentRecord) -> GapRecord | None:
+        with self._lock:
+            run_ends = dict(cam.run_ends)
+        return gap_between(cam.last, record, run_ends, self._gap_tolerance)
+
+    def _commit(self, cam: Camera, now: float) -> None:
+        committed = False
+        while cam.pending and cam.pending[0].record is not None and now >= cam.commit_not_before:
+            item = cam.pending[0]
+            record = item.record
+            assert record is not None
+            gap = self._gap_before(cam, record)
+            try:
+                if gap is not None and not item.gap_done:
+                    self._sink.record_gap(gap)
+                    item.gap_done = True
+                    cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
+                self._sink.record_segment(record)
+            except Exception as exc:  # the sink is someone else's code: keep the file, retry
+                self._sink_failed(cam, now, exc)
+                return
+            cam.commit_attempts = 0
+            cam.pending.pop(0)
+            cam.last = record
+            committed = True
+            try:
+                cam.spool.remove_ingested(item.file, stored_size=record.size)
+                error = cam.status.last_error
+            except Exception as exc:  # recorded and stored, but the file stays: never ingest it twice
+                cam.kept.add(item.file.name)
+                error = f"{item.file.name} stored but not deleted: {exc}"
+            cam.status = replace(
+                cam.status,
+                backlog_files=max(0, cam.status.backlog_files - 1),
+                backlog_bytes=max(0, cam.status.backlog_bytes - record.size),
+                ingested=cam.status.ingested + 1,
+                partial_ingested=cam.status.partial_ingested + int(record.partial),
+                last_ingested_at=record.ingested_at,
+                last_segment_end=record.end,
+                last_error=error,
+            )
+        if committed and not cam.pending:
+            try:
+                cam.spool.forget_finished_runs(cam.live_runs)
+            except OSError as exc:
+                cam.status = replace(cam.status, last_error=f"spool cleanup: {exc}")
+
+    def _enqueue(self, cam: Camera, now: float, rescan: bool) -> None:
+        refill = cam.truncated and len(cam.pending) < MAX_PENDING // 2
+        due = cam.dirty or rescan or refill or now - cam.scanned_at >= RESCAN_S
+        if not cam.initialized or not due:
+            return
+        cam.dirty, cam.scanned_at, cam.truncated = False, now, False
+        try:
+            files = cam.spool.scan(cam.live_runs)
+        except OSError as exc:
+            cam.status = replace(cam.status, last_error=f"spool scan: {exc}")
+            return
+        ready = [f for f in files if f.ready and f.name not in cam.kept]
+        cam.status = replace(cam.status, backlog_files=len(ready), backlog_bytes=sum(f.size for f in ready))
+        queued = {p.file.path for p in cam.pending}
+        previous: SpoolFile | None = None
+        for file in files:
+            if file.name in cam.kept:
+                previous = file
+                continue
+            if not file.ready:
+                break
+            if len(cam.pending) >= MAX_PENDING:
+                cam.truncated = True
+                break
+            if file.path not in queued:
+                prev_end = None
+                if previous is not None and (previous.run_id, previous.index + 1) == (file.run_id, file.index):
+                    prev_end = previous.mtime
+                elif cam.last is not None and (cam.last.run_id, cam.last.run_index + 1) == (file.run_id, file.index):
+                    prev_end = cam.last.wall_end
+                cam.pending.append(Pending(file, cam.next_seq, prev_end, cam.generation))
+                cam.next_seq += 1
+            previous = file
+
+    def _submit(self, cams: list[Camera], now: float) -> None:
+        in_flight = sum(1 for c in cams for p in c.pending if p.future is not None)
+        if self._store_failures and (now < self._store_retry_at or self._store_probe is not None):
+            return
+        waiting = [
+            (p.file.mtime_ns, id(c), p, c)
+            for c in cams
+            for p in c.pending
+            if p.future is None and p.record is None and p.not_before <= now
+        ]
+        waiting.sort(key=lambda t: (t[0], t[1]))
+        per_cam = {id(c): sum(1 for p in c.pending if p.future is not None) for c in cams}
+        for _, key, item, cam in waiting:
+            if in_flight >= self._workers:
+                break
+            if per_cam[key] >= self._per_camera:
+                continue
+            job = IngestJob(cam.spool.camera_id, item.seq, item.file, self._bucket, item.prev_wall_end)
+            item.future = self._pool.submit(
+                run_job, job, self._store, retention=self._retention, key_for=self._key_for, probe_tool=self._probe_tool
+            )
+            in_flight += 1
+            per_cam[key] += 1
+            if self._store_failures:
+                self._store_probe = item  # one probe while the store is down
+                break
+
+    def _publish(self, cam: Camera) -> None:
+        status = replace(
+            cam.status, in_flight=sum(1 for p in cam.pending if p.future is not None), kept_files=len(cam.kept)
+        )
+        with self._lock:
+            cam.status = status

@@ -1,0 +1,203 @@
+"""One ffmpeg process under asyncio: spawn, read its progress and log, stop it, say why it ended.
+
+ffmpeg is started in its own session (a terminal's Ctrl-C does not reach it) with
+``PR_SET_PDEATHSIG = SIGKILL``, so it dies with the recorder even when the recorder is SIGKILLed;
+its pid is written to the run's pid file so a recorder that starts later can find an orphan
+(:func:`end_orphan`) before it treats that run's last file as partial.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import ctypes
+import os
+import re
+import signal
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Final
+
+from archive.errors import ToolError
+from archive.recorder.sink import GapReason
+from archive.recorder.spool import RunPaths
+
+_PR_SET_PDEATHSIG: Final = 1
+_PRCTL: Callable[..., int] | None
+try:
+    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
+except (OSError, AttributeError):  # not Linux: no parent-death signal
+    _PRCTL = None
+
+_STREAM_RE: Final = re.compile(r"Stream #0:(\d+)[^:]*: (Video|Audio|Data|Subtitle): (.+)$")
+_REJECTED: Final = ("401 Unauthorized", "403 Forbidden", "404 Not Found", "454 Session Not Found", "Unauthorized")
+_UNREACHABLE: Final = (
+    "Connection refused", "Connection timed out", "No route to host", "End of file", "Network is unreachable",
+    "Connection reset", "Host is unreachable", "Name or service not known", "Temporary failure in name resolution",
+    "Failed reading RTSP data", "Broken pipe",
+)  # fmt: skip
+
+
+def _die_with_parent() -> None:  # runs in the child between fork and exec: no Python locks
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+
+
+def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason, str]:
+    """Why an ffmpeg run ended on its own, from its exit status and its last log lines (pure)."""
+    errors = (
+        [line for line in log if "[error]" in line or "[fatal]" in line]
+        or [line for line in log if "[warning]" in line]
+        or list(log)
+    )
+    text = "\n".join(log)
+    last = errors[-1] if errors else ""
+    detail = f"exit status {returncode}" + (f": {last}" if last else "")
+    if any(marker in text for marker in _REJECTED):
+        return GapReason.CAMERA_REJECTED, detail
+    if any(marker in text for marker in _UNREACHABLE):
+        return GapReason.CAMERA_UNREACHABLE, detail
+    return GapReason.FFMPEG_EXIT, detail
+
+
+def end_orphan(run: RunPaths, timeout: float = 5.0) -> int | None:
+    """End an ffmpeg left running by an earlier recorder for ``run``; returns its pid or None.
+
+    Only a process whose command line names this run's segment pattern is signalled (SIGTERM,
+    then SIGKILL after ``timeout``). The pid file is removed afterwards.
+    """
+    try:
+        pid = int(run.pid_file.read_text(encoding="ascii").strip())
+    except (OSError, ValueError):
+        return None
+    found: int | None = None
+    try:
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        cmdline = []
+    if str(run.segment_pattern).encode() in cmdline:
+        found = pid
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGTERM)
+            deadline = time.monotonic() + timeout
+            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            if Path(f"/proc/{pid}").exists():
+                os.kill(pid, signal.SIGKILL)
+    run.pid_file.unlink(missing_ok=True)
+    return found
+
+
+class FfmpegRun:
+    """One ffmpeg process recording one run. Use from a single event loop."""
+
+    def __init__(self, argv: Sequence[str], run: RunPaths, *, log_lines: int = 60) -> None:
+        self.argv = list(argv)
+        self.run = run
+        self.log: collections.deque[str] = collections.deque(maxlen=log_lines)
+        self.input_streams: list[str] = []
+        self.started_at = 0.0
+        self.last_progress_at: float | None = None  # monotonic time out_time last advanced
+        self.out_time_us = 0
+        self._proc: asyncio.subprocess.Process | None = None
+        self._readers: list[asyncio.Task[None]] = []
+        self._in_header = True
+
+    @property
+    def pid(self) -> int | None:
+        """The process id once started."""
+        return self._proc.pid if self._proc is not None else None
+
+    @property
+    def returncode(self) -> int | None:
+        """The exit status once ended."""
+        return self._proc.returncode if self._proc is not None else None
+
+    async def start(self) -> None:
+        """Spawn ffmpeg and write the pid file. Raises :class:`ToolError` when it cannot start."""
+        try:
+            self._proc = await asyncio.create_subprocess_exec(
+                *self.argv,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                start_new_session=True,
+                preexec_fn=_die_with_parent,
+                env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"},
+            )
+        except OSError as exc:
+            raise ToolError(f"cannot start {self.argv[0]}: {exc}") from exc
+        self.started_at = time.monotonic()
+        try:
+            self.run.pid_file.write_text(f"{self._proc.pid}\n", encoding="ascii")
+        except OSError as exc:
+            self.kill()
+            raise ToolError(f"cannot write {self.run.pid_file}: {exc}") from exc
+        assert self._proc.stdout is not None and self._proc.stderr is not None
+        self._readers = [
+            asyncio.create_task(self._read_progress(self._proc.stdout)),
+            asyncio.create_task(self._read_log(self._proc.stderr)),
+        ]
+
+    async def _read_progress(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            key, _, value = line.decode("ascii", "replace").strip().partition("=")
+            if key == "out_time_us" and value.lstrip("-").isdigit():
+                now_us = int(value)
+                if now_us > self.out_time_us:
+                    self.out_time_us = now_us
+                    self.last_progress_at = time.monotonic()
+
+    async def _read_log(self, stream: asyncio.StreamReader) -> None:
+        while line := await stream.readline():
+            text = line.decode("utf-8", "replace").rstrip()
+            if not text:
+                continue
+            self.log.append(text)
+            if self._in_header:
+                if "Output #0" in text:
+                    self._in_header = False
+                match = _STREAM_RE.search(text)
+                if match and len(self.input_streams) < 8:
+                    self.input_streams.append(f"{match[2].lower()}: {match[3].strip()}")
+
+    async def wait(self) -> int:
+        """Wait for the exit (and the end of its output). Returns the exit status."""
+        assert self._proc is not None
+        code = await self._proc.wait()
+        if self._readers:
+            await asyncio.gather(*self._readers, return_exceptions=True)
+        return code
+
+    def exited(self) -> bool:
+        """True once the process has ended."""
+        return self._proc is not None and self._proc.returncode is not None
+
+    async def stop(self, grace: float) -> bool:
+        """SIGTERM (ffmpeg closes and lists its segment), SIGKILL after ``grace`` seconds.
+
+        Returns True when it ended by itself within the grace period.
+        """
+        if self._proc is None or self._proc.returncode is not None:
+            return True
+        with contextlib.suppress(ProcessLookupError):
+            self._proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self._proc.wait(), grace)
+            return True
+        except TimeoutError:
+            self.kill()
+            await self._proc.wait()
+            return False
+
+    def kill(self) -> None:
+        """SIGKILL now (the current segment stays partial)."""
+        if self._proc is not None and self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._proc.kill()
+
+    def forget_pid_file(self) -> None:
+        """Remove the pid file after the process ended."""
+        self.run.pid_file.unlink(missing_ok=True)

@@ -1,0 +1,88 @@
+"""A synchronous handle on the whole recorder: the supervisor's event loop on its own thread,
+plus the ingester's threads. For the CLI, tests and any caller that is not asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from archive.recorder.ffmpeg import RecordingSpec
+from archive.recorder.ingest import Ingester
+from archive.recorder.status import RecorderStatus
+from archive.recorder.supervisor import Supervisor, SupervisorSettings
+
+
+class Recorder:
+    """Records ``specs`` into the spool and (with an ``ingester``) stores every segment.
+
+    Without an ingester it only records (segments stay in the spool). Raises what
+    :class:`Supervisor` raises (ValidationError, ToolError, ConfigError) from the constructor and
+    :meth:`start`.
+    """
+
+    def __init__(
+        self, specs: Sequence[RecordingSpec], settings: SupervisorSettings, *, ingester: Ingester | None = None
+    ) -> None:
+        self.supervisor = Supervisor(specs, settings, ingester=ingester)
+        self.ingester = ingester
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self.orphans_ended: list[int] = []
+
+    def start(self) -> None:
+        """End orphans of an earlier recorder, start ingesting, start every camera."""
+        if self._thread is not None:
+            return
+        self.orphans_ended = self.supervisor.prepare()
+        if self.ingester is not None:
+            self.ingester.start()
+        ready = threading.Event()
+
+        def main() -> None:
+            async def go() -> None:
+                task = asyncio.ensure_future(self.supervisor.run())
+                await asyncio.sleep(0)
+                ready.set()
+                await task
+
+            try:
+                asyncio.run(go())
+            except BaseException as exc:  # kept for stop() to re-raise
+                self._error = exc
+            finally:
+                ready.set()
+
+        self._thread = threading.Thread(target=main, name="recorder-supervisor", daemon=True)
+        self._thread.start()
+        ready.wait()
+
+    def stop(self, timeout: float = 30.0, *, drain: float = 10.0) -> None:
+        """Stop every ffmpeg gracefully (last segments are closed and listed), ingest for up to
+        ``drain`` seconds, then stop the ingester. Re-raises an error that ended the supervisor."""
+        if self._thread is not None:
+            self.supervisor.request_stop()
+            self._thread.join(timeout)
+            self._thread = None
+        if self.ingester is not None:
+            if drain > 0:
+                self.ingester.drain(drain)
+            self.ingester.stop(timeout)
+        if self._error is not None:
+            error, self._error = self._error, None
+            raise error
+
+    def status(self) -> RecorderStatus:
+        """A frozen snapshot of every camera and the store."""
+        return self.supervisor.recorder_status()
+
+    def __enter__(self) -> Self:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

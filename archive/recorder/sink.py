@@ -1,0 +1,138 @@
+"""Where ingested segments and gaps are reported: the :class:`SegmentSink` protocol and its values.
+
+The ingester calls the sink from one thread, per camera strictly in recording order: every gap
+comes after the segment before it and before the segment after it. Only after
+``record_segment`` returned does the ingester delete the spool file; if it raises, the file stays
+and the call is repeated later with the same record (so implementations should be idempotent on
+``(camera_id, seq)``). The production sink (catalog row + integrity log entry) lives elsewhere;
+:class:`MemorySink` is the test double.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Protocol
+
+
+class GapReason(StrEnum):
+    """Why seconds of a camera are not covered by segments."""
+
+    CAMERA_UNREACHABLE = "camera_unreachable"  # connection refused / timed out / dropped by the camera
+    RECORDER_STOPPED = "recorder_stopped"  # the recorder was stopped or crashed (found at start-up)
+    FFMPEG_EXIT = "ffmpeg_exit"  # ffmpeg ended for another reason (error, unsupported stream ...)
+    STALLED = "stalled"  # the watchdog ended an ffmpeg that made no progress
+    SPOOL_FULL = "spool_full"  # recording paused: the spool reached its limit (store down too long)
+    CAMERA_REJECTED = "camera_rejected"  # the camera refused us (authentication, 4xx)
+
+
+@dataclass(frozen=True)
+class SegmentRecord:
+    """One segment, stored and confirmed.
+
+    ``start`` is the recorder's wall clock (UTC) at the segment's start boundary; ``end`` is
+    ``start + duration`` (media duration); ``wall_end`` the wall clock at its end boundary;
+    ``clock_offset`` = ``wall_end - end`` in seconds (None when the start boundary was not observed,
+    then ``start = wall_end - duration``). ``partial``: ffmpeg never closed the file (killed or
+    crashed mid-segment). ``run_id``/``run_index`` name the spool file it came from.
+    """
+
+    camera_id: str
+    seq: int
+    bucket: str
+    key: str
+    version_id: str
+    size: int
+    sha256: str
+    start: dt.datetime
+    end: dt.datetime
+    wall_end: dt.datetime
+    clock_offset: float | None
+    duration: float
+    video_codec: str | None
+    width: int | None
+    height: int | None
+    audio_codec: str | None
+    starts_with_keyframe: bool
+    readable: bool
+    complete: bool
+    partial: bool
+    run_id: str
+    run_index: int
+    ingested_at: dt.datetime
+    problems: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class GapRecord:
+    """Seconds of one camera not covered by any segment: ``[start, end)`` in UTC."""
+
+    camera_id: str
+    start: dt.datetime
+    end: dt.datetime
+    reason: GapReason
+    detail: str = ""
+
+    @property
+    def seconds(self) -> float:
+        """Length of the gap."""
+        return (self.end - self.start).total_seconds()
+
+
+class SegmentSink(Protocol):
+    """Receives confirmed segments and gaps, per camera in recording order.
+
+    Any exception from a ``record_*`` call leaves the spool file in place; the call is retried.
+    """
+
+    def last_segment(self, camera_id: str) -> SegmentRecord | None:
+        """The last segment recorded for the camera (for ``seq`` and gap continuity), or None."""
+
+    def record_segment(self, record: SegmentRecord) -> None:
+        """Record one stored segment. Called before the spool file is deleted."""
+
+    def record_gap(self, record: GapRecord) -> None:
+        """Record one gap."""
+
+
+@dataclass
+class MemorySink:
+    """A thread-safe in-memory :class:`SegmentSink` for tests. ``fail`` > 0 makes that many calls raise."""
+
+    segments: list[SegmentRecord] = field(default_factory=list)
+    gaps: list[GapRecord] = field(default_factory=list)
+    events: list[SegmentRecord | GapRecord] = field(default_factory=list)
+    fail: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def last_segment(self, camera_id: str) -> SegmentRecord | None:
+        with self._lock:
+            return next((s for s in reversed(self.segments) if s.camera_id == camera_id), None)
+
+    def _maybe_fail(self) -> None:
+        if self.fail > 0:
+            self.fail -= 1
+            raise RuntimeError("MemorySink told to fail")
+
+    def record_segment(self, record: SegmentRecord) -> None:
+        with self._lock:
+            self._maybe_fail()
+            if any(s.camera_id == record.camera_id and s.seq == record.seq for s in self.segments):
+                return
+            self.segments.append(record)
+            self.events.append(record)
+
+    def record_gap(self, record: GapRecord) -> None:
+        with self._lock:
+            self._maybe_fail()
+            if record in self.gaps:
+                return
+            self.gaps.append(record)
+            self.events.append(record)
+
+    def for_camera(self, camera_id: str) -> list[SegmentRecord | GapRecord]:
+        """Every event of one camera in the order recorded."""
+        with self._lock:
+            return [e for e in self.events if e.camera_id == camera_id]

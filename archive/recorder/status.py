@@ -1,0 +1,97 @@
+"""Frozen snapshots of the recorder's state, for health checks, the API and tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import StrEnum
+
+from archive.recorder.spool import SpoolUsage
+
+
+@dataclass(frozen=True)
+class IngestStatus:
+    """One camera's ingest counters at one moment."""
+
+    camera_id: str
+    ingested: int = 0
+    partial_ingested: int = 0
+    failures: int = 0
+    sink_failures: int = 0
+    gaps: int = 0
+    backlog_files: int = 0
+    backlog_bytes: int = 0
+    in_flight: int = 0
+    kept_files: int = 0
+    last_ingested_at: dt.datetime | None = None
+    last_segment_end: dt.datetime | None = None
+    last_error: str | None = None
+
+
+class CameraState(StrEnum):
+    """What a camera's recorder is doing."""
+
+    STARTING = "starting"  # ffmpeg started, no media yet
+    RECORDING = "recording"  # media is arriving
+    RECONNECTING = "reconnecting"  # waiting to retry after the camera went away
+    FAILED = "failed"  # repeated failures that do not look like a passing outage; still retried, slower
+    SPOOL_FULL = "spool_full"  # paused until the spool drains
+    STOPPED = "stopped"  # the recorder was told to stop
+
+
+@dataclass(frozen=True)
+class CameraStatus:
+    """One camera at one moment.
+
+    ``not_recording_since``: start of the current open gap (None while recording). ``bitrate_bps``
+    from the newest finished segment (bytes * 8 / media seconds). ``last_segment_at``: wall clock
+    when the newest finished segment was closed.
+    """
+
+    camera_id: str
+    url: str
+    state: CameraState
+    state_since: dt.datetime
+    pid: int | None
+    run_id: str | None
+    restarts: int
+    stalls: int
+    last_segment_at: dt.datetime | None
+    bitrate_bps: float | None
+    not_recording_since: dt.datetime | None
+    last_exit: str | None
+    input_streams: tuple[str, ...]
+    spool: SpoolUsage
+    ingest: IngestStatus
+
+    @property
+    def segments_ingested(self) -> int:
+        """Segments stored and recorded by the sink."""
+        return self.ingest.ingested
+
+    @property
+    def spool_backlog(self) -> int:
+        """Finished segments waiting to be stored."""
+        return self.ingest.backlog_files
+
+
+@dataclass(frozen=True)
+class RecorderStatus:
+    """Every camera plus the store's reachability."""
+
+    taken_at: dt.datetime
+    store_available: bool
+    store_error: str | None
+    cameras: tuple[CameraStatus, ...]
+
+    @property
+    def spool_alarm(self) -> bool:
+        """Some camera's spool is above its alarm threshold."""
+        return any(c.spool.alarm for c in self.cameras)
+
+    def camera(self, camera_id: str) -> CameraStatus:
+        """The status of one camera. Raises :class:`KeyError` for an unknown id."""
+        for cam in self.cameras:
+            if cam.camera_id == camera_id:
+                return cam
+        raise KeyError(camera_id)

@@ -1,0 +1,391 @@
+"""Keeps one ffmpeg recording per enabled camera: reconnects, watchdog, spool limit, status.
+
+Why asyncio (one event loop for all cameras) and not a thread per camera: supervising a camera is
+waiting (for the process, for two pipes, for timers); hundreds of cameras are hundreds of cheap
+coroutines in one thread instead of ~3 blocking threads each. The blocking work (hashing,
+ffprobe, S3 uploads, sink calls) is not done here but in the :class:`Ingester`'s own threads, so
+a slow store or catalog can never delay a reconnect. :class:`archive.recorder.service.Recorder`
+runs this loop on a dedicated thread for synchronous callers; an asyncio application can await
+:meth:`Supervisor.run` directly.
+
+Per camera, forever until stopped: start ffmpeg into a new spool run -> watch it every
+``poll_interval`` -> when it ends, tell the ingester why (the reason of the gap that follows) ->
+wait (``reconnect`` backoff, capped at 2 s by default, so recording resumes within ~2.5 s of the
+camera's return; ``failed_retry`` after the camera refused us or after ``failed_after`` runs in a
+row that ended without media for another reason) -> start again. While a camera is unreachable
+the retries are plain TCP connects (no ffmpeg is spawned until its RTSP port answers). The
+watchdog ends a run (``stalled``) when ffmpeg's media clock has not advanced for
+``stall_seconds`` or no segment was closed for ``segment_stall_seconds``.
+When the spool reaches its limit the run is ended (``spool_full``) and restarted once the spool
+has drained below ``spool_resume_fraction``; no spool file is ever deleted to make room.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Final
+from urllib.parse import urlsplit
+
+from archive.errors import ConfigError, Problem, ToolError, ValidationError
+from archive.recorder.backoff import Backoff
+from archive.recorder.ffmpeg import RecordingSpec, build_argv, find_ffmpeg
+from archive.recorder.ingest import Ingester
+from archive.recorder.process import FfmpegRun, classify_exit, end_orphan
+from archive.recorder.sink import GapReason
+from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
+from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
+
+GIB: Final = 1024**3
+DEFAULT_RECONNECT: Final = Backoff(0.5, 2.0)
+DEFAULT_FAILED_RETRY: Final = Backoff(5.0, 30.0)
+Clock = Callable[[], dt.datetime]
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass(frozen=True)
+class SupervisorSettings:
+    """Knobs of the supervisor. Raises :class:`ConfigError` for impossible values."""
+
+    spool_root: Path
+    spool_max_bytes: int = 2 * GIB
+    spool_alarm_fraction: float = 0.8
+    spool_resume_fraction: float = 0.7
+    reconnect: Backoff = DEFAULT_RECONNECT
+    failed_retry: Backoff = DEFAULT_FAILED_RETRY
+    failed_after: int = 5
+    stall_seconds: float = 20.0
+    segment_stall_seconds: float | None = None  # default max(4 x segment length, 30 s)
+    poll_interval: float = 0.5
+    stop_grace: float = 5.0
+    connect_timeout: float = 3.0
+    ffmpeg: str | None = None
+
+    def __post_init__(self) -> None:
+        if not 0 < self.spool_resume_fraction <= self.spool_alarm_fraction <= 1:
+            raise ConfigError("spool fractions need 0 < resume <= alarm <= 1")
+        if self.stall_seconds <= 0 or self.poll_interval <= 0 or self.stop_grace <= 0 or self.failed_after < 1:
+            raise ConfigError("stall_seconds, poll_interval, stop_grace and failed_after must be positive")
+
+    def segment_stall_for(self, spec: RecordingSpec) -> float:
+        """Seconds without a closed segment after which a run counts as stalled."""
+        return self.segment_stall_seconds or max(4.0 * spec.segment_seconds, 30.0)
+
+
+@dataclass(frozen=True)
+class _View:
+    """The mutable part of a camera's status, replaced as a whole (read from any thread)."""
+
+    state: CameraState
+    state_since: dt.datetime
+    pid: int | None = None
+    run_id: str | None = None
+    restarts: int = 0
+    stalls: int = 0
+    last_segment_at: dt.datetime | None = None
+    bitrate_bps: float | None = None
+    not_recording_since: dt.datetime | None = None
+    last_exit: str | None = None
+    input_streams: tuple[str, ...] = ()
+
+
+@dataclass
+class _RunWatch:
+    """What one run has shown so far."""
+
+    listing: SegmentList
+    last_segment_mono: float | None = None
+    got_media: bool = False
+
+
+class CameraWorker:
+    """Records one camera until stopped (see the module docstring)."""
+
+    def __init__(
+        self,
+        spec: RecordingSpec,
+        spool: CameraSpool,
+        settings: SupervisorSettings,
+        ffmpeg: str,
+        ingester: Ingester | None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        self.spec, self.spool, self.settings = spec, spool, settings
+        self._ffmpeg, self._ingester, self._clock = ffmpeg, ingester, clock
+        self._view = _View(CameraState.STARTING, clock(), not_recording_since=clock())
+
+    def _set(self, **changes: object) -> None:
+        if "state" in changes and changes["state"] != self._view.state:
+            changes.setdefault("state_since", self._clock())
+        self._view = replace(self._view, **changes)  # type: ignore[arg-type]
+
+    def snapshot(self) -> CameraStatus:
+        """The camera's status now (thread-safe)."""
+        view = self._view
+        ingest = self._ingester.status(self.spec.camera_id) if self._ingester else IngestStatus(self.spec.camera_id)
+        return CameraStatus(
+            camera_id=self.spec.camera_id,
+            url=self.spec.display_url,
+            state=view.state,
+            state_since=view.state_since,
+            pid=view.pid,
+            run_id=view.run_id,
+            restarts=view.restarts,
+            stalls=view.stalls,
+            last_segment_at=view.last_segment_at,
+            bitrate_bps=view.bitrate_bps,
+            not_recording_since=view.not_recording_since,
+            last_exit=view.last_exit,
+            input_streams=view.input_streams,
+            spool=self.spool.usage(),
+            ingest=ingest,
+        )
+
+    def _live(self, runs: Sequence[str]) -> None:
+        if self._ingester is not None:
+            self._ingester.set_live_runs(self.spec.camera_id, runs)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Record until ``stop`` is set; then end ffmpeg gracefully (its last segment is listed)."""
+        failures = 0  # runs in a row that got no media and did not end as "unreachable"
+        unreachable = 0  # attempts in a row that found the camera unreachable
+        paused = False
+        while not stop.is_set():
+            usage = self.spool.usage()
+            if usage.full or (paused and usage.fraction > self.settings.spool_resume_fraction):
+                paused = True
+                self._set(state=CameraState.SPOOL_FULL, pid=None)
+                await _sleep(stop, 1.0)
+                continue
+            paused = False
+            problem = await tcp_unreachable(self.spec.url, self.settings.connect_timeout)
+            if problem is not None:  # cheaper than an ffmpeg per attempt while a camera is away
+                unreachable += 1
+                self._set(
+                    state=CameraState.RECONNECTING, pid=None, last_exit=f"{GapReason.CAMERA_UNREACHABLE}: {problem}"
+                )
+                await _sleep(stop, self.settings.reconnect.delay(unreachable))
+                continue
+            reason, _detail, got_media = await self._one_run(stop)
+            if stop.is_set():
+                break
+            if reason is GapReason.SPOOL_FULL:
+                paused = True
+                continue
+            if got_media:
+                failures = unreachable = 0
+            elif reason is GapReason.CAMERA_UNREACHABLE:
+                unreachable += 1
+            else:
+                failures += 1
+            failed = reason is GapReason.CAMERA_REJECTED or failures >= self.settings.failed_after
+            if failed:
+                self._set(state=CameraState.FAILED, pid=None)
+                await _sleep(stop, self.settings.failed_retry.delay(max(failures, 1)))
+            else:
+                self._set(state=CameraState.RECONNECTING, pid=None)
+                await _sleep(stop, self.settings.reconnect.delay(max(unreachable, failures, 1)))
+        self._set(state=CameraState.STOPPED, pid=None)
+
+    async def _one_run(self, stop: asyncio.Event) -> tuple[GapReason, str, bool]:
+        run = self.spool.new_run(self._clock())
+        self._live([run.run_id])  # before ffmpeg exists: its first file must never look partial
+        proc = FfmpegRun(build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg), run)
+        try:
+            await proc.start()
+        except ToolError as exc:
+            self._live([])
+            self._set(last_exit=f"{GapReason.FFMPEG_EXIT}: {exc}")
+            return GapReason.FFMPEG_EXIT, str(exc), False
+        self._set(state=CameraState.STARTING, pid=proc.pid, run_id=run.run_id, restarts=self._view.restarts + 1)
+        watch = _RunWatch(SegmentList(run.segment_list))
+        reason, detail = GapReason.RECORDER_STOPPED, "the recorder's supervision of this run was interrupted"
+        try:
+            reason, detail = await self._watch(proc, run, watch, stop)
+        finally:
+            if not proc.exited():
+                proc.kill()
+                await proc.wait()
+            proc.forget_pid_file()
+            self._check_list(run, watch)
+            if self._ingester is not None:
+                self._ingester.note_run_end(self.spec.camera_id, run.run_id, reason, detail)
+            self._live([])
+            if self._view.not_recording_since is None:
+                self._set(not_recording_since=self._clock())
+        self._set(last_exit=f"{reason}: {detail}", input_streams=tuple(proc.input_streams) or self._view.input_streams)
+        return reason, detail, watch.got_media
+
+    async def _watch(
+        self, proc: FfmpegRun, run: RunPaths, watch: _RunWatch, stop: asyncio.Event
+    ) -> tuple[GapReason, str]:
+        ended = asyncio.ensure_future(proc.wait())
+        stop_wait = asyncio.ensure_future(stop.wait())
+        segment_stall = self.settings.segment_stall_for(self.spec)
+        last_usage_check = 0.0
+        try:
+            while True:
+                await asyncio.wait(
+                    {ended, stop_wait}, timeout=self.settings.poll_interval, return_when="FIRST_COMPLETED"
+                )
+                if ended.done():
+                    return classify_exit(proc.returncode, list(proc.log))
+                if stop.is_set():
+                    await proc.stop(self.settings.stop_grace)
+                    return GapReason.RECORDER_STOPPED, "the recorder was stopped"
+                now = time.monotonic()
+                if proc.last_progress_at is not None and not watch.got_media:
+                    watch.got_media = True
+                    watch.last_segment_mono = now
+                    streams = tuple(proc.input_streams) or self._view.input_streams
+                    self._set(state=CameraState.RECORDING, not_recording_since=None, input_streams=streams)
+                self._check_list(run, watch)
+                quiet = now - (proc.last_progress_at or proc.started_at)
+                if quiet > self.settings.stall_seconds:
+                    return await self._stall(proc, f"ffmpeg made no progress for {quiet:.0f} s")
+                if watch.last_segment_mono is not None and now - watch.last_segment_mono > segment_stall:
+                    return await self._stall(proc, f"no segment was closed for {now - watch.last_segment_mono:.0f} s")
+                if now - last_usage_check >= 1.0:
+                    last_usage_check = now
+                    if self.spool.usage().full:
+                        await proc.stop(self.settings.stop_grace)
+                        return GapReason.SPOOL_FULL, f"spool reached {self.spool.max_bytes} bytes"
+        finally:
+            stop_wait.cancel()
+
+    async def _stall(self, proc: FfmpegRun, detail: str) -> tuple[GapReason, str]:
+        self._set(stalls=self._view.stalls + 1)
+        await proc.stop(self.settings.stop_grace)
+        return GapReason.STALLED, detail
+
+    def _check_list(self, run: RunPaths, watch: _RunWatch) -> None:
+        """Notice newly closed segments: last segment time, bitrate, wake the ingester."""
+        try:
+            new = watch.listing.refresh()
+        except OSError:
+            return
+        if not new:
+            return
+        watch.last_segment_mono = time.monotonic()
+        name, start, end = new[-1]
+        bitrate = self._view.bitrate_bps
+        try:
+            size = (run.directory / name).stat().st_size
+            if end > start:
+                bitrate = size * 8 / (end - start)
+        except FileNotFoundError:
+            pass
+        self._set(last_segment_at=self._clock(), bitrate_bps=bitrate)
+        if self._ingester is not None:
+            self._ingester.wake(self.spec.camera_id)
+
+
+async def tcp_unreachable(url: str, timeout: float) -> str | None:
+    """None when a TCP connection to the URL's host and port succeeds, else why it did not."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        port = parts.port or (322 if parts.scheme == "rtsps" else 554)
+        _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
+    except (OSError, TimeoutError, ValueError) as exc:
+        return f"TCP connect to {host}: {exc or type(exc).__name__}"
+    writer.close()
+    with contextlib.suppress(OSError):
+        await writer.wait_closed()
+    return None
+
+
+async def _sleep(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep ``seconds`` or until ``stop`` is set."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
+class Supervisor:
+    """All cameras of one recorder. Build, :meth:`prepare`, then ``await run()``; :meth:`request_stop` ends it.
+
+    Raises :class:`ValidationError` for duplicate camera ids and :class:`ToolError` when ffmpeg is missing.
+    """
+
+    def __init__(
+        self,
+        specs: Sequence[RecordingSpec],
+        settings: SupervisorSettings,
+        *,
+        ingester: Ingester | None = None,
+        clock: Clock = _utcnow,
+    ) -> None:
+        ids = [s.camera_id for s in specs]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValidationError([Problem(f"cameras.{i}", "camera id used more than once") for i in dupes])
+        self.settings = settings
+        self._ingester = ingester
+        self._clock = clock
+        ffmpeg = find_ffmpeg(settings.ffmpeg)
+        self.workers = [
+            CameraWorker(
+                spec,
+                CameraSpool(
+                    settings.spool_root,
+                    spec.camera_id,
+                    max_bytes=settings.spool_max_bytes,
+                    alarm_fraction=settings.spool_alarm_fraction,
+                ),
+                settings,
+                ffmpeg,
+                ingester,
+                clock,
+            )
+            for spec in specs
+            if spec.enabled
+        ]
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    def prepare(self) -> list[int]:
+        """Create spool directories, end ffmpeg orphans of an earlier recorder, register spools with
+        the ingester. Returns the pids of orphans ended. Raises :class:`ConfigError` (spool dir)."""
+        ended: list[int] = []
+        for worker in self.workers:
+            worker.spool.ensure()
+            for run_id in worker.spool.run_ids():
+                pid = end_orphan(worker.spool.run_paths(run_id))
+                if pid is not None:
+                    ended.append(pid)
+            if self._ingester is not None:
+                self._ingester.add_camera(worker.spool)
+        return ended
+
+    async def run(self) -> None:
+        """Record every enabled camera until :meth:`request_stop`."""
+        self._loop = asyncio.get_running_loop()
+        self._stop = asyncio.Event()
+        await asyncio.gather(*(w.run(self._stop) for w in self.workers))
+
+    def request_stop(self) -> None:
+        """Ask every camera to stop (thread-safe); :meth:`run` returns once all ffmpegs ended."""
+        if self._loop is not None and self._stop is not None:
+            self._loop.call_soon_threadsafe(self._stop.set)
+
+    def status(self) -> tuple[CameraStatus, ...]:
+        """Every camera's status (thread-safe)."""
+        return tuple(w.snapshot() for w in self.workers)
+
+    def recorder_status(self) -> RecorderStatus:
+        """The cameras plus the store's reachability."""
+        ing = self._ingester
+        return RecorderStatus(
+            taken_at=self._clock(),
+            store_available=ing.store_available if ing else True,
+            store_error=ing.store_error if ing else None,
+            cameras=self.status(),
+        )

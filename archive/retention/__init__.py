@@ -1,0 +1,53 @@
+"""archive.retention: retention per camera owner, with legal holds that always win.
+
+- :mod:`.policy` / :mod:`.policy_load`: ``retention_policies/*.toml`` -> frozen, strictly validated
+  :class:`PolicySet` (file:line on every problem).
+- :mod:`.planner`: the pure deletion planner; :mod:`.reconcile`: policy changes (lengthening
+  applies to existing footage, shortening only forward unless an admin confirms).
+- :mod:`.holds`: legal holds in the catalog and as S3 legal holds; :mod:`.audit`: hash-chained audit.
+- :mod:`.executor` / :mod:`.extend`: deleting (store first, then ``prune`` log entries) and
+  extending locks; :mod:`.lock`: the database lease (one executor at a time).
+- :mod:`.service`, :mod:`.jobs`, :mod:`.factory`, :mod:`.upload`: wiring for the service, the
+  scheduler and the Ingester's retention-at-upload callback; :mod:`.cli`: ``archive retention|holds``.
+
+Names are imported lazily (PEP 562) so that ``archive --help`` does not load the database stack.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .audit import Actor, AuditLog, Role
+    from .factory import build_service, upload_retention
+    from .holds import Hold, HoldService
+    from .jobs import RetentionJobs
+    from .planner import CameraRule, HoldSpan, Plan, Seg, plan
+    from .policy import ExportApproval, PolicySet
+    from .policy_load import load_policies
+    from .service import RetentionService, RunReport
+    from .settings import RetentionSettings
+    from .upload import PolicyStore, UploadRetention
+
+_WHERE = {
+    "Actor": "audit", "AuditLog": "audit", "Role": "audit", "build_service": "factory",
+    "upload_retention": "factory", "Hold": "holds", "HoldService": "holds", "RetentionJobs": "jobs",
+    "CameraRule": "planner", "HoldSpan": "planner", "Plan": "planner", "Seg": "planner", "plan": "planner",
+    "ExportApproval": "policy", "PolicySet": "policy", "load_policies": "policy_load",
+    "RetentionService": "service", "RunReport": "service", "RetentionSettings": "settings",
+    "PolicyStore": "upload", "UploadRetention": "upload",
+}  # fmt: skip
+
+__all__ = [
+    "Actor", "AuditLog", "CameraRule", "ExportApproval", "Hold", "HoldService", "HoldSpan", "Plan", "PolicySet",
+    "PolicyStore", "RetentionJobs", "RetentionService", "RetentionSettings", "Role", "RunReport", "Seg",
+    "UploadRetention", "build_service", "load_policies", "plan", "upload_retention",
+]  # fmt: skip
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'archive.retention' has no attribute {name!r}")
+    return getattr(importlib.import_module(f".{module}", __name__), name)

@@ -1,0 +1,139 @@
+"""The retention audit: policy changes, legal holds, deletions, storage alarms.
+
+Append-only and hash-chained: each event stores ``prev_hash`` and ``hash = SHA-256(prev_hash ||
+canonical JSON of the event)``, so editing or deleting a past event breaks :meth:`AuditLog.verify`.
+Appends from several processes are serialized by the primary key on ``seq`` (a lost race is
+retried with the new tip).
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.errors import CatalogError, ConflictError
+from archive.retention.tables import AUDIT
+
+GENESIS = "0" * 64
+_RETRIES = 5
+
+
+class Role(enum.StrEnum):
+    """Roles of the archive (DESIGN.md 5), plus ``system`` for the scheduler itself."""
+
+    ADMIN = "admin"
+    INVESTIGATOR = "investigator"
+    LEGAL = "legal"
+    OWNER = "owner"
+    AUDITOR = "auditor"
+    SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who does something: a person (or ``system``) in a role."""
+
+    name: str
+    role: Role
+
+
+SYSTEM = Actor("retention-scheduler", Role.SYSTEM)
+
+
+@dataclass(frozen=True)
+class AuditEvent:
+    """One stored audit event."""
+
+    seq: int
+    at_us: int
+    actor: str
+    role: str
+    action: str
+    subject: str
+    detail: Mapping[str, Any]
+    prev_hash: str
+    hash: str
+
+
+def _hash(prev: str, at_us: int, actor: str, role: str, action: str, subject: str, detail: str) -> str:
+    body = json.dumps([at_us, actor, role, action, subject, detail], separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(bytes.fromhex(prev) + body.encode("utf-8")).hexdigest()
+
+
+class AuditLog:
+    """Appends and reads audit events. Thread- and process-safe."""
+
+    def __init__(self, engine: Engine, now_us: Callable[[], int]) -> None:
+        self._engine = engine
+        self._now_us = now_us
+
+    def append(self, actor: Actor, action: str, subject: str, detail: Mapping[str, Any] | None = None,
+               conn: Connection | None = None) -> int:  # fmt: skip
+        """Append one event; returns its seq. With ``conn``, inside the caller's transaction
+        (then a lost race raises the database error for the caller's retry).
+
+        Raises:
+            CatalogError: the database failed. ConflictError: lost the race too often.
+        """
+        text = json.dumps(dict(detail or {}), sort_keys=True, separators=(",", ":"), default=str)
+        if conn is not None:
+            return self._append(conn, actor, action, subject[:300], text)
+        for _ in range(_RETRIES):
+            try:
+                with self._engine.begin() as c:
+                    return self._append(c, actor, action, subject[:300], text)
+            except DbIntegrityError:
+                continue
+            except SQLAlchemyError as exc:
+                raise CatalogError(f"cannot write the retention audit: {exc}") from exc
+        raise ConflictError("retention audit: too many concurrent appends")
+
+    def _append(self, conn: Connection, actor: Actor, action: str, subject: str, detail: str) -> int:
+        tip = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)).first()
+        seq, prev = (0, GENESIS) if tip is None else (int(tip[0]) + 1, str(tip[1]))
+        at = self._now_us()
+        digest = _hash(prev, at, actor.name, actor.role.value, action, subject, detail)
+        conn.execute(insert(AUDIT).values(seq=seq, at_us=at, actor=actor.name, role=actor.role.value, action=action,
+                                          subject=subject, detail=detail, prev_hash=prev, hash=digest))  # fmt: skip
+        return seq
+
+    def events(self, action_prefix: str = "", limit: int = 1000) -> list[AuditEvent]:
+        """The newest events (optionally whose action starts with ``action_prefix``), oldest first."""
+        stmt = select(AUDIT).order_by(AUDIT.c.seq.desc()).limit(limit)
+        if action_prefix:
+            stmt = stmt.where(AUDIT.c.action.startswith(action_prefix))
+        try:
+            with self._engine.connect() as conn:
+                rows = conn.execute(stmt).mappings().all()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read the retention audit: {exc}") from exc
+        return [AuditEvent(r["seq"], r["at_us"], r["actor"], r["role"], r["action"], r["subject"],
+                           json.loads(r["detail"]), r["prev_hash"], r["hash"]) for r in reversed(rows)]  # fmt: skip
+
+    def verify(self) -> list[str]:
+        """Re-hash the whole chain; returns the problems found (empty: intact). Raises CatalogError."""
+        problems: list[str] = []
+        prev, expect = GENESIS, 0
+        try:
+            with self._engine.connect() as conn:
+                for r in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings():
+                    if r["seq"] != expect:
+                        problems.append(f"audit seq {expect} is missing (next is {r['seq']})")
+                    if r["prev_hash"] != prev:
+                        problems.append(f"audit seq {r['seq']}: prev_hash does not match the event before")
+                    digest = _hash(r["prev_hash"], r["at_us"], r["actor"], r["role"], r["action"], r["subject"],
+                                   r["detail"])
+                    if digest != r["hash"]:
+                        problems.append(f"audit seq {r['seq']}: content does not match its hash")
+                    prev, expect = r["hash"], r["seq"] + 1
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read the retention audit: {exc}") from exc
+        return problems

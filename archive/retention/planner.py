@@ -1,0 +1,349 @@
+"""The deletion planner: a pure function ``plan(rules, segments, holds, now[, pressure]) -> Plan``.
+
+No I/O: segments come from a :data:`SegmentSource` the caller provides (the catalog pages through
+an index; tests pass lists), so planning 15M segments never materializes them. The contract:
+
+- A segment is **held** if an active hold (not expired at ``now``) of its camera overlaps it
+  (``seg.start < hold.end and seg.end > hold.start``). Held segments are never selected.
+- A segment is **expired** when ``end + keep <= now``, ``keep`` being the camera rule's keep
+  period, or the longer *legacy* keep for segments that started before an unconfirmed
+  shortening (see :mod:`archive.retention.reconcile`). Every expired, unheld segment is selected.
+- Under **storage pressure** (usage >= ``delete_at`` and early deletion allowed by the lock mode),
+  the oldest (by end) unheld segments of cameras whose owner allows early deletion, and that are
+  older than the owner's ``min_keep_days``, are added until the bytes freed bring usage down to
+  ``delete_down_to``. Nothing else is ever selected.
+
+Selections are grouped per camera and rule; ``early`` marks deletions that may precede the
+object-lock retention set at upload (pressure, or an admin-confirmed shortening): only those
+are deleted bypassing GOVERNANCE retention.
+"""
+
+from __future__ import annotations
+
+import enum
+import heapq
+from array import array
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from archive.retention.policy import PressureThresholds
+
+_NEVER = -(2**62)
+
+
+class Seg(NamedTuple):
+    """An unpruned segment as the planner sees it."""
+
+    seq: int
+    start_us: int
+    end_us: int
+    size: int
+
+
+SegmentSource = Callable[[str, int], Iterable[Seg]]
+"""``(camera_id, max_end_us)`` -> that camera's unpruned segments with ``end_us <= max_end_us``,
+in ascending ``end_us`` order (ties in any order)."""
+
+
+@dataclass(frozen=True)
+class CameraRule:
+    """What the planner needs to know about one camera's retention."""
+
+    camera_id: str
+    owner_id: str
+    rule: str
+    keep_us: int
+    legacy_rule: str | None = None
+    legacy_keep_us: int | None = None
+    """A longer keep for segments that started before ``legacy_before_us`` (unconfirmed shortening)."""
+    legacy_before_us: int | None = None
+    bypass_before_us: int | None = None
+    """Segments that started before this may carry a longer lock than the rule (confirmed shortening)."""
+    pressure_rule: str | None = None
+    pressure_min_keep_us: int | None = None
+    """None: never deleted early under storage pressure."""
+
+    def _legacy(self, start_us: int) -> bool:
+        return (
+            self.legacy_keep_us is not None and self.legacy_before_us is not None
+            and start_us < self.legacy_before_us and self.legacy_keep_us > self.keep_us
+        )  # fmt: skip
+
+    def keep_for(self, start_us: int) -> tuple[int, str]:
+        """``(keep_us, rule name)`` for a segment that started at ``start_us``."""
+        if self._legacy(start_us):
+            return self.legacy_keep_us or 0, self.legacy_rule or self.rule
+        return self.keep_us, self.rule
+
+    def expiry_bound(self, now_us: int) -> int:
+        """No segment ending after this can be expired at ``now_us``."""
+        current = now_us - self.keep_us
+        if self.legacy_keep_us is None or self.legacy_before_us is None or self.legacy_keep_us <= self.keep_us:
+            return current
+        # segments starting at/after legacy_before end after it: they only count once current reaches it
+        return max(now_us - self.legacy_keep_us, current if current >= self.legacy_before_us else _NEVER)
+
+    def is_early(self, seg: Seg) -> bool:
+        """True if the segment's lock may outlast this rule (confirmed shortening)."""
+        return self.bypass_before_us is not None and seg.start_us < self.bypass_before_us
+
+
+@dataclass(frozen=True)
+class HoldSpan:
+    """One camera of a legal hold: ``[start_us, end_us)``, active until ``expires_us`` (None: indefinite)."""
+
+    hold_id: int
+    camera_id: str
+    start_us: int
+    end_us: int
+    expires_us: int | None = None
+
+    def active(self, now_us: int) -> bool:
+        """Whether the hold is in force at ``now_us``."""
+        return self.expires_us is None or self.expires_us > now_us
+
+    def covers(self, start_us: int, end_us: int) -> bool:
+        """Whether ``[start_us, end_us)`` overlaps the hold."""
+        return start_us < self.end_us and end_us > self.start_us
+
+
+class PressureLevel(enum.StrEnum):
+    """Storage usage against the city thresholds."""
+
+    OK = "ok"
+    ALARM = "alarm"
+    DELETE = "delete"
+
+
+@dataclass(frozen=True)
+class PressureInput:
+    """Measured usage, the city thresholds, and whether early deletion is possible at all
+    (False under COMPLIANCE locks: retention cannot be bypassed)."""
+
+    used_bytes: int
+    capacity_bytes: int
+    thresholds: PressureThresholds
+    early_allowed: bool = True
+
+    @property
+    def fraction(self) -> float:
+        """Used / capacity (1.0 for a zero capacity)."""
+        return self.used_bytes / self.capacity_bytes if self.capacity_bytes > 0 else 1.0
+
+    @property
+    def level(self) -> PressureLevel:
+        """ok, alarm or delete."""
+        f = self.fraction
+        if f >= self.thresholds.delete_at:
+            return PressureLevel.DELETE
+        return PressureLevel.ALARM if f >= self.thresholds.alarm_at else PressureLevel.OK
+
+
+@dataclass(frozen=True)
+class PressureOutcome:
+    """What the planner did about storage pressure."""
+
+    level: PressureLevel
+    used_bytes: int
+    capacity_bytes: int
+    need_bytes: int
+    """Bytes to free beyond the expired footage to reach ``delete_down_to`` (0 below ``delete_at``)."""
+    freed_expired_bytes: int
+    freed_early_bytes: int
+    blocked: str | None = None
+
+    @property
+    def shortfall_bytes(self) -> int:
+        """Bytes still missing after early deletion (nothing else was allowed)."""
+        return max(0, self.need_bytes - self.freed_early_bytes)
+
+
+@dataclass(frozen=True, eq=False)
+class Selection:
+    """Segments of one camera selected under one rule. ``seqs`` in end-time order (read-only)."""
+
+    camera_id: str
+    owner_id: str
+    rule: str
+    early: bool
+    pressure: bool
+    seqs: array[int] = field(repr=False)
+    count: int
+    bytes: int
+    oldest_start_us: int
+    newest_end_us: int
+
+
+@dataclass(frozen=True)
+class CameraPlan:
+    """All selections of one camera, and the expired footage kept because it is held."""
+
+    camera_id: str
+    owner_id: str
+    selections: tuple[Selection, ...]
+    held_count: int = 0
+    held_bytes: int = 0
+
+    @property
+    def count(self) -> int:
+        """Segments selected."""
+        return sum(s.count for s in self.selections)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes selected."""
+        return sum(s.bytes for s in self.selections)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The deletion plan at ``now_us`` (cameras in id order)."""
+
+    now_us: int
+    cameras: tuple[CameraPlan, ...]
+    pressure: PressureOutcome | None = None
+
+    @property
+    def count(self) -> int:
+        """Segments selected."""
+        return sum(c.count for c in self.cameras)
+
+    @property
+    def bytes(self) -> int:
+        """Bytes selected."""
+        return sum(c.bytes for c in self.cameras)
+
+    def selected(self) -> dict[str, set[int]]:
+        """camera -> selected seqs (for tests and small plans)."""
+        return {c.camera_id: {q for s in c.selections for q in s.seqs} for c in self.cameras}
+
+
+class _Acc:
+    """Mutable accumulator of one camera's selections while planning."""
+
+    def __init__(self, rule: CameraRule) -> None:
+        self.rule = rule
+        self.groups: dict[tuple[str, bool, bool], list[int]] = {}
+        self.seqs: dict[tuple[str, bool, bool], array[int]] = {}
+        self.held_count = self.held_bytes = 0
+
+    def add(self, name: str, early: bool, pressure: bool, seg: Seg) -> None:
+        key = (name, early, pressure)
+        g = self.groups.get(key)
+        if g is None:
+            self.groups[key] = [1, seg.size, seg.start_us, seg.end_us]
+            self.seqs[key] = array("q", [seg.seq])
+            return
+        g[0] += 1
+        g[1] += seg.size
+        g[2] = min(g[2], seg.start_us)
+        g[3] = max(g[3], seg.end_us)
+        self.seqs[key].append(seg.seq)
+
+    @property
+    def bytes(self) -> int:
+        return sum(g[1] for g in self.groups.values())
+
+    def result(self) -> CameraPlan:
+        sels = tuple(
+            Selection(self.rule.camera_id, self.rule.owner_id, k[0], k[1], k[2], self.seqs[k], *g)
+            for k, g in sorted(self.groups.items(), key=lambda kv: (kv[0][2], kv[1][3]))
+        )  # fmt: skip
+        return CameraPlan(self.rule.camera_id, self.rule.owner_id, sels, self.held_count, self.held_bytes)
+
+
+def _ordered(segs: Iterable[Seg], camera_id: str, bound: int) -> Iterator[Seg]:
+    """Pass segments through, enforcing the source contract. Raises ValueError."""
+    last = _NEVER
+    for seg in segs:
+        if seg.end_us < last or seg.end_us > bound:
+            raise ValueError(f"segment source broke its contract for {camera_id} at seq {seg.seq}")
+        last = seg.end_us
+        yield seg
+
+
+def _held(spans: list[HoldSpan] | None, seg: Seg) -> bool:
+    return spans is not None and any(h.covers(seg.start_us, seg.end_us) for h in spans)
+
+
+def plan(
+    rules: Mapping[str, CameraRule],
+    source: SegmentSource,
+    holds: Iterable[HoldSpan],
+    now_us: int,
+    pressure: PressureInput | None = None,
+) -> Plan:
+    """Select what retention deletes at ``now_us`` (see the module docstring).
+
+    Raises:
+        ValueError: ``source`` returned segments out of end order or beyond the asked bound.
+    """
+    spans: dict[str, list[HoldSpan]] = {}
+    for h in holds:
+        if h.active(now_us):
+            spans.setdefault(h.camera_id, []).append(h)
+    accs: dict[str, _Acc] = {}
+    for cam in sorted(rules):
+        rule, acc = rules[cam], _Acc(rules[cam])
+        accs[cam] = acc
+        cam_spans = spans.get(cam)
+        bound = rule.expiry_bound(now_us)
+        for seg in _ordered(source(cam, bound), cam, bound):
+            keep, name = rule.keep_for(seg.start_us)
+            if seg.end_us + keep > now_us:
+                continue
+            if _held(cam_spans, seg):
+                acc.held_count += 1
+                acc.held_bytes += seg.size
+            else:
+                acc.add(name, rule.is_early(seg), False, seg)
+    outcome = None
+    if pressure is not None:
+        outcome = _pressure(rules, source, spans, now_us, pressure, accs)
+    return Plan(now_us, tuple(accs[c].result() for c in sorted(accs)), outcome)
+
+
+def _pressure(
+    rules: Mapping[str, CameraRule],
+    source: SegmentSource,
+    spans: Mapping[str, list[HoldSpan]],
+    now_us: int,
+    p: PressureInput,
+    accs: Mapping[str, _Acc],
+) -> PressureOutcome:
+    """Add the oldest eligible segments until usage reaches ``delete_down_to``."""
+    freed = sum(a.bytes for a in accs.values())
+    level = p.level
+    need = 0
+    if level is PressureLevel.DELETE:
+        need = max(0, p.used_bytes - int(p.thresholds.delete_down_to * p.capacity_bytes) - freed)
+    base = PressureOutcome(level, p.used_bytes, p.capacity_bytes, need, freed, 0)
+    if need <= 0:
+        return base
+    if not p.early_allowed:
+        why = "COMPLIANCE object lock: footage cannot be deleted before its retention date"
+        return PressureOutcome(level, p.used_bytes, p.capacity_bytes, need, freed, 0, why)
+
+    def eligible(cam: str, rule: CameraRule, min_keep: int) -> Iterator[tuple[int, str, int, Seg]]:
+        bound = now_us - min_keep
+        for seg in _ordered(source(cam, bound), cam, bound):
+            keep, _ = rule.keep_for(seg.start_us)
+            if seg.end_us + keep <= now_us or _held(spans.get(cam), seg):
+                continue  # already selected as expired, or held
+            yield seg.end_us, cam, seg.seq, seg
+
+    streams = [
+        eligible(cam, rule, rule.pressure_min_keep_us)
+        for cam, rule in sorted(rules.items())
+        if rule.pressure_min_keep_us is not None
+    ]
+    got = 0
+    for _end, cam, _seq, seg in heapq.merge(*streams):
+        if got >= need:
+            break
+        rule = rules[cam]
+        accs[cam].add(rule.pressure_rule or rule.rule, True, True, seg)
+        got += seg.size
+    blocked = None if got >= need else "not enough footage may be deleted early under the owners' policies"
+    return PressureOutcome(level, p.used_bytes, p.capacity_bytes, need, freed, got, blocked)

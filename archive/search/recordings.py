@@ -1,0 +1,113 @@
+"""Recordings of cameras in a time range: coverage intervals, gaps, pruned media, segment pages.
+
+A segment overlaps ``[lo, hi)`` when ``start < hi`` and ``end > lo``. To use the index
+``segment(camera_id, start_us)`` the scan starts at ``lo - MAX_SEGMENT_US`` (segments are
+2-60 s long by configuration; the bound leaves a wide margin). Segment pages are keyset
+pages over ``(camera_id, start_us, seq)``; the cursor is opaque to clients.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import ColumnElement, Connection, and_, or_, select
+from sqlmodel import SQLModel
+
+from archive.catalog import log_tables as _log_tables  # noqa: F401  (registers segment and gap)
+from archive.errors import Problem, ValidationError
+from archive.search.intervals import merge, subtract
+from archive.search.model import CameraCoverage, GapView, Interval, SegmentHit
+
+__all__ = ["GAP", "MAX_SEGMENT_US", "SEGMENT", "coverage", "decode_cursor", "encode_cursor", "segments_page"]
+
+SEGMENT = SQLModel.metadata.tables["segment"]
+GAP = SQLModel.metadata.tables["gap"]
+MAX_SEGMENT_US = 15 * 60 * 1_000_000
+_SEG_COLS = (SEGMENT.c.camera_id, SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.duration_us,
+             SEGMENT.c.size, SEGMENT.c.sha256, SEGMENT.c.container, SEGMENT.c.codec, SEGMENT.c.width,
+             SEGMENT.c.height, SEGMENT.c.partial, SEGMENT.c.pruned)  # fmt: skip
+
+Cursor = tuple[str, int, int]
+
+
+def encode_cursor(c: Cursor) -> str:
+    """Opaque text of a keyset position."""
+    return base64.urlsafe_b64encode(f"{c[0]}\x1f{c[1]}\x1f{c[2]}".encode()).decode().rstrip("=")
+
+
+def decode_cursor(text: str) -> Cursor:
+    """The keyset position of a cursor. Raises ValidationError when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
+        cam, start, seq = raw.split("\x1f")
+        return cam, int(start), int(seq)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise ValidationError([Problem("cursor", "not a cursor from a previous page of this search")]) from None
+
+
+def _overlap(camera_id: str, lo: int, hi: int) -> ColumnElement[bool]:
+    return and_(SEGMENT.c.camera_id == camera_id, SEGMENT.c.start_us >= lo - MAX_SEGMENT_US,
+                SEGMENT.c.start_us < hi, SEGMENT.c.end_us > lo)  # fmt: skip
+
+
+def _hit(r: Any) -> SegmentHit:
+    return SegmentHit(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8], r[9], r[10],
+                      bool(r[11]), bool(r[12]))  # fmt: skip
+
+
+def segments_page(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int, after: Cursor | None,
+                  limit: int) -> tuple[list[SegmentHit], Cursor | None]:  # fmt: skip
+    """Up to ``limit`` segments overlapping ``[lo, hi)`` of ``camera_ids`` (sorted), after the
+    cursor; returns them and the next cursor (None on the last page)."""
+    out: list[SegmentHit] = []
+    cams = sorted(camera_ids)
+    if after is not None:
+        cams = [c for c in cams if c >= after[0]]
+    for cam in cams:
+        cond = _overlap(cam, lo, hi)
+        if after is not None and cam == after[0]:
+            cond = and_(cond, or_(SEGMENT.c.start_us > after[1],
+                                  and_(SEGMENT.c.start_us == after[1], SEGMENT.c.seq > after[2])))  # fmt: skip
+        want = limit - len(out) + 1
+        rows = conn.execute(select(*_SEG_COLS).where(cond).order_by(SEGMENT.c.start_us, SEGMENT.c.seq).limit(want))
+        out.extend(_hit(r) for r in rows)
+        if len(out) > limit:
+            break
+    if len(out) > limit:
+        last = out[limit - 1]
+        return out[:limit], (last.camera_id, last.start_us, last.seq)
+    return out, None
+
+
+def gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> list[GapView]:
+    """Gap entries overlapping ``[lo, hi)``, by start."""
+    rows = conn.execute(
+        select(GAP.c.seq, GAP.c.start_us, GAP.c.end_us, GAP.c.reason, GAP.c.detail)
+        .where(and_(GAP.c.camera_id == camera_id, GAP.c.start_us < hi, GAP.c.end_us > lo))
+        .order_by(GAP.c.start_us, GAP.c.seq)
+    )
+    return [GapView(int(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows]
+
+
+def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
+             segments: Sequence[SegmentHit] | None = None) -> CameraCoverage:  # fmt: skip
+    """What ``camera_id`` has in ``[lo, hi)``. ``segments``: all of its overlapping segments when
+    the caller already holds them (saves a query); else they are read (three columns only).
+    Time after ``now_us`` is never reported as unaccounted."""
+    if segments is not None:
+        spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
+    else:
+        cols = (SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.pruned, SEGMENT.c.size)
+        order = (SEGMENT.c.start_us, SEGMENT.c.seq)
+        rows = conn.execute(select(*cols).where(_overlap(camera_id, lo, hi)).order_by(*order))
+        spans = [(int(r[0]), int(r[1]), bool(r[2]), int(r[3])) for r in rows]
+    covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
+    pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
+    found_gaps = gaps(conn, camera_id, lo, hi)
+    taken = covered + pruned + [Interval(max(g.start_us, lo), min(g.end_us, hi)) for g in found_gaps]
+    unaccounted = subtract(lo, min(hi, now_us), taken) if now_us > lo else []
+    return CameraCoverage(camera_id, tuple(covered), tuple(pruned), tuple(found_gaps), tuple(unaccounted),
+                          len(spans), sum(sz for _, _, _, sz in spans))  # fmt: skip

@@ -1,0 +1,167 @@
+"""The search service: scope resolution, limits and the queries, one connection per call.
+
+Every method raises CatalogError when the database fails, ValidationError for a request
+outside the limits, and NotFoundError for a camera that does not exist **or** is outside the
+caller's scope (the two are indistinguishable on purpose).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.errors import CatalogError, NotFoundError, Problem, ValidationError
+from archive.identity.model import Principal
+from archive.identity.policy import CameraScope, camera_scope
+from archive.search import media, recordings
+from archive.search.cameras import camera_rows, find_cameras, sharing
+from archive.search.model import (
+    CameraCoverage,
+    CameraHit,
+    CameraQuery,
+    Near,
+    RecordingsPage,
+    SegmentRef,
+    Sighting,
+)
+
+__all__ = ["CAMERA_ID", "SearchLimits", "SearchService"]
+
+CAMERA_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+_DAY_US = 86_400_000_000
+
+
+@dataclass(frozen=True)
+class SearchLimits:
+    """Bounds of one request (each keeps a request's cost predictable)."""
+
+    max_range_us: int = 31 * _DAY_US
+    max_cameras: int = 64
+    page_default: int = 500
+    page_max: int = 2000
+    camera_page_max: int = 1000
+    playlist_max_us: int = 4 * 3600 * 1_000_000
+
+
+def _now_us() -> int:
+    return time.time_ns() // 1000
+
+
+class SearchService:
+    """Cameras and recordings for a principal."""
+
+    def __init__(self, engine: Engine, limits: SearchLimits | None = None, *,
+                 now_us: Callable[[], int] = _now_us) -> None:  # fmt: skip
+        self._engine = engine
+        self.limits = limits or SearchLimits()
+        self._now_us = now_us
+
+    @contextmanager
+    def _conn(self) -> Iterator[Connection]:
+        try:
+            with self._engine.connect() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"catalog query failed: {exc.__class__.__name__}") from exc
+
+    @staticmethod
+    def _scope(conn: Connection, who: Principal) -> CameraScope:
+        return camera_scope(who, sharing(conn))
+
+    def scope(self, who: Principal) -> CameraScope:
+        """The cameras ``who`` sees."""
+        with self._conn() as conn:
+            return self._scope(conn, who)
+
+    def check_range(self, lo: int, hi: int, max_us: int | None = None) -> None:
+        """Raise ValidationError unless ``lo < hi`` and the range is within the limit."""
+        limit = self.limits.max_range_us if max_us is None else max_us
+        if hi <= lo:
+            raise ValidationError([Problem("end", "end must be after start")])
+        if hi - lo > limit:
+            raise ValidationError([Problem("end", f"the range may span at most {limit / 3_600_000_000:g} hours")])
+
+    def _visible(self, conn: Connection, scope: CameraScope, ids: Sequence[str]) -> dict[str, CameraHit]:
+        bad = [i for i in ids if not CAMERA_ID.match(i)]
+        found = camera_rows(conn, [i for i in ids if CAMERA_ID.match(i)])
+        missing = bad + [i for i in ids if CAMERA_ID.match(i) and (i not in found or not scope.sees(found[i].owner_id))]
+        if missing:
+            shown = ", ".join(repr(m[:64]) for m in sorted(set(missing))[:5])
+            raise NotFoundError(f"camera {shown} not found")
+        return dict(found)
+
+    # -- cameras -------------------------------------------------------------------------
+    def cameras(self, who: Principal, q: CameraQuery) -> list[CameraHit]:
+        """Cameras matching ``q`` that ``who`` sees."""
+        if not 1 <= q.limit <= self.limits.camera_page_max or q.offset < 0:
+            raise ValidationError([Problem("limit", f"limit must be 1-{self.limits.camera_page_max}, offset >= 0")])
+        with self._conn() as conn:
+            return find_cameras(conn, self._scope(conn, who), q)
+
+    def camera(self, who: Principal, camera_id: str) -> CameraHit:
+        """One camera ``who`` sees. Raises NotFoundError."""
+        with self._conn() as conn:
+            return self._visible(conn, self._scope(conn, who), [camera_id])[camera_id]
+
+    def owners_of(self, camera_ids: Sequence[str]) -> dict[str, str]:
+        """Camera id -> owner id of the registered cameras among ``camera_ids`` (no scope)."""
+        with self._conn() as conn:
+            return {c: h.owner_id for c, h in camera_rows(conn, camera_ids).items()}
+
+    # -- recordings ----------------------------------------------------------------------
+    def recordings(self, who: Principal, camera_ids: Sequence[str], lo: int, hi: int, *,
+                   cursor: str | None = None, limit: int | None = None) -> RecordingsPage:  # fmt: skip
+        """Coverage (first page) and a page of segments of ``camera_ids`` in ``[lo, hi)``."""
+        limit = self.limits.page_default if limit is None else limit
+        ids = sorted(set(camera_ids))
+        problems = []
+        if not ids:
+            problems.append(Problem("camera", "name at least one camera"))
+        if len(ids) > self.limits.max_cameras:
+            problems.append(Problem("camera", f"at most {self.limits.max_cameras} cameras per request"))
+        if not 1 <= limit <= self.limits.page_max:
+            problems.append(Problem("limit", f"limit must be between 1 and {self.limits.page_max}"))
+        if problems:
+            raise ValidationError(problems)
+        self.check_range(lo, hi)
+        after = recordings.decode_cursor(cursor) if cursor else None
+        now = self._now_us()
+        with self._conn() as conn:
+            self._visible(conn, self._scope(conn, who), ids)
+            segs, nxt = recordings.segments_page(conn, ids, lo, hi, after, limit)
+            cov: tuple[CameraCoverage, ...] = ()
+            if after is None:
+                whole = len(ids) == 1 and nxt is None
+                cov = tuple(recordings.coverage(conn, c, lo, hi, now, segs if whole else None) for c in ids)
+        return RecordingsPage(lo, hi, cov, tuple(segs), recordings.encode_cursor(nxt) if nxt else None)
+
+    def sightings(self, who: Principal, near: Near, lo: int, hi: int, *, limit: int = 100) -> list[Sighting]:
+        """Cameras within ``near`` that ``who`` sees, nearest first, each with its coverage of ``[lo, hi)``."""
+        self.check_range(lo, hi)
+        now = self._now_us()
+        with self._conn() as conn:
+            hits = find_cameras(conn, self._scope(conn, who), CameraQuery(near=near, limit=limit))
+            return [Sighting(h, recordings.coverage(conn, h.id, lo, hi, now)) for h in hits]
+
+    # -- playback ------------------------------------------------------------------------
+    def segment(self, who: Principal, camera_id: str, seq: int) -> SegmentRef:
+        """The stored segment ``seq`` of a camera ``who`` sees. Raises NotFoundError."""
+        with self._conn() as conn:
+            self._visible(conn, self._scope(conn, who), [camera_id])
+            ref = media.segment_ref(conn, camera_id, seq)
+        if ref is None:
+            raise NotFoundError(f"camera {camera_id!r} has no segment with seq {seq}")
+        return ref
+
+    def playlist_segments(self, who: Principal, camera_id: str, lo: int, hi: int) -> list[SegmentRef]:
+        """The segments of ``[lo, hi)`` (at most the playlist limit long) of a camera ``who`` sees."""
+        self.check_range(lo, hi, self.limits.playlist_max_us)
+        with self._conn() as conn:
+            self._visible(conn, self._scope(conn, who), [camera_id])
+            return media.segment_refs(conn, camera_id, lo, hi, limit=self.limits.playlist_max_us // 1_000_000)

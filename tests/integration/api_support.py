@@ -1,0 +1,232 @@
+"""Helpers shared by the API tests (not a test module): a catalog with owners, cameras, users
+of every role, recordings (real objects in the embedded store, logged by the ledger), and an
+app built from explicit dependencies."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from archive.api.app import create_app
+from archive.api.deps import ApiDeps, ApiSettings
+from archive.api.ports import CheckResult, ExportFile, ExportRequest, ExportView, Metric
+from archive.audit.service import AuditTrail
+from archive.catalog.db import make_engine
+from archive.catalog.migrate import upgrade
+from archive.catalog.registry import RegistryRepository
+from archive.errors import ConflictError, ForbiddenError, NotFoundError
+from archive.identity.model import Principal, Role
+from archive.identity.policy import CameraScope
+from archive.identity.service import IdentityService
+from archive.integrity import GapReason, MediaInfo
+from archive.ledger import Ledger, LedgerSettings, SegmentFacts
+from archive.ledger.keyring import KeyRing
+from archive.ledger.verify import verify_camera
+from archive.model import Camera, Owner, OwnerKind, us_from_utc
+from archive.retention.audit import AuditLog as RetentionAudit
+from archive.retention.holds import HoldService
+from archive.retention.planner import CameraPlan, Plan
+from archive.search.service import SearchService
+from archive.secretbox import SecretBox
+from archive.storage.base import LockMode, ObjectStore, Retention
+
+T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)
+SEG = timedelta(seconds=10)
+MEDIA = MediaInfo(container="mpegts", codec="h264", width=1280, height=720, keyframe_start=True, partial=False)
+ROLES = ("admin", "investigator", "legal", "owner", "auditor")
+
+OWNERS = (
+    Owner("dishub", "Dinas Perhubungan", OwnerKind.GOVERNMENT, ("police",)),
+    Owner("mall", "Sunrise Mall", OwnerKind.PRIVATE, ()),
+    Owner("kota", "Pemkot Mojokerto", OwnerKind.GOVERNMENT, ("police", "satpol")),
+)
+CAMERAS = (
+    Camera("cam-a", "Simpang Empat Mojopahit", "dishub", "rtsp://10.0.0.1/a", -7.4722, 112.4338, "Jl. Mojopahit",
+           ("intersection", "north")),
+    Camera("cam-b", "Simpang Brawijaya", "dishub", "rtsp://10.0.0.2/b", -7.4730, 112.4345, "Jl. Brawijaya",
+           ("intersection",)),
+    Camera("mall-1", "Sunrise Mall lobby", "mall", "rtsp://10.0.1.1/l", -7.4725, 112.4340, "Mall lobby", ("indoor",)),
+    Camera("kota-1", "Alun-alun", "kota", "rtsp://10.0.2.1/x", -7.4600, 112.4400, "Alun-alun Mojokerto", ("square",)),
+)
+USERS = {
+    "admin": ("admin1", "Admin Satu", Role.ADMIN, "diskominfo", None),
+    "investigator": ("inv1", "Penyidik Satu", Role.INVESTIGATOR, "police", None),
+    "legal": ("legal1", "Legal Satu", Role.LEGAL, "police", None),
+    "owner": ("own1", "Mall Staff", Role.OWNER, None, "mall"),
+    "auditor": ("aud1", "Auditor Satu", Role.AUDITOR, "inspektorat", None),
+}
+
+
+class FakeExports:
+    """An in-memory export service (issue 7 plugs in the real one)."""
+
+    def __init__(self) -> None:
+        self.items: dict[str, ExportView] = {}
+        self.package_path: Path | None = None
+
+    def list(self, who: Principal, scope: CameraScope) -> list[ExportView]:
+        return [e for e in self.items.values() if who.role in (Role.ADMIN, Role.AUDITOR) or
+                e.requested_by == who.user_id or who.role in (Role.OWNER, Role.LEGAL)]
+
+    def get(self, who: Principal, scope: CameraScope, export_id: str) -> ExportView:
+        if export_id not in self.items:
+            raise NotFoundError(f"export {export_id[:40]!r} not found")
+        return self.items[export_id]
+
+    def request(self, who: Principal, scope: CameraScope, req: ExportRequest) -> ExportView:
+        view = ExportView(uuid.uuid4().hex[:12], req.case_id, "requested", req.cameras, req.start_us, req.end_us,
+                          who.user_id, who.agency, time.time_ns() // 1000)
+        self.items[view.id] = view
+        return view
+
+    def decide(self, who: Principal, scope: CameraScope, export_id: str, approve: bool, reason: str) -> ExportView:
+        view = self.get(who, scope, export_id)
+        if view.status != "requested":
+            raise ConflictError(f"export {export_id} was already decided")
+        if who.role is Role.OWNER and who.owner_id != "mall":
+            raise ForbiddenError("not this owner's export")
+        new = ExportView(view.id, view.case_id, "approved" if approve else "refused", view.cameras, view.start_us,
+                         view.end_us, view.requested_by, view.requested_agency, view.created_us, (who.user_id,))
+        self.items[export_id] = new
+        return new
+
+    def package(self, who: Principal, scope: CameraScope, export_id: str) -> ExportFile:
+        self.get(who, scope, export_id)
+        if self.package_path is None:
+            raise ConflictError("the package is not built yet")
+        data = self.package_path.read_bytes()
+        return ExportFile(self.package_path, "case.zip", hashlib.sha256(data).hexdigest(), len(data))
+
+
+def fake_plan() -> Plan:
+    return Plan(us_from_utc(datetime.now(UTC)), (
+        CameraPlan("cam-a", "dishub", ()), CameraPlan("mall-1", "mall", ()), CameraPlan("kota-1", "kota", ()),
+    ))
+
+
+@dataclass
+class ApiEnv:
+    """Everything an API test needs."""
+
+    engine: Engine
+    store: ObjectStore
+    media: str
+    logs: str
+    ledger: Ledger
+    identity: IdentityService
+    audit: AuditTrail
+    deps: ApiDeps
+    tokens: dict[str, str] = field(default_factory=dict)
+    extra_tokens: dict[str, str] = field(default_factory=dict)
+    seqs: dict[str, list[int]] = field(default_factory=dict)
+    exports: FakeExports = field(default_factory=FakeExports)
+
+    def app(self) -> Any:
+        return create_app(self.deps)
+
+    def auth(self, role: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.tokens[role]}"}
+
+
+def _bucket(store: ObjectStore, kind: str) -> str:
+    name = f"{kind}-{uuid.uuid4().hex[:16]}"
+    store.ensure_bucket(name, object_lock=True)
+    return name
+
+
+def record_segments(env: ApiEnv, camera: str, n: int, start: datetime = T0, size: int = 2000) -> list[int]:
+    """Put ``n`` consecutive 10 s segments of ``camera`` into the media bucket and log them."""
+    seqs = []
+    for i in range(n):
+        begin = start + i * SEG
+        body = hashlib.shake_256(f"{camera}/{begin.isoformat()}".encode()).digest(size)
+        key = f"{camera}/{begin:%Y/%m/%d/%H%M%S}.ts"
+        put = env.store.put_bytes(env.media, key, body, content_type="video/mp2t",
+                                  retention=Retention(LockMode.GOVERNANCE, datetime.now(UTC) + timedelta(days=1)))
+        facts = SegmentFacts(object_key=key, version_id=put.version_id, sha256=hashlib.sha256(body).hexdigest(),
+                             size=len(body), start=begin, end=begin + SEG, duration_us=10_000_000, media=MEDIA)
+        seqs.append(env.ledger.append_segment(camera, facts).seq)
+    return seqs
+
+
+def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: bool = True,
+             settings: ApiSettings | None = None, checkpoint_audit: bool = False) -> ApiEnv:
+    engine = make_engine(url)
+    upgrade(engine)
+    box = SecretBox.from_key_file(tmp_path / "keys" / "credentials.key")
+    registry = RegistryRepository(engine, box)
+    registry.apply(OWNERS, [(c, "secret" if c.id == "cam-a" else None) for c in CAMERAS])
+    media, logs = _bucket(store, "media"), _bucket(store, "logs")
+    lsettings = LedgerSettings(media_bucket=media, log_bucket=logs, log_retention=timedelta(days=1))
+    ledger = Ledger(engine, store, box, lsettings)
+    identity = IdentityService(engine)
+    audit = AuditTrail(engine, KeyRing(engine, box, lsettings), store, origin_prefix=lsettings.origin_prefix,
+                       log_bucket=logs, retention=timedelta(days=1))
+    now_us = lambda: time.time_ns() // 1000  # noqa: E731
+    holds = HoldService(engine, store, RetentionAudit(engine, now_us), now_us=now_us,
+                        known_camera=lambda c: c in {x.id for x in CAMERAS})
+    exports = FakeExports()
+
+    def verifier(cam: str, lo: datetime | None, hi: datetime | None, media_check: bool) -> Any:
+        return verify_camera(ledger, cam, time_from=lo, time_to=hi, media=media_check)
+
+    deps = ApiDeps(
+        identity=identity, search=SearchService(engine), audit=audit, settings=settings or ApiSettings(),
+        registry=registry, presigner=store, holds=holds, retention_plan=fake_plan, exports=exports,  # type: ignore[arg-type]
+        verifier=verifier, health_checks=(lambda: CheckResult("storage", True, "fake"),),
+        metric_sources=(lambda: [Metric("archive_recorder_cameras", "cameras recording", "gauge", 3)],),
+        checkpoint_audit=checkpoint_audit,
+    )
+    env = ApiEnv(engine, store, media, logs, ledger, identity, audit, deps, exports=exports)
+    for role, (uid, name, r, agency, owner) in USERS.items():
+        identity.add_user(uid, name, r, agency=agency, owner_id=owner)
+        env.tokens[role] = identity.create_token(uid, days=30, label="test").secret
+    past = IdentityService(engine, now_us=lambda: time.time_ns() // 1000 - 3 * 86_400_000_000)
+    env.extra_tokens["expired"] = past.create_token("inv1", days=1, label="expired").secret
+    revoked = identity.create_token("inv1", days=30, label="revoked")
+    identity.revoke_token(revoked.token.id)
+    env.extra_tokens["revoked"] = revoked.secret
+    identity.add_user("gone1", "Former", Role.INVESTIGATOR, agency="police")
+    env.extra_tokens["revoked_user"] = identity.create_token("gone1", days=30).secret
+    identity.revoke_user("gone1")
+    if with_recordings:
+        env.seqs["cam-a"] = record_segments(env, "cam-a", 30)
+        ledger.append_gap("cam-a", T0 + 30 * SEG, T0 + 36 * SEG, GapReason.CAMERA_UNREACHABLE, "no route to host")
+        env.seqs["cam-a"] += record_segments(env, "cam-a", 12, start=T0 + 36 * SEG)
+        env.seqs["mall-1"] = record_segments(env, "mall-1", 6)
+        env.seqs["kota-1"] = record_segments(env, "kota-1", 6)
+        ledger.append_prune("cam-a", env.seqs["cam-a"][0], env.seqs["cam-a"][3], "test-rule")
+        for cam in ("cam-a", "mall-1", "kota-1"):
+            ledger.checkpoint(cam)
+    return env
+
+
+def iso(dt: datetime) -> str:
+    return dt.isoformat()
+
+
+def ids(items: Sequence[dict[str, Any]]) -> list[str]:
+    return [i["id"] for i in items]
+
+
+def _fixtures() -> Any:
+    import pytest
+
+    @pytest.fixture
+    def api_env(catalog_url: str, s3_store: ObjectStore, tmp_path: Path) -> Any:
+        env = make_env(catalog_url, s3_store, tmp_path)
+        yield env
+        env.engine.dispose()
+
+    return api_env
+
+
+api_env = _fixtures()

@@ -1,0 +1,231 @@
+"""The ingester's ordering, gaps, retries and deletion rule, against an in-memory store."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import itertools
+import os
+import shutil
+from pathlib import Path
+from typing import cast
+
+import pytest
+
+from archive.recorder.backoff import Backoff
+from archive.recorder.ingest import Ingester
+from archive.recorder.ingest_job import default_key, segment_timing
+from archive.recorder.sink import GapReason, GapRecord, MemorySink
+from archive.recorder.spool import CameraSpool
+from archive.storage.base import LockMode, ObjectStore, Retention
+
+from .conftest import FakeStore
+
+T0 = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)
+RUN_A = "20250301T120000000Z"
+RUN_B = "20250301T120100000Z"
+FAST = Backoff(0.01, 0.05)
+
+
+def retention(camera_id: str, start: dt.datetime) -> Retention:
+    return Retention(LockMode.GOVERNANCE, start + dt.timedelta(days=30))
+
+
+def add_segment(
+    spool: CameraSpool, template: Path, run: str, index: int, wall_end: dt.datetime, *, listed: bool = True
+) -> Path:
+    paths = spool.run_paths(run)
+    path = paths.segment_path(index)
+    shutil.copyfile(template, path)
+    ns = int(wall_end.timestamp()) * 1_000_000_000 + wall_end.microsecond * 1000
+    os.utime(path, ns=(ns, ns))
+    if listed:
+        with paths.segment_list.open("a", encoding="utf-8") as fh:
+            fh.write(f"{path.name},{index * 2}.000000,{index * 2 + 2}.000000\n")
+    return path
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> CameraSpool:
+    spool = CameraSpool(tmp_path / "spool", "cam1", max_bytes=10**9)
+    spool.ensure()
+    return spool
+
+
+def make(store: FakeStore, sink: MemorySink, spool: CameraSpool, *, workers: int = 2, per_camera: int = 2) -> Ingester:
+    ingester = Ingester(
+        cast("ObjectStore", store),
+        sink,
+        bucket="media",
+        retention=retention,
+        retry=FAST,
+        store_retry=FAST,
+        workers=workers,
+        per_camera=per_camera,
+    )
+    ingester.add_camera(spool)
+    return ingester
+
+
+def test_segments_are_stored_recorded_in_order_then_deleted(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    paths = [add_segment(spool, ts_template, RUN_A, i, T0 + dt.timedelta(seconds=2 * i)) for i in range(5)]
+    sink = MemorySink()
+    ingester = make(fake_store, sink, spool, workers=4, per_camera=3)
+    assert ingester.drain(30)
+    ingester.stop()
+    assert [s.seq for s in sink.segments] == [0, 1, 2, 3, 4]
+    assert not any(p.exists() for p in paths)
+    first, second = sink.segments[0], sink.segments[1]
+    assert first.clock_offset is None and first.end == T0  # start observed only from the 2nd on
+    assert second.start == first.wall_end == T0 and second.clock_offset == pytest.approx(0.0, abs=0.05)
+    for a, b in zip(sink.segments, sink.segments[1:], strict=False):
+        assert abs((b.start - a.end).total_seconds()) < 0.05
+    data = ts_template.read_bytes()
+    ((vid, stored, meta, ret),) = fake_store.objects[("media", first.key)]
+    assert stored == data and vid == first.version_id
+    assert meta["sha256"] == hashlib.sha256(data).hexdigest() == first.sha256
+    assert meta["camera"] == "cam1" and meta["seq"] == "0" and meta["partial"] == "0"
+    assert ret == retention("cam1", first.start)
+    assert first.key == f"cam1/2025/03/01/12/000000000000_{RUN_A}-000000.ts"
+    assert sink.gaps == []
+    assert ingester.status("cam1").ingested == 5
+
+
+def test_in_progress_waits_and_becomes_partial_when_the_run_dies(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    add_segment(spool, ts_template, RUN_A, 0, T0)
+    add_segment(spool, ts_template, RUN_A, 1, T0 + dt.timedelta(seconds=2), listed=False)
+    sink = MemorySink()
+    ingester = make(fake_store, sink, spool)
+    ingester.set_live_runs("cam1", [RUN_A])
+    assert ingester.drain(30)
+    assert [s.partial for s in sink.segments] == [False]
+    ingester.set_live_runs("cam1", [])
+    assert ingester.drain(30)
+    assert [s.partial for s in sink.segments] == [False, True]
+    assert not sink.segments[1].complete
+    assert ingester.status("cam1").partial_ingested == 1
+
+
+def test_a_gap_between_runs_is_recorded_in_order_with_the_reason(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    add_segment(spool, ts_template, RUN_A, 0, T0)
+    add_segment(spool, ts_template, RUN_A, 1, T0 + dt.timedelta(seconds=2))
+    add_segment(spool, ts_template, RUN_B, 0, T0 + dt.timedelta(seconds=40))
+    sink = MemorySink()
+    ingester = make(fake_store, sink, spool, per_camera=3)
+    ingester.note_run_end("cam1", RUN_A, GapReason.CAMERA_UNREACHABLE, "Connection refused")
+    assert ingester.drain(30)
+    kinds = [type(e).__name__ for e in sink.for_camera("cam1")]
+    assert kinds == ["SegmentRecord", "SegmentRecord", "GapRecord", "SegmentRecord"]
+    (gap,) = sink.gaps
+    assert gap.reason is GapReason.CAMERA_UNREACHABLE and gap.detail == "Connection refused"
+    assert gap.start == sink.segments[1].end and gap.end == sink.segments[2].start
+    assert gap.seconds == pytest.approx(36.0, abs=0.1)
+
+
+def test_an_unexplained_gap_is_recorder_stopped_and_seq_continues_from_the_sink(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    sink = MemorySink()
+    add_segment(spool, ts_template, RUN_A, 0, T0)
+    first = make(fake_store, sink, spool)
+    assert first.drain(30)
+    first.stop()
+    add_segment(spool, ts_template, RUN_B, 0, T0 + dt.timedelta(seconds=60))
+    second = make(fake_store, sink, spool)  # a new recorder process: knows only the sink
+    assert second.drain(30)
+    assert [s.seq for s in sink.segments] == [0, 1]
+    assert [g.reason for g in sink.gaps] == [GapReason.RECORDER_STOPPED]
+
+
+def test_store_down_keeps_files_and_drains_oldest_first_when_back(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    paths = [add_segment(spool, ts_template, RUN_A, i, T0 + dt.timedelta(seconds=2 * i)) for i in range(4)]
+    sink = MemorySink()
+    fake_store.down = True
+    ingester = make(fake_store, sink, spool, workers=3, per_camera=3)
+    assert not ingester.drain(1.0)
+    assert all(p.exists() for p in paths) and sink.segments == []
+    status = ingester.status("cam1")
+    assert status.failures >= 1 and status.backlog_files == 4 and not ingester.store_available
+    assert "down" in (ingester.store_error or "")
+    fake_store.down = False
+    assert ingester.drain(30)
+    assert [s.seq for s in sink.segments] == [0, 1, 2, 3]
+    assert [s.run_index for s in sink.segments] == [0, 1, 2, 3]
+    assert not any(p.exists() for p in paths) and ingester.store_available
+
+
+def test_sink_failure_keeps_the_file_and_retries_without_uploading_again(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    path = add_segment(spool, ts_template, RUN_A, 0, T0)
+    sink = MemorySink(fail=2)
+    ingester = make(fake_store, sink, spool)
+    ingester.pass_once()  # last_segment() fails
+    assert path.exists()
+    assert ingester.drain(30)
+    assert len(sink.segments) == 1 and not path.exists()
+    assert fake_store.puts == 1
+    assert ingester.status("cam1").sink_failures == 2
+
+
+def test_an_identical_object_from_an_earlier_attempt_is_reused(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    path = add_segment(spool, ts_template, RUN_A, 0, T0)
+    (file,) = spool.scan()
+    key = default_key("cam1", 0, file)
+    sha = hashlib.sha256(path.read_bytes()).hexdigest()
+    earlier = fake_store.put_file("media", key, str(path), metadata={"sha256": sha})
+    sink = MemorySink()
+    assert make(fake_store, sink, spool).drain(30)
+    assert fake_store.puts == 1 and sink.segments[0].version_id == earlier.version_id
+
+
+def test_other_bytes_under_the_key_keep_the_file(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path, tmp_path: Path
+) -> None:
+    path = add_segment(spool, ts_template, RUN_A, 0, T0)
+    (file,) = spool.scan()
+    other = tmp_path / "other.ts"
+    other.write_bytes(b"x" * 188)
+    fake_store.put_file("media", default_key("cam1", 0, file), str(other), metadata={"sha256": "ff"})
+    sink = MemorySink()
+    ingester = make(fake_store, sink, spool)
+    assert not ingester.drain(1.0)
+    assert path.exists() and sink.segments == []
+    assert "other bytes" in (ingester.status("cam1").last_error or "")
+
+
+def test_timing_rules() -> None:
+    start, end, offset = segment_timing(4.0, T0, T0 - dt.timedelta(seconds=4.01))
+    assert start == T0 - dt.timedelta(seconds=4.01) and offset == pytest.approx(0.01)
+    assert end == start + dt.timedelta(seconds=4)
+    start, end, offset = segment_timing(4.0, T0, None)
+    assert (start, end, offset) == (T0 - dt.timedelta(seconds=4), T0, None)
+    assert isinstance(GapRecord("c", T0, end, GapReason.STALLED).seconds, float)
+
+
+def test_a_backlog_larger_than_the_window_is_ingested_in_order(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("archive.recorder.ingest.MAX_PENDING", 4)
+    for i in range(11):
+        add_segment(spool, ts_template, RUN_A, i, T0 + dt.timedelta(seconds=2 * i))
+    sink = MemorySink()
+    ingester = make(fake_store, sink, spool, workers=3, per_camera=3)
+    ingester.pass_once()
+    assert ingester.status("cam1").backlog_files == 11
+    assert ingester.drain(60)
+    assert [s.run_index for s in sink.segments] == list(range(11))
+    assert [s.seq for s in sink.segments] == list(range(11))
+    assert ingester.status("cam1").backlog_files == 0
+    assert_contiguous = [abs((b.start - a.end).total_seconds()) < 0.05 for a, b in itertools.pairwise(sink.segments)]
+    assert all(assert_contiguous)
