@@ -1,0 +1,177 @@
+"""Benchmark: the whole recording pipeline vs bare ``ffmpeg -c copy -f segment`` on the same cameras.
+
+Run: ``.venv/bin/python tests/bench/bench_recorder.py [--cameras N] [--seconds S]``
+
+Both phases record the same N simulated RTSP cameras (720p, 2 Mbit/s, clip relays) for S
+seconds, one after the other in one run:
+
+1. baseline: one bare ``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 10``
+   per camera into a local directory;
+2. archive: the Recorder (same ffmpeg argv family + hashing + probe + put_object + catalog row +
+   log entry + spool unlink) into the embedded SeaweedFS and a SQLite catalog, with checkpoints.
+
+CPU is read from /proc (utime+stime of each process tree, children included after they exit),
+split into: ffmpeg recorders, this Python process (supervisor, ingest, ledger), SeaweedFS.
+The simulator's own CPU is excluded from both. Printed: CPU-s per camera-minute for each part,
+the ratio archive/baseline excluding and including the store, segment finished -> durable and
+cataloged latency (p50/p99, from the spool file's close time to the catalog row's ingest time),
+segments lost (expected vs cataloged), and the supervisor's RSS.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from sqlalchemy import text
+
+from archive.bootstrap import Runtime
+from archive.config import load_config
+from archive.ledger.checkpoints import Checkpointer
+from archive.model import Camera, Owner, OwnerKind
+from archive.recorder.ffmpeg import find_ffmpeg
+from archive.sim.cameras import SimulatedCameraSet
+
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def proc_cpu(pid: int) -> float:
+    """utime+stime (+ waited-for children) of one process, in seconds; 0 if gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def ffmpeg_pids(parent: int) -> list[int]:
+    pids = []
+    for c in children(parent):
+        try:
+            if Path(f"/proc/{c}/comm").read_text().strip().startswith("ffmpeg"):
+                pids.append(c)
+        except OSError:
+            pass
+    return pids
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def baseline(urls: list[str], seconds: float, workdir: Path) -> float:
+    ffmpeg = find_ffmpeg()
+    procs = []
+    for i, url in enumerate(urls):
+        d = workdir / f"base{i}"
+        d.mkdir()
+        procs.append(subprocess.Popen(
+            [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url, "-map", "0",
+             "-c", "copy", "-f", "segment", "-segment_time", "10", "-reset_timestamps", "1",
+             str(d / "%06d.ts")], stdin=subprocess.DEVNULL))
+    time.sleep(seconds)
+    cpu = sum(proc_cpu(p.pid) for p in procs)
+    for p in procs:
+        p.terminate()
+    for p in procs:
+        p.wait(10)
+    return cpu
+
+
+def archive_run(urls: list[str], seconds: float, workdir: Path) -> dict[str, float]:
+    (workdir / "archive.toml").write_text('[paths]\ndata_dir = "var"\n')
+    cfg = load_config(workdir / "archive.toml", env={})
+    me = os.getpid()
+    with Runtime(cfg) as rt:
+        owner = Owner("bench", "Bench", OwnerKind.GOVERNMENT)
+        cams = [Camera(f"bench-{i}", f"bench {i}", "bench", u, -7.47, 112.43, "loopback") for i, u in enumerate(urls)]
+        rt.registry.apply([owner], [(c, None) for c in cams])
+        ledger = rt.ledger
+        assert rt.seaweed is not None
+        weed_pid = rt.seaweed.pid
+        assert weed_pid is not None
+        checkpointer = Checkpointer(ledger.engine, ledger.signer, ledger.settings.checkpoint_interval_s)
+        recorder = rt.recorder(cams)
+        cpu_self0, cpu_weed0 = proc_cpu(me), proc_cpu(weed_pid)
+        checkpointer.start()
+        recorder.start()
+        ff_cpu: dict[int, float] = {}
+        rss_max = 0.0
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            time.sleep(1)
+            for pid in ffmpeg_pids(me):
+                ff_cpu[pid] = proc_cpu(pid)
+            rss_max = max(rss_max, rss_mb(me))
+        for pid in ffmpeg_pids(me):
+            ff_cpu[pid] = proc_cpu(pid)
+        cpu_self = proc_cpu(me) - cpu_self0
+        cpu_weed = proc_cpu(weed_pid) - cpu_weed0
+        recorder.stop()
+        checkpointer.stop()
+        with rt.engine.connect() as conn:
+            rows = conn.execute(text("SELECT ingested_us, meta FROM segment")).all()
+    lat = []
+    for ingested_us, meta in rows:
+        wall_end = datetime.fromisoformat(json.loads(meta)["wall_end"])
+        lat.append(ingested_us / 1e6 - wall_end.timestamp())
+    lat.sort()
+    ff_total = sum(ff_cpu.values())
+    return {"ffmpeg": ff_total, "python": cpu_self, "weed": cpu_weed,
+            "segments": float(len(rows)), "lat_p50": statistics.median(lat) if lat else float("nan"),
+            "lat_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"), "rss_mb": rss_max}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--cameras", type=int, default=8)
+    ap.add_argument("--seconds", type=float, default=60.0)
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, SimulatedCameraSet(args.cameras, "h264") as sims:
+        sims.start()
+        urls = list(sims.urls)
+        work = Path(tmp)
+        base = baseline(urls, args.seconds, work)
+        res = archive_run(urls, args.seconds, work)
+    cam_min = args.cameras * args.seconds / 60
+    per = {k: res[k] / cam_min for k in ("ffmpeg", "python", "weed")}
+    base_per = base / cam_min
+    ours = per["ffmpeg"] + per["python"]
+    print(f"cameras={args.cameras} seconds={args.seconds:.0f}  (CPU-s per camera-minute)")
+    print(f"  baseline ffmpeg -c copy -f segment : {base_per:.3f}")
+    print(f"  archive ffmpeg recorders           : {per['ffmpeg']:.3f}")
+    print(f"  archive python (supervise+ingest+log): {per['python']:.3f}")
+    print(f"  archive SeaweedFS                  : {per['weed']:.3f}")
+    print(f"  ratio excluding store: {ours / base_per:.2f}x   including store: {(ours + per['weed']) / base_per:.2f}x")
+    expected = args.cameras * args.seconds / 10
+    print(f"  segments cataloged {res['segments']:.0f} (about {expected:.0f} expected incl. partial first/last)")
+    print(f"  finished -> durable+cataloged latency p50 {res['lat_p50']:.2f} s, p99 {res['lat_p99']:.2f} s")
+    print(f"  supervisor process RSS max {res['rss_mb']:.0f} MB (ffmpeg processes separate)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
