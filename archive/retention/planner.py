@@ -41,9 +41,9 @@ class Seg(NamedTuple):
     size: int
 
 
-SegmentSource = Callable[[str, int], Iterable[Seg]]
-"""``(camera_id, max_end_us)`` -> that camera's unpruned segments with ``end_us <= max_end_us``,
-in ascending ``end_us`` order (ties in any order)."""
+SegmentSource = Callable[[str, int, int], Iterable[Seg]]
+"""``(camera_id, after_end_us, max_end_us)`` -> that camera's unpruned segments with
+``after_end_us < end_us <= max_end_us``, in ascending ``end_us`` order (ties in any order)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +83,10 @@ class CameraRule:
             return current
         # segments starting at/after legacy_before end after it: they only count once current reaches it
         return max(now_us - self.legacy_keep_us, current if current >= self.legacy_before_us else _NEVER)
+
+    def surely_expired(self, now_us: int) -> int:
+        """Every segment ending at or before this is expired at ``now_us`` (whatever its start)."""
+        return now_us - max(self.keep_us, self.legacy_keep_us or 0)
 
     def is_early(self, seg: Seg) -> bool:
         """True if the segment's lock may outlast this rule (confirmed shortening)."""
@@ -237,8 +241,10 @@ class _Acc:
             return
         g[0] += 1
         g[1] += seg.size
-        g[2] = min(g[2], seg.start_us)
-        g[3] = max(g[3], seg.end_us)
+        if seg.start_us < g[2]:
+            g[2] = seg.start_us
+        if seg.end_us > g[3]:  # segments come in end order: this is nearly always true
+            g[3] = seg.end_us
         self.seqs[key].append(seg.seq)
 
     @property
@@ -253,13 +259,14 @@ class _Acc:
         return CameraPlan(self.rule.camera_id, self.rule.owner_id, sels, self.held_count, self.held_bytes)
 
 
-def _ordered(segs: Iterable[Seg], camera_id: str, bound: int) -> Iterator[Seg]:
+def _ordered(segs: Iterable[Seg], camera_id: str, after: int, bound: int) -> Iterator[Seg]:
     """Pass segments through, enforcing the source contract. Raises ValueError."""
-    last = _NEVER
+    last = after
     for seg in segs:
-        if seg.end_us < last or seg.end_us > bound:
+        end = seg.end_us
+        if end < last or end > bound or end <= after:
             raise ValueError(f"segment source broke its contract for {camera_id} at seq {seg.seq}")
-        last = seg.end_us
+        last = end
         yield seg
 
 
@@ -289,7 +296,7 @@ def plan(
         accs[cam] = acc
         cam_spans = spans.get(cam)
         bound = rule.expiry_bound(now_us)
-        for seg in _ordered(source(cam, bound), cam, bound):
+        for seg in _ordered(source(cam, _NEVER, bound), cam, _NEVER, bound):
             keep, name = rule.keep_for(seg.start_us)
             if seg.end_us + keep > now_us:
                 continue
@@ -326,10 +333,11 @@ def _pressure(
         return PressureOutcome(level, p.used_bytes, p.capacity_bytes, need, freed, 0, why)
 
     def eligible(cam: str, rule: CameraRule, min_keep: int) -> Iterator[tuple[int, str, int, Seg]]:
-        bound = now_us - min_keep
-        for seg in _ordered(source(cam, bound), cam, bound):
+        bound, after = now_us - min_keep, rule.surely_expired(now_us)  # at/below `after`: expired (or held)
+        cam_spans = spans.get(cam)
+        for seg in _ordered(source(cam, after, bound), cam, after, bound):
             keep, _ = rule.keep_for(seg.start_us)
-            if seg.end_us + keep <= now_us or _held(spans.get(cam), seg):
+            if seg.end_us + keep <= now_us or _held(cam_spans, seg):
                 continue  # already selected as expired, or held
             yield seg.end_us, cam, seg.seq, seg
 

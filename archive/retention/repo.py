@@ -23,7 +23,7 @@ from archive.retention.tables import RUN, STATE
 
 SEGMENT = SegmentRow.__table__  # type: ignore[attr-defined]
 LOG_STATE = LogStateRow.__table__  # type: ignore[attr-defined]
-PAGE = 20_000
+PAGE = 5_000
 
 
 @contextmanager
@@ -47,25 +47,30 @@ class SegmentRowView:
     version_id: str
 
 
-def segment_source(engine: Engine, page: int = PAGE) -> SegmentSource:
-    """A :data:`~archive.retention.planner.SegmentSource` paging through the partial index of
-    unpruned segments by ``(camera_id, end_us, seq)``: memory stays one page per open stream."""
+def segment_source(engine: Engine, page: int = PAGE, first_page: int = 1000) -> SegmentSource:
+    """A :data:`~archive.retention.planner.SegmentSource` paging (keyset) through the partial index
+    of unpruned segments by ``(camera_id, end_us, seq)``. Pages start at ``first_page`` rows and
+    double up to ``page``: many streams merged under storage pressure stay small in memory."""
     cols = (SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.size)
+    make = Seg._make
 
-    def source(camera_id: str, max_end_us: int) -> Iterator[Seg]:
+    def source(camera_id: str, after_end_us: int, max_end_us: int) -> Iterator[Seg]:
         after: tuple[int, int] | None = None
+        size = min(first_page, page)
         while True:
-            cond = [SEGMENT.c.camera_id == camera_id, SEGMENT.c.pruned == false(), SEGMENT.c.end_us <= max_end_us]
+            cond = [SEGMENT.c.camera_id == camera_id, SEGMENT.c.pruned == false(), SEGMENT.c.end_us <= max_end_us,
+                    SEGMENT.c.end_us > after_end_us]  # fmt: skip
             if after is not None:
                 end, seq = after
                 cond.append(or_(SEGMENT.c.end_us > end, and_(SEGMENT.c.end_us == end, SEGMENT.c.seq > seq)))
-            stmt = select(*cols).where(and_(*cond)).order_by(SEGMENT.c.end_us, SEGMENT.c.seq).limit(page)
+            stmt = select(*cols).where(and_(*cond)).order_by(SEGMENT.c.end_us, SEGMENT.c.seq).limit(size)
             with _db(f"cannot read segments of {camera_id}"), engine.connect() as conn:
                 rows = conn.execute(stmt).all()
-            yield from (Seg(r[0], r[1], r[2], r[3]) for r in rows)
-            if len(rows) < page:
+            yield from map(make, rows)
+            if len(rows) < size:
                 return
             after = (rows[-1][2], rows[-1][0])
+            size = min(size * 2, page)
 
     return source
 

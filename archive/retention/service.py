@@ -160,7 +160,8 @@ class RetentionService:
         return self._preview(owner, confirm=False)[0]
 
     # -- running ---------------------------------------------------------------------------
-    def _apply_changes(self, actor: Actor, states: Mapping[str, CameraState], changes: Sequence[PolicyChange]) -> None:
+    def _apply_changes(self, actor: Actor, states: Mapping[str, CameraState], changes: Sequence[PolicyChange],
+                       digest: str) -> None:  # fmt: skip
         for _ in range(5):
             try:
                 with self.engine.begin() as conn:
@@ -170,7 +171,8 @@ class RetentionService:
                         who = actor if ch.kind.value == "shortening_confirmed" else SYSTEM
                         self.audit.append(who, f"policy.{ch.kind.value}", f"camera {ch.camera_id}", {
                             "owner": ch.owner_id, "old_rule": ch.old_rule, "old_keep_days": ch.old_keep_us / DAY_US,
-                            "new_rule": ch.new_rule, "new_keep_days": ch.new_keep_us / DAY_US}, conn=conn)  # fmt: skip
+                            "new_rule": ch.new_rule, "new_keep_days": ch.new_keep_us / DAY_US,
+                            "policies_digest": digest}, conn=conn)  # fmt: skip
                 return
             except DbIntegrityError:
                 continue
@@ -195,16 +197,22 @@ class RetentionService:
             try:
                 report = self._run(run_id, actor, confirm, owner, lock)
             except BaseException as exc:
-                finish_run(self.engine, run_id, "failed", {"error": str(exc)}, self.now_us())
-                self.audit.append(actor, "retention.run_failed", f"run {run_id}", {"error": str(exc)})
+                try:
+                    finish_run(self.engine, run_id, "failed", {"error": str(exc)}, self.now_us())
+                    self.audit.append(actor, "retention.run_failed", f"run {run_id}", {"error": str(exc)})
+                except ERRORS as inner:  # the catalog is down too: the original error matters more
+                    log.error("cannot record the failed retention run %d: %s", run_id, inner)
                 raise
             finish_run(self.engine, run_id, report.status, summary(report), self.now_us())
             return report
 
     def _run(self, run_id: int, actor: Actor, confirm: bool, owner: str | None, lock: JobLock) -> RunReport:
-        holds = self.holds.sync()  # expire holds, put/lift S3 legal holds before anything is deleted
+        try:  # expire holds, put/lift S3 legal holds before anything is deleted
+            holds = self.holds.sync()
+        except ConflictError as exc:  # another process is syncing; catalog holds still block deletion
+            holds = SyncReport(failed=(f"legal-hold sync skipped: {exc}",))
         preview, changed = self._preview(owner, confirm)
-        self._apply_changes(actor, changed, preview.changes)
+        self._apply_changes(actor, changed, preview.changes, preview.policies.digest)
         alarms = self._alarms(preview)
         execution = self.executor.execute(preview.plan, should_stop=lock.lost.is_set)
         extension = extend_locks(

@@ -15,8 +15,9 @@ TH = PressureThresholds(alarm_at=0.8, delete_at=0.9, delete_down_to=0.85)
 
 
 def source_of(segs: dict[str, list[Seg]]):
-    def source(camera_id: str, max_end: int):
-        return sorted((s for s in segs.get(camera_id, []) if s.end_us <= max_end), key=lambda s: (s.end_us, s.seq))
+    def source(camera_id: str, after: int, max_end: int):
+        return sorted((s for s in segs.get(camera_id, []) if after < s.end_us <= max_end),
+                      key=lambda s: (s.end_us, s.seq))
     return source
 
 
@@ -101,7 +102,7 @@ def test_pressure_blocked_under_compliance() -> None:
 
 
 def test_source_out_of_order_is_a_contract_error() -> None:
-    def bad(camera_id: str, max_end: int):
+    def bad(camera_id: str, after: int, max_end: int):
         return [Seg(1, 10, 20, 1), Seg(0, 0, 10, 1)]
     with pytest.raises(ValueError, match="contract"):
         plan({"a": rule("a", 0)}, bad, [], now_us=100)

@@ -87,8 +87,8 @@ def test_unconfirmed_shortening_protects_older_footage_in_the_plan() -> None:
     new = [Seg(100 + i, NOW + i * day, NOW + i * day + 10, 1) for i in range(20)]
     segs = old + new
 
-    def source(cam: str, bound: int):
-        return sorted((x for x in segs if x.end_us <= bound), key=lambda x: x.end_us)
+    def source(cam: str, after: int, bound: int):
+        return sorted((x for x in segs if after < x.end_us <= bound), key=lambda x: x.end_us)
 
     later = NOW + 16 * day
     chosen = plan({"c": r}, source, [], later).selected()["c"]
