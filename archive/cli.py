@@ -14,8 +14,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TextIO
 
+from archive.api.cli import register as register_api
 from archive.config import Config, load_config, mask_url, masked
 from archive.errors import ERRORS, UserError, ValidationError
+from archive.ledger.cli import register as register_ledger
+from archive.retention.cli import register as register_retention
 
 log = logging.getLogger("archive")
 Handler = Callable[[argparse.Namespace, Config, TextIO], int]
@@ -116,6 +119,36 @@ def _cmd_up(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     return code
 
 
+def _cmd_record(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    from archive.service import run_service
+
+    code: int = run_service(cfg, demo=False, out=out, only=args.camera)
+    return code
+
+
+def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    from archive.service import read_status
+
+    data = read_status(cfg)
+    if args.json:
+        json.dump(data, out, indent=2)
+        print(file=out)
+    else:
+        print(f"recorder pid {data.get('pid')}, status {data['age_seconds']} s old"
+              f"{' (STALE: is the service hung?)' if data['stale'] else ''}", file=out)
+        print(f"store: {'up' if data.get('store_available') else 'DOWN ' + str(data.get('store_error'))}"
+              f"{'   SPOOL ALARM' if data.get('spool_alarm') else ''}", file=out)
+        cams = data.get("cameras")
+        for cam in cams if isinstance(cams, list) else []:
+            ing, spool = cam["ingest"], cam["spool"]
+            print(f"{cam['camera_id']:<22} {cam['state']:<13} last segment {cam['last_segment_at'] or '-'}"
+                  f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
+                  f"  spool {spool['bytes_used'] // 1024} KiB"
+                  f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s", file=out)
+    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm")
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The whole command tree; every command has --help."""
     p = argparse.ArgumentParser(prog="archive", description="Forensic CCTV recording and evidence retrieval.")
@@ -126,6 +159,14 @@ def build_parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="run the service: store, catalog, recorder (simulated cameras with --demo)")
     up.add_argument("--demo", action="store_true", help="start simulated cameras and record them")
     up.set_defaults(handler=_cmd_up)
+
+    record = sub.add_parser("record", help="record one camera in the foreground until interrupted")
+    record.add_argument("--camera", required=True, help="camera id")
+    record.set_defaults(handler=_cmd_record)
+
+    status = sub.add_parser("status", help="per-camera recorder status of the running service (exit 1 if unwell)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_cmd_status)
 
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="sub", required=True)
     check = config.add_parser("check", help="print the effective configuration, secrets masked")
@@ -152,13 +193,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     sim = sub.add_parser("simulate", help="serve simulated RTSP cameras on loopback until interrupted")
     sim.add_argument("--cameras", type=int, default=8, help="how many cameras (default 8)")
-    sim.add_argument("--profile", default="h264", help="h264, h264-bframes, h265, h264-audio, resolution-change or h264-live; comma-separated to mix (default h264)")
+    sim.add_argument("--profile", default="h264",
+                     help="h264, h264-bframes, h265, h264-audio, resolution-change or h264-live; "
+                          "comma-separated to mix (default h264)")
     sim.add_argument("--port-base", type=int, default=None, help="first RTSP port (default: free ports)")
     sim.set_defaults(handler=_cmd_simulate)
-    from archive.ledger.cli import register as register_ledger  # keys, witness, log, verify
-    register_ledger(sub)
-    __import__("archive.api.cli", fromlist=["register"]).register(sub)  # users, tokens, api serve
-    __import__("archive.retention.cli", fromlist=["register"]).register(sub)  # retention, holds
+    register_ledger(sub)  # keys, witness, log, verify
+    register_api(sub)  # users, tokens, api serve
+    register_retention(sub)  # retention, holds
     return p
 
 

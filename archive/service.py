@@ -8,15 +8,21 @@ started on loopback and registered under the owner ``demo`` so a newcomer sees r
 from __future__ import annotations
 
 import contextlib
+import dataclasses
+import json
 import logging
+import os
 import signal
 import threading
+import time
 from collections.abc import Iterator
+from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
 from archive.bootstrap import Runtime
 from archive.config import Config
+from archive.errors import NotFoundError
 from archive.health import check_health
 from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
@@ -28,6 +34,8 @@ log = logging.getLogger(__name__)
 DEMO_OWNER = Owner("demo", "Simulated cameras (demo)", OwnerKind.GOVERNMENT, ("police",))
 DEMO_PROFILES = ("h264", "h264-bframes", "h265", "h264-audio")
 STATUS_EVERY_S = 30.0
+STATUS_FILE_EVERY_S = 5.0
+STATUS_STALE_S = 30.0
 
 
 @contextlib.contextmanager
@@ -67,14 +75,48 @@ def _print_status(status: RecorderStatus, out: TextIO) -> None:
     out.flush()
 
 
-def run_service(cfg: Config, *, demo: bool, out: TextIO) -> int:
-    """Run until interrupted; returns the exit code. Raises what the parts raise at start."""
+def status_file(cfg: Config) -> Path:
+    """Where a running service publishes its recorder status for ``archive status``."""
+    return cfg.data_dir / "run" / "status.json"
+
+
+def _write_status(path: Path, status: RecorderStatus) -> None:
+    """Atomically publish the snapshot (write a temp file, then rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = dataclasses.asdict(status)
+    data["pid"] = os.getpid()
+    data["spool_alarm"] = status.spool_alarm
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
+    tmp.replace(path)
+
+
+def read_status(cfg: Config) -> dict[str, object]:
+    """The running service's last status. Raises NotFoundError when no service publishes one."""
+    path = status_file(cfg)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise NotFoundError(f"no running recorder publishes status in {path.parent}: start 'archive up'") from exc
+    if not isinstance(data, dict):
+        raise NotFoundError(f"{path} is not a status snapshot")
+    age = time.time() - path.stat().st_mtime
+    data["age_seconds"] = round(age, 1)
+    data["stale"] = age > STATUS_STALE_S
+    return data
+
+
+def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None) -> int:
+    """Run until interrupted; returns the exit code. Raises what the parts raise at start.
+
+    ``only``: record just this camera (``archive record --camera ID``); NotFoundError if unknown.
+    """
     with Runtime(cfg) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
         report = check_health(rt)
         for c in report.checks:
             print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<22} {c.detail}", file=out)
-        cameras = rt.registry.cameras(enabled_only=True)
-        if demo or not cameras:
+        cameras = [rt.registry.camera(only)] if only else rt.registry.cameras(enabled_only=True)
+        if only is None and (demo or not cameras):
             print("no cameras registered: starting simulated cameras" if not demo else "demo mode", file=out)
             sims = stack.enter_context(SimulatedCameraSet(len(DEMO_PROFILES), list(DEMO_PROFILES)))
             sims.start()
@@ -89,7 +131,14 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO) -> int:
         print(f"recording {len(cameras)} cameras into {cfg.storage.media_bucket} "
               f"({cfg.storage.mode} store); Ctrl-C to stop", file=out)
         out.flush()
-        while not stop.wait(STATUS_EVERY_S):
-            _print_status(recorder.status(), out)
+        publish = status_file(cfg)
+        stack.callback(lambda: publish.unlink(missing_ok=True))
+        last_print = time.monotonic()
+        while not stop.wait(STATUS_FILE_EVERY_S):
+            status = recorder.status()
+            _write_status(publish, status)
+            if time.monotonic() - last_print >= STATUS_EVERY_S:
+                _print_status(status, out)
+                last_print = time.monotonic()
         print("stopping: closing segments, draining the spool, signing final checkpoints", file=out)
     return 0
