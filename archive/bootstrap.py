@@ -7,14 +7,13 @@ each part lazily and closes everything it opened (including an embedded SeaweedF
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-
-import datetime as dt
-from collections.abc import Sequence
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import Engine
@@ -24,15 +23,15 @@ from archive.catalog.migrate import require_current, upgrade
 from archive.catalog.registry import RegistryRepository
 from archive.config import Config
 from archive.errors import StorageError
-from archive.secretbox import SecretBox
 from archive.ledger.service import Ledger
-from archive.ledger.settings import LedgerSettings
+from archive.ledger.settings import ledger_settings
 from archive.model import Camera
 from archive.recorder.ffmpeg import RecordingSpec
 from archive.recorder.ingest import Ingester
 from archive.recorder.ledger_sink import LedgerSink
 from archive.recorder.service import Recorder
 from archive.recorder.supervisor import SupervisorSettings
+from archive.secretbox import SecretBox
 from archive.storage.base import LockMode, ObjectStore, Retention
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
@@ -181,9 +180,7 @@ class Runtime:
     def ledger(self) -> Ledger:
         """The per-camera evidence logs (catalog + log bucket)."""
         if self._ledger is None:
-            s = self.config.storage
-            self._ledger = Ledger(self.engine, self.store, self.secret_box,
-                                  LedgerSettings(media_bucket=s.media_bucket, log_bucket=s.log_bucket))
+            self._ledger = Ledger(self.engine, self.store, self.secret_box, ledger_settings(self.config))
         return self._ledger
 
     def upload_retention(self, camera_id: str, moment: dt.datetime) -> Retention:

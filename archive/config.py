@@ -84,8 +84,11 @@ class ApiConfig:
     """Lifetime of playback URLs (10-3600 s)."""
     token_days: int = 90
     token_max_days: int = 365
-    token_cache_seconds: float = 0.0
-    """Keep authenticated tokens this long in memory (0: look every request up)."""
+    token_cache_seconds: float = 2.0
+    """Keep a successful token check this long in memory (0: look every request up). A token
+    revoked through another process stops working within this time; through the same, at once."""
+    workers: int = 1
+    """API server processes (``archive api serve``)."""
     trusted_proxies: str = ""
     """Comma-separated proxy addresses whose X-Forwarded-For is believed for the client IP."""
     audit_checkpoint_seconds: int = 60
@@ -113,6 +116,19 @@ class RetentionConfig:
 
 
 @dataclass(frozen=True)
+class LedgerConfig:
+    """Evidence logs: naming, signing, checkpoint period (see archive/integrity/SPEC.md)."""
+
+    origin_prefix: str = "archive.mojokerto"
+    """Logs are ``<origin_prefix>/camera/<camera_id>``; changing it starts new logs."""
+    key_name: str = ""
+    """Name of the signing-key record; default: origin_prefix."""
+    media_prefix_format: str = "{camera}/"
+    log_retention_days: int = 3650
+    checkpoint_interval_s: float = 60.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration."""
 
@@ -123,6 +139,7 @@ class Config:
     recorder: RecorderConfig = field(default_factory=RecorderConfig)
     api: ApiConfig = field(default_factory=ApiConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
+    ledger: LedgerConfig = field(default_factory=LedgerConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -226,6 +243,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: recorder.spool_max_bytes must be at least 1 MiB")
     if not 1 <= cfg.recorder.upload_workers <= 64:
         raise ConfigError(f"{src}: recorder.upload_workers must be between 1 and 64")
+    if not 1 <= cfg.ledger.checkpoint_interval_s <= 60:
+        raise ConfigError(f"{src}: ledger.checkpoint_interval_s must be between 1 and 60 (SPEC.md 7.3)")
+    if cfg.ledger.log_retention_days < 1:
+        raise ConfigError(f"{src}: ledger.log_retention_days must be at least 1")
     if not 0 < cfg.api.port < 65536:
         raise ConfigError(f"{src}: api.port must be between 1 and 65535")
     if not 10 <= cfg.api.presign_seconds <= 3600:
@@ -234,6 +255,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: api.token_days must be between 1 and api.token_max_days (at most 3650)")
     if not 0 <= cfg.api.token_cache_seconds <= 60:
         raise ConfigError(f"{src}: api.token_cache_seconds must be between 0 and 60")
+    if not 1 <= cfg.api.workers <= 16:
+        raise ConfigError(f"{src}: api.workers must be between 1 and 16")
     if not 1 <= cfg.api.audit_checkpoint_seconds <= 60:
         raise ConfigError(f"{src}: api.audit_checkpoint_seconds must be between 1 and 60")
     if not 1 <= cfg.api.max_range_days <= 366:

@@ -19,48 +19,24 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.config import Config
 from archive.errors import UserError
+from archive.ledger.settings import ledger_settings
 from archive.model import utc_from_us
 
 if TYPE_CHECKING:  # the heavy imports happen inside the handlers: `archive --help` stays fast
     from archive.integrity import VerifierKey
     from archive.ledger.report import VerifyReport
     from archive.ledger.service import Ledger
-    from archive.ledger.settings import LedgerSettings
 
 __all__ = ["ledger_settings", "open_ledger", "register"]
-
-
-def ledger_settings(cfg: Config) -> LedgerSettings:
-    """Ledger settings from the configuration: buckets from ``[storage]``; ``[ledger]`` keys
-    ``origin_prefix``, ``key_name``, ``media_prefix_format``, ``log_retention_days`` and
-    ``checkpoint_interval_s`` when the config has that section (defaults otherwise).
-
-    Raises ConfigError for invalid values.
-    """
-    from datetime import timedelta
-
-    from archive.ledger.settings import DEFAULT_ORIGIN_PREFIX, LedgerSettings
-
-    section: Any = getattr(cfg, "ledger", None)
-    return LedgerSettings(
-        origin_prefix=getattr(section, "origin_prefix", DEFAULT_ORIGIN_PREFIX) or DEFAULT_ORIGIN_PREFIX,
-        key_name=getattr(section, "key_name", "") or "",
-        media_bucket=cfg.storage.media_bucket,
-        log_bucket=cfg.storage.log_bucket,
-        media_prefix_format=getattr(section, "media_prefix_format", "{camera}/") or "{camera}/",
-        log_retention=timedelta(days=int(getattr(section, "log_retention_days", 3650))),
-        checkpoint_interval_s=float(getattr(section, "checkpoint_interval_s", 60.0)),
-    )
 
 
 @contextmanager
 def open_ledger(cfg: Config) -> Iterator[Ledger]:
     """A ledger over the configured catalog, store and secret key (closed after the block)."""
     from archive.bootstrap import Runtime
-    from archive.ledger.service import Ledger
 
     with Runtime(cfg) as rt:
-        yield Ledger(rt.engine, rt.store, rt.secret_box, ledger_settings(cfg))
+        yield rt.ledger
 
 
 def _read(path: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from archive.config import Config
 from archive.errors import ConfigError
 from archive.integrity.errors import MalformedError
 from archive.integrity.keys import check_key_name
@@ -106,3 +107,20 @@ def latest_checkpoint_key(origin: str) -> str:
 def entries_key(origin: str, start: int, end: int) -> str:
     """Object key of the JSON Lines batch of entries ``[start, end)``."""
     return f"{log_prefix(origin)}entries/{start:012d}-{end:012d}.jsonl"
+
+
+def ledger_settings(cfg: Config) -> LedgerSettings:
+    """Ledger settings from the configuration (buckets from ``[storage]``, the rest from ``[ledger]``).
+
+    Raises ConfigError for invalid values.
+    """
+    section = cfg.ledger
+    return LedgerSettings(
+        origin_prefix=section.origin_prefix or DEFAULT_ORIGIN_PREFIX,
+        key_name=section.key_name,
+        media_bucket=cfg.storage.media_bucket,
+        log_bucket=cfg.storage.log_bucket,
+        media_prefix_format=section.media_prefix_format,
+        log_retention=timedelta(days=section.log_retention_days),
+        checkpoint_interval_s=section.checkpoint_interval_s,
+    )

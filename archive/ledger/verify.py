@@ -43,6 +43,7 @@ from archive.ledger.media_check import MediaItem, check_media
 from archive.ledger.published import read_latest_note
 from archive.ledger.report import ReportBuilder, VerifyReport
 from archive.ledger.service import Ledger
+from archive.ledger.settings import latest_checkpoint_key
 from archive.ledger.trust import TrustSet
 from archive.ledger.verify_scan import Scan, scan_entries
 from archive.model import us_from_utc, utc_from_us
@@ -97,6 +98,8 @@ def latest_signed(conn: Connection, ledger: Ledger, camera_id: str, trust: Trust
                         f"{cp.root.hex()}")  # fmt: skip
         except IntegrityError as exc:
             rb.fail(f"catalog's latest checkpoint (size {rec.size}) is not valid: {exc.detail}")
+    if pointer is None and rec is not None:
+        rb.fail(f"the catalog records checkpoints but the log bucket has no {latest_checkpoint_key(origin)}")
     if not found:
         if pointer is None and rec is None:
             rb.fail("the log has no signed checkpoint: nothing proves its entries")

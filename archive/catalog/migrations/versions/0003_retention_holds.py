@@ -93,9 +93,10 @@ def upgrade() -> None:
         sa.Column("status", sa.String(16), nullable=False),
         sa.Column("summary", sa.Text, nullable=True),
     )
-    # The planner reads only unpruned segments, by camera and end time; pruned rows stay forever.
+    # The planner reads only unpruned segments, by camera and end time (pruned rows stay forever);
+    # covering (seq, start, size) so planning 15M segments never touches the table.
     op.create_index(
-        "ix_segment_live_end", "segment", ["camera_id", "end_us", "seq"],
+        "ix_segment_live_end", "segment", ["camera_id", "end_us", "seq", "start_us", "size"],
         sqlite_where=sa.text("pruned = 0"), postgresql_where=sa.text("pruned = false"),
     )  # fmt: skip
 
