@@ -10,7 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -31,8 +31,12 @@ from archive.recorder.ingest import Ingester
 from archive.recorder.ledger_sink import LedgerSink
 from archive.recorder.service import Recorder
 from archive.recorder.supervisor import SupervisorSettings
+from archive.retention.factory import build_service, upload_retention
+from archive.retention.service import RetentionService
+from archive.retention.settings import RetentionSettings
+from archive.retention.upload import PolicyStore
 from archive.secretbox import SecretBox
-from archive.storage.base import LockMode, ObjectStore, Retention
+from archive.storage.base import ObjectStore, Retention
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
 
@@ -72,6 +76,8 @@ class Runtime:
         self._store: ObjectStore | None = None
         self._seaweed: EmbeddedSeaweed | None = None
         self._ledger: Ledger | None = None
+        self._policies: PolicyStore | None = None
+        self._retention: RetentionService | None = None
         self._stack = contextlib.ExitStack()
 
     def __enter__(self) -> Runtime:
@@ -87,6 +93,8 @@ class Runtime:
         self._store = None
         self._seaweed = None
         self._ledger = None
+        self._policies = None
+        self._retention = None
 
     # -- catalog ----------------------------------------------------------------------------
     @property
@@ -183,10 +191,31 @@ class Runtime:
             self._ledger = Ledger(self.engine, self.store, self.secret_box, ledger_settings(self.config))
         return self._ledger
 
-    def upload_retention(self, camera_id: str, moment: dt.datetime) -> Retention:
-        """Object-lock retention of a new segment: the storage default period from ``moment``."""
-        s = self.config.storage
-        return Retention(LockMode(s.lock_mode), moment + dt.timedelta(days=s.default_retention_days))
+    # -- retention ------------------------------------------------------------------------------
+    @property
+    def retention_settings(self) -> RetentionSettings:
+        """``[retention]`` and ``[storage]`` as the retention package wants them."""
+        return RetentionSettings.from_config(self.config)
+
+    @property
+    def policies(self) -> PolicyStore:
+        """Owner retention policies (reloaded when the files change; the last valid set is kept)."""
+        if self._policies is None:
+            self._policies = PolicyStore(self.retention_settings.policies_dir)
+        return self._policies
+
+    @property
+    def retention(self) -> RetentionService:
+        """Retention executor, planner and legal holds over the catalog, store and logs."""
+        if self._retention is None:
+            self._retention = build_service(engine=self.engine, store=self.store, ledger=self.ledger,
+                                            cameras=self.registry.cameras, settings=self.retention_settings,
+                                            policies=self.policies)
+        return self._retention
+
+    def upload_retention(self) -> Callable[[str, dt.datetime], Retention | None]:
+        """Object-lock retention at upload = the camera owner's policy (GOVERNANCE/COMPLIANCE per config)."""
+        return upload_retention(self.retention_settings, self.registry.cameras, self.policies)
 
     def recording_specs(self, cameras: Sequence[Camera]) -> list[RecordingSpec]:
         """Recording specs with each camera's decrypted credentials put back into its URL.
@@ -210,7 +239,7 @@ class Runtime:
         """A recorder for ``cameras`` whose segments go to the store, the catalog and the logs."""
         rc = self.config.recorder
         ingester = Ingester(self.store, LedgerSink(self.ledger), bucket=self.config.storage.media_bucket,
-                            retention=self.upload_retention, workers=rc.upload_workers,
+                            retention=self.upload_retention(), workers=rc.upload_workers,
                             probe_tool="ffmpeg")  # same facts as ffprobe at under half the CPU (measured)
         settings = SupervisorSettings(spool_root=self.config.spool_dir, spool_max_bytes=rc.spool_max_bytes,
                                       spool_alarm_fraction=rc.spool_alarm_fraction, ffmpeg=rc.ffmpeg or None)

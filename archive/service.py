@@ -1,8 +1,8 @@
 """``archive up``: run the whole service in one process until SIGINT/SIGTERM.
 
-Embedded (or configured) S3 store, catalog, evidence-log checkpointer and the recorder for every
-enabled camera. With ``--demo``, or when no camera is registered, simulated RTSP cameras are
-started on loopback and registered under the owner ``demo`` so a newcomer sees recording happen.
+Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the retention and
+legal-hold jobs (APScheduler) and the recorder for every enabled camera. With ``--demo``, or
+when no camera is registered, simulated RTSP cameras are started on loopback and registered under the owner ``demo`` so a newcomer sees recording happen.
 """
 
 from __future__ import annotations
@@ -27,6 +27,8 @@ from archive.health import check_health
 from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
 from archive.recorder.status import RecorderStatus
+from archive.retention.jobs import RetentionJobs
+from archive.scheduler import JobScheduler
 from archive.sim.cameras import SimulatedCameraSet
 
 log = logging.getLogger(__name__)
@@ -125,6 +127,10 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         checkpointer = Checkpointer(ledger.engine, ledger.signer, ledger.settings.checkpoint_interval_s)
         checkpointer.start()
         stack.callback(checkpointer.stop)
+        scheduler = JobScheduler()
+        RetentionJobs(rt.retention).add_to(scheduler)
+        scheduler.start()
+        stack.callback(scheduler.stop)
         recorder = rt.recorder(cameras)
         recorder.start()
         stack.callback(recorder.stop)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
@@ -28,15 +29,19 @@ __all__ = ["open_service", "register"]
 
 
 class _Lazy:
-    """Builds the wrapped object on first attribute access (no store or key for read-only commands)."""
+    """Builds the wrapped object on first attribute access (no store or key for read-only commands).
+    Thread-safe: delete and legal-hold threads may be the first to touch it."""
 
     def __init__(self, make: Any) -> None:
         self._make = make
         self._obj: Any = None
+        self._lock = threading.Lock()
 
     def __getattr__(self, name: str) -> Any:
         if self._obj is None:
-            self._obj = self._make()
+            with self._lock:
+                if self._obj is None:
+                    self._obj = self._make()
         return getattr(self._obj, name)
 
 

@@ -156,9 +156,10 @@ class Executor:
         for sel in cam.selections:
             seqs = sorted(sel.seqs)
             for i in range(0, len(seqs), self._batch):
-                if should_stop():
-                    raise _AbortError("stopped: the job lock was lost or a stop was requested", acc.result())
-                self._batch_run(sel, seqs[i:i + self._batch], pool, acc, failures)
+                for piece in _pieces(seqs[i:i + self._batch]):
+                    if should_stop():
+                        raise _AbortError("stopped: the job lock was lost or a stop was requested", acc.result())
+                    self._batch_run(sel, piece, pool, acc, failures)
         return acc.result()
 
     def _batch_run(self, sel: Selection, chunk: list[int], pool: ThreadPoolExecutor, acc: _CamAcc,
@@ -220,6 +221,21 @@ class Executor:
             acc.deleted += len(run)
             acc.bytes += sum(x.size for x in run)
             acc.prunes.append((first, last + 1, sel.rule))
+
+
+def _pieces(seqs: list[int], spread: int = 8) -> list[list[int]]:
+    """Split sorted seqs at their largest gaps until each piece spans at most ``spread`` times its
+    length, so reading a piece's seq range (to find what lies between) stays proportional."""
+    done: list[list[int]] = []
+    todo = [seqs]
+    while todo:
+        part = todo.pop()
+        if len(part) <= 1 or part[-1] - part[0] + 1 <= spread * len(part):
+            done.append(part)
+            continue
+        cut = max(range(1, len(part)), key=lambda i: part[i] - part[i - 1])
+        todo += [part[cut:], part[:cut]]
+    return done
 
 
 class _CamAcc:

@@ -12,7 +12,6 @@ audited in the same transaction as the change; only some roles may do either.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -283,15 +282,8 @@ class HoldService:
             ConflictError: another sync kept the lease too long. CatalogError.
         """
         lock = JobLock(self._engine, SYNC_LOCK, 300, now_us=self._now_us)
-        deadline = time.monotonic() + self._lock_wait_s
-        while not lock.acquire():
-            if time.monotonic() > deadline:
-                raise ConflictError("another legal-hold sync is running; the scheduled sync will catch up")
-            time.sleep(0.2)
-        try:
+        with lock.held(wait_s=self._lock_wait_s):  # renewed while a large hold is being applied
             return self._sync(cameras)
-        finally:
-            lock.release()
 
     def _sync(self, cameras: Iterable[str] | None) -> SyncReport:
         expired = tuple(self.expire())

@@ -127,16 +127,19 @@ class JobLock:
                 return
 
     @contextmanager
-    def held(self, heartbeat_s: float | None = None) -> Iterator[JobLock]:
-        """Hold the lease for the block, renewing it in the background.
+    def held(self, heartbeat_s: float | None = None, wait_s: float = 0.0) -> Iterator[JobLock]:
+        """Hold the lease for the block (waiting up to ``wait_s`` for it), renewing it in the background.
 
         Raises:
             ConflictError: another holder has it (message names the holder and expiry).
             CatalogError: the database failed.
         """
-        if not self.acquire():
-            holder, expires = self.current_holder()
-            raise ConflictError(f"{self.name} is already running ({holder}, lease until {expires} us)")
+        deadline = time.monotonic() + wait_s
+        while not self.acquire():
+            if time.monotonic() >= deadline:
+                holder, expires = self.current_holder()
+                raise ConflictError(f"{self.name} is already running ({holder}, lease until {expires} us)")
+            time.sleep(0.2)
         self._stop.clear()
         every = heartbeat_s if heartbeat_s is not None else self._lease_us / 3_000_000
         self._beat = threading.Thread(target=self._heartbeat, args=(every,), name=f"{self.name}-lease", daemon=True)

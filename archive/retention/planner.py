@@ -25,11 +25,12 @@ import heapq
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 from archive.retention.policy import PressureThresholds
 
 _NEVER = -(2**62)
+_FOREVER = 2**62
 
 
 class Seg(NamedTuple):
@@ -41,7 +42,10 @@ class Seg(NamedTuple):
     size: int
 
 
-SegmentSource = Callable[[str, int, int], Iterable[Seg]]
+SegLike = tuple[int, int, int, int]
+"""A :class:`Seg` or any ``(seq, start_us, end_us, size)`` tuple (e.g. a database row)."""
+
+SegmentSource = Callable[[str, int, int], Iterable[SegLike]]
 """``(camera_id, after_end_us, max_end_us)`` -> that camera's unpruned segments with
 ``after_end_us < end_us <= max_end_us``, in ascending ``end_us`` order (ties in any order)."""
 
@@ -224,54 +228,80 @@ class Plan:
 
 
 class _Acc:
-    """Mutable accumulator of one camera's selections while planning."""
+    """Mutable accumulator of one camera's selections while planning.
+
+    A group is ``[count, bytes, oldest_start, newest_end, seqs]`` per ``(rule, early, pressure)``.
+    """
 
     def __init__(self, rule: CameraRule) -> None:
         self.rule = rule
-        self.groups: dict[tuple[str, bool, bool], list[int]] = {}
-        self.seqs: dict[tuple[str, bool, bool], array[int]] = {}
+        self.groups: dict[tuple[str, bool, bool], list[Any]] = {}
         self.held_count = self.held_bytes = 0
 
-    def add(self, name: str, early: bool, pressure: bool, seg: Seg) -> None:
+    def group(self, name: str, early: bool, pressure: bool) -> list[Any]:
         key = (name, early, pressure)
         g = self.groups.get(key)
         if g is None:
-            self.groups[key] = [1, seg.size, seg.start_us, seg.end_us]
-            self.seqs[key] = array("q", [seg.seq])
-            return
-        g[0] += 1
-        g[1] += seg.size
-        if seg.start_us < g[2]:
-            g[2] = seg.start_us
-        if seg.end_us > g[3]:  # segments come in end order: this is nearly always true
-            g[3] = seg.end_us
-        self.seqs[key].append(seg.seq)
+            g = self.groups[key] = [0, 0, _FOREVER, _NEVER, array("q")]
+        return g
 
     @property
     def bytes(self) -> int:
-        return sum(g[1] for g in self.groups.values())
+        return sum(int(g[1]) for g in self.groups.values())
 
     def result(self) -> CameraPlan:
         sels = tuple(
-            Selection(self.rule.camera_id, self.rule.owner_id, k[0], k[1], k[2], self.seqs[k], *g)
-            for k, g in sorted(self.groups.items(), key=lambda kv: (kv[0][2], kv[1][3]))
+            Selection(self.rule.camera_id, self.rule.owner_id, k[0], k[1], k[2], g[4], g[0], g[1], g[2], g[3])
+            for k, g in sorted(self.groups.items(), key=lambda kv: (kv[0][2], kv[1][3])) if g[0]
         )  # fmt: skip
         return CameraPlan(self.rule.camera_id, self.rule.owner_id, sels, self.held_count, self.held_bytes)
 
 
-def _ordered(segs: Iterable[Seg], camera_id: str, after: int, bound: int) -> Iterator[Seg]:
-    """Pass segments through, enforcing the source contract. Raises ValueError."""
-    last = after
-    for seg in segs:
-        end = seg.end_us
-        if end < last or end > bound or end <= after:
-            raise ValueError(f"segment source broke its contract for {camera_id} at seq {seg.seq}")
+def _broken(camera_id: str, seq: int) -> ValueError:
+    return ValueError(f"segment source broke its contract for {camera_id} at seq {seq}")
+
+
+def _held(spans: list[HoldSpan], start: int, end: int) -> bool:
+    return any(start < h.end_us and end > h.start_us for h in spans)
+
+
+def _expire(rule: CameraRule, segs: Iterable[SegLike], spans: list[HoldSpan] | None, now_us: int, bound: int,
+            acc: _Acc) -> None:  # fmt: skip
+    """The expiry pass over one camera (the hot loop: kept flat and positional on purpose)."""
+    keep, cam = rule.keep_us, rule.camera_id
+    lkeep = rule.legacy_keep_us or 0
+    legacy = rule.legacy_before_us is not None and lkeep > keep
+    lbefore = rule.legacy_before_us if legacy and rule.legacy_before_us is not None else _NEVER
+    bypass = rule.bypass_before_us if rule.bypass_before_us is not None else _NEVER
+    lo, hi = (min(h.start_us for h in spans), max(h.end_us for h in spans)) if spans else (_FOREVER, _NEVER)
+    main = acc.group(rule.rule, False, False)
+    other: dict[tuple[bool, bool], list[Any]] = {}
+    last = _NEVER
+    for seq, start, end, size in segs:
+        if end < last or end > bound:
+            raise _broken(cam, seq)
         last = end
-        yield seg
-
-
-def _held(spans: list[HoldSpan] | None, seg: Seg) -> bool:
-    return spans is not None and any(h.covers(seg.start_us, seg.end_us) for h in spans)
+        old = start < lbefore
+        if end + (lkeep if old else keep) > now_us:
+            continue
+        if start < hi and end > lo and spans and _held(spans, start, end):
+            acc.held_count += 1
+            acc.held_bytes += size
+            continue
+        early = start < bypass
+        if old or early:
+            g = other.get((old, early))
+            if g is None:
+                name = (rule.legacy_rule or rule.rule) if old else rule.rule
+                g = other[(old, early)] = acc.group(name, early, False)
+        else:
+            g = main
+        g[0] += 1
+        g[1] += size
+        if start < g[2]:
+            g[2] = start
+        g[3] = end
+        g[4].append(seq)
 
 
 def plan(
@@ -292,23 +322,30 @@ def plan(
             spans.setdefault(h.camera_id, []).append(h)
     accs: dict[str, _Acc] = {}
     for cam in sorted(rules):
-        rule, acc = rules[cam], _Acc(rules[cam])
-        accs[cam] = acc
-        cam_spans = spans.get(cam)
+        rule = rules[cam]
+        accs[cam] = _Acc(rule)
         bound = rule.expiry_bound(now_us)
-        for seg in _ordered(source(cam, _NEVER, bound), cam, _NEVER, bound):
-            keep, name = rule.keep_for(seg.start_us)
-            if seg.end_us + keep > now_us:
-                continue
-            if _held(cam_spans, seg):
-                acc.held_count += 1
-                acc.held_bytes += seg.size
-            else:
-                acc.add(name, rule.is_early(seg), False, seg)
+        _expire(rule, source(cam, _NEVER, bound), spans.get(cam), now_us, bound, accs[cam])
     outcome = None
     if pressure is not None:
         outcome = _pressure(rules, source, spans, now_us, pressure, accs)
     return Plan(now_us, tuple(accs[c].result() for c in sorted(accs)), outcome)
+
+
+def _eligible(rule: CameraRule, index: int, source: SegmentSource, spans: list[HoldSpan] | None,
+              now_us: int, min_keep: int) -> Iterator[tuple[int, int, int, int, int]]:  # fmt: skip
+    """``(end, camera index, seq, start, size)`` of segments pressure may delete, oldest first."""
+    bound, after = now_us - min_keep, rule.surely_expired(now_us)  # at/below `after`: expired (or held)
+    cam = rule.camera_id
+    last = after
+    for seq, start, end, size in source(cam, after, bound):
+        if end < last or end > bound or end <= after:
+            raise _broken(cam, seq)
+        last = end
+        keep, _ = rule.keep_for(start)
+        if end + keep <= now_us or (spans and _held(spans, start, end)):
+            continue  # already selected as expired, or held
+        yield end, index, seq, start, size
 
 
 def _pressure(
@@ -331,27 +368,21 @@ def _pressure(
     if not p.early_allowed:
         why = "COMPLIANCE object lock: footage cannot be deleted before its retention date"
         return PressureOutcome(level, p.used_bytes, p.capacity_bytes, need, freed, 0, why)
-
-    def eligible(cam: str, rule: CameraRule, min_keep: int) -> Iterator[tuple[int, str, int, Seg]]:
-        bound, after = now_us - min_keep, rule.surely_expired(now_us)  # at/below `after`: expired (or held)
-        cam_spans = spans.get(cam)
-        for seg in _ordered(source(cam, after, bound), cam, after, bound):
-            keep, _ = rule.keep_for(seg.start_us)
-            if seg.end_us + keep <= now_us or _held(cam_spans, seg):
-                continue  # already selected as expired, or held
-            yield seg.end_us, cam, seg.seq, seg
-
-    streams = [
-        eligible(cam, rule, rule.pressure_min_keep_us)
-        for cam, rule in sorted(rules.items())
-        if rule.pressure_min_keep_us is not None
-    ]
+    cams = [cam for cam in sorted(rules) if rules[cam].pressure_min_keep_us is not None]
+    streams = [_eligible(rules[cam], i, source, spans.get(cam), now_us, rules[cam].pressure_min_keep_us or 0)
+               for i, cam in enumerate(cams)]  # fmt: skip
+    groups = [accs[cam].group(rules[cam].pressure_rule or rules[cam].rule, True, True) for cam in cams]
     got = 0
-    for _end, cam, _seq, seg in heapq.merge(*streams):
+    for end, i, seq, start, size in heapq.merge(*streams):
         if got >= need:
             break
-        rule = rules[cam]
-        accs[cam].add(rule.pressure_rule or rule.rule, True, True, seg)
-        got += seg.size
+        g = groups[i]
+        g[0] += 1
+        g[1] += size
+        if start < g[2]:
+            g[2] = start
+        g[3] = end
+        g[4].append(seq)
+        got += size
     blocked = None if got >= need else "not enough footage may be deleted early under the owners' policies"
     return PressureOutcome(level, p.used_bytes, p.capacity_bytes, need, freed, got, blocked)

@@ -12,12 +12,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, false, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, Integer, and_, bindparam, false, func, insert, or_, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.log_tables import LogStateRow, SegmentRow
 from archive.errors import CatalogError
-from archive.retention.planner import Seg, SegmentSource
+from archive.retention.planner import SegmentSource
 from archive.retention.reconcile import CameraState
 from archive.retention.tables import RUN, STATE
 
@@ -48,28 +48,50 @@ class SegmentRowView:
 
 
 def segment_source(engine: Engine, page: int = PAGE, first_page: int = 1000) -> SegmentSource:
-    """A :data:`~archive.retention.planner.SegmentSource` paging (keyset) through the partial index
-    of unpruned segments by ``(camera_id, end_us, seq)``. Pages start at ``first_page`` rows and
-    double up to ``page``: many streams merged under storage pressure stay small in memory."""
-    cols = (SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.size)
-    make = Seg._make
+    """A :data:`~archive.retention.planner.SegmentSource` paging (keyset) through the covering
+    partial index of unpruned segments ``(camera_id, end_us, seq, start_us, size)``. Pages start at
+    ``first_page`` rows and double up to ``page``, so the many streams merged under storage pressure
+    stay small. Rows are fetched through the DBAPI cursor (plain tuples): this is the planner's hot
+    path over millions of rows, where SQLAlchemy row objects would double the cost."""
+    stmt = (
+        select(SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.size)
+        .where(and_(
+            SEGMENT.c.camera_id == bindparam("cam"), SEGMENT.c.pruned == false(),
+            SEGMENT.c.end_us >= bindparam("from_end"), SEGMENT.c.end_us <= bindparam("max_end"),
+            or_(SEGMENT.c.end_us > bindparam("from_end2"), SEGMENT.c.seq > bindparam("from_seq")),
+        ))
+        .order_by(SEGMENT.c.end_us, SEGMENT.c.seq)
+        .limit(bindparam("lim", type_=Integer))
+    )  # fmt: skip
+    compiled = stmt.compile(dialect=engine.dialect)
+    sql = compiled.string
+    order = compiled.positiontup if compiled.positional else None
 
-    def source(camera_id: str, after_end_us: int, max_end_us: int) -> Iterator[Seg]:
-        after: tuple[int, int] | None = None
+    defaults = dict(compiled.params)  # e.g. SQLite's "LIMIT ? OFFSET ?" adds an offset of 0
+
+    def params(values: dict[str, Any]) -> Any:
+        merged = {**defaults, **values}
+        return tuple(merged[k] for k in order) if order is not None else merged
+
+    def source(camera_id: str, after_end_us: int, max_end_us: int) -> Iterator[tuple[int, int, int, int]]:
+        from_end, from_seq = after_end_us + 1, -1  # first page: end > after (every seq >= 0)
         size = min(first_page, page)
         while True:
-            cond = [SEGMENT.c.camera_id == camera_id, SEGMENT.c.pruned == false(), SEGMENT.c.end_us <= max_end_us,
-                    SEGMENT.c.end_us > after_end_us]  # fmt: skip
-            if after is not None:
-                end, seq = after
-                cond.append(or_(SEGMENT.c.end_us > end, and_(SEGMENT.c.end_us == end, SEGMENT.c.seq > seq)))
-            stmt = select(*cols).where(and_(*cond)).order_by(SEGMENT.c.end_us, SEGMENT.c.seq).limit(size)
+            values = {"cam": camera_id, "from_end": from_end, "from_end2": from_end, "from_seq": from_seq,
+                      "max_end": max_end_us, "lim": size}  # fmt: skip
+            if from_seq == -1:
+                values["from_end2"] = from_end - 1
             with _db(f"cannot read segments of {camera_id}"), engine.connect() as conn:
-                rows = conn.execute(stmt).all()
-            yield from map(make, rows)
+                cur = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+                try:
+                    cur.execute(sql, params(values))
+                    rows: list[tuple[int, int, int, int]] = cur.fetchall()
+                finally:
+                    cur.close()
+            yield from rows
             if len(rows) < size:
                 return
-            after = (rows[-1][2], rows[-1][0])
+            from_seq, from_end = rows[-1][0], rows[-1][2]
             size = min(size * 2, page)
 
     return source

@@ -66,6 +66,16 @@ def preview_data(p: Preview) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def _changes(p: Preview) -> Iterator[str]:
+    """Policy changes grouped per owner, kind and rules."""
+    grouped: dict[tuple[str, str, str, str], list[str]] = {}
+    for ch in p.changes:
+        grouped.setdefault((ch.owner_id, ch.kind.value, ch.old_rule, ch.new_rule), []).append(ch.camera_id)
+    for (owner, kind, old, new), cams in grouped.items():
+        which = cams[0] if len(cams) == 1 else f"{len(cams)} cameras"
+        yield f"{owner} ({which}) {kind}: {old} -> {new}"
+
+
 def preview_lines(p: Preview, *, cameras: bool = True) -> Iterator[str]:
     """The plan as text (``archive retention plan``)."""
     d = preview_data(p)
@@ -80,8 +90,8 @@ def preview_lines(p: Preview, *, cameras: bool = True) -> Iterator[str]:
                                                                      if d["pressure"]["blocked"] else ""))  # fmt: skip
     elif p.usage_error:
         yield f"storage: usage unknown ({p.usage_error})"
-    for ch in p.changes:
-        yield f"policy change on run: {ch.camera_id} ({ch.owner_id}) {ch.kind.value}: {ch.old_rule} -> {ch.new_rule}"
+    for line in _changes(p):
+        yield f"policy change on run: {line}"
     if p.pending_shortenings:
         yield (f"pending shortening (older footage kept longer until an admin runs 'archive retention run "
                f"--confirm'): {', '.join(p.pending_shortenings)}")  # fmt: skip
@@ -107,8 +117,8 @@ def run_lines(r: RunReport) -> Iterator[str]:
            f"({human_bytes(s['bytes'])}), {s['failed']:,} failed, {s['held_skipped']:,} skipped (held)")  # fmt: skip
     for owner, o in sorted(s["owners"].items()):
         yield f"  {owner:<26} deleted {o['deleted']:>10,} {human_bytes(o['bytes']):>11}  failed {o['failed']:,}"
-    for ch in r.preview.changes:
-        yield f"  policy {ch.kind.value}: {ch.camera_id} {ch.old_rule} -> {ch.new_rule}"
+    for line in _changes(r.preview):
+        yield f"  policy applied: {line}"
     h = s["holds"]
     yield (f"  legal holds: {h['on']} versions held, {h['off']} released, {len(h['expired'])} holds expired, "
            f"{h['missing']} missing, {h['failed']} failed")  # fmt: skip

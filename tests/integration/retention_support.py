@@ -29,7 +29,7 @@ from archive.retention.settings import RetentionSettings
 from archive.retention.upload import PolicyStore, UploadRetention
 from archive.retention.usage import Usage
 from archive.secretbox import SecretBox
-from archive.storage.base import LockMode, ObjectStore, Retention
+from archive.storage.base import ObjectStore, Retention
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "retention_policies"
 MEDIA = MediaInfo(container="mpegts", codec="h264", width=1280, height=720, keyframe_start=True, partial=False)

@@ -100,7 +100,8 @@ def test_legal_hold_blocks_deletion_in_catalog_and_store(renv: REnv) -> None:
     held_range = (first + 3 * SEG, first + 6 * SEG)  # seqs 3, 4, 5
     from archive.model import us_from_utc
     hold, rep = svc.holds.create(INVESTIGATOR, case_id="LP/123/VI/2025", reason="theft at the lobby",
-                                 cameras=[lobby], start_us=us_from_utc(held_range[0]), end_us=us_from_utc(held_range[1]))
+                                 cameras=[lobby], start_us=us_from_utc(held_range[0]),
+                                 end_us=us_from_utc(held_range[1]))
     assert rep is not None and rep.ok and rep.held_on == 3
     for seq, key, vid in segs:
         assert renv.store.stat(renv.media, key, vid).legal_hold is (seq in (3, 4, 5))
@@ -368,5 +369,34 @@ def test_migration_0003_matches_the_tables_and_goes_down_and_up(catalog_url: str
         assert "legal_hold" not in insp.get_table_names() and "segment" in insp.get_table_names()
         assert "ix_segment_live_end" not in {i["name"] for i in insp.get_indexes("segment")}
         upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def test_segment_source_pages_through_ties_without_losing_or_repeating(catalog_url: str) -> None:
+    from sqlalchemy import insert
+
+    from archive.catalog.db import make_engine
+    from archive.catalog.migrate import upgrade
+    from archive.retention.repo import SEGMENT, segment_source
+
+    engine = make_engine(catalog_url)
+    try:
+        upgrade(engine)
+        rows = []
+        for seq in range(50):  # ends in ties of 7 (clock steps make equal ends possible)
+            end = 1000 + (seq // 7) * 10
+            rows.append({"camera_id": "c", "seq": seq, "bucket": "b", "object_key": f"k{seq}", "version_id": "v",
+                         "sha256": "0" * 64, "size": seq, "start_us": end - 10, "end_us": end, "duration_us": 10,
+                         "container": "mpegts", "codec": "h264", "keyframe_start": True, "partial": False,
+                         "pruned": seq in (3, 20), "ingested_us": 0})
+        rows.append({**rows[0], "camera_id": "other", "seq": 0})
+        with engine.begin() as conn:
+            conn.execute(insert(SEGMENT), rows)
+        src = segment_source(engine, page=4, first_page=2)
+        got = list(src("c", -1, 10**15))
+        assert [r[0] for r in got] == [s for s in range(50) if s not in (3, 20)]
+        assert got[5] == (6, 990, 1000, 6)
+        assert [r[0] for r in src("c", 1000, 1020)] == [7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
     finally:
         engine.dispose()

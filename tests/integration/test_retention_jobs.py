@@ -85,7 +85,8 @@ def test_invalid_policies_fail_the_run_and_delete_nothing(renv: REnv) -> None:
     now = renv.clock()
     renv.record(lobby, starts(now - 20 * DAY, 2), renv.upload_lock())
     wait_until(now + timedelta(seconds=2))
-    (renv.policies / "sunrise-mall.toml").write_text('owner = "sunrise-mall"\nkeep_days = -14\nexport_approval = "owner"\n')
+    (renv.policies / "sunrise-mall.toml").write_text(
+        'owner = "sunrise-mall"\nkeep_days = -14\nexport_approval = "owner"\n')
     jobs = RetentionJobs(renv.service())
     assert jobs.run() is None
     err = jobs.status().last_run_error

@@ -170,7 +170,8 @@ def test_property_selects_exactly_the_expired_unheld(w: World) -> None:
     want = {cam: {s.seq for s in w.segs[cam] if expired(w, cam, s) and not held(w, cam, s)} for cam in w.rules}
     assert got == want
     for c in p.cameras:
-        assert c.held_count == sum(1 for s in w.segs[c.camera_id] if expired(w, c.camera_id, s) and held(w, c.camera_id, s))
+        cam = c.camera_id
+        assert c.held_count == sum(1 for s in w.segs[cam] if expired(w, cam, s) and held(w, cam, s))
         for sel in c.selections:
             r = w.rules[c.camera_id]
             for q in sel.seqs:

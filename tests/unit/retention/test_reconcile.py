@@ -23,7 +23,8 @@ def rec(resolved: dict[str, ResolvedRule], states: dict[str, CameraState], now: 
 def test_first_sight_of_a_camera_compares_with_the_storage_default() -> None:
     r = rec({"same": rr(30), "longer": rr(60), "shorter": rr(14)}, {})
     kinds = {c.camera_id: c.kind for c in r.changes}
-    assert kinds == {"same": ChangeKind.INITIAL, "longer": ChangeKind.LENGTHENED, "shorter": ChangeKind.SHORTENED_FORWARD}
+    assert kinds == {"same": ChangeKind.INITIAL, "longer": ChangeKind.LENGTHENED,
+                     "shorter": ChangeKind.SHORTENED_FORWARD}
     assert r.states["longer"].extend_from_seq == 0 and r.states["same"].extend_from_seq is None
     s = r.states["shorter"]
     assert (s.keep_us, s.legacy_keep_us, s.legacy_before_us, s.legacy_rule) == (
