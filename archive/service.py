@@ -2,7 +2,8 @@
 
 Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the retention and
 legal-hold jobs (APScheduler) and the recorder for every enabled camera. With ``--demo``, or
-when no camera is registered, simulated RTSP cameras are started on loopback and registered under the owner ``demo`` so a newcomer sees recording happen.
+when no camera is registered, simulated RTSP cameras are started on loopback and registered
+under the owner ``demo`` so a newcomer sees recording happen.
 """
 
 from __future__ import annotations

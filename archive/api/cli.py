@@ -131,17 +131,9 @@ def cmd_tokens_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
 
 
 def cmd_api_serve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    import uvicorn
+    from archive.api.serve import serve
 
-    from archive.api.app import create_app
-    from archive.api.wiring import build_deps
-    from archive.bootstrap import Runtime
-
-    with Runtime(cfg) as rt:
-        app = create_app(build_deps(rt))
-        host, port = args.host or cfg.api.host, args.port or cfg.api.port
-        print(f"archive API on http://{host}:{port} (OpenAPI at /schema)", file=out, flush=True)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    serve(cfg, args.host or cfg.api.host, args.port or cfg.api.port, args.workers or cfg.api.workers, out)
     return 0
 
 
@@ -180,4 +172,5 @@ def register(sub: Any) -> None:
     serve = api.add_parser("serve", help="serve the API (OpenAPI at /schema) until interrupted")
     serve.add_argument("--host", help="bind address (default api.host)")
     serve.add_argument("--port", type=int, help="port (default api.port)")
+    serve.add_argument("--workers", type=int, help="server processes (default api.workers)")
     serve.set_defaults(handler=cmd_api_serve)

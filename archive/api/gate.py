@@ -88,7 +88,8 @@ class Gate:
         try:
             if not token:
                 raise UnauthenticatedError("missing bearer token (Authorization: Bearer <token>)")
-            ctx.principal = await anyio.to_thread.run_sync(self.deps.identity.authenticate, token)
+            ctx.principal = self.deps.identity.cached(token) or await anyio.to_thread.run_sync(
+                self.deps.identity.authenticate, token)
         except UnauthenticatedError as exc:
             ctx.auth_failure, ctx.token_hint = str(exc), token_id_hint(token or "")
             await self._respond(scope, receive, gated_send, exc)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from archive.search.model import CameraCoverage, CameraHit, GapView, Interval, SegmentHit
 from archive.search.times import TimeFormatter
 
 from .schemas import CameraOut, CoverageOut, GapOut, IntervalOut, SegmentOut
 
-__all__ = ["camera_out", "coverage_out", "interval_out", "opt_time", "segment_out"]
+__all__ = ["camera_out", "coverage_out", "interval_out", "opt_time", "segment_out", "segments_out"]
 
 
 def interval_out(t: TimeFormatter, start_us: int, end_us: int) -> IntervalOut:
@@ -50,3 +52,20 @@ def segment_out(t: TimeFormatter, s: SegmentHit) -> SegmentOut:
                       end_local=t.local(s.end_us), seconds=(s.end_us - s.start_us) / 1e6, camera=s.camera_id,
                       seq=s.seq, duration_s=s.duration_us / 1e6, size=s.size, sha256=s.sha256, container=s.container,
                       codec=s.codec, width=s.width, height=s.height, partial=s.partial, pruned=s.pruned)  # fmt: skip
+
+
+def segments_out(t: TimeFormatter, segs: Sequence[SegmentHit]) -> list[SegmentOut]:
+    """Many segments; a boundary shared by consecutive segments is formatted once (hot path)."""
+    utc, local = t.utc, t.local
+    memo: dict[int, tuple[str, str]] = {}
+    out = []
+    for s in segs:
+        a = memo.pop(s.start_us, None) or (utc(s.start_us), local(s.start_us))
+        b = (utc(s.end_us), local(s.end_us))
+        memo[s.end_us] = b
+        out.append(SegmentOut(start=a[0], start_local=a[1], end=b[0], end_local=b[1],
+                              seconds=(s.end_us - s.start_us) / 1e6, camera=s.camera_id, seq=s.seq,
+                              duration_s=s.duration_us / 1e6, size=s.size, sha256=s.sha256, container=s.container,
+                              codec=s.codec, width=s.width, height=s.height, partial=s.partial,
+                              pruned=s.pruned))  # fmt: skip
+    return out

@@ -1,36 +1,34 @@
 """Appending to the audit log: one entry (or one batch), one database transaction.
 
 The writer state (size, hash of the last entry, right edge of the Merkle tree) is cached in
-memory; the database stays the truth: every append updates ``audit_state`` with a
-compare-and-set on the size, and on any mismatch (another process appended) the cache is
-dropped, reloaded and the append retried. Appends in one process are serialized by a lock.
+memory and derived from the stored rows when needed: the size and last hash from the newest
+entry, the edge from the stored perfect nodes (and one leaf). An append inserts the entries
+and the nodes they complete - two INSERTs and a commit. The primary key on ``seq`` is the
+compare-and-set: if another process appended meanwhile, the insert fails, the state is
+re-derived and the append retried. Appends in one process are serialized by a lock.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archive.audit.entry import AuditRecord, encode
-from archive.audit.tables import EVENT, NODE, STATE
+from archive.audit.tables import EVENT, NODE
 from archive.errors import CatalogError, ConflictError
 from archive.integrity import ZERO_HASH, CompactRange, WriterState
+from archive.integrity.errors import MalformedError
 
-__all__ = ["AuditAppend", "AuditLog", "load_state"]
+__all__ = ["AuditAppend", "AuditLog", "GroupCommit", "edge_addresses", "load_state"]
 
 _RETRIES = 8
-
-
-class _StaleError(Exception):
-    """The stored state moved on under us."""
 
 
 @dataclass(frozen=True)
@@ -41,12 +39,41 @@ class AuditAppend:
     entry_hash: bytes
 
 
+def edge_addresses(size: int) -> list[tuple[int, int]]:
+    """``(level, index)`` of the right-edge perfect subtrees of a tree of ``size`` leaves, largest first."""
+    out, start = [], 0
+    for level in range(size.bit_length() - 1, -1, -1):
+        if size >> level & 1:
+            out.append((level, start >> level))
+            start += 1 << level
+    return out
+
+
 def load_state(conn: Connection, origin: str) -> WriterState:
-    """The stored writer state of the audit log ``origin`` (empty when none). Raises MalformedError."""
-    row = conn.execute(select(STATE.c.state).where(STATE.c.log_id == origin)).first()
-    if row is None:
+    """The writer state derived from the stored rows (empty log: size 0).
+
+    Raises:
+        MalformedError: a node or leaf of the right edge is missing (the log is damaged).
+    """
+    last = conn.execute(select(EVENT.c.seq, EVENT.c.entry_hash).order_by(EVENT.c.seq.desc()).limit(1)).first()
+    if last is None:
         return WriterState(origin, 0, ZERO_HASH, ())
-    return WriterState.from_dict(json.loads(row[0]))
+    size = int(last[0]) + 1
+    addrs = edge_addresses(size)
+    found: dict[tuple[int, int], bytes] = {}
+    nodes = [a for a in addrs if a[0] > 0]
+    if nodes:
+        cond = or_(*(and_(NODE.c.level == lv, NODE.c.idx == ix) for lv, ix in nodes))
+        found.update({(int(r[0]), int(r[1])): bytes(r[2]) for r in conn.execute(
+            select(NODE.c.level, NODE.c.idx, NODE.c.hash).where(cond))})  # fmt: skip
+    if addrs[-1][0] == 0:
+        leaf = conn.execute(select(EVENT.c.leaf_hash).where(EVENT.c.seq == addrs[-1][1])).first()
+        if leaf is not None:
+            found[addrs[-1]] = bytes(leaf[0])
+    missing = [a for a in addrs if a not in found]
+    if missing:
+        raise MalformedError(f"audit log {origin}: right-edge nodes {missing} of size {size} are missing")
+    return WriterState(origin, size, bytes(last[1]), tuple(found[a] for a in addrs))
 
 
 class AuditLog:
@@ -72,7 +99,7 @@ class AuditLog:
             for attempt in range(_RETRIES):
                 try:
                     return self._append_once(records)
-                except (_StaleError, DbIntegrityError, OperationalError) as exc:
+                except (DbIntegrityError, OperationalError) as exc:
                     self._state = None
                     if isinstance(exc, OperationalError) and "locked" not in str(exc).lower():
                         raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
@@ -86,7 +113,7 @@ class AuditLog:
         with self._engine.begin() as conn:
             state = self._state if self._state is not None else load_state(conn, self.origin)
             tree = CompactRange(state.size, state.edge)
-            last, old_size = state.last_hash, state.size
+            last = state.last_hash
             rows, nodes, out = [], [], []
             for rec in records:
                 seq = tree.size
@@ -103,29 +130,64 @@ class AuditLog:
             if nodes:
                 conn.execute(insert(NODE), nodes)
             new = WriterState(self.origin, tree.size, last, tree.edge)
-            self._save(conn, old_size, new)
         self._state = new
         return out
 
-    def _save(self, conn: Connection, old_size: int, new: WriterState) -> None:
-        doc = json.dumps(new.to_dict(), separators=(",", ":"))
-        now = self._now_us()
-        if old_size == 0:
-            if conn.execute(select(STATE.c.size).where(STATE.c.log_id == self.origin)).first() is not None:
-                raise _StaleError()
-            conn.execute(insert(STATE).values(log_id=self.origin, size=new.size, state=doc, updated_us=now))
-            return
-        done = conn.execute(
-            update(STATE).where((STATE.c.log_id == self.origin) & (STATE.c.size == old_size))
-            .values(size=new.size, state=doc, updated_us=now)
-        )  # fmt: skip
-        if done.rowcount != 1:
-            raise _StaleError()
-
     def size(self) -> int:
-        """Number of entries. Raises CatalogError."""
+        """Number of entries (one indexed lookup). Raises CatalogError."""
         try:
             with self._engine.connect() as conn:
-                return load_state(conn, self.origin).size
+                top = conn.execute(select(func.max(EVENT.c.seq))).scalar()
         except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the audit log state: {exc}") from exc
+            raise CatalogError(f"cannot read the audit log: {exc}") from exc
+        return 0 if top is None else int(top) + 1
+
+
+class _Pending:
+    __slots__ = ("error", "record", "result")
+
+    def __init__(self, record: AuditRecord) -> None:
+        self.record = record
+        self.result: AuditAppend | None = None
+        self.error: BaseException | None = None
+
+
+class GroupCommit:
+    """Concurrent :meth:`append` calls share one transaction (group commit, leader/follower).
+
+    Each caller queues its record and takes the commit lock; whoever holds it commits every
+    queued record at once, so under load N requests cost one transaction, while a lone caller
+    commits alone. A caller returns only once its own record is committed (or raises the
+    batch's error): nothing is acknowledged before it is stored.
+    """
+
+    def __init__(self, log: AuditLog, max_batch: int = 512) -> None:
+        self.log = log
+        self._max = max_batch
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._commit_lock = threading.Lock()
+
+    def append(self, record: AuditRecord) -> AuditAppend:
+        """Append ``record`` (possibly with others). Raises like :meth:`AuditLog.append_many`."""
+        mine = _Pending(record)
+        with self._queue_lock:
+            self._queue.append(mine)
+        while mine.result is None and mine.error is None:
+            with self._commit_lock:
+                if mine.result is not None or mine.error is not None:
+                    break
+                with self._queue_lock:
+                    batch, self._queue = self._queue[: self._max], self._queue[self._max :]
+                try:
+                    done = self.log.append_many([p.record for p in batch])
+                except BaseException as exc:
+                    for p in batch:
+                        p.error = exc
+                else:
+                    for p, r in zip(batch, done, strict=True):
+                        p.result = r
+        if mine.error is not None:
+            raise mine.error
+        assert mine.result is not None
+        return mine.result

@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.audit.entry import AuditRecord
-from archive.audit.log import AuditAppend, AuditLog
+from archive.audit.log import AuditAppend, AuditLog, GroupCommit
 from archive.audit.query import AuditEventView, AuditFilter, read_events
 from archive.audit.signer import AuditCheckpointer, AuditSigner, SignedHead
 from archive.audit.verify import AuditReport, verify_audit
@@ -44,12 +44,13 @@ class AuditTrail:
         self._engine, self._keys, self._store, self._bucket = engine, keys, store, log_bucket
         self.origin = audit_origin(origin_prefix)
         self.log = AuditLog(engine, self.origin)
+        self._writer = GroupCommit(self.log)
         self.signer = (AuditSigner(engine, store, keys, self.origin, log_bucket=log_bucket, retention=retention,
                                    now=now) if store is not None else None)  # fmt: skip
 
     def record(self, record: AuditRecord) -> AuditAppend:
         """Append one record. Raises CatalogError / ConflictError (the caller must fail closed)."""
-        return self.log.append(record)
+        return self._writer.append(record)
 
     def events(self, f: AuditFilter) -> list[AuditEventView]:
         """Entries matching ``f``. Raises CatalogError; IntegrityError for an undecodable entry."""

@@ -2,8 +2,8 @@
 
 ``audit_event`` holds the exact canonical bytes of every entry plus a few columns copied from
 them for filtering (verification checks they agree with the bytes). ``audit_node`` holds the
-perfect Merkle nodes of level >= 1, ``audit_state`` the writer state (size, last hash, right
-edge), ``audit_checkpoint`` every signed checkpoint. Migration 0004 adds triggers that refuse
+perfect Merkle nodes of level >= 1 (the writer state - size, last hash, right edge - is
+derived from these), ``audit_checkpoint`` every signed checkpoint. Migration 0004 adds triggers that refuse
 UPDATE and DELETE on ``audit_event``, ``audit_node`` and ``audit_checkpoint``.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger, String, Table, Text
 from sqlmodel import SQLModel
 
-__all__ = ["CHECKPOINT", "EVENT", "NODE", "STATE"]
+__all__ = ["CHECKPOINT", "EVENT", "NODE"]
 
 _META = SQLModel.metadata
 
@@ -42,15 +42,6 @@ NODE = Table(
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
-)
-
-STATE = Table(
-    "audit_state",
-    _META,
-    Column("log_id", String(300), primary_key=True),
-    Column("size", BigInteger, nullable=False),
-    Column("state", Text, nullable=False),
-    Column("updated_us", BigInteger, nullable=False),
 )
 
 CHECKPOINT = Table(

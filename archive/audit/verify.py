@@ -4,7 +4,7 @@
 failure: a missing seq, bytes that are not a canonical ``archive-audit/1`` entry, a broken
 ``prev`` chain, stored leaf/entry hashes or filter columns that disagree with the bytes, a
 checkpoint whose signature does not verify with the archive's keys or whose root differs from
-the tree rebuilt from the entries, a writer state that differs from the rebuilt tree, and a
+the tree rebuilt from the entries, stored right-edge nodes that differ from the rebuilt tree, and a
 published ``audit/checkpoint.latest`` that is larger than the catalog's log (entries deleted
 or catalog rolled back) or has another root.
 """
@@ -23,7 +23,7 @@ from archive.audit.log import load_state
 from archive.audit.signer import LATEST_KEY, audit_keys
 from archive.audit.tables import CHECKPOINT, EVENT
 from archive.errors import ERRORS, CatalogError, ObjectMissingError
-from archive.integrity import CompactRange, IntegrityError, VerifierKey, leaf_hash, open_checkpoint
+from archive.integrity import CompactRange, IntegrityError, VerifierKey, WriterState, leaf_hash, open_checkpoint
 from archive.ledger.keyring import KeyRing
 from archive.storage.base import ObjectStore
 
@@ -131,7 +131,11 @@ def verify_audit(engine: Engine, store: ObjectStore | None, keys: KeyRing, origi
             fails.add(f"published head {LATEST_KEY}: {exc}")
     try:
         with engine.connect() as conn:
-            state = load_state(conn, origin)
+            try:
+                state: WriterState | None = load_state(conn, origin)
+            except IntegrityError as exc:
+                fails.add(f"writer state: {exc}")
+                state = None
             roots = _checkpoints(conn, trusted, origin, fails)
             if published is not None:
                 roots.setdefault(published.size, published.root)
@@ -140,13 +144,13 @@ def verify_audit(engine: Engine, store: ObjectStore | None, keys: KeyRing, origi
             tree, last, checked = _scan(conn, origin, roots, fails)
     except SQLAlchemyError as exc:
         raise CatalogError(f"cannot read the audit log: {exc}") from exc
-    if tree.size != state.size or last != state.last_hash or tuple(tree.edge) != tuple(state.edge):
-        fails.add(f"writer state (size {state.size}) differs from the log rebuilt from {tree.size} entries")
+    if state is not None and (tree.size != state.size or last != state.last_hash or tree.edge != state.edge):
+        fails.add(f"stored right-edge nodes (size {state.size}) differ from the log rebuilt from {tree.size} entries")
     if published is not None and published.size > tree.size:
         fails.add(f"a checkpoint of size {published.size} was published but the catalog holds {tree.size} entries "
                   "(entries deleted or catalog rolled back)")  # fmt: skip
     signed = max(roots) if roots else None
     root = roots[signed].hex() if signed is not None else None
-    return AuditReport(origin, state.size, checked, len(roots), signed, root, tuple(fails),
+    return AuditReport(origin, tree.size, checked, len(roots), signed, root, tuple(fails),
                        round(time.monotonic() - started, 3))  # fmt: skip
 

@@ -213,6 +213,21 @@ class IdentityService:
         return _token(row)
 
     # -- authentication ------------------------------------------------------------------
+    def cached(self, presented: str) -> Principal | None:
+        """The principal of a token checked less than ``cache_seconds`` ago, else None (no I/O:
+        safe to call from an event loop)."""
+        if self._cache_us <= 0:
+            return None
+        tok = parse_token(presented)
+        if tok is None:
+            return None
+        now = self._now_us()
+        with self._lock:
+            hit = self._cache.get(tok.token_id)
+        if hit is not None and now - hit[3] < self._cache_us and now < hit[2] and hash_matches(tok.whole, hit[0]):
+            return hit[1]
+        return None
+
     def authenticate(self, presented: str) -> Principal:
         """The principal of a presented token.
 

@@ -18,7 +18,7 @@ from archive.identity.policy import CameraScope
 from archive.search.geo import Box, box_around, haversine_m
 from archive.search.model import CameraHit, CameraQuery
 
-__all__ = ["CAMERA", "OWNER", "camera_rows", "find_cameras", "like_pattern", "sharing"]
+__all__ = ["CAMERA", "OWNER", "camera_rows", "camera_rows_with_sharing", "find_cameras", "like_pattern", "sharing"]
 
 CAMERA = CameraRow.__table__  # type: ignore[attr-defined]
 OWNER = OwnerRow.__table__  # type: ignore[attr-defined]
@@ -33,14 +33,15 @@ def like_pattern(text: str) -> str:
 
 def sharing(conn: Connection) -> dict[str, tuple[str, ...]]:
     """Owner id -> agencies it shares its cameras with."""
-    out: dict[str, tuple[str, ...]] = {}
-    for oid, agencies in conn.execute(select(OWNER.c.id, OWNER.c.agencies)):
-        try:
-            parsed = json.loads(agencies)
-        except ValueError:
-            parsed = []
-        out[str(oid)] = tuple(str(a) for a in parsed) if isinstance(parsed, list) else ()
-    return out
+    return {str(oid): _agencies(agencies) for oid, agencies in conn.execute(select(OWNER.c.id, OWNER.c.agencies))}
+
+
+def _agencies(text: str) -> tuple[str, ...]:
+    try:
+        parsed = json.loads(text)
+    except (TypeError, ValueError):
+        return ()
+    return tuple(str(a) for a in parsed) if isinstance(parsed, list) else ()
 
 
 def _hit(r: Any, distance: float | None = None) -> CameraHit:
@@ -110,3 +111,22 @@ def camera_rows(conn: Connection, ids: Iterable[str]) -> Mapping[str, CameraHit]
     if not wanted:
         return {}
     return {r.id: _hit(r) for r in conn.execute(select(*_COLS).where(CAMERA.c.id.in_(wanted)))}
+
+
+Sharing = dict[str, tuple[str, ...]]
+
+
+def camera_rows_with_sharing(conn: Connection, ids: Iterable[str]) -> tuple[dict[str, CameraHit], Sharing]:
+    """The registered cameras among ``ids`` and, for their owners, the agencies they share with
+    (one query: camera joined to owner)."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}, {}
+    stmt = select(*_COLS, OWNER.c.agencies.label("shared")).select_from(
+        CAMERA.join(OWNER, OWNER.c.id == CAMERA.c.owner_id)).where(CAMERA.c.id.in_(wanted))  # fmt: skip
+    cams: dict[str, CameraHit] = {}
+    shared: dict[str, tuple[str, ...]] = {}
+    for r in conn.execute(stmt).all():
+        cams[r.id] = _hit(r)
+        shared[r.owner_id] = _agencies(r.shared)
+    return cams, shared

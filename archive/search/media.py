@@ -7,7 +7,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, select
 
 from archive.search.model import SegmentRef
-from archive.search.recordings import MAX_SEGMENT_US, SEGMENT
+from archive.search.tables import MAX_SEGMENT_US, SEGMENT
 
 __all__ = ["segment_ref", "segment_refs"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from archive.search.geo import Box
 
@@ -77,9 +78,10 @@ class GapView:
     detail: str
 
 
-@dataclass(frozen=True)
-class SegmentHit:
-    """One stored segment (its log entry ``seq``); ``pruned``: media deleted by retention."""
+class SegmentHit(NamedTuple):
+    """One stored segment (its log entry ``seq``); ``pruned``: media deleted by retention.
+
+    A NamedTuple (immutable, built straight from a result row: the recordings hot path)."""
 
     camera_id: str
     seq: int

@@ -13,19 +13,16 @@ import binascii
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, or_, select
-from sqlmodel import SQLModel
+from sqlalchemy import Connection, and_, or_, select
 
-from archive.catalog import log_tables as _log_tables  # noqa: F401  (registers segment and gap)
 from archive.errors import Problem, ValidationError
 from archive.search.intervals import merge, subtract
+from archive.search.islands import clipped, islands
 from archive.search.model import CameraCoverage, GapView, Interval, SegmentHit
+from archive.search.tables import GAP, MAX_SEGMENT_US, SEGMENT, overlap
 
-__all__ = ["GAP", "MAX_SEGMENT_US", "SEGMENT", "coverage", "decode_cursor", "encode_cursor", "segments_page"]
+__all__ = ["GAP", "MAX_SEGMENT_US", "SEGMENT", "coverage", "decode_cursor", "encode_cursor", "gaps", "segments_page"]
 
-SEGMENT = SQLModel.metadata.tables["segment"]
-GAP = SQLModel.metadata.tables["gap"]
-MAX_SEGMENT_US = 15 * 60 * 1_000_000
 _SEG_COLS = (SEGMENT.c.camera_id, SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.duration_us,
              SEGMENT.c.size, SEGMENT.c.sha256, SEGMENT.c.container, SEGMENT.c.codec, SEGMENT.c.width,
              SEGMENT.c.height, SEGMENT.c.partial, SEGMENT.c.pruned)  # fmt: skip
@@ -48,14 +45,8 @@ def decode_cursor(text: str) -> Cursor:
         raise ValidationError([Problem("cursor", "not a cursor from a previous page of this search")]) from None
 
 
-def _overlap(camera_id: str, lo: int, hi: int) -> ColumnElement[bool]:
-    return and_(SEGMENT.c.camera_id == camera_id, SEGMENT.c.start_us >= lo - MAX_SEGMENT_US,
-                SEGMENT.c.start_us < hi, SEGMENT.c.end_us > lo)  # fmt: skip
-
-
 def _hit(r: Any) -> SegmentHit:
-    return SegmentHit(r[0], int(r[1]), int(r[2]), int(r[3]), int(r[4]), int(r[5]), r[6], r[7], r[8], r[9], r[10],
-                      bool(r[11]), bool(r[12]))  # fmt: skip
+    return SegmentHit._make(r)  # column order = field order; types come from the column types
 
 
 def segments_page(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int, after: Cursor | None,
@@ -67,13 +58,13 @@ def segments_page(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int,
     if after is not None:
         cams = [c for c in cams if c >= after[0]]
     for cam in cams:
-        cond = _overlap(cam, lo, hi)
+        cond = overlap(cam, lo, hi)
         if after is not None and cam == after[0]:
             cond = and_(cond, or_(SEGMENT.c.start_us > after[1],
                                   and_(SEGMENT.c.start_us == after[1], SEGMENT.c.seq > after[2])))  # fmt: skip
         want = limit - len(out) + 1
         rows = conn.execute(select(*_SEG_COLS).where(cond).order_by(SEGMENT.c.start_us, SEGMENT.c.seq).limit(want))
-        out.extend(_hit(r) for r in rows)
+        out.extend(map(_hit, rows.all()))
         if len(out) > limit:
             break
     if len(out) > limit:
@@ -99,15 +90,16 @@ def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
     Time after ``now_us`` is never reported as unaccounted."""
     if segments is not None:
         spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
+        covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
+        pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
+        count, size = len(spans), sum(sz for _, _, _, sz in spans)
     else:
-        cols = (SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.pruned, SEGMENT.c.size)
-        order = (SEGMENT.c.start_us, SEGMENT.c.seq)
-        rows = conn.execute(select(*cols).where(_overlap(camera_id, lo, hi)).order_by(*order))
-        spans = [(int(r[0]), int(r[1]), bool(r[2]), int(r[3])) for r in rows]
-    covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
-    pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
+        found = islands(conn, camera_id, lo, hi)
+        covered = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=False)]
+        pruned = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=True)]
+        count, size = sum(i[3] for i in found), sum(i[4] for i in found)
     found_gaps = gaps(conn, camera_id, lo, hi)
     taken = covered + pruned + [Interval(max(g.start_us, lo), min(g.end_us, hi)) for g in found_gaps]
     unaccounted = subtract(lo, min(hi, now_us), taken) if now_us > lo else []
-    return CameraCoverage(camera_id, tuple(covered), tuple(pruned), tuple(found_gaps), tuple(unaccounted),
-                          len(spans), sum(sz for _, _, _, sz in spans))  # fmt: skip
+    return CameraCoverage(camera_id, tuple(covered), tuple(pruned), tuple(found_gaps), tuple(unaccounted), count,
+                          size)  # fmt: skip

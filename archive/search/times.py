@@ -59,13 +59,22 @@ def parse_instant(text: str, where: str) -> int:
     return us
 
 
-def _civil(us: int) -> str:
-    days, rest = divmod(us, _DAY_US)
+_HMS = tuple(f"{h:02d}:{m:02d}:{sec:02d}" for h in range(24) for m in range(60) for sec in range(60))
+_MICRO = tuple(f".{i:03d}" for i in range(1000))
+
+
+@functools.lru_cache(maxsize=65536)
+def _day(days: int) -> str:
     d = date.fromordinal(_EPOCH_ORDINAL + days)
+    return f"{d.year:04d}-{d.month:02d}-{d.day:02d}T"
+
+
+def _civil(us: int) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.ffffff`` of epoch microseconds (table lookups: the hot path)."""
+    days, rest = divmod(us, _DAY_US)
     secs, micro = divmod(rest, 1_000_000)
-    h, rem = divmod(secs, 3600)
-    m, s = divmod(rem, 60)
-    return "%04d-%02d-%02dT%02d:%02d:%02d.%06d" % (d.year, d.month, d.day, h, m, s, micro)  # noqa: UP031
+    ms, sub = divmod(micro, 1000)
+    return _day(days) + _HMS[secs] + _MICRO[ms] + _MICRO[sub][1:]
 
 
 class TimeFormatter:
@@ -76,13 +85,18 @@ class TimeFormatter:
         self.zone_name = zone.key
         self._offset = functools.lru_cache(maxsize=4096)(self._offset_of_hour)
 
-    def _offset_of_hour(self, hour: int) -> tuple[int, str]:
-        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=hour * _HOUR_US)
+    def _offset_at(self, us: int) -> tuple[int, str]:
+        at = datetime(1970, 1, 1, tzinfo=UTC) + timedelta(microseconds=us)
         off = at.astimezone(self.zone).utcoffset() or timedelta(0)
         total = int(off.total_seconds())
         sign = "+" if total >= 0 else "-"
         hh, mm = divmod(abs(total) // 60, 60)
         return total * 1_000_000, f"{sign}{hh:02d}:{mm:02d}"
+
+    def _offset_of_hour(self, hour: int) -> tuple[int, str] | None:
+        """The offset valid for the whole UTC hour, or None when it changes inside it."""
+        first, last = self._offset_at(hour * _HOUR_US), self._offset_at((hour + 1) * _HOUR_US - 1)
+        return first if first == last else None
 
     def utc(self, us: int) -> str:
         """``YYYY-MM-DDTHH:MM:SS.ffffffZ``."""
@@ -90,5 +104,6 @@ class TimeFormatter:
 
     def local(self, us: int) -> str:
         """``YYYY-MM-DDTHH:MM:SS.ffffff±HH:MM`` in the display zone."""
-        off_us, suffix = self._offset(us // _HOUR_US)
+        found = self._offset(us // _HOUR_US)
+        off_us, suffix = found if found is not None else self._offset_at(us)
         return _civil(us + off_us) + suffix

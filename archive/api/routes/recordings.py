@@ -11,7 +11,7 @@ from litestar.params import FromQuery, QueryParameter
 from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.params import near, time_range
-from archive.api.render import camera_out, coverage_out, interval_out, segment_out
+from archive.api.render import camera_out, coverage_out, interval_out, segments_out
 from archive.api.schemas import RecordingsOut, SightingOut, SightingsOut
 from archive.identity.policy import Permission
 
@@ -38,7 +38,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         return RecordingsOut(
             zone=times.zone_name, range=interval_out(times, lo, hi), cameras=sorted(set(camera)),
             coverage=[coverage_out(times, c) for c in page.coverage] if cursor is None else None,
-            segments=[segment_out(times, s) for s in page.segments], next_cursor=page.next_cursor,
+            segments=segments_out(times, page.segments), next_cursor=page.next_cursor,
         )  # fmt: skip
 
     @get("/sightings", sync_to_thread=True,

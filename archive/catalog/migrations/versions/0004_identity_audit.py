@@ -1,5 +1,5 @@
 """Identity (agencies, users, API tokens) and the API's audit trail (entries, Merkle nodes,
-writer state, signed checkpoints). Must match archive/identity/tables.py and
+signed checkpoints). Must match archive/identity/tables.py and
 archive/audit/tables.py (a test checks). The audit tables are append-only: triggers refuse
 UPDATE and DELETE (and TRUNCATE on PostgreSQL) of entries, nodes and checkpoints.
 
@@ -108,13 +108,6 @@ def upgrade() -> None:
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
     )
     op.create_table(
-        "audit_state",
-        sa.Column("log_id", sa.String(300), primary_key=True),
-        sa.Column("size", sa.BigInteger, nullable=False),
-        sa.Column("state", sa.Text, nullable=False),
-        sa.Column("updated_us", sa.BigInteger, nullable=False),
-    )
-    op.create_table(
         "audit_checkpoint",
         sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("log_id", sa.String(300), nullable=False),
@@ -132,7 +125,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     _triggers_down()
     op.drop_table("audit_checkpoint")
-    op.drop_table("audit_state")
     op.drop_table("audit_node")
     op.drop_index("ix_audit_event_action", table_name="audit_event")
     op.drop_index("ix_audit_event_actor", table_name="audit_event")
