@@ -83,8 +83,12 @@ class EmbeddedSeaweed:
         *,
         weed: str | os.PathLike[str] | None = None,
         start_timeout: float = 30.0,
+        volume_size_limit_mb: int = 1024,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
+        # Each bucket gets volumes of this size; weed mini allows about free-disk / size volumes, so
+        # the size bounds how many buckets can take writes (1024 MB: ~78 on 80 GB free).
+        self._volume_size_limit_mb = volume_size_limit_mb
         self._weed = weed
         self._start_timeout = start_timeout
         self._proc: subprocess.Popen[bytes] | None = None
@@ -299,6 +303,7 @@ class EmbeddedSeaweed:
             "-s3.port.iceberg=0",
             "-s3.port.lance=0",
             "-master.telemetry=false",
+            f"-master.volumeSizeLimitMB={self._volume_size_limit_mb}",
             "-disableHttp",  # no filer / master HTTP API: only S3 and (mTLS) gRPC
             "-s3.iam=false",
             "-s3.autoCreateBucket=false",  # a put must never create a bucket without object lock

@@ -201,10 +201,22 @@ def test_eight_cameras_at_once(sim_cameras: SimCameraFactory, tmp_path: Path) ->
         assert _frame_count(tmp_path / f"cam{index}.ts") >= 20
 
 
+def _two_free_ports() -> int:
+    """A port p with p and p + 1 both free right now (ephemeral ports come and go: retry)."""
+    for _ in range(50):
+        with socket.socket() as first, socket.socket() as second:
+            first.bind(("127.0.0.1", 0))
+            base = first.getsockname()[1]
+            try:
+                second.bind(("127.0.0.1", base + 1))
+            except OSError:
+                continue
+            return base
+    raise AssertionError("no two consecutive free ports found")
+
+
 def test_fixed_ports_from_port_base(sim_cameras: SimCameraFactory) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        base = sock.getsockname()[1]
+    base = _two_free_ports()
     cameras = sim_cameras(2, "h264", port_base=base)
     assert cameras.urls == [f"rtsp://127.0.0.1:{base}/cam1", f"rtsp://127.0.0.1:{base + 1}/cam2"]
 
