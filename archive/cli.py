@@ -17,6 +17,7 @@ from typing import TextIO
 from archive.api.cli import register as register_api
 from archive.config import Config, load_config, mask_url, masked
 from archive.errors import ERRORS, UserError, ValidationError
+from archive.export.cli import register as register_export
 from archive.ledger.cli import register as register_ledger
 from archive.retention.cli import register as register_retention
 
@@ -201,6 +202,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_ledger(sub)  # keys, witness, log, verify
     register_api(sub)  # users, tokens, api serve
     register_retention(sub)  # retention, holds
+    register_export(sub)  # export, verify package
     return p
 
 

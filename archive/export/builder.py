@@ -1,0 +1,257 @@
+"""Building a package: gather every camera's evidence, stream it into the zip, seal, sign.
+
+Order of work: (1) every camera's evidence is gathered and verified first (nothing is written
+if one camera's log does not prove the range); (2) static files (verifier, spec, keys, README);
+(3) per camera the log files, then the segments, streamed from the store straight into the
+zip, each checked against its log entry's SHA-256 and size, with a bounded read-ahead
+(``prefetch_bytes``) so the store is read while the zip is written; a copy goes to scratch
+space only when the working copy is made, and ffmpeg joins it in the background while the
+next camera streams; (4) the working copies; (5) the custody log up to the ``built`` event
+(``seal``), the report, the manifest and its signature. Memory stays at about
+``prefetch_bytes`` plus one segment, whatever the number of cameras or hours.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from collections import deque
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from archive.export.gather import CameraEvidence, SegmentRef, gather
+from archive.export.manifest import CameraPaths, camera_section, manifest_bytes, sign_manifest
+from archive.export.model import Actor, ExportRecord, ExportSettings
+from archive.export.report import ReportInput, render_report
+from archive.export.static import add_static
+from archive.export.verifier.custody import verify_chain
+from archive.export.working_copy import WorkingCopy, make_working_copy
+from archive.export.zipout import FileRecord, PackageWriter
+from archive.integrity import IntegrityError, Signer, VerifierKey, canonical_json, parse_time
+from archive.ledger.service import Ledger
+from archive.model import Camera, Owner, us_from_utc
+from archive.storage.base import ObjectStore
+
+__all__ = ["BuildJob", "BuiltPackage", "PackageBuilder", "package_name"]
+
+Seal = Callable[[Mapping[str, Any]], list[bytes]]
+"""``seal(detail)``: record the ``built`` custody event; returns the custody log's lines."""
+Tick = Callable[[int, int], None]
+_SAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_VIEW = 1 << 20
+
+
+def package_name(case_id: str, export_id: str) -> str:
+    """``<case, filesystem-safe>_<export id>``: the zip's name (``.zip``) and its top folder."""
+    return f"{_SAFE.sub('_', case_id).strip('._-')[:80] or 'case'}_{export_id}"
+
+
+@dataclass(frozen=True)
+class BuildJob:
+    """What to build: the export, registry facts, who builds, the key that signs."""
+
+    record: ExportRecord
+    cameras: Mapping[str, Camera]
+    owners: Mapping[str, Owner]
+    requester: Actor
+    operator: Actor
+    archive_name: str
+    signer: Signer
+    keys: tuple[VerifierKey, ...]
+
+
+@dataclass(frozen=True)
+class BuiltPackage:
+    """A finished package on disk."""
+
+    path: Path
+    name: str
+    sha256: str
+    size: int
+    manifest_sha256: str
+    files: int
+    media_bytes: int
+
+
+def _fetch(store: ObjectStore, ref: SegmentRef) -> tuple[bytearray, str]:
+    """The object's bytes (one buffer of the logged size) and their SHA-256, computed here in the
+    read-ahead thread so hashing overlaps the zip writing."""
+    buf = bytearray(ref.size)
+    h = hashlib.sha256()
+    pos = 0
+    for chunk in store.open(ref.bucket, ref.key, ref.version_id):
+        if pos + len(chunk) > ref.size:
+            raise IntegrityError(f"stored object {ref.key} version {ref.version_id} is larger than the {ref.size} "
+                                 "bytes its log entry records", seq=ref.seq)  # fmt: skip
+        buf[pos : pos + len(chunk)] = chunk
+        h.update(chunk)
+        pos += len(chunk)
+    if pos != ref.size:
+        raise IntegrityError(f"stored object {ref.key} version {ref.version_id} is {pos} bytes, its log entry "
+                             f"records {ref.size}", seq=ref.seq)  # fmt: skip
+    return buf, h.hexdigest()
+
+
+def _views(buf: bytearray) -> Iterator[memoryview]:
+    view = memoryview(buf)
+    for i in range(0, len(buf), _VIEW):
+        yield view[i : i + _VIEW]
+
+
+class PackageBuilder:
+    """Builds packages (see the module docstring). One instance may build many, one at a time."""
+
+    def __init__(self, ledger: Ledger, store: ObjectStore, settings: ExportSettings, *,
+                 prefetch_bytes: int = 64 << 20, workers: int = 4) -> None:  # fmt: skip
+        self._ledger = ledger
+        self._store = store
+        self._settings = settings
+        self._prefetch = prefetch_bytes
+        self._workers = workers
+
+    def gather(self, rec: ExportRecord) -> list[CameraEvidence]:
+        """Every camera's verified evidence. Raises like :func:`archive.export.gather.gather`."""
+        return [gather(self._ledger, cam, rec.start_us, rec.end_us, self._settings.tolerance_us)
+                for cam in rec.camera_ids]  # fmt: skip
+
+    def _prefetched(self, refs: Sequence[SegmentRef]) -> Iterator[tuple[SegmentRef, tuple[bytearray, str]]]:
+        with ThreadPoolExecutor(self._workers, thread_name_prefix="export-fetch") as pool:
+            pending: deque[tuple[SegmentRef, Future[tuple[bytearray, str]]]] = deque()
+            held = 0
+            it = iter(refs)
+            nxt = next(it, None)
+            while pending or nxt is not None:
+                while nxt is not None and len(pending) < 2 * self._workers and (
+                        not pending or held + nxt.size <= self._prefetch):  # fmt: skip
+                    pending.append((nxt, pool.submit(_fetch, self._store, nxt)))
+                    held += nxt.size
+                    nxt = next(it, None)
+                ref, fut = pending.popleft()
+                data = fut.result()
+                held -= ref.size
+                yield ref, data
+
+    def build(self, job: BuildJob, seal: Seal, progress: Tick, evidence: Sequence[CameraEvidence] | None = None,
+              ffmpeg: str | None = None) -> BuiltPackage:  # fmt: skip
+        """Build the package of ``job.record`` into ``<exports_dir>/<export id>/<name>.zip``.
+
+        Raises:
+            IntegrityError: a stored object differs from its log entry (nothing is kept).
+            ConflictError / NotFoundError: the logs do not prove the requested range.
+            StorageError, CatalogError, SecretError, OSError (disk): the build failed; the
+            partial file is deleted.
+        """
+        rec = job.record
+        evidence = list(evidence) if evidence is not None else self.gather(rec)
+        name = package_name(rec.case_id, rec.id)
+        folder = self._settings.exports_dir / rec.id
+        scratch = folder / "scratch"
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True, exist_ok=True)
+        media = sum(ev.media_bytes for ev in evidence)
+        total = media * (2 if ffmpeg else 1)
+        done = [0]
+
+        def tick(n: int) -> None:
+            done[0] += n
+            progress(done[0], total)
+
+        writer = PackageWriter(folder / f"{name}.zip", name)
+        try:
+            return self._write(job, evidence, writer, scratch, seal, tick, media, ffmpeg)
+        except BaseException:
+            writer.abort()
+            raise
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def _write(self, job: BuildJob, evidence: Sequence[CameraEvidence], w: PackageWriter, scratch: Path, seal: Seal,
+               tick: Callable[[int], None], media: int, ffmpeg: str | None) -> BuiltPackage:  # fmt: skip
+        rec = job.record
+        add_static(w, job, self._settings)
+        paths: dict[str, CameraPaths] = {}
+        copies: dict[str, Future[WorkingCopy]] = {}
+        with ThreadPoolExecutor(1, thread_name_prefix="export-ffmpeg") as ff:
+            for ev in evidence:
+                paths[ev.camera_id] = self._camera(w, ev, scratch, tick, ffmpeg, ff, copies)
+            working: dict[str, FileRecord] = {}
+            errors: dict[str, str] = {}
+            for cam, fut in copies.items():
+                wc = fut.result()
+                if wc.path is None:
+                    errors[cam] = wc.error or "failed"
+                    continue
+                working[cam] = w.add_file(f"cameras/{cam}/working-copy-DERIVED.mp4", wc.path, "derived", tick=tick)
+                wc.path.unlink(missing_ok=True)
+        for cam, p in paths.items():
+            paths[cam] = CameraPaths(p.entries, p.proof, p.checkpoint, p.segments, p.prunes, p.prune_proofs,
+                                     working.get(cam), errors.get(cam))  # fmt: skip
+        evidence_digest = hashlib.sha256(canonical_json(
+            {"files": [[f.path, f.sha256, f.size] for f in sorted(w.records, key=lambda f: f.path)]})).hexdigest()
+        custody = seal({"package": w.root, "files": len(w.records), "media_bytes": media,
+                        "evidence_sha256": evidence_digest, "cameras": list(rec.camera_ids)})  # fmt: skip
+        w.add_bytes("custody.jsonl", b"".join(line + b"\n" for line in custody), "custody")
+        events = verify_chain(custody, rec.id)
+        created_us = us_from_utc(parse_time(events[-1].at, "custody event"))
+        report = render_report(ReportInput(rec, w.root, created_us, job.requester, job.operator, evidence,
+                                           job.cameras, job.owners, working, errors, list(w.records), events,
+                                           job.signer, self._settings))  # fmt: skip
+        w.add_bytes("report.html", report, "report")
+        sections = [camera_section(ev, job.cameras.get(ev.camera_id),
+                                   job.owners.get(job.cameras[ev.camera_id].owner_id)
+                                   if ev.camera_id in job.cameras else None, paths[ev.camera_id])
+                    for ev in evidence]  # fmt: skip
+        data = manifest_bytes(rec=rec, package=w.root, archive_name=job.archive_name, created_us=created_us,
+                              operator=job.operator, requester=job.requester, settings=self._settings,
+                              signer=job.signer, cameras=sections, custody_path="custody.jsonl", custody=custody,
+                              files=w.records, report_path="report.html")  # fmt: skip
+        files = len(w.records)
+        w.add_bytes("manifest.json", data, "manifest")
+        w.add_bytes("manifest.json.sig", sign_manifest(data, rec.id, job.signer), "signature")
+        sha, size = w.finish()
+        return BuiltPackage(w.path, w.root, sha, size, hashlib.sha256(data).hexdigest(), files, media)
+
+    def _camera(self, w: PackageWriter, ev: CameraEvidence, scratch: Path, tick: Callable[[int], None],
+                ffmpeg: str | None, ff: ThreadPoolExecutor,
+                copies: dict[str, Future[WorkingCopy]]) -> CameraPaths:  # fmt: skip
+        base = f"cameras/{ev.camera_id}"
+        w.add_bytes(f"{base}/entries.jsonl", b"".join(e + b"\n" for e in ev.entries), "entries")
+        w.add_bytes(f"{base}/range-proof.json", ev.proof.to_json() + b"\n", "proof")
+        w.add_bytes(f"{base}/checkpoint.note", ev.checkpoint_note.encode("utf-8"), "checkpoint")
+        prunes = proofs = None
+        if ev.prunes:
+            prunes, proofs = f"{base}/prunes-after-range.jsonl", f"{base}/prune-inclusion-proofs.jsonl"
+            w.add_bytes(prunes, b"".join(d + b"\n" for d, _ in ev.prunes), "entries")
+            w.add_bytes(proofs, b"".join(p.to_json() + b"\n" for _, p in ev.prunes), "proof")
+        segs: dict[int, str] = {}
+        local: list[Path] = []
+        cam_dir = scratch / ev.camera_id
+        cam_dir.mkdir(parents=True, exist_ok=True)
+        for ref, (buf, digest) in self._prefetched(ev.segments):
+            if digest != ref.sha256:
+                raise IntegrityError(f"stored object {ref.bucket}/{ref.key} version {ref.version_id} has SHA-256 "
+                                     f"{digest}, its log entry records {ref.sha256}: the store does not hold what "
+                                     "was logged", log=ev.origin, seq=ref.seq)  # fmt: skip
+            leaf = _SAFE.sub("_", PurePosixPath(ref.key).name)[-80:] or "segment"
+            path = f"{base}/segments/{ref.seq:012d}_{leaf}"
+            tee_path = cam_dir / f"{ref.seq:012d}{PurePosixPath(ref.key).suffix or '.ts'}"
+            tee = tee_path.open("wb") if ffmpeg else None
+            try:
+                w.add_chunks(path, _views(buf), "segment", tee=tee, tick=tick, digest=digest)
+            finally:
+                if tee is not None:
+                    tee.close()
+            del buf
+            segs[ref.seq] = path
+            local.append(tee_path)
+        if ffmpeg and local:
+            label = (f"DERIVED WORKING COPY of camera {ev.camera_id}, log entries {ev.first}-{ev.end - 1}: segments "
+                     "joined by ffmpeg concat with stream copy; NOT EVIDENCE, the segments are")  # fmt: skip
+            copies[ev.camera_id] = ff.submit(make_working_copy, ffmpeg, ev.camera_id, local,
+                                             scratch / f"{ev.camera_id}.mp4", label=label)  # fmt: skip
+        return CameraPaths(f"{base}/entries.jsonl", f"{base}/range-proof.json", f"{base}/checkpoint.note", segs,
+                           prunes, proofs, None, None)  # fmt: skip

@@ -1,0 +1,141 @@
+"""Collecting one camera's evidence for a time range from the ledger (catalog + log bucket).
+
+For the requested ``[start, end)``: the entries ``[L, R)`` of every segment and gap that
+overlaps it (and whatever lies between them), a checkpoint signed now (so ``N >= R``), the
+range proof of ``[L, R)`` in the tree of size ``N``, prune entries written after the range
+that delete media in it (each with an inclusion proof), and the media objects to copy. The
+result is verified with :func:`archive.integrity.verify_range` exactly as the package's
+verifier will, so a package is only built from evidence that proves the requested range.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, and_, func, select, union_all
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.errors import CatalogError, ConflictError, NotFoundError
+from archive.integrity import (
+    CompletenessError,
+    Entry,
+    InclusionProof,
+    IntegrityError,
+    Prune,
+    RangeProof,
+    RangeReport,
+    Segment,
+    SignedNote,
+    inclusion_proof,
+    range_proof,
+    verify_range,
+)
+from archive.ledger import repo as lrepo
+from archive.ledger.service import Ledger
+from archive.model import us_from_utc, utc_from_us
+
+__all__ = ["CameraEvidence", "SegmentRef", "gather"]
+
+
+@dataclass(frozen=True)
+class SegmentRef:
+    """A media object to copy into the package, with what its log entry says about it."""
+
+    seq: int
+    bucket: str
+    key: str
+    version_id: str
+    sha256: str
+    size: int
+    start_us: int
+    container: str
+
+
+@dataclass(frozen=True)
+class CameraEvidence:
+    """Everything the package needs about one camera (see the module docstring)."""
+
+    camera_id: str
+    origin: str
+    first: int
+    end: int
+    entries: tuple[bytes, ...]
+    proof: RangeProof
+    checkpoint_note: str
+    prunes: tuple[tuple[bytes, InclusionProof], ...]
+    segments: tuple[SegmentRef, ...]
+    report: RangeReport
+
+    @property
+    def media_bytes(self) -> int:
+        """Bytes of media to copy."""
+        return sum(s.size for s in self.segments)
+
+
+def _window(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[int, int] | None:
+    parts = [select(t.c.seq).where(and_(t.c.camera_id == camera_id, t.c.end_us > lo, t.c.start_us < hi))
+             for t in (lrepo.SEGMENT, lrepo.GAP)]  # fmt: skip
+    u = union_all(*parts).subquery()
+    row = conn.execute(select(func.min(u.c.seq), func.max(u.c.seq))).one()
+    return None if row[0] is None else (int(row[0]), int(row[1]) + 1)
+
+
+def _prunes_after(conn: Connection, origin: str, first: int, end: int, size: int) -> list[tuple[bytes, InclusionProof]]:
+    out = []
+    src = lrepo.hash_source(conn, origin)
+    for rec in lrepo.entries_of_kind(conn, origin, "prune", hi=size):
+        if rec.seq < end:
+            continue  # inside the range: exported with the entries
+        p = Entry.decode(rec.data).payload
+        if isinstance(p, Prune) and p.from_seq < end and p.to_seq > first:
+            out.append((rec.data, InclusionProof(rec.seq, size, inclusion_proof(rec.seq, size, src))))
+    return out
+
+
+def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance_us: int) -> CameraEvidence:
+    """One camera's evidence for ``[start_us, end_us)``, verified (module docstring).
+
+    Raises:
+        NotFoundError: no segment or gap of the camera overlaps the range.
+        ConflictError: the log does not (yet) prove the whole range, e.g. the range reaches
+            past the last recorded entry or a catalog row disagrees with its entry.
+        IntegrityError: stored evidence does not verify (an alarm: tampering or corruption).
+        CatalogError, StorageError, SecretError: signing the checkpoint or reading failed.
+    """
+    origin = ledger.log_id(camera_id)
+    ledger.checkpoint(camera_id)  # sign what is logged now, so the checkpoint covers the range
+    view = ledger.signer.latest(camera_id)
+    try:
+        with ledger.engine.connect() as conn:
+            win = _window(conn, camera_id, start_us, end_us)
+            if win is None:
+                raise NotFoundError(f"camera {camera_id} has no recording or gap entry between "
+                                    f"{utc_from_us(start_us).isoformat()} and {utc_from_us(end_us).isoformat()}")
+            first, end = win
+            if view is None or view.size < end:
+                raise ConflictError(f"camera {camera_id}: entries up to seq {end - 1} are not signed yet")
+            rows = list(lrepo.iter_entries(conn, origin, first, end))
+            if [r.seq for r in rows] != list(range(first, end)):
+                raise IntegrityError("entries are missing from the catalog", log=origin)
+            proof = range_proof(first, end, view.size, lrepo.hash_source(conn, origin))
+            prunes = _prunes_after(conn, origin, first, end, view.size)
+            buckets = dict(conn.execute(select(lrepo.SEGMENT.c.seq, lrepo.SEGMENT.c.bucket).where(and_(
+                lrepo.SEGMENT.c.camera_id == camera_id, lrepo.SEGMENT.c.seq >= first,
+                lrepo.SEGMENT.c.seq < end))).all())  # fmt: skip
+    except SQLAlchemyError as exc:
+        raise CatalogError(f"cannot read the log of camera {camera_id}: {exc}") from exc
+    entries = tuple(r.data for r in rows)
+    try:
+        report = verify_range(entries, proof, SignedNote.parse(view.note), ledger.signer.trusted_keys(origin),
+                              origin=origin, time_from=utc_from_us(start_us), time_to=utc_from_us(end_us),
+                              tolerance_us=tolerance_us, prunes=prunes)  # fmt: skip
+    except CompletenessError as exc:
+        raise ConflictError(f"camera {camera_id}: the log does not cover the requested range: {exc}") from exc
+    segs = []
+    for e in report.entries:
+        s = e.payload
+        if isinstance(s, Segment) and not report.is_pruned(e.seq):
+            segs.append(SegmentRef(e.seq, str(buckets.get(e.seq, ledger.settings.media_bucket)), s.object_key,
+                                   s.version_id, s.sha256.hex(), s.size, us_from_utc(s.start),
+                                   s.media.container))  # fmt: skip
+    return CameraEvidence(camera_id, origin, first, end, entries, proof, view.note, tuple(prunes), tuple(segs), report)

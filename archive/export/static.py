@@ -1,0 +1,73 @@
+"""The files every package carries besides the evidence: README, the standalone verifier
+(``verify_package.py`` + ``verifier/``), the integrity package with its SPEC.md, and the keys."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import archive.integrity
+from archive.export import verifier
+from archive.export.model import ExportSettings
+from archive.export.verifier.formats import fingerprint, keys_text
+from archive.export.zipout import PackageWriter
+
+if TYPE_CHECKING:
+    from archive.export.builder import BuildJob
+
+__all__ = ["add_static", "readme"]
+
+INTEGRITY_DIR = Path(archive.integrity.__file__).resolve().parent
+VERIFIER_DIR = Path(verifier.__file__).resolve().parent
+LAUNCHER = Path(__file__).resolve().parent / "verify_package.py"
+
+
+def _sources(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and (p.suffix == ".py" or p.name == "SPEC.md"))
+
+
+def readme(job: BuildJob, settings: ExportSettings) -> str:
+    """README.txt: what the package is and how to check it."""
+    rec, fp = job.record, fingerprint(job.signer.public_key)
+    return f"""EVIDENCE EXPORT - case {rec.case_id} (export {rec.id})
+Format: archive-export/1, made by the Mojokerto command center archive ({job.archive_name}).
+
+What is in this folder
+  manifest.json          what this package claims: case, legal basis, requester, approvals, operator,
+                         requested range ({rec.start_us} .. {rec.end_us} us UTC), cameras, and the
+                         SHA-256 and size of every file.
+  manifest.json.sig      Ed25519 signature (C2SP signed note) over the SHA-256 of manifest.json.
+  report.html            the human-readable report: coverage, every gap with its reason, hashes,
+                         who did what and when (UTC and {settings.zone_name}).
+  custody.jsonl          the custody log of this export (hash-chained JSON lines).
+  cameras/<id>/segments/ the native video segments, byte for byte as stored.
+  cameras/<id>/entries.jsonl, range-proof.json, checkpoint.note
+                         the camera's tamper-evident log entries covering the range, the proof that
+                         they are exactly entries L..R-1 of the log, and the signed checkpoint.
+  cameras/<id>/working-copy-DERIVED.mp4
+                         a DERIVED copy for viewing (segments joined, no re-encoding). Not evidence.
+  keys/keys.txt          the public keys that signed this package and the checkpoints.
+  integrity/SPEC.md      the specification of the log format (archive-log/1).
+  verify_package.py      the verifier: needs only Python 3.11+ and the 'cryptography' package.
+
+How to verify (no network needed)
+  python verify_package.py --trust {fp}
+
+  Compare that fingerprint with the one the archive publishes (out of band): the keys inside a
+  package only show that it is intact as its signer made it. The verifier prints every check and
+  exits 0 only if all of them hold. To include events after the package was made (downloads,
+  verifications), ask the archive for 'archive export custody {rec.id}' and pass it with --custody.
+"""
+
+
+def add_static(w: PackageWriter, job: BuildJob, settings: ExportSettings) -> None:
+    """Write README.txt, the verifier, the integrity package and keys/keys.txt. Raises OSError."""
+    w.add_bytes("README.txt", readme(job, settings).encode("utf-8"), "readme")
+    w.add_file("verify_package.py", LAUNCHER, "verifier", executable=True)
+    for p in _sources(VERIFIER_DIR):
+        w.add_file(f"verifier/{p.name}", p, "verifier")
+    for p in _sources(INTEGRITY_DIR):
+        w.add_file(f"integrity/{p.name}", p, "spec" if p.suffix == ".md" else "verifier")
+    header = ["Public keys of the archive that signed this package (manifest.json.sig) and the camera logs",
+              "(checkpoint.note). Trust them only after comparing a fingerprint with the archive's published one."]
+    w.add_bytes("keys/keys.txt", keys_text(job.keys, header).encode("utf-8"), "keys")

@@ -1,0 +1,162 @@
+"""Per-camera checks of a package: the log range against its signed checkpoint (SPEC.md 8,
+via ``integrity.verify_range``), completeness of the requested range, and every segment file
+against its log entry."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from .formats import FormatError, Trust
+from .outcome import CheckBuilder
+
+if TYPE_CHECKING or __name__.startswith("archive."):
+    from archive import integrity as itg
+else:  # inside a package: the copy of integrity/ beside this folder
+    import integrity as itg
+
+__all__ = ["CameraFiles", "check_camera"]
+
+
+@dataclass(frozen=True)
+class CameraFiles:
+    """What a camera section of the manifest names (parsed; ``segments`` maps seq to path)."""
+
+    camera: str
+    log: str
+    entries: str
+    first: int
+    end: int
+    proof: str
+    checkpoint: str
+    size: int
+    root: str
+    segments: Mapping[int, str]
+    prunes: str | None
+    prune_proofs: str | None
+    working_copy: str | None
+
+    @classmethod
+    def parse(cls, d: Mapping[str, Any]) -> CameraFiles:
+        """Parse one ``cameras[]`` item. Raises FormatError (KeyError/TypeError are wrapped)."""
+        try:
+            segs: dict[int, str] = {}
+            for s in d["segments"]:
+                seq = s["seq"]
+                if type(seq) is not int or seq in segs or not isinstance(s["path"], str):
+                    raise FormatError(f"bad or repeated segment seq {seq!r}")
+                segs[seq] = s["path"]
+            prunes = d.get("prunes")
+            wc = d.get("working_copy")
+            out = cls(camera=str(d["id"]), log=str(d["log"]), entries=str(d["entries"]["path"]),
+                      first=int(d["entries"]["start"]), end=int(d["entries"]["end"]),
+                      proof=str(d["range_proof"]), checkpoint=str(d["checkpoint"]["path"]),
+                      size=int(d["checkpoint"]["size"]), root=str(d["checkpoint"]["root"]), segments=segs,
+                      prunes=str(prunes["path"]) if prunes else None,
+                      prune_proofs=str(prunes["proofs"]) if prunes else None,
+                      working_copy=str(wc["path"]) if wc else None)  # fmt: skip
+        except (KeyError, TypeError, ValueError) as exc:
+            raise FormatError(f"manifest camera section is malformed: {exc!r}") from exc
+        return out
+
+
+def _lines(data: bytes, what: str) -> list[bytes]:
+    if not data.endswith(b"\n"):
+        raise FormatError(f"{what}: the last line does not end with a newline")
+    return data[:-1].split(b"\n") if data != b"\n" else []
+
+
+def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, int]], trust: Trust,
+                 time_from: datetime, time_to: datetime, tolerance_us: int,
+                 chk: CheckBuilder) -> list[str]:  # fmt: skip
+    """Run the checks of one camera into ``chk``; return facts for the report.
+
+    ``read(path) -> bytes`` reads a small package file; ``actual`` maps path to the
+    (SHA-256, size) computed from the package's bytes.
+    """
+    facts: list[str] = []
+    try:
+        entries = _lines(read(cam.entries), cam.entries)
+        proof = itg.RangeProof.from_json(read(cam.proof).rstrip(b"\n"))
+        note = read(cam.checkpoint).decode("utf-8")
+        prunes: list[tuple[bytes, itg.InclusionProof]] = []
+        if cam.prunes and cam.prune_proofs:
+            pl = _lines(read(cam.prunes), cam.prunes)
+            pp = [itg.InclusionProof.from_json(x) for x in _lines(read(cam.prune_proofs), cam.prune_proofs)]
+            if len(pl) != len(pp):
+                raise FormatError(f"{cam.prunes}: {len(pl)} prune entries but {len(pp)} inclusion proofs")
+            prunes = list(zip(pl, pp, strict=True))
+    except (KeyError, OSError, UnicodeDecodeError, FormatError, itg.IntegrityError) as exc:
+        chk.fail(f"cannot read the log files: {exc}")
+        return facts
+    if (proof.start, proof.end, proof.tree_size) != (cam.first, cam.end, cam.size):
+        chk.fail(f"manifest says entries [{cam.first}, {cam.end}) of a tree of size {cam.size}, the range proof is "
+                 f"for [{proof.start}, {proof.end}) of {proof.tree_size}")  # fmt: skip
+    decoded: list[itg.Entry] = []
+    pruned: list[tuple[int, int]] = []
+    try:
+        rep = itg.verify_range(entries, proof, note, trust.keys_for(cam.log), origin=cam.log, time_from=time_from,
+                               time_to=time_to, tolerance_us=tolerance_us, prunes=prunes)  # fmt: skip
+        decoded, pruned = list(rep.entries), list(rep.pruned)
+        signers = ", ".join(f"{k.name}+{k.key_id.hex()}" for k in rep.signed_by)
+        chk.note(f"log {cam.log}: entries [{rep.start}, {rep.end}) rebuild the root {rep.checkpoint.root.hex()} of "
+                 f"the checkpoint of size {rep.checkpoint.size} signed by {signers}")  # fmt: skip
+        if rep.checkpoint.root.hex() != cam.root:
+            chk.fail(f"manifest names checkpoint root {cam.root}, the checkpoint has {rep.checkpoint.root.hex()}")
+        others = sorted({s.name for s in itg.SignedNote.parse(note).signatures if s.name != cam.log})
+        if others:
+            chk.note(f"the checkpoint also carries signatures by {', '.join(others)} (witness cosignatures; "
+                     "not checked without the witnesses' keys)")  # fmt: skip
+        if rep.covered is not None:
+            a, b = (itg.format_time(t) for t in rep.covered)
+            chk.note(f"requested range {a} .. {b} is covered by segment and gap entries "
+                     f"(holes up to {rep.tolerance_us} us tolerated and reported)")  # fmt: skip
+        facts.extend(f"{cam.camera}: {n}" for n in rep.notes)
+    except itg.IntegrityError as exc:
+        chk.fail(str(exc))
+        for i, data in enumerate(entries):
+            try:
+                decoded.append(itg.Entry.decode(data))
+            except itg.IntegrityError:
+                chk.fail(f"entry line {i + 1} of {cam.entries} does not decode; its segment is not checked")
+    _check_segments(cam, decoded, pruned, actual, chk, facts)
+    if cam.working_copy:
+        got = actual.get(cam.working_copy)
+        shown = f"SHA-256 {got[0]}, {got[1]} bytes" if got else "missing"
+        chk.note(f"derived working copy {cam.working_copy} ({shown}): a convenience, not evidence")
+    return facts
+
+
+def _check_segments(cam: CameraFiles, decoded: list[itg.Entry], pruned: list[tuple[int, int]],
+                    actual: Mapping[str, tuple[str, int]], chk: CheckBuilder, facts: list[str]) -> None:  # fmt: skip
+    seen: set[int] = set()
+    checked = 0
+    for e in decoded:
+        seg = e.payload
+        if not isinstance(seg, itg.Segment):
+            continue
+        seen.add(e.seq)
+        if any(lo <= e.seq < hi for lo, hi in pruned):
+            facts.append(f"{cam.camera}: seq {e.seq}: media deleted by retention before the export "
+                         f"(log entry kept: {seg.object_key})")  # fmt: skip
+            continue
+        path = cam.segments.get(e.seq)
+        if path is None:
+            chk.fail(f"seq {e.seq}: the manifest names no media file for this segment entry ({seg.object_key})")
+            continue
+        got = actual.get(path)
+        if got is None:
+            chk.fail(f"seq {e.seq}: segment file {path} is missing from the package")
+            continue
+        digest, size = got
+        if digest != seg.sha256.hex() or size != seg.size:
+            chk.fail(f"seq {e.seq}: segment file {path} has SHA-256 {digest} ({size} bytes), its log entry says "
+                     f"{seg.sha256.hex()} ({seg.size} bytes)")  # fmt: skip
+            continue
+        checked += 1
+    for seq in sorted(set(cam.segments) - seen):
+        chk.fail(f"seq {seq}: the manifest lists segment file {cam.segments[seq]} but no exported segment entry "
+                 "has this seq")  # fmt: skip
+    chk.note(f"{checked} segment files match their log entries (SHA-256 and size)")

@@ -1,0 +1,289 @@
+"""All checks of one package, in order; every check runs (one failure does not hide others).
+
+1. **package**: the zip or folder opens, member names are safe, the signed files are there.
+2. **manifest signature**: ``manifest.json.sig`` verifies with a trusted key (``--trust``, else
+   the bundled keys) and names the SHA-256 of ``manifest.json``.
+3. **manifest**: format, export id, requested range, cameras.
+4. **file hashes**: every file listed has its SHA-256 and size; nothing unlisted was added.
+5. **camera <id>**, per camera: entries, range proof and signed checkpoint (SPEC.md 8), the
+   requested range covered by segments and gaps, every segment file against its entry.
+6. **custody log**: the hash chain, its head signed in the manifest; optionally a continued
+   custody log from the archive (``--custody``), which must extend the package's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import FORMAT
+from .camera import CameraFiles, check_camera
+from .custody import CustodyEvent, split_lines, verify_chain
+from .formats import FormatError, ManifestNote, Trust, fingerprint, parse_keys, parse_strict, resolve_trust
+from .outcome import Check, CheckBuilder, Outcome
+from .source import PackageSource, hash_member, open_package, read_all
+
+if TYPE_CHECKING or __name__.startswith("archive."):
+    from archive import integrity as itg
+else:  # inside a package: the copy of integrity/ beside this folder
+    import integrity as itg
+
+__all__ = ["Progress", "verify_package"]
+
+Progress = Callable[[int, int], None]
+"""``progress(bytes_done, bytes_total)`` while files are hashed."""
+
+SIGNED = ("manifest.json", "manifest.json.sig")
+KEYS = "keys/keys.txt"
+
+
+class _Run:
+    def __init__(self, src: PackageSource, progress: Progress | None) -> None:
+        self.src = src
+        self.names = set(src.names())
+        self.progress = progress
+        self.checks: list[Check] = []
+        self.facts: list[str] = []
+        self.actual: dict[str, tuple[str, int]] = {}
+        self.hashed = 0
+        self.manifest: dict[str, Any] | None = None
+        self.export_id: str | None = None
+        self.trust = Trust((), (), pinned=False)
+
+    def read(self, name: str) -> bytes:
+        if name not in self.names:
+            raise KeyError(f"{name} is not in the package")
+        return read_all(self.src, name)
+
+    def package(self) -> None:
+        chk = CheckBuilder("package")
+        for name in (*SIGNED, KEYS):
+            if name not in self.names:
+                chk.fail(f"{name} is missing")
+        chk.note(f"{len(self.names)} files in {self.src.label}")
+        self.checks.append(chk.build())
+
+    def signature(self, trust_values: Sequence[str]) -> None:
+        chk = CheckBuilder("manifest signature")
+        try:
+            bundled = parse_keys(self.read(KEYS).decode("utf-8"))
+        except (KeyError, OSError, UnicodeDecodeError, FormatError) as exc:
+            chk.fail(f"cannot read the bundled keys: {exc}")
+            bundled = []
+        self.trust = resolve_trust(trust_values, bundled)
+        for p in self.trust.problems:
+            chk.fail(p)
+        try:
+            note = itg.SignedNote.parse(self.read("manifest.json.sig"))
+            stated = ManifestNote.parse(note.text)
+            self.export_id = stated.export_id
+            names = sorted({s.name for s in note.signatures})
+            keys = [k for n in names for k in self.trust.keys_for(n)]
+            signed_by = itg.verify_note(note, keys)
+            for k in signed_by:
+                chk.note(f"manifest.json.sig signed by {k.name}+{k.key_id.hex()}, fingerprint "
+                         f"{fingerprint(k.public_key)}")  # fmt: skip
+            digest = hashlib.sha256(self.read("manifest.json")).hexdigest()
+            if digest != stated.sha256:
+                chk.fail(f"manifest.json was replaced or edited: its SHA-256 is {digest}, the signed note says "
+                         f"{stated.sha256}")  # fmt: skip
+        except itg.SignatureError as exc:
+            chk.fail(f"manifest.json.sig is not signed by a trusted key: {exc}")
+        except (KeyError, OSError, FormatError, itg.IntegrityError) as exc:
+            chk.fail(f"manifest.json.sig: {exc}")
+        chk.note(self.trust.describe())
+        self.checks.append(chk.build())
+
+    def parse_manifest(self) -> None:
+        chk = CheckBuilder("manifest")
+        try:
+            m = parse_strict(self.read("manifest.json"), "manifest.json")
+            if m.get("format") != FORMAT:
+                raise FormatError(f"manifest.json: format {m.get('format')!r}, this verifier reads {FORMAT}")
+            if self.export_id is not None and m.get("export_id") != self.export_id:
+                chk.fail(f"manifest.json is about export {m.get('export_id')!r}, the signed note about "
+                         f"{self.export_id!r}")  # fmt: skip
+            for key in ("case", "range", "cameras", "files", "custody", "tolerance_us"):
+                if key not in m:
+                    raise FormatError(f"manifest.json: member {key!r} is missing")
+            self.manifest = m
+            case, rng = m["case"], m["range"]
+            chk.note(f"case {case.get('id')}; legal basis: {case.get('legal_basis')}")
+            chk.note(f"requested range {rng.get('start')} .. {rng.get('end')}; {len(m['cameras'])} camera(s); "
+                     f"created {m.get('created_at')}")  # fmt: skip
+        except (KeyError, OSError, FormatError, AttributeError, TypeError) as exc:
+            chk.fail(str(exc))
+        self.checks.append(chk.build())
+
+    def files(self) -> None:
+        chk = CheckBuilder("file hashes")
+        listed: dict[str, tuple[str, int]] = {}
+        try:
+            for f in (self.manifest or {})["files"]:
+                path, digest, size = str(f["path"]), str(f["sha256"]), int(f["size"])
+                if path in listed or path in SIGNED:
+                    chk.fail(f"{path} is listed twice or names a signature file")
+                listed[path] = (digest, size)
+        except (KeyError, TypeError, ValueError) as exc:
+            chk.fail(f"the manifest's file list is malformed: {exc!r}")
+        present = [p for p in sorted(listed) if p in self.names]
+        total = sum(self.src.size(p) for p in present)
+
+        def tick(n: int) -> None:
+            self.hashed += n
+            if self.progress is not None:
+                self.progress(self.hashed, total)
+
+        for path in present:
+            try:
+                self.actual[path] = hash_member(self.src, path, tick)
+            except OSError as exc:
+                chk.fail(f"{path} cannot be read: {exc}")
+        for path, (digest, size) in sorted(listed.items()):
+            got = self.actual.get(path)
+            if path not in self.names:
+                chk.fail(f"{path} is listed in the manifest but missing from the package")
+            elif got is not None and got != (digest, size):
+                chk.fail(f"{path}: SHA-256 {got[0]} ({got[1]} bytes) differs from the manifest's {digest} "
+                         f"({size} bytes)")  # fmt: skip
+        for extra in sorted(self.names - set(listed) - set(SIGNED)):
+            chk.fail(f"{extra} is in the package but not in the signed manifest (added after signing)")
+        chk.note(f"{len(self.actual)} of {len(listed)} listed files hashed, {self.hashed} bytes")
+        self.checks.append(chk.build())
+
+    def cameras(self, tolerance_us: int | None) -> None:
+        m = self.manifest or {}
+        try:
+            t_from = itg.parse_time(m["range"]["start"], "manifest range start")
+            t_to = itg.parse_time(m["range"]["end"], "manifest range end")
+            tol = int(m["tolerance_us"]) if tolerance_us is None else tolerance_us
+            cams = [CameraFiles.parse(c) for c in m["cameras"]]
+        except (KeyError, TypeError, ValueError, FormatError, itg.IntegrityError) as exc:
+            if self.manifest is not None:
+                self.checks.append(Check("cameras", (f"the manifest's range or cameras are malformed: {exc}",), ()))
+            return
+        if tolerance_us is not None:
+            self.facts.append(f"tolerance for holes set to {tolerance_us} us on the command line (package: "
+                              f"{m['tolerance_us']} us)")  # fmt: skip
+        for cam in cams:
+            chk = CheckBuilder(f"camera {cam.camera}")
+            self.facts.extend(self._camera(cam, chk, t_from, t_to, tol))
+            self.checks.append(chk.build())
+
+    def _camera(self, cam: CameraFiles, chk: CheckBuilder, t_from: datetime, t_to: datetime, tol: int) -> list[str]:
+        return check_camera(cam, self.read, self.actual, self.trust, t_from, t_to, tol, chk)
+
+    def custody(self, continued: Path | None, package_sha256: str | None) -> None:
+        chk = CheckBuilder("custody log")
+        m = self.manifest or {}
+        try:
+            spec = m["custody"]
+            path, count, head = str(spec["path"]), int(spec["events"]), str(spec["head"])
+            lines = split_lines(self.read(path), path)
+            events = verify_chain(lines, str(m.get("export_id")))
+            if len(events) != count or (events[-1].hash if events else "") != head:
+                chk.fail(f"the custody log has {len(events)} events with head {events[-1].hash if events else '-'}, "
+                         f"the signed manifest says {count} events with head {head} (events edited, added or "
+                         "removed)")  # fmt: skip
+            kinds = [e.event for e in events]
+            if not kinds or kinds[0] != "requested" or "built" not in kinds:
+                chk.fail(f"the custody log must start with 'requested' and include 'built', it has {kinds}")
+            chk.details.extend(_describe(e) for e in events)
+            if kinds and kinds[0] == "requested":
+                self._match_request(chk, events[0], m)
+            if continued is not None:
+                self._continued(chk, continued, lines, str(m.get("export_id")), package_sha256)
+        except (KeyError, TypeError, ValueError, OSError, FormatError) as exc:
+            chk.fail(str(exc))
+        self.checks.append(chk.build())
+
+    @staticmethod
+    def _match_request(chk: CheckBuilder, ev: CustodyEvent, m: dict[str, Any]) -> None:
+        """The manifest's range and cameras must be what was requested (a trimmed range is caught)."""
+        want = (ev.detail.get("start"), ev.detail.get("end"), sorted(ev.detail.get("cameras") or []))
+        got = (m["range"].get("start"), m["range"].get("end"), sorted(str(c.get("id")) for c in m["cameras"]))
+        if want != got:
+            chk.fail(f"the manifest exports {got[0]} .. {got[1]} of cameras {', '.join(got[2])}, but the custody "
+                     f"log's request was {want[0]} .. {want[1]} of cameras {', '.join(want[2])} (range or cameras "
+                     "changed after the request)")  # fmt: skip
+
+    @staticmethod
+    def _continued(chk: CheckBuilder, path: Path, mine: list[bytes], export_id: str,
+                   package_sha256: str | None) -> None:  # fmt: skip
+        lines = split_lines(path.read_bytes(), str(path))
+        for i, line in enumerate(mine):
+            if i >= len(lines) or lines[i] != line:
+                chk.fail(f"{path}: event {i} differs from the package's custody log (not the same chain)")
+                return
+        events = verify_chain(lines, export_id)
+        chk.note(f"{path} continues the package's custody log with {len(events) - len(mine)} event(s):")
+        chk.details.extend(_describe(e) for e in events[len(mine) :])
+        packaged = [e for e in events if e.event == "packaged"]
+        if package_sha256 is not None and packaged:
+            recorded = [str(e.detail.get("sha256")) for e in packaged]
+            if package_sha256 in recorded:
+                chk.note(f"this zip (SHA-256 {package_sha256}) is the package recorded by the archive")
+            else:
+                chk.fail(f"this zip has SHA-256 {package_sha256}, the archive recorded {', '.join(recorded)}")
+
+
+def _describe(e: CustodyEvent) -> str:
+    return f"#{e.seq} {e.event}: {e.who()} at {e.at} ({e.local}) from {e.origin}"
+
+
+def _file_sha256(path: Path, progress: Callable[[int], None]) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+            progress(len(chunk))
+    return h.hexdigest()
+
+
+def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | None = None,
+                   tolerance_us: int | None = None, package_hash: bool = False,
+                   progress: Progress | None = None) -> Outcome:  # fmt: skip
+    """Run every check on the package at ``path`` (zip or folder); never raises for a bad
+    package (that is a failed check).
+
+    ``package_hash`` (or ``custody``) also hashes the zip file itself, to compare with the
+    archive's ``packaged`` custody event.
+
+    Raises:
+        FormatError: a ``--trust`` value that is neither a verifier key nor a fingerprint.
+    """
+    start = time.monotonic()
+    try:
+        src = open_package(path)
+    except FormatError as exc:
+        return Outcome(str(path), (Check("package", (str(exc),), ()),), (), "not checked")
+    run = _Run(src, progress)
+    zip_sha: str | None = None
+    try:
+        if (package_hash or custody is not None) and path.is_file():
+            size = path.stat().st_size
+            seen = [0]
+
+            def tick(n: int) -> None:
+                seen[0] += n
+                if progress is not None:
+                    progress(seen[0], size)
+
+            zip_sha = _file_sha256(path, tick)
+        run.package()
+        run.signature(trust)
+        run.parse_manifest()
+        run.files()
+        run.cameras(tolerance_us)
+        run.custody(custody, zip_sha)
+    finally:
+        src.close()
+    m = run.manifest or {}
+    case = m.get("case") if isinstance(m.get("case"), dict) else {}
+    return Outcome(package=str(path), checks=tuple(run.checks), facts=tuple(run.facts), trust=run.trust.describe(),
+                   export_id=run.export_id, case_id=(case or {}).get("id"), package_sha256=zip_sha,
+                   bytes_hashed=run.hashed, seconds=time.monotonic() - start)  # fmt: skip

@@ -1,0 +1,210 @@
+"""Formats of an ``archive-export/1`` package besides the camera logs (those are in SPEC.md).
+
+- **Canonical JSON**: sorted keys, no spaces, UTF-8, integers only (SPEC.md 3.1 rules).
+- **Manifest signature** ``manifest.json.sig``: a C2SP signed note (SPEC.md 7.2) whose text is
+  three lines, ``archive-export/1 manifest``, ``export <id>`` and ``sha256 <hex of the exact
+  bytes of manifest.json>``, signed with Ed25519 by the archive's export key
+  (name ``<archive>/export``).
+- **Key fingerprint**: ``sha256:`` + hex SHA-256 of the 32-byte Ed25519 public key. The
+  archive signs its logs and its packages with one key under several names (one per log, one
+  for exports), so one fingerprint identifies all of them.
+- **Keys file** ``keys/keys.txt``: one verifier key (SPEC.md 7.1) per line; ``#`` comments.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING or __name__.startswith("archive."):
+    from archive import integrity as itg
+else:  # inside a package: the copy of integrity/ beside this folder
+    import integrity as itg
+
+__all__ = [
+    "MANIFEST_NOTE_HEAD",
+    "FormatError",
+    "ManifestNote",
+    "Trust",
+    "canonical",
+    "fingerprint",
+    "keys_text",
+    "parse_keys",
+    "parse_strict",
+    "resolve_trust",
+]
+
+MANIFEST_NOTE_HEAD = "archive-export/1 manifest"
+_HEX = re.compile("[0-9a-f]+")
+MIN_FINGERPRINT_HEX = 32
+
+
+class FormatError(ValueError):
+    """A package file does not follow its format; the message says which and how."""
+
+
+def canonical(value: Any) -> bytes:
+    """Canonical JSON bytes (sorted keys, no spaces, UTF-8, no escapes beyond ``\\"`` and ``\\\\``)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in out:
+            raise FormatError(f"duplicate member {k!r}")
+        out[k] = v
+    return out
+
+
+def _no_float(text: str) -> Any:
+    raise FormatError(f"non-integer number {text}")
+
+
+def parse_strict(data: bytes, what: str, *, require_canonical: bool = False) -> dict[str, Any]:
+    """Parse a JSON object strictly (UTF-8, no duplicate members, no floats).
+
+    Raises:
+        FormatError: otherwise, or (``require_canonical``) when the bytes are not canonical.
+    """
+    try:
+        value = json.loads(data.decode("utf-8"), object_pairs_hook=_pairs, parse_float=_no_float,
+                           parse_constant=_no_float)  # fmt: skip
+    except FormatError as exc:
+        raise FormatError(f"{what}: {exc}") from exc
+    except ValueError as exc:
+        raise FormatError(f"{what}: not UTF-8 JSON: {exc}") from exc
+    if not isinstance(value, dict):
+        raise FormatError(f"{what}: not a JSON object")
+    if require_canonical and canonical(value) != data:
+        raise FormatError(f"{what}: not in canonical encoding")
+    return value
+
+
+def fingerprint(public_key: bytes) -> str:
+    """``sha256:<hex>`` of a 32-byte Ed25519 public key."""
+    return "sha256:" + hashlib.sha256(public_key).hexdigest()
+
+
+@dataclass(frozen=True)
+class ManifestNote:
+    """The signed statement about ``manifest.json``: export id and SHA-256 of its bytes."""
+
+    export_id: str
+    sha256: str
+
+    def text(self) -> str:
+        """The note text (three lines, final newline)."""
+        return f"{MANIFEST_NOTE_HEAD}\nexport {self.export_id}\nsha256 {self.sha256}\n"
+
+    @classmethod
+    def parse(cls, text: str) -> ManifestNote:
+        """Parse the note text. Raises FormatError."""
+        lines = text.split("\n")
+        if len(lines) != 4 or lines[3] != "" or lines[0] != MANIFEST_NOTE_HEAD:
+            raise FormatError(f"manifest.json.sig: the signed text is not the three lines of {MANIFEST_NOTE_HEAD}")
+        if not lines[1].startswith("export ") or not lines[2].startswith("sha256 "):
+            raise FormatError("manifest.json.sig: expected 'export <id>' and 'sha256 <hex>' lines")
+        digest = lines[2][len("sha256 ") :]
+        if len(digest) != 64 or not _HEX.fullmatch(digest):
+            raise FormatError("manifest.json.sig: the sha256 line is not 64 lowercase hex digits")
+        return cls(lines[1][len("export ") :], digest)
+
+
+def keys_text(keys: Sequence[itg.VerifierKey], header: Sequence[str] = ()) -> str:
+    """The keys file: comment lines, then one verifier key per line with its fingerprint."""
+    lines = [f"# {h}" for h in header]
+    for k in keys:
+        lines.append(f"# {k.name}: fingerprint {fingerprint(k.public_key)}")
+        lines.append(k.encode())
+    return "\n".join(lines) + "\n"
+
+
+def parse_keys(text: str, what: str = "keys/keys.txt") -> list[itg.VerifierKey]:
+    """Verifier keys, one per line (the last word of a line; blank and ``#`` lines skipped).
+
+    Raises:
+        FormatError: a line that is not a verifier key.
+    """
+    out: list[itg.VerifierKey] = []
+    for n, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        try:
+            out.append(itg.VerifierKey.parse(line.split()[-1]))
+        except itg.IntegrityError as exc:
+            raise FormatError(f"{what} line {n}: {exc}") from exc
+    return out
+
+
+@dataclass(frozen=True)
+class Trust:
+    """The keys signatures are checked against.
+
+    ``pinned``: the public keys come from the person verifying (``--trust``), and are accepted
+    under any key name; otherwise the keys bundled in the package are used, each under its own
+    name, which proves only that the package is intact as its signer made it. ``problems``:
+    ``--trust`` values that matched no key.
+    """
+
+    public_keys: tuple[bytes, ...]
+    named: tuple[itg.VerifierKey, ...]
+    pinned: bool
+    problems: tuple[str, ...] = ()
+
+    def keys_for(self, name: str) -> list[itg.VerifierKey]:
+        """The trusted Ed25519 note keys under ``name``."""
+        if self.pinned:
+            return [itg.VerifierKey(name, pk) for pk in self.public_keys]
+        return [k for k in self.named if k.name == name and k.alg == itg.ALG_ED25519]
+
+    def describe(self) -> str:
+        """One line for the report."""
+        prints = ", ".join(sorted({fingerprint(pk) for pk in self.public_keys})) or "none"
+        if self.pinned:
+            return f"trusted keys given with --trust: {prints}"
+        return (f"keys bundled in the package only ({prints}); this shows the package is intact as its signer "
+                "made it, not who the signer is: compare the fingerprint with the archive's published one, "
+                "or run again with --trust FINGERPRINT")  # fmt: skip
+
+
+def _fingerprint_hex(value: str) -> str | None:
+    text = value.strip().lower().removeprefix("sha256:").replace(":", "").replace(" ", "")
+    if MIN_FINGERPRINT_HEX <= len(text) <= 64 and _HEX.fullmatch(text):
+        return text
+    return None
+
+
+def resolve_trust(values: Iterable[str], bundled: Sequence[itg.VerifierKey]) -> Trust:
+    """Trust from ``--trust`` values (verifier keys, or fingerprints of at least 32 hex digits,
+    matched against the bundled keys), or the bundled keys when ``values`` is empty.
+
+    Raises:
+        FormatError: a value that is neither a verifier key nor a fingerprint.
+    """
+    given = [v for v in values if v.strip()]
+    if not given:
+        return Trust(tuple(dict.fromkeys(k.public_key for k in bundled)), tuple(bundled), pinned=False)
+    keys: list[bytes] = []
+    problems: list[str] = []
+    for value in given:
+        if "+" in value:
+            try:
+                keys.append(itg.VerifierKey.parse(value.strip()).public_key)
+            except itg.IntegrityError as exc:
+                raise FormatError(f"--trust {value!r}: not a verifier key: {exc}") from exc
+            continue
+        hexed = _fingerprint_hex(value)
+        if hexed is None:
+            raise FormatError(f"--trust {value!r}: give a verifier key (name+id+key) or a key fingerprint "
+                              f"(sha256:<hex>, at least {MIN_FINGERPRINT_HEX} hex digits)")  # fmt: skip
+        found = [k.public_key for k in bundled if hashlib.sha256(k.public_key).hexdigest().startswith(hexed)]
+        if not found:
+            problems.append(f"no key in the package has the trusted fingerprint sha256:{hexed}")
+        keys.extend(found)
+    return Trust(tuple(dict.fromkeys(keys)), tuple(bundled), pinned=True, problems=tuple(problems))

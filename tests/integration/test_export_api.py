@@ -1,0 +1,111 @@
+"""The export API (archive.export.api): request, approve, build with progress, the package hash
+first, resumable download with Range, the custody log, and verification of an upload."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar, Router
+from litestar.testing import TestClient
+
+from archive.api.deps import ApiDeps
+from archive.api.errors import handle_exception
+from archive.api.gate import Gate
+from archive.api.guards import permission_guard
+from archive.export.api import export_routes, parse_range
+from archive.search.service import SearchService
+from archive.storage.s3 import S3Store
+from tests.integration import export_support as xs
+
+P = "/api/v1"
+
+
+def _app(env: xs.XEnv) -> tuple[Litestar, dict[str, dict[str, str]]]:
+    deps = ApiDeps(identity=env.identity, search=SearchService(env.engine), audit=env.audit)  # type: ignore[arg-type]
+    router = Router(path=P, route_handlers=export_routes(deps, env.exports), guards=[permission_guard],
+                    middleware=[lambda app: Gate(app, deps)])
+    tokens = {u: {"Authorization": f"Bearer {env.identity.create_token(u, days=1).secret}"} for u in xs.USERS}
+    return Litestar(route_handlers=[router], exception_handlers={Exception: handle_exception}), tokens
+
+
+@pytest.fixture
+def env(s3_store: S3Store, tmp_path: Path) -> xs.XEnv:
+    e = xs.make_env(f"sqlite:///{tmp_path / 'catalog.sqlite3'}", s3_store, tmp_path)
+    xs.record_cameras(e, xs.make_clips(tmp_path / "clips"))
+    return e
+
+
+def test_parse_range() -> None:
+    assert parse_range(None, 10) is None and parse_range("bytes=0-1,3-4", 10) is None
+    assert parse_range("bytes=2-", 10) == (2, 9) and parse_range("bytes=-3", 10) == (7, 9)
+    assert parse_range("bytes=0-99", 10) == (0, 9)
+    with pytest.raises(Exception, match="not satisfiable"):
+        parse_range("bytes=10-", 10)
+
+
+def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
+    app, tok = _app(env)
+    env.exports.runner.start()
+    try:
+        with TestClient(app) as c:
+            body: dict[str, Any] = {"case_id": "LP/9/2025", "legal_basis": "KUHAP art. 43", "reason": "robbery",
+                                    "cameras": ["cam-a", "mall-1"], "start": "2025-03-14T16:00:01+07:00",
+                                    "end": "2025-03-14T09:00:19Z"}
+            r = c.post(f"{P}/exports", json=body, headers=tok["inv1"])
+            assert r.status_code == 201, r.text
+            eid = r.json()["id"]
+            assert r.json()["status"] == "requested"
+            assert c.post(f"{P}/exports", json=body, headers=tok["own1"]).status_code == 403
+            r = c.post(f"{P}/exports/{eid}/decision", json={"approve": True}, headers=tok["admin1"])
+            assert r.status_code == 403
+            r = c.post(f"{P}/exports/{eid}/decision", json={"approve": True, "reason": "ok"}, headers=tok["own1"])
+            assert r.status_code == 201 and r.json()["status"] == "approved", r.text
+            r = c.post(f"{P}/exports/{eid}/build", headers=tok["admin1"])
+            assert r.status_code == 202, r.text
+            deadline, seen = time.monotonic() + 60, []
+            while time.monotonic() < deadline:
+                r = c.get(f"{P}/exports/{eid}", headers=tok["inv1"]).json()
+                seen.append(r["progress"])
+                if r["status"] in ("built", "failed"):
+                    break
+                time.sleep(0.05)
+            assert r["status"] == "built" and r["progress"] == 1.0, r
+            meta = c.get(f"{P}/exports/{eid}/package/meta", headers=tok["inv1"]).json()
+            assert meta["sha256"] == r["package_sha256"] and meta["size"] == r["package_size"]
+            h = c.head(f"{P}/exports/{eid}/package", headers=tok["legal1"])
+            assert h.status_code == 200 and h.headers["x-package-sha256"] == meta["sha256"], h.headers
+            # Resumable: two ranges make the file; the hash matches the one shown first.
+            first = c.get(f"{P}/exports/{eid}/package", headers={**tok["inv1"], "Range": "bytes=0-99999"})
+            assert first.status_code == 206 and first.headers["content-range"] == f"bytes 0-99999/{meta['size']}"
+            rest = c.get(f"{P}/exports/{eid}/package", headers={**tok["inv1"], "Range": "bytes=100000-",
+                                                                 "If-Range": first.headers["etag"]})
+            assert rest.status_code == 206
+            data = first.content + rest.content
+            assert len(data) == meta["size"] and hashlib.sha256(data).hexdigest() == meta["sha256"]
+            whole = c.get(f"{P}/exports/{eid}/package", headers={**tok["inv1"], "Range": "bytes=5-",
+                                                                  "If-Range": '"other"'})
+            assert whole.status_code == 200 and len(whole.content) == meta["size"]
+            bad = c.get(f"{P}/exports/{eid}/package", headers={**tok["inv1"], "Range": f"bytes={meta['size']}-"})
+            assert bad.status_code == 416 and bad.headers["content-range"] == f"bytes */{meta['size']}"
+            assert c.get(f"{P}/exports/{eid}/package", headers=tok["own1"]).status_code == 403
+            # Verify an upload; a legal user's verification is recorded in the custody log.
+            r = c.post(f"{P}/exports/verify", params={"trust": env.fingerprint}, content=data,
+                       headers={**tok["legal1"], "Content-Type": "application/zip"})
+            assert r.status_code == 200, r.text
+            res = r.json()
+            assert res["valid"] and res["recorded"] and res["package_sha256"] == meta["sha256"]
+            tampered = bytearray(data)
+            tampered[len(data) // 3] ^= 0x01
+            res = c.post(f"{P}/exports/verify", content=bytes(tampered), headers=tok["legal1"]).json()
+            assert res["valid"] is False and res["checks"]
+            assert c.post(f"{P}/exports/verify", content=data, headers=tok["inv1"]).status_code == 403
+            lines = c.get(f"{P}/exports/{eid}/custody", headers=tok["own1"]).text.splitlines()
+            events = [__import__("json").loads(x)["event"] for x in lines]
+            assert events.count("downloaded") == 3 and events.count("verified") == 2
+            assert '"from":"testclient"' in lines[0]
+    finally:
+        env.exports.runner.stop()

@@ -1,0 +1,79 @@
+"""``archive export request|approve|refuse|build|download|list|show|custody|key`` and
+``archive verify package`` over a real configuration (catalog, embedded store, policies)."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import types
+import uuid
+from pathlib import Path
+
+from archive.bootstrap import Runtime
+from archive.cli import main
+from archive.config import load_config
+from archive.identity.service import IdentityService
+from archive.ledger.cli import ledger_settings
+from archive.ledger.service import Ledger
+from archive.storage.seaweed import EmbeddedSeaweed
+from tests.integration import export_support as xs
+
+
+def _run(cfg: Path, *argv: str) -> tuple[int, str]:
+    out = io.StringIO()
+    return main(["--config", str(cfg), *argv], out=out), out.getvalue()
+
+
+def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> None:
+    creds = seaweed.credentials
+    tag = uuid.uuid4().hex[:8]
+    cfg = tmp_path / "archive.toml"
+    cfg.write_text(
+        f'[paths]\ndata_dir = "{tmp_path / "var"}"\n'
+        f'[storage]\nmode = "s3"\nendpoint = "{seaweed.endpoint}"\naccess_key = "{creds.access_key}"\n'
+        f'secret_key = "{creds.secret_key}"\nsecure = false\nmedia_bucket = "clim-{tag}"\nlog_bucket = "clil-{tag}"\n'
+        f'[catalog]\nurl = "sqlite:///{tmp_path / "catalog.sqlite3"}"\n'
+        f'[secrets]\nkey_file = "{tmp_path / "keys" / "credentials.key"}"\n'
+        f'[retention]\npolicies_dir = "{xs.policies_dir(tmp_path)}"\n', encoding="utf-8")
+    config = load_config(cfg)
+    with Runtime(config) as rt:
+        rt.registry.apply(xs.OWNERS, [(c, None) for c in xs.CAMERAS])
+        ident = IdentityService(rt.engine)
+        for uid, (name, role, agency, owner) in xs.USERS.items():
+            ident.add_user(uid, name, role, agency=agency, owner_id=owner)
+        ledger = Ledger(rt.engine, rt.store, rt.secret_box, ledger_settings(config))
+        env = types.SimpleNamespace(ledger=ledger, store=rt.store, media=config.storage.media_bucket)
+        xs.record_cameras(env, xs.make_clips(tmp_path / "clips"))  # type: ignore[arg-type]
+    code, out = _run(cfg, "export", "request", "--as", "inv1", "--case", "LP/7/2025", "--legal-basis", "KUHAP 43",
+                     "--reason", "hit and run", "--camera", "cam-a,mall-1", "--from", "2025-03-14T16:00:01+07:00",
+                     "--to", "2025-03-14T09:00:19Z")
+    assert code == 0, out
+    eid = re.search(r"export (\w+)", out).group(1)  # type: ignore[union-attr]
+    assert "status requested" in out and "mall: pending (owner)" in out
+    code, _ = _run(cfg, "export", "approve", eid, "--as", "admin1")
+    assert code == 1 and "staff of owner mall" in capsys.readouterr().err
+    code, out = _run(cfg, "export", "approve", eid, "--as", "own1", "--reason", "ok")
+    assert code == 0 and "status approved" in out
+    code, out = _run(cfg, "export", "build", eid, "--as", "admin1", "--quiet")
+    assert code == 0 and "status built" in out, out
+    code, out = _run(cfg, "export", "download", eid, "--as", "inv1", "--out", str(tmp_path))
+    assert code == 0 and out.startswith("SHA-256 ") and "SHA-256 checked" in out
+    sha = out.split()[1]
+    (pkg,) = list(tmp_path.glob("LP_7_2025_*.zip"))
+    code, out = _run(cfg, "export", "key")
+    fp = re.search(r"fingerprint (sha256:\w+)", out).group(1)  # type: ignore[union-attr]
+    code, out = _run(cfg, "verify", str(pkg), "--trust", fp, "--as", "legal1", "--quiet")
+    assert code == 0 and "VERDICT: VALID" in out and f"package SHA-256: {sha}" in out and "recorded" in out
+    code, out = _run(cfg, "export", "custody", eid, "--out", str(tmp_path / "custody.jsonl"))
+    code, out = _run(cfg, "verify", "package", str(pkg), "--custody", str(tmp_path / "custody.jsonl"), "--quiet")
+    assert code == 0 and "is the package recorded by the archive" in out, out
+    code, out = _run(cfg, "export", "show", eid, "--json")
+    events = [e["event"] for e in json.loads(out)["custody"]]
+    assert events[-3:] == ["packaged", "downloaded", "verified"]
+    code, out = _run(cfg, "export", "list", "--as", "own1")
+    assert code == 0 and eid in out and "built" in out
+    code, out = _run(cfg, "export", "refuse", eid, "--as", "own1", "--reason", "late")
+    assert code == 2 and "is built, not awaiting decisions" in capsys.readouterr().err
+    code, _ = _run(cfg, "verify", str(tmp_path / "missing.zip"))
+    assert code == 1

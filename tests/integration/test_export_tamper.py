@@ -1,0 +1,238 @@
+"""A package that was changed does not verify, and the verifier says what changed: a byte
+flipped in a segment, a segment removed, two reordered, the manifest replaced, everything
+re-signed with another key (caught with --trust), the custody log edited, the range trimmed to
+hide a gap (by an insider holding the signing key). One honest package is built per module
+(real H.264 segments through the real ledger) and each test tampers with a copy."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import zipfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.export.verifier.checks import verify_package
+from archive.export.verifier.custody import ZERO
+from archive.export.verifier.formats import ManifestNote, canonical, keys_text
+from archive.export.verifier.outcome import Outcome
+from archive.integrity import SignedNote, Signer, range_proof, sign_note
+from archive.ledger import repo as lrepo
+from archive.storage.s3 import S3Store
+from tests.integration import export_support as xs
+
+
+@dataclass
+class Built:
+    env: xs.XEnv
+    folder: Path
+    zip: Path
+    export_id: str
+
+    def copy(self, dest: Path) -> Path:
+        out = dest / self.folder.name
+        shutil.copytree(self.folder, out)
+        return out
+
+
+@pytest.fixture(scope="module")
+def built(s3_store: S3Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
+    tmp = tmp_path_factory.mktemp("export-tamper")
+    env = xs.make_env(f"sqlite:///{tmp / 'catalog.sqlite3'}", s3_store, tmp)
+    xs.record_cameras(env, xs.make_clips(tmp / "clips"))
+    eid = xs.request(env)
+    path = xs.approve_and_build(env, eid)
+    zipfile.ZipFile(path).extractall(tmp / "unpacked")
+    (folder,) = list((tmp / "unpacked").iterdir())
+    yield Built(env, folder, path, eid)
+    env.engine.dispose()  # type: ignore[attr-defined]
+
+
+def _fails(o: Outcome) -> str:
+    assert not o.valid, "the tampered package verified"
+    return "\n".join(o.failures)
+
+
+def _segments(folder: Path, cam: str = "cam-a") -> list[Path]:
+    return sorted((folder / "cameras" / cam / "segments").iterdir())
+
+
+def _export_signer(env: xs.XEnv) -> Signer:
+    return env.ledger.keys.log_signer(env.ledger.keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
+
+
+def _reseal(folder: Path, signer: Signer, mutate: Callable[[dict[str, Any]], None] = lambda m: None) -> None:
+    """Rewrite the manifest (after ``mutate``) with fresh hashes of every file, and sign it."""
+    mpath = folder / "manifest.json"
+    m = json.loads(mpath.read_text())
+    mutate(m)
+    files = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and rel not in ("manifest.json", "manifest.json.sig"):
+            data = p.read_bytes()
+            files.append({"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": "x"})
+    m["files"] = files
+    data = (json.dumps(m, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    mpath.write_bytes(data)
+    note = ManifestNote(m["export_id"], hashlib.sha256(data).hexdigest())
+    (folder / "manifest.json.sig").write_bytes(sign_note(note.text(), [signer]).to_bytes())
+
+
+def test_honest_package_verifies_as_zip_and_folder(built: Built) -> None:
+    for target in (built.zip, built.folder):
+        o = verify_package(target, trust=[built.env.fingerprint])
+        assert o.valid, o.failures
+    o = verify_package(built.zip)
+    assert o.valid and "keys bundled in the package only" in o.trust
+
+
+def test_byte_flipped_in_a_segment(built: Built, tmp_path: Path) -> None:
+    folder = built.copy(tmp_path)
+    seg = _segments(folder)[1]
+    data = bytearray(seg.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    seg.write_bytes(bytes(data))
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    assert f"{seg.relative_to(folder).as_posix()}: SHA-256" in msg and "differs from the manifest" in msg
+    assert "camera cam-a: seq 1: segment file" in msg and "its log entry says" in msg
+
+
+def test_segment_removed(built: Built, tmp_path: Path) -> None:
+    folder = built.copy(tmp_path)
+    seg = _segments(folder)[2]
+    seg.unlink()
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    rel = seg.relative_to(folder).as_posix()
+    assert f"{rel} is listed in the manifest but missing from the package" in msg
+    assert f"camera cam-a: seq 2: segment file {rel} is missing from the package" in msg
+
+
+def test_two_segments_reordered(built: Built, tmp_path: Path) -> None:
+    folder = built.copy(tmp_path)
+    a, b = _segments(folder)[0], _segments(folder)[1]
+    da, db = a.read_bytes(), b.read_bytes()
+    a.write_bytes(db)
+    b.write_bytes(da)
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    assert "camera cam-a: seq 0: segment file" in msg and "camera cam-a: seq 1: segment file" in msg
+    # Two log entries swapped instead: the hash chain and the range proof break.
+    folder2 = built.copy(tmp_path / "entries")
+    ent = folder2 / "cameras" / "cam-a" / "entries.jsonl"
+    lines = ent.read_bytes().splitlines(keepends=True)
+    lines[1], lines[2] = lines[2], lines[1]
+    ent.write_bytes(b"".join(lines))
+    msg = _fails(verify_package(folder2, trust=[built.env.fingerprint]))
+    assert "camera cam-a: log " in msg and "seq 1: entry says seq 2, expected 1" in msg
+
+
+def test_manifest_replaced(built: Built, tmp_path: Path) -> None:
+    folder = built.copy(tmp_path)
+    m = json.loads((folder / "manifest.json").read_text())
+    m["case"]["legal_basis"] = "none"
+    (folder / "manifest.json").write_text(json.dumps(m, sort_keys=True, indent=2))
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    assert "manifest signature: manifest.json was replaced or edited: its SHA-256 is" in msg
+
+
+def test_everything_resigned_with_another_key(built: Built, tmp_path: Path) -> None:
+    """A forger re-signs checkpoints and manifest with their own key and bundles it: the package
+    is self-consistent, so without --trust it verifies against its own keys (and says so); with
+    the archive's fingerprint or verifier key it fails."""
+    folder = built.copy(tmp_path)
+    forged = Signer.generate("forger")
+    prefix = built.env.ledger.settings.origin_prefix
+    keys = [Signer(f"{prefix}/export", forged.private_key).verifier_key]
+    for cam in ("cam-a", "mall-1"):
+        p = folder / "cameras" / cam / "checkpoint.note"
+        origin = f"{prefix}/camera/{cam}"
+        p.write_bytes(sign_note(SignedNote.parse(p.read_bytes()).text, [Signer(origin, forged.private_key)]).to_bytes())
+        keys.append(Signer(origin, forged.private_key).verifier_key)
+    (folder / "keys" / "keys.txt").write_text(keys_text(keys))
+
+    def edit(m: dict[str, Any]) -> None:
+        m["case"]["reason"] = "forged"
+
+    _reseal(folder, Signer(f"{prefix}/export", forged.private_key), edit)
+    alone = verify_package(folder)
+    assert alone.valid and "keys bundled in the package only" in alone.trust
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    assert "no key in the package has the trusted fingerprint" in msg
+    assert "manifest.json.sig is not signed by a trusted key" in msg
+    assert "camera cam-a: " in msg and "no signature by a trusted key" in msg
+    real = built.env.ledger.keys.active().log_key(f"{prefix}/export").encode()
+    msg = _fails(verify_package(folder, trust=[real]))
+    assert "manifest.json.sig is not signed by a trusted key" in msg and "camera mall-1: " in msg
+
+
+def test_custody_log_edited(built: Built, tmp_path: Path) -> None:
+    folder = built.copy(tmp_path)
+    path = folder / "custody.jsonl"
+    lines = path.read_bytes().splitlines()
+    ev = json.loads(lines[2])
+    ev["name"], ev["actor"] = "Someone Else", "other1"
+    lines[2] = canonical(ev)
+    path.write_bytes(b"".join(x + b"\n" for x in lines))
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    assert "custody.jsonl: SHA-256" in msg
+    assert "custody log: custody event 3 (build_started): prev is" in msg and "was edited" in msg
+    # Re-chained by the editor: the chain holds, but its head is not the one the manifest signed.
+    prev = ZERO
+    for i, line in enumerate(lines):
+        d = json.loads(line)
+        d["prev"] = prev
+        lines[i] = canonical(d)
+        prev = hashlib.sha256(lines[i]).hexdigest()
+    path.write_bytes(b"".join(x + b"\n" for x in lines))
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    assert "the signed manifest says 5 events with head" in msg
+
+
+def test_range_trimmed_to_hide_a_gap(built: Built, tmp_path: Path) -> None:
+    """An insider with the catalog and the signing key drops cam-a's gap (seq 4) and everything
+    after it, with a valid range proof for the shorter run and a re-signed manifest: the
+    entries no longer cover the requested range, and the verifier says where."""
+    env, folder = built.env, built.copy(tmp_path)
+    cam = folder / "cameras" / "cam-a"
+    origin = env.ledger.log_id("cam-a")
+    lines = (cam / "entries.jsonl").read_bytes().splitlines(keepends=True)
+    (cam / "entries.jsonl").write_bytes(b"".join(lines[:4]))
+    cp = json.loads((cam / "range-proof.json").read_text())
+    with env.engine.connect() as conn:  # type: ignore[attr-defined]
+        proof = range_proof(0, 4, cp["tree_size"], lrepo.hash_source(conn, origin))
+    (cam / "range-proof.json").write_bytes(proof.to_json() + b"\n")
+    for seg in _segments(folder)[4:]:
+        seg.unlink()
+
+    def trim(m: dict[str, Any]) -> None:
+        c = next(c for c in m["cameras"] if c["id"] == "cam-a")
+        c["entries"]["end"] = 4
+        c["segments"] = [s for s in c["segments"] if s["seq"] < 4]
+
+    _reseal(folder, _export_signer(env), trim)
+    o = verify_package(folder, trust=[env.fingerprint])
+    msg = _fails(o)
+    assert [c.name for c in o.checks if not c.ok] == ["camera cam-a"]
+    assert "not covered after seq 3 (tolerance 500000 us)" in msg and "2025-03-14T09:00:08.000000Z" in msg
+    # Trimming the requested range in the manifest instead: the custody log's request disagrees.
+    folder2 = built.copy(tmp_path / "range")
+
+    def shorten(m: dict[str, Any]) -> None:
+        m["range"]["end"] = "2025-03-14T09:00:07.000000Z"
+
+    _reseal(folder2, _export_signer(env), shorten)
+    o = verify_package(folder2, trust=[env.fingerprint])
+    msg = _fails(o)
+    assert "custody log: the manifest exports" in msg and "range or cameras changed after the request" in msg
+
+
+def test_file_added_after_signing(built: Built, tmp_path: Path) -> None:
+    folder = built.copy(tmp_path)
+    (folder / "cameras" / "cam-a" / "segments" / "999_extra.ts").write_bytes(b"x")
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    assert "999_extra.ts is in the package but not in the signed manifest" in msg
