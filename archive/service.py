@@ -1,7 +1,7 @@
 """``archive up``: run the whole service in one process until SIGINT/SIGTERM.
 
 Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the retention and
-legal-hold jobs (APScheduler) and the recorder for every enabled camera. With ``--demo``, or
+legal-hold jobs (APScheduler), the export builder and the recorder for every enabled camera. With ``--demo``, or
 when no camera is registered, simulated RTSP cameras are started on loopback and registered
 under the owner ``demo`` so a newcomer sees recording happen.
 """
@@ -24,6 +24,7 @@ from typing import TextIO
 from archive.bootstrap import Runtime
 from archive.config import Config
 from archive.errors import NotFoundError
+from archive.export.factory import exports_from_runtime
 from archive.health import check_health
 from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
@@ -132,6 +133,10 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         RetentionJobs(rt.retention).add_to(scheduler)
         scheduler.start()
         stack.callback(scheduler.stop)
+        exports = exports_from_runtime(rt)
+        exports.runner.resume()
+        exports.runner.start()
+        stack.callback(exports.runner.stop)
         recorder = rt.recorder(cameras)
         recorder.start()
         stack.callback(recorder.stop)

@@ -81,19 +81,17 @@ def exports_from_runtime(rt: Runtime, *, auto_build: bool = True) -> Exports:
     embedded store if needed. Raises ConfigError, CatalogError, StorageError, SecretError."""
     from archive.ledger.cli import ledger_settings
     from archive.ledger.keyring import KeyRing
-    from archive.retention.settings import RetentionSettings
-    from archive.retention.upload import PolicyStore
 
     cfg = rt.config
     engine, store, box = rt.engine, rt.store, rt.secret_box
     lset = ledger_settings(cfg)
-    ledger = Ledger(engine, store, box, lset)
+    ledger = rt.ledger  # one Ledger per process: its per-log locks must be shared
     registry = rt.registry
     audit = AuditTrail(engine, KeyRing(engine, box, lset), store, origin_prefix=lset.origin_prefix,
                        log_bucket=lset.log_bucket, retention=lset.log_retention or timedelta(days=3650))  # fmt: skip
     holds = HoldService(engine, store, RetentionAudit(engine, _now_us), now_us=_now_us,
                         known_camera=lambda c: any(x.id == c for x in registry.cameras()))  # fmt: skip
-    policy_store = PolicyStore(RetentionSettings.from_config(cfg).policies_dir)
+    policy_store = rt.policies
     return make_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
                         policies=policy_store.current, settings=export_settings(cfg),
                         auto_build=auto_build)  # fmt: skip
