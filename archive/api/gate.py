@@ -24,7 +24,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive.audit.entry import AuditRecord
-from archive.errors import ERRORS, UnauthenticatedError
+from archive.errors import ERRORS, CatalogError, UnauthenticatedError, UserError
 from archive.identity.tokens import token_id_hint
 
 from .context import SCOPE_KEY, RequestContext, client_ip
@@ -44,6 +44,14 @@ def _bearer(scope: Scope) -> str | None:
             scheme, _, token = text.partition(" ")
             return token.strip() if scheme.lower() == "bearer" else ""
     return None
+
+
+def _has_nul(scope: Scope) -> bool:
+    """True when the decoded path or a decoded query value holds a NUL (no database takes it)."""
+    if "\x00" in scope.get("path", ""):
+        return True
+    raw = scope.get("query_string", b"").decode("latin-1")
+    return "%00" in raw or any("\x00" in k or "\x00" in v for k, v in parse_qsl(raw, keep_blank_values=True))
 
 
 def _target(scope: Scope) -> dict[str, Any]:
@@ -98,6 +106,10 @@ class Gate:
             await self._respond(scope, receive, gated_send, exc)
             return
         scope["user"] = ctx.principal
+        if _has_nul(scope):
+            await self._respond(scope, receive, gated_send,
+                                UserError("NUL characters are not allowed in paths or query parameters"))  # fmt: skip
+            return
         await self.app(scope, receive, gated_send)
 
     @staticmethod
@@ -107,8 +119,6 @@ class Gate:
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)
 
     async def _unavailable(self, scope: Scope, receive: Receive, send: Send) -> None:
-        from archive.errors import CatalogError
-
         await self._respond(scope, receive, send,
                             CatalogError("the audit trail cannot be written; the request was refused"))  # fmt: skip
 

@@ -12,12 +12,21 @@ from archive.search.geo import Box
 from archive.search.model import Near
 from archive.search.times import parse_instant
 
-__all__ = ["MAX_INT", "HoldId", "Seq", "bbox", "instant", "near", "time_range"]
+__all__ = ["MAX_INT", "HoldId", "Seq", "bbox", "instant", "near", "printable", "time_range"]
 
 MAX_INT = 2**53 - 1
 """Largest integer accepted anywhere in a request (fits SQLite and PostgreSQL BIGINT)."""
 Seq = Annotated[int, PathParameter(ge=0, le=MAX_INT, description="log entry sequence number")]
 HoldId = Annotated[int, PathParameter(ge=1, le=MAX_INT, description="legal hold id")]
+
+
+def printable(value: str, where: str, *, max_len: int = 2000, allow_empty: bool = False) -> str:
+    """``value`` when it is printable text (newlines and tabs allowed) of at most ``max_len``
+    characters. Raises ValidationError (control characters such as NUL never reach a database)."""
+    if (not value.strip() and not allow_empty) or len(value) > max_len or not value.replace("\n", "").replace(
+            "\t", "").isprintable():  # fmt: skip
+        raise ValidationError([Problem(where, f"must be 1-{max_len} printable characters")])
+    return value
 
 
 def instant(text: str, where: str) -> int:

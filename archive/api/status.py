@@ -15,7 +15,7 @@ from archive.errors import ERRORS
 from archive.recorder.status import CameraState, RecorderStatus
 from archive.storage.base import ObjectStore
 
-__all__ = ["ledger_metrics", "recorder_check", "recorder_metrics", "storage_check"]
+__all__ = ["check_metrics", "ledger_metrics", "recorder_check", "recorder_metrics", "storage_check"]
 
 
 class _CachedPing:
@@ -86,5 +86,14 @@ def ledger_metrics(log_sizes: Callable[[], dict[str, int]]) -> MetricSource:
         for cam, size in sorted(log_sizes().items()):
             yield Metric("archive_log_entries", "entries in the camera's evidence log", "gauge", size,
                          (("camera", cam),))  # fmt: skip
+
+    return samples
+
+
+def check_metrics(name: str, check: HealthCheck) -> MetricSource:
+    """``archive_<name>_up`` (1/0) from a health check (e.g. the cached storage ping)."""
+
+    def samples() -> Iterable[Metric]:
+        yield Metric(f"archive_{name}_up", f"1 when the {name} check passes", "gauge", 1 if check().ok else 0)
 
     return samples

@@ -1,18 +1,19 @@
 """Building :class:`ApiDeps` from a :class:`archive.bootstrap.Runtime` (the composition root).
 
-Pluggable extras come in as arguments: the recorder's status, the retention plan and the
+Legal holds and the retention plan come from the retention service (issue 5,
+:func:`archive.retention.factory.build_service`); the plan is its preview (nothing deleted).
+Pluggable extras come in as arguments: the recorder's status, another plan source and the
 export service, when the process runs them.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import datetime
 
 from archive.api.deps import ApiDeps, ApiSettings
 from archive.api.ports import ExportsPort, HealthCheck, MetricSource, Presigner
-from archive.api.status import ledger_metrics, recorder_check, recorder_metrics, storage_check
+from archive.api.status import check_metrics, ledger_metrics, recorder_check, recorder_metrics, storage_check
 from archive.audit.service import AuditTrail
 from archive.bootstrap import Runtime
 from archive.config import ApiConfig
@@ -23,18 +24,14 @@ from archive.ledger.report import VerifyReport
 from archive.ledger.service import Ledger
 from archive.ledger.verify import verify_camera
 from archive.recorder.status import RecorderStatus
-from archive.retention.audit import AuditLog as RetentionAudit
-from archive.retention.holds import HoldService
+from archive.retention.factory import build_service as build_retention
 from archive.retention.planner import Plan
+from archive.retention.settings import RetentionSettings
 from archive.search.service import SearchLimits, SearchService
 
 __all__ = ["api_settings", "build_deps"]
 
 _DAY_US = 86_400_000_000
-
-
-def _now_us() -> int:
-    return time.time_ns() // 1000
 
 
 def api_settings(cfg: ApiConfig) -> ApiSettings:
@@ -62,14 +59,16 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     audit = AuditTrail(engine, KeyRing(engine, box, lset), store, origin_prefix=lset.origin_prefix,
                        log_bucket=lset.log_bucket, retention=lset.log_retention)  # fmt: skip
     registry = rt.registry
-    holds = HoldService(engine, store, RetentionAudit(engine, _now_us), now_us=_now_us,
-                        known_camera=lambda c: any(x.id == c for x in registry.cameras()))  # fmt: skip
+    retention = build_retention(engine=engine, store=store, ledger=ledger, cameras=registry.cameras,
+                                settings=RetentionSettings.from_config(cfg))  # fmt: skip
 
     def verifier(camera_id: str, lo: datetime | None, hi: datetime | None, media: bool) -> VerifyReport:
         return verify_camera(ledger, camera_id, time_from=lo, time_to=hi, media=media)
 
-    checks: list[HealthCheck] = [storage_check(store)]
-    sources: list[MetricSource] = [ledger_metrics(lambda: {s.camera_id: s.size for s in ledger.logs()})]
+    storage = storage_check(store)
+    checks: list[HealthCheck] = [storage]
+    sources: list[MetricSource] = [check_metrics("storage", storage),
+                                   ledger_metrics(lambda: {s.camera_id: s.size for s in ledger.logs()})]
     if recorder_status is not None:
         checks.append(recorder_check(recorder_status))
         sources.append(recorder_metrics(recorder_status))
@@ -77,7 +76,8 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     return ApiDeps(
         identity=IdentityService(engine, cache_seconds=cfg.api.token_cache_seconds),
         search=SearchService(engine, settings.limits), audit=audit, settings=settings, registry=registry,
-        presigner=store if isinstance(store, Presigner) else None, holds=holds, retention_plan=retention_plan,
+        presigner=store if isinstance(store, Presigner) else None, holds=retention.holds,
+        retention_plan=retention_plan or (lambda: retention.preview().plan),
         exports=exports, verifier=verifier, health_checks=tuple(checks), metric_sources=tuple(sources),
         checkpoint_audit=checkpoint_audit,
     )  # fmt: skip

@@ -2,26 +2,31 @@
 
 The writer state (size, hash of the last entry, right edge of the Merkle tree) is cached in
 memory and derived from the stored rows when needed: the size and last hash from the newest
-entry, the edge from the stored perfect nodes (and one leaf). An append inserts the entries
-and the nodes they complete - two INSERTs and a commit. The primary key on ``seq`` is the
-compare-and-set: if another process appended meanwhile, the insert fails, the state is
-re-derived and the append retried. Appends in one process are serialized by a lock.
+entry, the edge from the stored perfect nodes (and one leaf). An append first updates the
+log's ``audit_lock`` row - a write as the transaction's first statement takes SQLite's write
+lock (waiting up to its busy timeout) or PostgreSQL's row lock, so appends from several
+processes are serialized by the database - then checks the newest seq against the cached
+size (re-deriving the state if another process appended), inserts the entries and the nodes
+they complete, and commits. The primary key on ``seq`` stays the last guard. Appends in one
+process are serialized by a Python lock.
 """
 
 from __future__ import annotations
 
 import hashlib
+import os
+import socket
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, and_, func, insert, or_, select
+from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archive.audit.entry import AuditRecord, encode
-from archive.audit.tables import EVENT, NODE
+from archive.audit.tables import EVENT, LOCK, NODE
 from archive.errors import CatalogError, ConflictError
 from archive.integrity import ZERO_HASH, CompactRange, WriterState
 from archive.integrity.errors import MalformedError
@@ -29,6 +34,7 @@ from archive.integrity.errors import MalformedError
 __all__ = ["AuditAppend", "AuditLog", "GroupCommit", "edge_addresses", "load_state"]
 
 _RETRIES = 8
+_HOLDER = f"{socket.gethostname()}:{os.getpid()}"[:200]
 
 
 @dataclass(frozen=True)
@@ -109,9 +115,22 @@ class AuditLog:
                     raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
         raise ConflictError(f"audit log {self.origin} changed during {_RETRIES} append attempts")
 
+    def _take_lock(self, conn: Connection) -> None:
+        now = self._now_us()
+        done = conn.execute(update(LOCK).where(LOCK.c.log_id == self.origin).values(holder=_HOLDER, locked_us=now))
+        if done.rowcount == 0:
+            conn.execute(insert(LOCK).values(log_id=self.origin, holder=_HOLDER, locked_us=now))
+
     def _append_once(self, records: Sequence[AuditRecord]) -> list[AuditAppend]:
         with self._engine.begin() as conn:
-            state = self._state if self._state is not None else load_state(conn, self.origin)
+            self._take_lock(conn)
+            state = self._state
+            if state is not None:
+                top = conn.execute(select(func.max(EVENT.c.seq))).scalar()
+                if (0 if top is None else int(top) + 1) != state.size:
+                    state = None  # another process appended
+            if state is None:
+                state = load_state(conn, self.origin)
             tree = CompactRange(state.size, state.edge)
             last = state.last_hash
             rows, nodes, out = [], [], []

@@ -3,7 +3,9 @@
 ``audit_event`` holds the exact canonical bytes of every entry plus a few columns copied from
 them for filtering (verification checks they agree with the bytes). ``audit_node`` holds the
 perfect Merkle nodes of level >= 1 (the writer state - size, last hash, right edge - is
-derived from these), ``audit_checkpoint`` every signed checkpoint. Migration 0004 adds triggers that refuse
+derived from these), ``audit_lock`` one row per log that every append updates first (so
+appends from several processes are serialized by the database's own row or write lock),
+``audit_checkpoint`` every signed checkpoint. Migration 0004 adds triggers that refuse
 UPDATE and DELETE on ``audit_event``, ``audit_node`` and ``audit_checkpoint``.
 """
 
@@ -12,7 +14,7 @@ from __future__ import annotations
 from sqlalchemy import BigInteger, Column, Index, Integer, LargeBinary, SmallInteger, String, Table, Text
 from sqlmodel import SQLModel
 
-__all__ = ["CHECKPOINT", "EVENT", "NODE"]
+__all__ = ["CHECKPOINT", "EVENT", "LOCK", "NODE"]
 
 _META = SQLModel.metadata
 
@@ -42,6 +44,14 @@ NODE = Table(
     Column("level", Integer, primary_key=True, autoincrement=False),
     Column("idx", BigInteger, primary_key=True, autoincrement=False),
     Column("hash", LargeBinary(32), nullable=False),
+)
+
+LOCK = Table(
+    "audit_lock",
+    _META,
+    Column("log_id", String(300), primary_key=True),
+    Column("holder", String(200), nullable=False),
+    Column("locked_us", BigInteger, nullable=False),
 )
 
 CHECKPOINT = Table(

@@ -95,6 +95,8 @@ def check_membership(role: Role, agency: str | None, owner_id: str | None) -> li
     if role is Role.OWNER:
         if not owner_id:
             problems.append(Problem("owner", "a user with role owner must belong to a camera owner (--owner)"))
+        elif not AGENCY_ID.match(owner_id):
+            problems.append(Problem("owner", f"{owner_id!r} is not a valid owner id (a-z, 0-9, _ and -)"))
         if agency:
             problems.append(Problem("agency", "a user with role owner belongs to an owner, not to an agency"))
     else:

@@ -86,18 +86,24 @@ def gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> list[GapView]:
 def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
              segments: Sequence[SegmentHit] | None = None) -> CameraCoverage:  # fmt: skip
     """What ``camera_id`` has in ``[lo, hi)``. ``segments``: all of its overlapping segments when
-    the caller already holds them (saves a query); else they are read (three columns only).
-    Time after ``now_us`` is never reported as unaccounted."""
-    if segments is not None:
-        spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
-        covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
-        pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
-        count, size = len(spans), sum(sz for _, _, _, sz in spans)
-    else:
+    the caller already holds them (saves a query); else SQLite returns four integer columns per
+    segment (merged here: faster than window functions there) and PostgreSQL the islands
+    (:mod:`archive.search.islands`). Time after ``now_us`` is never reported as unaccounted."""
+    if segments is None and conn.dialect.name == "postgresql":
         found = islands(conn, camera_id, lo, hi)
         covered = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=False)]
         pruned = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=True)]
         count, size = sum(i[3] for i in found), sum(i[4] for i in found)
+    else:
+        if segments is not None:
+            spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
+        else:
+            cols = (SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.pruned, SEGMENT.c.size)
+            rows = conn.execute(select(*cols).where(overlap(camera_id, lo, hi)).order_by(SEGMENT.c.start_us))
+            spans = [(int(r[0]), int(r[1]), bool(r[2]), int(r[3])) for r in rows.all()]
+        covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
+        pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
+        count, size = len(spans), sum(sz for _, _, _, sz in spans)
     found_gaps = gaps(conn, camera_id, lo, hi)
     taken = covered + pruned + [Interval(max(g.start_us, lo), min(g.end_us, hi)) for g in found_gaps]
     unaccounted = subtract(lo, min(hi, now_us), taken) if now_us > lo else []

@@ -101,7 +101,8 @@ def baseline(urls: list[str], seconds: float, workdir: Path) -> float:
 
 
 def archive_run(urls: list[str], seconds: float, workdir: Path) -> dict[str, float]:
-    (workdir / "archive.toml").write_text('[paths]\ndata_dir = "var"\n')
+    policies = Path(__file__).resolve().parents[2] / "retention_policies"
+    (workdir / "archive.toml").write_text(f'[paths]\ndata_dir = "var"\n[retention]\npolicies_dir = "{policies}"\n')
     cfg = load_config(workdir / "archive.toml", env={})
     me = os.getpid()
     with Runtime(cfg) as rt:

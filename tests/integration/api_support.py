@@ -7,12 +7,13 @@ from __future__ import annotations
 import hashlib
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import Engine
 
 from archive.api.app import create_app
@@ -217,16 +218,9 @@ def ids(items: Sequence[dict[str, Any]]) -> list[str]:
     return [i["id"] for i in items]
 
 
-def _fixtures() -> Any:
-    import pytest
-
-    @pytest.fixture
-    def api_env(catalog_url: str, s3_store: ObjectStore, tmp_path: Path) -> Any:
-        env = make_env(catalog_url, s3_store, tmp_path)
-        yield env
-        env.engine.dispose()
-
-    return api_env
-
-
-api_env = _fixtures()
+@pytest.fixture(name="api_env")
+def api_env_fixture(catalog_url: str, s3_store: ObjectStore, tmp_path: Path) -> Iterator[ApiEnv]:
+    """An :class:`ApiEnv` on each catalog backend (import this name into a test module)."""
+    env = make_env(catalog_url, s3_store, tmp_path)
+    yield env
+    env.engine.dispose()

@@ -16,7 +16,7 @@ from archive.audit.query import AuditFilter
 from archive.identity.model import Role
 from archive.retention.audit import Actor
 from archive.retention.audit import Role as RRole
-from tests.integration.api_support import ROLES, T0, ApiEnv, api_env, iso  # noqa: F401
+from tests.integration.api_support import ROLES, T0, ApiEnv, api_env_fixture, iso  # noqa: F401
 
 ALL = frozenset(ROLES)
 SEARCHERS = frozenset({"admin", "investigator", "legal", "owner"})
@@ -120,7 +120,8 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
         ("GET", f"{P}/cameras/{{camera_id:str}}"): lambda r: (f"{P}/cameras/{_cam(r)}", {}),
         ("PATCH", f"{P}/cameras/{{camera_id:str}}"): lambda r: (f"{P}/cameras/{_cam(r)}", {"json": {"enabled": True}}),
         ("GET", f"{P}/owners"): lambda r: (f"{P}/owners", {}),
-        ("PUT", f"{P}/owners/{{owner_id:str}}/sharing"): lambda r: (f"{P}/owners/mall/sharing", {"json": {"agencies": []}}),
+        ("PUT", f"{P}/owners/{{owner_id:str}}/sharing"):
+            lambda r: (f"{P}/owners/mall/sharing", {"json": {"agencies": []}}),
         ("GET", f"{P}/recordings"): lambda r: (f"{P}/recordings", {"params": {"camera": _cam(r), **_range()}}),
         ("GET", f"{P}/sightings"): lambda r: (f"{P}/sightings", {"params": {"lat": -7.4725, "lon": 112.434,
                                                                            "radius_m": 3000, **_range()}}),
@@ -183,13 +184,14 @@ def test_every_route_as_every_role(api_env: ApiEnv, tmp_path: Any) -> None:
 def test_every_route_refuses_missing_bad_expired_and_revoked_tokens(api_env: ApiEnv, tmp_path: Any) -> None:
     app = api_env.app()
     reqs = requests_for(api_env, tmp_path)
+    admin = api_env.tokens["admin"]
     bad = {
         "none": {},
         "not bearer": {"Authorization": "Basic YWRtaW46YWRtaW4="},
         "empty": {"Authorization": "Bearer "},
         "garbage": {"Authorization": "Bearer ' OR 1=1 --"},
         "unknown": {"Authorization": "Bearer arc1_0123456789abcdef_" + "A" * 43},
-        "tampered": {"Authorization": "Bearer " + api_env.tokens["admin"][:-1] + ("B" if api_env.tokens["admin"][-1] != "B" else "C")},
+        "tampered": {"Authorization": "Bearer " + admin[:-1] + ("B" if admin[-1] != "B" else "C")},
         "expired": {"Authorization": "Bearer " + api_env.extra_tokens["expired"]},
         "revoked": {"Authorization": "Bearer " + api_env.extra_tokens["revoked"]},
         "revoked user": {"Authorization": "Bearer " + api_env.extra_tokens["revoked_user"]},
@@ -210,7 +212,8 @@ def test_every_route_refuses_missing_bad_expired_and_revoked_tokens(api_env: Api
     assert len(failed) == calls
     assert api_env.audit.size() - before == calls
     reasons = {e.record.detail.get("reason") for e in failed}
-    assert {"token expired", "token revoked", "unknown token", "malformed token (expected arc1_<id>_<secret>)"} <= reasons
+    malformed = "malformed token (expected arc1_<id>_<secret>)"
+    assert {"token expired", "token revoked", "unknown token", malformed} <= reasons
     assert all(e.record.result.value == "denied" and e.record.ip for e in failed)
     assert any(e.record.token for e in failed)  # the token id of an expired/revoked token is named
     assert all(api_env.tokens["admin"] not in str(e.record) for e in failed)  # never a secret

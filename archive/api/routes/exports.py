@@ -13,7 +13,7 @@ from litestar.response import File
 
 from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
-from archive.api.params import time_range
+from archive.api.params import printable, time_range
 from archive.api.ports import ExportRequest, ExportsPort, ExportView
 from archive.api.render import interval_out
 from archive.api.schemas import ExportDecisionIn, ExportIn, ExportOut, ExportsOut
@@ -52,6 +52,8 @@ def routes(deps: ApiDeps, exports: ExportsPort) -> list[HTTPRouteHandler]:
           summary="Request an evidence export (cameras, range, case, legal basis, reason)")  # fmt: skip
     def request_export(request: Request[Any, Any, Any], data: JSONBody[ExportIn]) -> ExportOut:
         who = principal_of(request)
+        for value, where in ((data.case_id, "case_id"), (data.legal_basis, "legal_basis"), (data.reason, "reason")):
+            printable(value, where)
         lo, hi = time_range(data.start, data.end)
         for cam in dict.fromkeys(data.cameras):
             search.camera(who, cam)
@@ -66,6 +68,7 @@ def routes(deps: ApiDeps, exports: ExportsPort) -> list[HTTPRouteHandler]:
     def decide_export(request: Request[Any, Any, Any], export_id: FromPath[str],
                       data: JSONBody[ExportDecisionIn]) -> ExportOut:  # fmt: skip
         who = principal_of(request)
+        printable(data.reason, "reason", allow_empty=True)
         view = exports.decide(who, search.scope(who), export_id, data.approve, data.reason)
         audit_detail(request, export_id=export_id, approve=data.approve, reason=data.reason)
         return _out(times, view)

@@ -4,6 +4,7 @@ only those cameras; a new hold may name only cameras the caller sees."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from litestar import Request, get, post
@@ -12,7 +13,7 @@ from litestar.params import FromQuery, JSONBody
 
 from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
-from archive.api.params import HoldId, instant, time_range
+from archive.api.params import HoldId, instant, printable, time_range
 from archive.api.render import interval_out, opt_time
 from archive.api.schemas import HoldIn, HoldOut, HoldReleaseIn, HoldsOut
 from archive.errors import NotFoundError
@@ -24,6 +25,11 @@ from archive.retention.holds import Hold, HoldService
 from archive.search.times import TimeFormatter
 
 __all__ = ["routes"]
+
+
+def now_us() -> int:
+    """Now, epoch µs."""
+    return time.time_ns() // 1000
 
 
 def _actor(who: Principal) -> Actor:
@@ -41,11 +47,6 @@ def _out(t: TimeFormatter, h: Hold, cameras: list[str], now_us: int) -> HoldOut:
 def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
     """The hold handlers bound to ``deps``."""
     search, times = deps.search, deps.settings.times
-
-    def now_us() -> int:
-        import time
-
-        return time.time_ns() // 1000
 
     def visible(scope: CameraScope, h: Hold) -> list[str]:
         if scope.everything:
@@ -78,6 +79,8 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
           summary="Place a legal hold on cameras x range for a case (blocks deletion everywhere)")  # fmt: skip
     def create_hold(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) -> HoldOut:
         who = principal_of(request)
+        printable(data.case_id, "case_id", max_len=128, allow_empty=True)
+        printable(data.reason, "reason", allow_empty=True)
         lo, hi = time_range(data.start, data.end)
         expires = instant(data.expires, "expires") if data.expires else None
         for cam in dict.fromkeys(data.cameras):
@@ -94,6 +97,7 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
           summary="Release a legal hold (admin, legal), with a reason")  # fmt: skip
     def release_hold(request: Request[Any, Any, Any], hold_id: HoldId, data: JSONBody[HoldReleaseIn]) -> HoldOut:
         who = principal_of(request)
+        printable(data.reason, "reason", allow_empty=True)
         scope = search.scope(who)
         if not visible(scope, holds.get(hold_id)):
             raise NotFoundError(f"legal hold {hold_id} not found")

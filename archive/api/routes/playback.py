@@ -6,6 +6,7 @@ valid for at most ``api.presign_seconds``.
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 from typing import Annotated, Any
 
@@ -78,6 +79,4 @@ def _lifetime(expires: int | None, max_s: int) -> timedelta:
 
 def request_time_us() -> int:
     """Now, epoch µs."""
-    import time
-
     return time.time_ns() // 1000

@@ -108,6 +108,12 @@ def upgrade() -> None:
         sa.Column("hash", sa.LargeBinary(32), nullable=False),
     )
     op.create_table(
+        "audit_lock",
+        sa.Column("log_id", sa.String(300), primary_key=True),
+        sa.Column("holder", sa.String(200), nullable=False),
+        sa.Column("locked_us", sa.BigInteger, nullable=False),
+    )
+    op.create_table(
         "audit_checkpoint",
         sa.Column("size", sa.BigInteger, primary_key=True, autoincrement=False),
         sa.Column("log_id", sa.String(300), nullable=False),
@@ -125,6 +131,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     _triggers_down()
     op.drop_table("audit_checkpoint")
+    op.drop_table("audit_lock")
     op.drop_table("audit_node")
     op.drop_index("ix_audit_event_action", table_name="audit_event")
     op.drop_index("ix_audit_event_actor", table_name="audit_event")
