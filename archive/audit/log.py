@@ -115,20 +115,23 @@ class AuditLog:
                     raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
         raise ConflictError(f"audit log {self.origin} changed during {_RETRIES} append attempts")
 
-    def _take_lock(self, conn: Connection) -> None:
+    def _take_lock(self, conn: Connection) -> int:
+        """Lock the log (first statement of the transaction); returns the stored size (one round trip)."""
         now = self._now_us()
-        done = conn.execute(update(LOCK).where(LOCK.c.log_id == self.origin).values(holder=_HOLDER, locked_us=now))
-        if done.rowcount == 0:
+        top = select(func.max(EVENT.c.seq)).scalar_subquery()
+        row = conn.execute(update(LOCK).where(LOCK.c.log_id == self.origin).values(holder=_HOLDER, locked_us=now)
+                           .returning(top)).first()  # fmt: skip
+        if row is None:
             conn.execute(insert(LOCK).values(log_id=self.origin, holder=_HOLDER, locked_us=now))
+            row = conn.execute(select(top)).first()
+        return 0 if row is None or row[0] is None else int(row[0]) + 1
 
     def _append_once(self, records: Sequence[AuditRecord]) -> list[AuditAppend]:
         with self._engine.begin() as conn:
-            self._take_lock(conn)
+            stored = self._take_lock(conn)
             state = self._state
-            if state is not None:
-                top = conn.execute(select(func.max(EVENT.c.seq))).scalar()
-                if (0 if top is None else int(top) + 1) != state.size:
-                    state = None  # another process appended
+            if state is not None and stored != state.size:
+                state = None  # another process appended
             if state is None:
                 state = load_state(conn, self.origin)
             tree = CompactRange(state.size, state.edge)

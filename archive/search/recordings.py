@@ -13,7 +13,7 @@ import binascii
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy import BigInteger, Connection, String, Text, and_, cast, false, literal, null, or_, select, union_all
 
 from archive.errors import Problem, ValidationError
 from archive.search.intervals import merge, subtract
@@ -28,6 +28,11 @@ _SEG_COLS = (SEGMENT.c.camera_id, SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.e
              SEGMENT.c.height, SEGMENT.c.partial, SEGMENT.c.pruned)  # fmt: skip
 
 Cursor = tuple[str, int, int]
+Span = tuple[int, int, bool, int]
+"""``(start_us, end_us, pruned, size)`` of one segment."""
+ISLANDS_FROM_US = 6 * 3_600_000_000
+"""Ranges longer than this are merged into islands by PostgreSQL itself; shorter ones (and all
+on SQLite, whose window functions are slower than merging here) are merged in Python."""
 
 
 def encode_cursor(c: Cursor) -> str:
@@ -83,13 +88,33 @@ def gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> list[GapView]:
     return [GapView(int(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows]
 
 
+def _spans_and_gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[list[Span], list[GapView]]:
+    """The overlapping segments (four integers each) and gap entries in ONE round trip."""
+    seg = select(literal(0).label("k"), SEGMENT.c.start_us.label("s"), SEGMENT.c.end_us, SEGMENT.c.pruned,
+                 SEGMENT.c.size, cast(null(), BigInteger), cast(null(), String), cast(null(), Text)).where(
+        overlap(camera_id, lo, hi))  # fmt: skip
+    gap = select(literal(1), GAP.c.start_us, GAP.c.end_us, false(), cast(literal(0), BigInteger), GAP.c.seq,
+                 GAP.c.reason, GAP.c.detail).where(
+        and_(GAP.c.camera_id == camera_id, GAP.c.start_us < hi, GAP.c.end_us > lo))  # fmt: skip
+    spans: list[Span] = []
+    found: list[GapView] = []
+    for r in conn.execute(union_all(seg, gap).order_by("s")).all():
+        if r[0] == 0:
+            spans.append((int(r[1]), int(r[2]), bool(r[3]), int(r[4])))
+        else:
+            found.append(GapView(int(r[5]), int(r[1]), int(r[2]), str(r[6]), str(r[7])))
+    found.sort(key=lambda g: (g.start_us, g.seq))
+    return spans, found
+
+
 def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
              segments: Sequence[SegmentHit] | None = None) -> CameraCoverage:  # fmt: skip
     """What ``camera_id`` has in ``[lo, hi)``. ``segments``: all of its overlapping segments when
-    the caller already holds them (saves a query); else SQLite returns four integer columns per
-    segment (merged here: faster than window functions there) and PostgreSQL the islands
-    (:mod:`archive.search.islands`). Time after ``now_us`` is never reported as unaccounted."""
-    if segments is None and conn.dialect.name == "postgresql":
+    the caller already holds them (saves a query); else four integer columns per segment are read
+    and merged here, or - PostgreSQL, ranges over :data:`ISLANDS_FROM_US` - the database returns
+    the islands (:mod:`archive.search.islands`). Time after ``now_us`` is never unaccounted."""
+    found_gaps: list[GapView] | None = None
+    if segments is None and conn.dialect.name == "postgresql" and hi - lo > ISLANDS_FROM_US:
         found = islands(conn, camera_id, lo, hi)
         covered = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=False)]
         pruned = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=True)]
@@ -98,13 +123,12 @@ def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
         if segments is not None:
             spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
         else:
-            cols = (SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.pruned, SEGMENT.c.size)
-            rows = conn.execute(select(*cols).where(overlap(camera_id, lo, hi)).order_by(SEGMENT.c.start_us))
-            spans = [(int(r[0]), int(r[1]), bool(r[2]), int(r[3])) for r in rows.all()]
+            spans, found_gaps = _spans_and_gaps(conn, camera_id, lo, hi)
         covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
         pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
         count, size = len(spans), sum(sz for _, _, _, sz in spans)
-    found_gaps = gaps(conn, camera_id, lo, hi)
+    if found_gaps is None:
+        found_gaps = gaps(conn, camera_id, lo, hi)
     taken = covered + pruned + [Interval(max(g.start_us, lo), min(g.end_us, hi)) for g in found_gaps]
     unaccounted = subtract(lo, min(hi, now_us), taken) if now_us > lo else []
     return CameraCoverage(camera_id, tuple(covered), tuple(pruned), tuple(found_gaps), tuple(unaccounted), count,

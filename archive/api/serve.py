@@ -1,0 +1,70 @@
+"""Serving the API: one process, or several uvicorn workers (``api.workers``).
+
+Each worker builds its own :class:`~archive.bootstrap.Runtime` from the configuration file
+named by ``ARCHIVE_CONFIG`` (set by ``archive api serve``) and attaches to the embedded store
+the parent started. Audit appends from several processes are safe: each append is a
+compare-and-set on the log's stored size, retried on conflict. Only the first worker runs the
+audit checkpointer: the one holding an exclusive lock on ``<data_dir>/api-checkpointer.lock``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+from typing import TextIO
+
+from litestar import Litestar
+
+from archive.config import Config, load_config
+
+__all__ = ["serve", "worker_app"]
+
+_HELD: list[int] = []
+
+
+def _lead(cfg: Config) -> bool:
+    """True for the one process that gets the checkpointer lock (kept until it exits)."""
+    import fcntl
+
+    path = cfg.data_dir / "api-checkpointer.lock"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return False
+    _HELD.append(fd)
+    return True
+
+
+def worker_app() -> Litestar:
+    """uvicorn factory of one worker process. Raises archive errors (the worker exits)."""
+    from archive.api.app import create_app
+    from archive.api.wiring import build_deps
+    from archive.bootstrap import Runtime
+
+    cfg = load_config()
+    rt = Runtime(cfg)
+    atexit.register(rt.close)
+    return create_app(build_deps(rt, checkpoint_audit=_lead(cfg)))
+
+
+def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
+    """Run the API until interrupted. Raises archive errors before serving."""
+    import uvicorn
+
+    from archive.api.app import create_app
+    from archive.api.wiring import build_deps
+    from archive.bootstrap import Runtime
+
+    with Runtime(cfg) as rt:
+        rt.store.ping()  # starts (or attaches to) the embedded store before any worker
+        print(f"archive API on http://{host}:{port} ({workers} process(es); OpenAPI at /schema)", file=out, flush=True)
+        if workers == 1:
+            uvicorn.run(create_app(build_deps(rt)), host=host, port=port, log_level="warning", access_log=False)
+            return
+        if cfg.source != "<defaults>":
+            os.environ["ARCHIVE_CONFIG"] = str(cfg.source)
+        uvicorn.run("archive.api.serve:worker_app", factory=True, host=host, port=port, workers=workers,
+                    log_level="warning", access_log=False)  # fmt: skip
