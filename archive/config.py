@@ -87,6 +87,9 @@ class ApiConfig:
     token_cache_seconds: float = 2.0
     """Keep a successful token check this long in memory (0: look every request up). A token
     revoked through another process stops working within this time; through the same, at once."""
+    scope_cache_seconds: float = 2.0
+    """Keep the camera registry and sharing snapshot this long in memory for access checks (0: read
+    it every request). Changes through the same API process apply at once; others within this time."""
     workers: int = 1
     """API server processes (``archive api serve``)."""
     trusted_proxies: str = ""
@@ -255,6 +258,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: api.token_days must be between 1 and api.token_max_days (at most 3650)")
     if not 0 <= cfg.api.token_cache_seconds <= 60:
         raise ConfigError(f"{src}: api.token_cache_seconds must be between 0 and 60")
+    if not 0 <= cfg.api.scope_cache_seconds <= 60:
+        raise ConfigError(f"{src}: api.scope_cache_seconds must be between 0 and 60")
     if not 1 <= cfg.api.workers <= 16:
         raise ConfigError(f"{src}: api.workers must be between 1 and 16")
     if not 1 <= cfg.api.audit_checkpoint_seconds <= 60:

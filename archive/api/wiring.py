@@ -75,7 +75,8 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     settings = api_settings(cfg.api)
     return ApiDeps(
         identity=IdentityService(engine, cache_seconds=cfg.api.token_cache_seconds),
-        search=SearchService(engine, settings.limits), audit=audit, settings=settings, registry=registry,
+        search=SearchService(engine, settings.limits, cache_seconds=cfg.api.scope_cache_seconds), audit=audit,
+        settings=settings, registry=registry,
         presigner=store if isinstance(store, Presigner) else None, holds=retention.holds,
         retention_plan=retention_plan or (lambda: retention.preview().plan),
         exports=exports, verifier=verifier, health_checks=tuple(checks), metric_sources=tuple(sources),

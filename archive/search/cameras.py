@@ -18,7 +18,8 @@ from archive.identity.policy import CameraScope
 from archive.search.geo import Box, box_around, haversine_m
 from archive.search.model import CameraHit, CameraQuery
 
-__all__ = ["CAMERA", "OWNER", "camera_rows", "camera_rows_with_sharing", "find_cameras", "like_pattern", "sharing"]
+__all__ = ["CAMERA", "OWNER", "Sharing", "camera_rows", "camera_rows_with_sharing", "find_cameras", "like_pattern",
+           "sharing"]
 
 CAMERA = CameraRow.__table__  # type: ignore[attr-defined]
 OWNER = OwnerRow.__table__  # type: ignore[attr-defined]
@@ -105,8 +106,10 @@ def find_cameras(conn: Connection, scope: CameraScope, q: CameraQuery) -> list[C
     return hits[q.offset : q.offset + q.limit]
 
 
-def camera_rows(conn: Connection, ids: Iterable[str]) -> Mapping[str, CameraHit]:
-    """The registered cameras among ``ids`` (no scope applied), by id."""
+def camera_rows(conn: Connection, ids: Iterable[str] | None) -> Mapping[str, CameraHit]:
+    """The registered cameras among ``ids`` (every camera for None; no scope applied), by id."""
+    if ids is None:
+        return {r.id: _hit(r) for r in conn.execute(select(*_COLS))}
     wanted: Sequence[str] = sorted(set(ids))
     if not wanted:
         return {}

@@ -11,21 +11,17 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
-from typing import Any
 
-from sqlalchemy import BigInteger, Connection, String, Text, and_, cast, false, literal, null, or_, select, union_all
+from sqlalchemy import Connection, and_, select
 
 from archive.errors import Problem, ValidationError
+from archive.search import hot
 from archive.search.intervals import merge, subtract
 from archive.search.islands import clipped, islands
 from archive.search.model import CameraCoverage, GapView, Interval, SegmentHit
-from archive.search.tables import GAP, MAX_SEGMENT_US, SEGMENT, overlap
+from archive.search.tables import GAP, MAX_SEGMENT_US, SEGMENT
 
 __all__ = ["GAP", "MAX_SEGMENT_US", "SEGMENT", "coverage", "decode_cursor", "encode_cursor", "gaps", "segments_page"]
-
-_SEG_COLS = (SEGMENT.c.camera_id, SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.duration_us,
-             SEGMENT.c.size, SEGMENT.c.sha256, SEGMENT.c.container, SEGMENT.c.codec, SEGMENT.c.width,
-             SEGMENT.c.height, SEGMENT.c.partial, SEGMENT.c.pruned)  # fmt: skip
 
 Cursor = tuple[str, int, int]
 Span = tuple[int, int, bool, int]
@@ -45,13 +41,11 @@ def decode_cursor(text: str) -> Cursor:
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4)).decode()
         cam, start, seq = raw.split("\x1f")
+        if not (0 <= int(start) < 2**62 and 0 <= int(seq) < 2**62 and 0 < len(cam) <= 64):
+            raise ValueError(raw)
         return cam, int(start), int(seq)
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise ValidationError([Problem("cursor", "not a cursor from a previous page of this search")]) from None
-
-
-def _hit(r: Any) -> SegmentHit:
-    return SegmentHit._make(r)  # column order = field order; types come from the column types
 
 
 def segments_page(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int, after: Cursor | None,
@@ -63,13 +57,8 @@ def segments_page(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int,
     if after is not None:
         cams = [c for c in cams if c >= after[0]]
     for cam in cams:
-        cond = overlap(cam, lo, hi)
-        if after is not None and cam == after[0]:
-            cond = and_(cond, or_(SEGMENT.c.start_us > after[1],
-                                  and_(SEGMENT.c.start_us == after[1], SEGMENT.c.seq > after[2])))  # fmt: skip
-        want = limit - len(out) + 1
-        rows = conn.execute(select(*_SEG_COLS).where(cond).order_by(SEGMENT.c.start_us, SEGMENT.c.seq).limit(want))
-        out.extend(map(_hit, rows.all()))
+        pos = (after[1], after[2]) if after is not None and cam == after[0] else None
+        out.extend(hot.page_rows(conn, cam, lo, hi, pos, limit - len(out) + 1))
         if len(out) > limit:
             break
     if len(out) > limit:
@@ -88,25 +77,6 @@ def gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> list[GapView]:
     return [GapView(int(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows]
 
 
-def _spans_and_gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[list[Span], list[GapView]]:
-    """The overlapping segments (four integers each) and gap entries in ONE round trip."""
-    seg = select(literal(0).label("k"), SEGMENT.c.start_us.label("s"), SEGMENT.c.end_us, SEGMENT.c.pruned,
-                 SEGMENT.c.size, cast(null(), BigInteger), cast(null(), String), cast(null(), Text)).where(
-        overlap(camera_id, lo, hi))  # fmt: skip
-    gap = select(literal(1), GAP.c.start_us, GAP.c.end_us, false(), cast(literal(0), BigInteger), GAP.c.seq,
-                 GAP.c.reason, GAP.c.detail).where(
-        and_(GAP.c.camera_id == camera_id, GAP.c.start_us < hi, GAP.c.end_us > lo))  # fmt: skip
-    spans: list[Span] = []
-    found: list[GapView] = []
-    for r in conn.execute(union_all(seg, gap).order_by("s")).all():
-        if r[0] == 0:
-            spans.append((int(r[1]), int(r[2]), bool(r[3]), int(r[4])))
-        else:
-            found.append(GapView(int(r[5]), int(r[1]), int(r[2]), str(r[6]), str(r[7])))
-    found.sort(key=lambda g: (g.start_us, g.seq))
-    return spans, found
-
-
 def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
              segments: Sequence[SegmentHit] | None = None) -> CameraCoverage:  # fmt: skip
     """What ``camera_id`` has in ``[lo, hi)``. ``segments``: all of its overlapping segments when
@@ -123,7 +93,7 @@ def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
         if segments is not None:
             spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
         else:
-            spans, found_gaps = _spans_and_gaps(conn, camera_id, lo, hi)
+            spans, found_gaps = hot.spans_and_gaps(conn, camera_id, lo, hi)
         covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
         pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
         count, size = len(spans), sum(sz for _, _, _, sz in spans)

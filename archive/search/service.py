@@ -8,6 +8,7 @@ caller's scope (the two are indistinguishable on purpose).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,7 +21,7 @@ from archive.errors import CatalogError, NotFoundError, Problem, ValidationError
 from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, camera_scope
 from archive.search import media, recordings
-from archive.search.cameras import camera_rows, camera_rows_with_sharing, find_cameras, sharing
+from archive.search.cameras import Sharing, camera_rows, camera_rows_with_sharing, find_cameras, sharing
 from archive.search.model import (
     CameraCoverage,
     CameraHit,
@@ -56,11 +57,36 @@ def _now_us() -> int:
 class SearchService:
     """Cameras and recordings for a principal."""
 
-    def __init__(self, engine: Engine, limits: SearchLimits | None = None, *,
-                 now_us: Callable[[], int] = _now_us) -> None:  # fmt: skip
+    def __init__(self, engine: Engine, limits: SearchLimits | None = None, *, now_us: Callable[[], int] = _now_us,
+                 cache_seconds: float = 0.0) -> None:  # fmt: skip
         self._engine = engine
         self.limits = limits or SearchLimits()
         self._now_us = now_us
+        self._cache_us = int(cache_seconds * 1_000_000)
+        self._snap: tuple[int, dict[str, CameraHit], Sharing] | None = None
+        self._snap_lock = threading.Lock()
+
+    def invalidate(self) -> None:
+        """Forget the cached registry snapshot (after a camera or sharing change)."""
+        with self._snap_lock:
+            self._snap = None
+
+    def _snapshot(self, conn: Connection) -> tuple[dict[str, CameraHit], Sharing] | None:
+        """Every camera and every owner's sharing, kept ``cache_seconds`` (None when caching is off).
+
+        With caching on, a change made by another process (registry import, another API worker)
+        is seen within ``cache_seconds``; one made through this service's API at once."""
+        if self._cache_us <= 0:
+            return None
+        now = time.monotonic_ns() // 1000
+        with self._snap_lock:
+            snap = self._snap
+        if snap is None or now - snap[0] >= self._cache_us:
+            cams = dict(camera_rows(conn, None))
+            snap = (now, cams, sharing(conn))
+            with self._snap_lock:
+                self._snap = snap
+        return snap[1], snap[2]
 
     @contextmanager
     def _conn(self) -> Iterator[Connection]:
@@ -70,9 +96,9 @@ class SearchService:
         except SQLAlchemyError as exc:
             raise CatalogError(f"catalog query failed: {exc.__class__.__name__}") from exc
 
-    @staticmethod
-    def _scope(conn: Connection, who: Principal) -> CameraScope:
-        return camera_scope(who, sharing(conn))
+    def _scope(self, conn: Connection, who: Principal) -> CameraScope:
+        snap = self._snapshot(conn)
+        return camera_scope(who, snap[1] if snap is not None else sharing(conn))
 
     def scope(self, who: Principal) -> CameraScope:
         """The cameras ``who`` sees."""
@@ -87,11 +113,15 @@ class SearchService:
         if hi - lo > limit:
             raise ValidationError([Problem("end", f"the range may span at most {limit / 3_600_000_000:g} hours")])
 
-    @staticmethod
-    def _visible(conn: Connection, who: Principal, ids: Sequence[str]) -> dict[str, CameraHit]:
-        """The cameras ``ids`` when ``who`` sees every one; one query (camera joined to owner)."""
+    def _visible(self, conn: Connection, who: Principal, ids: Sequence[str]) -> dict[str, CameraHit]:
+        """The cameras ``ids`` when ``who`` sees every one (one query, or the cached snapshot)."""
         good = [i for i in ids if CAMERA_ID.match(i)]
-        found, sharing_of = camera_rows_with_sharing(conn, good)
+        snap = self._snapshot(conn)
+        if snap is not None:
+            found = {i: snap[0][i] for i in good if i in snap[0]}
+            sharing_of = snap[1]
+        else:
+            found, sharing_of = camera_rows_with_sharing(conn, good)
         scope = camera_scope(who, sharing_of)
         missing = [i for i in ids if i not in found or not scope.sees(found[i].owner_id)]
         if missing:

@@ -275,7 +275,7 @@ def free_port() -> int:
 
 def bench_app() -> Any:
     """The API app over ``$BENCH_URL`` (audit trail on, no object store), as ``archive api serve``
-    builds it with the default configuration (token cache 2 s)."""
+    builds it with the default configuration (token and scope caches 2 s)."""
     from archive.api.app import create_app
     from archive.api.deps import ApiDeps
     from archive.audit.service import AuditTrail
@@ -284,9 +284,11 @@ def bench_app() -> Any:
     from archive.ledger.keyring import KeyRing
 
     engine = make_engine(os.environ["BENCH_URL"])
+    if os.environ.get("BENCH_NO_PING") == "1":  # experiment: what pool_pre_ping costs
+        engine.pool._pre_ping = False  # type: ignore[attr-defined]
     lset = LedgerSettings()
     box = SecretBox.from_key_file(Path(os.environ["BENCH_DIR"]) / "credentials.key")
-    deps = ApiDeps(identity=IdentityService(engine, cache_seconds=2.0), search=SearchService(engine),
+    deps = ApiDeps(identity=IdentityService(engine, cache_seconds=2.0), search=SearchService(engine, cache_seconds=2.0),
                    audit=AuditTrail(engine, KeyRing(engine, box, lset), None, origin_prefix=lset.origin_prefix,
                                     log_bucket=lset.log_bucket))  # fmt: skip
     return create_app(deps)

@@ -3,10 +3,13 @@ gaps, pruned media, pagination and the caller's scope."""
 
 from __future__ import annotations
 
+import base64
+from dataclasses import replace
 from datetime import timedelta
 
 from litestar.testing import TestClient
 
+from archive.api.app import create_app
 from archive.identity.model import Principal, Role
 from archive.search.islands import islands
 from archive.search.recordings import coverage
@@ -121,6 +124,7 @@ def test_recordings_input_errors(api_env: ApiEnv) -> None:
             ({**ok, "end": ok["start"]}, 422, "end"),
             ({**ok, "end": iso(T0 + timedelta(days=40))}, 422, "end"),
             ({**ok, "cursor": "garbage"}, 422, "cursor"),
+            ({**ok, "cursor": base64.urlsafe_b64encode(b"cam-a\x1f" + b"9" * 30 + b"\x1f1").decode()}, 422, "cursor"),
             ({"start": ok["start"], "end": ok["end"]}, 400, None),  # no camera
             ({**ok, "camera": ["cam-a"] * 1 + [f"c{i}" for i in range(70)]}, 422, "camera"),
             ({**ok, "limit": "many"}, 400, None),
@@ -161,3 +165,16 @@ def test_islands_in_sql_equal_the_python_merge(api_env: ApiEnv) -> None:
             mem = coverage(conn, "cam-a", lo_us, hi_us, 2**62, segments=page.segments)
             assert sql == mem
             assert sum(i[3] for i in islands(conn, "cam-a", lo_us, hi_us)) == len(page.segments)
+
+
+def test_cached_scope_follows_changes_made_through_the_api(api_env: ApiEnv) -> None:
+    deps = replace(api_env.deps, search=SearchService(api_env.engine, cache_seconds=60))
+    with TestClient(create_app(deps)) as c:
+        inv, own = api_env.auth("investigator"), api_env.auth("owner")
+        assert c.get(f"{P}/cameras/mall-1", headers=inv).status_code == 404
+        assert c.put(f"{P}/owners/mall/sharing", json={"agencies": ["police"]}, headers=own).status_code == 200
+        assert c.get(f"{P}/cameras/mall-1", headers=inv).status_code == 200
+        assert c.put(f"{P}/owners/mall/sharing", json={"agencies": []}, headers=own).status_code == 200
+        assert c.get(f"{P}/cameras/mall-1", headers=inv).status_code == 404
+        r = c.get(f"{P}/recordings", params={"camera": "cam-a", "start": iso(T0), "end": iso(T0 + SEG)}, headers=inv)
+        assert r.status_code == 200

@@ -112,6 +112,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                    if getattr(new, k) != getattr(cam, k)}  # fmt: skip
         creds = registry.credentials(camera_id)
         registry.apply([], [(new, creds.password if creds else None)])
+        search.invalidate()
         audit_detail(request, changed={k: str(v) for k, v in changes.items()},
                      before={k: str(getattr(cam, k)) for k in changes})  # fmt: skip
         return camera_out(search.camera(who, camera_id))
@@ -129,6 +130,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         old = found[owner_id]
         new = Owner(old.id, old.name, old.kind, tuple(sorted(set(data.agencies))))
         registry.apply([new], [])
+        search.invalidate()
         audit_detail(request, before=list(old.agencies), after=list(new.agencies))
         return OwnerOut(id=new.id, name=new.name, kind=new.kind.value, agencies=list(new.agencies))
 

@@ -37,8 +37,8 @@ def _triggers_up() -> None:
     elif dialect == "sqlite":
         for t in _APPEND_ONLY:
             for what in ("UPDATE", "DELETE"):
-                op.execute(f"CREATE TRIGGER {t}_no_{what.lower()} BEFORE {what} ON {t} "
-                           f"BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only ({what} on {t})'); END")  # fmt: skip
+                refuse = f"SELECT RAISE(ABORT, 'the audit trail is append-only ({what} on {t})')"
+                op.execute(f"CREATE TRIGGER {t}_no_{what.lower()} BEFORE {what} ON {t} BEGIN {refuse}; END")
 
 
 def _triggers_down() -> None:
