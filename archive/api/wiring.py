@@ -21,7 +21,6 @@ from archive.identity.service import IdentityService
 from archive.ledger.cli import ledger_settings
 from archive.ledger.keyring import KeyRing
 from archive.ledger.report import VerifyReport
-from archive.ledger.service import Ledger
 from archive.ledger.verify import verify_camera
 from archive.recorder.status import RecorderStatus
 from archive.retention.factory import build_service as build_retention
@@ -55,7 +54,7 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     cfg = rt.config
     engine, box, store = rt.engine, rt.secret_box, rt.store
     lset = ledger_settings(cfg)
-    ledger = Ledger(engine, store, box, lset)
+    ledger = rt.ledger  # one Ledger per process: its per-log locks must be shared
     audit = AuditTrail(engine, KeyRing(engine, box, lset), store, origin_prefix=lset.origin_prefix,
                        log_bucket=lset.log_bucket, retention=lset.log_retention)  # fmt: skip
     registry = rt.registry
