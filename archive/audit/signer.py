@@ -44,6 +44,7 @@ from archive.integrity import (
 from archive.integrity.errors import ChainError
 from archive.ledger.keyring import KeyRing
 from archive.model import us_from_utc
+from archive.periodic import Periodic
 from archive.storage.base import LockMode, ObjectStore, Retention
 
 __all__ = ["AuditCheckpointer", "AuditSigner", "SignedHead", "audit_keys"]
@@ -232,9 +233,8 @@ class AuditCheckpointer:
     A failure is logged as an ERROR (an alarm) and retried at the next round; it never raises."""
 
     def __init__(self, signer: AuditSigner, interval_s: float) -> None:
-        self._signer, self._interval = signer, interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._signer = signer
+        self._periodic = Periodic("audit-checkpointer", interval_s, self.run_once)
         self.last_error: str | None = None
 
     def run_once(self) -> SignedHead | None:
@@ -250,20 +250,9 @@ class AuditCheckpointer:
 
     def start(self) -> None:
         """Start the background thread (idempotent)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="audit-checkpointer", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.run_once()
+        self._periodic.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the thread and sign once more (shutdown checkpoint)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._periodic.stop(timeout)
         self.run_once()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -48,6 +47,7 @@ from archive.ledger.keyring import KeyRing
 from archive.ledger.published import publish_checkpoint, read_latest_note
 from archive.ledger.settings import LedgerSettings, checkpoint_key
 from archive.model import us_from_utc
+from archive.periodic import Periodic
 from archive.storage.base import ObjectStore
 
 __all__ = ["CheckpointSigner", "Checkpointer", "RoundResult"]
@@ -304,9 +304,7 @@ class Checkpointer:
     def __init__(self, engine: Engine, signer: CheckpointSigner, interval_s: float) -> None:
         self._engine = engine
         self._signer = signer
-        self._interval = interval_s
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._periodic = Periodic("ledger-checkpointer", interval_s, self.run_once)
         self.last_round: RoundResult | None = None
 
     def run_once(self) -> RoundResult:
@@ -332,20 +330,9 @@ class Checkpointer:
 
     def start(self) -> None:
         """Start the background thread (idempotent)."""
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._loop, name="ledger-checkpointer", daemon=True)
-        self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            self.run_once()
+        self._periodic.start()
 
     def stop(self, timeout: float = 30.0) -> RoundResult:
         """Stop the thread and sign a last time (shutdown checkpoint, SPEC.md 7.3)."""
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._periodic.stop(timeout)
         return self.run_once()
