@@ -1,7 +1,8 @@
 """``archive up``: run the whole service in one process until SIGINT/SIGTERM.
 
 Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the retention and
-legal-hold jobs (APScheduler), the export builder and the recorder for every enabled camera. With ``--demo``, or
+legal-hold jobs (APScheduler), the export builder, the recorder for every enabled camera
+and the API. With ``--demo``, or
 when no camera is registered, simulated RTSP cameras are started on loopback and registered
 under the owner ``demo`` so a newcomer sees recording happen.
 """
@@ -21,6 +22,9 @@ from pathlib import Path
 from types import FrameType
 from typing import TextIO
 
+from archive.api.app import create_app
+from archive.api.serve import BackgroundApi
+from archive.api.wiring import build_deps
 from archive.bootstrap import Runtime
 from archive.config import Config
 from archive.errors import NotFoundError
@@ -140,6 +144,11 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         recorder = rt.recorder(cameras)
         recorder.start()
         stack.callback(recorder.stop)
+        api = BackgroundApi(create_app(build_deps(rt, recorder_status=recorder.status, exports=exports.service)),
+                            cfg.api.host, cfg.api.port)
+        api.start()
+        stack.callback(api.stop)
+        print(f"API on http://{cfg.api.host}:{cfg.api.port} (OpenAPI at /schema)", file=out)
         print(f"recording {len(cameras)} cameras into {cfg.storage.media_bucket} "
               f"({cfg.storage.mode} store); Ctrl-C to stop", file=out)
         out.flush()

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import atexit
 import os
+import threading
+import time
 from typing import TextIO
 
 from litestar import Litestar
 
 from archive.config import Config, load_config
+from archive.errors import ToolError
 
-__all__ = ["serve", "worker_app"]
+__all__ = ["BackgroundApi", "serve", "worker_app"]
 
 _HELD: list[int] = []
 
@@ -84,3 +87,31 @@ def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
             os.environ["ARCHIVE_CONFIG"] = str(cfg.source)
         uvicorn.run("archive.api.serve:worker_app", factory=True, host=host, port=port, workers=workers,
                     log_level="warning", access_log=False)  # fmt: skip
+
+
+class BackgroundApi:
+    """The API served by uvicorn on a thread of the calling process (for ``archive up``).
+
+    uvicorn installs no signal handlers off the main thread; :meth:`stop` asks it to exit and joins.
+    """
+
+    def __init__(self, app: Litestar, host: str, port: int) -> None:
+        import uvicorn
+
+        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
+                                                     access_log=False))  # fmt: skip
+        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
+
+    def start(self, timeout: float = 15.0) -> None:
+        """Start serving; raises ToolError if the server is not listening within ``timeout``."""
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise ToolError("the API server did not start (is the port in use? see the log above)")
+            time.sleep(0.05)
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop serving and wait for the thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout)

@@ -4,9 +4,11 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -22,7 +24,11 @@ def cli(tmp_path, *args, timeout=120):
 
 @pytest.mark.slow
 def test_up_records_simulated_cameras_then_verifies(tmp_path):
-    (tmp_path / "archive.toml").write_text('[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 4\n')
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    (tmp_path / "archive.toml").write_text(
+        f'[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 4\n[api]\nport = {port}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     log = (tmp_path / "up.log").open("w")
     proc = subprocess.Popen([str(ARCHIVE), "--config", str(tmp_path / "archive.toml"), "up"], stdout=log,
@@ -43,6 +49,10 @@ def test_up_records_simulated_cameras_then_verifies(tmp_path):
         human = cli(tmp_path, "status")
         assert human.returncode == 0, human.stdout + human.stderr
         assert "demo-cam1" in human.stdout and "recording" in human.stdout
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as resp:
+            assert resp.status == 200
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/schema/openapi.json", timeout=10) as resp:
+            assert "/api/v1" in resp.read().decode()
     finally:
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(60)
