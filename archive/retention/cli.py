@@ -50,15 +50,13 @@ def open_service(cfg: Config, now: Callable[[], datetime] | None = None) -> Iter
     """A retention service over the configured catalog, store and ledger (closed after the block).
     The store and the ledger are opened only when a command needs them. ``now``: the clock."""
     from archive.bootstrap import Runtime
-    from archive.ledger.cli import ledger_settings
-    from archive.ledger.service import Ledger
     from archive.retention.factory import build_service
     from archive.retention.settings import RetentionSettings
     from archive.storage.base import ObjectStore
 
     with Runtime(cfg) as rt:
         store = cast(ObjectStore, _Lazy(lambda: rt.store))
-        ledger = _Lazy(lambda: Ledger(rt.engine, rt.store, rt.secret_box, ledger_settings(cfg)))
+        ledger = _Lazy(lambda: rt.ledger)  # the runtime's one Ledger, built on first use
         registry = rt.registry
         settings = RetentionSettings.from_config(cfg)
         if now is None:
