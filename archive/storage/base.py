@@ -37,6 +37,7 @@ class PutResult:
     version_id: str
     etag: str
     size: int
+    metadata: Mapping[str, str] = field(default_factory=dict)  # user metadata, as the confirming HEAD returned it
 
 
 @dataclass(frozen=True)
@@ -83,8 +84,10 @@ class ObjectStore(Protocol):
         metadata: Mapping[str, str] | None = None,
         retention: Retention | None = None,
         legal_hold: bool = False,
+        sha256: str | None = None,
     ) -> PutResult:
-        """Upload bytes; returns the confirmed version."""
+        """Upload bytes; returns the confirmed version. ``sha256`` (hex of ``data``), when given, is
+        sent as the signed payload hash so the store refuses a body that does not match it."""
 
     def stat(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         """HEAD one object version (latest when ``version_id`` is None)."""

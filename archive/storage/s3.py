@@ -12,6 +12,11 @@ S3 answers a lock refusal with the same ``AccessDenied`` as a policy refusal, so
 ``AccessDenied`` on delete / set_retention the adapter reads the version's lock state and reports
 :class:`ObjectLockedError` only when a retention or legal hold is actually in force.
 Messages never contain the secret key.
+
+A caller that already hashed the bytes passes ``sha256`` to :meth:`S3Store.put_bytes`: it is sent
+as the SigV4 payload hash (``x-amz-content-sha256``, AWS SigV4 "signed payload") instead of minio
+hashing the body a second time, so the store itself refuses the upload if the bytes it received
+are not the bytes that were hashed (``XAmzContentSHA256Mismatch``).
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO, NoReturn
+from typing import Any, BinaryIO, NoReturn
 
 import certifi
 import urllib3
@@ -53,6 +58,28 @@ from archive.storage.s3_headers import (
 
 _CHUNK = 1024 * 1024
 _MAX_PRESIGN = dt.timedelta(days=7)
+
+
+PAYLOAD_SHA256 = "x-amz-content-sha256"
+
+
+class _Client(Minio):
+    """minio's client, except that a payload SHA-256 the caller put in the headers is signed as is.
+
+    Only over plain HTTP, where minio would otherwise hash the body itself (over HTTPS minio sends
+    ``UNSIGNED-PAYLOAD`` with a Content-MD5, and the caller's value is dropped).
+    """
+
+    def _build_headers(
+        self, host: str, headers: dict[str, Any] | None = None, body: bytes | None = None, creds: Any = None
+    ) -> tuple[dict[str, Any], dt.datetime]:
+        given = (headers or {}).pop(PAYLOAD_SHA256, None)
+        if given is None or body is None or creds is None or self._base_url.is_https:
+            return super()._build_headers(host, headers, body, creds)
+        built, date = super()._build_headers(host, headers, None, creds)  # no second hash of the body
+        built["Content-Length"] = str(len(body))
+        built[PAYLOAD_SHA256] = given
+        return built, date
 
 
 class S3Store:
@@ -89,7 +116,7 @@ class S3Store:
             retries=urllib3.Retry(total=2, connect=2, read=0, redirect=False, other=0, backoff_factor=0.2),
         )
         try:
-            self._client = Minio(
+            self._client = _Client(
                 endpoint=endpoint,
                 access_key=access_key,
                 secret_key=secret_key,
@@ -172,9 +199,18 @@ class S3Store:
         metadata: Mapping[str, str] | None = None,
         retention: Retention | None = None,
         legal_hold: bool = False,
+        sha256: str | None = None,
     ) -> PutResult:
-        """Upload bytes; return the confirmed version. Raises like :meth:`put_file`."""
-        return self._put(bucket, key, io.BytesIO(data), len(data), content_type, metadata, retention, legal_hold)
+        """Upload bytes; return the confirmed version. Raises like :meth:`put_file`.
+
+        ``sha256`` (hex, of ``data``) is signed as the payload hash: the store refuses the upload
+        when the body it received hashes otherwise (:class:`StorageError`), and the body is not
+        hashed again here.
+        """
+        extra = {PAYLOAD_SHA256: sha256} if sha256 is not None else {}
+        return self._put(
+            bucket, key, io.BytesIO(data), len(data), content_type, metadata, retention, legal_hold, extra
+        )
 
     def _put(
         self,
@@ -186,8 +222,10 @@ class S3Store:
         metadata: Mapping[str, str] | None,
         retention: Retention | None,
         legal_hold: bool,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> PutResult:
         headers = user_metadata(metadata)
+        headers.update(extra_headers or {})
         with self._errors("put", bucket, key):
             written = self._client.put_object(
                 bucket_name=bucket,
@@ -207,7 +245,7 @@ class S3Store:
                 f"put {bucket}/{key}: store confirmed size {info.size} etag {info.etag}, "
                 f"sent size {size} etag {written.etag}"
             )
-        return PutResult(bucket, key, written.version_id, info.etag, info.size)
+        return PutResult(bucket, key, written.version_id, info.etag, info.size, info.metadata)
 
     # -- reading ---------------------------------------------------------------------------
     def stat(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:

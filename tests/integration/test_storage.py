@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import io
 import json
 import os
 import signal
@@ -117,6 +118,25 @@ def test_put_raises_when_store_confirms_another_size(
     monkeypatch.setattr(S3Store, "stat", lying_stat)
     with pytest.raises(StorageError, match="confirmed size"):
         s3_store.put_bytes(bucket, "x", b"12345")
+
+
+def test_put_bytes_signs_the_callers_sha256_as_the_payload_hash(s3_store: S3Store, bucket: str) -> None:
+    """The hash the recorder computed is what SigV4 signs (x-amz-content-sha256), not a second
+    hash minio makes: AWS S3 and MinIO then refuse a body that differs (XAmzContentSHA256Mismatch).
+    SeaweedFS does not check the payload hash (measured: a wrong one is accepted), so with the
+    embedded store the HEAD confirmation and ``archive verify`` remain the checks."""
+    data = os.urandom(3 * 1024 * 1024)
+    good = hashlib.sha256(data).hexdigest()
+    trace = io.StringIO()
+    s3_store._client.trace_on(trace)
+    try:
+        put = s3_store.put_bytes(bucket, "seg.ts", data, sha256=good, retention=_compliance())
+    finally:
+        s3_store._client.trace_off()
+    sent = [line for line in trace.getvalue().splitlines() if line.lower().startswith("x-amz-content-sha256")]
+    assert sent and sent[0].split(":", 1)[1].strip() == good
+    assert hashlib.sha256(s3_store.get_bytes(bucket, "seg.ts", put.version_id)).hexdigest() == good
+    assert put.size == len(data) and put.metadata == {}
 
 
 def test_put_of_missing_local_file_is_a_storage_error(s3_store: S3Store, bucket: str, tmp_path: Path) -> None:
