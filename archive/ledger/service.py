@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.errors import CatalogError, ConflictError
@@ -25,7 +25,7 @@ from archive.ledger.facts import AppendResult, CheckpointView, SegmentFacts, Seg
 from archive.ledger.keyring import KeyRecord, KeyRing
 from archive.ledger.repo import GAP, SEGMENT, LogStateRecord, all_states
 from archive.ledger.settings import LedgerSettings, utc_now
-from archive.model import us_from_utc
+from archive.model import us_from_utc, utc_from_us
 from archive.secretbox import SecretBox
 from archive.storage.base import ObjectStore
 
@@ -234,6 +234,15 @@ class Ledger:
         found = self.logs(camera_id)
         own = [s for s in found if s.log_id == self.log_id(camera_id)]
         return own[0].size if own else 0
+
+    def last_gap_end(self, camera_id: str) -> datetime | None:
+        """The latest end of the camera's logged gaps, or None. Raises CatalogError."""
+        try:
+            with self.engine.connect() as conn:
+                end_us = conn.execute(select(func.max(GAP.c.end_us)).where(GAP.c.camera_id == camera_id)).scalar()
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read gaps of {camera_id}: {exc}") from exc
+        return None if end_us is None else utc_from_us(int(end_us))
 
     def last_segment(self, camera_id: str) -> SegmentView | None:
         """The camera's segment with the highest seq, or None. Raises CatalogError."""

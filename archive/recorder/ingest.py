@@ -33,7 +33,7 @@ from typing import Final
 from archive.errors import IntegrityError, StorageUnavailableError
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
-from archive.recorder.ingest_state import Camera, Pending, gap_between
+from archive.recorder.ingest_state import Camera, Pending, gap_between, trailing_gap
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
@@ -158,6 +158,26 @@ class Ingester:
             self.pass_once(submit=False)
         self.pass_once(submit=False)
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._log_trailing_gaps()
+
+    def _log_trailing_gaps(self) -> None:
+        """At shutdown, log a gap up to now for each camera down (nothing left in its spool)."""
+        now = self._clock()
+        with self._lock:
+            cams = [(c, dict(c.run_ends)) for c in self._cams.values()]
+        for cam, run_ends in cams:
+            if not cam.initialized or cam.pending:
+                continue
+            try:
+                if any(f.name not in cam.kept for f in cam.spool.scan(())):
+                    continue  # the next start ingests them; they may cover this time
+                gap = trailing_gap(cam.last, cam.covered, run_ends, now, self._gap_tolerance)
+                if gap is not None:
+                    self._sink.record_gap(gap)
+                    cam.covered = gap.end
+                    cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
+            except Exception as exc:  # the next start logs it as recorder_stopped instead
+                self._sink_failed(cam, time.monotonic(), exc)
 
     def drain(self, timeout: float) -> bool:
         """Run passes until every ready segment is committed; False if ``timeout`` ran out first."""
@@ -207,6 +227,7 @@ class Ingester:
             return
         try:
             cam.last = self._sink.last_segment(cam.spool.camera_id)
+            cam.covered = self._sink.covered_until(cam.spool.camera_id)
         except Exception as exc:  # the sink is someone else's code: count, retry later
             self._sink_failed(cam, now, exc)
             return
@@ -265,7 +286,7 @@ class Ingester:
     def _gap_before(self, cam: Camera, record: SegmentRecord) -> GapRecord | None:
         with self._lock:
             run_ends = dict(cam.run_ends)
-        return gap_between(cam.last, record, run_ends, self._gap_tolerance)
+        return gap_between(cam.last, record, run_ends, self._gap_tolerance, cam.covered)
 
     def _commit(self, cam: Camera, now: float) -> None:
         committed = False
@@ -286,6 +307,7 @@ class Ingester:
             cam.commit_attempts = 0
             cam.pending.pop(0)
             cam.last = record
+            cam.covered = record.end if cam.covered is None else max(cam.covered, record.end)
             committed = True
             try:
                 cam.spool.remove_ingested(item.file, stored_size=record.size)

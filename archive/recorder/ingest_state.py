@@ -19,19 +19,48 @@ def gap_between(
     record: SegmentRecord,
     run_ends: dict[str, tuple[GapReason, str]],
     tolerance: float,
+    covered: dt.datetime | None = None,
 ) -> GapRecord | None:
-    """The gap before ``record``, if it starts more than ``tolerance`` seconds after ``prev`` ended.
+    """The gap before ``record``, if it starts more than ``tolerance`` seconds after the end of
+    what was logged last: ``prev``'s end, or ``covered`` when a later gap was logged already (the
+    one logged when the recorder stopped).
 
     Its reason is why ``prev``'s run ended (``run_ends``), ``recorder_stopped`` when nobody saw it
     end (the recorder was down), ``ffmpeg_exit`` for a hole inside one run (pure).
     """
-    if prev is None or (record.start - prev.end).total_seconds() <= tolerance:
+    if prev is None:
         return None
-    if prev.run_id == record.run_id:
+    start = prev.end if covered is None else max(prev.end, covered)
+    if (record.start - start).total_seconds() <= tolerance:
+        return None
+    if start > prev.end:  # a trailing gap covers prev's run end: the rest is the recorder's downtime
+        reason, detail = UNEXPLAINED
+    elif prev.run_id == record.run_id:
         reason, detail = GapReason.FFMPEG_EXIT, "discontinuity inside one ffmpeg run"
     else:
         reason, detail = run_ends.get(prev.run_id, UNEXPLAINED)
-    return GapRecord(record.camera_id, prev.end, record.start, reason, detail)
+    return GapRecord(record.camera_id, start, record.start, reason, detail)
+
+
+def trailing_gap(
+    prev: SegmentRecord | None,
+    covered: dt.datetime | None,
+    run_ends: dict[str, tuple[GapReason, str]],
+    now: dt.datetime,
+    tolerance: float,
+) -> GapRecord | None:
+    """The gap from the end of what was logged to ``now``, logged when the recorder stops with
+    nothing of the camera left to ingest (a camera still down at shutdown), so no second goes
+    unexplained while the recorder is off. Its reason is why ``prev``'s run ended (pure)."""
+    if prev is None:
+        return None
+    start = prev.end if covered is None else max(prev.end, covered)
+    if (now - start).total_seconds() <= tolerance:
+        return None
+    reason, detail = run_ends.get(prev.run_id, (GapReason.RECORDER_STOPPED, "the recorder was stopped"))
+    if start > prev.end:
+        reason, detail = UNEXPLAINED
+    return GapRecord(prev.camera_id, start, now, reason, f"{detail}; until the recorder stopped")
 
 
 @dataclass
@@ -59,6 +88,7 @@ class Camera:
     initialized: bool = False
     next_seq: int = 0
     last: SegmentRecord | None = None
+    covered: dt.datetime | None = None  # end of the last logged segment or gap
     pending: list[Pending] = field(default_factory=list)
     generation: int = 0
     kept: set[str] = field(default_factory=set)

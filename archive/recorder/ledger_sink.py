@@ -45,6 +45,12 @@ class LedgerSink:
         view = self._ledger.last_segment(camera_id)
         return None if view is None else _record(view)
 
+    def covered_until(self, camera_id: str) -> dt.datetime | None:
+        """The end of the newest logged segment or gap of the camera. Raises CatalogError."""
+        view = self._ledger.last_segment(camera_id)
+        ends = [e for e in (None if view is None else view.end, self._ledger.last_gap_end(camera_id)) if e]
+        return max(ends, default=None)
+
     def record_segment(self, record: SegmentRecord) -> None:
         """Log one stored segment (idempotent). Raises ConflictError, CatalogError, MalformedError."""
         media = MediaInfo(

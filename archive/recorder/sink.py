@@ -90,6 +90,10 @@ class SegmentSink(Protocol):
     def last_segment(self, camera_id: str) -> SegmentRecord | None:
         """The last segment recorded for the camera (for ``seq`` and gap continuity), or None."""
 
+    def covered_until(self, camera_id: str) -> dt.datetime | None:
+        """The latest end of anything recorded for the camera (segment or gap), or None: where the
+        next gap starts, so a gap logged when the recorder stopped is never logged twice."""
+
     def record_segment(self, record: SegmentRecord) -> None:
         """Record one stored segment. Called before the spool file is deleted."""
 
@@ -110,6 +114,11 @@ class MemorySink:
     def last_segment(self, camera_id: str) -> SegmentRecord | None:
         with self._lock:
             return next((s for s in reversed(self.segments) if s.camera_id == camera_id), None)
+
+    def covered_until(self, camera_id: str) -> dt.datetime | None:
+        with self._lock:
+            ends = [e.end for e in self.events if e.camera_id == camera_id]
+            return max(ends, default=None)
 
     def _maybe_fail(self) -> None:
         if self.fail > 0:

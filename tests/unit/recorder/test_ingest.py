@@ -7,6 +7,7 @@ import hashlib
 import itertools
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import cast
 
@@ -52,7 +53,15 @@ def spool(tmp_path: Path) -> CameraSpool:
     return spool
 
 
-def make(store: FakeStore, sink: MemorySink, spool: CameraSpool, *, workers: int = 2, per_camera: int = 2) -> Ingester:
+def make(
+    store: FakeStore,
+    sink: MemorySink,
+    spool: CameraSpool,
+    *,
+    workers: int = 2,
+    per_camera: int = 2,
+    clock: Callable[[], dt.datetime] = lambda: T0,
+) -> Ingester:
     ingester = Ingester(
         cast("ObjectStore", store),
         sink,
@@ -62,6 +71,7 @@ def make(store: FakeStore, sink: MemorySink, spool: CameraSpool, *, workers: int
         store_retry=FAST,
         workers=workers,
         per_camera=per_camera,
+        clock=clock,
     )
     ingester.add_camera(spool)
     return ingester
@@ -141,6 +151,49 @@ def test_an_unexplained_gap_is_recorder_stopped_and_seq_continues_from_the_sink(
     assert second.drain(30)
     assert [s.seq for s in sink.segments] == [0, 1]
     assert [g.reason for g in sink.gaps] == [GapReason.RECORDER_STOPPED]
+
+
+def test_a_camera_down_at_shutdown_gets_its_gap_and_the_restart_continues_after_it(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    sink = MemorySink()
+    add_segment(spool, ts_template, RUN_A, 0, T0)
+    stopped_at = T0 + dt.timedelta(seconds=300)
+    first = make(fake_store, sink, spool, clock=lambda: stopped_at)
+    first.note_run_end("cam1", RUN_A, GapReason.CAMERA_UNREACHABLE, "Connection refused")
+    assert first.drain(30)
+    first.stop()
+    (trailing,) = sink.gaps
+    assert trailing.reason is GapReason.CAMERA_UNREACHABLE
+    assert trailing.start == sink.segments[0].end and trailing.end == stopped_at
+    assert trailing.detail == "Connection refused; until the recorder stopped"
+    assert first.status("cam1").gaps == 1
+    add_segment(spool, ts_template, RUN_B, 0, T0 + dt.timedelta(seconds=400))
+    second = make(fake_store, sink, spool)  # a new process: knows only the sink
+    assert second.drain(30)
+    second.stop()
+    kinds = [type(e).__name__ for e in sink.for_camera("cam1")]
+    assert kinds == ["SegmentRecord", "GapRecord", "GapRecord", "SegmentRecord"]
+    downtime = sink.gaps[1]
+    assert downtime.reason is GapReason.RECORDER_STOPPED
+    assert downtime.start == stopped_at and downtime.end == sink.segments[1].start  # no overlap, no hole
+
+
+def test_no_trailing_gap_when_recording_was_current_or_segments_still_wait(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    sink = MemorySink()
+    add_segment(spool, ts_template, RUN_A, 0, T0)
+    current = make(fake_store, sink, spool, clock=lambda: T0 + dt.timedelta(seconds=1))
+    assert current.drain(30)
+    current.stop()
+    assert sink.gaps == []  # stopped right after the last segment: nothing to explain
+    waiting = add_segment(spool, ts_template, RUN_A, 1, T0 + dt.timedelta(seconds=2))
+    fake_store.down = True
+    later = make(fake_store, sink, spool, clock=lambda: T0 + dt.timedelta(seconds=600))
+    assert not later.drain(1)
+    later.stop()
+    assert sink.gaps == [] and waiting.exists()  # the next start ingests it; it covers that time
 
 
 def test_store_down_keeps_files_and_drains_oldest_first_when_back(
