@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from archive.bootstrap import Runtime
 from archive.catalog.migrate import current_revision, head_revision
 from archive.errors import ArchiveError
+from archive.procinfo import argv_exposed
 from archive.storage.probe import probe_object_lock
 
 
@@ -60,6 +61,22 @@ def _storage(rt: Runtime) -> list[Check]:
     return checks
 
 
+def _argv_privacy(rt: Runtime) -> list[Check]:
+    """Camera passwords reach ffmpeg only in its argv: fail when other local users can read it."""
+    try:
+        with_password = rt.registry.cameras_with_password()
+    except ArchiveError as exc:
+        return [Check("recorder.argv_privacy", False, str(exc))]
+    if not with_password:
+        return [Check("recorder.argv_privacy", True, "no camera password to protect")]
+    if argv_exposed():
+        return [Check("recorder.argv_privacy", False,
+                      f"{with_password} camera password(s) would be visible to other local users in ffmpeg's "
+                      "command line: run the service with systemd ProtectProc=invisible (ops/archive.service) "
+                      "or mount /proc with hidepid=invisible")]  # fmt: skip
+    return [Check("recorder.argv_privacy", True, "/proc hides this service's processes from other users")]
+
+
 def check_health(rt: Runtime) -> HealthReport:
     """Run every check against the runtime's catalog and store."""
-    return HealthReport(tuple(_catalog(rt) + _storage(rt)))
+    return HealthReport(tuple(_catalog(rt) + _storage(rt) + _argv_privacy(rt)))

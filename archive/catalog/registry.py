@@ -113,6 +113,15 @@ class RegistryRepository:
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot count cameras: {exc}") from exc
 
+    def cameras_with_password(self) -> int:
+        """Number of enabled cameras whose URL needs a stored password. Raises CatalogError."""
+        try:
+            with Session(self._engine) as s:
+                query = select(func.count()).where(col(CameraRow.password_enc).is_not(None), col(CameraRow.enabled))
+                return int(s.exec(query).one())
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot count cameras: {exc}") from exc
+
     def apply(self, owners: Sequence[Owner], cameras: Sequence[tuple[Camera, str | None]]) -> ImportReport:
         """Upsert owners then cameras in ONE transaction: all or nothing.
 

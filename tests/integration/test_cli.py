@@ -1,5 +1,6 @@
 """The console script as a person runs it: exit codes, sentences, no tracebacks, secrets masked."""
 
+import json
 import os
 import subprocess
 import sys
@@ -8,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from archive.cli import build_parser
+from archive.procinfo import argv_exposed
 
 REPO = Path(__file__).resolve().parents[2]
 ARCHIVE = Path(sys.executable).parent / "archive"
@@ -78,6 +80,13 @@ def test_import_list_never_shows_passwords(tmp_path):
     assert key.exists() and (key.stat().st_mode & 0o077) == 0
     db = (tmp_path / "state" / "catalog.sqlite3").read_bytes()
     assert b"Very5ecret" not in db
+    # The password will be in ffmpeg's argv: health says whether other local users could read it.
+    health = run(["health", "--json"], tmp_path)
+    assert "Very5ecret" not in health.stdout + health.stderr
+    check = {c["name"]: c for c in json.loads(health.stdout)["checks"]}["recorder.argv_privacy"]
+    assert check["ok"] is (not argv_exposed())
+    if not check["ok"]:
+        assert health.returncode == 1 and "ProtectProc=invisible" in check["detail"]
 
 
 def test_config_check_masks_secrets(tmp_path):
@@ -113,8 +122,6 @@ def test_usage_error_exit_2(tmp_path):
 def test_health_embedded_store_ok(tmp_path):
     r = run(["health", "--json"], tmp_path)
     assert r.returncode == 0, r.stdout + r.stderr
-    import json
-
     report = json.loads(r.stdout)
     names = {c["name"]: c for c in report["checks"]}
     assert names["storage.object_lock"]["ok"] is True
