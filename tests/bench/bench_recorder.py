@@ -2,13 +2,15 @@
 
 Run: ``.venv/bin/python tests/bench/bench_recorder.py [--cameras N] [--seconds S]``
 
-Both phases record the same N simulated RTSP cameras (720p, 2 Mbit/s, clip relays) for S
-seconds, one after the other in one run:
+Both record the same N simulated RTSP cameras (720p, 2 Mbit/s, clip relays) for S seconds **at
+the same time** (each simulated camera serves both clients), so machine load affects both alike:
 
 1. baseline: one bare ``ffmpeg -rtsp_transport tcp -i URL -c copy -f segment -segment_time 10``
    per camera into a local directory;
-2. archive: the Recorder (same ffmpeg argv family + hashing + probe + put_object + catalog row +
+2. archive: the Recorder (same ffmpeg argv family + hashing + parsing + put_object + catalog row +
    log entry + spool unlink) into the embedded SeaweedFS and a SQLite catalog, with checkpoints.
+
+Both CPU figures are read over the same window, after a warm-up (the first segment of each).
 
 CPU is read from /proc (utime+stime of each process tree, children included after they exit),
 split into: ffmpeg recorders, this Python process (supervisor, ingest, ledger), SeaweedFS.
@@ -44,6 +46,7 @@ from archive.recorder.ffmpeg import find_ffmpeg
 from archive.sim.cameras import SimulatedCameraSet
 
 TICK = os.sysconf("SC_CLK_TCK")
+WARMUP_S = 15.0
 
 
 def proc_cpu(pid: int) -> float:
@@ -81,7 +84,7 @@ def rss_mb(pid: int) -> float:
     return 0.0
 
 
-def baseline(urls: list[str], seconds: float, workdir: Path) -> float:
+def start_baseline(urls: list[str], workdir: Path) -> list[subprocess.Popen[bytes]]:
     ffmpeg = find_ffmpeg()
     procs = []
     for i, url in enumerate(urls):
@@ -91,16 +94,10 @@ def baseline(urls: list[str], seconds: float, workdir: Path) -> float:
             [ffmpeg, "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url, "-map", "0",
              "-c", "copy", "-f", "segment", "-segment_time", "10", "-reset_timestamps", "1",
              str(d / "%06d.ts")], stdin=subprocess.DEVNULL))
-    time.sleep(seconds)
-    cpu = sum(proc_cpu(p.pid) for p in procs)
-    for p in procs:
-        p.terminate()
-    for p in procs:
-        p.wait(10)
-    return cpu
+    return procs
 
 
-def archive_run(urls: list[str], seconds: float, workdir: Path) -> dict[str, float]:
+def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = WARMUP_S) -> dict[str, float]:
     policies = Path(__file__).resolve().parents[2] / "retention_policies"
     (workdir / "archive.toml").write_text(f'[paths]\ndata_dir = "var"\n[retention]\npolicies_dir = "{policies}"\n')
     cfg = load_config(workdir / "archive.toml", env={})
@@ -115,21 +112,33 @@ def archive_run(urls: list[str], seconds: float, workdir: Path) -> dict[str, flo
         assert weed_pid is not None
         checkpointer = Checkpointer(ledger.engine, ledger.signer, ledger.settings.checkpoint_interval_s)
         recorder = rt.recorder(cams)
-        cpu_self0, cpu_weed0 = proc_cpu(me), proc_cpu(weed_pid)
         checkpointer.start()
         recorder.start()
+        base_procs = start_baseline(urls, workdir)
+        time.sleep(warmup)  # both connected and past their first segment
+        cpu_self0, cpu_weed0 = proc_cpu(me), proc_cpu(weed_pid)
+        ff_cpu0 = {pid: proc_cpu(pid) for pid in ffmpeg_pids(me) if pid not in {p.pid for p in base_procs}}
+        base0 = sum(proc_cpu(p.pid) for p in base_procs)
+        base_pids = {p.pid for p in base_procs}
         ff_cpu: dict[int, float] = {}
         rss_max = 0.0
         deadline = time.monotonic() + seconds
         while time.monotonic() < deadline:
             time.sleep(1)
             for pid in ffmpeg_pids(me):
-                ff_cpu[pid] = proc_cpu(pid)
+                if pid not in base_pids:
+                    ff_cpu[pid] = proc_cpu(pid) - ff_cpu0.get(pid, 0.0)
             rss_max = max(rss_max, rss_mb(me))
         for pid in ffmpeg_pids(me):
-            ff_cpu[pid] = proc_cpu(pid)
+            if pid not in base_pids:
+                ff_cpu[pid] = proc_cpu(pid) - ff_cpu0.get(pid, 0.0)
+        base_cpu = sum(proc_cpu(p.pid) for p in base_procs) - base0
         cpu_self = proc_cpu(me) - cpu_self0
         cpu_weed = proc_cpu(weed_pid) - cpu_weed0
+        for p in base_procs:
+            p.terminate()
+        for p in base_procs:
+            p.wait(10)
         recorder.stop()
         checkpointer.stop()
         with rt.engine.connect() as conn:
@@ -140,7 +149,7 @@ def archive_run(urls: list[str], seconds: float, workdir: Path) -> dict[str, flo
         lat.append(ingested_us / 1e6 - wall_end.timestamp())
     lat.sort()
     ff_total = sum(ff_cpu.values())
-    return {"ffmpeg": ff_total, "python": cpu_self, "weed": cpu_weed,
+    return {"ffmpeg": ff_total, "python": cpu_self, "weed": cpu_weed, "baseline": base_cpu,
             "segments": float(len(rows)), "lat_p50": statistics.median(lat) if lat else float("nan"),
             "lat_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"), "rss_mb": rss_max}
 
@@ -154,11 +163,10 @@ def main() -> int:
         sims.start()
         urls = list(sims.urls)
         work = Path(tmp)
-        base = baseline(urls, args.seconds, work)
         res = archive_run(urls, args.seconds, work)
     cam_min = args.cameras * args.seconds / 60
     per = {k: res[k] / cam_min for k in ("ffmpeg", "python", "weed")}
-    base_per = base / cam_min
+    base_per = res["baseline"] / cam_min
     ours = per["ffmpeg"] + per["python"]
     print(f"cameras={args.cameras} seconds={args.seconds:.0f}  (CPU-s per camera-minute)")
     print(f"  baseline ffmpeg -c copy -f segment : {base_per:.3f}")
@@ -166,8 +174,8 @@ def main() -> int:
     print(f"  archive python (supervise+ingest+log): {per['python']:.3f}")
     print(f"  archive SeaweedFS                  : {per['weed']:.3f}")
     print(f"  ratio excluding store: {ours / base_per:.2f}x   including store: {(ours + per['weed']) / base_per:.2f}x")
-    expected = args.cameras * args.seconds / 10
-    print(f"  segments cataloged {res['segments']:.0f} (about {expected:.0f} expected incl. partial first/last)")
+    expected = args.cameras * (args.seconds + WARMUP_S) / 10
+    print(f"  segments cataloged {res['segments']:.0f} (about {expected:.0f} expected incl. warm-up and partials)")
     print(f"  finished -> durable+cataloged latency p50 {res['lat_p50']:.2f} s, p99 {res['lat_p99']:.2f} s")
     print(f"  supervisor process RSS max {res['rss_mb']:.0f} MB (ffmpeg processes separate)")
     return 0
