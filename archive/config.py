@@ -129,6 +129,10 @@ class LedgerConfig:
     media_prefix_format: str = "{camera}/"
     log_retention_days: int = 3650
     checkpoint_interval_s: float = 60.0
+    witness_keys_file: str = ""
+    """File of the witnesses' verifier keys (one per line, as ``archive witness keygen`` prints
+    them; ``#`` comments). Evidence exports keep the cosignatures these keys verify and bundle
+    the keys, so the package's verifier checks them. Empty: no witness is known."""
 
 
 @dataclass(frozen=True)

@@ -2,13 +2,15 @@
 
 Order of work: (1) every camera's evidence is gathered and verified first (nothing is written
 if one camera's log does not prove the range); (2) static files (verifier, spec, keys, README);
-(3) per camera the log files, then the segments, streamed from the store straight into the
-zip, each checked against its log entry's SHA-256 and size, with a bounded read-ahead
-(``prefetch_bytes``) so the store is read while the zip is written; a copy goes to scratch
-space only when the working copy is made, and ffmpeg joins it in the background while the
-next camera streams; (4) the working copies; (5) the custody log up to the ``built`` event
-(``seal``), the report, the manifest and its signature. Memory stays at about
-``prefetch_bytes`` plus one segment, whatever the number of cameras or hours.
+(3) per camera the log files, then the segments. Segments of all cameras are fetched ahead by
+worker threads (:func:`archive.export.fetch.prefetch`, bounded by ``prefetch_bytes`` in
+flight), hashed once there (SHA-256 and CRC-32 as the bytes arrive); the main thread checks
+each segment's SHA-256 and size against its log entry and only then writes it to the zip with
+that same digest (:meth:`PackageWriter.add_verified`). A copy goes to scratch space only when
+the working copy is made, and ffmpeg joins it in the background while the next camera
+streams; (4) the working copies; (5) the custody log up to the ``built`` event (``seal``), the
+report, the manifest and its signature; one fsync. Memory stays at about ``prefetch_bytes``
+plus one segment, whatever the number of cameras or hours.
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from __future__ import annotations
 import hashlib
 import re
 import shutil
-from collections import deque
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from archive.export.gather import CameraEvidence, SegmentRef, gather
+from archive.export.fetch import Prefetcher
+from archive.export.gather import CameraEvidence, gather
 from archive.export.manifest import CameraPaths, camera_section, manifest_bytes, sign_manifest
 from archive.export.model import Actor, ExportRecord, ExportSettings
 from archive.export.report import ReportInput, render_report
@@ -42,7 +44,6 @@ Seal = Callable[[Mapping[str, Any]], list[bytes]]
 """``seal(detail)``: record the ``built`` custody event; returns the custody log's lines."""
 Tick = Callable[[int, int], None]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_VIEW = 1 << 20
 
 
 def package_name(case_id: str, export_id: str) -> str:
@@ -77,31 +78,6 @@ class BuiltPackage:
     media_bytes: int
 
 
-def _fetch(store: ObjectStore, ref: SegmentRef) -> tuple[bytearray, str]:
-    """The object's bytes (one buffer of the logged size) and their SHA-256, computed here in the
-    read-ahead thread so hashing overlaps the zip writing."""
-    buf = bytearray(ref.size)
-    h = hashlib.sha256()
-    pos = 0
-    for chunk in store.open(ref.bucket, ref.key, ref.version_id):
-        if pos + len(chunk) > ref.size:
-            raise IntegrityError(f"stored object {ref.key} version {ref.version_id} is larger than the {ref.size} "
-                                 "bytes its log entry records", seq=ref.seq)  # fmt: skip
-        buf[pos : pos + len(chunk)] = chunk
-        h.update(chunk)
-        pos += len(chunk)
-    if pos != ref.size:
-        raise IntegrityError(f"stored object {ref.key} version {ref.version_id} is {pos} bytes, its log entry "
-                             f"records {ref.size}", seq=ref.seq)  # fmt: skip
-    return buf, h.hexdigest()
-
-
-def _views(buf: bytearray) -> Iterator[memoryview]:
-    view = memoryview(buf)
-    for i in range(0, len(buf), _VIEW):
-        yield view[i : i + _VIEW]
-
-
 class PackageBuilder:
     """Builds packages (see the module docstring). One instance may build many, one at a time."""
 
@@ -115,25 +91,8 @@ class PackageBuilder:
 
     def gather(self, rec: ExportRecord) -> list[CameraEvidence]:
         """Every camera's verified evidence. Raises like :func:`archive.export.gather.gather`."""
-        return [gather(self._ledger, cam, rec.start_us, rec.end_us, self._settings.tolerance_us)
-                for cam in rec.camera_ids]  # fmt: skip
-
-    def _prefetched(self, refs: Sequence[SegmentRef]) -> Iterator[tuple[SegmentRef, tuple[bytearray, str]]]:
-        with ThreadPoolExecutor(self._workers, thread_name_prefix="export-fetch") as pool:
-            pending: deque[tuple[SegmentRef, Future[tuple[bytearray, str]]]] = deque()
-            held = 0
-            it = iter(refs)
-            nxt = next(it, None)
-            while pending or nxt is not None:
-                while nxt is not None and len(pending) < 2 * self._workers and (
-                        not pending or held + nxt.size <= self._prefetch):  # fmt: skip
-                    pending.append((nxt, pool.submit(_fetch, self._store, nxt)))
-                    held += nxt.size
-                    nxt = next(it, None)
-                ref, fut = pending.popleft()
-                data = fut.result()
-                held -= ref.size
-                yield ref, data
+        return [gather(self._ledger, cam, rec.start_us, rec.end_us, self._settings.tolerance_us,
+                       self._settings.witness_keys) for cam in rec.camera_ids]  # fmt: skip
 
     def build(self, job: BuildJob, seal: Seal, progress: Tick, evidence: Sequence[CameraEvidence] | None = None,
               ffmpeg: str | None = None) -> BuiltPackage:  # fmt: skip
@@ -172,12 +131,14 @@ class PackageBuilder:
     def _write(self, job: BuildJob, evidence: Sequence[CameraEvidence], w: PackageWriter, scratch: Path, seal: Seal,
                tick: Callable[[int], None], media: int, ffmpeg: str | None) -> BuiltPackage:  # fmt: skip
         rec = job.record
-        add_static(w, job, self._settings)
         paths: dict[str, CameraPaths] = {}
         copies: dict[str, Future[WorkingCopy]] = {}
-        with ThreadPoolExecutor(1, thread_name_prefix="export-ffmpeg") as ff:
+        refs = [r for ev in evidence for r in ev.segments]
+        with Prefetcher(self._store, refs, budget=self._prefetch, workers=self._workers) as stream, \
+                ThreadPoolExecutor(1, thread_name_prefix="export-ffmpeg") as ff:  # fmt: skip
+            add_static(w, job, self._settings)
             for ev in evidence:
-                paths[ev.camera_id] = self._camera(w, ev, scratch, tick, ffmpeg, ff, copies)
+                paths[ev.camera_id] = self._camera(w, ev, stream, scratch, tick, ffmpeg, ff, copies)
             working: dict[str, FileRecord] = {}
             errors: dict[str, str] = {}
             for cam, fut in copies.items():
@@ -215,8 +176,8 @@ class PackageBuilder:
         sha, size = w.finish()
         return BuiltPackage(w.path, w.root, sha, size, hashlib.sha256(data).hexdigest(), files, media)
 
-    def _camera(self, w: PackageWriter, ev: CameraEvidence, scratch: Path, tick: Callable[[int], None],
-                ffmpeg: str | None, ff: ThreadPoolExecutor,
+    def _camera(self, w: PackageWriter, ev: CameraEvidence, stream: Prefetcher, scratch: Path,
+                tick: Callable[[int], None], ffmpeg: str | None, ff: ThreadPoolExecutor,
                 copies: dict[str, Future[WorkingCopy]]) -> CameraPaths:  # fmt: skip
         base = f"cameras/{ev.camera_id}"
         w.add_bytes(f"{base}/entries.jsonl", b"".join(e + b"\n" for e in ev.entries), "entries")
@@ -231,21 +192,26 @@ class PackageBuilder:
         local: list[Path] = []
         cam_dir = scratch / ev.camera_id
         cam_dir.mkdir(parents=True, exist_ok=True)
-        for ref, (buf, digest) in self._prefetched(ev.segments):
-            if digest != ref.sha256:
+        for want in ev.segments:
+            ref, got = next(stream)
+            if ref is not want:
+                raise IntegrityError(f"segment fetched out of order: seq {ref.seq}, not {want.seq}", log=ev.origin)
+            if got.sha256 != ref.sha256 or got.size != ref.size:
                 raise IntegrityError(f"stored object {ref.bucket}/{ref.key} version {ref.version_id} has SHA-256 "
-                                     f"{digest}, its log entry records {ref.sha256}: the store does not hold what "
-                                     "was logged", log=ev.origin, seq=ref.seq)  # fmt: skip
+                                     f"{got.sha256} ({got.size} bytes), its log entry records {ref.sha256} "
+                                     f"({ref.size} bytes): the store does not hold what was logged", log=ev.origin,
+                                     seq=ref.seq)  # fmt: skip
             leaf = _SAFE.sub("_", PurePosixPath(ref.key).name)[-80:] or "segment"
             path = f"{base}/segments/{ref.seq:012d}_{leaf}"
             tee_path = cam_dir / f"{ref.seq:012d}{PurePosixPath(ref.key).suffix or '.ts'}"
             tee = tee_path.open("wb") if ffmpeg else None
             try:
-                w.add_chunks(path, _views(buf), "segment", tee=tee, tick=tick, digest=digest)
+                w.add_verified(path, got.chunks, "segment", sha256=got.sha256, crc32=got.crc32, size=got.size,
+                               tee=tee, tick=tick)  # fmt: skip
             finally:
                 if tee is not None:
                     tee.close()
-            del buf
+            del got
             segs[ref.seq] = path
             local.append(tee_path)
         if ffmpeg and local:

@@ -18,12 +18,15 @@ from sqlalchemy import Engine
 
 from archive.audit.service import AuditTrail
 from archive.catalog.registry import RegistryRepository
+from archive.errors import ConfigError
 from archive.export.builder import PackageBuilder
 from archive.export.building import ExportBuilds
 from archive.export.custody_log import CustodyLog
 from archive.export.jobs import BuildRunner
 from archive.export.model import ExportSettings
 from archive.export.service import ExportService
+from archive.export.verifier.formats import FormatError, parse_keys
+from archive.integrity import VerifierKey
 from archive.ledger.service import Ledger
 from archive.recorder.ffmpeg import find_ffmpeg
 from archive.retention.audit import AuditLog as RetentionAudit
@@ -35,7 +38,7 @@ if TYPE_CHECKING:
     from archive.bootstrap import Runtime
     from archive.config import Config
 
-__all__ = ["Exports", "export_settings", "exports_from_runtime", "make_exports"]
+__all__ = ["Exports", "export_settings", "exports_from_runtime", "make_exports", "witness_keys"]
 
 
 def _now_us() -> int:
@@ -52,11 +55,22 @@ class Exports:
     ledger: Ledger
 
 
+def witness_keys(cfg: Config) -> tuple[VerifierKey, ...]:
+    """The keys of ``[ledger] witness_keys_file`` (none when unset). Raises ConfigError."""
+    if not cfg.ledger.witness_keys_file:
+        return ()
+    path = cfg.resolve(cfg.ledger.witness_keys_file)
+    try:
+        return tuple(parse_keys(path.read_text(encoding="utf-8"), str(path)))
+    except (OSError, UnicodeDecodeError, FormatError) as exc:
+        raise ConfigError(f"ledger.witness_keys_file: {exc}") from exc
+
+
 def export_settings(cfg: Config) -> ExportSettings:
     """Settings from the configuration (no ``[export]`` section yet: defaults plus data dir,
-    display zone and ffmpeg). Raises ConfigError."""
+    display zone, ffmpeg and the witness keys). Raises ConfigError."""
     return ExportSettings(exports_dir=cfg.data_dir / "exports", zone_name=cfg.api.display_timezone,
-                          ffmpeg=cfg.recorder.ffmpeg or None)  # fmt: skip
+                          ffmpeg=cfg.recorder.ffmpeg or None, witness_keys=witness_keys(cfg))  # fmt: skip
 
 
 def make_exports(*, engine: Engine, store: ObjectStore, ledger: Ledger, registry: RegistryRepository,

@@ -6,10 +6,16 @@ range proof of ``[L, R)`` in the tree of size ``N``, prune entries written after
 that delete media in it (each with an inclusion proof), and the media objects to copy. The
 result is verified with :func:`archive.integrity.verify_range` exactly as the package's
 verifier will, so a package is only built from evidence that proves the requested range.
+
+Witness cosignatures on the checkpoint are kept only when they verify with a known witness
+key (:func:`packaged_note`): every cosignature in a package can be checked by its verifier
+with the keys bundled beside it. Left-out ones are named in ``cosignatures_left_out``.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, and_, func, select, union_all
@@ -17,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.errors import CatalogError, ConflictError, NotFoundError
 from archive.integrity import (
+    ALG_COSIGNATURE_V1,
     CompletenessError,
     Entry,
     InclusionProof,
@@ -26,15 +33,19 @@ from archive.integrity import (
     RangeReport,
     Segment,
     SignedNote,
+    VerifierKey,
     inclusion_proof,
     range_proof,
+    verify_cosignatures,
     verify_range,
 )
 from archive.ledger import repo as lrepo
 from archive.ledger.service import Ledger
 from archive.model import us_from_utc, utc_from_us
 
-__all__ = ["CameraEvidence", "SegmentRef", "gather"]
+__all__ = ["CameraEvidence", "SegmentRef", "gather", "packaged_note"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -65,6 +76,7 @@ class CameraEvidence:
     prunes: tuple[tuple[bytes, InclusionProof], ...]
     segments: tuple[SegmentRef, ...]
     report: RangeReport
+    cosignatures_left_out: tuple[str, ...] = ()
 
     @property
     def media_bytes(self) -> int:
@@ -92,8 +104,37 @@ def _prunes_after(conn: Connection, origin: str, first: int, end: int, size: int
     return out
 
 
-def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance_us: int) -> CameraEvidence:
-    """One camera's evidence for ``[start_us, end_us)``, verified (module docstring).
+def packaged_note(note: str, origin: str, witnesses: Sequence[VerifierKey]) -> tuple[str, tuple[str, ...]]:
+    """The checkpoint note as a package carries it: the log's own signatures, and the witness
+    cosignatures that verify with one of ``witnesses``; plus, for each line left out, why.
+    The note is returned unchanged when nothing is left out. Raises MalformedError."""
+    parsed = SignedNote.parse(note)
+    keep, out = [], []
+    for sig in parsed.signatures:
+        if sig.name == origin:
+            keep.append(sig)
+            continue
+        label = f"{sig.name}+{sig.key_id.hex()}"
+        keys = [k for k in witnesses if k.alg == ALG_COSIGNATURE_V1 and (k.name, k.key_id) == (sig.name, sig.key_id)]
+        if not keys:
+            out.append(f"{label}: not a known witness key ([ledger] witness_keys_file)")
+            continue
+        try:
+            verify_cosignatures(SignedNote(parsed.text, (sig,)), keys)
+        except IntegrityError as exc:
+            out.append(f"{label}: does not verify: {exc}")
+            continue
+        keep.append(sig)
+    if not out:
+        return note, ()
+    log.warning("checkpoint of %s: witness cosignatures left out of the package: %s", origin, "; ".join(out))
+    return SignedNote(parsed.text, tuple(keep)).encode(), tuple(out)
+
+
+def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance_us: int,
+           witnesses: Sequence[VerifierKey] = ()) -> CameraEvidence:  # fmt: skip
+    """One camera's evidence for ``[start_us, end_us)``, verified (module docstring); witness
+    cosignatures as :func:`packaged_note` keeps them.
 
     Raises:
         NotFoundError: no segment or gap of the camera overlaps the range.
@@ -138,4 +179,6 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
             segs.append(SegmentRef(e.seq, str(buckets.get(e.seq, ledger.settings.media_bucket)), s.object_key,
                                    s.version_id, s.sha256.hex(), s.size, us_from_utc(s.start),
                                    s.media.container))  # fmt: skip
-    return CameraEvidence(camera_id, origin, first, end, entries, proof, view.note, tuple(prunes), tuple(segs), report)
+    note, left_out = packaged_note(view.note, origin, witnesses)
+    return CameraEvidence(camera_id, origin, first, end, entries, proof, note, tuple(prunes), tuple(segs), report,
+                          left_out)  # fmt: skip

@@ -1,6 +1,8 @@
 """Background builds: a queue and one worker thread (builds are disk- and network-bound; one
 at a time keeps memory and store load predictable). Progress is in the catalog
-(``progress_done`` / ``progress_total``), so any process sees it."""
+(``progress_done`` / ``progress_total``), so any process sees it. When idle, the worker also
+queues exports approved by other processes and releases the legal holds refused exports
+still keep (a release that failed when the export was refused)."""
 
 from __future__ import annotations
 
@@ -81,8 +83,9 @@ class BuildRunner:
                 try:
                     for rec in self._svc.records([ExportStatus.APPROVED]):
                         self.submit(rec.id)
+                    self._svc.release_refused_holds()
                 except ERRORS as exc:
-                    log.error("export builder: cannot list approved exports: %s", exc)
+                    log.error("export builder: cannot list approved or refused exports: %s", exc)
                 continue
             if item is _STOP:
                 return

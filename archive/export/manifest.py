@@ -67,6 +67,7 @@ def camera_section(ev: CameraEvidence, cam: Camera | None, owner: Owner | None, 
                          "note": "derived: segments joined by ffmpeg concat with stream copy; not evidence"}
         if wc else None,
         "working_copy_error": paths.working_copy_error,
+        "witness_cosignatures_left_out": list(ev.cosignatures_left_out),
     }  # fmt: skip
 
 

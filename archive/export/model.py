@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from archive.api.ports import ExportView
 from archive.errors import ConfigError
 from archive.identity.model import Principal
-from archive.integrity import DEFAULT_TOLERANCE_US, format_time
+from archive.integrity import ALG_COSIGNATURE_V1, DEFAULT_TOLERANCE_US, VerifierKey, format_time
 from archive.model import utc_from_us
 from archive.retention.policy import ExportApproval
 
@@ -160,6 +160,8 @@ class ExportSettings:
     ``zone``: time zone shown beside UTC (custody events, report). ``tolerance_us``: holes
     between recordings tolerated by the completeness check (SPEC.md 8.8). ``working_copy``:
     make the derived MP4 per camera. ``max_range_us``: longest range one request may ask for.
+    ``witness_keys``: the witnesses' keys (type 0x04); packages keep the checkpoint cosignatures
+    these verify, and bundle the keys.
 
     Raises (on construction): ConfigError for an unknown zone or values out of range.
     """
@@ -171,6 +173,7 @@ class ExportSettings:
     ffmpeg: str | None = None
     max_range_us: int = 7 * 86_400_000_000
     max_cameras: int = 64
+    witness_keys: tuple[VerifierKey, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -179,6 +182,9 @@ class ExportSettings:
             raise ConfigError(f"export time zone {self.zone_name!r} is unknown") from exc
         if self.tolerance_us < 0 or self.max_range_us <= 0 or self.max_cameras < 1:
             raise ConfigError("export settings: tolerance, range and camera limits must be positive")
+        for k in self.witness_keys:
+            if k.alg != ALG_COSIGNATURE_V1:
+                raise ConfigError(f"witness key {k.name}: not a witness (cosignature/v1, type 0x04) key")
 
     @property
     def zone(self) -> ZoneInfo:

@@ -18,7 +18,7 @@ from archive.export.model import Actor, ExportRecord, ExportSettings
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
 from archive.export.zipout import FileRecord
-from archive.integrity import Gap, Segment, Signer, format_time
+from archive.integrity import Cosignature, Gap, Segment, SignedNote, Signer, format_time
 from archive.model import Camera, Owner, us_from_utc, utc_from_us
 
 __all__ = ["ReportInput", "render_report"]
@@ -105,6 +105,20 @@ def _cameras(r: ReportInput) -> str:
     return _rows(rows, ("Camera", "Name", "Owner", "Place", "Latitude, longitude", "Evidence log"))
 
 
+def _witnesses(ev: CameraEvidence) -> str:
+    cosigs = [Cosignature.from_note_signature(sig) for sig in SignedNote.parse(ev.checkpoint_note).signatures
+              if sig.name != ev.origin]  # fmt: skip
+    said = "; ".join(f"{_e(c.name)}+{c.key_id.hex()} at {_e(format_time(utc_from_us(c.timestamp * 1_000_000)))}"
+                     for c in cosigs)  # fmt: skip
+    text = (f"<p><b>Witness cosignatures</b> on this checkpoint (checked with the witness keys in "
+            f"<code>keys/keys.txt</code>): {said}.</p>" if cosigs else
+            "<p>No witness cosigned this checkpoint.</p>")  # fmt: skip
+    if ev.cosignatures_left_out:
+        text += "<p>Cosignatures left out (not verifiable by the archive): " + "; ".join(
+            _e(x) for x in ev.cosignatures_left_out) + "</p>"  # fmt: skip
+    return text
+
+
 def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
     s, rep = r.settings, ev.report
     lo, hi = r.rec.start_us, r.rec.end_us
@@ -117,7 +131,7 @@ def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
              f"{len(gaps)} gaps) rebuild the root <code>{rep.checkpoint.root.hex()}</code> of the checkpoint of "
              f"size {rep.checkpoint.size}, signed by "
              f"{_e(', '.join(k.name + '+' + k.key_id.hex() for k in rep.signed_by))}. Recorded media covers "
-             f"{_dur(seg_us)} of the {_dur(hi - lo)} requested.</p>"]  # fmt: skip
+             f"{_dur(seg_us)} of the {_dur(hi - lo)} requested.</p>", _witnesses(ev)]  # fmt: skip
     rows, cls = [], []
     for e in gaps:
         g = e.payload

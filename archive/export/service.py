@@ -1,6 +1,12 @@
 """The export workflow: request (with an immediate legal hold), decisions by the owners' rules,
 viewing, downloading and the custody log. Building is in :mod:`archive.export.building`.
 
+A refused export releases the legal hold its request placed (and only that one: other holds
+over the same cameras and range stay, and so do the S3 legal holds they need): audited in the
+hold audit log (``hold.release``) and as the custody event ``hold_released``. If releasing
+fails, the refusal stands and :meth:`ExportService.release_refused_holds` (run by the build
+runner when idle) retries.
+
 Implements :class:`archive.api.ports.ExportsPort`. Who sees an export: administrators and
 auditors all; investigators and legal staff those requested by their agency; owner staff
 those that include their owner's cameras. An export one may not see is reported as not found.
@@ -9,6 +15,7 @@ those that include their owner's cameras. An export one may not see is reported 
 from __future__ import annotations
 
 import builtins
+import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
@@ -21,7 +28,15 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.api.ports import ExportFile, ExportRequest, ExportView
 from archive.catalog.registry import RegistryRepository
-from archive.errors import CatalogError, ConflictError, ForbiddenError, NotFoundError, Problem, ValidationError
+from archive.errors import (
+    ERRORS,
+    CatalogError,
+    ConflictError,
+    ForbiddenError,
+    NotFoundError,
+    Problem,
+    ValidationError,
+)
 from archive.export import repo
 from archive.export.approval import decidable, overall, rule_for, who_decides
 from archive.export.custody_log import CustodyLog
@@ -32,11 +47,12 @@ from archive.integrity import format_time
 from archive.model import utc_from_us
 from archive.retention.audit import Actor as HoldActor
 from archive.retention.audit import Role as HoldRole
-from archive.retention.holds import CREATE_ROLES, HoldService
+from archive.retention.holds import CREATE_ROLES, RELEASE_ROLES, HoldService
 from archive.retention.policy import ExportApproval, PolicySet
 
 __all__ = ["ExportService"]
 
+log = logging.getLogger(__name__)
 POLICY_ACTOR = Actor("policy", "approval by the owner's policy file", "system", None, None, "archive")
 
 
@@ -148,11 +164,12 @@ class ExportService:
             raise NotFoundError(f"camera(s) not found: {', '.join(repr(m[:64]) for m in missing[:5])}")
         return {c: known[c] for c in cams}
 
-    def _hold_actor(self, who: Principal) -> HoldActor:
-        role = HoldRole(who.role.value)
-        if role in CREATE_ROLES:
-            return HoldActor(who.user_id, role)
-        return HoldActor(f"export-service on behalf of {who.user_id} ({who.role.value})", HoldRole.ADMIN)
+    @staticmethod
+    def _hold_actor(user: str, role_name: str, allowed: frozenset[HoldRole]) -> HoldActor:
+        role = HoldRole(role_name)
+        if role in allowed:
+            return HoldActor(user, role)
+        return HoldActor(f"export-service on behalf of {user} ({role_name})", HoldRole.ADMIN)
 
     def request(self, who: Principal, scope: CameraScope, req: ExportRequest, *, origin: str = "api") -> ExportView:
         """Create a request: validate, place the legal hold on cameras x range at once, store the
@@ -170,7 +187,7 @@ class ExportService:
         rules = {o: rule_for(o, kinds.get(o), policies) for o in sorted(set(cams.values()))}
         export_id = uuid.uuid4().hex[:16]
         case_id = req.case_id.strip()
-        hold, _sync = self._holds.create(self._hold_actor(who), case_id=case_id,
+        hold, _sync = self._holds.create(self._hold_actor(who.user_id, who.role.value, CREATE_ROLES), case_id=case_id,
                                          reason=f"evidence export {export_id}: {req.reason.strip()}",
                                          cameras=list(cams), start_us=req.start_us, end_us=req.end_us)  # fmt: skip
         actor, now = Actor.of(who, origin), self._now_us()
@@ -247,7 +264,56 @@ class ExportService:
             raise ConflictError(f"export {export_id} was decided concurrently: {exc}") from exc
         if status is ExportStatus.APPROVED and self.on_approved is not None:
             self.on_approved(export_id)
+        if status is ExportStatus.REFUSED:
+            try:
+                self.release_hold(export_id, actor, f"export {export_id} refused by {who.user_id}: {reason.strip()}")
+            except ERRORS as exc:  # the refusal stands; release_refused_holds retries
+                log.error("export %s refused, but its legal hold %s was not released: %s", export_id, rec.hold_id, exc)
         return self.record(export_id).view()
+
+    # -- releasing the hold of a refused export --------------------------------------------
+    def release_hold(self, export_id: str, actor: Actor, reason: str) -> bool:
+        """Release the legal hold the request of refused export ``export_id`` placed; returns
+        False when there is nothing to release (no hold, or it is no longer active). Holds not
+        placed by this export are never released (checked on the hold's recorded reason).
+
+        Raises:
+            ConflictError: the export is not refused, or the hold was not placed by it.
+            NotFoundError: unknown export or hold. CatalogError.
+        """
+        rec = self.record(export_id)
+        if rec.status is not ExportStatus.REFUSED:
+            raise ConflictError(f"export {export_id} is {rec.status.value}: only a refused export's hold is released")
+        if rec.hold_id is None:
+            return False
+        hold = self._holds.get(rec.hold_id)
+        if not hold.reason.startswith(f"evidence export {export_id}:"):
+            raise ConflictError(f"legal hold {hold.id} was not placed by export {export_id}; it is not released")
+        if not hold.active(self._now_us()):
+            return False
+        who = self._hold_actor(actor.user, actor.role, RELEASE_ROLES)
+        released, sync = self._holds.release(who, hold.id, reason)
+        detail: dict[str, Any] = {"legal_hold": hold.id, "case": hold.case_id, "cameras": list(hold.cameras),
+                                  "reason": reason, "released_by": who.name}  # fmt: skip
+        if sync is not None:
+            detail |= {"store_holds_lifted": sync.held_off, "store_failures": len(sync.failed)}
+        self.custody.record(export_id, "hold_released", actor, detail)
+        return released.released_us is not None
+
+    def release_refused_holds(self) -> builtins.list[str]:
+        """Release the holds refused exports still keep (a release that failed at refusal time).
+        Returns the export ids whose hold was released now. Raises CatalogError."""
+        done = []
+        active = {h.id for h in self._holds.list_holds()}
+        for rec in self.records([ExportStatus.REFUSED]):
+            if rec.hold_id not in active:
+                continue
+            try:
+                if self.release_hold(rec.id, SYSTEM, f"export {rec.id} was refused"):
+                    done.append(rec.id)
+            except ERRORS as exc:
+                log.error("export %s: cannot release its legal hold %s: %s", rec.id, rec.hold_id, exc)
+        return done
 
     # -- downloading -----------------------------------------------------------------------
     def package_file(self, who: Principal, export_id: str) -> ExportFile:

@@ -46,7 +46,8 @@ What is in this folder
                          they are exactly entries L..R-1 of the log, and the signed checkpoint.
   cameras/<id>/working-copy-DERIVED.mp4
                          a DERIVED copy for viewing (segments joined, no re-encoding). Not evidence.
-  keys/keys.txt          the public keys that signed this package and the checkpoints.
+  keys/keys.txt          the public keys that signed this package and the checkpoints, and the
+                         keys of the witnesses whose cosignatures the checkpoints carry.
   integrity/SPEC.md      the specification of the log format (archive-log/1).
   verify_package.py      the verifier: needs only Python 3.11+ and the 'cryptography' package.
 
@@ -57,6 +58,8 @@ How to verify (no network needed)
   package only show that it is intact as its signer made it. The verifier prints every check and
   exits 0 only if all of them hold. To include events after the package was made (downloads,
   verifications), ask the archive for 'archive export custody {rec.id}' and pass it with --custody.
+  Witness cosignatures on the checkpoints are checked with the witness keys in keys/keys.txt; to
+  require one by a witness you trust, pass its verifier key with --witness (repeatable).
 """
 
 
@@ -70,4 +73,8 @@ def add_static(w: PackageWriter, job: BuildJob, settings: ExportSettings) -> Non
         w.add_file(f"integrity/{p.name}", p, "spec" if p.suffix == ".md" else "verifier")
     header = ["Public keys of the archive that signed this package (manifest.json.sig) and the camera logs",
               "(checkpoint.note). Trust them only after comparing a fingerprint with the archive's published one."]
-    w.add_bytes("keys/keys.txt", keys_text(job.keys, header).encode("utf-8"), "keys")
+    text = keys_text(job.keys, header)
+    if settings.witness_keys:
+        note = "Witness keys (cosignature/v1): the cosignatures in the checkpoint.note files are checked with these."
+        text += keys_text(settings.witness_keys, [note])
+    w.add_bytes("keys/keys.txt", text.encode("utf-8"), "keys")

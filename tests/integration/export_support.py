@@ -5,13 +5,16 @@ the export service wired over them."""
 from __future__ import annotations
 
 import hashlib
+import json
 import shutil
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from archive.api.ports import ExportRequest
 from archive.audit.service import AuditTrail
@@ -20,10 +23,11 @@ from archive.catalog.migrate import upgrade
 from archive.catalog.registry import RegistryRepository
 from archive.export.factory import Exports, make_exports
 from archive.export.model import Actor, ExportSettings
+from archive.export.verifier.formats import ManifestNote
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
 from archive.identity.service import IdentityService
-from archive.integrity import MediaInfo
+from archive.integrity import MediaInfo, Signer, VerifierKey, sign_note
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
 from archive.ledger.keyring import KeyRing
 from archive.model import Camera, Owner, OwnerKind, us_from_utc
@@ -117,13 +121,16 @@ class XEnv:
         return fingerprint(self.ledger.keys.active().public.public_key)
 
 
-def store_segment(env: XEnv, camera: str, data: bytes, start: datetime) -> None:
+def store_segment(env: XEnv, camera: str, data: bytes, start: datetime, *, logged_sha256: str | None = None,
+                  logged_size: int | None = None) -> None:
+    """Store ``data`` and log it (``logged_*``: log other facts than the stored bytes have)."""
     key = f"{env.ledger.settings.media_prefix(camera)}{start:%Y/%m/%d/%H%M%S}.ts"
     put = env.store.put_bytes(env.media, key, data, content_type="video/mp2t",
                               retention=Retention(LockMode.GOVERNANCE, datetime.now(UTC) + timedelta(days=1)))
-    facts = SegmentFacts(object_key=key, version_id=put.version_id, sha256=hashlib.sha256(data).hexdigest(),
-                         size=len(data), start=start, end=start + CLIP, duration_us=2_000_000, media=MEDIA,
-                         clock_offset_us=-120)
+    facts = SegmentFacts(object_key=key, version_id=put.version_id,
+                         sha256=logged_sha256 or hashlib.sha256(data).hexdigest(),
+                         size=len(data) if logged_size is None else logged_size, start=start, end=start + CLIP,
+                         duration_us=2_000_000, media=MEDIA, clock_offset_us=-120)
     env.ledger.append_segment(camera, facts)
 
 
@@ -140,7 +147,8 @@ def record_cameras(env: XEnv, clips: list[bytes]) -> None:
     env.ledger.append_gap("mall-1", T0 + 8 * CLIP, T0 + 10 * CLIP, "recorder_stopped", "")
 
 
-def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = True) -> XEnv:
+def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = True,
+             witness_keys: tuple[VerifierKey, ...] = ()) -> XEnv:
     engine = make_engine(url)
     upgrade(engine)
     box = SecretBox.from_key_file(tmp / "keys" / "credentials.key")
@@ -160,7 +168,7 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
     holds = HoldService(engine, store, RetentionAudit(engine, now_us), now_us=now_us,
                         known_camera=lambda c: c in {x.id for x in CAMERAS})
     policies = load_policies(policies_dir(tmp))
-    settings = ExportSettings(exports_dir=tmp / "exports", working_copy=working_copy)
+    settings = ExportSettings(exports_dir=tmp / "exports", working_copy=working_copy, witness_keys=witness_keys)
     exports = make_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
                            policies=lambda: policies, settings=settings, auto_build=False)
     identity = IdentityService(engine)
@@ -182,3 +190,27 @@ def approve_and_build(env: XEnv, export_id: str) -> Path:
     rec = env.exports.builds.build(export_id, env.actor("admin1"))
     assert rec.package_path is not None
     return Path(rec.package_path)
+
+
+def export_signer(env: XEnv) -> Signer:
+    """The archive's package signer (what an insider holding the signing key could use)."""
+    return env.ledger.keys.log_signer(env.ledger.keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
+
+
+def reseal(folder: Path, signer: Signer, mutate: Callable[[dict[str, Any]], None] = lambda m: None) -> None:
+    """Rewrite the manifest of an unpacked package (after ``mutate``) with fresh hashes of every
+    file, and sign it: what an insider with the signing key could do after changing files."""
+    mpath = folder / "manifest.json"
+    m = json.loads(mpath.read_text())
+    mutate(m)
+    files = []
+    for p in sorted(folder.rglob("*")):
+        rel = p.relative_to(folder).as_posix()
+        if p.is_file() and rel not in ("manifest.json", "manifest.json.sig"):
+            data = p.read_bytes()
+            files.append({"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": "x"})
+    m["files"] = files
+    data = (json.dumps(m, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
+    mpath.write_bytes(data)
+    note = ManifestNote(m["export_id"], hashlib.sha256(data).hexdigest())
+    (folder / "manifest.json.sig").write_bytes(sign_note(note.text(), [signer]).to_bytes())

@@ -166,3 +166,89 @@ def test_background_runner_builds_approved_exports(env: xs.XEnv) -> None:
         assert env.exports.service.record(eid).status is ExportStatus.BUILT, runner.last_error
     finally:
         runner.stop()
+
+
+def _held(env: xs.XEnv, camera: str) -> list[bool]:
+    """S3 legal hold of each stored version of the camera, in time order."""
+    prefix = env.ledger.settings.media_prefix(camera)
+    infos = sorted(env.store.list_versions(env.media, prefix), key=lambda i: i.key)
+    return [env.store.stat(env.media, i.key, i.version_id).legal_hold for i in infos]
+
+
+def test_refusal_releases_only_its_own_legal_hold(env: xs.XEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from archive.errors import CatalogError
+    from archive.retention.audit import Actor as HoldActor
+    from archive.retention.audit import AuditLog
+    from archive.retention.audit import Role as HoldRole
+
+    svc = env.exports.service
+    # Another case's hold on the first 6 s of mall-1, and two exports of the same camera and range.
+    other, _ = env.holds.create(HoldActor("inv1", HoldRole.INVESTIGATOR), case_id="LP/other", reason="another case",
+                                cameras=["mall-1"], start_us=xs.us_from_utc(xs.T0),
+                                end_us=xs.us_from_utc(xs.T0 + timedelta(seconds=6)))  # fmt: skip
+    first, second = xs.request(env, cameras=("mall-1",)), xs.request(env, cameras=("mall-1",))
+    h1, h2 = svc.record(first).hold_id or -1, svc.record(second).hold_id or -1
+    assert _held(env, "mall-1") == [True] * 8
+    # Refusing the first releases its hold only: the second export's hold keeps every version held.
+    svc.decide(env.who("own1"), ALL, first, False, "no warrant for the lobby", origin="10.0.1.9")
+    hold = env.holds.get(h1)
+    assert hold.released_us is not None and hold.released_by == "export-service on behalf of own1 (owner)"
+    assert hold.release_reason == f"export {first} refused by own1: no warrant for the lobby"
+    assert env.holds.get(h2).active(env.holds.get(h2).created_us) and env.holds.get(other.id).released_us is None
+    assert _held(env, "mall-1") == [True] * 8
+    # Refusing the second: the other case's hold still covers the first 6 s (3 segments), the rest is lifted.
+    svc.decide(env.who("own1"), ALL, second, False, "still no warrant", origin="10.0.1.9")
+    assert env.holds.get(h2).released_us is not None and env.holds.get(other.id).released_us is None
+    assert _held(env, "mall-1") == [True] * 3 + [False] * 5
+    # Audited: the hold audit log (hold.release) and the custody log (mirrored into the audit trail).
+    released = [e for e in AuditLog(env.engine, lambda: 0).events("hold.release")]  # type: ignore[arg-type]
+    assert {e.subject for e in released} == {f"hold {h1} case LP/123/III/2025/Reskrim",
+                                             f"hold {h2} case LP/123/III/2025/Reskrim"}  # fmt: skip
+    event = json.loads(svc.custody.lines(first)[-1])
+    assert event["event"] == "hold_released" and event["actor"] == "own1" and event["from"] == "10.0.1.9"
+    assert event["detail"]["legal_hold"] == h1 and event["detail"]["store_holds_lifted"] == 0
+    assert json.loads(svc.custody.lines(second)[-1])["detail"]["store_holds_lifted"] == 5
+    from archive.audit.query import AuditFilter
+
+    assert "export.hold_released" in {e.record.action for e in env.audit.events(AuditFilter(limit=100))}
+    # A release that fails at refusal time: the refusal stands, the hold is released on retry.
+    third = xs.request(env, cameras=("mall-1",))
+    h3 = svc.record(third).hold_id or -1
+
+    def broken(*_: object, **__: object) -> None:
+        raise CatalogError("database is locked")
+
+    with monkeypatch.context() as m:
+        m.setattr(env.holds, "release", broken)
+        assert svc.decide(env.who("own1"), ALL, third, False, "no", origin="10.0.1.9").status == "refused"
+    assert env.holds.get(h3).released_us is None
+    assert svc.release_refused_holds() == [third]
+    assert env.holds.get(h3).released_us is not None and svc.release_refused_holds() == []
+    assert json.loads(svc.custody.lines(third)[-1])["actor"] == "system"
+    # Only a refused export's own hold is ever released.
+    with pytest.raises(ConflictError, match="only a refused export"):
+        svc.release_hold(xs.request(env, cameras=("mall-1",)), env.actor("admin1"), "why not")
+    assert env.holds.get(other.id).released_us is None
+
+
+def test_build_never_packages_a_segment_unlike_its_log_entry(env: xs.XEnv) -> None:
+    """The store holds other bytes than logged (SHA-256), or more bytes: the build fails, the
+    export is ``failed`` with the reason, and no package (nor partial file) is left."""
+    import hashlib
+    from datetime import timedelta
+
+    from archive.integrity import IntegrityError
+
+    clip = xs.make_clips(env.tmp.parent / "clips")[0]
+    t1, t2 = xs.T0 + timedelta(seconds=20), xs.T0 + timedelta(seconds=22)
+    xs.store_segment(env, "cam-a", clip, t1, logged_sha256=hashlib.sha256(clip + b"!").hexdigest())
+    xs.store_segment(env, "cam-a", clip, t2, logged_size=len(clip) - 1)
+    for start, why in ((t1, "does not hold what was logged"), (t2, "larger than the")):
+        eid = xs.request(env, cameras=("cam-a",), start=start, end=start + xs.CLIP)  # approved by dishub's policy
+        with pytest.raises(IntegrityError, match=why):
+            env.exports.builds.build(eid, env.actor("admin1"))
+        rec = env.exports.service.record(eid)
+        assert rec.status is ExportStatus.FAILED and why in (rec.error or "")
+        assert not [p for p in (env.tmp / "exports" / eid).rglob("*") if p.is_file()]

@@ -109,3 +109,22 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
             assert '"from":"testclient"' in lines[0]
     finally:
         env.exports.runner.stop()
+
+
+def test_refusal_over_the_api_releases_the_hold(env: xs.XEnv) -> None:
+    app, tok = _app(env)
+    with TestClient(app) as c:
+        body = {"case_id": "LP/10/2025", "legal_basis": "KUHAP art. 43", "reason": "theft", "cameras": ["mall-1"],
+                "start": "2025-03-14T09:00:01Z", "end": "2025-03-14T09:00:15Z"}
+        eid = c.post(f"{P}/exports", json=body, headers=tok["inv1"]).json()["id"]
+        hold = env.exports.service.record(eid).hold_id or -1
+        assert env.holds.get(hold).released_us is None
+        r = c.post(f"{P}/exports/{eid}/decision", json={"approve": False, "reason": "no warrant"},
+                   headers=tok["own1"])  # fmt: skip
+        assert r.status_code == 201 and r.json()["status"] == "refused", r.text
+        released = env.holds.get(hold)
+        assert released.released_us is not None and "refused by own1: no warrant" in (released.release_reason or "")
+        events = [__import__("json").loads(x) for x in c.get(f"{P}/exports/{eid}/custody",
+                                                               headers=tok["inv1"]).text.splitlines()]  # fmt: skip
+        assert [e["event"] for e in events][-2:] == ["refused", "hold_released"]
+        assert events[-1]["detail"]["legal_hold"] == hold and events[-1]["from"] == "testclient"

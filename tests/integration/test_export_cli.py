@@ -75,5 +75,23 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
     assert code == 0 and eid in out and "built" in out
     code, out = _run(cfg, "export", "refuse", eid, "--as", "own1", "--reason", "late")
     assert code == 2 and "is built, not awaiting decisions" in capsys.readouterr().err
+    # A refused request releases the legal hold it placed (audited in the hold log and the custody log).
+    code, out = _run(cfg, "export", "request", "--as", "inv1", "--case", "LP/8/2025", "--legal-basis", "KUHAP 43",
+                     "--reason", "theft", "--camera", "mall-1", "--from", "2025-03-14T09:00:01Z",
+                     "--to", "2025-03-14T09:00:09Z")  # fmt: skip
+    refused = re.search(r"export (\w+)", out).group(1)  # type: ignore[union-attr]
+    hold = re.search(r"legal hold (\d+)", out).group(1)  # type: ignore[union-attr]
+    active = re.compile(rf"^ *{hold}  case LP/8/2025 .* active ", re.MULTILINE)
+    code, out = _run(cfg, "holds", "list")
+    assert code == 0 and active.search(out), out
+    code, out = _run(cfg, "export", "refuse", refused, "--as", "own1", "--reason", "no warrant")
+    assert code == 0 and "status refused" in out, out
+    code, out = _run(cfg, "holds", "list")
+    assert not active.search(out), out
+    code, out = _run(cfg, "holds", "list", "--all", "--json")
+    (rel,) = [h for h in json.loads(out) if str(h["id"]) == hold]
+    assert "refused by own1: no warrant" in json.dumps(rel), rel
+    code, out = _run(cfg, "export", "show", refused, "--json")
+    assert [e["event"] for e in json.loads(out)["custody"]][-2:] == ["refused", "hold_released"]
     code, _ = _run(cfg, "verify", str(tmp_path / "missing.zip"))
     assert code == 1

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from archive.ledger.witness import add_cosignature, witness_cosign, witness_keygen
 from archive.storage.s3 import S3Store
 from tests.integration import export_support as xs
 
@@ -41,8 +42,15 @@ def clean_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_bundled_verifier_runs_alone(clean_python: Path, s3_store: S3Store, tmp_path: Path) -> None:
-    env = xs.make_env(f"sqlite:///{tmp_path / 'catalog.sqlite3'}", s3_store, tmp_path)
+    witness = witness_keygen("police.example.org/witness")
+    env = xs.make_env(f"sqlite:///{tmp_path / 'catalog.sqlite3'}", s3_store, tmp_path,
+                      witness_keys=(witness.verifier_key,))  # fmt: skip
     xs.record_cameras(env, xs.make_clips(tmp_path / "clips"))
+    for cam in ("cam-a", "mall-1"):  # a witness cosigned both checkpoints
+        cp = env.ledger.checkpoint(cam)
+        assert cp is not None
+        line = witness_cosign(witness, cp.note, env.ledger.keys.active().public)
+        add_cosignature(env.ledger, cam, cp.size, line, witness.verifier_key)
     path = xs.approve_and_build(env, xs.request(env))
     outside = tmp_path / "court"
     outside.mkdir()
@@ -57,10 +65,13 @@ def test_bundled_verifier_runs_alone(clean_python: Path, s3_store: S3Store, tmp_
                           text=True, env=clean).stdout
     assert "cryptography==" in pkgs and "archive" not in pkgs
     # Run in the unpacked folder with no argument, and on the zip from elsewhere.
-    run = subprocess.run([str(clean_python), "verify_package.py", "--trust", env.fingerprint], cwd=folder,
-                         capture_output=True, text=True, env=clean, timeout=120)
+    run = subprocess.run([str(clean_python), "verify_package.py", "--trust", env.fingerprint, "--witness",
+                          witness.verifier_key.encode()], cwd=folder, capture_output=True, text=True, env=clean,
+                         timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "VERDICT: VALID" in run.stdout and "camera_unreachable (RTSP timeout)" in run.stdout
+    assert run.stdout.count(f"witness cosignature by {witness.name}+{witness.key_id.hex()}") == 2
+    assert run.stdout.count("(--witness) cosigned this checkpoint") == 2
     assert "hashing" in run.stderr  # progress
     assert not list(folder.rglob("__pycache__")), "the verifier wrote into the evidence folder"
     run = subprocess.run([str(clean_python), str(folder / "verify_package.py"), str(outside / path.name),
@@ -80,3 +91,7 @@ def test_bundled_verifier_runs_alone(clean_python: Path, s3_store: S3Store, tmp_
     run = subprocess.run([str(clean_python), "verify_package.py", "--trust", "nonsense"], cwd=folder,
                          capture_output=True, text=True, env=clean, timeout=120)
     assert run.returncode == 2 and "--trust" in run.stderr
+    other = witness_keygen("stranger.example.org/witness").verifier_key.encode()
+    run = subprocess.run([str(clean_python), "verify_package.py", "--witness", other], cwd=folder,
+                         capture_output=True, text=True, env=clean, timeout=120)  # fmt: skip
+    assert run.returncode == 1 and "no valid cosignature by the trusted witness stranger.example.org" in run.stdout

@@ -10,7 +10,7 @@ import hashlib
 import json
 import shutil
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ import pytest
 
 from archive.export.verifier.checks import verify_package
 from archive.export.verifier.custody import ZERO
-from archive.export.verifier.formats import ManifestNote, canonical, keys_text
+from archive.export.verifier.formats import canonical, keys_text
 from archive.export.verifier.outcome import Outcome
 from archive.integrity import SignedNote, Signer, range_proof, sign_note
 from archive.ledger import repo as lrepo
@@ -62,26 +62,8 @@ def _segments(folder: Path, cam: str = "cam-a") -> list[Path]:
     return sorted((folder / "cameras" / cam / "segments").iterdir())
 
 
-def _export_signer(env: xs.XEnv) -> Signer:
-    return env.ledger.keys.log_signer(env.ledger.keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
-
-
-def _reseal(folder: Path, signer: Signer, mutate: Callable[[dict[str, Any]], None] = lambda m: None) -> None:
-    """Rewrite the manifest (after ``mutate``) with fresh hashes of every file, and sign it."""
-    mpath = folder / "manifest.json"
-    m = json.loads(mpath.read_text())
-    mutate(m)
-    files = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        if p.is_file() and rel not in ("manifest.json", "manifest.json.sig"):
-            data = p.read_bytes()
-            files.append({"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": "x"})
-    m["files"] = files
-    data = (json.dumps(m, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
-    mpath.write_bytes(data)
-    note = ManifestNote(m["export_id"], hashlib.sha256(data).hexdigest())
-    (folder / "manifest.json.sig").write_bytes(sign_note(note.text(), [signer]).to_bytes())
+_export_signer = xs.export_signer
+_reseal = xs.reseal
 
 
 def test_honest_package_verifies_as_zip_and_folder(built: Built) -> None:

@@ -5,8 +5,10 @@
    the bundled keys) and names the SHA-256 of ``manifest.json``.
 3. **manifest**: format, export id, requested range, cameras.
 4. **file hashes**: every file listed has its SHA-256 and size; nothing unlisted was added.
-5. **camera <id>**, per camera: entries, range proof and signed checkpoint (SPEC.md 8), the
-   requested range covered by segments and gaps, every segment file against its entry.
+5. **camera <id>**, per camera: entries, range proof and signed checkpoint (SPEC.md 8), every
+   witness cosignature on the checkpoint (with the bundled witness keys; each ``--witness``
+   key must have cosigned), the requested range covered by segments and gaps, every segment
+   file against its entry.
 6. **custody log**: the hash chain, its head signed in the manifest; optionally a continued
    custody log from the archive (``--custody``), which must extend the package's.
 """
@@ -26,6 +28,7 @@ from .custody import CustodyEvent, split_lines, verify_chain
 from .formats import FormatError, ManifestNote, Trust, fingerprint, parse_keys, parse_strict, resolve_trust
 from .outcome import Check, CheckBuilder, Outcome
 from .source import PackageSource, hash_member, open_package, read_all
+from .witness import parse_witnesses
 
 if TYPE_CHECKING or __name__.startswith("archive."):
     from archive import integrity as itg
@@ -42,8 +45,10 @@ KEYS = "keys/keys.txt"
 
 
 class _Run:
-    def __init__(self, src: PackageSource, progress: Progress | None) -> None:
+    def __init__(self, src: PackageSource, progress: Progress | None, required: Sequence[itg.VerifierKey]) -> None:
         self.src = src
+        self.required = list(required)
+        self.witnesses: list[itg.VerifierKey] = []
         self.names = set(src.names())
         self.progress = progress
         self.checks: list[Check] = []
@@ -74,7 +79,8 @@ class _Run:
         except (KeyError, OSError, UnicodeDecodeError, FormatError) as exc:
             chk.fail(f"cannot read the bundled keys: {exc}")
             bundled = []
-        self.trust = resolve_trust(trust_values, bundled)
+        self.witnesses = [k for k in bundled if k.alg == itg.ALG_COSIGNATURE_V1]
+        self.trust = resolve_trust(trust_values, [k for k in bundled if k.alg == itg.ALG_ED25519])
         for p in self.trust.problems:
             chk.fail(p)
         try:
@@ -175,7 +181,8 @@ class _Run:
             self.checks.append(chk.build())
 
     def _camera(self, cam: CameraFiles, chk: CheckBuilder, t_from: datetime, t_to: datetime, tol: int) -> list[str]:
-        return check_camera(cam, self.read, self.actual, self.trust, t_from, t_to, tol, chk)
+        return check_camera(cam, self.read, self.actual, self.trust, t_from, t_to, tol, chk, self.witnesses,
+                            self.required)  # fmt: skip
 
     def custody(self, continued: Path | None, package_sha256: str | None) -> None:
         chk = CheckBuilder("custody log")
@@ -246,22 +253,25 @@ def _file_sha256(path: Path, progress: Callable[[int], None]) -> str:
 
 def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | None = None,
                    tolerance_us: int | None = None, package_hash: bool = False,
-                   progress: Progress | None = None) -> Outcome:  # fmt: skip
+                   progress: Progress | None = None, witness: Sequence[str] = ()) -> Outcome:  # fmt: skip
     """Run every check on the package at ``path`` (zip or folder); never raises for a bad
     package (that is a failed check).
 
     ``package_hash`` (or ``custody``) also hashes the zip file itself, to compare with the
-    archive's ``packaged`` custody event.
+    archive's ``packaged`` custody event. ``witness``: verifier keys of trusted witnesses, each
+    of which must have cosigned every camera's checkpoint.
 
     Raises:
-        FormatError: a ``--trust`` value that is neither a verifier key nor a fingerprint.
+        FormatError: a ``--trust`` value that is neither a verifier key nor a fingerprint, or
+            a ``--witness`` value that is not a witness verifier key.
     """
     start = time.monotonic()
+    required = parse_witnesses(witness)
     try:
         src = open_package(path)
     except FormatError as exc:
         return Outcome(str(path), (Check("package", (str(exc),), ()),), (), "not checked")
-    run = _Run(src, progress)
+    run = _Run(src, progress, required)
     zip_sha: str | None = None
     try:
         if (package_hash or custody is not None) and path.is_file():

@@ -1,7 +1,8 @@
 """Command line of the package verifier (``python verify_package.py`` and ``archive verify package``).
 
 Exit status: 0 only if every check held (VALID); 1 if the package does not verify (INVALID);
-2 for bad usage (a ``--trust`` value that is neither a key nor a fingerprint, a missing file).
+2 for bad usage (a ``--trust`` value that is neither a key nor a fingerprint, a ``--witness``
+value that is not a witness key, a missing file).
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def add_arguments(p: argparse.ArgumentParser, *, package_required: bool) -> None
     p.add_argument("--trust", action="append", default=[], metavar="KEY",
                    help="a trusted key: verifier key (name+id+key) or fingerprint sha256:<hex> of the archive's "
                         "published signing key; repeatable. Without it, only the keys inside the package are used")
+    p.add_argument("--witness", action="append", default=[], metavar="KEY",
+                   help="verifier key (name+id+key, type 0x04) of a witness you trust; every camera's checkpoint "
+                        "must carry a valid cosignature by it; repeatable")  # fmt: skip
     p.add_argument("--custody", type=Path, metavar="FILE",
                    help="the continued custody log from the archive ('archive export custody ID'); it must extend "
                         "the package's, and names the package's SHA-256")  # fmt: skip
@@ -81,7 +85,7 @@ def run_outcome(args: argparse.Namespace, out: TextIO, err: TextIO,
         return 2, None
     try:
         outcome = verify_package(target, trust=args.trust, custody=args.custody, tolerance_us=args.tolerance_us,
-                                 package_hash=args.package_hash,
+                                 package_hash=args.package_hash, witness=args.witness,
                                  progress=None if args.quiet else progress_printer(err))  # fmt: skip
     except FormatError as exc:
         err.write(f"verify: {exc}\n")
