@@ -9,7 +9,7 @@ each segment's SHA-256 and size against its log entry and only then writes it to
 that same digest (:meth:`PackageWriter.add_verified`). A copy goes to scratch space only when
 the working copy is made, and ffmpeg joins it in the background while the next camera
 streams; (4) the working copies; (5) the custody log up to the ``built`` event (``seal``), the
-report, the manifest and its signature; one fsync. Memory stays at about ``prefetch_bytes``
+report (HTML and PDF), the manifest and its signature; one fsync. Memory stays at about ``prefetch_bytes``
 plus one segment, whatever the number of cameras or hours.
 """
 
@@ -29,6 +29,7 @@ from archive.export.gather import CameraEvidence, gather
 from archive.export.manifest import CameraPaths, camera_section, manifest_bytes, sign_manifest
 from archive.export.model import Actor, ExportRecord, ExportSettings
 from archive.export.report import ReportInput, render_report
+from archive.export.report_pdf import render_report_pdf
 from archive.export.static import add_static
 from archive.export.verifier.custody import verify_chain
 from archive.export.working_copy import WorkingCopy, make_working_copy
@@ -158,10 +159,10 @@ class PackageBuilder:
         w.add_bytes("custody.jsonl", b"".join(line + b"\n" for line in custody), "custody")
         events = verify_chain(custody, rec.id)
         created_us = us_from_utc(parse_time(events[-1].at, "custody event"))
-        report = render_report(ReportInput(rec, w.root, created_us, job.requester, job.operator, evidence,
-                                           job.cameras, job.owners, working, errors, list(w.records), events,
-                                           job.signer, self._settings))  # fmt: skip
-        w.add_bytes("report.html", report, "report")
+        shown = ReportInput(rec, w.root, created_us, job.requester, job.operator, evidence, job.cameras, job.owners,
+                            working, errors, list(w.records), events, job.signer, self._settings)  # fmt: skip
+        w.add_bytes("report.html", render_report(shown), "report")
+        w.add_bytes("report.pdf", render_report_pdf(shown), "report")
         sections = [camera_section(ev, job.cameras.get(ev.camera_id),
                                    job.owners.get(job.cameras[ev.camera_id].owner_id)
                                    if ev.camera_id in job.cameras else None, paths[ev.camera_id])

@@ -92,7 +92,7 @@ def manifest_bytes(*, rec: ExportRecord, package: str, archive_name: str, create
         "cameras": list(cameras),
         "custody": {"path": custody_path, "events": len(custody),
                     "head": hashlib.sha256(custody[-1]).hexdigest() if custody else None},
-        "report": report_path, "verifier": "verify_package.py",
+        "report": report_path, "report_pdf": "report.pdf", "verifier": "verify_package.py",
         "files": [{"path": f.path, "sha256": f.sha256, "size": f.size, "kind": f.kind}
                   for f in sorted(files, key=lambda f: f.path)],
     }  # fmt: skip

@@ -37,8 +37,9 @@ What is in this folder
                          requested range ({rec.start_us} .. {rec.end_us} us UTC), cameras, and the
                          SHA-256 and size of every file.
   manifest.json.sig      Ed25519 signature (C2SP signed note) over the SHA-256 of manifest.json.
-  report.html            the human-readable report: coverage, every gap with its reason, hashes,
-                         who did what and when (UTC and {settings.zone_name}).
+  report.html, report.pdf
+                         the human-readable report (the same in HTML and PDF): coverage, every gap
+                         with its reason, hashes, who did what and when (UTC and {settings.zone_name}).
   custody.jsonl          the custody log of this export (hash-chained JSON lines).
   cameras/<id>/segments/ the native video segments, byte for byte as stored.
   cameras/<id>/entries.jsonl, range-proof.json, checkpoint.note
