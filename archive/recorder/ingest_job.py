@@ -22,7 +22,7 @@ CONTENT_TYPE: Final = "video/mp2t"
 #: ``(camera_id, segment start UTC) -> Retention | None``: the object-lock retention of a new segment.
 RetentionPolicy = Callable[[str, dt.datetime], Retention | None]
 #: Which program lists a segment's packets (see :func:`archive.recorder.probe.probe_segment`).
-ProbeTool = Literal["ffprobe", "ffmpeg"]
+ProbeTool = Literal["ffprobe", "ffmpeg", "python"]
 #: ``(camera_id, seq, spool file) -> object key``. Must be unique per file and deterministic (the
 #: same file with the same seq gives the same key), so a retried upload finds its earlier copy.
 KeyPolicy = Callable[[str, int, SpoolFile], str]

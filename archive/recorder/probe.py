@@ -5,6 +5,8 @@ so the hash and the media facts describe exactly the same bytes (no second read,
 which the file could differ between hashing and probing). ffprobe (Debian's ``/usr/bin/ffprobe``;
 imageio-ffmpeg ships none) lists every packet; duration, keyframe start and holes are computed
 from those packet timestamps, which a third party can recompute from the stored object.
+``tool="python"`` (production) feeds the same chunks to an in-process MPEG-TS parser instead
+(:mod:`archive.recorder.tsparse`): the same facts from the same single read, without a subprocess.
 """
 
 from __future__ import annotations
@@ -23,9 +25,10 @@ from typing import IO, Any, Final, Literal
 
 from archive.errors import ToolError
 from archive.recorder.ffmpeg import CONTAINER, find_ffmpeg
+from archive.recorder.tsparse import TS, TsParser, TsSummary
 
-CHUNK: Final = 1024 * 1024
-TS_PACKET: Final = 188
+CHUNK: Final = TS * 5576  # 1 MiB rounded down to whole TS packets (1,048,288 bytes)
+TS_PACKET: Final = TS
 MEDIA_HOLE_S: Final = 1.0  # a jump between consecutive video timestamps larger than this is a hole
 DEFAULT_FFPROBE: Final = "/usr/bin/ffprobe"
 _ENTRIES: Final = (
@@ -42,7 +45,11 @@ class SegmentFacts:
     ``readable``: ffprobe parsed it and found video. ``complete``: whole 188-byte TS packets and no
     demuxer errors. ``max_video_gap``: the largest step between consecutive video timestamps (a
     value above ~1 s means frames are missing inside the segment). ``problems`` lists ffprobe's
-    error lines and anything odd found here.
+    error lines and anything odd found here. ``video_packets`` counts access units (one per PES
+    in FFmpeg's muxer, so all tools agree). ``audio_packets`` is the ffprobe/framecrc count of
+    audio frames, but the in-process parser (``tool="python"``) counts PES packets, which may
+    each hold several frames (about 1/15 as many for AAC): compare it with 0 only ("the audio
+    stream has no packets"), never across tools.
     """
 
     size: int
@@ -147,7 +154,7 @@ def _run_one_pass(argv: list[str], path: Path, timeout: float) -> tuple[bytes, s
 def probe_segment(
     path: Path,
     *,
-    tool: Literal["ffprobe", "ffmpeg"] = "ffprobe",
+    tool: Literal["ffprobe", "ffmpeg", "python"] = "ffprobe",
     ffprobe: str | None = None,
     ffmpeg: str | None = None,
     timeout: float = 120.0,
@@ -156,11 +163,26 @@ def probe_segment(
 
     ``tool="ffprobe"`` (default) uses Debian's ffprobe; ``tool="ffmpeg"`` uses the static ffmpeg's
     ``framecrc`` listing instead (same facts; about 10 ms instead of 60 ms of start-up per file,
-    because Debian's ffprobe loads 215 shared libraries). Raises :class:`OSError` when the file
-    cannot be read, :class:`ToolError` when the tool is missing, cannot start or runs longer than
-    ``timeout``. An unparseable file is not an error: it gives ``readable=False`` with the reason
-    in ``problems``.
+    because Debian's ffprobe loads 215 shared libraries). ``tool="python"`` parses the transport
+    stream in this process (:mod:`archive.recorder.tsparse`, no subprocess; the two tools above
+    are its reference, see :func:`facts_from_ts` for the differences). Raises :class:`OSError`
+    when the file cannot be read, :class:`ToolError` when the tool is missing, cannot start or
+    runs longer than ``timeout`` (for ``"python"`` only when the video is neither H.264 nor H.265:
+    such a file is probed again with ``"ffmpeg"``, whose single read gives both hash and facts).
+    An unparseable file is not an error: it gives ``readable=False`` with the reason in
+    ``problems``.
     """
+    if tool == "python":
+        digest, parser, size = hashlib.sha256(), TsParser(), 0
+        with path.open("rb") as fh:
+            while chunk := fh.read(CHUNK):
+                digest.update(chunk)
+                parser.feed(chunk)
+                size += len(chunk)
+        facts = facts_from_ts(parser.finish(), size=size, sha256=digest.hexdigest())
+        if facts.video_codec in (None, "h264", "hevc"):
+            return facts
+        tool = "ffmpeg"  # other video (MPEG-2, MPEG-4 part 2): the parser reads no picture size
     if tool == "ffmpeg":
         argv = [find_ffmpeg(ffmpeg), "-nostdin", "-hide_banner", "-v", "error", "-f", CONTAINER, "-i", "pipe:0"]
         argv += ["-map", "0", "-c", "copy", "-copyinkf", "-copyts", "-f", "framecrc", "-"]
@@ -271,6 +293,49 @@ def facts_from_ffprobe(out: bytes, stderr: str, returncode: int | None, *, size:
         for p in doc.get("packets") or []
     ]
     return _facts(streams, packets, problems, stderr=stderr, returncode=returncode, size=size, sha256=sha256)
+
+
+def facts_from_ts(ts: TsSummary, *, size: int, sha256: str) -> SegmentFacts:
+    """Build :class:`SegmentFacts` from :class:`~archive.recorder.tsparse.TsSummary`. Never raises.
+
+    Same fields and problem texts as the ffprobe/framecrc paths (tests/unit/recorder/test_tsparse.py
+    compares all three on real files), with these measured differences: ``duration`` may differ
+    by up to one frame (last PTS + the most common PTS step, where FFmpeg adds its guess of the
+    last packet's duration: 2.0 s vs ffprobe 5.1's 1.96 s for openh264); ``audio_packets`` counts
+    PES packets, not audio frames (30 vs 469 for 10 s of AAC); ``complete`` is stricter (also
+    false for bad sync bytes, transport_error_indicator and a bounded PES cut short at the end,
+    which FFmpeg reports only when its decoder trips over them) and is not made false by FFmpeg's
+    decoder errors on a segment that starts without SPS/PPS (that is ``starts_with_keyframe=False``,
+    not damage). G.711 audio is a data stream here as in FFmpeg (its muxer writes stream_type 0x06
+    without a descriptor: ``bin_data``), so ``audio_codec`` is None and ``data_streams`` 1.
+    """
+    problems = list(ts.problems + ts.notes)
+    if ts.max_video_gap > MEDIA_HOLE_S:
+        problems.append(f"video timestamps jump by {ts.max_video_gap:.3f} s inside the segment")
+    if ts.audio_codec is not None and not ts.audio_packets:
+        problems.append("the audio stream has no packets")
+    if not ts.psi:
+        problems.append("no PAT/PMT with elementary streams: not a readable transport stream")
+    if not ts.video_packets:
+        problems.append("no video packets")
+    readable = ts.psi and ts.video_packets > 0
+    return SegmentFacts(
+        size=size,
+        sha256=sha256,
+        duration=ts.duration,
+        video_codec=ts.video_codec,
+        width=ts.width,
+        height=ts.height,
+        starts_with_keyframe=ts.starts_with_keyframe,
+        audio_codec=ts.audio_codec,
+        video_packets=ts.video_packets,
+        audio_packets=ts.audio_packets,
+        data_streams=ts.data_streams,
+        max_video_gap=ts.max_video_gap,
+        readable=readable,
+        complete=readable and not ts.problems,
+        problems=tuple(problems),
+    )
 
 
 _NOPTS: Final = -(2**63)
