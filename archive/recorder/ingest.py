@@ -10,14 +10,15 @@ only then the spool file is unlinked (:meth:`CameraSpool.remove_ingested`).
 A failed segment keeps its file and ``seq`` and is retried with capped exponential backoff; later
 segments of that camera wait behind it. While the store is unreachable (StorageUnavailableError)
 nothing is submitted until the store backoff expires, then one probe job (the globally oldest
-segment); once it succeeds the backlog drains oldest first. A put that succeeded before a crash is
-found again by HEAD (same key, same sha256) and not uploaded twice.
+segment); once it succeeds the backlog drains oldest first. A put that succeeded before a crash or
+a failed try is found again by HEAD (same key, same sha256) and not uploaded twice; a first try at
+a file of a run seen live in this process skips that HEAD.
 
-Gaps are derived here, when a segment is committed: if it starts more than ``gap_tolerance``
-seconds after the previous committed segment ended, a :class:`GapRecord` for exactly the
-uncovered interval is recorded first, with the reason the supervisor gave for the end of the
-previous run (:meth:`Ingester.note_run_end`), or ``recorder_stopped`` when that run ended while
-the recorder was not running.
+Gaps (:mod:`archive.recorder.ingest_state`): when a segment starts more than ``gap_tolerance``
+seconds after the last logged segment or gap ended, the uncovered interval is logged first with
+the reason the supervisor gave for the previous run's end (:meth:`Ingester.note_run_end`), or
+``recorder_stopped``; at :meth:`Ingester.stop`, a camera with nothing left to ingest gets the
+time since then logged too.
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ class Ingester:
         workers: int = 4,
         per_camera: int = 2,
         key_for: KeyPolicy = default_key,
-        probe_tool: ProbeTool = "ffprobe",
+        probe_tool: ProbeTool = "python",
         retry: Backoff = DEFAULT_RETRY,
         store_retry: Backoff = DEFAULT_STORE_RETRY,
         poll_interval: float = 0.5,
@@ -102,6 +103,7 @@ class Ingester:
             cam = self._cams.get(camera_id)
             if cam is not None:
                 cam.live_runs = frozenset(runs)
+                cam.seen_runs |= cam.live_runs
                 cam.dirty = True
         self._wake.set()
 
@@ -383,9 +385,10 @@ class Ingester:
             if per_cam[key] >= self._per_camera:
                 continue
             job = IngestJob(cam.spool.camera_id, item.seq, item.file, self._bucket, item.prev_wall_end)
-            item.future = self._pool.submit(
-                run_job, job, self._store, retention=self._retention, key_for=self._key_for, probe_tool=self._probe_tool
-            )
+            recovered = item.submitted > 0 or item.file.run_id not in cam.seen_runs  # an earlier try may have stored it
+            item.future = self._pool.submit(run_job, job, self._store, retention=self._retention, key_for=self._key_for,
+                                            probe_tool=self._probe_tool, check_existing=recovered)  # fmt: skip
+            item.submitted += 1
             in_flight += 1
             per_cam[key] += 1
             if self._store_failures:

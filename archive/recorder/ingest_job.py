@@ -1,5 +1,10 @@
 """The work done for one segment on an upload thread: hash + probe, put with lock, confirm.
 
+A segment up to :data:`IN_MEMORY_MAX` bytes is read once: the SHA-256, the container facts and
+the upload all come from the same bytes in memory, and the hash is signed as the upload's payload
+hash (a store that checks it, as AWS S3 and MinIO do, refuses a body that differs). Larger files
+are hashed and probed in one read, then streamed from the file with a changed-file check.
+
 Pure functions of their arguments (plus the store and the file): the ordering, retries and the
 sink live in :mod:`archive.recorder.ingest`.
 """
@@ -7,17 +12,22 @@ sink live in :mod:`archive.recorder.ingest`.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Final, Literal
 
 from archive.errors import ConflictError, IntegrityError, ObjectMissingError
-from archive.recorder.probe import SegmentFacts, probe_segment
+from archive.recorder.probe import SegmentFacts, facts_from_ts, probe_segment
 from archive.recorder.sink import SegmentRecord
 from archive.recorder.spool import FileState, SpoolFile
-from archive.storage.base import ObjectStore, Retention
+from archive.recorder.tsparse import TsParser
+from archive.storage.base import ObjectInfo, ObjectStore, Retention
 
 CONTENT_TYPE: Final = "video/mp2t"
+#: Segments up to this size are uploaded from the bytes that were hashed (60 s at 4 Mbit/s is 30 MB).
+IN_MEMORY_MAX: Final = 48 * 1024 * 1024
 
 #: ``(camera_id, segment start UTC) -> Retention | None``: the object-lock retention of a new segment.
 RetentionPolicy = Callable[[str, dt.datetime], Retention | None]
@@ -66,19 +76,34 @@ class IngestJob:
     prev_wall_end: dt.datetime | None
 
 
-def _reuse_existing(store: ObjectStore, job: IngestJob, key: str, facts: SegmentFacts) -> str | None:
-    """Version id of an identical object already at ``key`` (an earlier attempt that was not
-    recorded), None when there is none. Raises :class:`ConflictError` for different bytes there."""
+def _reuse_existing(store: ObjectStore, job: IngestJob, key: str, facts: SegmentFacts) -> ObjectInfo | None:
+    """An identical object already at ``key`` (an earlier attempt that was not recorded), None
+    when there is none. Raises :class:`ConflictError` for different bytes there."""
     try:
         info = store.stat(job.bucket, key)
     except ObjectMissingError:
         return None
     if info.size == facts.size and info.metadata.get("sha256") == facts.sha256:
-        return info.version_id
+        return info
     raise ConflictError(
         f"{job.bucket}/{key} already holds other bytes (sha256 {info.metadata.get('sha256')}, "
         f"{info.size} bytes); {job.file.path} ({facts.sha256}) kept in the spool"
     )
+
+
+def read_and_probe(path: Path, tool: ProbeTool, size: int) -> tuple[SegmentFacts, bytes | None]:
+    """Facts of the file and, when read into memory, its bytes (what was hashed and parsed).
+
+    Raises :class:`OSError` and :class:`ToolError` like :func:`probe_segment`.
+    """
+    if tool == "python" and size <= IN_MEMORY_MAX:
+        data = path.read_bytes()
+        parser = TsParser()
+        parser.feed(data)
+        facts = facts_from_ts(parser.finish(), size=len(data), sha256=hashlib.sha256(data).hexdigest())
+        if facts.video_codec in (None, "h264", "hevc"):
+            return facts, data
+    return probe_segment(path, tool=tool), None
 
 
 def run_job(
@@ -87,10 +112,14 @@ def run_job(
     *,
     retention: RetentionPolicy,
     key_for: KeyPolicy = default_key,
-    probe_tool: ProbeTool = "ffprobe",
+    probe_tool: ProbeTool = "python",
     now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    check_existing: bool = True,
 ) -> SegmentRecord:
     """Hash+probe the file, put it (unless an identical copy is there), confirm, return the record.
+
+    ``check_existing=False`` skips the look for an earlier copy under the key: only for the first
+    attempt at a file this process saw being written (no earlier attempt can have stored it).
 
     Raises :class:`OSError` (file unreadable or gone), :class:`ToolError` (ffprobe),
     :class:`StorageError` subclasses (store down or refusing), :class:`ConflictError` (other bytes
@@ -98,14 +127,15 @@ def run_job(
     what was hashed). Nothing is deleted here.
     """
     path = job.file.path
-    facts = probe_segment(path, tool=probe_tool)
-    if facts.size != job.file.size:
-        raise IntegrityError(f"{path} changed size while being ingested ({job.file.size} -> {facts.size})")
+    facts, data = read_and_probe(path, probe_tool, job.file.size)
+    st = path.stat()
+    if (facts.size, st.st_size, st.st_mtime_ns) != (job.file.size, job.file.size, job.file.mtime_ns):
+        raise IntegrityError(f"{path} changed while being ingested ({job.file.size} -> {facts.size} bytes)")
     start, end, offset = segment_timing(facts.duration, job.file.mtime, job.prev_wall_end)
     key = key_for(job.camera_id, job.seq, job.file)
     partial = job.file.state is FileState.PARTIAL
-    version_id = _reuse_existing(store, job, key, facts)
-    if version_id is None:
+    existing = _reuse_existing(store, job, key, facts) if check_existing else None
+    if existing is None:
         metadata = {
             "camera": job.camera_id,
             "seq": str(job.seq),
@@ -115,32 +145,34 @@ def run_job(
             "partial": "1" if partial else "0",
             "source": path.name,
         }
-        put = store.put_file(
-            job.bucket,
-            key,
-            str(path),
-            content_type=CONTENT_TYPE,
-            metadata=metadata,
-            retention=retention(job.camera_id, start),
-        )
-        version_id = put.version_id
-        st = path.stat()
-        if (st.st_size, st.st_mtime_ns) != (facts.size, job.file.mtime_ns):
-            raise IntegrityError(f"{path} changed while being uploaded; it will be ingested again")
-    info = store.stat(job.bucket, key, version_id or None)
-    if not info.version_id:
+        lock = retention(job.camera_id, start)
+        if data is not None:
+            put = store.put_bytes(
+                job.bucket, key, data, content_type=CONTENT_TYPE, metadata=metadata, retention=lock, sha256=facts.sha256
+            )
+        else:
+            put = store.put_file(
+                job.bucket, key, str(path), content_type=CONTENT_TYPE, metadata=metadata, retention=lock
+            )
+            st = path.stat()
+            if (st.st_size, st.st_mtime_ns) != (facts.size, job.file.mtime_ns):
+                raise IntegrityError(f"{path} changed while being uploaded; it will be ingested again")
+        confirmed_size, confirmed_meta, version_id = put.size, put.metadata, put.version_id
+    else:
+        confirmed_size, confirmed_meta, version_id = existing.size, existing.metadata, existing.version_id
+    if not version_id or version_id == "null":
         raise IntegrityError(f"{job.bucket}/{key}: the store returned no version id (is versioning on?)")
-    if info.size != facts.size or info.metadata.get("sha256", facts.sha256) != facts.sha256:
+    if confirmed_size != facts.size or confirmed_meta.get("sha256", facts.sha256) != facts.sha256:
         raise IntegrityError(
-            f"{job.bucket}/{key} version {info.version_id}: store has {info.size} bytes "
-            f"sha256={info.metadata.get('sha256')}, file has {facts.size} bytes sha256={facts.sha256}"
+            f"{job.bucket}/{key} version {version_id}: store has {confirmed_size} bytes "
+            f"sha256={confirmed_meta.get('sha256')}, file has {facts.size} bytes sha256={facts.sha256}"
         )
     return SegmentRecord(
         camera_id=job.camera_id,
         seq=job.seq,
         bucket=job.bucket,
         key=key,
-        version_id=info.version_id,
+        version_id=version_id,
         size=facts.size,
         sha256=facts.sha256,
         start=start,

@@ -76,6 +76,7 @@ class Pending:
     attempts: int = 0
     not_before: float = 0.0
     gap_done: bool = False
+    submitted: int = 0  # uploads started: a retry first looks for an earlier attempt's copy
 
 
 @dataclass
@@ -84,6 +85,7 @@ class Camera:
 
     spool: CameraSpool
     live_runs: frozenset[str] = frozenset()
+    seen_runs: frozenset[str] = frozenset()  # runs seen live in this process: their files are new
     run_ends: dict[str, tuple[GapReason, str]] = field(default_factory=dict)
     initialized: bool = False
     next_seq: int = 0

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.errors import ObjectMissingError, StorageUnavailableError
+from archive.errors import ObjectMissingError, StorageError, StorageUnavailableError
 from archive.recorder.ffmpeg import find_ffmpeg
 from archive.storage.base import ObjectInfo, PutResult, Retention
 
@@ -49,6 +49,8 @@ class FakeStore:
     )
     down: bool = False
     puts: int = 0
+    signed_puts: int = 0
+    stats: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def _check(self) -> None:
@@ -66,18 +68,36 @@ class FakeStore:
         retention: Retention | None = None,
         legal_hold: bool = False,
     ) -> PutResult:
+        return self.put_bytes(bucket, key, Path(path).read_bytes(), metadata=metadata, retention=retention)
+
+    def put_bytes(
+        self,
+        bucket: str,
+        key: str,
+        data: bytes,
+        *,
+        content_type: str = "application/octet-stream",
+        metadata: Mapping[str, str] | None = None,
+        retention: Retention | None = None,
+        legal_hold: bool = False,
+        sha256: str | None = None,
+    ) -> PutResult:
+        """Like S3 with a signed payload hash: a body that does not match ``sha256`` is refused."""
         self._check()
-        data = Path(path).read_bytes()
+        if sha256 is not None and hashlib.sha256(data).hexdigest() != sha256:
+            raise StorageError("XAmzContentSHA256Mismatch")
         with self.lock:
             self.puts += 1
+            self.signed_puts += sha256 is not None
             versions = self.objects.setdefault((bucket, key), [])
             vid = f"v{len(versions) + 1}-{hashlib.sha256(data).hexdigest()[:8]}"
             versions.append((vid, data, dict(metadata or {}), retention))
-        return PutResult(bucket, key, vid, "etag", len(data))
+        return PutResult(bucket, key, vid, "etag", len(data), dict(metadata or {}))
 
     def stat(self, bucket: str, key: str, version_id: str | None = None) -> ObjectInfo:
         self._check()
         with self.lock:
+            self.stats += 1
             versions = self.objects.get((bucket, key), [])
             match = [v for v in versions if version_id in (None, v[0])]
             if not match:

@@ -242,6 +242,28 @@ def test_an_identical_object_from_an_earlier_attempt_is_reused(
     assert fake_store.puts == 1 and sink.segments[0].version_id == earlier.version_id
 
 
+def test_new_files_upload_the_hashed_bytes_without_a_head_first_and_retries_look_first(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    for i in range(2):
+        add_segment(spool, ts_template, RUN_A, i, T0 + dt.timedelta(seconds=2 * i))
+    sink = MemorySink()
+    ingester = make(fake_store, sink, spool)
+    ingester.set_live_runs("cam1", [RUN_A])  # files of a run this process saw being written
+    assert ingester.drain(30)
+    assert fake_store.puts == fake_store.signed_puts == 2  # the hashed bytes, hash signed
+    assert fake_store.stats == 0  # no look for an earlier copy: there cannot be one
+    fake_store.down = True
+    add_segment(spool, ts_template, RUN_A, 2, T0 + dt.timedelta(seconds=4))
+    ingester.wake("cam1")
+    assert not ingester.drain(0.5)  # its first try fails ...
+    fake_store.down = False
+    assert ingester.drain(30)
+    ingester.stop()
+    assert fake_store.puts == 3 and fake_store.stats == 1  # ... so the retry looked for a copy first
+    assert [s.seq for s in sink.segments] == [0, 1, 2]
+
+
 def test_other_bytes_under_the_key_keep_the_file(
     fake_store: FakeStore, spool: CameraSpool, ts_template: Path, tmp_path: Path
 ) -> None:
