@@ -34,6 +34,7 @@ from archive.errors import ConflictError, ForbiddenError, UserError
 from archive.export.factory import Exports
 from archive.export.model import Actor
 from archive.export.verifier.checks import verify_package
+from archive.export.verifier.formats import FormatError
 from archive.identity.model import Role
 from archive.identity.policy import Permission, require
 from archive.search.times import TimeFormatter
@@ -228,11 +229,13 @@ def export_routes(deps: ApiDeps, exports: Exports, *, max_upload_bytes: int = 64
     @post("/exports/verify", status_code=200, request_max_body_size=max_upload_bytes,
           opt={"permission": Permission.VERIFY.value, "audit": "exports.verify"},
           summary="Verify an uploaded package (body: the zip); ?trust=<fingerprint or key> repeatable; "
+                  "?witness=<witness verifier key> repeatable (each must have cosigned every checkpoint); "
                   "the result goes into the export's custody log when the caller may see it")  # fmt: skip
     async def verify_upload(request: Request[Any, Any, Any]) -> PackageVerifyOut:
         who = principal_of(request)
         require(who, Permission.VERIFY)
         trust = request.query_params.getall("trust", [])
+        witness = request.query_params.getall("witness", [])
         folder = svc.settings.exports_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}.zip"
@@ -244,7 +247,11 @@ def export_routes(deps: ApiDeps, exports: Exports, *, max_upload_bytes: int = 64
                     fh.write(chunk)
             if size == 0:
                 raise UserError("send the package zip as the request body")
-            outcome = await anyio.to_thread.run_sync(lambda: verify_package(path, trust=trust, package_hash=True))
+            try:
+                outcome = await anyio.to_thread.run_sync(lambda: verify_package(path, trust=trust, witness=witness,
+                                                                                package_hash=True))  # fmt: skip
+            except FormatError as exc:  # a bad ?trust or ?witness value
+                raise UserError(str(exc)) from exc
             recorded = False
             if outcome.export_id is not None:
                 with contextlib.suppress(UserError, ForbiddenError):
@@ -252,7 +259,8 @@ def export_routes(deps: ApiDeps, exports: Exports, *, max_upload_bytes: int = 64
                     await anyio.to_thread.run_sync(lambda: svc.record_verification(
                         Actor.of(who, ip(request)), str(outcome.export_id),
                         {"valid": outcome.valid, "verdict": outcome.verdict(), "package_sha256": outcome.package_sha256,
-                         "trust": "pinned" if trust else "bundled keys", "tool": "API upload"}))  # fmt: skip
+                         "trust": "pinned" if trust else "bundled keys", "witnesses_required": len(witness),
+                         "tool": "API upload"}))  # fmt: skip
                     recorded = True
         finally:
             path.unlink(missing_ok=True)

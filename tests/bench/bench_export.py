@@ -111,6 +111,7 @@ def _record(ledger: Ledger, store: S3Store, media: str, cams: list[str], n: int,
                     object_key=key, version_id=vid, sha256=hashlib.sha256(body).hexdigest(), size=len(body),
                     start=T0 + i * SEG, end=T0 + (i + 1) * SEG, duration_us=10_000_000, media=MEDIA))
                 objs.append((key, vid))
+        ledger.checkpoint(cam)  # signed and published now, as the service's checkpointer would have by export time
     return objs
 
 
@@ -231,11 +232,12 @@ def main() -> int:
                 rounds.append((rate / raw1, raw1, raw4, secs))
                 print(f"round {i + 1}: raw get_object {raw1:,.0f} MB/s sequential, {raw4:,.0f} MB/s with 4 in "
                       f"parallel; build {rate:,.0f} MB/s; ratio {rate / raw1:.2f} / {rate / raw4:.2f}")
-            _, raw1, raw4, secs = max(rounds)
+            raw1, raw4 = max(r[1] for r in rounds), max(r[2] for r in rounds)
+            secs = min(r[3] for r in rounds)  # best of each side: a round's load spike hits one side only
             rate = mb / secs
-            print(f"raw get_object: {raw1:,.0f} MB/s sequential, {raw4:,.0f} MB/s with 4 in parallel; "
-                  f"get_object + write to one local file + fsync: {disk:,.0f} MB/s")
-            print(f"build (best round): {mb:,.0f} MB in {secs:.1f} s = {rate:,.0f} MB/s (working copy: "
+            print(f"raw get_object (best of {args.rounds}): {raw1:,.0f} MB/s sequential, {raw4:,.0f} MB/s with 4 in "
+                  f"parallel; get_object + write to one local file + fsync: {disk:,.0f} MB/s")
+            print(f"build (best of {args.rounds}): {mb:,.0f} MB in {secs:.1f} s = {rate:,.0f} MB/s (working copy: "
                   f"{args.working_copy}); ratio {rate / raw1:.2f} vs sequential raw (target >= 0.7), {rate / raw4:.2f} "
                   f"vs parallel raw, {rate / disk:.2f} vs get + write + fsync")
             zsize = path.stat().st_size

@@ -17,6 +17,7 @@ from archive.api.errors import handle_exception
 from archive.api.gate import Gate
 from archive.api.guards import permission_guard
 from archive.export.api import export_routes, parse_range
+from archive.ledger.witness import witness_keygen
 from archive.search.service import SearchService
 from archive.storage.s3 import S3Store
 from tests.integration import export_support as xs
@@ -103,9 +104,17 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
             res = c.post(f"{P}/exports/verify", content=bytes(tampered), headers=tok["legal1"]).json()
             assert res["valid"] is False and res["checks"]
             assert c.post(f"{P}/exports/verify", content=data, headers=tok["inv1"]).status_code == 403
+            # ?witness=KEY: a witness that did not cosign fails the package; a key that is not a witness key is a 400.
+            stranger = witness_keygen("stranger.example.org/witness").verifier_key.encode()
+            res = c.post(f"{P}/exports/verify", params={"witness": stranger}, content=data,
+                         headers=tok["legal1"]).json()  # fmt: skip
+            assert res["valid"] is False and any("no valid cosignature by the trusted witness stranger.example.org"
+                                                 in f for ch in res["checks"] for f in ch["failures"]), res
+            assert c.post(f"{P}/exports/verify", params={"witness": "nonsense"}, content=data,
+                          headers=tok["legal1"]).status_code == 400  # fmt: skip
             lines = c.get(f"{P}/exports/{eid}/custody", headers=tok["own1"]).text.splitlines()
             events = [__import__("json").loads(x)["event"] for x in lines]
-            assert events.count("downloaded") == 3 and events.count("verified") == 2
+            assert events.count("downloaded") == 3 and events.count("verified") == 3
             assert '"from":"testclient"' in lines[0]
     finally:
         env.exports.runner.stop()
