@@ -16,8 +16,10 @@ from pathlib import Path
 import pytest
 
 from archive.errors import ToolError, UserError
+from archive.sim.bulk import BulkCameraSet
 from archive.sim.cameras import (
     PROFILES,
+    ClipCache,
     RtspError,
     SimulatedCameraSet,
     _sdp_to_rtp_fields,
@@ -291,3 +293,63 @@ def test_sdp_from_ffmpeg_becomes_rtp_caps() -> None:
     assert fields["audio"]["encoding-params"] == "1"
     assert fields["audio"]["config"] == "1188"
     assert fields["audio"]["clock-rate"] == 48000
+
+
+@pytest.mark.parametrize("server", ["lite", "gst"])
+def test_bulk_mode_serves_many_cameras_from_one_process(server: str, sim_clip_cache: ClipCache, tmp_path: Path) -> None:
+    n = 12
+    with BulkCameraSet(n, "h264", server=server, cache=sim_clip_cache, workdir=tmp_path / "bulk") as cameras:
+        assert cameras.urls == [f"rtsp://127.0.0.1:{cameras.port}/cam{i}" for i in range(1, n + 1)]
+        pgid = cameras.pid
+        assert pgid is not None
+        with pytest.raises(RtspError, match="404"):
+            rtsp_describe(f"rtsp://127.0.0.1:{cameras.port}/cam{n + 1}")
+        # One real ffmpeg client per camera, all at once, cutting 2 s segments (one GOP each).
+        clients = []
+        for index, url in enumerate(cameras.urls):
+            out = tmp_path / f"cam{index + 1}"
+            out.mkdir()
+            cmd = [find_ffmpeg(), "-nostdin", "-loglevel", "error", "-rtsp_transport", "tcp", "-i", url, "-t", "9"]
+            cmd += ["-map", "0", "-c", "copy", "-f", "segment", "-segment_time", "2", "-reset_timestamps", "1"]
+            clients.append(subprocess.Popen([*cmd, str(out / "%03d.ts")], stderr=subprocess.PIPE, text=True))
+        for client in clients:
+            _, err = client.communicate(timeout=60)
+            assert client.returncode == 0, err
+    assert not _process_group_alive(pgid), "the server or a feeder outlived close()"
+    with pytest.raises(RtspError):
+        rtsp_describe(cameras.urls[0], timeout=2)
+
+    first_keyframes = set()
+    for index in range(1, n + 1):
+        segments = sorted((tmp_path / f"cam{index}").glob("*.ts"))
+        assert len(segments) >= 4, (index, segments)
+        for position, segment in enumerate(segments[:-1]):  # the last one is cut short by -t
+            packets = probe_packets(str(segment))
+            assert "K" in str(packets[0]["flags"])  # every segment starts with a keyframe
+            if position:  # the first one's length depends on where the client joined
+                assert len(packets) == 50, (segment, len(packets))  # 2 s at 25 fps
+        frames = probe_frames(str(segments[1]))
+        assert len(frames) == 50
+        assert (frames[0]["pict_type"], frames[0]["width"], frames[0]["height"]) == ("I", 1280, 720)
+        assert Counter(str(f["pict_type"]) for f in frames) == {"I": 1, "P": 49}
+        decode = subprocess.run(
+            [find_ffmpeg(), "-v", "error", "-i", str(segments[1]), "-f", "null", "-"], capture_output=True, text=True
+        )
+        assert decode.returncode == 0 and not decode.stderr.strip(), decode.stderr
+        first_keyframes.add(str(probe_packets(str(segments[0]))[0].get("size")))
+    # The cameras are not in lockstep: their first keyframes differ (different places in the clip).
+    if server == "lite":
+        assert len(first_keyframes) > 1
+
+
+def test_bulk_mode_arguments_are_user_errors() -> None:
+    with pytest.raises(UserError, match="B-frames"):
+        BulkCameraSet(2, "h264-bframes")
+    with pytest.raises(UserError, match="audio"):
+        BulkCameraSet(2, "h264-audio")
+    with pytest.raises(UserError, match=r"H\.264 profiles only"):
+        BulkCameraSet(2, "h265")
+    with pytest.raises(UserError):
+        BulkCameraSet(0)
+    with pytest.raises(UserError, match="bulk server"):
+        BulkCameraSet(2, server="mediamtx")
