@@ -1,7 +1,8 @@
 """Capacity benchmark: the real Recorder on N simulated 2 Mbit/s RTSP cameras for M minutes.
 
 Run: ``.venv/bin/python tests/bench/bench_capacity.py --cameras 100 --minutes 10``
-(quick smoke run: ``--cameras 8 --minutes 1``; ``--sim-server gst`` for the GStreamer bulk server).
+(quick smoke run: ``--cameras 8 --minutes 1``; ``--sim-server gst`` for the GStreamer bulk server;
+``--upload-workers K`` sets ``recorder.upload_workers``, otherwise the configuration's default is used).
 
 N bulk-mode simulated cameras (:class:`archive.sim.bulk.BulkCameraSet`: 1280x720, 25 fps, GOP 2 s,
 2 Mbit/s, one RTSP server process) are registered and recorded exactly as bench_recorder.py does
@@ -138,14 +139,18 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def run(n: int, minutes: float, sim_server: str, workdir: Path) -> int:
+def run(n: int, minutes: float, sim_server: str, workdir: Path, upload_workers: int | None = None) -> int:
     policies = Path(__file__).resolve().parents[2] / "retention_policies"
-    (workdir / "archive.toml").write_text(f'[paths]\ndata_dir = "var"\n[retention]\npolicies_dir = "{policies}"\n')
+    toml = f'[paths]\ndata_dir = "var"\n[retention]\npolicies_dir = "{policies}"\n'
+    if upload_workers is not None:  # default: the configuration's default, as bench_recorder.py
+        toml += f"[recorder]\nupload_workers = {upload_workers}\n"
+    (workdir / "archive.toml").write_text(toml)
     cfg = load_config(workdir / "archive.toml", env={})
     me = os.getpid()
     seconds = minutes * 60
     print(
-        f"bench_capacity: {n} cameras x {minutes:g} min, simulator {sim_server}, "
+        f"bench_capacity: {n} cameras x {minutes:g} min, simulator {sim_server}, upload_workers "
+        f"{cfg.recorder.upload_workers}, "
         f"machine {os.cpu_count()} cores, load before {os.getloadavg()}",
         flush=True,
     )
@@ -373,11 +378,12 @@ def main() -> int:
     ap.add_argument("--cameras", type=int, default=100)
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--sim-server", choices=["lite", "gst"], default="lite")
+    ap.add_argument("--upload-workers", type=int, help="recorder.upload_workers (default: the config default)")
     args = ap.parse_args()
     if args.minutes * 60 <= WARMUP_S + 2 * SAMPLE_S:
         ap.error(f"--minutes must leave a window after the {WARMUP_S:.0f} s warm-up")
     with tempfile.TemporaryDirectory(prefix="bench-capacity-") as tmp:
-        return run(args.cameras, args.minutes, args.sim_server, Path(tmp))
+        return run(args.cameras, args.minutes, args.sim_server, Path(tmp), args.upload_workers)
 
 
 if __name__ == "__main__":
