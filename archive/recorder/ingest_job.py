@@ -12,17 +12,15 @@ sink live in :mod:`archive.recorder.ingest`.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
 from archive.errors import ConflictError, IntegrityError, ObjectMissingError
-from archive.recorder.probe import SegmentFacts, facts_from_ts, probe_segment
+from archive.recorder.probe import SegmentFacts, parse_chunks, probe_segment
 from archive.recorder.sink import SegmentRecord
 from archive.recorder.spool import FileState, SpoolFile
-from archive.recorder.tsparse import TsParser
 from archive.storage.base import ObjectInfo, ObjectStore, Retention
 
 CONTENT_TYPE: Final = "video/mp2t"
@@ -98,10 +96,8 @@ def read_and_probe(path: Path, tool: ProbeTool, size: int) -> tuple[SegmentFacts
     """
     if tool == "python" and size <= IN_MEMORY_MAX:
         data = path.read_bytes()
-        parser = TsParser()
-        parser.feed(data)
-        facts = facts_from_ts(parser.finish(), size=len(data), sha256=hashlib.sha256(data).hexdigest())
-        if facts.video_codec in (None, "h264", "hevc"):
+        facts = parse_chunks((data,))
+        if facts is not None:
             return facts, data
     return probe_segment(path, tool=tool), None
 

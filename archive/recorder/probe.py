@@ -19,6 +19,7 @@ import os
 import shutil
 import subprocess
 import threading
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Final, Literal
@@ -151,6 +152,19 @@ def _run_one_pass(argv: list[str], path: Path, timeout: float) -> tuple[bytes, s
     return b"".join(out_chunks), stderr, proc.returncode, sizes[0] if sizes else 0, digest.hexdigest()
 
 
+def parse_chunks(chunks: Iterable[bytes]) -> SegmentFacts | None:
+    """Hash and parse a transport stream in this process (:mod:`archive.recorder.tsparse`); None
+    when its video is neither H.264 nor H.265 (MPEG-2, MPEG-4 part 2: the parser reads no picture
+    size, probe it with ``tool="ffmpeg"``). Never raises."""
+    digest, parser, size = hashlib.sha256(), TsParser(), 0
+    for chunk in chunks:
+        digest.update(chunk)
+        parser.feed(chunk)
+        size += len(chunk)
+    facts = facts_from_ts(parser.finish(), size=size, sha256=digest.hexdigest())
+    return facts if facts.video_codec in (None, "h264", "hevc") else None
+
+
 def probe_segment(
     path: Path,
     *,
@@ -173,16 +187,11 @@ def probe_segment(
     ``problems``.
     """
     if tool == "python":
-        digest, parser, size = hashlib.sha256(), TsParser(), 0
         with path.open("rb") as fh:
-            while chunk := fh.read(CHUNK):
-                digest.update(chunk)
-                parser.feed(chunk)
-                size += len(chunk)
-        facts = facts_from_ts(parser.finish(), size=size, sha256=digest.hexdigest())
-        if facts.video_codec in (None, "h264", "hevc"):
+            facts = parse_chunks(iter(lambda: fh.read(CHUNK), b""))
+        if facts is not None:
             return facts
-        tool = "ffmpeg"  # other video (MPEG-2, MPEG-4 part 2): the parser reads no picture size
+        tool = "ffmpeg"
     if tool == "ffmpeg":
         argv = [find_ffmpeg(ffmpeg), "-nostdin", "-hide_banner", "-v", "error", "-f", CONTAINER, "-i", "pipe:0"]
         argv += ["-map", "0", "-c", "copy", "-copyinkf", "-copyts", "-f", "framecrc", "-"]
