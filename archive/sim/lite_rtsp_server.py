@@ -151,11 +151,13 @@ class Server:
 
     def _send_due(self, now: float) -> None:
         due = self._frame_index(now) + 1
-        for camera, clients in self.players.items():
+        for camera, clients in list(self.players.items()):  # a client may be dropped on the way
             for index in range(self.sent[camera], due):
                 template, offsets = self.frames[(self.offsets[camera - 1] + index) % len(self.frames)]
                 timestamp = int(index * CLOCK / self.fps)
-                for client in clients:
+                for client in list(clients):
+                    if client.closing:
+                        continue
                     buf = bytearray(template)
                     ts = (client.ts_base + timestamp) & 0xFFFFFFFF
                     for k, offset in enumerate(offsets):
@@ -266,10 +268,15 @@ class Server:
             self._drop(client)
             return
         del client.outbox[:sent]
-        if not client.outbox:
+        if client.outbox:
+            return
+        if client.closing:
+            self._drop(client)
+        else:
             self.sel.modify(client.sock, selectors.EVENT_READ, client)
 
     def _drop(self, client: Client) -> None:
+        client.closing = True
         players = self.players.get(client.camera, [])
         if client in players:
             players.remove(client)
