@@ -28,6 +28,11 @@ Reported at the end, with one PASS/FAIL line per target:
   file's close time ``wall_end``, as bench_recorder.py computes it), target p99 <= 2 s;
 - this (supervisor) process's RSS max, target <= 200 MB (ffmpeg processes separate);
 - CPU per part in CPU-s per camera-minute over the window after a 30 s warm-up, and machine use.
+
+Seen on the 2-core machine (lite simulator): 100 cameras x 10 min pass every target with
+``--upload-workers 8``; with the default 4 the spool grows by about 2 segments a second (the ingest
+dispatcher refills the workers only once per pass), 80 cameras keep up but miss p99 <= 2 s.
+``--sim-server gst`` saturates the machine at 100 cameras (the simulator alone takes ~0.9 cores).
 """
 
 from __future__ import annotations
