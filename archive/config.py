@@ -68,7 +68,7 @@ class RecorderConfig:
     spool_dir: str = ""
     spool_max_bytes: int = 20 * 1024**3
     spool_alarm_fraction: float = 0.8
-    upload_workers: int = 4
+    upload_workers: int = 8
     ffmpeg: str = ""
 
 

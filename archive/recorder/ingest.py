@@ -34,7 +34,7 @@ from typing import Final
 from archive.errors import IntegrityError, StorageUnavailableError
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
-from archive.recorder.ingest_state import Camera, Pending, gap_between, trailing_gap
+from archive.recorder.ingest_state import Camera, Pending, gap_between, log_trailing_gap
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
@@ -168,16 +168,8 @@ class Ingester:
         with self._lock:
             cams = [(c, dict(c.run_ends)) for c in self._cams.values()]
         for cam, run_ends in cams:
-            if not cam.initialized or cam.pending:
-                continue
             try:
-                if any(f.name not in cam.kept for f in cam.spool.scan(())):
-                    continue  # the next start ingests them; they may cover this time
-                gap = trailing_gap(cam.last, cam.covered, run_ends, now, self._gap_tolerance)
-                if gap is not None:
-                    self._sink.record_gap(gap)
-                    cam.covered = gap.end
-                    cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
+                log_trailing_gap(cam, run_ends, self._sink, now, self._gap_tolerance)
             except Exception as exc:  # the next start logs it as recorder_stopped instead
                 self._sink_failed(cam, time.monotonic(), exc)
 
@@ -190,6 +182,9 @@ class Ingester:
             self._wake.wait(0.05)
             self._wake.clear()
         return False
+
+    def _job_done(self, _: object) -> None:
+        self._wake.set()  # commit it and hand its worker the next file now, not at the next poll
 
     def _loop(self) -> None:
         while not self._stop.is_set():
@@ -388,6 +383,7 @@ class Ingester:
             recovered = item.submitted > 0 or item.file.run_id not in cam.seen_runs  # an earlier try may have stored it
             item.future = self._pool.submit(run_job, job, self._store, retention=self._retention, key_for=self._key_for,
                                             probe_tool=self._probe_tool, check_existing=recovered)  # fmt: skip
+            item.future.add_done_callback(self._job_done)
             item.submitted += 1
             in_flight += 1
             per_cam[key] += 1

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from concurrent.futures import Future
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Final
 
-from archive.recorder.sink import GapReason, GapRecord, SegmentRecord
+from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
 
@@ -100,3 +100,17 @@ class Camera:
     truncated: bool = False
     scanned_at: float = 0.0
     status: IngestStatus = field(default_factory=lambda: IngestStatus(""))
+
+
+def log_trailing_gap(
+    cam: Camera, run_ends: dict[str, tuple[GapReason, str]], sink: SegmentSink, now: dt.datetime, tolerance: float
+) -> None:
+    """Log :func:`trailing_gap` for a camera whose spool holds nothing more to ingest (files left
+    there are ingested at the next start and may cover that time). Raises what the sink raises."""
+    if not cam.initialized or cam.pending or any(f.name not in cam.kept for f in cam.spool.scan(())):
+        return
+    gap = trailing_gap(cam.last, cam.covered, run_ends, now, tolerance)
+    if gap is not None:
+        sink.record_gap(gap)
+        cam.covered = gap.end
+        cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
