@@ -57,9 +57,11 @@ def trailing_gap(
     start = prev.end if covered is None else max(prev.end, covered)
     if (now - start).total_seconds() <= tolerance:
         return None
-    reason, detail = run_ends.get(prev.run_id, (GapReason.RECORDER_STOPPED, "the recorder was stopped"))
+    reason, detail = run_ends.get(prev.run_id, (GapReason.RECORDER_STOPPED, ""))
     if start > prev.end:
         reason, detail = UNEXPLAINED
+    if reason is GapReason.RECORDER_STOPPED:  # recording ran to the stop: the time the stop took
+        return GapRecord(prev.camera_id, start, now, reason, "the recorder was stopping")
     return GapRecord(prev.camera_id, start, now, reason, f"{detail}; until the recorder stopped")
 
 
