@@ -41,8 +41,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
 import socket
 import sys
 import time
@@ -60,6 +58,7 @@ from archive.sim.gst_rtsp_server import (  # standard library only, like this sc
     EXIT_NO_MEDIA,
     Feeder,
     _log,
+    serve,
 )
 
 FEED_PACKET_BYTES = 60000  # loopback UDP takes up to 65507; the server re-packetizes to MTU 1400
@@ -223,44 +222,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_NO_MEDIA
         held.append(media)
 
-    def quit_loop(*_: object) -> bool:
-        loop.quit()
-        return False
-
-    def poll_feeders() -> bool:
-        for feeder in feeders:
-            feeder.poll()
-        return True
-
-    def cleanup_sessions() -> bool:
-        server.get_session_pool().cleanup()
-        return True
-
-    def stdin_event(fd: int, _condition: object) -> bool:
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            data = b""
-        if not data:
-            _log("standard input closed; stopping")
-            loop.quit()
-            return False
-        return True
-
-    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, quit_loop)
-    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, quit_loop)
-    GLib.timeout_add(1000, poll_feeders)
-    GLib.timeout_add_seconds(2, cleanup_sessions)
-    if args.watch_stdin:
-        GLib.unix_fd_add_full(
-            GLib.PRIORITY_DEFAULT, sys.stdin.fileno(), GLib.IOCondition.IN | GLib.IOCondition.HUP, stdin_event
-        )
     ready = {"port": port, "mounts": paths, "feeders": [f.proc.pid for f in feeders if f.proc is not None]}
-    print("READY " + json.dumps(ready), flush=True)
-    try:
-        loop.run()
-    finally:
-        shutdown()
+    serve(GLib, loop, server, feeders, watch_stdin=args.watch_stdin, ready=ready, shutdown=shutdown)
     return 0
 
 

@@ -54,6 +54,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -186,6 +187,49 @@ class Feeder:
             return
         self.proc.kill()  # plain RTP has no trailer to write; SIGTERM only makes ffmpeg complain
         self.proc.wait()
+
+
+def serve(glib: Any, loop: Any, server: Any, feeders: list[Any], *, watch_stdin: bool, ready: dict[str, Any],
+          shutdown: Callable[[], None]) -> None:  # fmt: skip
+    """Print ``READY <json>``, run ``loop`` until SIGTERM/SIGINT or stdin closes, then ``shutdown``."""
+
+    def quit_loop(*_: object) -> bool:
+        loop.quit()
+        return False
+
+    def poll_feeders() -> bool:
+        for feeder in feeders:
+            feeder.poll()
+        return True
+
+    def cleanup_sessions() -> bool:
+        server.get_session_pool().cleanup()
+        return True
+
+    def stdin_event(fd: int, _condition: object) -> bool:
+        try:
+            data = os.read(fd, 4096)
+        except OSError:
+            data = b""
+        if not data:
+            _log("standard input closed; stopping")
+            loop.quit()
+            return False
+        return True
+
+    glib.unix_signal_add(glib.PRIORITY_HIGH, signal.SIGTERM, quit_loop)
+    glib.unix_signal_add(glib.PRIORITY_HIGH, signal.SIGINT, quit_loop)
+    glib.timeout_add(1000, poll_feeders)
+    glib.timeout_add_seconds(2, cleanup_sessions)
+    if watch_stdin:
+        glib.unix_fd_add_full(
+            glib.PRIORITY_DEFAULT, sys.stdin.fileno(), glib.IOCondition.IN | glib.IOCondition.HUP, stdin_event
+        )
+    print("READY " + json.dumps(ready), flush=True)
+    try:
+        loop.run()
+    finally:
+        shutdown()
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -345,44 +389,8 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_NO_MEDIA
         held.append(media)
 
-    def quit_loop(*_: object) -> bool:
-        loop.quit()
-        return False
-
-    def poll_feeders() -> bool:
-        for feeder in feeders:
-            feeder.poll()
-        return True
-
-    def cleanup_sessions() -> bool:
-        server.get_session_pool().cleanup()
-        return True
-
-    def stdin_event(fd: int, _condition: object) -> bool:
-        try:
-            data = os.read(fd, 4096)
-        except OSError:
-            data = b""
-        if not data:
-            _log("standard input closed; stopping")
-            loop.quit()
-            return False
-        return True
-
-    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGTERM, quit_loop)
-    GLib.unix_signal_add(GLib.PRIORITY_HIGH, signal.SIGINT, quit_loop)
-    GLib.timeout_add(1000, poll_feeders)
-    GLib.timeout_add_seconds(2, cleanup_sessions)
-    if args.watch_stdin:
-        GLib.unix_fd_add_full(
-            GLib.PRIORITY_DEFAULT, sys.stdin.fileno(), GLib.IOCondition.IN | GLib.IOCondition.HUP, stdin_event
-        )
-
-    print("READY " + json.dumps({"port": port, "mounts": served}), flush=True)
-    try:
-        loop.run()
-    finally:
-        shutdown()
+    serve(GLib, loop, server, feeders, watch_stdin=args.watch_stdin, ready={"port": port, "mounts": served},
+          shutdown=shutdown)  # fmt: skip
     return status["code"]
 
 
