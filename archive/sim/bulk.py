@@ -42,9 +42,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -69,6 +67,7 @@ from archive.sim.cameras import (
     profile_named,
     rtsp_describe,
 )
+from archive.sim.procgroup import ProcessGroupOwner
 
 BULK_SERVER_SCRIPTS: Final = {
     "lite": Path(__file__).with_name("lite_rtsp_server.py"),
@@ -96,7 +95,7 @@ def bulk_profile(name: str) -> Profile:
     return profile
 
 
-class BulkCameraSet:
+class BulkCameraSet(ProcessGroupOwner):
     """``n`` cameras ``cam1`` .. ``camN`` on one port of one RTSP server process.
 
     Same shape as :class:`~archive.sim.cameras.SimulatedCameraSet`: :meth:`start`, :attr:`urls`,
@@ -243,44 +242,11 @@ class BulkCameraSet:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Stop the server and its feeders: connections drop. The set can be started again."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            self._signal_group(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._signal_group(signal.SIGKILL)
-                with contextlib.suppress(subprocess.TimeoutExpired):
-                    proc.wait(timeout=5)
-        self._close(proc)
+        self._stop_group(timeout)
 
-    def _kill(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        self._signal_group(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        self._close(proc)
-
-    def _close(self, proc: subprocess.Popen[bytes]) -> None:
-        # Feeders share the server's process group: make sure none is left even if the server crashed.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        self._proc = None
+    def _forget(self) -> None:
         self.feeder_pids = []
         _LIVE_SETS.discard(self)
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, sig)
 
     def close(self) -> None:
         """Stop, and remove the work directory (log, spec) if the set made it."""

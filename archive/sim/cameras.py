@@ -52,6 +52,7 @@ from types import TracebackType
 from typing import IO, Any, Final, Literal, Self, TextIO
 
 from archive.errors import ToolError, UserError
+from archive.sim.procgroup import ProcessGroupOwner
 
 SYSTEM_PYTHON: Final = "/usr/bin/python3"
 SERVER_SCRIPT: Final = Path(__file__).with_name("gst_rtsp_server.py")
@@ -422,7 +423,7 @@ def _tail(path: Path, chars: int = 1500) -> str:
 
 
 @dataclass(eq=False)
-class SimCamera:
+class SimCamera(ProcessGroupOwner):
     """One simulated camera: its own RTSP server process serving ``rtsp://HOST:PORT/camN``.
 
     Build cameras with :class:`SimulatedCameraSet`. ``port`` is fixed after the first start,
@@ -538,43 +539,11 @@ class SimCamera:
 
     def stop(self, timeout: float = 5.0) -> None:
         """Take the camera offline: its process group is ended, connections drop, new ones are refused."""
-        proc = self._proc
-        if proc is None:
-            return
-        if proc.poll() is None:
-            self._signal_group(signal.SIGCONT)
-            self._signal_group(signal.SIGTERM)
-            try:
-                proc.wait(timeout=timeout)
-            except subprocess.TimeoutExpired:
-                self._kill()
-        self._close(proc)
+        self._stop_group(timeout)
 
-    def _kill(self) -> None:
-        proc = self._proc
-        if proc is None:
-            return
-        self._signal_group(signal.SIGKILL)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            proc.wait(timeout=5)
-        self._close(proc)
-
-    def _close(self, proc: subprocess.Popen[bytes]) -> None:
-        # Feeders share the server's process group; make sure none is left even if the server crashed.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(proc.pid, signal.SIGKILL)
-        for stream in (proc.stdin, proc.stdout):
-            if stream is not None:
-                with contextlib.suppress(OSError):
-                    stream.close()
-        self._proc = None
+    def _forget(self) -> None:
         self._frozen = False
         _LIVE_CAMERAS.discard(self)
-
-    def _signal_group(self, sig: signal.Signals) -> None:
-        if self._proc is not None:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, sig)
 
     def freeze(self) -> None:
         """Stop answering without closing anything (SIGSTOP the server): clients stall, as behind a
