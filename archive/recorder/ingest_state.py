@@ -14,6 +14,11 @@ from archive.recorder.status import IngestStatus
 UNEXPLAINED: Final = (GapReason.RECORDER_STOPPED, "the run ended while the recorder was not running")
 
 
+def _logged_end(prev: SegmentRecord, covered: dt.datetime | None) -> dt.datetime:
+    """Where the next gap starts: the end of the last logged segment, or of a gap logged after it."""
+    return prev.end if covered is None else max(prev.end, covered)
+
+
 def gap_between(
     prev: SegmentRecord | None,
     record: SegmentRecord,
@@ -30,7 +35,7 @@ def gap_between(
     """
     if prev is None:
         return None
-    start = prev.end if covered is None else max(prev.end, covered)
+    start = _logged_end(prev, covered)
     if (record.start - start).total_seconds() <= tolerance:
         return None
     if start > prev.end:  # a trailing gap covers prev's run end: the rest is the recorder's downtime
@@ -54,7 +59,7 @@ def trailing_gap(
     unexplained while the recorder is off. Its reason is why ``prev``'s run ended (pure)."""
     if prev is None:
         return None
-    start = prev.end if covered is None else max(prev.end, covered)
+    start = _logged_end(prev, covered)
     if (now - start).total_seconds() <= tolerance:
         return None
     reason, detail = run_ends.get(prev.run_id, (GapReason.RECORDER_STOPPED, ""))
