@@ -64,7 +64,7 @@ MAX_SEGMENT_SECONDS: Final = 60
 DEFAULT_SEGMENT_SECONDS: Final = 10
 DEFAULT_RTSP_TIMEOUT_US: Final = 5_000_000
 MAX_INTERLEAVE_DELTA_US: Final = 1_000_000
-PROGRESS_PERIOD_S: Final = 1
+PROGRESS_PERIOD_S: Final = 5  # the stall watchdog's resolution; each report wakes the supervisor
 #: Gives a packet without a PTS its DTS (see the module docstring); commas escaped for the bsf parser.
 FILL_MISSING_PTS_BSF: Final = r"setts=pts=if(eq(PTS\,NOPTS)\,DTS\,PTS)"
 
@@ -278,8 +278,9 @@ class RecordingSpec:
 def build_argv(spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *, ffmpeg: str) -> list[str]:
     """The complete ffmpeg argv recording ``spec`` into ``segment_pattern`` (must contain ``%06d``).
 
-    ffmpeg writes progress (``key=value`` lines) to stdout every second and its log, each line
-    prefixed with its level, to stderr. Raises :class:`ValueError` for a pattern without ``%06d``.
+    ffmpeg writes progress (``key=value`` lines) to stdout every :data:`PROGRESS_PERIOD_S` seconds
+    and its log, each line prefixed with its level, to stderr. Raises :class:`ValueError` for a
+    pattern without ``%06d``.
     """
     if "%06d" not in segment_pattern.name or segment_pattern.name.count("%") != 1:
         raise ValueError(f"segment pattern must contain exactly one %06d: {segment_pattern}")

@@ -31,6 +31,10 @@ try:
 except (OSError, AttributeError):  # not Linux: no parent-death signal
     _PRCTL = None
 
+_PROGRESS_READ: Final = 4096
+_OUT_TIME: Final = b"out_time_us="
+#: The segment muxer's info line for each new file; it comes after the previous file was listed.
+_SEGMENT_OPENED: Final = "for writing"
 _STREAM_RE: Final = re.compile(r"Stream #0:(\d+)[^:]*: (Video|Audio|Data|Subtitle): (.+)$")
 _REJECTED: Final = ("401 Unauthorized", "403 Forbidden", "404 Not Found", "454 Session Not Found", "Unauthorized")
 _UNREACHABLE: Final = (
@@ -101,6 +105,8 @@ class FfmpegRun:
         self.started_at = 0.0
         self.last_progress_at: float | None = None  # monotonic time out_time last advanced
         self.out_time_us = 0
+        self.output_opened = False  # ffmpeg opened its first output file (it has the camera's streams)
+        self.activity = asyncio.Event()  # set on the first media progress and on every new output file
         self._proc: asyncio.subprocess.Process | None = None
         self._readers: list[asyncio.Task[None]] = []
         self._in_header = True
@@ -142,13 +148,23 @@ class FfmpegRun:
         ]
 
     async def _read_progress(self, stream: asyncio.StreamReader) -> None:
-        while line := await stream.readline():
-            key, _, value = line.decode("ascii", "replace").strip().partition("=")
-            if key == "out_time_us" and value.lstrip("-").isdigit():
-                now_us = int(value)
-                if now_us > self.out_time_us:
-                    self.out_time_us = now_us
-                    self.last_progress_at = time.monotonic()
+        # One read per progress block (ffmpeg writes a block of ~12 ``key=value`` lines at once),
+        # and only its last ``out_time_us`` is parsed: a line-by-line reader cost ~12 event-loop
+        # wake-ups per camera per second.
+        pending = b""
+        while chunk := await stream.read(_PROGRESS_READ):
+            data = pending + chunk
+            cut = data.rfind(b"\n") + 1
+            block, pending = data[:cut], data[cut:][-_PROGRESS_READ:]
+            at = block.rfind(_OUT_TIME)
+            if at < 0:
+                continue
+            value = block[at + len(_OUT_TIME) :].split(b"\n", 1)[0].strip()
+            if value.isdigit() and int(value) > self.out_time_us:
+                if self.last_progress_at is None:
+                    self.activity.set()
+                self.out_time_us = int(value)
+                self.last_progress_at = time.monotonic()
 
     async def _read_log(self, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
@@ -156,6 +172,9 @@ class FfmpegRun:
             if not text:
                 continue
             self.log.append(text)
+            if _SEGMENT_OPENED in text:  # the segment before it was closed and listed just before
+                self.output_opened = True
+                self.activity.set()
             if self._in_header:
                 if "Output #0" in text:
                     self._in_header = False

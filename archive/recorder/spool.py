@@ -253,7 +253,8 @@ class CameraSpool:
 
     def _names(self) -> list[str]:
         try:
-            return [entry.name for entry in self.directory.iterdir()]
+            with os.scandir(self.directory) as entries:
+                return [entry.name for entry in entries]
         except FileNotFoundError:
             return []
 
@@ -314,17 +315,21 @@ class CameraSpool:
         """Bytes of every file in the directory (segments, lists, pid files). Thread-safe."""
         total = 0
         segments = 0
-        names = self._names()
-        for name in names:
+        try:
+            with os.scandir(self.directory) as found:
+                entries = list(found)
+        except FileNotFoundError:
+            entries = []
+        for entry in entries:
             with self._lock:
-                known = self._final.get(name)
+                known = self._final.get(entry.name)
             if known is None:
                 try:
-                    known = ((self.directory / name).stat(follow_symlinks=False).st_size, 0)
+                    known = (entry.stat(follow_symlinks=False).st_size, 0)
                 except FileNotFoundError:
                     continue
             total += known[0]
-            segments += bool(SEGMENT_RE.match(name))
+            segments += bool(SEGMENT_RE.match(entry.name))
         return SpoolUsage(self.camera_id, total, segments, self.max_bytes, self.alarm_bytes)
 
     def remove_ingested(self, file: SpoolFile, *, stored_size: int) -> None:

@@ -83,6 +83,8 @@ def settings(tmp_path: Path, ffmpeg: str, **kw: object) -> SupervisorSettings:
         "reconnect": Backoff(0.1, 0.2),
         "failed_retry": Backoff(0.5, 1.0),
         "poll_interval": 0.1,
+        "spool_check_seconds": 0.1,
+        "list_check_seconds": 0.1,
         "stop_grace": 1.0,
     }
     base.update(kw)
