@@ -232,7 +232,9 @@ class Runtime:
                 if creds is not None:
                     userinfo += ":" + quote(creds.password, safe="")
                 url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
-            specs.append(RecordingSpec.create(cam.id, url, segment_seconds=self.config.recorder.segment_seconds))
+            rc = self.config.recorder
+            specs.append(RecordingSpec.create(cam.id, url, segment_seconds=rc.segment_seconds,
+                                              flush_packets=rc.flush_packets))  # fmt: skip
         return specs
 
     def recorder(self, cameras: Sequence[Camera]) -> Recorder:

@@ -1,9 +1,11 @@
 """One ffmpeg process under asyncio: spawn, read its progress and log, stop it, say why it ended.
 
 ffmpeg is started in its own session (a terminal's Ctrl-C does not reach it) with
-``PR_SET_PDEATHSIG = SIGKILL``, so it dies with the recorder even when the recorder is SIGKILLed;
-its pid is written to the run's pid file so a recorder that starts later can find an orphan
-(:func:`end_orphan`) before it treats that run's last file as partial.
+``PR_SET_PDEATHSIG = SIGTERM`` (prctl(2)): when the recorder dies, even by SIGKILL, ffmpeg is told
+to stop the way a graceful stop tells it, so it writes out what it buffered, closes the segment
+and lists it; nothing it received is lost. Its pid is written to the run's pid file so a recorder
+that starts later can find an orphan (:func:`end_orphan`: SIGTERM, SIGKILL after a timeout)
+before it treats that run's last file as partial.
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ _UNREACHABLE: Final = (
 
 def _die_with_parent() -> None:  # runs in the child between fork and exec: no Python locks
     if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL)
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason, str]:

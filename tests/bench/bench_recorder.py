@@ -13,17 +13,19 @@ the same time** (each simulated camera serves both clients), so machine load aff
 Both CPU figures are read over the same window, after a warm-up (the first segment of each).
 
 CPU is read from /proc (utime+stime of each process tree, children included after they exit),
-split into: ffmpeg recorders, this Python process (supervisor, ingest, ledger), SeaweedFS.
-The simulator's own CPU is excluded from both. Printed: CPU-s per camera-minute for each part,
-the ratio archive/baseline excluding and including the store, segment finished -> durable and
-cataloged latency (p50/p99, from the spool file's close time to the catalog row's ingest time),
-segments lost (expected vs cataloged), and the supervisor's RSS.
+split into: ffmpeg recorders, this Python process (supervisor, ingest, ledger), SeaweedFS. The
+simulator's own CPU is excluded from both. Printed: CPU-s per camera-minute for each part, the
+ratio archive/baseline excluding and including the store, the CPU SHA-256 alone costs for the same
+bytes (hashing the baseline's files afterwards: the floor of any ingest), segment finished ->
+durable and cataloged latency (p50/p99, from the spool file's close time to the catalog row's
+ingest time), segments lost (expected vs cataloged), and the supervisor's RSS.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import json
 import os
 import statistics
@@ -97,6 +99,20 @@ def start_baseline(urls: list[str], workdir: Path) -> list[subprocess.Popen[byte
     return procs
 
 
+def sha256_cpu_per_camera_minute(workdir: Path, seconds: float, cameras: int) -> float:
+    """CPU-s per camera-minute that SHA-256 alone costs for the bytes the baseline recorded (the
+    least any ingest must spend: the brief requires the hash of the exact bytes)."""
+    files = sorted(workdir.glob("base*/*.ts"))
+    total = 0
+    start = time.thread_time()
+    for path in files:
+        data = path.read_bytes()
+        total += len(data)
+        hashlib.sha256(data).digest()
+    spent = time.thread_time() - start
+    return spent * (60.0 / seconds) / cameras if total else float("nan")
+
+
 def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = WARMUP_S) -> dict[str, float]:
     policies = Path(__file__).resolve().parents[2] / "retention_policies"
     (workdir / "archive.toml").write_text(f'[paths]\ndata_dir = "var"\n[retention]\npolicies_dir = "{policies}"\n')
@@ -115,6 +131,7 @@ def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = 
         checkpointer.start()
         recorder.start()
         base_procs = start_baseline(urls, workdir)
+        base_started = time.monotonic()
         time.sleep(warmup)  # both connected and past their first segment
         cpu_self0, cpu_weed0 = proc_cpu(me), proc_cpu(weed_pid)
         ff_cpu0 = {pid: proc_cpu(pid) for pid in ffmpeg_pids(me) if pid not in {p.pid for p in base_procs}}
@@ -139,6 +156,7 @@ def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = 
             p.terminate()
         for p in base_procs:
             p.wait(10)
+        sha_cpu = sha256_cpu_per_camera_minute(workdir, time.monotonic() - base_started, len(urls))
         recorder.stop()
         checkpointer.stop()
         with rt.engine.connect() as conn:
@@ -149,7 +167,7 @@ def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = 
         lat.append(ingested_us / 1e6 - wall_end.timestamp())
     lat.sort()
     ff_total = sum(ff_cpu.values())
-    return {"ffmpeg": ff_total, "python": cpu_self, "weed": cpu_weed, "baseline": base_cpu,
+    return {"ffmpeg": ff_total, "python": cpu_self, "weed": cpu_weed, "baseline": base_cpu, "sha256": sha_cpu,
             "segments": float(len(rows)), "lat_p50": statistics.median(lat) if lat else float("nan"),
             "lat_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"), "rss_mb": rss_max}
 
@@ -174,6 +192,9 @@ def main() -> int:
     print(f"  archive python (supervise+ingest+log): {per['python']:.3f}")
     print(f"  archive SeaweedFS                  : {per['weed']:.3f}")
     print(f"  ratio excluding store: {ours / base_per:.2f}x   including store: {(ours + per['weed']) / base_per:.2f}x")
+    sha = res["sha256"]
+    floor = (base_per + sha) / base_per
+    print(f"  sha256 of the same bytes alone     : {sha:.3f}  (bare ffmpeg + hash only: {floor:.2f}x)")
     expected = args.cameras * (args.seconds + WARMUP_S) / 10
     print(f"  segments cataloged {res['segments']:.0f} (about {expected:.0f} expected incl. warm-up and partials)")
     print(f"  finished -> durable+cataloged latency p50 {res['lat_p50']:.2f} s, p99 {res['lat_p99']:.2f} s")

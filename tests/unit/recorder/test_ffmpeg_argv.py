@@ -49,7 +49,7 @@ def test_defaults_tcp_copy_segment_mpegts() -> None:
     assert value_after(argv, "-bsf:v") == FILL_MISSING_PTS_BSF
     assert value_after(argv, "-f") == "segment"
     assert value_after(argv, "-segment_format") == "mpegts"
-    assert value_after(argv, "-segment_format_options") == "flush_packets=1"
+    assert "-segment_format_options" not in argv  # flush_packets is off unless asked for
     assert value_after(argv, "-segment_time") == "10"
     assert value_after(argv, "-reset_timestamps") == "1"
     assert value_after(argv, "-segment_list") == str(LIST)
@@ -57,6 +57,12 @@ def test_defaults_tcp_copy_segment_mpegts() -> None:
     assert value_after(argv, "-progress") == "pipe:1"
     assert "-segment_atclocktime" not in argv
     assert "-use_wallclock_as_timestamps" not in argv
+
+
+def test_flush_packets_when_asked_for_writes_each_packet_before_the_output_file() -> None:
+    argv = argv_for(flush_packets=True)
+    assert value_after(argv, "-segment_format_options") == "flush_packets=1"
+    assert argv.index("-segment_format_options") < argv.index("-segment_time") < len(argv) - 1
 
 
 def test_segment_length_and_audio_off() -> None:
