@@ -13,7 +13,8 @@ the same time** (each simulated camera serves both clients), so machine load aff
 Both CPU figures are read over the same window, after a warm-up (the first segment of each).
 
 CPU is read from /proc (utime+stime of each process tree, children included after they exit),
-split into: ffmpeg recorders, this Python process (supervisor, ingest, ledger), SeaweedFS. The
+split into: ffmpeg recorders, this Python process (supervisor, ingest, ledger; its threads listed,
+less the main thread, which only runs this benchmark's sampling loop), SeaweedFS. The
 simulator's own CPU is excluded from both. Printed: CPU-s per camera-minute for each part, the
 ratio archive/baseline excluding and including the store, the CPU SHA-256 alone costs for the same
 bytes (hashing the baseline's files afterwards: the floor of any ingest), segment finished ->
@@ -28,10 +29,12 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime
 from pathlib import Path
@@ -113,6 +116,20 @@ def sha256_cpu_per_camera_minute(workdir: Path, seconds: float, cameras: int) ->
     return spent * (60.0 / seconds) / cameras if total else float("nan")
 
 
+def thread_cpu() -> dict[str, float]:
+    """CPU-s of this process's threads, summed by Python thread name (pool workers together)."""
+    names = {t.native_id: re.sub(r"_\d+$", "", t.name) for t in threading.enumerate()}
+    out: dict[str, float] = {}
+    for task in Path(f"/proc/{os.getpid()}/task").iterdir():
+        name = names.get(int(task.name), "other")
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[name] = out.get(name, 0.0) + (int(fields[11]) + int(fields[12])) / TICK
+    return out
+
+
 def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = WARMUP_S) -> dict[str, float]:
     policies = Path(__file__).resolve().parents[2] / "retention_policies"
     (workdir / "archive.toml").write_text(f'[paths]\ndata_dir = "var"\n[retention]\npolicies_dir = "{policies}"\n')
@@ -134,6 +151,7 @@ def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = 
         base_started = time.monotonic()
         time.sleep(warmup)  # both connected and past their first segment
         cpu_self0, cpu_weed0 = proc_cpu(me), proc_cpu(weed_pid)
+        threads0 = thread_cpu()
         ff_cpu0 = {pid: proc_cpu(pid) for pid in ffmpeg_pids(me) if pid not in {p.pid for p in base_procs}}
         base0 = sum(proc_cpu(p.pid) for p in base_procs)
         base_pids = {p.pid for p in base_procs}
@@ -151,6 +169,8 @@ def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = 
                 ff_cpu[pid] = proc_cpu(pid) - ff_cpu0.get(pid, 0.0)
         base_cpu = sum(proc_cpu(p.pid) for p in base_procs) - base0
         cpu_self = proc_cpu(me) - cpu_self0
+        threads = {k: v - threads0.get(k, 0.0) for k, v in thread_cpu().items()}
+        cpu_self -= threads.pop("MainThread", 0.0)  # this loop's own /proc sampling, not the recorder
         cpu_weed = proc_cpu(weed_pid) - cpu_weed0
         for p in base_procs:
             p.terminate()
@@ -169,7 +189,8 @@ def archive_run(urls: list[str], seconds: float, workdir: Path, warmup: float = 
     ff_total = sum(ff_cpu.values())
     return {"ffmpeg": ff_total, "python": cpu_self, "weed": cpu_weed, "baseline": base_cpu, "sha256": sha_cpu,
             "segments": float(len(rows)), "lat_p50": statistics.median(lat) if lat else float("nan"),
-            "lat_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"), "rss_mb": rss_max}
+            "lat_p99": lat[min(len(lat) - 1, int(0.99 * len(lat)))] if lat else float("nan"), "rss_mb": rss_max,
+            **{f"thread:{k}": v for k, v in threads.items()}}
 
 
 def main() -> int:
@@ -192,6 +213,8 @@ def main() -> int:
     print(f"  archive python (supervise+ingest+log): {per['python']:.3f}")
     print(f"  archive SeaweedFS                  : {per['weed']:.3f}")
     print(f"  ratio excluding store: {ours / base_per:.2f}x   including store: {(ours + per['weed']) / base_per:.2f}x")
+    parts = sorted(((k[7:], v / cam_min) for k, v in res.items() if k.startswith("thread:")), key=lambda kv: -kv[1])
+    print("    by thread: " + ", ".join(f"{name} {cpu:.3f}" for name, cpu in parts if cpu >= 0.0005))
     sha = res["sha256"]
     floor = (base_per + sha) / base_per
     print(f"  sha256 of the same bytes alone     : {sha:.3f}  (bare ffmpeg + hash only: {floor:.2f}x)")
