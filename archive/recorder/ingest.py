@@ -34,7 +34,7 @@ from typing import Final
 from archive.errors import IntegrityError, StorageUnavailableError
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
-from archive.recorder.ingest_state import Camera, Pending, gap_between, log_trailing_gap
+from archive.recorder.ingest_state import Camera, Pending, gap_between, log_trailing_gap, tidy_spool
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
@@ -323,10 +323,7 @@ class Ingester:
                 last_error=error,
             )
         if committed and not cam.pending:
-            try:
-                cam.spool.forget_finished_runs(cam.live_runs)
-            except OSError as exc:
-                cam.status = replace(cam.status, last_error=f"spool cleanup: {exc}")
+            tidy_spool(cam, self._lock)
 
     def _enqueue(self, cam: Camera, now: float, rescan: bool) -> None:
         refill = cam.truncated and len(cam.pending) < MAX_PENDING // 2

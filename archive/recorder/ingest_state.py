@@ -1,8 +1,9 @@
-"""The ingester's per-camera bookkeeping, and the rule that turns a discontinuity into a gap."""
+"""The ingester's per-camera bookkeeping, the rule that turns a discontinuity into a gap, spool tidying."""
 
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Final
@@ -11,6 +12,7 @@ from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSi
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
 
+SEEN_RUNS_KEPT: Final = 16  # prune the runs seen live once more than this many are remembered
 UNEXPLAINED: Final = (GapReason.RECORDER_STOPPED, "the run ended while the recorder was not running")
 
 
@@ -121,3 +123,17 @@ def log_trailing_gap(
         sink.record_gap(gap)
         cam.covered = gap.end
         cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
+
+
+def tidy_spool(cam: Camera, lock: threading.Lock) -> None:
+    """Once a camera's backlog is empty: forget the spool runs with nothing left and, when more
+    than :data:`SEEN_RUNS_KEPT` are remembered, the runs seen live whose files are all gone
+    (``lock`` guards ``seen_runs``). A spool error is kept in the status, never raised."""
+    try:
+        cam.spool.forget_finished_runs(cam.live_runs)
+        if len(cam.seen_runs) > SEEN_RUNS_KEPT:
+            present = set(cam.spool.run_ids())
+            with lock:
+                cam.seen_runs = frozenset(r for r in cam.seen_runs if r in present or r in cam.live_runs)
+    except OSError as exc:
+        cam.status = replace(cam.status, last_error=f"spool cleanup: {exc}")

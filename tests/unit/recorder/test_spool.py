@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 from pathlib import Path
 
 import pytest
 
 from archive.errors import ConfigError, IntegrityError
+from archive.recorder.ingest_state import SEEN_RUNS_KEPT, Camera, tidy_spool
 from archive.recorder.spool import CameraSpool, FileState, read_segment_list
+from archive.recorder.status import IngestStatus
 
 RUN_A = "20250101T000000000Z"
 RUN_B = "20250101T000100000Z"
@@ -119,3 +122,18 @@ def test_bad_limits_are_config_errors(tmp_path: Path) -> None:
         CameraSpool(tmp_path, "c", max_bytes=0)
     with pytest.raises(ConfigError):
         CameraSpool(tmp_path, "c", max_bytes=10, alarm_fraction=1.5)
+
+
+def test_tidy_spool_prunes_remembered_live_runs_whose_files_are_gone(tmp_path: Path) -> None:
+    spool = spool_with(tmp_path)
+    write(spool, RUN_B, 0)  # still in the spool
+    live = "20250101T000200000Z"
+    gone = [f"20240101T0000{i:05d}Z" for i in range(SEEN_RUNS_KEPT)]
+    cam = Camera(spool, status=IngestStatus("c"))
+    cam.live_runs = frozenset({live})
+    cam.seen_runs = frozenset({*gone, RUN_B, live})
+    tidy_spool(cam, threading.Lock())
+    assert cam.seen_runs == {RUN_B, live}
+    cam.seen_runs = frozenset({RUN_A, RUN_B})  # few enough: nothing is looked up or dropped
+    tidy_spool(cam, threading.Lock())
+    assert cam.seen_runs == {RUN_A, RUN_B}
