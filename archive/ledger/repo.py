@@ -11,8 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Final
 
-from sqlalchemy import Connection, Table, and_, func, insert, select, update
+from sqlalchemy import Connection, Insert, Table, Update, and_, bindparam, func, insert, select, update
 from sqlmodel import SQLModel
 
 from archive.catalog import log_tables  # noqa: F401  (registers the tables in SQLModel.metadata)
@@ -111,6 +112,19 @@ def all_states(conn: Connection, camera_id: str | None = None) -> list[LogStateR
     return [_state(r) for r in conn.execute(stmt).mappings()]
 
 
+# The statements of the append path, built once and executed with parameters: building and
+# cache-keying a Core statement on every call cost more CPU than running it (profiled: about half
+# of an append's CPU).
+_INSERT_ENTRY: Final[Insert] = insert(ENTRY)
+_INSERT_NODE: Final[Insert] = insert(NODE)
+_UPDATE_STATE: Final[Update] = (
+    update(STATE)
+    .where(and_(STATE.c.log_id == bindparam("b_log_id"), STATE.c.size == bindparam("b_old_size")))
+    .values(size=bindparam("b_size"), state=bindparam("b_state"), key_id=bindparam("b_key_id"),
+            updated_us=bindparam("b_updated_us"))
+)  # fmt: skip
+
+
 def insert_append(
     conn: Connection,
     *,
@@ -131,18 +145,19 @@ def insert_append(
     """
     seq = appended.seq
     conn.execute(
-        insert(ENTRY).values(
-            log_id=log_id,
-            seq=seq,
-            kind=appended.entry.kind,
-            data=appended.data,
-            leaf_hash=appended.leaf_hash,
-            entry_hash=appended.entry_hash,
-        )
+        _INSERT_ENTRY,
+        {
+            "log_id": log_id,
+            "seq": seq,
+            "kind": appended.entry.kind,
+            "data": appended.data,
+            "leaf_hash": appended.leaf_hash,
+            "entry_hash": appended.entry_hash,
+        },
     )
     if appended.nodes:
         conn.execute(
-            insert(NODE),
+            _INSERT_NODE,
             [{"log_id": log_id, "level": n.level, "idx": n.index, "hash": n.hash} for n in appended.nodes],
         )
     _save_state(conn, log_id=log_id, camera_id=camera_id, old_size=seq, state=state, key_id=key_id, now_us=now_us)
@@ -164,10 +179,10 @@ def _save_state(
         )  # fmt: skip
         return
     done = conn.execute(
-        update(STATE)
-        .where(and_(STATE.c.log_id == log_id, STATE.c.size == old_size))
-        .values(size=state.size, state=doc, key_id=key_id, updated_us=now_us)
-    )
+        _UPDATE_STATE,
+        {"b_log_id": log_id, "b_old_size": old_size, "b_size": state.size, "b_state": doc, "b_key_id": key_id,
+         "b_updated_us": now_us},
+    )  # fmt: skip
     if done.rowcount != 1:
         raise StaleStateError(f"log {log_id}: stored state is not at size {old_size}")
 

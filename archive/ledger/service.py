@@ -12,8 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from datetime import datetime
+from typing import Final
 
-from sqlalchemy import Connection, Engine, and_, func, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, and_, bindparam, func, insert, select, update
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.errors import CatalogError, ConflictError
@@ -28,6 +29,14 @@ from archive.ledger.settings import LedgerSettings, utc_now
 from archive.model import us_from_utc, utc_from_us
 from archive.secretbox import SecretBox
 from archive.storage.base import ObjectStore
+
+# The segment append's statements, built once (see archive.ledger.repo: per-call building cost more
+# CPU than running them).
+_FIND_SEGMENT: Final = select(SEGMENT.c.seq, SEGMENT.c.sha256, SEGMENT.c.size).where(
+    and_(SEGMENT.c.camera_id == bindparam("b_camera"), SEGMENT.c.object_key == bindparam("b_key"),
+         SEGMENT.c.version_id == bindparam("b_version"))
+)  # fmt: skip
+_INSERT_SEGMENT: Final[Insert] = insert(SEGMENT)
 
 __all__ = ["Ledger"]
 
@@ -92,11 +101,8 @@ class Ledger:
 
         def dedupe(conn: Connection) -> int | None:
             row = conn.execute(
-                select(SEGMENT.c.seq, SEGMENT.c.sha256, SEGMENT.c.size).where(
-                    and_(SEGMENT.c.camera_id == camera_id, SEGMENT.c.object_key == facts.object_key,
-                         SEGMENT.c.version_id == facts.version_id)
-                )
-            ).first()  # fmt: skip
+                _FIND_SEGMENT, {"b_camera": camera_id, "b_key": facts.object_key, "b_version": facts.version_id}
+            ).first()
             if row is None:
                 return None
             if (row[1], row[2]) != (facts.sha256, facts.size):
@@ -109,7 +115,8 @@ class Ledger:
         def rows(conn: Connection, seq: int, now_us: int) -> None:
             m = facts.media
             conn.execute(
-                insert(SEGMENT).values(
+                _INSERT_SEGMENT,
+                dict(
                     camera_id=camera_id, seq=seq, bucket=bucket, object_key=facts.object_key,
                     version_id=facts.version_id, sha256=facts.sha256, size=facts.size,
                     start_us=us_from_utc(payload.start), end_us=us_from_utc(payload.end),
@@ -117,7 +124,7 @@ class Ledger:
                     camera_start_us=None if payload.camera_start is None else us_from_utc(payload.camera_start),
                     container=m.container, codec=m.codec, width=m.width, height=m.height,
                     keyframe_start=m.keyframe_start, partial=m.partial, pruned=False, ingested_us=now_us, meta=meta,
-                )
+                ),
             )  # fmt: skip
 
         return self.appender.append(camera_id, payload, extra=rows, dedupe=dedupe)
