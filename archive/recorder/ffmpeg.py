@@ -33,9 +33,10 @@ Other choices, also measured:
 * No ``flush_packets=1`` by default (``RecordingSpec.flush_packets`` turns it on): the segment
   file then grows in 256 KiB steps (about 1 s of a 2 Mbit/s camera) instead of packet by packet.
   Measured side by side on 8 cameras for 120 s, the per-packet ``write`` costs ffmpeg 13 % more
-  CPU (0.314 against 0.278 CPU-s per camera-minute). What it protected is kept otherwise: ffmpeg
-  gets SIGTERM, not SIGKILL, when the recorder dies (``archive.recorder.process``), and on SIGTERM
-  it writes out its buffer, closes the segment and lists it, so a recorder crash loses nothing.
+  CPU (0.314 against 0.278 CPU-s per camera-minute). What it protected is kept otherwise: when
+  the recorder dies, its guardian process (``archive.recorder.guardian``) sends ffmpeg one SIGTERM,
+  on which ffmpeg writes out its buffer, closes the segment and lists it: a recorder crash loses
+  nothing.
   Only ffmpeg's own abrupt death (SIGKILL, a crash) now loses the unwritten buffer; that segment is
   ingested as partial and the lost tail lies inside the gap logged after it. A power failure loses
   the page cache either way (neither setting calls ``fsync``).

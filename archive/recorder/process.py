@@ -1,11 +1,12 @@
 """One ffmpeg process under asyncio: spawn, read its progress and log, stop it, say why it ended.
 
-ffmpeg is started in its own session (a terminal's Ctrl-C does not reach it) with
-``PR_SET_PDEATHSIG = SIGTERM`` (prctl(2)): when the recorder dies, even by SIGKILL, ffmpeg is told
-to stop the way a graceful stop tells it, so it writes out what it buffered, closes the segment
-and lists it; nothing it received is lost. Its pid is written to the run's pid file so a recorder
-that starts later can find an orphan (:func:`end_orphan`: SIGTERM, SIGKILL after a timeout)
-before it treats that run's last file as partial.
+ffmpeg is started in its own session (a terminal's Ctrl-C does not reach it). Its pid is written
+to the run's pid file, which is how the recorder's guardian (:mod:`archive.recorder.guardian`)
+finds it if the recorder dies, and how a recorder that starts later finds an orphan
+(:func:`end_orphans`) before it treats that run's last file as partial. No ``PR_SET_PDEATHSIG``:
+the kernel sends it to every thread of ffmpeg that inherited it, ffmpeg may count two signals, and
+at the second it aborts all I/O, leaving the open segment neither closed nor listed (seen with
+strace: "Immediate exit requested").
 """
 
 from __future__ import annotations
@@ -13,25 +14,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
-import ctypes
 import os
 import re
 import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
 from archive.errors import ToolError
 from archive.recorder.sink import GapReason
 from archive.recorder.spool import RunPaths
-
-_PR_SET_PDEATHSIG: Final = 1
-_PRCTL: Callable[..., int] | None
-try:
-    _PRCTL = ctypes.CDLL(None, use_errno=True).prctl
-except (OSError, AttributeError):  # not Linux: no parent-death signal
-    _PRCTL = None
 
 _PROGRESS_READ: Final = 4096
 _OUT_TIME: Final = b"out_time_us="
@@ -44,11 +37,6 @@ _UNREACHABLE: Final = (
     "Connection reset", "Host is unreachable", "Name or service not known", "Temporary failure in name resolution",
     "Failed reading RTSP data", "Broken pipe",
 )  # fmt: skip
-
-
-def _die_with_parent() -> None:  # runs in the child between fork and exec: no Python locks
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
 def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason, str]:
@@ -68,31 +56,36 @@ def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason
     return GapReason.FFMPEG_EXIT, detail
 
 
-def end_orphan(run: RunPaths, timeout: float = 5.0) -> int | None:
-    """End an ffmpeg left running by an earlier recorder for ``run``; returns its pid or None.
-
-    Only a process whose command line names this run's segment pattern is signalled (SIGTERM,
-    then SIGKILL after ``timeout``). The pid file is removed afterwards.
-    """
+def _ffmpeg_of(run: RunPaths) -> int | None:
+    """The pid in the run's pid file if that process is alive and records this run, else None."""
     try:
         pid = int(run.pid_file.read_text(encoding="ascii").strip())
+        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
     except (OSError, ValueError):
         return None
-    found: int | None = None
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-    except OSError:
-        cmdline = []
-    if str(run.segment_pattern).encode() in cmdline:
-        found = pid
+    return pid if str(run.segment_pattern).encode() in cmdline else None
+
+
+def end_orphans(runs: Sequence[RunPaths], timeout: float = 5.0) -> list[int]:
+    """End the ffmpeg processes left running for ``runs``; returns the pids signalled.
+
+    Only a process whose command line names its run's segment pattern is signalled: one SIGTERM
+    each, all at once (ffmpeg then closes and lists its segment), and SIGKILL for any still alive
+    after ``timeout``. The runs' pid files are removed afterwards.
+    """
+    found = [pid for pid in map(_ffmpeg_of, runs) if pid is not None]
+    for pid in found:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGTERM)
-            deadline = time.monotonic() + timeout
-            while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
-                time.sleep(0.05)
-            if Path(f"/proc/{pid}").exists():
+    deadline = time.monotonic() + timeout
+    while any(Path(f"/proc/{pid}").exists() for pid in found) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in found:
+        if Path(f"/proc/{pid}").exists():
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
-    run.pid_file.unlink(missing_ok=True)
+    for run in runs:
+        run.pid_file.unlink(missing_ok=True)
     return found
 
 
@@ -132,7 +125,6 @@ class FfmpegRun:
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
-                preexec_fn=_die_with_parent,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"},
             )
         except OSError as exc:

@@ -10,13 +10,15 @@ from types import TracebackType
 from typing import Self
 
 from archive.recorder.ffmpeg import RecordingSpec
+from archive.recorder.guardian import Guardian
 from archive.recorder.ingest import Ingester
 from archive.recorder.status import RecorderStatus
 from archive.recorder.supervisor import Supervisor, SupervisorSettings
 
 
 class Recorder:
-    """Records ``specs`` into the spool and (with an ``ingester``) stores every segment.
+    """Records ``specs`` into the spool and (with an ``ingester``) stores every segment; a guardian
+    process (:mod:`archive.recorder.guardian`) stops its ffmpegs gracefully if this process dies.
 
     Without an ingester it only records (segments stay in the spool). Raises what
     :class:`Supervisor` raises (ValidationError, ToolError, ConfigError) from the constructor and
@@ -27,6 +29,7 @@ class Recorder:
         self, specs: Sequence[RecordingSpec], settings: SupervisorSettings, *, ingester: Ingester | None = None
     ) -> None:
         self.supervisor = Supervisor(specs, settings, ingester=ingester)
+        self._guardian = Guardian(settings.spool_root)
         self.ingester = ingester
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -37,6 +40,8 @@ class Recorder:
         if self._thread is not None:
             return
         self.orphans_ended = self.supervisor.prepare()
+        if self.supervisor.workers:
+            self._guardian.start()  # before the first ffmpeg: it ends them if this process dies
         if self.ingester is not None:
             self.ingester.start()
         ready = threading.Event()
@@ -66,6 +71,7 @@ class Recorder:
             self.supervisor.request_stop()
             self._thread.join(timeout)
             self._thread = None
+        self._guardian.stop()  # ends any ffmpeg the supervisor could not (normally none)
         if self.ingester is not None:
             if drain > 0:
                 self.ingester.drain(drain)

@@ -41,7 +41,7 @@ from archive.errors import ConfigError, Problem, ToolError, ValidationError
 from archive.recorder.backoff import Backoff
 from archive.recorder.ffmpeg import RecordingSpec, build_argv, find_ffmpeg
 from archive.recorder.ingest import Ingester
-from archive.recorder.process import FfmpegRun, classify_exit, end_orphan
+from archive.recorder.process import FfmpegRun, classify_exit, end_orphans
 from archive.recorder.sink import GapReason
 from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
@@ -376,13 +376,12 @@ class Supervisor:
     def prepare(self) -> list[int]:
         """Create spool directories, end ffmpeg orphans of an earlier recorder, register spools with
         the ingester. Returns the pids of orphans ended. Raises :class:`ConfigError` (spool dir)."""
-        ended: list[int] = []
+        runs = []
         for worker in self.workers:
             worker.spool.ensure()
-            for run_id in worker.spool.run_ids():
-                pid = end_orphan(worker.spool.run_paths(run_id))
-                if pid is not None:
-                    ended.append(pid)
+            runs += [worker.spool.run_paths(run_id) for run_id in worker.spool.run_ids()]
+        ended = end_orphans(runs)
+        for worker in self.workers:
             if self._ingester is not None:
                 self._ingester.add_camera(worker.spool)
         return ended
