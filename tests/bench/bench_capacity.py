@@ -38,7 +38,6 @@ dispatcher refills the workers only once per pass), 80 cameras keep up but miss 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import itertools
 import json
 import math
@@ -61,52 +60,11 @@ from archive.config import load_config
 from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
 from archive.sim.bulk import BulkCameraSet
+from tests.bench.procstat import TICK, children, comm, cpu_s, descendants, rss_mb
 
-TICK = os.sysconf("SC_CLK_TCK")
 SAMPLE_S = 5.0
 WARMUP_S = 30.0
 SEGMENT_S = 10
-
-
-def cpu_s(pid: int, with_children: bool = True) -> float | None:
-    """utime+stime (+ reaped children's) of one process in seconds; None if it is gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return None
-    idx = (11, 12, 13, 14) if with_children else (11, 12)
-    return sum(int(fields[i]) for i in idx) / TICK
-
-
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            out += [int(c) for c in (task / "children").read_text().split()]
-    return out
-
-
-def descendants(pid: int) -> list[int]:
-    out, todo = [], [pid]
-    while todo:
-        kids = children(todo.pop())
-        out += kids
-        todo += kids
-    return out
-
-
-def comm(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/comm").read_text().strip()
-    except OSError:
-        return ""
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def machine_cpu() -> tuple[float, float]:

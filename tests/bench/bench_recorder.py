@@ -25,7 +25,6 @@ ingest time), segments lost (expected vs cataloged), and the supervisor's RSS.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import hashlib
 import json
 import os
@@ -49,44 +48,18 @@ from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
 from archive.recorder.ffmpeg import find_ffmpeg
 from archive.sim.cameras import SimulatedCameraSet
+from tests.bench.procstat import TICK, children, comm, cpu_s, rss_mb
 
-TICK = os.sysconf("SC_CLK_TCK")
 WARMUP_S = 15.0
 
 
 def proc_cpu(pid: int) -> float:
-    """utime+stime (+ waited-for children) of one process, in seconds; 0 if gone."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(fields[i]) for i in (11, 12, 13, 14)) / TICK
-
-
-def children(pid: int) -> list[int]:
-    out: list[int] = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        with contextlib.suppress(OSError):
-            out += [int(c) for c in (task / "children").read_text().split()]
-    return out
+    """utime+stime (+ reaped children's) of one process, in seconds; 0 if gone."""
+    return cpu_s(pid) or 0.0
 
 
 def ffmpeg_pids(parent: int) -> list[int]:
-    pids = []
-    for c in children(parent):
-        try:
-            if Path(f"/proc/{c}/comm").read_text().strip().startswith("ffmpeg"):
-                pids.append(c)
-        except OSError:
-            pass
-    return pids
-
-
-def rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    return [c for c in children(parent) if comm(c).startswith("ffmpeg")]
 
 
 def start_baseline(urls: list[str], workdir: Path) -> list[subprocess.Popen[bytes]]:
