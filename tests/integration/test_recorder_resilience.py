@@ -92,10 +92,10 @@ _RECORD_ONLY = textwrap.dedent(
 
 def _record_then_sigkill(
     cam_url: str, root: Path, spool: CameraSpool, *, ffmpeg_too: bool
-) -> tuple[str, int, dt.datetime]:
+) -> tuple[str, dt.datetime]:
     """Record in a child process until two segments are finished and a third is half written, then
     SIGKILL it (and, with ``ffmpeg_too``, its ffmpeg in the same instant, as ``kill -9`` of the
-    whole service would). Returns the run id, ffmpeg's pid and the time of the kill."""
+    whole service would). Returns the run id and the time of the kill, once ffmpeg has ended."""
     proc = subprocess.Popen(
         [sys.executable, "-c", _RECORD_ONLY, cam_url, str(root), str(SEGMENT_SECONDS)],
         stdout=subprocess.PIPE,
@@ -121,7 +121,7 @@ def _record_then_sigkill(
         proc.wait(10)
     killed_at = utcnow()
     wait_until(lambda: not Path(f"/proc/{ffmpeg_pid}").exists(), 10, "ffmpeg to end with its parent")
-    return run_id, ffmpeg_pid, killed_at
+    return run_id, killed_at
 
 
 def _restart_and_ingest(
@@ -156,7 +156,7 @@ def test_sigkill_of_the_recorder_lets_ffmpeg_close_its_segment_and_restart_inges
     (cam,) = sim_cameras(1, "h264")
     root = tmp_path / "spool"
     spool = CameraSpool(root, "cam-k", max_bytes=10**9)
-    run_id, _, killed_at = _record_then_sigkill(cam.url, root, spool, ffmpeg_too=False)
+    run_id, killed_at = _record_then_sigkill(cam.url, root, spool, ffmpeg_too=False)
     left = spool.scan()
     # the guardian sent ffmpeg one SIGTERM: it wrote out its buffer, closed the half segment and listed it
     assert [f.state for f in left] == [FileState.FINISHED] * len(left) and len(left) >= 3
@@ -181,7 +181,7 @@ def test_sigkill_of_recorder_and_ffmpeg_then_restart_ingests_the_partial_segment
     (cam,) = sim_cameras(1, "h264")
     root = tmp_path / "spool"
     spool = CameraSpool(root, "cam-k", max_bytes=10**9)
-    run_id, _, killed_at = _record_then_sigkill(cam.url, root, spool, ffmpeg_too=True)
+    run_id, killed_at = _record_then_sigkill(cam.url, root, spool, ffmpeg_too=True)
     left = spool.scan()
     assert [f.state for f in left][-1] is FileState.PARTIAL
     n_finished = sum(f.state is FileState.FINISHED for f in left)
