@@ -103,6 +103,8 @@ class ApiConfig:
     """Longest time range of one recordings or sightings request."""
     page_max: int = 2000
     """Most segments in one page of a recordings search."""
+    verify_upload_max_bytes: int = 68719476736
+    """Largest package ``POST /api/v1/exports/verify`` accepts (streamed to disk; default 64 GiB)."""
 
 
 @dataclass(frozen=True)

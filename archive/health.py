@@ -3,12 +3,33 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
-from archive.bootstrap import Runtime
+from sqlalchemy import Engine
+
 from archive.catalog.migrate import current_revision, head_revision
+from archive.catalog.registry import RegistryRepository
+from archive.config import Config
 from archive.errors import ArchiveError
 from archive.procinfo import argv_exposed
+from archive.storage.base import ObjectStore
 from archive.storage.probe import probe_object_lock
+
+
+class HealthParts(Protocol):
+    """What the checks look at (the composition root's runtime provides it)."""
+
+    @property
+    def config(self) -> Config: ...
+
+    @property
+    def engine(self) -> Engine: ...
+
+    @property
+    def registry(self) -> RegistryRepository: ...
+
+    @property
+    def store(self) -> ObjectStore: ...
 
 
 @dataclass(frozen=True)
@@ -32,7 +53,7 @@ class HealthReport:
         return all(c.ok for c in self.checks)
 
 
-def _catalog(rt: Runtime) -> list[Check]:
+def _catalog(rt: HealthParts) -> list[Check]:
     try:
         engine = rt.engine
         cur, head = current_revision(engine), head_revision()
@@ -46,7 +67,7 @@ def _catalog(rt: Runtime) -> list[Check]:
         return [Check("catalog", False, str(exc))]
 
 
-def _storage(rt: Runtime) -> list[Check]:
+def _storage(rt: HealthParts) -> list[Check]:
     try:
         store = rt.store
         store.ping()
@@ -61,7 +82,7 @@ def _storage(rt: Runtime) -> list[Check]:
     return checks
 
 
-def _argv_privacy(rt: Runtime) -> list[Check]:
+def _argv_privacy(rt: HealthParts) -> list[Check]:
     """Camera passwords reach ffmpeg only in its argv: fail when other local users can read it."""
     try:
         with_password = rt.registry.cameras_with_password()
@@ -77,6 +98,6 @@ def _argv_privacy(rt: Runtime) -> list[Check]:
     return [Check("recorder.argv_privacy", True, "/proc hides this service's processes from other users")]
 
 
-def check_health(rt: Runtime) -> HealthReport:
+def check_health(rt: HealthParts) -> HealthReport:
     """Run every check against the runtime's catalog and store."""
     return HealthReport(tuple(_catalog(rt) + _storage(rt) + _argv_privacy(rt)))

@@ -10,8 +10,9 @@ if command -v pg_ctlcluster >/dev/null && ! pg_isready -q -h 127.0.0.1 -p 5432; 
 fi
 .venv/bin/ruff check archive tests
 .venv/bin/mypy --strict archive
+.venv/bin/lint-imports  # layer and adapter contracts: pyproject.toml [tool.importlinter]
 set +e
-.venv/bin/python -m pytest "$@"
+.venv/bin/python -m pytest --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

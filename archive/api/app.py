@@ -17,6 +17,7 @@ from litestar.openapi.spec import Components, SecurityScheme
 from litestar.types import ASGIApp
 
 from archive.api.deps import ApiDeps
+from archive.api.docs import docs_plugins
 from archive.api.errors import handle_exception
 from archive.api.gate import Gate
 from archive.api.guards import permission_guard
@@ -75,6 +76,7 @@ def create_app(deps: ApiDeps) -> Litestar:
         description="Forensic CCTV archive of the Mojokerto command center. Times are ISO 8601 with offset; "
                     "answers show UTC beside Asia/Jakarta. Every request touching evidence is audited.",
         components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
+        render_plugins=docs_plugins(),
     )  # fmt: skip
     return Litestar(
         route_handlers=[api, *meta.routes(deps, metrics)],

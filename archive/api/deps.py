@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from archive.audit.service import AuditTrail
 from archive.catalog.registry import RegistryRepository
 from archive.errors import ConfigError
+from archive.export.parts import Exports
 from archive.identity.service import IdentityService
 from archive.ledger.report import VerifyReport
 from archive.retention.holds import HoldService
@@ -23,7 +24,7 @@ from archive.retention.planner import Plan
 from archive.search.service import SearchLimits, SearchService
 from archive.search.times import TimeFormatter, load_zone
 
-from .ports import ExportsPort, HealthCheck, MetricSource, Presigner
+from .ports import HealthCheck, MetricSource, Presigner
 
 __all__ = ["ApiDeps", "ApiSettings", "CameraVerifier"]
 
@@ -44,6 +45,7 @@ class ApiSettings:
     token_max_days: int = 365
     trusted_proxies: frozenset[str] = frozenset()
     audit_checkpoint_seconds: int = 60
+    verify_upload_max_bytes: int = 64 << 30
     limits: SearchLimits = field(default_factory=SearchLimits)
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
     times: TimeFormatter = field(init=False, repr=False, compare=False)
@@ -55,6 +57,8 @@ class ApiSettings:
             raise ConfigError("api.presign_seconds must be between 10 and 3600")
         if not 1 <= self.token_days <= self.token_max_days <= 3650:
             raise ConfigError("api.token_days must be between 1 and api.token_max_days (at most 3650)")
+        if not 1 <= self.verify_upload_max_bytes <= 1 << 40:
+            raise ConfigError("api.verify_upload_max_bytes must be between 1 and 2**40")
         if not 1 <= self.audit_checkpoint_seconds <= 60:
             raise ConfigError("api.audit_checkpoint_seconds must be between 1 and 60")
 
@@ -72,7 +76,7 @@ class ApiDeps:
     presigner: Presigner | None = None
     holds: HoldService | None = None
     retention_plan: Callable[[], Plan] | None = None
-    exports: ExportsPort | None = None
+    exports: Exports | None = None
     verifier: CameraVerifier | None = None
     health_checks: tuple[HealthCheck, ...] = ()
     metric_sources: tuple[MetricSource, ...] = ()

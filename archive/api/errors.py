@@ -15,7 +15,8 @@ ObjectLockedError                              409     ``locked``
 StorageUnavailableError / other StorageError   503     ``storage_unavailable``
 CatalogError                                   503     ``catalog_unavailable``
 SecretError / ToolError / other ArchiveError   500     ``internal``
-Litestar HTTP errors (bad parameter: 400, ...) as is   by status
+Litestar validation (bad parameter or body)   422     ``invalid`` (``problems[]``)
+other Litestar HTTP errors                     as is   by status
 anything else (a bug)                          500     ``internal`` (no detail)
 =============================================  ======  ======================
 
@@ -84,12 +85,16 @@ def problem(exc: BaseException) -> tuple[int, dict[str, Any]]:
                 log.error("internal error %s: %s", ref, exc, exc_info=exc)
                 body["message"] = f"internal error (reference {ref})"
             return status, body
+    if isinstance(exc, LitestarValidation):  # a parameter or body the schema refuses: 422 like ours
+        extra = exc.extra if isinstance(exc.extra, list) else []
+        problems = [{"where": str(e.get("key") or e.get("source") or "request"), "message": str(e.get("message", ""))}
+                    for e in extra if isinstance(e, dict)]  # fmt: skip
+        problems = problems or [{"where": "request", "message": "the request does not match the API schema"}]
+        message = "; ".join(f"{p['where']}: {p['message']}" for p in problems)  # never the URL echoed back
+        return 422, {"status": 422, "error": "invalid", "message": message, "problems": problems}
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         status = exc.status_code
         body = {"status": status, "error": ERROR_CODES.get(status, "http_error"), "message": str(exc.detail)}
-        if isinstance(exc, LitestarValidation) and isinstance(exc.extra, list):
-            body["problems"] = [{"where": str(e.get("key", e.get("source", ""))), "message": str(e.get("message", ""))}
-                                for e in exc.extra if isinstance(e, dict)]  # fmt: skip
         return status, body
     ref = uuid.uuid4().hex[:12]
     log.error("unexpected error %s", ref, exc_info=exc)

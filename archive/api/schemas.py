@@ -11,11 +11,16 @@ import msgspec
 __all__ = [
     "AuditEventOut", "AuditEventsOut", "AuditHeadOut", "AuditVerifyOut", "CameraOut", "CameraPatch", "CamerasOut",
     "CoverageOut", "ExportDecisionIn", "ExportIn", "ExportOut", "ExportsOut", "GapOut", "HealthOut", "HoldIn",
-    "HoldOut", "HoldReleaseIn", "HoldsOut", "IntervalOut", "MeOut", "OwnerOut", "OwnersOut", "PlaybackUrlOut",
+    "HoldOut", "HoldReleaseIn", "HoldsOut", "IntervalOut", "MeOut", "OwnerOut", "OwnersOut", "PackageCheckOut",
+    "PackageMetaOut", "PackageVerifyOut", "PlaybackUrlOut",
     "RecordingsOut", "RetentionCameraOut", "RetentionPlanOut", "SegmentOut", "SharingIn", "SightingOut",
     "SightingsOut", "TokenIn", "TokenIssuedOut", "TokenOut", "TokensOut", "UserIn", "UserOut", "UsersOut",
     "VerifyOut",
 ]  # fmt: skip
+
+
+class _In(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+    """Base of every request body: an unknown field is a 422 naming it, never silently ignored."""
 
 
 class _Out(msgspec.Struct, kw_only=True, frozen=True):
@@ -136,11 +141,11 @@ class OwnersOut(_Out, kw_only=True, frozen=True):
     items: list[OwnerOut]
 
 
-class SharingIn(msgspec.Struct, kw_only=True, frozen=True):
+class SharingIn(_In, kw_only=True, frozen=True):
     agencies: list[str]
 
 
-class CameraPatch(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=True):
+class CameraPatch(_In, kw_only=True, frozen=True):
     name: str | None = None
     location: str | None = None
     tags: list[str] | None = None
@@ -149,7 +154,7 @@ class CameraPatch(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fiel
     longitude: float | None = None
 
 
-class HoldIn(msgspec.Struct, kw_only=True, frozen=True):
+class HoldIn(_In, kw_only=True, frozen=True):
     case_id: str
     reason: str
     cameras: list[str]
@@ -158,7 +163,7 @@ class HoldIn(msgspec.Struct, kw_only=True, frozen=True):
     expires: str | None = None
 
 
-class HoldReleaseIn(msgspec.Struct, kw_only=True, frozen=True):
+class HoldReleaseIn(_In, kw_only=True, frozen=True):
     reason: str
 
 
@@ -204,7 +209,7 @@ class RetentionPlanOut(_Out, kw_only=True, frozen=True):
     cameras: list[RetentionCameraOut]
 
 
-class ExportIn(msgspec.Struct, kw_only=True, frozen=True):
+class ExportIn(_In, kw_only=True, frozen=True):
     case_id: str
     legal_basis: str
     reason: str
@@ -213,7 +218,7 @@ class ExportIn(msgspec.Struct, kw_only=True, frozen=True):
     end: str
 
 
-class ExportDecisionIn(msgspec.Struct, kw_only=True, frozen=True):
+class ExportDecisionIn(_In, kw_only=True, frozen=True):
     approve: bool
     reason: str = ""
 
@@ -298,7 +303,7 @@ class AuditHeadOut(_Out, kw_only=True, frozen=True):
     note: str | None
 
 
-class UserIn(msgspec.Struct, kw_only=True, frozen=True):
+class UserIn(_In, kw_only=True, frozen=True):
     id: str
     name: str
     role: str
@@ -321,7 +326,7 @@ class UsersOut(_Out, kw_only=True, frozen=True):
     items: list[UserOut]
 
 
-class TokenIn(msgspec.Struct, kw_only=True, frozen=True):
+class TokenIn(_In, kw_only=True, frozen=True):
     days: int | None = None
     label: str = ""
 
@@ -356,3 +361,36 @@ class HealthCheckOut(_Out, kw_only=True, frozen=True):
 class HealthOut(_Out, kw_only=True, frozen=True):
     ok: bool
     checks: list[HealthCheckOut]
+
+
+class PackageMetaOut(_Out, kw_only=True, frozen=True):
+    """What to know before downloading: the hash first."""
+
+    sha256: str
+    size: int
+    filename: str
+    export_id: str
+    case_id: str
+    url: str
+
+
+class PackageCheckOut(_Out, kw_only=True, frozen=True):
+    name: str
+    ok: bool
+    failures: list[str]
+    details: list[str]
+
+
+class PackageVerifyOut(_Out, kw_only=True, frozen=True):
+    """The verifier's result for an uploaded package (``archive verify package`` in the API)."""
+
+    valid: bool
+    verdict: str
+    export_id: str | None
+    case_id: str | None
+    package_sha256: str | None
+    trust: str
+    checks: list[PackageCheckOut]
+    facts: list[str]
+    recorded: bool
+

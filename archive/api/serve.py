@@ -46,18 +46,16 @@ def worker_app() -> Litestar:
     from archive.api.app import create_app
     from archive.api.wiring import build_deps
     from archive.bootstrap import Runtime
-    from archive.export.factory import exports_from_runtime
 
     cfg = load_config()
-    rt = Runtime(cfg)
+    lead = _lead(cfg)  # one export builder per service, in the worker that also signs audit checkpoints
+    rt = Runtime(cfg, export_builder=lead)
     atexit.register(rt.close)
-    lead = _lead(cfg)
-    exports = exports_from_runtime(rt, auto_build=lead)
-    if lead:  # one export builder per service, in the worker that also signs audit checkpoints
-        exports.runner.resume()
-        exports.runner.start()
-        atexit.register(exports.runner.stop)
-    return create_app(build_deps(rt, checkpoint_audit=lead, exports=exports.service))
+    if lead:
+        rt.exports.runner.resume()
+        rt.exports.runner.start()
+        atexit.register(rt.exports.runner.stop)
+    return create_app(build_deps(rt, checkpoint_audit=lead))
 
 
 def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
@@ -68,20 +66,17 @@ def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
     from archive.api.wiring import build_deps
     from archive.bootstrap import Runtime
 
-    with Runtime(cfg) as rt:
+    with Runtime(cfg, export_builder=workers == 1) as rt:
         rt.store.ping()  # starts (or attaches to) the embedded store before any worker
         print(f"archive API on http://{host}:{port} ({workers} process(es); OpenAPI at /schema)", file=out, flush=True)
         if workers == 1:
-            from archive.export.factory import exports_from_runtime
-
-            exports = exports_from_runtime(rt)
-            exports.runner.resume()
-            exports.runner.start()
+            runner = rt.exports.runner
+            runner.resume()
+            runner.start()
             try:
-                uvicorn.run(create_app(build_deps(rt, exports=exports.service)), host=host, port=port,
-                            log_level="warning", access_log=False)  # fmt: skip
+                uvicorn.run(create_app(build_deps(rt)), host=host, port=port, log_level="warning", access_log=False)
             finally:
-                exports.runner.stop()
+                runner.stop()
             return
         if cfg.source != "<defaults>":
             os.environ["ARCHIVE_CONFIG"] = str(cfg.source)

@@ -21,8 +21,8 @@ from datetime import datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from archive.api.ports import ExportView
 from archive.errors import ConfigError
+from archive.export.views import ExportView
 from archive.identity.model import Principal
 from archive.integrity import ALG_COSIGNATURE_V1, DEFAULT_TOLERANCE_US, VerifierKey, format_time
 from archive.model import utc_from_us

@@ -26,7 +26,6 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive.api.ports import ExportFile, ExportRequest, ExportView
 from archive.catalog.registry import RegistryRepository
 from archive.errors import (
     ERRORS,
@@ -41,6 +40,7 @@ from archive.export import repo
 from archive.export.approval import decidable, overall, rule_for, who_decides
 from archive.export.custody_log import CustodyLog
 from archive.export.model import SYSTEM, Actor, ExportRecord, ExportSettings, ExportStatus, OwnerApproval
+from archive.export.views import ExportFile, ExportRequest, ExportView
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope, Permission, require
 from archive.integrity import format_time

@@ -7,8 +7,8 @@
 - :mod:`.holds`: legal holds in the catalog and as S3 legal holds; :mod:`.audit`: hash-chained audit.
 - :mod:`.executor` / :mod:`.extend`: deleting (store first, then ``prune`` log entries) and
   extending locks; :mod:`.lock`: the database lease (one executor at a time).
-- :mod:`.service`, :mod:`.jobs`, :mod:`.factory`, :mod:`.upload`: wiring for the service, the
-  scheduler and the Ingester's retention-at-upload callback; :mod:`.cli`: ``archive retention|holds``.
+- :mod:`.service`, :mod:`.jobs`, :mod:`.upload`: the service, the scheduler's jobs and the Ingester's
+  retention-at-upload callback (assembled by :mod:`archive.bootstrap`; the CLI is ``archive.cli.retention``).
 
 Names are imported lazily (PEP 562) so that ``archive --help`` does not load the database stack.
 """
@@ -20,7 +20,6 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .audit import Actor, AuditLog, Role
-    from .factory import build_service, upload_retention
     from .holds import Hold, HoldService
     from .jobs import RetentionJobs
     from .planner import CameraRule, HoldSpan, Plan, Seg, plan
@@ -31,8 +30,8 @@ if TYPE_CHECKING:
     from .upload import PolicyStore, UploadRetention
 
 _WHERE = {
-    "Actor": "audit", "AuditLog": "audit", "Role": "audit", "build_service": "factory",
-    "upload_retention": "factory", "Hold": "holds", "HoldService": "holds", "RetentionJobs": "jobs",
+    "Actor": "audit", "AuditLog": "audit", "Role": "audit", "Hold": "holds", "HoldService": "holds",
+    "RetentionJobs": "jobs",
     "CameraRule": "planner", "HoldSpan": "planner", "Plan": "planner", "Seg": "planner", "plan": "planner",
     "ExportApproval": "policy", "PolicySet": "policy", "load_policies": "policy_load",
     "RetentionService": "service", "RunReport": "service", "RetentionSettings": "settings",
@@ -42,7 +41,7 @@ _WHERE = {
 __all__ = [
     "Actor", "AuditLog", "CameraRule", "ExportApproval", "Hold", "HoldService", "HoldSpan", "Plan", "PolicySet",
     "PolicyStore", "RetentionJobs", "RetentionService", "RetentionSettings", "Role", "RunReport", "Seg",
-    "UploadRetention", "build_service", "load_policies", "plan", "upload_retention",
+    "UploadRetention", "load_policies", "plan",
 ]  # fmt: skip
 
 

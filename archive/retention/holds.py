@@ -110,6 +110,7 @@ class HoldService:
         self._lock_wait_s = lock_wait_s
         self._store = store
         self._audit = audit
+        self.audit = audit  # the hold log, shared with the retention service (one chain per process)
         self._now_us = now_us
         self._known = known_camera
         self._workers = workers

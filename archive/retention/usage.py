@@ -55,3 +55,10 @@ def catalog_usage(engine: Engine, capacity_bytes: int) -> UsageProbe:
         return Usage(live_bytes(engine), capacity_bytes, "catalog bytes / configured capacity")
 
     return probe
+
+
+def usage_probe(capacity_bytes: int, usage_path: Path | None, engine: Engine) -> UsageProbe | None:
+    """Configured capacity -> catalog bytes against it; else the disk of ``usage_path``; else None."""
+    if capacity_bytes > 0:
+        return catalog_usage(engine, capacity_bytes)
+    return disk_usage(usage_path) if usage_path is not None else None

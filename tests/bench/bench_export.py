@@ -45,11 +45,12 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # the repository root
 
 from archive.api.ports import ExportRequest
+from archive.bootstrap.assemble import assemble_exports
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import upgrade
 from archive.catalog.registry import RegistryRepository
-from archive.export.factory import Exports, make_exports
 from archive.export.model import SYSTEM, ExportSettings
+from archive.export.parts import Exports
 from archive.export.verifier.checks import verify_package
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
@@ -88,7 +89,7 @@ def _env(tmp: Path, store: S3Store, cams: list[str]) -> tuple[Exports, Ledger, s
     ledger = Ledger(engine, store, box, LedgerSettings(media_bucket=media, log_bucket=logs,
                                                        log_retention=timedelta(days=1)))
     holds = HoldService(engine, store, AuditLog(engine, _now_us), now_us=_now_us)
-    ex = make_exports(engine=engine, store=store, ledger=ledger, registry=reg, holds=holds, audit=None,
+    ex = assemble_exports(engine=engine, store=store, ledger=ledger, registry=reg, holds=holds, audit=None,
                       policies=lambda: None, settings=ExportSettings(tmp / "exports"), auto_build=False)
     return ex, ledger, media
 

@@ -127,7 +127,7 @@ def peak_rss_mb() -> float:
 
 def child_plan(db: Path, scenario: str, n_cams: int, days: int) -> None:
     """Run one preview in this (fresh) process and print a JSON line with time and peak RSS."""
-    from archive.retention.factory import build_service
+    from archive.bootstrap.assemble import assemble_retention
     from archive.retention.settings import RetentionSettings
     from archive.retention.usage import Usage
 
@@ -139,7 +139,7 @@ def child_plan(db: Path, scenario: str, n_cams: int, days: int) -> None:
         return Usage(total, total if scenario == "pressure" else total * 4, "bench")
 
     settings = RetentionSettings(policies_dir=ROOT / "retention_policies", default_keep_days=14)
-    svc = build_service(engine=engine, store=None, ledger=None, cameras=lambda: cameras(n_cams),  # type: ignore[arg-type]
+    svc = assemble_retention(engine=engine, store=None, ledger=None, cameras=lambda: cameras(n_cams),  # type: ignore[arg-type]
                         settings=settings, now=lambda: now, usage=usage)
     t = time.perf_counter()
     preview = svc.preview()
@@ -173,9 +173,9 @@ def bench_plan(args: argparse.Namespace) -> list[dict[str, float]]:
 
 
 def bench_delete(args: argparse.Namespace) -> dict[str, float]:
+    from archive.bootstrap.assemble import assemble_retention
     from archive.integrity import MediaInfo
     from archive.ledger import Ledger, LedgerSettings, SegmentFacts
-    from archive.retention.factory import build_service
     from archive.retention.settings import RetentionSettings
     from archive.secretbox import SecretBox
     from archive.storage.base import LockMode, Retention
@@ -217,7 +217,7 @@ def bench_delete(args: argparse.Namespace) -> dict[str, float]:
         time.sleep(3.5)  # the short locks lapse: a legitimate delete after the retention date
         settings = RetentionSettings(policies_dir=ROOT / "retention_policies", media_bucket="media",
                                      default_keep_days=14, delete_workers=args.workers, batch_size=1000)
-        svc = build_service(engine=engine, store=store, ledger=ledger, cameras=lambda: [cam], settings=settings)
+        svc = assemble_retention(engine=engine, store=store, ledger=ledger, cameras=lambda: [cam], settings=settings)
         preview = svc.preview()
         t = time.perf_counter()
         report = svc.executor.execute(preview.plan)

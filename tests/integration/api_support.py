@@ -1,6 +1,6 @@
 """Helpers shared by the API tests (not a test module): a catalog with owners, cameras, users
-of every role, recordings (real objects in the embedded store, logged by the ledger), and an
-app built from explicit dependencies."""
+of every role, recordings (real objects in the embedded store, logged by the ledger), the real
+export parts over them, and an app built from explicit dependencies."""
 
 from __future__ import annotations
 
@@ -18,14 +18,15 @@ from sqlalchemy import Engine
 
 from archive.api.app import create_app
 from archive.api.deps import ApiDeps, ApiSettings
-from archive.api.ports import CheckResult, ExportFile, ExportRequest, ExportView, Metric
+from archive.api.ports import CheckResult, Metric
 from archive.audit.service import AuditTrail
+from archive.bootstrap.assemble import assemble_exports
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import upgrade
 from archive.catalog.registry import RegistryRepository
-from archive.errors import ConflictError, ForbiddenError, NotFoundError
-from archive.identity.model import Principal, Role
-from archive.identity.policy import CameraScope
+from archive.export.model import ExportSettings
+from archive.export.parts import Exports
+from archive.identity.model import Role
 from archive.identity.service import IdentityService
 from archive.integrity import GapReason, MediaInfo
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
@@ -66,47 +67,6 @@ USERS = {
 }
 
 
-class FakeExports:
-    """An in-memory export service (issue 7 plugs in the real one)."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, ExportView] = {}
-        self.package_path: Path | None = None
-
-    def list(self, who: Principal, scope: CameraScope) -> list[ExportView]:
-        return [e for e in self.items.values() if who.role in (Role.ADMIN, Role.AUDITOR) or
-                e.requested_by == who.user_id or who.role in (Role.OWNER, Role.LEGAL)]
-
-    def get(self, who: Principal, scope: CameraScope, export_id: str) -> ExportView:
-        if export_id not in self.items:
-            raise NotFoundError(f"export {export_id[:40]!r} not found")
-        return self.items[export_id]
-
-    def request(self, who: Principal, scope: CameraScope, req: ExportRequest) -> ExportView:
-        view = ExportView(uuid.uuid4().hex[:12], req.case_id, "requested", req.cameras, req.start_us, req.end_us,
-                          who.user_id, who.agency, time.time_ns() // 1000)
-        self.items[view.id] = view
-        return view
-
-    def decide(self, who: Principal, scope: CameraScope, export_id: str, approve: bool, reason: str) -> ExportView:
-        view = self.get(who, scope, export_id)
-        if view.status != "requested":
-            raise ConflictError(f"export {export_id} was already decided")
-        if who.role is Role.OWNER and who.owner_id != "mall":
-            raise ForbiddenError("not this owner's export")
-        new = ExportView(view.id, view.case_id, "approved" if approve else "refused", view.cameras, view.start_us,
-                         view.end_us, view.requested_by, view.requested_agency, view.created_us, (who.user_id,))
-        self.items[export_id] = new
-        return new
-
-    def package(self, who: Principal, scope: CameraScope, export_id: str) -> ExportFile:
-        self.get(who, scope, export_id)
-        if self.package_path is None:
-            raise ConflictError("the package is not built yet")
-        data = self.package_path.read_bytes()
-        return ExportFile(self.package_path, "case.zip", hashlib.sha256(data).hexdigest(), len(data))
-
-
 def fake_plan() -> Plan:
     return Plan(us_from_utc(datetime.now(UTC)), (
         CameraPlan("cam-a", "dishub", ()), CameraPlan("mall-1", "mall", ()), CameraPlan("kota-1", "kota", ()),
@@ -125,10 +85,10 @@ class ApiEnv:
     identity: IdentityService
     audit: AuditTrail
     deps: ApiDeps
+    exports: Exports
     tokens: dict[str, str] = field(default_factory=dict)
     extra_tokens: dict[str, str] = field(default_factory=dict)
     seqs: dict[str, list[int]] = field(default_factory=dict)
-    exports: FakeExports = field(default_factory=FakeExports)
 
     def app(self) -> Any:
         return create_app(self.deps)
@@ -174,14 +134,16 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     now_us = lambda: time.time_ns() // 1000  # noqa: E731
     holds = HoldService(engine, store, RetentionAudit(engine, now_us), now_us=now_us,
                         known_camera=lambda c: c in {x.id for x in CAMERAS})
-    exports = FakeExports()
+    exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
+                               policies=lambda: None, auto_build=False,
+                               settings=ExportSettings(exports_dir=tmp_path / "exports", working_copy=False))
 
     def verifier(cam: str, lo: datetime | None, hi: datetime | None, media_check: bool) -> Any:
         return verify_camera(ledger, cam, time_from=lo, time_to=hi, media=media_check)
 
     deps = ApiDeps(
         identity=identity, search=SearchService(engine), audit=audit, settings=settings or ApiSettings(),
-        registry=registry, presigner=store, holds=holds, retention_plan=fake_plan, exports=exports,  # type: ignore[arg-type]
+        registry=registry, presigner=store, holds=holds, retention_plan=fake_plan, exports=exports,
         verifier=verifier, health_checks=(lambda: CheckResult("storage", True, "fake"),),
         metric_sources=(lambda: [Metric("archive_recorder_cameras", "cameras recording", "gauge", 3)],),
         checkpoint_audit=checkpoint_audit,

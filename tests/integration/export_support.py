@@ -18,11 +18,12 @@ from typing import Any
 
 from archive.api.ports import ExportRequest
 from archive.audit.service import AuditTrail
+from archive.bootstrap.assemble import assemble_exports
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import upgrade
 from archive.catalog.registry import RegistryRepository
-from archive.export.factory import Exports, make_exports
 from archive.export.model import Actor, ExportSettings
+from archive.export.parts import Exports
 from archive.export.verifier.formats import ManifestNote
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
@@ -169,7 +170,7 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
                         known_camera=lambda c: c in {x.id for x in CAMERAS})
     policies = load_policies(policies_dir(tmp))
     settings = ExportSettings(exports_dir=tmp / "exports", working_copy=working_copy, witness_keys=witness_keys)
-    exports = make_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
+    exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
                            policies=lambda: policies, settings=settings, auto_build=False)
     identity = IdentityService(engine)
     for uid, (name, role, agency, owner) in USERS.items():

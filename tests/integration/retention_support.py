@@ -17,13 +17,13 @@ from pathlib import Path
 
 from sqlalchemy import Engine, select
 
+from archive.bootstrap.assemble import assemble_retention
 from archive.catalog.db import make_engine
 from archive.catalog.log_tables import SegmentRow
 from archive.catalog.migrate import upgrade
 from archive.integrity import MediaInfo
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
 from archive.model import Camera
-from archive.retention.factory import build_service
 from archive.retention.service import RetentionService
 from archive.retention.settings import RetentionSettings
 from archive.retention.upload import PolicyStore, UploadRetention
@@ -91,8 +91,8 @@ class REnv:
                                  delete_workers=8, batch_size=4)
         settings = RetentionSettings(**{**base.__dict__, **overrides})  # type: ignore[arg-type]
         self.settings = settings
-        self.svc = build_service(engine=self.engine, store=self.store, ledger=self.ledger, cameras=lambda: self.cams,
-                                 settings=settings, now=self.clock, usage=self.usage)
+        self.svc = assemble_retention(engine=self.engine, store=self.store, ledger=self.ledger,
+                                      cameras=lambda: self.cams, settings=settings, now=self.clock, usage=self.usage)
         return self.svc
 
     def upload_lock(self, min_lock: timedelta = timedelta(seconds=2)) -> UploadRetention:

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import itertools
 import time
-import zipfile
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from litestar.testing import TestClient
 
 from archive.audit.query import AuditFilter
-from archive.identity.model import Role
+from archive.export.model import Actor as ExportActor
+from archive.export.views import ExportRequest
+from archive.identity.model import Principal, Role
+from archive.identity.policy import CameraScope
+from archive.model import us_from_utc
 from archive.retention.audit import Actor
 from archive.retention.audit import Role as RRole
 from tests.integration.api_support import ROLES, T0, ApiEnv, api_env_fixture, iso  # noqa: F401
@@ -50,7 +54,11 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", f"{P}/exports/{{export_id:str}}"): ALL,
     ("POST", f"{P}/exports"): frozenset({"investigator", "legal"}),
     ("POST", f"{P}/exports/{{export_id:str}}/decision"): frozenset({"admin", "owner"}),
+    ("POST", f"{P}/exports/{{export_id:str}}/build"): frozenset({"admin"}),
     ("GET", f"{P}/exports/{{export_id:str}}/package"): frozenset({"investigator", "legal"}),
+    ("GET", f"{P}/exports/{{export_id:str}}/package/meta"): frozenset({"investigator", "legal"}),
+    ("GET", f"{P}/exports/{{export_id:str}}/custody"): ALL,
+    ("POST", f"{P}/exports/verify"): frozenset({"admin", "legal", "auditor"}),
     ("POST", f"{P}/cameras/{{camera_id:str}}/verify"): frozenset({"admin", "legal", "auditor"}),
     ("GET", f"{P}/audit/events"): frozenset({"auditor"}),
     ("GET", f"{P}/audit/verify"): frozenset({"auditor"}),
@@ -86,23 +94,29 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
                                          reason="test", cameras=["kota-1", "mall-1"], start_us=1, end_us=2)
         return f"{P}/holds/{hold.id}/release", {"json": {"reason": "case closed"}}
 
-    def fresh_export(_: str) -> Call:
-        from archive.api.ports import ExportRequest
-        from archive.identity.model import Principal
+    svc = env.exports.service
+    inv = Principal("inv1", "x", Role.INVESTIGATOR, "police", None, "t")
+    admin = Principal("admin1", "x", Role.ADMIN, "diskominfo", None, "t")
 
-        who = Principal("inv1", "x", Role.INVESTIGATOR, "police", None, "t")
-        view = env.exports.request(who, None, ExportRequest("C-1", "KUHAP 1", "why", ("mall-1",), 1, 2))  # type: ignore[arg-type]
-        return f"{P}/exports/{view.id}/decision", {"json": {"approve": True, "reason": "ok"}}
+    def requested(camera: str, case: str = "C-1") -> str:
+        t0 = us_from_utc(T0)
+        req = ExportRequest(case, "KUHAP 1", "why", (camera,), t0, t0 + 60_000_000)
+        return svc.request(inv, CameraScope(None), req, origin="test").id
 
-    pkg = tmp / "case.zip"
-    with zipfile.ZipFile(pkg, "w") as z:
-        z.writestr("manifest.json", "{}")
-    env.exports.package_path = pkg
-    from archive.api.ports import ExportRequest
-    from archive.identity.model import Principal
+    def approved() -> str:
+        eid = requested("kota-1")
+        svc.decide(admin, CameraScope(None), eid, True, "ok", origin="test")
+        return eid
 
-    standing = env.exports.request(Principal("inv1", "x", Role.INVESTIGATOR, "police", None, "t"), None,  # type: ignore[arg-type]
-                                   ExportRequest("C-0", "KUHAP", "why", ("kota-1",), 1, 2))
+    def fresh_export(role: str) -> Call:  # the owner decides its own camera's export; an admin a city camera's
+        return f"{P}/exports/{requested(_cam(role))}/decision", {"json": {"approve": True, "reason": "ok"}}
+
+    # a real, built package of kota-1 (what investigators and legal download and verify)
+    built = approved()
+    package = env.exports.builds.build(built, ExportActor.of(admin, "test"))
+    assert package.package_path is not None
+    body = Path(package.package_path).read_bytes()
+    standing = {"kota-1": built, "mall-1": requested("mall-1", "C-0")}
     hold, _r = env.deps.holds.create(Actor("admin1", RRole.ADMIN), case_id="C-standing", reason="test",  # type: ignore[union-attr]
                                      cameras=["kota-1", "mall-1"], start_us=1, end_us=2)
     first = {"mall-1": env.seqs["mall-1"][0], "kota-1": env.seqs["kota-1"][0]}
@@ -135,11 +149,15 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
         ("POST", f"{P}/holds/{{hold_id:int}}/release"): fresh_hold,
         ("GET", f"{P}/retention/plan"): lambda r: (f"{P}/retention/plan", {}),
         ("GET", f"{P}/exports"): lambda r: (f"{P}/exports", {}),
-        ("GET", f"{P}/exports/{{export_id:str}}"): lambda r: (f"{P}/exports/{standing.id}", {}),
+        ("GET", f"{P}/exports/{{export_id:str}}"): lambda r: (f"{P}/exports/{standing[_cam(r)]}", {}),
         ("POST", f"{P}/exports"): lambda r: (f"{P}/exports", {"json": {
             "case_id": "C-2", "legal_basis": "KUHAP 184", "reason": "theft", "cameras": [_cam(r)], **_range()}}),
         ("POST", f"{P}/exports/{{export_id:str}}/decision"): fresh_export,
-        ("GET", f"{P}/exports/{{export_id:str}}/package"): lambda r: (f"{P}/exports/{standing.id}/package", {}),
+        ("POST", f"{P}/exports/{{export_id:str}}/build"): lambda r: (f"{P}/exports/{approved()}/build", {}),
+        ("GET", f"{P}/exports/{{export_id:str}}/package"): lambda r: (f"{P}/exports/{built}/package", {}),
+        ("GET", f"{P}/exports/{{export_id:str}}/package/meta"): lambda r: (f"{P}/exports/{built}/package/meta", {}),
+        ("GET", f"{P}/exports/{{export_id:str}}/custody"): lambda r: (f"{P}/exports/{standing[_cam(r)]}/custody", {}),
+        ("POST", f"{P}/exports/verify"): lambda r: (f"{P}/exports/verify", {"content": body}),
         ("POST", f"{P}/cameras/{{camera_id:str}}/verify"): lambda r: (f"{P}/cameras/{_cam(r)}/verify", {}),
         ("GET", f"{P}/audit/events"): lambda r: (f"{P}/audit/events", {}),
         ("GET", f"{P}/audit/verify"): lambda r: (f"{P}/audit/verify", {}),
@@ -196,11 +214,11 @@ def test_every_route_refuses_missing_bad_expired_and_revoked_tokens(api_env: Api
         "revoked": {"Authorization": "Bearer " + api_env.extra_tokens["revoked"]},
         "revoked user": {"Authorization": "Bearer " + api_env.extra_tokens["revoked_user"]},
     }
+    targets = [(method, *build("admin")) for (method, _path), build in sorted(reqs.items())]  # set-up writes first
     before = api_env.audit.size()
     calls = 0
     with TestClient(app) as client:
-        for (method, _path), build in sorted(reqs.items()):
-            url, kw = build("admin")
+        for method, url, kw in targets:
             for name, headers in bad.items():
                 r = client.request(method, url, headers=headers, **kw)
                 calls += 1

@@ -43,8 +43,8 @@ def _check(resp: Any, where: str) -> None:
     assert "Traceback" not in resp.text and 'File "' not in resp.text, where
     ct = resp.headers.get("content-type") or ""
     ct = ct[0] if isinstance(ct, list) else ct
-    if resp.status_code >= 400 and ct.startswith("application/json"):
-        body = resp.json()
+    if resp.status_code >= 400 and ct.startswith("application/json") and resp.request.method != "HEAD":
+        body = resp.json()  # (a HEAD answer has the GET's headers and no body: RFC 9110 9.3.2)
         assert body["status"] == resp.status_code and body["message"], (where, body)
 
 

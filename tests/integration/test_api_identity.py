@@ -69,7 +69,11 @@ def test_users_and_tokens_through_the_api(api_env: ApiEnv) -> None:
                       headers=h).status_code == 409
         assert c.post(f"{P}/users", json={"id": "x", "name": "X", "role": "god", "agency": "police"},
                       headers=h).status_code == 422
-        assert c.post(f"{P}/users", json={"id": "x"}, headers=h).status_code == 400
+        r = c.post(f"{P}/users", json={"id": "x"}, headers=h)  # missing fields: 422 naming them, no URL echoed
+        assert r.status_code == 422 and r.json()["problems"] and "/api/v1" not in r.json()["message"], r.text
+        r = c.post(f"{P}/users", json={"id": "y", "name": "Y", "role": "investigator", "agency": "police",
+                                       "rol": "admin"}, headers=h)  # an unknown (mistyped) field is refused
+        assert r.status_code == 422 and "rol" in r.text, r.text
         tok = c.post(f"{P}/users/sari/tokens", json={"days": 7, "label": "phone"}, headers=h).json()
         assert tok["token"].startswith("arc1_") and "shown once" in tok["note"]
         listed = c.get(f"{P}/users/sari/tokens", headers=h).json()["items"]

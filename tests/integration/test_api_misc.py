@@ -90,3 +90,27 @@ def test_error_bodies(api_env: ApiEnv) -> None:
             assert body["status"] == status and body["error"] and body["message"] and "Traceback" not in r.text
             seen[status] = body
         assert {p["where"] for p in seen[422]["problems"]} == {"start", "end"}
+
+
+def test_docs_page_loads_nothing_from_elsewhere(api_env: ApiEnv) -> None:
+    """/schema is this API's own page: no script at all, no resource of another origin (no CDN)."""
+    with TestClient(api_env.app()) as c:
+        r = c.get("/schema")
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/html"), r.text[:200]
+        page = r.text.lower()
+        assert "<script" not in page and "http://" not in page and "https://" not in page, page[:500]
+        assert "/api/v1/exports/{export_id}/package" in r.text  # every operation is listed
+        assert c.get("/schema/openapi.json").json()["paths"]
+        assert "openapi:" in c.get("/schema/openapi.yaml").text
+
+
+def test_unknown_body_fields_and_bad_parameters_are_422_with_problems(api_env: ApiEnv) -> None:
+    with TestClient(api_env.app()) as c:
+        body = {"case_id": "C-1", "legal_basis": "KUHAP 184", "reason": "theft", "cameras": ["kota-1"],
+                "start": "2025-03-14T09:00:00Z", "end": "2025-03-14T09:01:00Z", "priority": "urgent"}
+        r = c.post(f"{P}/exports", json=body, headers=api_env.auth("investigator"))
+        assert r.status_code == 422 and "priority" in r.json()["message"], r.text  # not silently dropped
+        r = c.get(f"{P}/recordings", params={"camera": "kota-1", "start": "x", "end": "y", "limit": "many"},
+                  headers=api_env.auth("investigator"))
+        assert r.status_code == 422 and r.json()["problems"], r.text
+        assert "/api/v1" not in r.json()["message"]  # the framework's echo of the URL is gone

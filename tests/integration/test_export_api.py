@@ -1,5 +1,6 @@
-"""The export API (archive.export.api): request, approve, build with progress, the package hash
-first, resumable download with Range, the custody log, and verification of an upload."""
+"""The served export API (archive.api.routes.exports, mounted by create_app): request, approve,
+build with progress, the package hash first, resumable download with Range, the custody log, and
+verification of an upload."""
 
 from __future__ import annotations
 
@@ -9,14 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from litestar import Litestar, Router
+from litestar import Litestar
 from litestar.testing import TestClient
 
+from archive.api.app import create_app
 from archive.api.deps import ApiDeps
-from archive.api.errors import handle_exception
-from archive.api.gate import Gate
-from archive.api.guards import permission_guard
-from archive.export.api import export_routes, parse_range
+from archive.api.ranges import parse_range
 from archive.ledger.witness import witness_keygen
 from archive.search.service import SearchService
 from archive.storage.s3 import S3Store
@@ -26,11 +25,10 @@ P = "/api/v1"
 
 
 def _app(env: xs.XEnv) -> tuple[Litestar, dict[str, dict[str, str]]]:
-    deps = ApiDeps(identity=env.identity, search=SearchService(env.engine), audit=env.audit)  # type: ignore[arg-type]
-    router = Router(path=P, route_handlers=export_routes(deps, env.exports), guards=[permission_guard],
-                    middleware=[lambda app: Gate(app, deps)])
+    deps = ApiDeps(identity=env.identity, search=SearchService(env.engine), audit=env.audit,  # type: ignore[arg-type]
+                   exports=env.exports)
     tokens = {u: {"Authorization": f"Bearer {env.identity.create_token(u, days=1).secret}"} for u in xs.USERS}
-    return Litestar(route_handlers=[router], exception_handlers={Exception: handle_exception}), tokens
+    return create_app(deps), tokens
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from archive.bootstrap import Runtime
 from archive.cli import main
 from archive.config import load_config
 from archive.identity.service import IdentityService
-from archive.ledger.cli import ledger_settings
 from archive.ledger.service import Ledger
+from archive.ledger.settings import ledger_settings
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.integration import export_support as xs
 

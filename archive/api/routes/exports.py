@@ -1,26 +1,54 @@
-"""Evidence exports through :class:`archive.api.ports.ExportsPort` (issue 7): list, read,
-request (investigator, legal), approve or refuse (owner staff, admin), download (investigator,
-legal). Every step is audited here; the port enforces its own workflow rules."""
+"""Evidence exports (one served API for every export step; the service enforces the workflow):
+list, read (with build progress), request, decision, build (start or retry), package metadata
+(hash first), ``HEAD`` of the package, resumable download with ``Range`` / ``If-Range`` (206,
+``Content-Range``), the custody log, and verification of an uploaded package (streamed to disk,
+size-capped, never held in memory). Every call passes the client address into the custody log;
+every download is a ``downloaded`` custody event with its byte range."""
 
 from __future__ import annotations
 
+import base64
+import contextlib
+import uuid
 from typing import Any
 
-from litestar import Request, get, post
+import anyio.to_thread
+from litestar import Request, get, head, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody
-from litestar.response import File
+from litestar.response import File, Response, Stream
 
-from archive.api.context import audit_detail, principal_of
+from archive.api.context import audit_detail, context_of, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.params import printable, time_range
-from archive.api.ports import ExportRequest, ExportsPort, ExportView
+from archive.api.ranges import parse_range, read_range
 from archive.api.render import interval_out
-from archive.api.schemas import ExportDecisionIn, ExportIn, ExportOut, ExportsOut
-from archive.identity.policy import Permission
+from archive.api.schemas import (
+    ExportDecisionIn,
+    ExportIn,
+    ExportOut,
+    ExportsOut,
+    PackageCheckOut,
+    PackageMetaOut,
+    PackageVerifyOut,  # fmt: skip
+)
+from archive.errors import ConflictError, ForbiddenError, UserError
+from archive.export.model import Actor
+from archive.export.parts import Exports
+from archive.export.verifier.checks import verify_package
+from archive.export.verifier.formats import FormatError
+from archive.export.views import ExportFile, ExportRequest, ExportView
+from archive.identity.model import Role
+from archive.identity.policy import Permission, require
 from archive.search.times import TimeFormatter
 
 __all__ = ["routes"]
+
+
+def _headers(f: ExportFile) -> dict[str, str]:
+    digest = base64.b64encode(bytes.fromhex(f.sha256)).decode()
+    return {"X-Package-SHA256": f.sha256, "Repr-Digest": f"sha-256=:{digest}:", "ETag": f'"{f.sha256}"',
+            "Accept-Ranges": "bytes", "Content-Disposition": f'attachment; filename="{f.filename}"'}  # fmt: skip
 
 
 def _out(t: TimeFormatter, e: ExportView) -> ExportOut:
@@ -30,57 +58,160 @@ def _out(t: TimeFormatter, e: ExportView) -> ExportOut:
                      progress=e.progress, package_sha256=e.package_sha256, package_size=e.package_size)  # fmt: skip
 
 
-def routes(deps: ApiDeps, exports: ExportsPort) -> list[HTTPRouteHandler]:
-    """The export handlers bound to ``deps``."""
-    search, times = deps.search, deps.settings.times
+def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
+    """Every export handler, bound to ``deps`` and the process's export parts."""
+    svc, search, times = exports.service, deps.search, deps.settings.times
+    max_upload = deps.settings.verify_upload_max_bytes
+
+    def ip(request: Request[Any, Any, Any]) -> str:
+        return context_of(request).client_ip
 
     @get("/exports", sync_to_thread=True, opt={"permission": Permission.EXPORTS_READ.value, "audit": "exports.list"},
-         summary="Exports the caller may see")  # fmt: skip
+         summary="Exports the caller may see (with build progress)")  # fmt: skip
     def list_exports(request: Request[Any, Any, Any]) -> ExportsOut:
         who = principal_of(request)
-        items = exports.list(who, search.scope(who))
-        return ExportsOut(zone=times.zone_name, items=[_out(times, e) for e in items])
+        return ExportsOut(zone=times.zone_name, items=[_out(times, e) for e in svc.list(who, search.scope(who))])
 
     @get("/exports/{export_id:str}", sync_to_thread=True,
-         opt={"permission": Permission.EXPORTS_READ.value, "audit": "exports.read"}, summary="One export")  # fmt: skip
+         opt={"permission": Permission.EXPORTS_READ.value, "audit": "exports.read"},
+         summary="One export; progress is 0..1 while building")  # fmt: skip
     def get_export(request: Request[Any, Any, Any], export_id: FromPath[str]) -> ExportOut:
         who = principal_of(request)
-        return _out(times, exports.get(who, search.scope(who), export_id))
+        return _out(times, svc.get(who, search.scope(who), export_id))
 
-    @post("/exports", sync_to_thread=True, opt={"permission": Permission.EXPORTS_REQUEST.value,
-                                               "audit": "exports.request"},
-          summary="Request an evidence export (cameras, range, case, legal basis, reason)")  # fmt: skip
+    @post("/exports", sync_to_thread=True,
+          opt={"permission": Permission.EXPORTS_REQUEST.value, "audit": "exports.request"},
+          summary="Request an evidence export; a legal hold is placed on cameras x range at once")  # fmt: skip
     def request_export(request: Request[Any, Any, Any], data: JSONBody[ExportIn]) -> ExportOut:
         who = principal_of(request)
         for value, where in ((data.case_id, "case_id"), (data.legal_basis, "legal_basis"), (data.reason, "reason")):
             printable(value, where)
         lo, hi = time_range(data.start, data.end)
         for cam in dict.fromkeys(data.cameras):
-            search.camera(who, cam)
-        view = exports.request(who, search.scope(who), ExportRequest(data.case_id, data.legal_basis, data.reason,
-                                                                     tuple(data.cameras), lo, hi))  # fmt: skip
+            search.camera(who, cam)  # a camera outside the caller's scope is 404, as everywhere
+        view = svc.request(who, search.scope(who), ExportRequest(data.case_id, data.legal_basis, data.reason,
+                                                                 tuple(data.cameras), lo, hi), origin=ip(request))
         audit_detail(request, export_id=view.id, case_id=view.case_id, cameras=list(view.cameras))
         return _out(times, view)
 
     @post("/exports/{export_id:str}/decision", sync_to_thread=True,
           opt={"permission": Permission.EXPORTS_DECIDE.value, "audit": "exports.decide"},
-          summary="Approve or refuse an export of the caller's cameras (owner staff) or any (admin)")  # fmt: skip
+          summary="Approve or refuse (the owner's staff, or an admin, per the owner's policy file)")  # fmt: skip
     def decide_export(request: Request[Any, Any, Any], export_id: FromPath[str],
                       data: JSONBody[ExportDecisionIn]) -> ExportOut:  # fmt: skip
         who = principal_of(request)
         printable(data.reason, "reason", allow_empty=True)
-        view = exports.decide(who, search.scope(who), export_id, data.approve, data.reason)
+        view = svc.decide(who, search.scope(who), export_id, data.approve, data.reason, origin=ip(request))
         audit_detail(request, export_id=export_id, approve=data.approve, reason=data.reason)
         return _out(times, view)
 
+    @post("/exports/{export_id:str}/build", sync_to_thread=True, status_code=202,
+          opt={"permission": Permission.EXPORTS_DECIDE.value, "audit": "exports.build"},
+          summary="Queue the build of an approved export (or retry a failed one); watch progress")  # fmt: skip
+    def build_export(request: Request[Any, Any, Any], export_id: FromPath[str]) -> ExportOut:
+        who = principal_of(request)
+        if who.role is not Role.ADMIN:
+            raise ForbiddenError("only an administrator starts or retries builds (approved exports build on their own)")
+        rec = svc.visible(who, export_id)
+        if rec.status.value not in ("approved", "failed"):
+            raise ConflictError(f"export {export_id} is {rec.status.value}: nothing to build")
+        exports.runner.submit(export_id, Actor.of(who, ip(request)))
+        return _out(times, rec.view())
+
+    @get("/exports/{export_id:str}/package/meta", sync_to_thread=True,
+         opt={"permission": Permission.EXPORTS_DOWNLOAD.value, "audit": "exports.package_meta"},
+         summary="The package's SHA-256, size and name (check the download against it)")  # fmt: skip
+    def package_meta(request: Request[Any, Any, Any], export_id: FromPath[str]) -> PackageMetaOut:
+        f = svc.package_file(principal_of(request), export_id)
+        rec = svc.record(export_id)
+        return PackageMetaOut(sha256=f.sha256, size=f.size, filename=f.filename, export_id=export_id,
+                              case_id=rec.case_id, url=f"/api/v1/exports/{export_id}/package")  # fmt: skip
+
+    @head("/exports/{export_id:str}/package", sync_to_thread=True,
+          opt={"permission": Permission.EXPORTS_DOWNLOAD.value, "audit": "exports.package_head"},
+          summary="Headers of the package (X-Package-SHA256, size) without the body")  # fmt: skip
+    def package_head(request: Request[Any, Any, Any], export_id: FromPath[str]) -> File:
+        f = svc.package_file(principal_of(request), export_id)
+        headers = {k: v for k, v in _headers(f).items() if k != "Content-Disposition"}
+        return File(path=f.path, filename=f.filename, media_type="application/zip", headers=headers)
+
     @get("/exports/{export_id:str}/package", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_DOWNLOAD.value, "audit": "exports.download"},
-         summary="Download the built package (zip); its SHA-256 is in the X-Package-SHA256 header")  # fmt: skip
-    def download_export(request: Request[Any, Any, Any], export_id: FromPath[str]) -> File:
+         summary="Download the package (zip); resumable with Range; hash in X-Package-SHA256")  # fmt: skip
+    def download_export(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Stream | Response[Any]:
         who = principal_of(request)
-        pkg = exports.package(who, search.scope(who), export_id)
-        audit_detail(request, export_id=export_id, sha256=pkg.sha256, size=pkg.size)
-        return File(path=pkg.path, filename=pkg.filename, media_type="application/zip",
-                    headers={"X-Package-SHA256": pkg.sha256})  # fmt: skip
+        f = svc.package_file(who, export_id)
+        headers = _headers(f)
+        wanted = request.headers.get("range")
+        if_range = request.headers.get("if-range")
+        if if_range is not None and if_range.strip() != headers["ETag"]:
+            wanted = None  # the file changed since the first part: send it whole
+        try:
+            rng = parse_range(wanted, f.size)
+        except ConflictError:
+            return Response({"status": 416, "error": "range", "message": "range not satisfiable"}, status_code=416,
+                            headers={"Content-Range": f"bytes */{f.size}", **headers})  # fmt: skip
+        first, last = rng if rng is not None else (0, f.size - 1)
+        svc.record_download(who, export_id, origin=ip(request), first=first, last=last, total=f.size)
+        audit_detail(request, export_id=export_id, sha256=f.sha256, bytes=f"{first}-{last}/{f.size}")
+        headers["Content-Length"] = str(last - first + 1)
+        if rng is not None:
+            headers["Content-Range"] = f"bytes {first}-{last}/{f.size}"
+        return Stream(read_range(f.path, first, last), status_code=206 if rng is not None else 200, headers=headers,
+                      media_type="application/zip")  # fmt: skip
 
-    return [list_exports, get_export, request_export, decide_export, download_export]
+    @get("/exports/{export_id:str}/custody", sync_to_thread=True,
+         opt={"permission": Permission.EXPORTS_READ.value, "audit": "exports.custody"},
+         summary="The whole custody log (JSON Lines; give it to verify_package.py --custody)")  # fmt: skip
+    def custody(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Response[bytes]:
+        lines = svc.custody_lines(principal_of(request), export_id)
+        return Response(b"".join(x + b"\n" for x in lines), media_type="application/x-ndjson")
+
+    @post("/exports/verify", status_code=200, request_max_body_size=max_upload,
+          opt={"permission": Permission.VERIFY.value, "audit": "exports.verify"},
+          summary="Verify an uploaded package (body: the zip, at most [api] verify_upload_max_bytes); "
+                  "?trust=<fingerprint or key> repeatable; ?witness=<witness verifier key> repeatable (each must "
+                  "have cosigned every checkpoint); the result goes into the export's custody log when the caller "
+                  "may see it")  # fmt: skip
+    async def verify_upload(request: Request[Any, Any, Any]) -> PackageVerifyOut:
+        who = principal_of(request)
+        require(who, Permission.VERIFY)
+        trust = request.query_params.getall("trust", [])
+        witness = request.query_params.getall("witness", [])
+        folder = svc.settings.exports_dir / "uploads"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{uuid.uuid4().hex}.zip"
+        try:
+            size = 0
+            with path.open("wb") as fh:
+                async for chunk in request.stream():  # to disk as it arrives: never the whole body in memory
+                    size += len(chunk)
+                    fh.write(chunk)
+            if size == 0:
+                raise UserError("send the package zip as the request body")
+            try:
+                outcome = await anyio.to_thread.run_sync(lambda: verify_package(path, trust=trust, witness=witness,
+                                                                                package_hash=True))  # fmt: skip
+            except FormatError as exc:  # a bad ?trust or ?witness value
+                raise UserError(str(exc)) from exc
+            recorded = False
+            if outcome.export_id is not None:
+                with contextlib.suppress(UserError, ForbiddenError):
+                    svc.visible(who, outcome.export_id)
+                    await anyio.to_thread.run_sync(lambda: svc.record_verification(
+                        Actor.of(who, ip(request)), str(outcome.export_id),
+                        {"valid": outcome.valid, "verdict": outcome.verdict(), "package_sha256": outcome.package_sha256,
+                         "trust": "pinned" if trust else "bundled keys", "witnesses_required": len(witness),
+                         "tool": "API upload"}))  # fmt: skip
+                    recorded = True
+        finally:
+            path.unlink(missing_ok=True)
+        audit_detail(request, valid=outcome.valid, export_id=outcome.export_id, sha256=outcome.package_sha256)
+        return PackageVerifyOut(valid=outcome.valid, verdict=outcome.verdict(), export_id=outcome.export_id,
+                                case_id=outcome.case_id, package_sha256=outcome.package_sha256, trust=outcome.trust,
+                                checks=[PackageCheckOut(name=c.name, ok=c.ok, failures=list(c.failures),
+                                                        details=list(c.details)) for c in outcome.checks],
+                                facts=list(outcome.facts), recorded=recorded)  # fmt: skip
+
+    return [list_exports, get_export, request_export, decide_export, build_export, package_meta, package_head,
+            download_export, custody, verify_upload]

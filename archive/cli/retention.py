@@ -11,13 +11,13 @@ from __future__ import annotations
 import argparse
 import getpass
 import json
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO, cast
+from typing import TYPE_CHECKING, Any, TextIO
 
+from archive.cli.common import cli_time_us, runtime
 from archive.config import Config
 from archive.errors import UserError
 
@@ -28,43 +28,12 @@ if TYPE_CHECKING:  # heavy imports stay inside the handlers: `archive --help` st
 __all__ = ["open_service", "register"]
 
 
-class _Lazy:
-    """Builds the wrapped object on first attribute access (no store or key for read-only commands).
-    Thread-safe: delete and legal-hold threads may be the first to touch it."""
-
-    def __init__(self, make: Any) -> None:
-        self._make = make
-        self._obj: Any = None
-        self._lock = threading.Lock()
-
-    def __getattr__(self, name: str) -> Any:
-        if self._obj is None:
-            with self._lock:
-                if self._obj is None:
-                    self._obj = self._make()
-        return getattr(self._obj, name)
-
-
 @contextmanager
 def open_service(cfg: Config, now: Callable[[], datetime] | None = None) -> Iterator[RetentionService]:
-    """A retention service over the configured catalog, store and ledger (closed after the block).
-    The store and the ledger are opened only when a command needs them. ``now``: the clock."""
-    from archive.bootstrap import Runtime
-    from archive.retention.factory import build_service
-    from archive.retention.settings import RetentionSettings
-    from archive.storage.base import ObjectStore
-
-    with Runtime(cfg) as rt:
-        store = cast(ObjectStore, _Lazy(lambda: rt.store))
-        ledger = _Lazy(lambda: rt.ledger)  # the runtime's one Ledger, built on first use
-        registry = rt.registry
-        settings = RetentionSettings.from_config(cfg)
-        if now is None:
-            yield build_service(engine=rt.engine, store=store, ledger=ledger, cameras=registry.cameras,
-                                settings=settings)  # fmt: skip
-        else:
-            yield build_service(engine=rt.engine, store=store, ledger=ledger, cameras=registry.cameras,
-                                settings=settings, now=now)  # fmt: skip
+    """The runtime's retention service (closed after the block); its store and ledger are opened
+    only when a command needs them. ``now``: the clock of retention and holds."""
+    with (runtime(cfg) if now is None else runtime(cfg, now=now)) as rt:
+        yield rt.retention
 
 
 def _actor(args: argparse.Namespace) -> Actor:
@@ -78,20 +47,6 @@ def _actor(args: argparse.Namespace) -> Actor:
         raise UserError("--role system is reserved for the scheduler")
     name = (args.by or "").strip() or getpass.getuser()
     return Actor(name, role)
-
-
-def _time_us(value: str | None, what: str) -> int | None:
-    from archive.model import us_from_utc
-
-    if value is None:
-        return None
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UserError(f"{what}: not an ISO 8601 time: {value!r}") from exc
-    if t.tzinfo is None:
-        raise UserError(f"{what}: give a time zone (e.g. {value}Z or {value}+07:00)")
-    return us_from_utc(t)
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -123,7 +78,7 @@ def _cmd_plan(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.model import utc_from_us
     from archive.retention.report import preview_data, preview_lines
 
-    at = _time_us(args.at, "--at")
+    at = cli_time_us(args.at, "--at")
     with open_service(cfg, None if at is None else (lambda: utc_from_us(at))) as svc:
         preview = svc.preview(owner=args.owner)
     if args.json:
@@ -150,11 +105,10 @@ def _cmd_run(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def _cmd_runs(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.bootstrap import Runtime
     from archive.retention.repo import recent_runs
     from archive.retention.report import iso
 
-    with Runtime(cfg) as rt:
+    with runtime(cfg) as rt:
         runs = recent_runs(rt.engine, args.limit)
     if args.json:
         _print_json(runs, out)
@@ -175,10 +129,10 @@ def _sync_lines(rep: Any, out: TextIO) -> None:
 
 
 def _cmd_holds_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    start, end = _time_us(args.start, "--from"), _time_us(args.end, "--to")
+    start, end = cli_time_us(args.start, "--from"), cli_time_us(args.end, "--to")
     if start is None or end is None:  # argparse makes them required
         raise UserError("--from and --to are required")
-    expires = _time_us(args.expires, "--expires")
+    expires = cli_time_us(args.expires, "--expires")
     with open_service(cfg) as svc:
         hold, rep = svc.holds.create(_actor(args), case_id=args.case, reason=args.reason, cameras=args.camera,
                                      start_us=start, end_us=end, expires_us=expires)  # fmt: skip

@@ -13,17 +13,17 @@ import json
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from archive.cli.common import cli_time_us, runtime
 from archive.config import Config
 from archive.errors import UserError
 from archive.export.verifier.main import add_arguments, progress_printer, run_outcome
 
 if TYPE_CHECKING:
-    from archive.export.factory import Exports
     from archive.export.model import ExportRecord
+    from archive.export.parts import Exports
     from archive.identity.model import Principal
 
 __all__ = ["register"]
@@ -31,11 +31,8 @@ __all__ = ["register"]
 
 @contextmanager
 def _exports(cfg: Config) -> Iterator[Exports]:
-    from archive.bootstrap import Runtime
-    from archive.export.factory import exports_from_runtime
-
-    with Runtime(cfg) as rt:
-        yield exports_from_runtime(rt, auto_build=False)
+    with runtime(cfg) as rt:
+        yield rt.exports
 
 
 def _who(ex: Exports, user: str | None) -> Principal:
@@ -51,15 +48,9 @@ def _who(ex: Exports, user: str | None) -> Principal:
 
 
 def _time_us(value: str, what: str) -> int:
-    from archive.model import us_from_utc
-
-    try:
-        t = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise UserError(f"{what}: not an ISO 8601 time: {value!r}") from exc
-    if t.tzinfo is None:
-        raise UserError(f"{what}: give a time zone (e.g. {value}Z or {value}+07:00)")
-    return us_from_utc(t)
+    t = cli_time_us(value, what)
+    assert t is not None
+    return t
 
 
 def _print(rec: ExportRecord, ex: Exports, out: TextIO) -> None:
@@ -81,8 +72,8 @@ def _print(rec: ExportRecord, ex: Exports, out: TextIO) -> None:
 
 def cmd_request(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     """Request an export; the legal hold is placed at once."""
-    from archive.api.ports import ExportRequest
     from archive.export.model import cli_origin
+    from archive.export.views import ExportRequest
     from archive.search.service import SearchService
 
     cams = [c.strip() for v in args.camera for c in v.split(",") if c.strip()]

@@ -1,6 +1,6 @@
 """CLI commands of the evidence logs: ``keys``, ``witness``, ``log`` and ``verify``.
 
-:func:`register` adds them to the ``archive`` parser (``archive/cli.py``). Handlers get
+:func:`register` adds them to the ``archive`` parser (``archive/cli/main.py``). Handlers get
 ``(args, cfg, out)`` and return an exit code; errors are raised as archive errors and mapped
 by the CLI (UserError -> 2, others -> 1). ``verify`` exits 1 when any check fails.
 """
@@ -13,13 +13,12 @@ import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from archive.cli.common import cli_time, runtime
 from archive.config import Config
 from archive.errors import UserError
-from archive.ledger.settings import ledger_settings
 from archive.model import utc_from_us
 
 if TYPE_CHECKING:  # the heavy imports happen inside the handlers: `archive --help` stays fast
@@ -27,15 +26,13 @@ if TYPE_CHECKING:  # the heavy imports happen inside the handlers: `archive --he
     from archive.ledger.report import VerifyReport
     from archive.ledger.service import Ledger
 
-__all__ = ["ledger_settings", "open_ledger", "register"]
+__all__ = ["open_ledger", "register"]
 
 
 @contextmanager
 def open_ledger(cfg: Config) -> Iterator[Ledger]:
     """A ledger over the configured catalog, store and secret key (closed after the block)."""
-    from archive.bootstrap import Runtime
-
-    with Runtime(cfg) as rt:
+    with runtime(cfg) as rt:
         yield rt.ledger
 
 
@@ -59,18 +56,6 @@ def _key_arg(value: str) -> VerifierKey:
     if len(keys) != 1:
         raise UserError(f"expected one verifier key in {value}")
     return keys[0]
-
-
-def _time(value: str | None, what: str) -> datetime | None:
-    if value is None:
-        return None
-    try:
-        t = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise UserError(f"{what}: not an ISO 8601 / RFC 3339 time: {value!r}") from exc
-    if t.tzinfo is None:
-        raise UserError(f"{what}: give a time zone (e.g. {value}Z or {value}+07:00)")
-    return t
 
 
 def _trusted(path: str | None) -> list[VerifierKey] | None:
@@ -228,7 +213,7 @@ def cmd_verify_camera(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
     """Re-hash a camera's stored segments and check them against its signed log."""
     from archive.ledger.verify import verify_camera
 
-    t_from, t_to = _time(args.time_from, "--from"), _time(args.time_to, "--to")
+    t_from, t_to = cli_time(args.time_from, "--from"), cli_time(args.time_to, "--to")
     if (t_from is None) != (t_to is None):
         raise UserError("give both --from and --to, or neither")
     if t_from is not None and t_to is not None and t_to <= t_from:

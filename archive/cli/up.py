@@ -1,4 +1,4 @@
-"""``archive up``: run the whole service in one process until SIGINT/SIGTERM.
+"""``archive up`` / ``record`` / ``status``: run the whole service in one process until SIGINT/SIGTERM.
 
 Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the retention and
 legal-hold jobs (APScheduler), the export builder, the recorder for every enabled camera
@@ -9,6 +9,7 @@ under the owner ``demo`` so a newcomer sees recording happen.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import dataclasses
 import json
@@ -20,22 +21,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from types import FrameType
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from archive.api.app import create_app
-from archive.api.serve import BackgroundApi
-from archive.api.wiring import build_deps
-from archive.bootstrap import Runtime
+from archive.cli.common import runtime
 from archive.config import Config
 from archive.errors import NotFoundError
-from archive.export.factory import exports_from_runtime
-from archive.health import check_health
-from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
-from archive.recorder.status import RecorderStatus
-from archive.retention.jobs import RetentionJobs
-from archive.scheduler import JobScheduler
-from archive.sim.cameras import SimulatedCameraSet
+
+if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
+    from archive.bootstrap import Runtime
+    from archive.recorder.status import RecorderStatus
+    from archive.sim.cameras import SimulatedCameraSet
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +115,13 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
 
     ``only``: record just this camera (``archive record --camera ID``); NotFoundError if unknown.
     """
-    with Runtime(cfg) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
+    from archive.api.app import create_app
+    from archive.api.serve import BackgroundApi
+    from archive.api.wiring import build_deps
+    from archive.health import check_health
+    from archive.sim.cameras import SimulatedCameraSet
+
+    with runtime(cfg, export_builder=True) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
         report = check_health(rt)
         for c in report.checks:
             print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<22} {c.detail}", file=out)
@@ -129,22 +131,20 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
             sims = stack.enter_context(SimulatedCameraSet(len(DEMO_PROFILES), list(DEMO_PROFILES)))
             sims.start()
             cameras = _demo_cameras(rt, sims)
-        ledger = rt.ledger
-        checkpointer = Checkpointer(ledger.engine, ledger.signer, ledger.settings.checkpoint_interval_s)
+        checkpointer = rt.checkpointer
         checkpointer.start()
         stack.callback(checkpointer.stop)
-        scheduler = JobScheduler()
-        RetentionJobs(rt.retention).add_to(scheduler)
+        scheduler = rt.scheduler
         scheduler.start()
         stack.callback(scheduler.stop)
-        exports = exports_from_runtime(rt)
+        exports = rt.exports
         exports.runner.resume()
         exports.runner.start()
         stack.callback(exports.runner.stop)
         recorder = rt.recorder(cameras)
         recorder.start()
         stack.callback(recorder.stop)
-        api = BackgroundApi(create_app(build_deps(rt, recorder_status=recorder.status, exports=exports.service)),
+        api = BackgroundApi(create_app(build_deps(rt, recorder_status=recorder.status)),
                             cfg.api.host, cfg.api.port)
         api.start()
         stack.callback(api.stop)
@@ -163,3 +163,49 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
                 last_print = time.monotonic()
         print("stopping: closing segments, draining the spool, signing final checkpoints", file=out)
     return 0
+
+
+def _cmd_up(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    code: int = run_service(cfg, demo=args.demo, out=out)
+    return code
+
+
+def _cmd_record(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    code: int = run_service(cfg, demo=False, out=out, only=args.camera)
+    return code
+
+
+def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    data = read_status(cfg)
+    if args.json:
+        json.dump(data, out, indent=2)
+        print(file=out)
+    else:
+        print(f"recorder pid {data.get('pid')}, status {data['age_seconds']} s old"
+              f"{' (STALE: is the service hung?)' if data['stale'] else ''}", file=out)
+        print(f"store: {'up' if data.get('store_available') else 'DOWN ' + str(data.get('store_error'))}"
+              f"{'   SPOOL ALARM' if data.get('spool_alarm') else ''}", file=out)
+        cams = data.get("cameras")
+        for cam in cams if isinstance(cams, list) else []:
+            ing, spool = cam["ingest"], cam["spool"]
+            print(f"{cam['camera_id']:<22} {cam['state']:<13} last segment {cam['last_segment_at'] or '-'}"
+                  f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
+                  f"  spool {spool['bytes_used'] // 1024} KiB"
+                  f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s", file=out)
+    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm")
+    return 0 if ok else 1
+
+
+def register(sub: Any) -> None:
+    """Add ``up``, ``record`` and ``status`` to the ``archive`` parser's subcommands."""
+    up = sub.add_parser("up", help="run the service: store, catalog, recorder (simulated cameras with --demo)")
+    up.add_argument("--demo", action="store_true", help="start simulated cameras and record them")
+    up.set_defaults(handler=_cmd_up)
+
+    record = sub.add_parser("record", help="record one camera in the foreground until interrupted")
+    record.add_argument("--camera", required=True, help="camera id")
+    record.set_defaults(handler=_cmd_record)
+
+    status = sub.add_parser("status", help="per-camera recorder status of the running service (exit 1 if unwell)")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(handler=_cmd_status)

@@ -1,28 +1,18 @@
-"""The ``archive`` command line. Thin: parses arguments, calls services, prints results.
-
-Exit codes: 0 success, 1 the system failed (store down, verification failed), 2 bad input
-(a sentence on stderr, never a traceback), 130 interrupted.
-"""
+"""CLI commands of the configuration and the camera registry: ``config check``, ``db upgrade``,
+``cameras import|list``, ``owners list``, ``health`` and ``simulate``."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import logging
-import sys
-from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
-from archive.api.cli import register as register_api
-from archive.config import Config, load_config, mask_url, masked
-from archive.errors import ERRORS, UserError, ValidationError
-from archive.export.cli import register as register_export
-from archive.ledger.cli import register as register_ledger
-from archive.retention.cli import register as register_retention
+from archive.cli.common import runtime
+from archive.config import Config, mask_url, masked
+from archive.errors import UserError
 
-log = logging.getLogger("archive")
-Handler = Callable[[argparse.Namespace, Config, TextIO], int]
+__all__ = ["register"]
 
 
 def _cmd_config_check(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
@@ -37,19 +27,17 @@ def _cmd_config_check(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
 
 
 def _cmd_db_upgrade(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.bootstrap import Runtime
     from archive.catalog.migrate import current_revision
 
-    with Runtime(cfg, migrate=True) as rt:
+    with runtime(cfg, migrate=True) as rt:
         print(f"catalog at migration {current_revision(rt.engine)}", file=out)
     return 0
 
 
 def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.bootstrap import Runtime
     from archive.registry.importer import import_registry
 
-    with Runtime(cfg) as rt:
+    with runtime(cfg) as rt:
         report = import_registry(Path(args.file), rt.registry)
     for kind, c in (("owners", report.owners), ("cameras", report.cameras)):
         print(f"{kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged", file=out)
@@ -57,9 +45,7 @@ def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
 
 
 def _cmd_cameras_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.bootstrap import Runtime
-
-    with Runtime(cfg) as rt:
+    with runtime(cfg) as rt:
         cams = rt.registry.cameras(owner_id=args.owner)
     if args.json:
         rows = [{"id": c.id, "name": c.name, "owner": c.owner_id, "stream_url": c.stream_url,
@@ -79,9 +65,7 @@ def _cmd_cameras_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
 
 
 def _cmd_owners_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.bootstrap import Runtime
-
-    with Runtime(cfg) as rt:
+    with runtime(cfg) as rt:
         owners, counts = rt.registry.owners(), rt.registry.camera_counts_by_owner()
     for o in owners:
         print(f"{o.id:<20} {o.kind.value:<11} {counts.get(o.id, 0):>4} cameras  {o.name}"
@@ -90,10 +74,9 @@ def _cmd_owners_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def _cmd_health(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.bootstrap import Runtime
     from archive.health import check_health
 
-    with Runtime(cfg) as rt:
+    with runtime(cfg) as rt:
         report = check_health(rt)
     if args.json:
         json.dump({"ok": report.ok, "checks": [c.__dict__ for c in report.checks]}, out, indent=2)
@@ -113,62 +96,8 @@ def _cmd_simulate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     return code
 
 
-def _cmd_up(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.service import run_service
-
-    code: int = run_service(cfg, demo=args.demo, out=out)
-    return code
-
-
-def _cmd_record(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.service import run_service
-
-    code: int = run_service(cfg, demo=False, out=out, only=args.camera)
-    return code
-
-
-def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    from archive.service import read_status
-
-    data = read_status(cfg)
-    if args.json:
-        json.dump(data, out, indent=2)
-        print(file=out)
-    else:
-        print(f"recorder pid {data.get('pid')}, status {data['age_seconds']} s old"
-              f"{' (STALE: is the service hung?)' if data['stale'] else ''}", file=out)
-        print(f"store: {'up' if data.get('store_available') else 'DOWN ' + str(data.get('store_error'))}"
-              f"{'   SPOOL ALARM' if data.get('spool_alarm') else ''}", file=out)
-        cams = data.get("cameras")
-        for cam in cams if isinstance(cams, list) else []:
-            ing, spool = cam["ingest"], cam["spool"]
-            print(f"{cam['camera_id']:<22} {cam['state']:<13} last segment {cam['last_segment_at'] or '-'}"
-                  f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
-                  f"  spool {spool['bytes_used'] // 1024} KiB"
-                  f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s", file=out)
-    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm")
-    return 0 if ok else 1
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree; every command has --help."""
-    p = argparse.ArgumentParser(prog="archive", description="Forensic CCTV recording and evidence retrieval.")
-    p.add_argument("--config", help="TOML configuration file (default: $ARCHIVE_CONFIG or ./archive.toml)")
-    p.add_argument("--log-level", default="INFO", choices=["DEBUG", "INFO", "WARNING", "ERROR"])
-    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    up = sub.add_parser("up", help="run the service: store, catalog, recorder (simulated cameras with --demo)")
-    up.add_argument("--demo", action="store_true", help="start simulated cameras and record them")
-    up.set_defaults(handler=_cmd_up)
-
-    record = sub.add_parser("record", help="record one camera in the foreground until interrupted")
-    record.add_argument("--camera", required=True, help="camera id")
-    record.set_defaults(handler=_cmd_record)
-
-    status = sub.add_parser("status", help="per-camera recorder status of the running service (exit 1 if unwell)")
-    status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.set_defaults(handler=_cmd_status)
-
+def register(sub: Any) -> None:
+    """Add the commands to the ``archive`` parser's subcommands."""
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="sub", required=True)
     check = config.add_parser("check", help="print the effective configuration, secrets masked")
     check.set_defaults(handler=_cmd_config_check)
@@ -199,33 +128,3 @@ def build_parser() -> argparse.ArgumentParser:
                           "comma-separated to mix (default h264)")
     sim.add_argument("--port-base", type=int, default=None, help="first RTSP port (default: free ports)")
     sim.set_defaults(handler=_cmd_simulate)
-    register_ledger(sub)  # keys, witness, log, verify
-    register_api(sub)  # users, tokens, api serve
-    register_retention(sub)  # retention, holds
-    register_export(sub)  # export, verify package
-    return p
-
-
-def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
-    out = out or sys.stdout
-    args = build_parser().parse_args(argv)
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
-    handler: Handler = args.handler
-    try:
-        cfg = load_config(args.config)
-        return handler(args, cfg, out)
-    except ValidationError as exc:
-        for problem in exc.problems:
-            print(f"archive: error: {problem}", file=sys.stderr)
-        print(f"archive: {len(exc.problems)} problem(s); nothing was changed", file=sys.stderr)
-        return 2
-    except UserError as exc:
-        print(f"archive: error: {exc}", file=sys.stderr)
-        return 2
-    except ERRORS as exc:
-        print(f"archive: failed: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        return 130

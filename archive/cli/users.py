@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
+from archive.cli.common import runtime
 from archive.config import Config
 from archive.errors import ERRORS
 
@@ -27,17 +28,8 @@ __all__ = ["register"]
 
 @contextmanager
 def _identity(cfg: Config) -> Iterator[tuple[IdentityService, AuditTrail]]:
-    from archive.audit.service import AuditTrail
-    from archive.bootstrap import Runtime
-    from archive.identity.service import IdentityService
-    from archive.ledger.cli import ledger_settings
-    from archive.ledger.keyring import KeyRing
-
-    with Runtime(cfg) as rt:
-        lset = ledger_settings(cfg)
-        trail = AuditTrail(rt.engine, KeyRing(rt.engine, rt.secret_box, lset), None,
-                           origin_prefix=lset.origin_prefix, log_bucket=lset.log_bucket)  # fmt: skip
-        yield IdentityService(rt.engine), trail
+    with runtime(cfg) as rt:
+        yield rt.identity, rt.audit
 
 
 def _audited(trail: AuditTrail, action: str, args: argparse.Namespace, work: Callable[[], Any]) -> Any:

@@ -1,0 +1,117 @@
+"""Assembly of the service's parts from explicit collaborators.
+
+:class:`~archive.bootstrap.runtime.Runtime` calls these with its own parts, once per process;
+tests and benchmarks call them with parts of their own. They are the only places that construct
+the retention service, the legal-hold service and the export parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from sqlalchemy import Engine
+
+from archive.audit.service import AuditTrail
+from archive.catalog.registry import RegistryRepository
+from archive.config import Config
+from archive.errors import ConfigError
+from archive.export.builder import PackageBuilder
+from archive.export.building import ExportBuilds
+from archive.export.custody_log import CustodyLog
+from archive.export.jobs import BuildRunner
+from archive.export.model import ExportSettings
+from archive.export.parts import Exports
+from archive.export.service import ExportService
+from archive.export.verifier.formats import FormatError, parse_keys
+from archive.integrity import VerifierKey
+from archive.ledger.service import Ledger
+from archive.model import Camera, us_from_utc
+from archive.recorder.ffmpeg import find_ffmpeg
+from archive.retention.audit import AuditLog as HoldAuditLog
+from archive.retention.executor import PruneLog
+from archive.retention.holds import HoldService
+from archive.retention.policy import PolicySet
+from archive.retention.service import RetentionService
+from archive.retention.settings import RetentionSettings
+from archive.retention.upload import PolicyStore
+from archive.retention.usage import UsageProbe, usage_probe
+from archive.storage.base import ObjectStore
+
+__all__ = ["assemble_exports", "assemble_holds", "assemble_retention", "export_settings", "witness_keys"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def assemble_holds(*, engine: Engine, store: ObjectStore, cameras: Callable[[], Sequence[Camera]],
+                   settings: RetentionSettings, now: Callable[[], datetime] = _utc_now) -> HoldService:  # fmt: skip
+    """The legal-hold service (its hold log included). Raises nothing itself."""
+
+    def now_us() -> int:
+        return us_from_utc(now())
+
+    def known(camera_id: str) -> bool:
+        return any(c.id == camera_id for c in cameras())
+
+    return HoldService(engine, store, HoldAuditLog(engine, now_us), now_us=now_us, known_camera=known,
+                       workers=settings.delete_workers)  # fmt: skip
+
+
+def assemble_retention(
+    *,
+    engine: Engine,
+    store: ObjectStore,
+    ledger: PruneLog,
+    cameras: Callable[[], Sequence[Camera]],
+    settings: RetentionSettings,
+    now: Callable[[], datetime] = _utc_now,
+    usage: UsageProbe | None = None,
+    policies: PolicyStore | None = None,
+    holds: HoldService | None = None,
+) -> RetentionService:
+    """The retention service over these parts; ``holds`` (and its hold log) assembled when not given,
+    ``usage`` defaults to the configured capacity or disk. Raises nothing itself."""
+    holds = holds or assemble_holds(engine=engine, store=store, cameras=cameras, settings=settings, now=now)
+    return RetentionService(
+        engine=engine, store=store, ledger=ledger, cameras=cameras,
+        policies=policies or PolicyStore(settings.policies_dir), holds=holds, audit=holds.audit,
+        usage=usage if usage is not None else usage_probe(settings.capacity_bytes, settings.usage_path, engine),
+        settings=settings, now=now,
+    )  # fmt: skip
+
+
+def witness_keys(cfg: Config) -> tuple[VerifierKey, ...]:
+    """The keys of ``[ledger] witness_keys_file`` (none when unset). Raises ConfigError."""
+    if not cfg.ledger.witness_keys_file:
+        return ()
+    path = cfg.resolve(cfg.ledger.witness_keys_file)
+    try:
+        return tuple(parse_keys(path.read_text(encoding="utf-8"), str(path)))
+    except (OSError, UnicodeDecodeError, FormatError) as exc:
+        raise ConfigError(f"ledger.witness_keys_file: {exc}") from exc
+
+
+def export_settings(cfg: Config) -> ExportSettings:
+    """Export settings from the configuration (packages in ``<data_dir>/exports``, times shown in
+    ``[api] display_timezone``, ``[recorder] ffmpeg``, the witness keys). Raises ConfigError."""
+    return ExportSettings(exports_dir=cfg.data_dir / "exports", zone_name=cfg.api.display_timezone,
+                          ffmpeg=cfg.recorder.ffmpeg or None, witness_keys=witness_keys(cfg))  # fmt: skip
+
+
+def assemble_exports(*, engine: Engine, store: ObjectStore, ledger: Ledger, registry: RegistryRepository,
+                     holds: HoldService, audit: AuditTrail | None, policies: Callable[[], PolicySet | None],
+                     settings: ExportSettings, auto_build: bool = True) -> Exports:  # fmt: skip
+    """The export parts. With ``auto_build`` an export is queued on the runner as soon as it is
+    approved (the runner builds only once started). Raises OSError if the exports folder cannot be made."""
+    settings.exports_dir.mkdir(parents=True, exist_ok=True)
+    custody = CustodyLog(engine, settings, audit)
+    service = ExportService(engine=engine, registry=registry, holds=holds, custody=custody, policies=policies,
+                            settings=settings)  # fmt: skip
+    builds = ExportBuilds(service, PackageBuilder(ledger, store, settings), ledger,
+                          ffmpeg=lambda: find_ffmpeg(settings.ffmpeg))  # fmt: skip
+    runner = BuildRunner(service, builds)
+    if auto_build:
+        service.on_approved = runner.submit
+    return Exports(service, builds, runner, ledger)

@@ -1,0 +1,74 @@
+"""Reaching the object store: a configured S3 endpoint, or the embedded SeaweedFS this data dir
+runs (started here, or attached to when another archive process of the same data dir runs it)."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from archive.config import Config
+from archive.errors import StorageError
+from archive.storage.s3 import S3Store
+from archive.storage.seaweed import EmbeddedSeaweed
+
+__all__ = ["StoreEndpoint", "attach_running", "forget_running", "publish_running", "state_file"]
+
+
+@dataclass(frozen=True)
+class StoreEndpoint:
+    """How to reach the object store."""
+
+    endpoint: str
+    access_key: str
+    secret_key: str
+    secure: bool
+    region: str
+
+    def __repr__(self) -> str:
+        return f"StoreEndpoint(endpoint={self.endpoint!r}, access_key='***', secret_key='***')"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def state_file(cfg: Config) -> Path:
+    """Where the process running the embedded store says so (pid, endpoint)."""
+    return cfg.data_dir / "store" / "running.json"
+
+
+def attach_running(cfg: Config) -> StoreEndpoint | None:
+    """The embedded store another archive process runs on the same data dir, if it answers."""
+    try:
+        state = json.loads(state_file(cfg).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(state, dict) or not _pid_alive(int(state.get("pid", 0))):
+        return None
+    ak, sk = EmbeddedSeaweed.read_credentials(cfg.data_dir / "store")
+    ep = StoreEndpoint(str(state["endpoint"]), ak, sk, False, "")
+    try:
+        S3Store(endpoint=ep.endpoint, access_key=ak, secret_key=sk, secure=False).ping()
+    except StorageError:
+        return None
+    return ep
+
+
+def publish_running(cfg: Config, weed: EmbeddedSeaweed) -> None:
+    """Tell other processes of this data dir that ``weed`` serves it."""
+    state_file(cfg).write_text(json.dumps({"pid": weed.pid, "endpoint": weed.endpoint}), encoding="utf-8")
+
+
+def forget_running(cfg: Config) -> None:
+    """Remove the note written by :func:`publish_running`."""
+    with contextlib.suppress(OSError):
+        state_file(cfg).unlink()
