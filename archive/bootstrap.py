@@ -25,6 +25,7 @@ from archive.config import Config
 from archive.errors import StorageError
 from archive.ledger.service import Ledger
 from archive.ledger.settings import ledger_settings
+from archive.ledger.writers import WriterClaims
 from archive.model import Camera
 from archive.recorder.ffmpeg import RecordingSpec
 from archive.recorder.ingest import Ingester
@@ -76,6 +77,7 @@ class Runtime:
         self._store: ObjectStore | None = None
         self._seaweed: EmbeddedSeaweed | None = None
         self._ledger: Ledger | None = None
+        self._claims: WriterClaims | None = None
         self._policies: PolicyStore | None = None
         self._retention: RetentionService | None = None
         self._stack = contextlib.ExitStack()
@@ -93,6 +95,7 @@ class Runtime:
         self._store = None
         self._seaweed = None
         self._ledger = None
+        self._claims = None
         self._policies = None
         self._retention = None
 
@@ -185,10 +188,18 @@ class Runtime:
 
     # -- evidence log and recorder ------------------------------------------------------------
     @property
+    def writer_claims(self) -> WriterClaims:
+        """The writer claims this process holds (catalog only: claim before touching store or spool)."""
+        if self._claims is None:
+            self._claims = WriterClaims(self.engine)
+        return self._claims
+
+    @property
     def ledger(self) -> Ledger:
         """The per-camera evidence logs (catalog + log bucket)."""
         if self._ledger is None:
-            self._ledger = Ledger(self.engine, self.store, self.secret_box, ledger_settings(self.config))
+            self._ledger = Ledger(self.engine, self.store, self.secret_box, ledger_settings(self.config),
+                                  claims=self.writer_claims)  # fmt: skip
         return self._ledger
 
     # -- retention ------------------------------------------------------------------------------
@@ -233,8 +244,10 @@ class Runtime:
                     userinfo += ":" + quote(creds.password, safe="")
                 url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
             rc = self.config.recorder
+            held = self.writer_claims.held(cam.id)
             specs.append(RecordingSpec.create(cam.id, url, segment_seconds=rc.segment_seconds,
-                                              flush_packets=rc.flush_packets))  # fmt: skip
+                                              flush_packets=rc.flush_packets,
+                                              writer_epoch=None if held is None else held.epoch))  # fmt: skip
         return specs
 
     def recorder(self, cameras: Sequence[Camera]) -> Recorder:

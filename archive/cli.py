@@ -146,7 +146,10 @@ def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
                   f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
                   f"  spool {spool['bytes_used'] // 1024} KiB"
                   f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s", file=out)
-    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm")
+    skipped = data.get("skipped")
+    for skip in skipped if isinstance(skipped, list) else []:
+        print(f"{skip['camera_id']:<22} NOT RECORDED  {skip['reason']}", file=out)
+    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm") and not skipped
     return 0 if ok else 1
 
 

@@ -106,6 +106,25 @@ class WriterClaims:
                 refused[camera_id] = str(exc)
         return claimed, refused
 
+    def claim_for_recording(self, camera_ids: Iterable[str], *, refuse: bool) -> tuple[list[str], dict[str, str]]:
+        """Claim the cameras a recorder is about to record, before it touches their spool or the store.
+
+        Returns ``(claimed camera ids, {camera_id: why skipped})``; each skipped one is logged as
+        an error. ``refuse``: raise instead of skipping (``archive record``), releasing what was claimed.
+
+        Raises:
+            WriterHeldError: with ``refuse``, a camera is held by another live process (named).
+            CatalogError: the database failed.
+        """
+        claimed, refused = self.claim_all(camera_ids)
+        if refused and refuse:
+            for claim in claimed:
+                self.release(claim.camera_id)
+            raise WriterHeldError(next(iter(refused.values())))
+        for camera_id, why in refused.items():
+            log.error("NOT recording camera %s: %s", camera_id, why)
+        return [c.camera_id for c in claimed], refused
+
     def describe(self, camera_id: str) -> ClaimRecord | None:
         """The camera's current claim row (whoever holds it). Raises CatalogError."""
         try:
