@@ -10,6 +10,8 @@ with ``raise ... from exc``. The CLI maps :class:`UserError` to exit code 2 and 
     │   ├── ValidationError       a file or request with one or more located problems
     │   ├── NotFoundError         a named thing does not exist (HTTP 404)
     │   └── ConflictError         the request contradicts the current state (HTTP 409)
+    │       ├── WriterHeldError       another live process holds the camera's writer claim
+    │       └── WriterClaimLostError  an append under a claim that is no longer the current one
     ├── AccessError               authentication / authorization
     │   ├── UnauthenticatedError  (HTTP 401)
     │   └── ForbiddenError        (HTTP 403)
@@ -75,6 +77,15 @@ class ConflictError(UserError):
     """The request contradicts the current state."""
 
 
+class WriterHeldError(ConflictError):
+    """The camera's log has a live writer claim held by another process (one writer per camera)."""
+
+
+class WriterClaimLostError(ConflictError):
+    """An append or checkpoint under a writer claim (holder, epoch) that is not the camera's current
+    claim, or without the claim the entry kind requires. Nothing was written."""
+
+
 class AccessError(ArchiveError):
     """Authentication or authorization failed."""
 
@@ -126,5 +137,5 @@ __all__ = [
     "ERRORS", "AccessError", "ArchiveError", "CatalogError", "ConfigError", "ConflictError", "ForbiddenError",
     "IntegrityError", "NotFoundError", "ObjectLockedError", "ObjectMissingError", "Problem", "SecretError",
     "StorageDeniedError", "StorageError", "StorageUnavailableError", "ToolError", "UnauthenticatedError",
-    "UserError", "ValidationError",
+    "UserError", "ValidationError", "WriterClaimLostError", "WriterHeldError",
 ]

@@ -33,6 +33,7 @@ from archive.ledger.checkpoints import Checkpointer
 from archive.ledger.keyring import KeyRing
 from archive.ledger.service import Ledger
 from archive.ledger.settings import LedgerSettings, ledger_settings
+from archive.ledger.writers import WriterClaims
 from archive.model import Camera
 from archive.recorder.ffmpeg import RecordingSpec
 from archive.recorder.ingest import Ingester
@@ -198,11 +199,18 @@ class Runtime:
         return part
 
     @property
+    def writer_claims(self) -> WriterClaims:
+        """The writer claims this process holds (catalog only: claim before touching store or spool)."""
+        part = self._part("writer_claims", lambda: WriterClaims(self.engine))
+        assert isinstance(part, WriterClaims)
+        return part
+
+    @property
     def ledger(self) -> Ledger:
         """The per-camera evidence logs (catalog + log bucket); one per process (its per-log locks
-        serialize appends)."""
+        serialize appends; its appends are fenced by the process's writer claims)."""
         part = self._part("ledger", lambda: Ledger(self.engine, self.deferred_store, self.secret_box,
-                                                   self.ledger_settings))  # fmt: skip
+                                                   self.ledger_settings, claims=self.writer_claims))  # fmt: skip
         assert isinstance(part, Ledger)
         return part
 
@@ -344,8 +352,10 @@ class Runtime:
                     userinfo += ":" + quote(creds.password, safe="")
                 url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
             rc = self.config.recorder
+            held = self.writer_claims.held(cam.id)
             specs.append(RecordingSpec.create(cam.id, url, segment_seconds=rc.segment_seconds,
-                                              flush_packets=rc.flush_packets))  # fmt: skip
+                                              flush_packets=rc.flush_packets,
+                                              writer_epoch=None if held is None else held.epoch))  # fmt: skip
         return specs
 
     def recorder(self, cameras: Sequence[Camera]) -> Recorder:

@@ -8,7 +8,9 @@ since the Unix epoch, UTC (``*_us``), as in :mod:`archive.catalog.tables`.
 - ``log_entry``: the exact canonical bytes of every entry (SPEC.md 3) with its leaf and entry
   hashes; ``log_node``: every perfect Merkle node of level >= 1 (SPEC.md 5), so proofs cost
   O(log N) lookups; ``log_state``: the writer state (size, last hash, right edge) to resume
-  without rebuilding the tree.
+  without rebuilding the tree, and the writer claim (holder, epoch) of its last append.
+- ``writer_claim``: who may append to a camera's log (holder, epoch, expiry by the database clock;
+  migration 0006). One row per camera, never deleted, so the epoch only grows.
 - ``log_checkpoint`` / ``log_cosignature``: signed tree heads and witness cosignatures.
 - ``signing_key``: log signing keys; the private key only as SecretBox ciphertext.
 """
@@ -27,11 +29,13 @@ __all__ = [
     "LogStateRow",
     "SegmentRow",
     "SigningKeyRow",
+    "WriterClaimRow",
 ]
 
 LOG_ID_LEN = 300
 _ID = BigInteger().with_variant(Integer(), "sqlite")  # SQLite autoincrement needs INTEGER
 KEY_LEN = 1024
+HOLDER_LEN = 255
 
 
 class SegmentRow(SQLModel, table=True):
@@ -125,6 +129,22 @@ class LogStateRow(SQLModel, table=True):
     key_id: str = Field(sa_column=Column(String(8), nullable=False))
     created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     updated_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    writer_holder: str | None = Field(default=None, sa_column=Column(String(HOLDER_LEN), nullable=True))
+    writer_epoch: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+
+
+class WriterClaimRow(SQLModel, table=True):
+    """The writer claim of one camera's log: ``holder`` may append while it is the current claim;
+    ``expires_us`` (database clock) says when another holder may take it over with ``epoch + 1``."""
+
+    __tablename__ = "writer_claim"
+
+    camera_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    holder: str = Field(sa_column=Column(String(HOLDER_LEN), nullable=False))
+    epoch: int = Field(sa_column=Column(BigInteger, nullable=False))
+    claimed_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    renewed_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    expires_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class LogCheckpointRow(SQLModel, table=True):

@@ -84,11 +84,13 @@ def status_file(cfg: Config) -> Path:
     return cfg.data_dir / "run" / "status.json"
 
 
-def _write_status(path: Path, status: RecorderStatus) -> None:
-    """Atomically publish the snapshot (write a temp file, then rename)."""
+def _write_status(path: Path, status: RecorderStatus, skipped: dict[str, str] | None = None) -> None:
+    """Atomically publish the snapshot (write a temp file, then rename); ``skipped``: cameras not
+    recorded because another live process holds their writer claim, with why."""
     path.parent.mkdir(parents=True, exist_ok=True)
     data = dataclasses.asdict(status)
     data["pid"] = os.getpid()
+    data["skipped"] = [{"camera_id": k, "reason": v} for k, v in sorted((skipped or {}).items())]
     data["spool_alarm"] = status.spool_alarm
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
@@ -122,15 +124,25 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     from archive.sim.cameras import SimulatedCameraSet
 
     with runtime(cfg, export_builder=True) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
+        cameras = [rt.registry.camera(only)] if only else rt.registry.cameras(enabled_only=True)
+        # one writer per camera: claim before the store, the spool or ffmpeg is touched; released last
+        stack.callback(rt.writer_claims.release_all)
+        claimed, skipped = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=only is not None)
+        for camera_id, why in skipped.items():
+            print(f"SKIP {camera_id}: {why}", file=out)
+        cameras = [c for c in cameras if c.id in claimed]
         report = check_health(rt)
         for c in report.checks:
             print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<22} {c.detail}", file=out)
-        cameras = [rt.registry.camera(only)] if only else rt.registry.cameras(enabled_only=True)
-        if only is None and (demo or not cameras):
+        if only is None and (demo or not cameras) and not skipped:
             print("no cameras registered: starting simulated cameras" if not demo else "demo mode", file=out)
             sims = stack.enter_context(SimulatedCameraSet(len(DEMO_PROFILES), list(DEMO_PROFILES)))
             sims.start()
             cameras = _demo_cameras(rt, sims)
+            claimed, more = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=False)
+            skipped.update(more)
+            cameras = [c for c in cameras if c.id in claimed]
+        rt.writer_claims.start_renewing()
         checkpointer = rt.checkpointer
         checkpointer.start()
         stack.callback(checkpointer.stop)
@@ -157,7 +169,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         last_print = time.monotonic()
         while not stop.wait(STATUS_FILE_EVERY_S):
             status = recorder.status()
-            _write_status(publish, status)
+            _write_status(publish, status, skipped | rt.writer_claims.lost())
             if time.monotonic() - last_print >= STATUS_EVERY_S:
                 _print_status(status, out)
                 last_print = time.monotonic()
@@ -192,7 +204,10 @@ def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
                   f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
                   f"  spool {spool['bytes_used'] // 1024} KiB"
                   f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s", file=out)
-    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm")
+    skipped = data.get("skipped")
+    for skip in skipped if isinstance(skipped, list) else []:
+        print(f"{skip['camera_id']:<22} NOT RECORDED  {skip['reason']}", file=out)
+    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm") and not skipped
     return 0 if ok else 1
 
 

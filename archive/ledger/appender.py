@@ -20,12 +20,14 @@ from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, ConflictError
+from archive.errors import CatalogError, ConflictError, WriterClaimLostError
 from archive.integrity import LogWriter, Payload, WriterState, make_key_rotation
+from archive.ledger.claims import WriterClaim, check_claim
 from archive.ledger.facts import AppendResult
 from archive.ledger.keyring import KeyRing
 from archive.ledger.repo import LogStateRecord, StaleStateError, insert_append, load_state
 from archive.ledger.settings import LedgerSettings, utc_now
+from archive.ledger.writers import WriterClaims
 
 __all__ = ["Dedupe", "ExtraRows", "LogAppender", "LogLocks"]
 
@@ -64,8 +66,9 @@ class LogAppender:
     """Appends entries to logs; thread-safe. See the module docstring."""
 
     def __init__(self, engine: Engine, keys: KeyRing, settings: LedgerSettings, locks: LogLocks,
-                 now_us: Callable[[], int] | None = None) -> None:  # fmt: skip
+                 now_us: Callable[[], int] | None = None, claims: WriterClaims | None = None) -> None:  # fmt: skip
         self._engine = engine
+        self.claims = claims
         self._keys = keys
         self._settings = settings
         self.locks = locks
@@ -96,8 +99,14 @@ class LogAppender:
         extra: ExtraRows | None = None,
         dedupe: Dedupe | None = None,
         key_id_after: str | None = None,
+        require_claim: bool = False,
     ) -> AppendResult:
         """Append one entry to the camera's log and store ``extra`` rows with it, atomically.
+
+        When this process holds the camera's writer claim (``claims``), the transaction first checks
+        that it is still the camera's current claim (:func:`archive.ledger.claims.check_claim`) and
+        refuses otherwise; ``require_claim`` refuses an append without one (segments and gaps:
+        one writer per camera).
 
         ``payload`` may be a function of ``(origin, key_id in effect)`` (for key entries).
         When ``dedupe`` finds an identical record, nothing is written and its seq is returned
@@ -106,16 +115,28 @@ class LogAppender:
         Raises:
             MalformedError: the payload is invalid at this position.
             ConflictError: the log kept changing under us (another writer) after retries.
+            WriterClaimLostError: the claim is no longer current, or ``require_claim`` and this
+                process holds none; nothing was written.
             CatalogError: the database failed; nothing was written.
         """
         origin = self._settings.origin(camera_id)
+        claim = None if self.claims is None else self.claims.held(camera_id)
+        if claim is None and require_claim:
+            raise WriterClaimLostError(
+                f"camera {camera_id}: this process does not hold the camera's writer claim (one writer per camera: "
+                f"claim it before recording); nothing was written"
+            )
         last: Exception | None = None
         with self.locks.hold(origin):
             for _attempt in range(_RETRIES):
                 # the key a new log starts with, read (or created on first run) outside the transaction
                 new_log_key = None if origin in self._cache else self._keys.active().key_id
                 try:
-                    return self._append_once(camera_id, origin, payload, extra, dedupe, key_id_after, new_log_key)
+                    return self._append_once(camera_id, origin, payload, extra, dedupe, key_id_after, new_log_key,
+                                             claim)  # fmt: skip
+                except WriterClaimLostError:
+                    self._cache.pop(origin, None)
+                    raise
                 except (StaleStateError, DbIntegrityError) as exc:
                     self._cache.pop(origin, None)  # someone else appended or the DB went back: reload
                     last = exc
@@ -136,9 +157,12 @@ class LogAppender:
         dedupe: Dedupe | None,
         key_id_after: str | None,
         new_log_key: str | None,
+        claim: WriterClaim | None,
     ) -> AppendResult:
         now = self._now_us()
         with self._engine.begin() as conn:
+            if claim is not None:
+                check_claim(conn, claim)  # first: on PostgreSQL it locks the claim row against a takeover
             if dedupe is not None:
                 found = dedupe(conn)
                 if found is not None:
@@ -150,7 +174,7 @@ class LogAppender:
             state = writer.state()
             key_id = key_id_after or cached.key_id
             insert_append(conn, log_id=origin, camera_id=camera_id, appended=appended, state=state,
-                          key_id=key_id, now_us=now)  # fmt: skip
+                          key_id=key_id, now_us=now, writer=claim)  # fmt: skip
             if extra is not None:
                 extra(conn, appended.seq, now)
         self._cache[origin] = _Cached(state, key_id)

@@ -42,6 +42,7 @@ from archive.integrity import (
 from archive.integrity.errors import ChainError
 from archive.ledger import repo
 from archive.ledger.appender import LogAppender
+from archive.ledger.claims import check_claim
 from archive.ledger.facts import CheckpointView
 from archive.ledger.keyring import KeyRing
 from archive.ledger.published import publish_checkpoint, read_latest_note
@@ -260,13 +261,20 @@ class CheckpointSigner:
             origin, plan.size, plan.root.hex(), note.encode(), us_from_utc(now), pub.note.key, pub.note.version_id,
             pub.entries.key if pub.entries else None, pub.entries.version_id if pub.entries else None,
         )  # fmt: skip
-        self._record(rec)
+        self._record(rec, camera_id)
         log.info("signed checkpoint of %s at size %d", origin, plan.size)
         return _view(rec)
 
-    def _record(self, rec: repo.CheckpointRecord) -> None:
+    def _record(self, rec: repo.CheckpointRecord, camera_id: str | None = None) -> None:
+        """Store the checkpoint row; under this process's writer claim of the camera, if it holds one,
+        checked in the same transaction (WriterClaimLostError: not recorded; the next holder's
+        checkpoint repairs it from the log bucket)."""
+        claims = self._appender.claims
+        claim = None if claims is None or camera_id is None else claims.held(camera_id)
         try:
             with self._engine.begin() as conn:
+                if claim is not None:
+                    check_claim(conn, claim)
                 repo.insert_checkpoint(conn, rec)
         except DbIntegrityError:
             log.warning("checkpoint %s size %d was already recorded", rec.log_id, rec.size)

@@ -18,6 +18,7 @@ from sqlmodel import SQLModel
 
 from archive.catalog import log_tables  # noqa: F401  (registers the tables in SQLModel.metadata)
 from archive.integrity import Appended, Node, TreeHashes, WriterState
+from archive.ledger.claims import WriterClaim
 
 __all__ = [
     "CHECKPOINT",
@@ -117,11 +118,17 @@ def all_states(conn: Connection, camera_id: str | None = None) -> list[LogStateR
 # of an append's CPU).
 _INSERT_ENTRY: Final[Insert] = insert(ENTRY)
 _INSERT_NODE: Final[Insert] = insert(NODE)
+# The head row also carries the writer claim (holder, epoch) of the last append; an append never
+# moves the head back to an older epoch (claimless maintenance appends keep the stored claim).
 _UPDATE_STATE: Final[Update] = (
     update(STATE)
-    .where(and_(STATE.c.log_id == bindparam("b_log_id"), STATE.c.size == bindparam("b_old_size")))
+    .where(and_(STATE.c.log_id == bindparam("b_log_id"), STATE.c.size == bindparam("b_old_size"),
+                func.coalesce(STATE.c.writer_epoch, 0)
+                <= func.coalesce(bindparam("b_writer_epoch"), STATE.c.writer_epoch, 0)))
     .values(size=bindparam("b_size"), state=bindparam("b_state"), key_id=bindparam("b_key_id"),
-            updated_us=bindparam("b_updated_us"))
+            updated_us=bindparam("b_updated_us"),
+            writer_holder=func.coalesce(bindparam("b_writer_holder"), STATE.c.writer_holder),
+            writer_epoch=func.coalesce(bindparam("b_writer_epoch"), STATE.c.writer_epoch))
 )  # fmt: skip
 
 
@@ -134,10 +141,12 @@ def insert_append(
     state: WriterState,
     key_id: str,
     now_us: int,
+    writer: WriterClaim | None = None,
 ) -> None:
     """Store one appended entry, the nodes it completed and the new writer state.
 
-    The state row is updated only if it still has size ``appended.seq`` (compare-and-set).
+    The state row is updated only if it still has size ``appended.seq`` and no later writer epoch
+    than ``writer``'s (compare-and-set); it then records ``writer`` as the claim of the last append.
 
     Raises:
         StaleStateError: the stored state moved on (or back) meanwhile.
@@ -160,11 +169,13 @@ def insert_append(
             _INSERT_NODE,
             [{"log_id": log_id, "level": n.level, "idx": n.index, "hash": n.hash} for n in appended.nodes],
         )
-    _save_state(conn, log_id=log_id, camera_id=camera_id, old_size=seq, state=state, key_id=key_id, now_us=now_us)
+    _save_state(conn, log_id=log_id, camera_id=camera_id, old_size=seq, state=state, key_id=key_id, now_us=now_us,
+                writer=writer)  # fmt: skip
 
 
 def _save_state(
-    conn: Connection, *, log_id: str, camera_id: str, old_size: int, state: WriterState, key_id: str, now_us: int
+    conn: Connection, *, log_id: str, camera_id: str, old_size: int, state: WriterState, key_id: str, now_us: int,
+    writer: WriterClaim | None,
 ) -> None:
     doc = json.dumps(state.to_dict(), separators=(",", ":"))
     if old_size == 0:
@@ -175,16 +186,19 @@ def _save_state(
             insert(STATE).values(
                 log_id=log_id, camera_id=camera_id, size=state.size, state=doc, key_id=key_id,
                 created_us=now_us, updated_us=now_us,
+                writer_holder=None if writer is None else writer.holder,
+                writer_epoch=None if writer is None else writer.epoch,
             )
         )  # fmt: skip
         return
     done = conn.execute(
         _UPDATE_STATE,
         {"b_log_id": log_id, "b_old_size": old_size, "b_size": state.size, "b_state": doc, "b_key_id": key_id,
-         "b_updated_us": now_us},
+         "b_updated_us": now_us, "b_writer_holder": None if writer is None else writer.holder,
+         "b_writer_epoch": None if writer is None else writer.epoch},
     )  # fmt: skip
     if done.rowcount != 1:
-        raise StaleStateError(f"log {log_id}: stored state is not at size {old_size}")
+        raise StaleStateError(f"log {log_id}: stored state is not at size {old_size} (or has a later writer epoch)")
 
 
 def leaf_hashes(conn: Connection, log_id: str, lo: int, hi: int) -> list[bytes]:

@@ -26,6 +26,7 @@ from archive.ledger.facts import AppendResult, CheckpointView, SegmentFacts, Seg
 from archive.ledger.keyring import KeyRecord, KeyRing
 from archive.ledger.repo import GAP, SEGMENT, LogStateRecord, all_states
 from archive.ledger.settings import LedgerSettings, utc_now
+from archive.ledger.writers import WriterClaims
 from archive.model import us_from_utc, utc_from_us
 from archive.secretbox import SecretBox
 from archive.storage.base import ObjectStore
@@ -65,6 +66,7 @@ class Ledger:
         settings: LedgerSettings | None = None,
         *,
         now: Callable[[], datetime] = utc_now,
+        claims: WriterClaims | None = None,
     ) -> None:
         self.settings = settings or LedgerSettings()
         self.engine = engine
@@ -76,7 +78,10 @@ class Ledger:
 
         self.keys = KeyRing(engine, box, self.settings, now_us)
         self.locks = LogLocks()
-        self.appender = LogAppender(engine, self.keys, self.settings, self.locks, now_us)
+        #: the writer claims this process holds (one writer per camera log); segments and gaps are
+        #: appended only under one, every append and checkpoint checks the one it holds
+        self.claims = claims or WriterClaims(engine)
+        self.appender = LogAppender(engine, self.keys, self.settings, self.locks, now_us, self.claims)
         self.signer = CheckpointSigner(engine, store, self.keys, self.appender, self.settings, now)
 
     # -- naming --------------------------------------------------------------------------
@@ -92,6 +97,8 @@ class Ledger:
 
         Raises:
             ConflictError: that object version is already logged with another hash or size.
+            WriterClaimLostError: this process does not hold the camera's current writer claim
+                (:attr:`claims`); nothing was written.
             MalformedError: a value the entry format rejects.
             CatalogError: the database failed; nothing was written.
         """
@@ -127,7 +134,7 @@ class Ledger:
                 ),
             )  # fmt: skip
 
-        return self.appender.append(camera_id, payload, extra=rows, dedupe=dedupe)
+        return self.appender.append(camera_id, payload, extra=rows, dedupe=dedupe, require_claim=True)
 
     def append_gap(
         self, camera_id: str, start: datetime, end: datetime, reason: GapReason | str, detail: str = ""
@@ -139,6 +146,7 @@ class Ledger:
 
         Raises:
             MalformedError: unknown reason, ``end <= start``, naive times, detail too long.
+            WriterClaimLostError: as :meth:`append_segment`.
             CatalogError: the database failed; nothing was written.
         """
         payload = Gap(camera=camera_id, start=start, end=end, reason=_reason(reason), detail=detail)
@@ -159,7 +167,7 @@ class Ledger:
                                    reason=payload.reason.value, detail=payload.detail)
             )  # fmt: skip
 
-        return self.appender.append(camera_id, payload, extra=rows, dedupe=dedupe)
+        return self.appender.append(camera_id, payload, extra=rows, dedupe=dedupe, require_claim=True)
 
     def append_prune(self, camera_id: str, from_seq: int, to_seq: int, rule: str,
                      at: datetime | None = None) -> AppendResult:  # fmt: skip

@@ -233,6 +233,8 @@ class RecordingSpec:
     audio: bool = True
     enabled: bool = True
     flush_packets: bool = False
+    #: epoch of the writer claim this recorder holds on the camera (in run ids and object keys)
+    writer_epoch: int | None = None
 
     def __post_init__(self) -> None:
         where = f"cameras.{self.camera_id}"
@@ -254,6 +256,9 @@ class RecordingSpec:
                     f"must be a whole number of seconds from {MIN_SEGMENT_SECONDS} to {MAX_SEGMENT_SECONDS}",
                 )
             )
+        if self.writer_epoch is not None and (isinstance(self.writer_epoch, bool) or not isinstance(
+                self.writer_epoch, int) or self.writer_epoch < 1):  # fmt: skip
+            problems.append(Problem(f"{where}.writer_epoch", "must be a positive whole number"))
         for check in (
             lambda: validate_url(self.url, where=f"{where}.url"),
             lambda: validate_input_options(self.input_options, where=f"{where}.input_options"),
@@ -276,10 +281,11 @@ class RecordingSpec:
         audio: bool = True,
         enabled: bool = True,
         flush_packets: bool = False,
+        writer_epoch: int | None = None,
     ) -> RecordingSpec:
         """Build a spec from configuration values. Raises :class:`ValidationError`."""
         options = validate_input_options(input_options, where=f"cameras.{camera_id}.input_options")
-        return cls(camera_id, url, segment_seconds, options, audio, enabled, flush_packets)
+        return cls(camera_id, url, segment_seconds, options, audio, enabled, flush_packets, writer_epoch)
 
     @property
     def display_url(self) -> str:

@@ -36,8 +36,13 @@ from typing import Final
 from archive.errors import ConfigError, IntegrityError
 from archive.recorder.ffmpeg import SEGMENT_SUFFIX
 
-RUN_ID_RE: Final = re.compile(r"^\d{8}T\d{9}Z$")
-SEGMENT_RE: Final = re.compile(r"^(?P<run>\d{8}T\d{9}Z)-(?P<index>\d{6})" + re.escape(SEGMENT_SUFFIX) + "$")
+# A run id is the UTC start (ms) and, for a run recorded under a writer claim, ``e<epoch>`` of that
+# claim: the epoch goes into the segment file names and so into their object keys, so two claims
+# (runs, processes, nodes) never produce the same key. Run ids without an epoch stay readable.
+RUN_ID_RE: Final = re.compile(r"^\d{8}T\d{9}Z(?:e\d{1,18})?$")
+SEGMENT_RE: Final = re.compile(
+    r"^(?P<run>\d{8}T\d{9}Z(?:e\d{1,18})?)-(?P<index>\d{6})" + re.escape(SEGMENT_SUFFIX) + "$"
+)
 DEFAULT_ALARM_FRACTION: Final = 0.8
 
 
@@ -225,8 +230,9 @@ class CameraSpool:
         """The paths of run ``run_id``."""
         return RunPaths(self.directory, run_id)
 
-    def new_run(self, now: dt.datetime | None = None) -> RunPaths:
-        """Paths for a new ffmpeg run named after ``now`` (UTC), unique in this directory.
+    def new_run(self, now: dt.datetime | None = None, *, writer_epoch: int | None = None) -> RunPaths:
+        """Paths for a new ffmpeg run named after ``now`` (UTC) and the ``writer_epoch`` of the claim
+        it records under (``e<epoch>`` suffix), unique in this directory.
 
         Raises :class:`ConfigError` when the directory cannot be created.
         """
@@ -235,6 +241,7 @@ class CameraSpool:
         taken = set(self.run_ids())
         while True:
             run_id = moment.strftime("%Y%m%dT%H%M%S") + f"{moment.microsecond // 1000:03d}Z"
+            run_id += "" if writer_epoch is None else f"e{writer_epoch}"
             if run_id not in taken:
                 return RunPaths(self.directory, run_id)
             moment += dt.timedelta(milliseconds=1)

@@ -209,7 +209,7 @@ class CameraWorker:
         self._set(state=CameraState.STOPPED, pid=None)
 
     async def _one_run(self, stop: asyncio.Event) -> tuple[GapReason, str, bool]:
-        run = self.spool.new_run(self._clock())
+        run = self.spool.new_run(self._clock(), writer_epoch=self.spec.writer_epoch)
         self._live([run.run_id])  # before ffmpeg exists: its first file must never look partial
         proc = FfmpegRun(build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg), run)
         try:

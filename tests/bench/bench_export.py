@@ -64,6 +64,7 @@ from archive.secretbox import SecretBox
 from archive.storage.base import LockMode, Retention
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
+from tests.fixtures.claims import claiming_writer
 
 T0 = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 SEG = timedelta(seconds=10)
@@ -87,7 +88,8 @@ def _env(tmp: Path, store: S3Store, cams: list[str]) -> tuple[Exports, Ledger, s
     store.ensure_bucket(media, object_lock=True)
     store.ensure_bucket(logs, object_lock=True)
     ledger = Ledger(engine, store, box, LedgerSettings(media_bucket=media, log_bucket=logs,
-                                                       log_retention=timedelta(days=1)))
+                                                       log_retention=timedelta(days=1)),
+                    claims=claiming_writer(engine))
     holds = HoldService(engine, store, AuditLog(engine, _now_us), now_us=_now_us)
     ex = assemble_exports(engine=engine, store=store, ledger=ledger, registry=reg, holds=holds, audit=None,
                       policies=lambda: None, settings=ExportSettings(tmp / "exports"), auto_build=False)

@@ -70,6 +70,7 @@ def main() -> int:
             owner = Owner("bench", "Bench", OwnerKind.GOVERNMENT)
             cam = Camera("bench-0", "bench", "bench", "rtsp://127.0.0.1/x", -7.47, 112.43, "loopback")
             rt.registry.apply([owner], [(cam, None)])
+            rt.writer_claims.claim(cam.id)  # one writer per camera: a recorder claims before it appends
             store, sink, bucket = rt.store, LedgerSink(rt.ledger), cfg.storage.media_bucket
             t0 = dt.datetime.now(dt.UTC)
             for i in range(args.segments):

@@ -40,6 +40,7 @@ sys.path.insert(0, str(ROOT))
 from archive.catalog.db import make_engine  # noqa: E402
 from archive.catalog.migrate import upgrade  # noqa: E402
 from archive.model import Camera, us_from_utc  # noqa: E402
+from tests.fixtures.claims import claiming_writer  # noqa: E402
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 SEG_US = 10_000_000
@@ -193,7 +194,8 @@ def bench_delete(args: argparse.Namespace) -> dict[str, float]:
         engine = make_engine(f"sqlite:///{tmp / 'catalog.sqlite3'}")
         upgrade(engine)
         ledger = Ledger(engine, store, SecretBox.from_key_file(tmp / "key"),
-                        LedgerSettings(media_bucket="media", log_bucket="logs"))  # fmt: skip
+                        LedgerSettings(media_bucket="media", log_bucket="logs"),
+                        claims=claiming_writer(engine))  # fmt: skip
         cam = Camera("sunrise-000", "bench", "sunrise-mall", "rtsp://x", 0.0, 0.0, "bench")
         body = hashlib.shake_256(b"bench").digest(size)
         sha = hashlib.sha256(body).hexdigest()

@@ -35,6 +35,7 @@ from archive.ledger.verify import verify_camera
 from archive.secretbox import SecretBox
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
+from tests.fixtures.claims import claiming_writer
 
 CAM = "cam-bench"
 T0 = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
@@ -64,7 +65,8 @@ def main() -> int:
             upgrade(engine)
             settings = LedgerSettings(media_bucket="bench-media", log_bucket="bench-logs",
                                       log_retention=timedelta(days=1))  # fmt: skip
-            ledger = Ledger(engine, store, SecretBox.from_key_file(tmp / "credentials.key"), settings)
+            ledger = Ledger(engine, store, SecretBox.from_key_file(tmp / "credentials.key"), settings,
+                            claims=claiming_writer(engine))
 
             files = tmp / "files"
             files.mkdir()

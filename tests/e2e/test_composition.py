@@ -23,6 +23,7 @@ DRIVER = textwrap.dedent('''
     from archive.ledger.checkpoints import Checkpointer
     from archive.ledger.keyring import KeyRing
     from archive.ledger.service import Ledger
+    from archive.ledger.writers import WriterClaims
     from archive.recorder.service import Recorder
     from archive.retention.audit import AuditLog as HoldLog
     from archive.retention.holds import HoldService
@@ -33,7 +34,7 @@ DRIVER = textwrap.dedent('''
     from archive.search.service import SearchService
     PARTS = [Engine, Ledger, KeyRing, AuditTrail, GroupCommit, HoldService, HoldLog, PolicyStore, RetentionService,
              RetentionJobs, JobScheduler, Checkpointer, ExportService, BuildRunner, IdentityService, SearchService,
-             Recorder]
+             Recorder, WriterClaims]
     config, port = sys.argv[1], int(sys.argv[2])
     counts = {}
     def probe():

@@ -39,6 +39,7 @@ from archive.retention.planner import CameraPlan, Plan
 from archive.search.service import SearchService
 from archive.secretbox import SecretBox
 from archive.storage.base import LockMode, ObjectStore, Retention
+from tests.fixtures.claims import claiming_writer
 
 T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)
 SEG = timedelta(seconds=10)
@@ -127,7 +128,7 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     registry.apply(OWNERS, [(c, "secret" if c.id == "cam-a" else None) for c in CAMERAS])
     media, logs = _bucket(store, "media"), _bucket(store, "logs")
     lsettings = LedgerSettings(media_bucket=media, log_bucket=logs, log_retention=timedelta(days=1))
-    ledger = Ledger(engine, store, box, lsettings)
+    ledger = Ledger(engine, store, box, lsettings, claims=claiming_writer(engine))
     identity = IdentityService(engine)
     audit = AuditTrail(engine, KeyRing(engine, box, lsettings), store, origin_prefix=lsettings.origin_prefix,
                        log_bucket=logs, retention=timedelta(days=1))

@@ -38,6 +38,7 @@ from archive.retention.holds import HoldService
 from archive.retention.policy_load import load_policies
 from archive.secretbox import SecretBox
 from archive.storage.base import LockMode, ObjectStore, Retention
+from tests.fixtures.claims import claiming_writer
 
 T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)
 CLIP = timedelta(seconds=2)
@@ -159,7 +160,7 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
     tag = f"x{uuid.uuid4().hex[:10]}"
     lset = LedgerSettings(origin_prefix=f"{tag}.archive", media_prefix_format=f"{tag}/{{camera}}/",
                           media_bucket=media, log_bucket=logs, log_retention=timedelta(days=1))
-    ledger = Ledger(engine, store, box, lset)
+    ledger = Ledger(engine, store, box, lset, claims=claiming_writer(engine))
     audit = AuditTrail(engine, KeyRing(engine, box, lset), store, origin_prefix=lset.origin_prefix,
                        log_bucket=logs, retention=timedelta(days=1))
 

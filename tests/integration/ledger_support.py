@@ -16,6 +16,7 @@ from archive.integrity import MediaInfo
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
 from archive.secretbox import SecretBox
 from archive.storage.base import LockMode, ObjectStore, Retention
+from tests.fixtures.claims import claiming_writer
 
 T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)
 SEG = timedelta(seconds=10)
@@ -54,18 +55,22 @@ class Env:
     tag: str = ""
 
     def reopen(self) -> Ledger:
-        """A new Ledger on the same catalog/store (as after a restart: no in-memory state)."""
-        return make_ledger(self.engine, self.store, self.key_file, self.media, self.logs, self.tag)
+        """A new Ledger on the same catalog/store (as after a restart: no in-memory state; the
+        same writer-claim holder, as a recorder process that keeps its claims)."""
+        return make_ledger(self.engine, self.store, self.key_file, self.media, self.logs, self.tag,
+                           holder=self.ledger.claims.holder)
 
 
-def make_ledger(engine: Engine, store: ObjectStore, key_file: Path, media: str, logs: str, tag: str = "") -> Ledger:
-    """A ledger; with ``tag``, origins are ``<tag>.archive/camera/<id>`` and media keys ``<tag>/<id>/...``."""
+def make_ledger(engine: Engine, store: ObjectStore, key_file: Path, media: str, logs: str, tag: str = "",
+                holder: str | None = None) -> Ledger:
+    """A ledger; with ``tag``, origins are ``<tag>.archive/camera/<id>`` and media keys ``<tag>/<id>/...``.
+    It claims each camera it appends to (:mod:`tests.fixtures.claims`) as ``holder``."""
     if tag:
         settings = LedgerSettings(origin_prefix=f"{tag}.archive", media_prefix_format=f"{tag}/{{camera}}/",
                                   media_bucket=media, log_bucket=logs, log_retention=timedelta(days=1))
     else:
         settings = LedgerSettings(media_bucket=media, log_bucket=logs, log_retention=timedelta(days=1))
-    return Ledger(engine, store, SecretBox.from_key_file(key_file), settings)
+    return Ledger(engine, store, SecretBox.from_key_file(key_file), settings, claims=claiming_writer(engine, holder))
 
 
 def make_env(url: str, store: ObjectStore, tmp_path: Path, *, shared: bool = True) -> Env:

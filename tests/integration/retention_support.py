@@ -30,6 +30,7 @@ from archive.retention.upload import PolicyStore, UploadRetention
 from archive.retention.usage import Usage
 from archive.secretbox import SecretBox
 from archive.storage.base import ObjectStore, Retention
+from tests.fixtures.claims import claiming_writer
 
 REPO_POLICIES = Path(__file__).resolve().parents[2] / "retention_policies"
 MEDIA = MediaInfo(container="mpegts", codec="h264", width=1280, height=720, keyframe_start=True, partial=False)
@@ -131,7 +132,8 @@ def make_renv(url: str, store: ObjectStore, tmp_path: Path, owners: dict[str, st
     tag = f"t{uuid.uuid4().hex[:8]}"
     settings = LedgerSettings(origin_prefix=origin_prefix or f"{tag}.archive", media_bucket=media, log_bucket=logs,
                               log_retention=timedelta(days=1))
-    ledger = Ledger(engine, store, SecretBox.from_key_file(tmp_path / "keys" / "credentials.key"), settings)
+    ledger = Ledger(engine, store, SecretBox.from_key_file(tmp_path / "keys" / "credentials.key"), settings,
+                    claims=claiming_writer(engine))
     policies = tmp_path / "retention_policies"
     shutil.copytree(REPO_POLICIES, policies)
     env = REnv(engine, store, ledger, media, logs, tag, policies, Clock(), FakeUsage())

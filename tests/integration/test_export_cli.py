@@ -17,6 +17,7 @@ from archive.identity.service import IdentityService
 from archive.ledger.service import Ledger
 from archive.ledger.settings import ledger_settings
 from archive.storage.seaweed import EmbeddedSeaweed
+from tests.fixtures.claims import claiming_writer
 from tests.integration import export_support as xs
 
 
@@ -42,7 +43,7 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
         ident = IdentityService(rt.engine)
         for uid, (name, role, agency, owner) in xs.USERS.items():
             ident.add_user(uid, name, role, agency=agency, owner_id=owner)
-        ledger = Ledger(rt.engine, rt.store, rt.secret_box, ledger_settings(config))
+        ledger = Ledger(rt.engine, rt.store, rt.secret_box, ledger_settings(config), claims=claiming_writer(rt.engine))
         env = types.SimpleNamespace(ledger=ledger, store=rt.store, media=config.storage.media_bucket)
         xs.record_cameras(env, xs.make_clips(tmp_path / "clips"))  # type: ignore[arg-type]
     code, out = _run(cfg, "export", "request", "--as", "inv1", "--case", "LP/7/2025", "--legal-basis", "KUHAP 43",

@@ -311,7 +311,9 @@ def test_crash_between_append_and_sign_then_continue(env: Env, seaweed, tmp_path
         "from tests.integration.ledger_support import Env, make_ledger, record\n"
         f"store = S3Store({seaweed.endpoint!r}, {creds.access_key!r}, {creds.secret_key!r}, secure=False)\n"
         f"engine = make_engine({env.url!r})\n"
-        f"ledger = make_ledger(engine, store, Path({str(env.key_file)!r}), {env.media!r}, {env.logs!r}, {env.tag!r})\n"
+        # the writer claim of this test's ledger: the killed writer and its restart are one recorder
+        f"ledger = make_ledger(engine, store, Path({str(env.key_file)!r}), {env.media!r}, {env.logs!r}, {env.tag!r}, "
+        f"holder={env.ledger.claims.holder!r})\n"
         f"env = Env(ledger, engine, store, {env.media!r}, {env.logs!r}, {env.url!r}, Path({str(env.key_file)!r}), "
         f"{env.tag!r})\n"
         f"record(env, {CAM!r}, 3, first=2)\n"

@@ -137,3 +137,22 @@ def test_tidy_spool_prunes_remembered_live_runs_whose_files_are_gone(tmp_path: P
     cam.seen_runs = frozenset({RUN_A, RUN_B})  # few enough: nothing is looked up or dropped
     tidy_spool(cam, threading.Lock())
     assert cam.seen_runs == {RUN_A, RUN_B}
+
+
+def test_runs_under_a_writer_claim_carry_its_epoch_and_old_names_stay_readable(tmp_path: Path) -> None:
+    """Issue 13.1: object keys contain the spool file name; with the claim's epoch in the run id,
+    two claims that start a run at the same millisecond still name their files differently."""
+    from archive.recorder.spool import SEGMENT_RE, CameraSpool
+
+    spool = CameraSpool(tmp_path, "cam-1", max_bytes=10**9)
+    moment = dt.datetime(2026, 12, 2, 16, 0, 0, 123000, tzinfo=dt.UTC)
+    a = spool.new_run(moment, writer_epoch=7)
+    b = CameraSpool(tmp_path / "other", "cam-1", max_bytes=10**9).new_run(moment, writer_epoch=8)
+    assert a.run_id == "20261202T160000123Ze7" and b.run_id == "20261202T160000123Ze8"
+    assert a.segment_path(3).name != b.segment_path(3).name
+    for name, run in ((a.segment_path(3).name, a.run_id), ("20261202T160000123Z-000003.ts", "20261202T160000123Z")):
+        match = SEGMENT_RE.match(name)
+        assert match is not None and match["run"] == run and match["index"] == "000003"
+    a.segment_path(0).write_bytes(b"x")
+    (tmp_path / "cam-1" / "20250101T000000000Z-000000.ts").write_bytes(b"y")  # a run of an older version
+    assert spool.run_ids() == ["20250101T000000000Z", "20261202T160000123Ze7"]

@@ -1,0 +1,194 @@
+"""The writer claims one process holds (one writer per camera log), and their renewal.
+
+A recorder claims every camera before it touches that camera's spool or the store
+(:meth:`WriterClaims.claim`), renews the claims every ``ttl / 3`` on a background thread while it
+records (:meth:`WriterClaims.start_renewing`) and releases them when it stops. The ledger appends a
+camera's segments and gaps only under the claim held here, and checks it in the append's transaction
+(:mod:`archive.ledger.claims`).
+
+When a renewal fails because the database is unreachable, nothing changes here: recording goes on
+into the spool and appends fail (and are retried) until the database is back; then the same holder
+simply continues if nobody took the claim over, and is refused (``WriterClaimLostError``) if
+another holder did.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import threading
+from collections.abc import Iterable
+from typing import Final
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
+from sqlalchemy.exc import SQLAlchemyError
+
+from archive.errors import CatalogError, WriterClaimLostError, WriterHeldError
+from archive.ledger.claims import ClaimRecord, WriterClaim, current_claim, release_claim, renew_claim, take_claim
+
+__all__ = ["DEFAULT_TTL_S", "WriterClaims", "process_holder"]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TTL_S: Final = 15.0
+
+
+def process_holder() -> str:
+    """A holder name for this process: ``<hostname>:<pid>:<8 random hex>`` (unique even when a
+    pid is reused or two hosts share a name)."""
+    return f"{socket.gethostname()[:200]}:{os.getpid()}:{secrets.token_hex(4)}"
+
+
+class WriterClaims:
+    """The writer claims held by one holder (one process). Thread-safe."""
+
+    def __init__(self, engine: Engine, *, holder: str | None = None, ttl_s: float = DEFAULT_TTL_S) -> None:
+        if ttl_s <= 0:
+            raise ValueError("ttl_s must be positive")
+        self._engine = engine
+        self.holder = holder or process_holder()
+        self.ttl_s = ttl_s
+        self._held: dict[str, WriterClaim] = {}
+        self._lost: dict[str, str] = {}
+        self._guard = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def _ttl_us(self) -> int:
+        return round(self.ttl_s * 1_000_000)
+
+    def held(self, camera_id: str) -> WriterClaim | None:
+        """The claim this process holds on the camera (None: it holds none)."""
+        with self._guard:
+            return self._held.get(camera_id)
+
+    def lost(self) -> dict[str, str]:
+        """Cameras whose claim another holder took over, with the reason (for status)."""
+        with self._guard:
+            return dict(self._lost)
+
+    def claim(self, camera_id: str) -> WriterClaim:
+        """Claim the camera's log for this process (renews a claim it already holds).
+
+        Raises:
+            WriterHeldError: another live process holds it (the message names the holder).
+            CatalogError: the database failed.
+        """
+        for _attempt in range(2):
+            try:
+                with self._engine.begin() as conn:
+                    claim = take_claim(conn, camera_id, self.holder, self._ttl_us)
+            except DbIntegrityError:
+                continue  # another holder inserted the first row meanwhile: read it again
+            except SQLAlchemyError as exc:
+                raise CatalogError(f"cannot claim camera {camera_id}: {exc}") from exc
+            with self._guard:
+                self._held[camera_id] = claim
+                self._lost.pop(camera_id, None)
+            return claim
+        raise WriterHeldError(f"camera {camera_id} was claimed by another process at the same moment")
+
+    def claim_all(self, camera_ids: Iterable[str]) -> tuple[list[WriterClaim], dict[str, str]]:
+        """Claim each camera; returns ``(claimed, {camera_id: why refused})``.
+
+        Raises CatalogError (the database failed).
+        """
+        claimed: list[WriterClaim] = []
+        refused: dict[str, str] = {}
+        for camera_id in camera_ids:
+            try:
+                claimed.append(self.claim(camera_id))
+            except WriterHeldError as exc:
+                refused[camera_id] = str(exc)
+        return claimed, refused
+
+    def claim_for_recording(self, camera_ids: Iterable[str], *, refuse: bool) -> tuple[list[str], dict[str, str]]:
+        """Claim the cameras a recorder is about to record, before it touches their spool or the store.
+
+        Returns ``(claimed camera ids, {camera_id: why skipped})``; each skipped one is logged as
+        an error. ``refuse``: raise instead of skipping (``archive record``), releasing what was claimed.
+
+        Raises:
+            WriterHeldError: with ``refuse``, a camera is held by another live process (named).
+            CatalogError: the database failed.
+        """
+        claimed, refused = self.claim_all(camera_ids)
+        if refused and refuse:
+            for claim in claimed:
+                self.release(claim.camera_id)
+            raise WriterHeldError(next(iter(refused.values())))
+        for camera_id, why in refused.items():
+            log.error("NOT recording camera %s: %s", camera_id, why)
+        return [c.camera_id for c in claimed], refused
+
+    def describe(self, camera_id: str) -> ClaimRecord | None:
+        """The camera's current claim row (whoever holds it). Raises CatalogError."""
+        try:
+            with self._engine.connect() as conn:
+                return current_claim(conn, camera_id)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read the writer claim of camera {camera_id}: {exc}") from exc
+
+    def renew_all(self) -> None:
+        """Renew every held claim once. A claim another holder took over is dropped (and listed
+        by :meth:`lost`); a database failure is logged and changes nothing (see module docstring)."""
+        with self._guard:
+            claims = list(self._held.values())
+        for claim in claims:
+            try:
+                with self._engine.begin() as conn:
+                    renew_claim(conn, claim, self._ttl_us)
+            except WriterClaimLostError as exc:
+                log.error("%s", exc)
+                with self._guard:
+                    if self._held.get(claim.camera_id) == claim:
+                        del self._held[claim.camera_id]
+                    self._lost[claim.camera_id] = str(exc)
+            except SQLAlchemyError as exc:
+                log.warning("cannot renew the writer claim of camera %s (database): %s; recording goes on "
+                            "into the spool", claim.camera_id, exc.__class__.__name__)  # fmt: skip
+
+    def release(self, camera_id: str) -> None:
+        """Release the camera's claim (it expires now; the epoch stays). Raises nothing: a
+        failure is logged, and the claim then expires after its TTL."""
+        with self._guard:
+            claim = self._held.pop(camera_id, None)
+        if claim is None:
+            return
+        try:
+            with self._engine.begin() as conn:
+                release_claim(conn, claim)
+        except SQLAlchemyError as exc:
+            log.warning("cannot release the writer claim of camera %s: %s", camera_id, exc.__class__.__name__)
+
+    def release_all(self) -> None:
+        """Stop renewing and release every held claim."""
+        self.stop_renewing()
+        with self._guard:
+            cameras = list(self._held)
+        for camera_id in cameras:
+            self.release(camera_id)
+
+    def start_renewing(self) -> None:
+        """Renew every held claim every ``ttl / 3`` seconds on a daemon thread."""
+        if self._thread is not None:
+            return
+        self._stop.clear()
+
+        def loop() -> None:
+            while not self._stop.wait(self.ttl_s / 3):
+                self.renew_all()
+
+        self._thread = threading.Thread(target=loop, name="writer-claims", daemon=True)
+        self._thread.start()
+
+    def stop_renewing(self) -> None:
+        """Stop the renewal thread (claims stay held until released or expired)."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(10)
+            self._thread = None
