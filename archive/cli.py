@@ -19,6 +19,7 @@ from archive.config import Config, load_config, mask_url, masked
 from archive.errors import ERRORS, UserError, ValidationError
 from archive.export.cli import register as register_export
 from archive.ledger.cli import register as register_ledger
+from archive.redact import install_log_scrubber
 from archive.retention.cli import register as register_retention
 
 log = logging.getLogger("archive")
@@ -212,6 +213,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    install_log_scrubber()  # no log line carries a credential (archive.redact)
     handler: Handler = args.handler
     try:
         cfg = load_config(args.config)

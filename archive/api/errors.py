@@ -46,6 +46,7 @@ from archive.errors import (
     ValidationError,
 )
 from archive.integrity.errors import IntegrityError
+from archive.redact import scrub_tree
 
 from .context import context_of
 
@@ -98,7 +99,8 @@ def problem(exc: BaseException) -> tuple[int, dict[str, Any]]:
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Litestar exception handler for every exception (registered on the app)."""
-    status, body = problem(exc)
+    status, raw = problem(exc)
+    body: dict[str, Any] = scrub_tree(raw)  # type: ignore[assignment]  # a message may quote a URL
     context_of(request).error = str(body["message"])[:500]
     headers = {"WWW-Authenticate": 'Bearer realm="archive"'} if status == 401 else None
     return Response(body, status_code=status, headers=headers, media_type="application/json")
