@@ -29,10 +29,12 @@ from archive.bootstrap import Runtime
 from archive.config import Config
 from archive.errors import NotFoundError
 from archive.export.factory import exports_from_runtime
+from archive.fsmodes import secure_process, write_private
 from archive.health import check_health
 from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
 from archive.recorder.status import RecorderStatus
+from archive.redact import scrub_tree
 from archive.retention.jobs import RetentionJobs
 from archive.scheduler import JobScheduler
 from archive.sim.cameras import SimulatedCameraSet
@@ -89,14 +91,11 @@ def status_file(cfg: Config) -> Path:
 
 
 def _write_status(path: Path, status: RecorderStatus) -> None:
-    """Atomically publish the snapshot (write a temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Atomically publish the snapshot, scrubbed of credentials, in a file of mode 0600."""
     data = dataclasses.asdict(status)
     data["pid"] = os.getpid()
     data["spool_alarm"] = status.spool_alarm
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, json.dumps(scrub_tree(data), default=str, indent=1).encode("utf-8"))
 
 
 def read_status(cfg: Config) -> dict[str, object]:
@@ -119,6 +118,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
 
     ``only``: record just this camera (``archive record --camera ID``); NotFoundError if unknown.
     """
+    secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700 (archive.fsmodes)
     with Runtime(cfg) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
         report = check_health(rt)
         for c in report.checks:
