@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import ConfigError
+from archive.redact import scrub
 
 ENV_PREFIX = "ARCHIVE_"
 ENV_CONFIG_PATH = "ARCHIVE_CONFIG"
@@ -367,14 +368,8 @@ def masked(cfg: Config) -> dict[str, dict[str, object]]:
 
 
 def mask_url(url: str) -> str:
-    """Replace the password inside ``scheme://user:password@host`` with ``***``."""
-    scheme, sep, rest = url.partition("://")
-    authority, slash, path = rest.partition("/")
-    if not sep or "@" not in authority:
-        return url
-    userinfo, _, host = authority.rpartition("@")
-    user = userinfo.split(":", 1)[0]
-    return f"{scheme}://{user}:***@{host}{slash}{path}" if ":" in userinfo else url
+    """Replace the password inside ``scheme://user:password@host`` with ``***`` (:func:`archive.redact.scrub`)."""
+    return scrub(url)
 
 
 __all__ = ["Config", "load_config", "mask_url", "masked"]

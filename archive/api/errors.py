@@ -26,6 +26,7 @@ Bodies never carry a stack trace; a 500 carries only a reference to the server l
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from typing import Any
 
@@ -47,12 +48,14 @@ from archive.errors import (
     ValidationError,
 )
 from archive.integrity.errors import IntegrityError
+from archive.redact import scrub_tree
 
 from .context import context_of
 
 __all__ = ["ERROR_CODES", "handle_exception", "problem"]
 
 log = logging.getLogger(__name__)
+_QUOTED = re.compile(r"'([^']{1,200})'")
 
 _TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (ValidationError, 422, "invalid"),
@@ -89,7 +92,10 @@ def problem(exc: BaseException) -> tuple[int, dict[str, Any]]:
         extra = exc.extra if isinstance(exc.extra, list) else []
         problems = [{"where": str(e.get("key") or e.get("source") or "request"), "message": str(e.get("message", ""))}
                     for e in extra if isinstance(e, dict)]  # fmt: skip
-        problems = problems or [{"where": "request", "message": "the request does not match the API schema"}]
+        if not problems:  # e.g. "Missing required query parameter 'start' for path /api/v1/...": drop the URL
+            said = str(exc.detail).split(" for path ", 1)[0].split(" for GET ", 1)[0]
+            named = _QUOTED.search(said)
+            problems = [{"where": named.group(1) if named else "request", "message": said}]
         message = "; ".join(f"{p['where']}: {p['message']}" for p in problems)  # never the URL echoed back
         return 422, {"status": 422, "error": "invalid", "message": message, "problems": problems}
     if isinstance(exc, HTTPException) and exc.status_code < 500:
@@ -103,7 +109,8 @@ def problem(exc: BaseException) -> tuple[int, dict[str, Any]]:
 
 def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Response[dict[str, Any]]:
     """Litestar exception handler for every exception (registered on the app)."""
-    status, body = problem(exc)
+    status, raw = problem(exc)
+    body: dict[str, Any] = scrub_tree(raw)  # type: ignore[assignment]  # a message may quote a URL
     context_of(request).error = str(body["message"])[:500]
     headers = {"WWW-Authenticate": 'Bearer realm="archive"'} if status == 401 else None
     return Response(body, status_code=status, headers=headers, media_type="application/json")

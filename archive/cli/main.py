@@ -21,6 +21,7 @@ from archive.cli.up import register as register_up
 from archive.cli.users import register as register_api
 from archive.config import load_config
 from archive.errors import ERRORS, UserError, ValidationError
+from archive.redact import install_log_scrubber
 
 log = logging.getLogger("archive")
 
@@ -47,6 +48,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    install_log_scrubber()  # no log line carries a credential (archive.redact)
     handler: Handler = args.handler
     try:
         cfg = load_config(args.config)

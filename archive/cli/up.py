@@ -26,7 +26,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 from archive.cli.common import runtime
 from archive.config import Config
 from archive.errors import NotFoundError
+from archive.fsmodes import secure_process, write_private
 from archive.model import Camera, Owner, OwnerKind
+from archive.redact import scrub_tree
 
 if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
     from archive.bootstrap import Runtime
@@ -85,16 +87,13 @@ def status_file(cfg: Config) -> Path:
 
 
 def _write_status(path: Path, status: RecorderStatus, skipped: dict[str, str] | None = None) -> None:
-    """Atomically publish the snapshot (write a temp file, then rename); ``skipped``: cameras not
-    recorded because another live process holds their writer claim, with why."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Atomically publish the snapshot, scrubbed of credentials, in a file of mode 0600; ``skipped``:
+    cameras not recorded because another live process holds their writer claim, with why."""
     data = dataclasses.asdict(status)
     data["pid"] = os.getpid()
     data["skipped"] = [{"camera_id": k, "reason": v} for k, v in sorted((skipped or {}).items())]
     data["spool_alarm"] = status.spool_alarm
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
-    tmp.replace(path)
+    write_private(path, json.dumps(scrub_tree(data), default=str, indent=1).encode("utf-8"))
 
 
 def read_status(cfg: Config) -> dict[str, object]:
@@ -123,6 +122,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     from archive.health import check_health
     from archive.sim.cameras import SimulatedCameraSet
 
+    secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700 (archive.fsmodes)
     with runtime(cfg, export_builder=True) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
         cameras = [rt.registry.camera(only)] if only else rt.registry.cameras(enabled_only=True)
         # one writer per camera: claim before the store, the spool or ffmpeg is touched; released last

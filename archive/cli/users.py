@@ -124,7 +124,9 @@ def cmd_tokens_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
 
 def cmd_api_serve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.api.serve import serve
+    from archive.fsmodes import secure_process
 
+    secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700
     serve(cfg, args.host or cfg.api.host, args.port or cfg.api.port, args.workers or cfg.api.workers, out)
     return 0
 

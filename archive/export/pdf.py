@@ -14,6 +14,8 @@ import zlib
 from dataclasses import dataclass
 from datetime import datetime
 
+from archive.redact import scrub
+
 __all__ = ["PdfText"]
 
 _W, _H, _MARGIN = 595.28, 841.89, 50.0  # A4 in points
@@ -54,7 +56,7 @@ class PdfText:
 
     def _wrap(self, text: str, width: int, indent: int = 0, hang: int = 0) -> list[str]:
         out: list[str] = []
-        for para in text.split("\n"):
+        for para in scrub(text).split("\n"):  # every text passes here: no credential is printed
             out += textwrap.wrap(para, width=max(10, width - indent), initial_indent=" " * indent,
                                  subsequent_indent=" " * (indent + hang), break_long_words=True,
                                  break_on_hyphens=False, drop_whitespace=True) or [""]  # fmt: skip

@@ -20,6 +20,7 @@ from archive.export.verifier.formats import fingerprint
 from archive.export.zipout import FileRecord
 from archive.integrity import Cosignature, Gap, Segment, SignedNote, Signer, format_time
 from archive.model import Camera, Owner, us_from_utc, utc_from_us
+from archive.redact import scrub
 
 __all__ = ["ReportInput", "render_report"]
 
@@ -51,7 +52,9 @@ class ReportInput:
 
 
 def _e(value: object) -> str:
-    return html.escape("" if value is None else str(value))
+    """Every text of the report passes here: escaped, and scrubbed of credentials (a gap entry
+    logged before details were scrubbed may hold a camera URL with its password)."""
+    return html.escape("" if value is None else scrub(str(value)))
 
 
 def _when(s: ExportSettings, us: int) -> str:

@@ -85,7 +85,8 @@ class _Output:
     """The ``.part`` file: unbuffered writes, the package's SHA-256, write-behind."""
 
     def __init__(self, path: Path, writeback_bytes: int) -> None:
-        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o644)
+        # 0600: a package is evidence for the case's parties only, whatever the umask
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_CLOEXEC", 0), 0o600)
         self.sha = hashlib.sha256()
         self.pos = 0
         self._every = writeback_bytes

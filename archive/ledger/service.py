@@ -28,6 +28,7 @@ from archive.ledger.repo import GAP, SEGMENT, LogStateRecord, all_states
 from archive.ledger.settings import LedgerSettings, utc_now
 from archive.ledger.writers import WriterClaims
 from archive.model import us_from_utc, utc_from_us
+from archive.redact import scrub
 from archive.secretbox import SecretBox
 from archive.storage.base import ObjectStore
 
@@ -142,13 +143,16 @@ class Ledger:
         """Log an interval ``[start, end)`` without media and add its ``gap`` row.
 
         Idempotent on ``(camera_id, start, end, reason)``. ``reason`` must be one of
-        :class:`archive.integrity.GapReason` (SPEC.md 2.3).
+        :class:`archive.integrity.GapReason` (SPEC.md 2.3). A ``detail`` holding a credential (URL
+        password, a known camera password: :func:`archive.redact.scrub`) is logged scrubbed: an
+        entry is kept for years under object lock and cannot be changed later (SPEC.md 2.3).
 
         Raises:
             MalformedError: unknown reason, ``end <= start``, naive times, detail too long.
             WriterClaimLostError: as :meth:`append_segment`.
             CatalogError: the database failed; nothing was written.
         """
+        detail = scrub(detail) if isinstance(detail, str) else detail  # defence in depth: callers scrub too
         payload = Gap(camera=camera_id, start=start, end=end, reason=_reason(reason), detail=detail)
         start_us, end_us = us_from_utc(payload.start), us_from_utc(payload.end)
 

@@ -60,9 +60,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 from archive.errors import Problem, ToolError, ValidationError
+from archive.redact import scrub
 
 CONTAINER: Final = "mpegts"
 SEGMENT_SUFFIX: Final = ".ts"
@@ -205,17 +206,8 @@ def validate_url(url: str, *, where: str = "url") -> None:
 
 
 def redact_url(url: str) -> str:
-    """``url`` with any password replaced by ``***`` (for logs and status)."""
-    try:
-        parts = urlsplit(url)
-        if parts.password is None:
-            return url
-        user = parts.username or ""
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-        return urlunsplit((parts.scheme, f"{user}:***@{host}{port}", parts.path, parts.query, ""))
-    except ValueError:
-        return "<invalid url>"
+    """``url`` with any password replaced by ``***`` (for logs and status; :func:`archive.redact.scrub`)."""
+    return scrub(url)
 
 
 @dataclass(frozen=True)
@@ -290,7 +282,17 @@ class RecordingSpec:
     @property
     def display_url(self) -> str:
         """The URL without its password."""
-        return redact_url(self.url)
+        return scrub(self.url, self.secrets)
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The password inside :attr:`url`, decoded and as written (empty without one): text
+        ffmpeg prints about this camera is scrubbed of these (:mod:`archive.redact`)."""
+        try:
+            password = urlsplit(self.url).password
+        except ValueError:
+            return ()
+        return () if not password else tuple(dict.fromkeys((unquote(password), password)))
 
 
 def build_argv(spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *, ffmpeg: str) -> list[str]:

@@ -38,6 +38,7 @@ from archive.recorder.ingest_state import Camera, Pending, gap_between, log_trai
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
+from archive.redact import scrub
 from archive.storage.base import ObjectStore
 
 DEFAULT_GAP_TOLERANCE_S: Final = 1.0
@@ -108,7 +109,8 @@ class Ingester:
         self._wake.set()
 
     def note_run_end(self, camera_id: str, run_id: str, reason: GapReason, detail: str = "") -> None:
-        """Why a run ended: the reason of the gap that follows it, if any."""
+        """Why a run ended: the reason of the gap that follows it, if any (``detail`` is kept scrubbed)."""
+        detail = scrub(detail)
         with self._lock:
             cam = self._cams.get(camera_id)
             if cam is not None:

@@ -18,6 +18,7 @@ from archive.ledger.facts import SegmentFacts, SegmentView
 from archive.ledger.service import Ledger
 from archive.recorder.ffmpeg import CONTAINER
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord
+from archive.redact import scrub
 
 # Recorder reasons -> the closed set of SPEC.md 2.3; the recorder's own word goes in ``detail``.
 _REASONS: dict[GapReason, LogGapReason] = {
@@ -69,7 +70,7 @@ class LedgerSink:
             "audio_codec": record.audio_codec or "",
             "readable": "1" if record.readable else "0",
             "complete": "1" if record.complete else "0",
-            "problems": "; ".join(record.problems)[:2000],
+            "problems": scrub("; ".join(record.problems))[:2000],
         }
         facts = SegmentFacts(
             object_key=record.key,
@@ -89,7 +90,7 @@ class LedgerSink:
     def record_gap(self, record: GapRecord) -> None:
         """Log one gap (idempotent). Raises CatalogError, MalformedError."""
         reason = _REASONS.get(record.reason, LogGapReason.OTHER)
-        detail = record.reason.value if not record.detail else f"{record.reason.value}: {record.detail}"
+        detail = record.reason.value if not record.detail else f"{record.reason.value}: {scrub(record.detail)}"
         self._ledger.append_gap(record.camera_id, record.start, record.end, reason, detail[:1000])
 
 

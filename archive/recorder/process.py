@@ -25,6 +25,7 @@ from typing import Final
 from archive.errors import ToolError
 from archive.recorder.sink import GapReason
 from archive.recorder.spool import RunPaths
+from archive.redact import scrub
 
 _PROGRESS_READ: Final = 4096
 _OUT_TIME: Final = b"out_time_us="
@@ -40,7 +41,9 @@ _UNREACHABLE: Final = (
 
 
 def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason, str]:
-    """Why an ffmpeg run ended on its own, from its exit status and its last log lines (pure)."""
+    """Why an ffmpeg run ended on its own, from its exit status and its last log lines (pure).
+
+    The detail is scrubbed of credentials (:func:`archive.redact.scrub`) even if the lines were not."""
     errors = (
         [line for line in log if "[error]" in line or "[fatal]" in line]
         or [line for line in log if "[warning]" in line]
@@ -48,7 +51,7 @@ def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason
     )
     text = "\n".join(log)
     last = errors[-1] if errors else ""
-    detail = f"exit status {returncode}" + (f": {last}" if last else "")
+    detail = scrub(f"exit status {returncode}" + (f": {last}" if last else ""))
     if any(marker in text for marker in _REJECTED):
         return GapReason.CAMERA_REJECTED, detail
     if any(marker in text for marker in _UNREACHABLE):
@@ -92,8 +95,11 @@ def end_orphans(runs: Sequence[RunPaths], timeout: float = 5.0) -> list[int]:
 class FfmpegRun:
     """One ffmpeg process recording one run. Use from a single event loop."""
 
-    def __init__(self, argv: Sequence[str], run: RunPaths, *, log_lines: int = 60) -> None:
+    def __init__(
+        self, argv: Sequence[str], run: RunPaths, *, log_lines: int = 60, secrets: Sequence[str] = ()
+    ) -> None:
         self.argv = list(argv)
+        self._secrets = tuple(secrets)  # scrubbed from each log line as it is read
         self.run = run
         self.log: collections.deque[str] = collections.deque(maxlen=log_lines)
         self.input_streams: list[str] = []
@@ -162,7 +168,9 @@ class FfmpegRun:
 
     async def _read_log(self, stream: asyncio.StreamReader) -> None:
         while line := await stream.readline():
-            text = line.decode("utf-8", "replace").rstrip()
+            # ffmpeg prints the input URL, password included, in errors ("rtsp://u:PASS@h/x:
+            # Connection timed out", Debian's 5.1): scrubbed before the line is kept anywhere.
+            text = scrub(line.decode("utf-8", "replace").rstrip(), self._secrets)
             if not text:
                 continue
             self.log.append(text)

@@ -45,6 +45,7 @@ from archive.recorder.process import FfmpegRun, classify_exit, end_orphans
 from archive.recorder.sink import GapReason
 from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
+from archive.redact import remember_secret, scrub, scrub_optional
 
 GIB: Final = 1024**3
 DEFAULT_RECONNECT: Final = Backoff(0.5, 2.0)
@@ -141,9 +142,10 @@ class CameraWorker:
         self._view = replace(self._view, **changes)  # type: ignore[arg-type]
 
     def snapshot(self) -> CameraStatus:
-        """The camera's status now (thread-safe)."""
-        view = self._view
+        """The camera's status now (thread-safe), its texts scrubbed of credentials."""
+        view, secrets = self._view, self.spec.secrets
         ingest = self._ingester.status(self.spec.camera_id) if self._ingester else IngestStatus(self.spec.camera_id)
+        ingest = replace(ingest, last_error=scrub_optional(ingest.last_error, secrets))
         return CameraStatus(
             camera_id=self.spec.camera_id,
             url=self.spec.display_url,
@@ -156,8 +158,8 @@ class CameraWorker:
             last_segment_at=view.last_segment_at,
             bitrate_bps=view.bitrate_bps,
             not_recording_since=view.not_recording_since,
-            last_exit=view.last_exit,
-            input_streams=view.input_streams,
+            last_exit=scrub_optional(view.last_exit, secrets),
+            input_streams=tuple(scrub(s, secrets) for s in view.input_streams),
             spool=self.spool.usage(),
             ingest=ingest,
         )
@@ -211,7 +213,8 @@ class CameraWorker:
     async def _one_run(self, stop: asyncio.Event) -> tuple[GapReason, str, bool]:
         run = self.spool.new_run(self._clock(), writer_epoch=self.spec.writer_epoch)
         self._live([run.run_id])  # before ffmpeg exists: its first file must never look partial
-        proc = FfmpegRun(build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg), run)
+        argv = build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg)
+        proc = FfmpegRun(argv, run, secrets=self.spec.secrets)
         try:
             await proc.start()
         except ToolError as exc:
@@ -352,6 +355,9 @@ class Supervisor:
         self.settings = settings
         self._ingester = ingester
         self._clock = clock
+        for spec in specs:  # every later scrub in this process removes them (archive.redact)
+            for secret in spec.secrets:
+                remember_secret(secret)
         ffmpeg = find_ffmpeg(settings.ffmpeg)
         self.workers = [
             CameraWorker(
@@ -407,6 +413,6 @@ class Supervisor:
         return RecorderStatus(
             taken_at=self._clock(),
             store_available=ing.store_available if ing else True,
-            store_error=ing.store_error if ing else None,
+            store_error=scrub_optional(ing.store_error) if ing else None,
             cameras=self.status(),
         )

@@ -11,6 +11,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 
 from archive.errors import Problem, ValidationError
 from archive.model import Camera, Owner, OwnerKind
+from archive.redact import scrub
 from archive.registry.parse import Located, RawFile, RawRecord
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
@@ -94,15 +95,48 @@ class _Checker:
         return tuple(dict.fromkeys(t.strip() for t in v))
 
 
+_DELIMS = "/?#"
+_AMBIGUOUS = ("stream_url has '/', '?' or '#' before its last '@' and it cannot be told whether they belong "
+              "to a password or to the path: percent-encode them in the password (%2F, %3F, %23) or give the "
+              "password in the 'password' field")  # fmt: skip
+
+
+def _userinfo_split(url: str) -> tuple[str, str | None] | None:
+    """``(url without userinfo, raw userinfo)`` when a password holds raw ``/ ? #`` (RFC 3986 3.2.1
+    says encode them; people do not), else None. Raises ValueError(_AMBIGUOUS) when the text before
+    the last ``@`` might as well be ``host:port/path`` (a path holding ``@``)."""
+    scheme, sep, rest = url.partition("://")
+    at = rest.rfind("@")
+    if not sep or at < 0 or not any(c in rest[:at] for c in _DELIMS):
+        return None
+    userinfo = rest[:at]
+    user, colon, password = userinfo.partition(":")
+    if any(c in user for c in _DELIMS):
+        return None  # "host/path@x": no userinfo at all, urlsplit reads it right
+    first = min((password.find(c) for c in _DELIMS if c in password), default=len(password))
+    if not colon or password[:first].isdigit():
+        raise ValueError(_AMBIGUOUS)  # "host:554/live@main" or "user/x@host"
+    return f"{scheme}://{rest[at + 1:]}", userinfo
+
+
 def split_stream_url(url: str) -> tuple[str, str | None, str | None]:
-    """Split credentials out of a stream URL: (url without userinfo, username, password)."""
-    parts = urlsplit(url)
+    """Split credentials out of a stream URL: (url without userinfo, username, password).
+
+    A password may hold raw ``@ : / ? #``: the userinfo ends at the last ``@``. Raises ValueError
+    (its message never quotes the URL) when that is ambiguous or the URL is malformed.
+    """
+    raw = _userinfo_split(url)
+    rest, userinfo = raw if raw is not None else (url, None)
+    parts = urlsplit(rest)
     host = parts.hostname or ""
     if parts.port is not None:
         host = f"{host}:{parts.port}"
     if ":" in (parts.hostname or ""):
         host = f"[{parts.hostname}]" + (f":{parts.port}" if parts.port is not None else "")
     bare = urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
+    if userinfo is not None:
+        user_raw, _, password_raw = userinfo.partition(":")
+        return bare, unquote(user_raw) or None, unquote(password_raw)
     user = unquote(parts.username) if parts.username else None
     password = unquote(parts.password) if parts.password is not None else None
     return bare, user, password
@@ -113,11 +147,18 @@ def _stream_url(chk: _Checker, loc: Located) -> tuple[str, str | None, str | Non
     if not isinstance(raw, str) or not raw.strip():
         chk.add(loc.line, "stream_url must be non-empty text")
         return None
+    text = raw.strip()
+    has_userinfo = "@" in text.partition("://")[2]
     try:
-        parts = urlsplit(raw.strip())
+        raw_split = _userinfo_split(text)
+        parts = urlsplit(raw_split[0] if raw_split else text)
         _ = parts.port
     except ValueError as exc:
-        chk.add(loc.line, f"stream_url is not a valid URL ({exc})")
+        if str(exc) == _AMBIGUOUS:
+            chk.add(loc.line, _AMBIGUOUS)
+        else:  # urlsplit's messages quote the netloc, password included: never echo them then
+            why = "its host or port cannot be read" if has_userinfo else scrub(str(exc))
+            chk.add(loc.line, f"stream_url is not a valid URL ({why})")
         return None
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         chk.add(loc.line, f"stream_url scheme {parts.scheme or '(none)'!r} is not allowed "
@@ -126,10 +167,10 @@ def _stream_url(chk: _Checker, loc: Located) -> tuple[str, str | None, str | Non
     if not parts.hostname:
         chk.add(loc.line, "stream_url has no host")
         return None
-    if any(c.isspace() for c in raw.strip()):
+    if any(c.isspace() for c in text):
         chk.add(loc.line, "stream_url must not contain spaces")
         return None
-    return split_stream_url(raw.strip())
+    return split_stream_url(text)
 
 
 def _owner(chk: _Checker, rec: RawRecord) -> Owner | None:

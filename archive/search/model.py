@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import NamedTuple
 
+from archive.redact import scrub
 from archive.search.geo import Box
 
 __all__ = [
@@ -69,13 +70,19 @@ class Interval:
 
 @dataclass(frozen=True)
 class GapView:
-    """A logged interval without media, with its reason (log entry ``seq``)."""
+    """A logged interval without media, with its reason (log entry ``seq``).
+
+    ``detail`` is scrubbed of credentials (:func:`archive.redact.scrub`): entries logged before
+    details were scrubbed may hold a camera URL with its password."""
 
     seq: int
     start_us: int
     end_us: int
     reason: str
     detail: str
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "detail", scrub(self.detail))
 
 
 class SegmentHit(NamedTuple):

@@ -72,7 +72,7 @@ def test_one_mapping() -> None:
         (ChainError("x"), 409, "integrity"), (ObjectLockedError("x"), 409, "locked"),
         (StorageUnavailableError("x"), 503, "storage_unavailable"), (CatalogError("x"), 503, "catalog_unavailable"),
         (ToolError("secret detail"), 500, "internal"), (RuntimeError("secret detail"), 500, "internal"),
-        (NotFoundException(), 404, "not_found"), (ValidationException("bad param"), 400, "bad_request"),
+        (NotFoundException(), 404, "not_found"), (ValidationException("bad param"), 422, "invalid"),
     ]
     for exc, status, code in cases:
         got_status, body = problem(exc)
