@@ -292,7 +292,11 @@ class Ingester:
             item = cam.pending[0]
             assert item.record is not None
             if not item.dated:  # SPEC.md 9.1: from the media clock, bounded by arrival, in order
-                item.record, item.dated = date_record(item.record, cam.last, cam.covered), True
+                nxt = cam.pending[1].file if len(cam.pending) > 1 else None
+                by_next = item.file.run_id in cam.live_runs or (
+                    nxt is not None and (nxt.run_id, nxt.index) == (item.file.run_id, item.file.index + 1)
+                )
+                item.record, item.dated = date_record(item.record, cam.last, cam.covered, closed_by_next=by_next), True
             record = item.record
             gap = self._gap_before(cam, record)
             try:

@@ -114,12 +114,17 @@ def date_segment(
     return SegmentTimes(start, end, dating, round(_seconds(arrival - end), 6), round(_seconds(end - start - length), 6))
 
 
-def date_record(record: SegmentRecord, prev: SegmentRecord | None, covered: dt.datetime | None) -> SegmentRecord:
+def date_record(
+    record: SegmentRecord, prev: SegmentRecord | None, covered: dt.datetime | None, *, closed_by_next: bool = True
+) -> SegmentRecord:
     """``record`` with its times set by :func:`date_segment` (SPEC.md 9.1): continuing ``prev``
     (the camera's last logged segment) when it is the previous file of the same run, never
     before ``covered`` (the end of the camera's last logged segment or gap) nor, for a run's
-    first segment, before the run started. A burst, a re-anchoring and a clock step back are
-    logged (warning). Never raises."""
+    first segment, before the run started. ``closed_by_next``: the file was finished because
+    the next segment of its run began (its run is alive or its next file exists); the last file
+    of a run was closed when the connection ended, later than its media arrived, so its finish
+    bounds its end but never re-anchors the clock forward. A burst, a re-anchoring and a clock
+    step back are logged (warning). Never raises."""
     continues = prev is not None and (prev.run_id, prev.run_index + 1) == (record.run_id, record.run_index)
     follows = prev.end if prev is not None and continues else None
     run_start = None if continues else run_started(record.run_id)
@@ -127,7 +132,8 @@ def date_record(record: SegmentRecord, prev: SegmentRecord | None, covered: dt.d
         run_start = None
     bounds = [covered, prev.end if prev is not None else None, run_start]
     floor = max((b for b in bounds if b is not None), default=None)
-    times = date_segment(record.duration, record.wall_end, follows=follows, floor=floor)
+    bound = REANCHOR_S if closed_by_next else float("inf")
+    times = date_segment(record.duration, record.wall_end, follows=follows, floor=floor, reanchor_s=bound)
     span = _seconds(times.end - times.start)
     where = f"{record.camera_id} seq {record.seq} ({record.run_id}-{record.run_index:06d})"
     if times.dating is Dating.COMPRESSED and -times.correction > BURST_LOG_S:
