@@ -31,6 +31,7 @@ from .errors import (
     NonCanonicalError,
     ProofError,
     SignatureError,
+    TimeOrderError,
 )
 from .keys import ALG_COSIGNATURE_V1, ALG_ED25519, Signer, VerifierKey
 from .log import (
@@ -111,6 +112,7 @@ __all__ = [
     "SignatureError",
     "SignedNote",
     "Signer",
+    "TimeOrderError",
     "TreeHashes",
     "VerifierKey",
     "WriterState",

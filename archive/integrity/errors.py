@@ -12,6 +12,7 @@ number it is about, and says what differs.
     ├── ProofError            a Merkle proof does not reproduce the expected root
     ├── SignatureError        a signature is missing, untrusted or invalid
     ├── CompletenessError     the entries do not cover the requested time range
+    ├── TimeOrderError        timeline entries overlap, or one ends after a later recorded time
     └── MediaMismatchError    media bytes differ from what their segment entry records
 """
 
@@ -26,6 +27,7 @@ __all__ = [
     "NonCanonicalError",
     "ProofError",
     "SignatureError",
+    "TimeOrderError",
 ]
 
 
@@ -78,6 +80,10 @@ class SignatureError(IntegrityError):
 
 class CompletenessError(IntegrityError):
     """Segments and gaps do not tile the requested time range (a hole beyond tolerance)."""
+
+
+class TimeOrderError(IntegrityError):
+    """Timeline entries overlap, or one ends after a time recorded or signed later (SPEC.md 8 step 8)."""
 
 
 class MediaMismatchError(IntegrityError):

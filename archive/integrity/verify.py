@@ -9,10 +9,9 @@ seq and what differs.
 from __future__ import annotations
 
 import hashlib
-import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from .checkpoint import (
@@ -35,6 +34,7 @@ from .log import verify_entries
 from .merkle import leaf_hash
 from .note import SignedNote
 from .proofs import InclusionProof, RangeProof, verify_inclusion, verify_range_proof
+from .timeorder import check_not_after, check_time_order
 
 __all__ = [
     "DEFAULT_TOLERANCE_US",
@@ -45,7 +45,8 @@ __all__ = [
 ]
 
 DEFAULT_TOLERANCE_US = 500_000
-"""Largest hole or overlap between timeline entries accepted without a gap entry (SPEC.md 8.8)."""
+"""Largest hole or overlap between timeline entries, and largest excess of an end over a later
+recorded time, accepted and reported instead of failed (SPEC.md 8 step 8)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,12 +98,14 @@ def check_time_coverage(
 ) -> tuple[tuple[datetime, datetime] | None, tuple[str, ...]]:
     """Check that the segment and gap entries tile ``[time_from, time_to)`` (default: from
     the earliest start to the latest end) with no hole longer than ``tolerance_us``
-    (SPEC.md 8.8). Returns the covered interval and notes (holes within tolerance, overlaps
-    beyond it).
+    (SPEC.md 8.8), in time order (:func:`~archive.integrity.timeorder.check_time_order`).
+    Returns the covered interval and notes (holes and overlaps within tolerance).
 
     Raises:
         CompletenessError: a hole longer than the tolerance, or (with a requested range) no
             segment or gap entry at all.
+        TimeOrderError: an overlap longer than the tolerance, or an end after the ``at`` of a
+            later clock or prune entry (SPEC.md 8 step 8 (a), (b)).
         MalformedError: ``time_to`` before ``time_from`` or a negative tolerance.
     """
     if tolerance_us < 0:
@@ -118,12 +121,8 @@ def check_time_coverage(
     hi = time_to if time_to is not None else max(e for _, e, _ in spans)
     if hi <= lo:
         raise MalformedError(f"time range end {hi.isoformat()} is not after its start {lo.isoformat()}")
-    notes: list[str] = []
-    # Overlaps in recording order (e.g. clock stepped back, or a late-ingested segment).
-    for (_, a_end, a_seq), (b_start, _, b_seq) in itertools.pairwise(spans):
-        overlap = _us(a_end - b_start)
-        if overlap > tolerance_us:
-            notes.append(f"seq {b_seq} starts {overlap} us before seq {a_seq} ends (overlap or clock step)")
+    # Step 8 (a), (b): no overlap, no end after a later recorded time (SPEC.md 9.1 dating).
+    notes = list(check_time_order(entries, tolerance_us))
     # Sweep in time order: [lo, cover) is covered so far.
     cover, cover_seq = lo, None
     for start, end, seq in sorted(spans):
@@ -253,6 +252,8 @@ def verify_range(
         ProofError: the entries do not rebuild the signed root, or proof and checkpoint
             disagree on the tree size or the number of entries.
         CompletenessError: the time range has a hole beyond the tolerance.
+        TimeOrderError: timeline entries overlap, or one ends after a later clock or prune
+            entry's time or after the earliest trusted witness cosignature (SPEC.md 8 step 8).
         MediaMismatchError: a media file is missing or differs.
     """
     # Steps 1-2: checkpoint signature by a trusted log key, witness quorum.
@@ -281,6 +282,10 @@ def verify_range(
     # Step 7: per-entry facts; step 8: time coverage.
     notes, pruned = _entry_notes(decoded, tolerance_us)
     covered, time_notes = check_time_coverage(decoded, time_from=time_from, time_to=time_to, tolerance_us=tolerance_us)
+    if cosigs:  # step 8 (b): nothing in the checkpoint ends after a witness saw it
+        first = min(cosigs, key=lambda c: c.timestamp)
+        at = datetime.fromtimestamp(first.timestamp, tz=UTC)
+        check_not_after(decoded, at, f"the checkpoint was cosigned by {first.name}", tolerance_us)
     # Step 9: prune entries from after the range (proven by inclusion), then media files.
     for data, incl in prunes:
         entry, prune = _proven_prune(data, incl, cp)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection
 
 from archive.integrity import (
     ZERO_HASH,
+    Clock,
     CompactRange,
     Entry,
     Gap,
@@ -44,7 +45,7 @@ class Scan:
     complete: bool = True
     last_hash: bytes | None = None
     leaves: list[bytes] = field(default_factory=list)
-    timeline: list[Entry] = field(default_factory=list)
+    timeline: list[Entry] = field(default_factory=list)  # segment, gap, clock, prune: for SPEC.md 8 step 8
     segments: dict[int, Segment] = field(default_factory=dict)
     gaps: dict[int, Gap] = field(default_factory=dict)
     prunes: list[tuple[int, Prune]] = field(default_factory=list)
@@ -175,4 +176,7 @@ def _check_one(rec: repo.EntryRecord, log_id: str, camera_id: str, prev: bytes |
         else:
             scan.gaps[rec.seq] = p
     elif isinstance(p, Prune):
+        scan.timeline.append(entry)  # its ``at`` bounds the ends before it (SPEC.md 8 step 8 (b))
         scan.prunes.append((rec.seq, p))
+    elif isinstance(p, Clock):
+        scan.timeline.append(entry)

@@ -35,8 +35,9 @@ from archive.errors import IntegrityError, StorageUnavailableError
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
 from archive.recorder.ingest_state import Camera, Pending, gap_between, log_trailing_gap, tidy_spool
+from archive.recorder.media_clock import date_record
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
-from archive.recorder.spool import CameraSpool, SpoolFile
+from archive.recorder.spool import CameraSpool
 from archive.recorder.status import IngestStatus
 from archive.redact import scrub
 from archive.storage.base import ObjectStore
@@ -291,8 +292,14 @@ class Ingester:
         committed = False
         while cam.pending and cam.pending[0].record is not None and now >= cam.commit_not_before:
             item = cam.pending[0]
+            assert item.record is not None
+            if not item.dated:  # SPEC.md 9.1: from the media clock, bounded by arrival, in order
+                nxt = cam.pending[1].file if len(cam.pending) > 1 else None
+                by_next = item.file.run_id in cam.live_runs or (
+                    nxt is not None and (nxt.run_id, nxt.index) == (item.file.run_id, item.file.index + 1)
+                )
+                item.record, item.dated = date_record(item.record, cam.last, cam.covered, closed_by_next=by_next), True
             record = item.record
-            assert record is not None
             gap = self._gap_before(cam, record)
             try:
                 if gap is not None and not item.gap_done:
@@ -341,10 +348,8 @@ class Ingester:
         ready = [f for f in files if f.ready and f.name not in cam.kept]
         cam.status = replace(cam.status, backlog_files=len(ready), backlog_bytes=sum(f.size for f in ready))
         queued = {p.file.path for p in cam.pending}
-        previous: SpoolFile | None = None
         for file in files:
             if file.name in cam.kept:
-                previous = file
                 continue
             if not file.ready:
                 break
@@ -352,14 +357,8 @@ class Ingester:
                 cam.truncated = True
                 break
             if file.path not in queued:
-                prev_end = None
-                if previous is not None and (previous.run_id, previous.index + 1) == (file.run_id, file.index):
-                    prev_end = previous.mtime
-                elif cam.last is not None and (cam.last.run_id, cam.last.run_index + 1) == (file.run_id, file.index):
-                    prev_end = cam.last.wall_end
-                cam.pending.append(Pending(file, cam.next_seq, prev_end, cam.generation))
+                cam.pending.append(Pending(file, cam.next_seq, cam.generation))
                 cam.next_seq += 1
-            previous = file
 
     def _submit(self, cams: list[Camera], now: float) -> None:
         in_flight = sum(1 for c in cams for p in c.pending if p.future is not None)
@@ -378,7 +377,7 @@ class Ingester:
                 break
             if per_cam[key] >= self._per_camera:
                 continue
-            job = IngestJob(cam.spool.camera_id, item.seq, item.file, self._bucket, item.prev_wall_end)
+            job = IngestJob(cam.spool.camera_id, item.seq, item.file, self._bucket)
             recovered = item.submitted > 0 or item.file.run_id not in cam.seen_runs  # an earlier try may have stored it
             item.future = self._pool.submit(run_job, job, self._store, retention=self._retention, key_for=self._key_for,
                                             probe_tool=self._probe_tool, check_existing=recovered)  # fmt: skip

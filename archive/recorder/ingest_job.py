@@ -27,7 +27,8 @@ CONTENT_TYPE: Final = "video/mp2t"
 #: Segments up to this size are uploaded from the bytes that were hashed (60 s at 4 Mbit/s is 30 MB).
 IN_MEMORY_MAX: Final = 48 * 1024 * 1024
 
-#: ``(camera_id, segment start UTC) -> Retention | None``: the object-lock retention of a new segment.
+#: ``(camera_id, arrival UTC) -> Retention | None``: the object-lock retention of a new segment, from the
+#: wall time its file was finished (never before its dated start, SPEC.md 9.1: the lock is no shorter).
 RetentionPolicy = Callable[[str, dt.datetime], Retention | None]
 #: Which program lists a segment's packets (see :func:`archive.recorder.probe.probe_segment`).
 ProbeTool = Literal["ffprobe", "ffmpeg", "python"]
@@ -46,23 +47,6 @@ def iso(moment: dt.datetime) -> str:
     return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-def segment_timing(
-    duration: float, wall_end: dt.datetime, prev_wall_end: dt.datetime | None
-) -> tuple[dt.datetime, dt.datetime, float | None]:
-    """``(start, end, clock_offset)`` of a segment.
-
-    With the previous segment of the same run closed at ``prev_wall_end`` (its end boundary is
-    this one's start boundary): start = that wall clock, end = start + media duration,
-    clock_offset = ``wall_end - end`` in seconds. Without it (first segment of a run, or its
-    predecessor was not observed): end = ``wall_end``, start = end - duration, offset unknown.
-    """
-    length = dt.timedelta(seconds=duration)
-    if prev_wall_end is not None and prev_wall_end <= wall_end:
-        end = prev_wall_end + length
-        return prev_wall_end, end, round((wall_end - end).total_seconds(), 6)
-    return wall_end - length, wall_end, None
-
-
 @dataclass(frozen=True)
 class IngestJob:
     """One spool file to store as segment ``seq`` of ``camera_id``."""
@@ -71,7 +55,6 @@ class IngestJob:
     seq: int
     file: SpoolFile
     bucket: str
-    prev_wall_end: dt.datetime | None
 
 
 def _reuse_existing(store: ObjectStore, job: IngestJob, key: str, facts: SegmentFacts) -> ObjectInfo | None:
@@ -127,7 +110,10 @@ def run_job(
     st = path.stat()
     if (facts.size, st.st_size, st.st_mtime_ns) != (job.file.size, job.file.size, job.file.mtime_ns):
         raise IntegrityError(f"{path} changed while being ingested ({job.file.size} -> {facts.size} bytes)")
-    start, end, offset = segment_timing(facts.duration, job.file.mtime, job.prev_wall_end)
+    # Provisional times (end at arrival); the ingester dates the record in recording order
+    # (SPEC.md 9.1, archive.recorder.media_clock). The object carries only what is known here.
+    arrived = job.file.mtime
+    start, end = arrived - dt.timedelta(microseconds=round(facts.duration * 1_000_000)), arrived
     key = key_for(job.camera_id, job.seq, job.file)
     partial = job.file.state is FileState.PARTIAL
     existing = _reuse_existing(store, job, key, facts) if check_existing else None
@@ -136,12 +122,12 @@ def run_job(
             "camera": job.camera_id,
             "seq": str(job.seq),
             "sha256": facts.sha256,
-            "start": iso(start),
-            "end": iso(end),
+            "arrived": iso(arrived),
+            "duration_us": str(round(facts.duration * 1_000_000)),
             "partial": "1" if partial else "0",
             "source": path.name,
         }
-        lock = retention(job.camera_id, start)
+        lock = retention(job.camera_id, arrived)  # not before the dated start: a lock at least as long
         if data is not None:
             put = store.put_bytes(
                 job.bucket, key, data, content_type=CONTENT_TYPE, metadata=metadata, retention=lock, sha256=facts.sha256
@@ -174,7 +160,7 @@ def run_job(
         start=start,
         end=end,
         wall_end=job.file.mtime,
-        clock_offset=offset,
+        arrival_lag=None,
         duration=facts.duration,
         video_codec=facts.video_codec,
         width=facts.width,

@@ -78,13 +78,13 @@ class Pending:
 
     file: SpoolFile
     seq: int
-    prev_wall_end: dt.datetime | None
     generation: int
     future: Future[SegmentRecord] | None = None
     record: SegmentRecord | None = None
     attempts: int = 0
     not_before: float = 0.0
     gap_done: bool = False
+    dated: bool = False  # record's times set in recording order (archive.recorder.media_clock)
     submitted: int = 0  # uploads started: a retry first looks for an earlier attempt's copy
 
 

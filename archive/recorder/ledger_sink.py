@@ -3,7 +3,8 @@
 Each confirmed segment becomes one ``segment`` entry of the camera's log and its catalog row in
 one transaction (:meth:`archive.ledger.service.Ledger.append_segment`); each gap a ``gap`` entry.
 Both are idempotent, so the ingester may repeat a call after a crash. The recorder's own fields
-that are not evidence (spool run, recorder seq, wall clock at the end) travel in the row's
+that are not evidence (spool run, recorder seq, wall clock at the end, how the times were dated
+and the arrival lag, SPEC.md 9.1) travel in the row's
 ``meta`` so :meth:`LedgerSink.last_segment` can hand the ingester back the record it needs for
 seq and gap continuity after a restart.
 """
@@ -71,6 +72,8 @@ class LedgerSink:
             "readable": "1" if record.readable else "0",
             "complete": "1" if record.complete else "0",
             "problems": scrub("; ".join(record.problems))[:2000],
+            "dating": record.dating,
+            "arrival_lag_us": "" if record.arrival_lag is None else str(_us(record.arrival_lag)),
         }
         facts = SegmentFacts(
             object_key=record.key,
@@ -81,7 +84,7 @@ class LedgerSink:
             end=record.end,
             duration_us=_us(record.duration),
             media=media,
-            clock_offset_us=None if record.clock_offset is None else _us(record.clock_offset),
+            clock_offset_us=None,  # SPEC.md 2.2: the time daemon's offset, which the recorder does not read
             bucket=record.bucket,
             meta=meta,
         )
@@ -108,7 +111,7 @@ def _record(view: SegmentView) -> SegmentRecord:
         start=view.start,
         end=view.end,
         wall_end=wall_end,
-        clock_offset=None,
+        arrival_lag=_lag(meta.get("arrival_lag_us", "")),
         duration=view.duration_us / 1_000_000,
         video_codec=None,
         width=None,
@@ -121,4 +124,9 @@ def _record(view: SegmentView) -> SegmentRecord:
         run_id=meta.get("run_id", ""),
         run_index=int(meta.get("run_index", "0")),
         ingested_at=view.end,
+        dating=meta.get("dating", ""),
     )
+
+
+def _lag(text: str) -> float | None:
+    return int(text) / 1_000_000 if text.lstrip("-").isdigit() else None

@@ -32,11 +32,13 @@ class GapReason(StrEnum):
 class SegmentRecord:
     """One segment, stored and confirmed.
 
-    ``start`` is the recorder's wall clock (UTC) at the segment's start boundary; ``end`` is
-    ``start + duration`` (media duration); ``wall_end`` the wall clock at its end boundary;
-    ``clock_offset`` = ``wall_end - end`` in seconds (None when the start boundary was not observed,
-    then ``start = wall_end - duration``). ``partial``: ffmpeg never closed the file (killed or
-    crashed mid-segment). ``run_id``/``run_index`` name the spool file it came from.
+    ``start``/``end`` (UTC) are the media clock anchored to the wall clock, bounded by arrival
+    (SPEC.md 9.1, :mod:`archive.recorder.media_clock`); ``wall_end`` is the wall clock at which
+    the file was finished (its arrival); ``arrival_lag`` = ``wall_end - end`` in seconds and
+    ``dating`` how the times were set (a :class:`~archive.recorder.media_clock.Dating` value),
+    both None/"" until the ingester dated the record in recording order. ``duration`` is the
+    media duration from the stream's timestamps. ``partial``: ffmpeg never closed the file
+    (killed or crashed mid-segment). ``run_id``/``run_index`` name the spool file it came from.
     """
 
     camera_id: str
@@ -49,7 +51,7 @@ class SegmentRecord:
     start: dt.datetime
     end: dt.datetime
     wall_end: dt.datetime
-    clock_offset: float | None
+    arrival_lag: float | None
     duration: float
     video_codec: str | None
     width: int | None
@@ -63,6 +65,7 @@ class SegmentRecord:
     run_index: int
     ingested_at: dt.datetime
     problems: tuple[str, ...] = ()
+    dating: str = ""
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,9 @@ class BulkCameraSet(ProcessGroupOwner):
     Same shape as :class:`~archive.sim.cameras.SimulatedCameraSet`: :meth:`start`, :attr:`urls`,
     :meth:`stop`, :meth:`close`, context manager. ``port`` fixes the RTSP port (default: the
     kernel picks one, kept across restarts). ``per_feeder`` is the number of mounts each ffmpeg
-    feeder serves.
+    feeder serves. ``burst_s`` (lite server only): each mount that starts playing first sends
+    that many seconds of past video ``burst_speed`` times faster than real time, as a caching
+    relay or NVR does. Raises :class:`UserError` for impossible settings.
     """
 
     def __init__(
@@ -116,6 +118,8 @@ class BulkCameraSet(ProcessGroupOwner):
         cache: ClipCache | None = None,
         workdir: Path | None = None,
         python: str = SYSTEM_PYTHON,
+        burst_s: float = 0.0,
+        burst_speed: float = 10.0,
     ) -> None:
         if n < 1:
             raise UserError(f"The number of simulated cameras must be at least 1, not {n}.")
@@ -125,7 +129,10 @@ class BulkCameraSet(ProcessGroupOwner):
             raise UserError(f"Port {port} is not a valid TCP port.")
         if server not in BULK_SERVER_SCRIPTS:
             raise UserError(f"Unknown bulk server {server!r}; known: {', '.join(BULK_SERVER_SCRIPTS)}.")
+        if burst_s and server != "lite":
+            raise UserError("Only the lite bulk server sends a burst at connect (burst_s).")
         self.server = server
+        self.burst_s, self.burst_speed = burst_s, burst_speed
         self.profile = bulk_profile(profile)
         if server == "lite" and self.profile.codec != "h264":
             raise UserError("The lite bulk server relays H.264 profiles only; use server='gst' for h265.")
@@ -177,6 +184,7 @@ class BulkCameraSet(ProcessGroupOwner):
             "host": self.host, "ffmpeg": self.cache.ffmpeg, "codec": self.profile.codec, "clip": str(clip.path),
             "video_rtp": clip.video_rtp, "count": self.n, "per_feeder": self.per_feeder,
             "stagger_s": self.profile.gop / self.profile.fps, "fps": self.profile.fps,
+            "burst_s": self.burst_s, "burst_speed": self.burst_speed,
         }  # fmt: skip
 
     def start(self, timeout: float | None = None) -> Self:

@@ -18,6 +18,11 @@ UDP is answered 461), PLAY, GET_PARAMETER/SET_PARAMETER (keep-alive), TEARDOWN. 
 sent; RTCP from clients is read and ignored. A client that stops reading for 16 s of video is
 dropped. Prints ``READY {"port": P, "mounts": [...], "feeders": []}`` once listening; SIGTERM,
 SIGINT (or end of stdin with ``--watch-stdin``) stop it with status 0. Standard library only.
+
+Bursting source (spec ``burst_s`` > 0, ``burst_speed``, default 10): like a relay or NVR that
+caches video, a mount that starts playing begins ``burst_s`` seconds in the past and sends that
+backlog ``burst_speed`` times faster than real time (RTP timestamps at the media rate, so media
+time runs ahead of wall time) until it has caught up with the live position, then goes on at 1x.
 """
 
 from __future__ import annotations
@@ -144,14 +149,30 @@ class Server:
         self.sel.register(self.listener, selectors.EVENT_READ, None)
         self.port: int = self.listener.getsockname()[1]
         self.running = True
+        self.burst_s = float(spec.get("burst_s", 0))
+        self.burst_speed = max(1.0, float(spec.get("burst_speed", 10)))
+        self.catchup: dict[int, tuple[float, float]] = {}  # camera -> (frame position, when), while bursting
 
     # ---- media
     def _frame_index(self, now: float) -> int:
         return int((now - self.started) * self.fps)
 
+    def _due(self, camera: int, now: float) -> int:
+        """One past the last frame index to have been sent by ``now`` (ahead of live while bursting)."""
+        live = self._frame_index(now) + 1
+        if camera not in self.catchup:
+            return live
+        position, since = self.catchup[camera]
+        position += self.burst_speed * self.fps * (now - since)
+        if position >= live:
+            del self.catchup[camera]
+            return live
+        self.catchup[camera] = (position, now)
+        return int(position)
+
     def _send_due(self, now: float) -> None:
-        due = self._frame_index(now) + 1
         for camera, clients in list(self.players.items()):  # a client may be dropped on the way
+            due = self._due(camera, now)
             for index in range(self.sent[camera], due):
                 template, offsets = self.frames[(self.offsets[camera - 1] + index) % len(self.frames)]
                 timestamp = int(index * CLOCK / self.fps)
@@ -199,7 +220,9 @@ class Server:
             now = time.monotonic()
             players = self.players.setdefault(camera, [])
             if not players:
-                self.sent[camera] = self._frame_index(now) + 1
+                self.sent[camera] = self._frame_index(now) + 1 - int(self.burst_s * self.fps)
+                if self.burst_s > 0:
+                    self.catchup[camera] = (float(self.sent[camera]), now)
             if client not in players:
                 players.append(client)
             rtptime = (client.ts_base + int(self.sent[camera] * CLOCK / self.fps)) & 0xFFFFFFFF

@@ -94,7 +94,7 @@ def main() -> int:
                 end = start + dt.timedelta(seconds=facts.duration)
                 sink.record_segment(SegmentRecord(
                     camera_id="bench-0", seq=i, bucket=bucket, key=key, version_id=put.version_id,
-                    size=facts.size, sha256=digest, start=start, end=end, wall_end=end, clock_offset=0.0,
+                    size=facts.size, sha256=digest, start=start, end=end, wall_end=end, arrival_lag=0.0,
                     duration=facts.duration, video_codec=facts.video_codec, width=facts.width,
                     height=facts.height, audio_codec=facts.audio_codec,
                     starts_with_keyframe=facts.starts_with_keyframe, readable=facts.readable,

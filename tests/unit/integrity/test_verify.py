@@ -25,6 +25,7 @@ from archive.integrity import (
     Segment,
     SignatureError,
     Signer,
+    TimeOrderError,
     canonical_json,
     check_time_coverage,
     cosign,
@@ -207,8 +208,9 @@ def test_gap_entry_closes_the_hole() -> None:
     assert report.covered is not None and report.covered[1] - report.covered[0] == timedelta(minutes=7) + 10 * SEG
 
 
-def test_coverage_is_order_independent_and_reports_overlap() -> None:
-    # segments 0..4, then a late-ingested segment that fills an earlier gap entry's interval
+def test_coverage_is_order_independent_and_fails_an_overlap() -> None:
+    # segments 0..4, then a late-ingested segment that fills an earlier gap entry's interval:
+    # an overlap, which fails since SPEC.md 8 step 8 (a) (the writer never dates one so, 9.1)
     log = build_log(timeline(4))
     entries = [a.entry for a in log.appended]
     covered, notes = check_time_coverage(entries, tolerance_us=0)
@@ -220,9 +222,8 @@ def test_coverage_is_order_independent_and_reports_overlap() -> None:
             segment(9, T0 + 4 * SEG, T0 + 5 * SEG),
         ]
     )
-    covered, notes = check_time_coverage([a.entry for a in late.appended], tolerance_us=0)
-    assert covered == (T0, T0 + 6 * SEG)
-    assert any("overlap" in n for n in notes)
+    with pytest.raises(TimeOrderError, match=r"seq 6 starts 20000000 us before seq 5 ends \(overlap"):
+        check_time_coverage([a.entry for a in late.appended], tolerance_us=0)
     with pytest.raises(CompletenessError):
         check_time_coverage([late.appended[0].entry], time_from=T0, time_to=T0 + SEG)  # clock entry only
 

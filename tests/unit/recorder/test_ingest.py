@@ -15,7 +15,7 @@ import pytest
 
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest import Ingester
-from archive.recorder.ingest_job import default_key, segment_timing
+from archive.recorder.ingest_job import default_key
 from archive.recorder.sink import GapReason, GapRecord, MemorySink
 from archive.recorder.spool import CameraSpool
 from archive.storage.base import LockMode, ObjectStore, Retention
@@ -88,16 +88,17 @@ def test_segments_are_stored_recorded_in_order_then_deleted(
     assert [s.seq for s in sink.segments] == [0, 1, 2, 3, 4]
     assert not any(p.exists() for p in paths)
     first, second = sink.segments[0], sink.segments[1]
-    assert first.clock_offset is None and first.end == T0  # start observed only from the 2nd on
-    assert second.start == first.wall_end == T0 and second.clock_offset == pytest.approx(0.0, abs=0.05)
-    for a, b in zip(sink.segments, sink.segments[1:], strict=False):
-        assert abs((b.start - a.end).total_seconds()) < 0.05
+    assert first.dating == "anchored" and first.end == first.wall_end == T0  # SPEC.md 9.1: end = arrival
+    assert second.start == first.end == T0 and second.arrival_lag == pytest.approx(0.0, abs=0.05)
+    for a, b in itertools.pairwise(sink.segments):
+        assert b.start == a.end and b.end <= b.wall_end
     data = ts_template.read_bytes()
     ((vid, stored, meta, ret),) = fake_store.objects[("media", first.key)]
     assert stored == data and vid == first.version_id
     assert meta["sha256"] == hashlib.sha256(data).hexdigest() == first.sha256
     assert meta["camera"] == "cam1" and meta["seq"] == "0" and meta["partial"] == "0"
-    assert ret == retention("cam1", first.start)
+    assert ret == retention("cam1", first.wall_end)  # from the arrival: never shorter than from the start
+    assert meta["arrived"] == "2025-03-01T12:00:00.000000Z" and "start" not in meta
     assert first.key == f"cam1/2025/03/01/12/000000000000_{RUN_A}-000000.ts"
     assert sink.gaps == []
     assert ingester.status("cam1").ingested == 5
@@ -279,13 +280,8 @@ def test_other_bytes_under_the_key_keep_the_file(
     assert "other bytes" in (ingester.status("cam1").last_error or "")
 
 
-def test_timing_rules() -> None:
-    start, end, offset = segment_timing(4.0, T0, T0 - dt.timedelta(seconds=4.01))
-    assert start == T0 - dt.timedelta(seconds=4.01) and offset == pytest.approx(0.01)
-    assert end == start + dt.timedelta(seconds=4)
-    start, end, offset = segment_timing(4.0, T0, None)
-    assert (start, end, offset) == (T0 - dt.timedelta(seconds=4), T0, None)
-    assert isinstance(GapRecord("c", T0, end, GapReason.STALLED).seconds, float)
+def test_gap_record_seconds() -> None:
+    assert GapRecord("c", T0, T0 + dt.timedelta(seconds=3), GapReason.STALLED).seconds == 3.0
 
 
 def test_a_backlog_larger_than_the_window_is_ingested_in_order(
