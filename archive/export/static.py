@@ -53,14 +53,22 @@ What is in this folder
   verify_package.py      the verifier: needs only Python 3.11+ and the 'cryptography' package.
 
 How to verify (no network needed)
-  python verify_package.py --trust {fp}
+  1. Get the archive's signing-key fingerprint FROM THE ARCHIVE'S OPERATOR, not from this package
+     (a forger writes this folder too): the operator prints it with 'archive export key' and
+     publishes it; a court or police unit keeps its own copy.
+  2. Use a verifier you trust: 'archive verify package' of your own installation, or a copy of
+     verify_package.py taken from the archive's published source (the one in this folder may have
+     been replaced with the package; compare it with the published one before you run it).
+  3. Run: python verify_package.py --trust sha256:<the fingerprint you obtained>
+     (this package says it was signed with {fp}; believe that only if it matches step 1)
 
-  Compare that fingerprint with the one the archive publishes (out of band): the keys inside a
-  package only show that it is intact as its signer made it. The verifier prints every check and
-  exits 0 only if all of them hold. To include events after the package was made (downloads,
-  verifications), ask the archive for 'archive export custody {rec.id}' and pass it with --custody.
-  Witness cosignatures on the checkpoints are checked with the witness keys in keys/keys.txt; to
-  require one by a witness you trust, pass its verifier key with --witness (repeatable).
+  The verifier prints every check. VALID (exit 0) only when every check holds AND the signatures
+  chain to the key you gave; a package that is intact but signed by a key you did not give is
+  UNVERIFIED (exit 3), never VALID; INVALID is exit 1. To include events after the package was made
+  (downloads, verifications), ask the archive for 'archive export custody {rec.id}' and pass it
+  with --custody. Witness cosignatures on the checkpoints are checked with the witness keys in
+  keys/keys.txt; to require one by a witness you trust, pass its verifier key with --witness
+  (repeatable; a witness key you obtained yourself is also a trust root).
 """
 
 

@@ -204,13 +204,15 @@ def reseal(folder: Path, signer: Signer, mutate: Callable[[dict[str, Any]], None
     file, and sign it: what an insider with the signing key could do after changing files."""
     mpath = folder / "manifest.json"
     m = json.loads(mpath.read_text())
+    kinds = {f["path"]: f["kind"] for f in m["files"]}  # an insider keeps each file's kind
     mutate(m)
     files = []
     for p in sorted(folder.rglob("*")):
         rel = p.relative_to(folder).as_posix()
         if p.is_file() and rel not in ("manifest.json", "manifest.json.sig"):
             data = p.read_bytes()
-            files.append({"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": "x"})
+            kind = kinds.get(rel, "segment" if "/segments/" in rel else "x")
+            files.append({"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": kind})
     m["files"] = files
     data = (json.dumps(m, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
     mpath.write_bytes(data)

@@ -68,6 +68,9 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
     assert code == 0 and "VERDICT: VALID" in out and f"package SHA-256: {sha}" in out and "recorded" in out
     code, out = _run(cfg, "export", "custody", eid, "--out", str(tmp_path / "custody.jsonl"))
     code, out = _run(cfg, "verify", "package", str(pkg), "--custody", str(tmp_path / "custody.jsonl"), "--quiet")
+    assert code == 3 and "VERDICT: UNVERIFIED" in out, out  # consistent, but no trust root from outside the package
+    code, out = _run(cfg, "verify", "package", str(pkg), "--custody", str(tmp_path / "custody.jsonl"), "--trust", fp,
+                     "--quiet")
     assert code == 0 and "is the package recorded by the archive" in out, out
     code, out = _run(cfg, "export", "show", eid, "--json")
     events = [e["event"] for e in json.loads(out)["custody"]]

@@ -70,8 +70,8 @@ def test_honest_package_verifies_as_zip_and_folder(built: Built) -> None:
     for target in (built.zip, built.folder):
         o = verify_package(target, trust=[built.env.fingerprint])
         assert o.valid, o.failures
-    o = verify_package(built.zip)
-    assert o.valid and "keys bundled in the package only" in o.trust
+    o = verify_package(built.zip)  # no trust root from outside the package: consistent, never VALID
+    assert o.consistent and not o.valid and o.verdict().startswith("UNVERIFIED") and "keys bundled" in o.trust
 
 
 def test_byte_flipped_in_a_segment(built: Built, tmp_path: Path) -> None:
@@ -124,8 +124,8 @@ def test_manifest_replaced(built: Built, tmp_path: Path) -> None:
 
 def test_everything_resigned_with_another_key(built: Built, tmp_path: Path) -> None:
     """A forger re-signs checkpoints and manifest with their own key and bundles it: the package
-    is self-consistent, so without --trust it verifies against its own keys (and says so); with
-    the archive's fingerprint or verifier key it fails."""
+    is self-consistent, so without --trust it is UNVERIFIED (never VALID: it was VALID, exit 0,
+    before); with the archive's fingerprint or verifier key it fails."""
     folder = built.copy(tmp_path)
     forged = Signer.generate("forger")
     prefix = built.env.ledger.settings.origin_prefix
@@ -142,7 +142,8 @@ def test_everything_resigned_with_another_key(built: Built, tmp_path: Path) -> N
 
     _reseal(folder, Signer(f"{prefix}/export", forged.private_key), edit)
     alone = verify_package(folder)
-    assert alone.valid and "keys bundled in the package only" in alone.trust
+    assert alone.consistent and not alone.valid and "keys bundled in the package only" in alone.trust
+    assert alone.verdict().startswith("UNVERIFIED")
     msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
     assert "no key in the package has the trusted fingerprint" in msg
     assert "manifest.json.sig is not signed by a trusted key" in msg
@@ -218,3 +219,46 @@ def test_file_added_after_signing(built: Built, tmp_path: Path) -> None:
     (folder / "cameras" / "cam-a" / "segments" / "999_extra.ts").write_bytes(b"x")
     msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
     assert "999_extra.ts is in the package but not in the signed manifest" in msg
+
+
+def test_camera_sections_relabelled_by_an_insider(built: Built, tmp_path: Path) -> None:
+    """An insider holding the signing key swaps the labels of two camera sections (every log is
+    genuine, the set of cameras matches the request): before, each camera verified against the
+    other's log and the package was VALID; the log's origin and the entries name the camera."""
+    folder = built.copy(tmp_path)
+
+    def swap(m: dict[str, Any]) -> None:
+        a, b = (next(c for c in m["cameras"] if c["id"] == cam) for cam in ("cam-a", "mall-1"))
+        a["id"], b["id"] = "mall-1", "cam-a"
+
+    _reseal(folder, _export_signer(built.env), swap)
+    o = verify_package(folder, trust=[built.env.fingerprint])
+    msg = _fails(o)
+    prefix = built.env.ledger.settings.origin_prefix
+    assert f"camera mall-1: its log is {prefix}/camera/cam-a, which is not this camera's log" in msg, msg
+    assert "a segment entry of camera 'cam-a' in the log exported as camera mall-1" in msg, msg
+
+
+def test_media_file_vouched_for_by_no_entry(built: Built, tmp_path: Path) -> None:
+    """A file slipped into an outage and listed as a segment (manifest re-signed by an insider),
+    with no log entry behind it: before, it passed as a listed file; now every segment file needs
+    exactly one entry, and one file cannot stand for two entries."""
+    folder = built.copy(tmp_path)
+    seg = _segments(folder)[0]
+    extra = seg.parent / "0004_filler.ts"
+    extra.write_bytes(seg.read_bytes())
+    _reseal(folder, _export_signer(built.env))
+    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    rel = extra.relative_to(folder).as_posix()
+    assert f"media files: {rel} is listed as a segment file but no camera's segment entry vouches for it" in msg
+
+    folder2 = built.copy(tmp_path / "twice")
+    first = _segments(folder2)[0].relative_to(folder2).as_posix()
+
+    def twice(m: dict[str, Any]) -> None:
+        cam = next(c for c in m["cameras"] if c["id"] == "cam-a")
+        cam["segments"][1]["path"] = first
+
+    _reseal(folder2, _export_signer(built.env), twice)
+    msg = _fails(verify_package(folder2, trust=[built.env.fingerprint]))
+    assert f"{first} is named by camera cam-a seq 0 and by camera cam-a seq 1" in msg, msg

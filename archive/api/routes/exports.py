@@ -36,7 +36,7 @@ from archive.errors import ConflictError, ForbiddenError, UserError
 from archive.export.model import Actor
 from archive.export.parts import Exports
 from archive.export.verifier.checks import verify_package
-from archive.export.verifier.formats import FormatError
+from archive.export.verifier.formats import FormatError, fingerprint
 from archive.export.views import ExportFile, ExportRequest, ExportView
 from archive.identity.model import Role
 from archive.identity.policy import Permission, require
@@ -170,14 +170,17 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
     @post("/exports/verify", status_code=200, request_max_body_size=max_upload,
           opt={"permission": Permission.VERIFY.value, "audit": "exports.verify"},
           summary="Verify an uploaded package (body: the zip, at most [api] verify_upload_max_bytes); "
-                  "?trust=<fingerprint or key> repeatable; ?witness=<witness verifier key> repeatable (each must "
-                  "have cosigned every checkpoint); the result goes into the export's custody log when the caller "
-                  "may see it")  # fmt: skip
+                  "?trust=<fingerprint or key> repeatable (default: this archive's own keys); "
+                  "?witness=<witness verifier key> repeatable (each must have cosigned every checkpoint); the "
+                  "result goes into the export's custody log when the caller may see it")  # fmt: skip
     async def verify_upload(request: Request[Any, Any, Any]) -> PackageVerifyOut:
         who = principal_of(request)
         require(who, Permission.VERIFY)
-        trust = request.query_params.getall("trust", [])
+        given = request.query_params.getall("trust", [])
         witness = request.query_params.getall("witness", [])
+        # no ?trust: the trust root is this archive's own key ring (outside the package), never the
+        # keys the package carries; so a package signed by any other key is not VALID here
+        trust = given or [fingerprint(r.public.public_key) for r in exports.ledger.keys.records()]
         folder = svc.settings.exports_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}.zip"
@@ -201,7 +204,7 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
                     await anyio.to_thread.run_sync(lambda: svc.record_verification(
                         Actor.of(who, ip(request)), str(outcome.export_id),
                         {"valid": outcome.valid, "verdict": outcome.verdict(), "package_sha256": outcome.package_sha256,
-                         "trust": "pinned" if trust else "bundled keys", "witnesses_required": len(witness),
+                         "trust": "pinned" if given else "this archive's keys", "witnesses_required": len(witness),
                          "tool": "API upload"}))  # fmt: skip
                     recorded = True
         finally:

@@ -94,6 +94,7 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
     except (KeyError, OSError, UnicodeDecodeError, FormatError, itg.IntegrityError) as exc:
         chk.fail(f"cannot read the log files: {exc}")
         return facts
+    _check_identity(cam, chk)
     if (proof.start, proof.end, proof.tree_size) != (cam.first, cam.end, cam.size):
         chk.fail(f"manifest says entries [{cam.first}, {cam.end}) of a tree of size {cam.size}, the range proof is "
                  f"for [{proof.start}, {proof.end}) of {proof.tree_size}")  # fmt: skip
@@ -121,12 +122,31 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
             except itg.IntegrityError:
                 chk.fail(f"entry line {i + 1} of {cam.entries} does not decode; its segment is not checked")
     check_cosignatures(note, cam.log, witnesses, required, chk)
+    _check_entry_cameras(cam, decoded, chk)
     _check_segments(cam, decoded, pruned, actual, chk, facts)
     if cam.working_copy:
         got = actual.get(cam.working_copy)
         shown = f"SHA-256 {got[0]}, {got[1]} bytes" if got else "missing"
         chk.note(f"derived working copy {cam.working_copy} ({shown}): a convenience, not evidence")
     return facts
+
+
+def _check_identity(cam: CameraFiles, chk: CheckBuilder) -> None:
+    """One camera, one log: the log's origin names the camera of this section (SPEC.md 2.1: a
+    camera's log is ``<prefix>/camera/<camera id>``), so a genuine log of another camera cannot
+    stand in for this one (a relabelled folder)."""
+    if not cam.log.endswith(f"/camera/{cam.camera}") or cam.log == f"/camera/{cam.camera}":
+        chk.fail(f"camera {cam.camera}: its log is {cam.log}, which is not this camera's log (a camera's log is "
+                 f"<prefix>/camera/{cam.camera}): the section was relabelled or mixed up")  # fmt: skip
+
+
+def _check_entry_cameras(cam: CameraFiles, decoded: list[itg.Entry], chk: CheckBuilder) -> None:
+    """Every entry that names a camera names this one (a segment, gap or prune of another camera
+    inside this camera's range is refused, whoever signed it)."""
+    for e in decoded:
+        named = getattr(e.payload, "camera", None)
+        if named is not None and named != cam.camera:
+            chk.fail(f"seq {e.seq}: a {e.kind} entry of camera {named!r} in the log exported as camera {cam.camera}")
 
 
 def _check_segments(cam: CameraFiles, decoded: list[itg.Entry], pruned: list[tuple[int, int]],

@@ -5,10 +5,12 @@
    the bundled keys) and names the SHA-256 of ``manifest.json``.
 3. **manifest**: format, export id, requested range, cameras.
 4. **file hashes**: every file listed has its SHA-256 and size; nothing unlisted was added.
-5. **camera <id>**, per camera: entries, range proof and signed checkpoint (SPEC.md 8), every
-   witness cosignature on the checkpoint (with the bundled witness keys; each ``--witness``
-   key must have cosigned), the requested range covered by segments and gaps, every segment
-   file against its entry.
+5. **media files**: each segment file is named by exactly one camera section under one seq, and
+   every file of kind ``segment`` is; **camera <id>**, per camera: the log is this camera's
+   (``<prefix>/camera/<id>``) and every entry names this camera; entries, range proof and signed
+   checkpoint (SPEC.md 8), every witness cosignature on the checkpoint (with the bundled witness
+   keys; each ``--witness`` key must have cosigned), the requested range covered by segments and
+   gaps, every segment file against its entry.
 6. **custody log**: the hash chain, its head signed in the manifest; optionally a continued
    custody log from the archive (``--custody``), which must extend the package's.
 """
@@ -175,10 +177,35 @@ class _Run:
         if tolerance_us is not None:
             self.facts.append(f"tolerance for holes set to {tolerance_us} us on the command line (package: "
                               f"{m['tolerance_us']} us)")  # fmt: skip
+        self._media_vouched(m, cams)
         for cam in cams:
             chk = CheckBuilder(f"camera {cam.camera}")
             self.facts.extend(self._camera(cam, chk, t_from, t_to, tol))
             self.checks.append(chk.build())
+
+    def _media_vouched(self, m: dict[str, Any], cams: list[CameraFiles]) -> None:
+        """Every media file is vouched for by exactly one camera's segment entry: a file of kind
+        ``segment`` that no camera section names (it would stand in an outage with no entry behind
+        it), or one named by two sections or under two seqs, fails; so does a camera named twice."""
+        chk = CheckBuilder("media files")
+        owner: dict[str, str] = {}
+        seen_cams: set[str] = set()
+        for cam in cams:
+            if cam.camera in seen_cams:
+                chk.fail(f"camera {cam.camera} has two sections in the manifest")
+            seen_cams.add(cam.camera)
+            for seq, path in cam.segments.items():
+                where = f"camera {cam.camera} seq {seq}"
+                if path in owner:
+                    chk.fail(f"{path} is named by {owner[path]} and by {where}: one file, one entry")
+                owner[path] = where
+        media = {str(f.get("path")) for f in m.get("files", []) if isinstance(f, dict) and f.get("kind") == "segment"}
+        for path in sorted(media - set(owner)):
+            chk.fail(f"{path} is listed as a segment file but no camera's segment entry vouches for it")
+        for path in sorted(set(owner) - media):
+            chk.fail(f"{path} is named by {owner[path]} but not listed as a segment file in the manifest")
+        chk.note(f"{len(owner)} segment files, each vouched for by exactly one log entry")
+        self.checks.append(chk.build())
 
     def _camera(self, cam: CameraFiles, chk: CheckBuilder, t_from: datetime, t_to: datetime, tol: int) -> list[str]:
         return check_camera(cam, self.read, self.actual, self.trust, t_from, t_to, tol, chk, self.witnesses,
@@ -294,6 +321,7 @@ def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | Non
         src.close()
     m = run.manifest or {}
     case = m.get("case") if isinstance(m.get("case"), dict) else {}
+    trusted = run.trust.pinned or bool(required)  # a trust root from outside the package
     return Outcome(package=str(path), checks=tuple(run.checks), facts=tuple(run.facts), trust=run.trust.describe(),
-                   export_id=run.export_id, case_id=(case or {}).get("id"), package_sha256=zip_sha,
+                   trusted=trusted, export_id=run.export_id, case_id=(case or {}).get("id"), package_sha256=zip_sha,
                    bytes_hashed=run.hashed, seconds=time.monotonic() - start)  # fmt: skip

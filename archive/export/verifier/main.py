@@ -1,8 +1,9 @@
 """Command line of the package verifier (``python verify_package.py`` and ``archive verify package``).
 
-Exit status: 0 only if every check held (VALID); 1 if the package does not verify (INVALID);
-2 for bad usage (a ``--trust`` value that is neither a key nor a fingerprint, a ``--witness``
-value that is not a witness key, a missing file).
+Exit status: 0 only if every check held and the signatures chain to a key you trusted (VALID);
+1 if the package does not verify (INVALID); 3 if it is internally consistent but no trust root was
+given (UNVERIFIED: no ``--trust`` and no ``--witness``); 2 for bad usage (a ``--trust`` value that
+is neither a key nor a fingerprint, a ``--witness`` value that is not a witness key, a missing file).
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ def add_arguments(p: argparse.ArgumentParser, *, package_required: bool) -> None
                    help="the package zip, or the folder it was unpacked into")  # fmt: skip
     p.add_argument("--trust", action="append", default=[], metavar="KEY",
                    help="a trusted key: verifier key (name+id+key) or fingerprint sha256:<hex> of the archive's "
-                        "published signing key; repeatable. Without it, only the keys inside the package are used")
+                        "signing key, obtained from the archive's operator (never from the package); repeatable. "
+                        "Without it (or --witness) the verdict is at best UNVERIFIED (exit 3)")
     p.add_argument("--witness", action="append", default=[], metavar="KEY",
                    help="verifier key (name+id+key, type 0x04) of a witness you trust; every camera's checkpoint "
                         "must carry a valid cosignature by it; repeatable")  # fmt: skip
@@ -96,7 +98,7 @@ def run_outcome(args: argparse.Namespace, out: TextIO, err: TextIO,
     else:
         for line in outcome.lines():
             out.write(line + "\n")
-    return (0 if outcome.valid else 1), outcome
+    return (0 if outcome.valid else 3 if outcome.consistent else 1), outcome
 
 
 def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
@@ -105,6 +107,7 @@ def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
                                 description="Verify an archive-export/1 evidence package with no network: file "
                                             "hashes, log entries against segments, range proofs to the signed "
                                             "checkpoints, signatures, completeness of the requested range, and "
-                                            "the custody log. Exit 0 only if every check holds.")  # fmt: skip
+                                            "the custody log. Exit 0 only if every check holds and the "
+                                            "package is signed by a key you trust (--trust / --witness).")  # fmt: skip
     add_arguments(p, package_required=False)
     return run(p.parse_args(argv), sys.stdout, sys.stderr, default)

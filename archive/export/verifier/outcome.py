@@ -51,6 +51,7 @@ class Outcome:
     checks: tuple[Check, ...]
     facts: tuple[str, ...]
     trust: str
+    trusted: bool = False
     export_id: str | None = None
     case_id: str | None = None
     package_sha256: str | None = None
@@ -58,9 +59,17 @@ class Outcome:
     seconds: float = 0.0
 
     @property
-    def valid(self) -> bool:
-        """True when there was at least one check and none failed."""
+    def consistent(self) -> bool:
+        """True when there was at least one check and none failed (whoever signed it)."""
         return bool(self.checks) and all(c.ok for c in self.checks)
+
+    @property
+    def valid(self) -> bool:
+        """True when every check held AND the signatures chain to a trust root from outside the
+        package (``--trust`` key or fingerprint, or ``--witness`` keys that cosigned every
+        checkpoint). A package signed only by keys it carries itself is never VALID (a forger
+        writes those keys too)."""
+        return self.consistent and self.trusted
 
     @property
     def failures(self) -> list[str]:
@@ -68,9 +77,13 @@ class Outcome:
         return [f"{c.name}: {f}" for c in self.checks for f in c.failures]
 
     def verdict(self) -> str:
-        """``VALID`` or ``INVALID`` with a reason."""
+        """``VALID``, ``UNVERIFIED`` (consistent, but no trust root given) or ``INVALID`` with a reason."""
         if self.valid:
             return "VALID: every check held"
+        if self.consistent:
+            return ("UNVERIFIED: internally consistent, but signed by a key you have not trusted: give --trust "
+                    "with the archive's key or fingerprint obtained from its operator (not from this package), "
+                    "or --witness with a witness's key")
         bad = [c.name for c in self.checks if not c.ok]
         return f"INVALID: {len(bad)} check(s) failed: {', '.join(bad)}"
 
@@ -98,7 +111,8 @@ class Outcome:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return {
-            "valid": self.valid, "verdict": self.verdict(), "package": self.package, "export_id": self.export_id,
+            "valid": self.valid, "consistent": self.consistent, "trusted": self.trusted, "verdict": self.verdict(),
+            "package": self.package, "export_id": self.export_id,
             "case_id": self.case_id, "package_sha256": self.package_sha256, "trust": self.trust,
             "checks": [{"name": c.name, "ok": c.ok, "failures": list(c.failures), "details": list(c.details)}
                        for c in self.checks],
