@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -128,26 +129,18 @@ def _cmd_record(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    from archive.recorder.status_file import report, status_json
     from archive.service import read_status
 
     data = read_status(cfg)
     if args.json:
-        json.dump(data, out, indent=2)
+        doc, code = status_json(data)
+        json.dump(doc, out, indent=2)
         print(file=out)
-    else:
-        print(f"recorder pid {data.get('pid')}, status {data['age_seconds']} s old"
-              f"{' (STALE: is the service hung?)' if data['stale'] else ''}", file=out)
-        print(f"store: {'up' if data.get('store_available') else 'DOWN ' + str(data.get('store_error'))}"
-              f"{'   SPOOL ALARM' if data.get('spool_alarm') else ''}", file=out)
-        cams = data.get("cameras")
-        for cam in cams if isinstance(cams, list) else []:
-            ing, spool = cam["ingest"], cam["spool"]
-            print(f"{cam['camera_id']:<22} {cam['state']:<13} last segment {cam['last_segment_at'] or '-'}"
-                  f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
-                  f"  spool {spool['bytes_used'] // 1024} KiB"
-                  f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s", file=out)
-    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm")
-    return 0 if ok else 1
+        return code
+    lines, code = report(data)
+    print("\n".join(lines), file=out)
+    return code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -215,7 +208,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     handler: Handler = args.handler
     try:
         cfg = load_config(args.config)
-        return handler(args, cfg, out)
+        code = handler(args, cfg, out)
+        out.flush()  # here, not at exit: a reader that went away (| head) is handled below
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
     except ValidationError as exc:
         for problem in exc.problems:
             print(f"archive: error: {problem}", file=sys.stderr)

@@ -70,6 +70,9 @@ class RecorderConfig:
     spool_alarm_fraction: float = 0.8
     upload_workers: int = 8
     ffmpeg: str = ""
+    alert_not_recording_segments: float = 3.0  # no new segment for this many segment lengths: unhealthy
+    alert_backlog_segments: int = 30  # more segments than this waiting to be stored: unhealthy
+    alert_backlog_age_seconds: float = 300.0  # the oldest waiting segment older than this: unhealthy
     flush_packets: bool = False
     """Have ffmpeg write each packet to the spool file at once (costs ~13 % more ffmpeg CPU);
     without it a segment is written in 256 KiB steps, and only an abrupt death of ffmpeg itself
@@ -252,6 +255,9 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: recorder.spool_alarm_fraction must be between 0 and 1")
     if cfg.recorder.spool_max_bytes < 1024**2:
         raise ConfigError(f"{src}: recorder.spool_max_bytes must be at least 1 MiB")
+    if min(cfg.recorder.alert_not_recording_segments, cfg.recorder.alert_backlog_segments,
+           cfg.recorder.alert_backlog_age_seconds) <= 0:  # fmt: skip
+        raise ConfigError(f"{src}: recorder.alert_* limits must be positive")
     if not 1 <= cfg.recorder.upload_workers <= 64:
         raise ConfigError(f"{src}: recorder.upload_workers must be between 1 and 64")
     if not 1 <= cfg.ledger.checkpoint_interval_s <= 60:

@@ -10,10 +10,7 @@ under the owner ``demo`` so a newcomer sees recording happen.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import json
 import logging
-import os
 import signal
 import threading
 import time
@@ -27,12 +24,13 @@ from archive.api.serve import BackgroundApi
 from archive.api.wiring import build_deps
 from archive.bootstrap import Runtime
 from archive.config import Config
-from archive.errors import NotFoundError
 from archive.export.factory import exports_from_runtime
 from archive.health import check_health
 from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
+from archive.recorder.health import HealthLimits
 from archive.recorder.status import RecorderStatus
+from archive.recorder.status_file import read_status_file, write_status_file
 from archive.retention.jobs import RetentionJobs
 from archive.scheduler import JobScheduler
 from archive.sim.cameras import SimulatedCameraSet
@@ -43,7 +41,6 @@ DEMO_OWNER = Owner("demo", "Simulated cameras (demo)", OwnerKind.GOVERNMENT, ("p
 DEMO_PROFILES = ("h264", "h264-bframes", "h265", "h264-audio")
 STATUS_EVERY_S = 30.0
 STATUS_FILE_EVERY_S = 5.0
-STATUS_STALE_S = 30.0
 
 
 @contextlib.contextmanager
@@ -88,30 +85,9 @@ def status_file(cfg: Config) -> Path:
     return cfg.data_dir / "run" / "status.json"
 
 
-def _write_status(path: Path, status: RecorderStatus) -> None:
-    """Atomically publish the snapshot (write a temp file, then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = dataclasses.asdict(status)
-    data["pid"] = os.getpid()
-    data["spool_alarm"] = status.spool_alarm
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
-    tmp.replace(path)
-
-
 def read_status(cfg: Config) -> dict[str, object]:
-    """The running service's last status. Raises NotFoundError when no service publishes one."""
-    path = status_file(cfg)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise NotFoundError(f"no running recorder publishes status in {path.parent}: start 'archive up'") from exc
-    if not isinstance(data, dict):
-        raise NotFoundError(f"{path} is not a status snapshot")
-    age = time.time() - path.stat().st_mtime
-    data["age_seconds"] = round(age, 1)
-    data["stale"] = age > STATUS_STALE_S
-    return data
+    """The running service's last status. Raises NotRunningError when no service publishes one."""
+    return read_status_file(status_file(cfg))
 
 
 def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None) -> int:
@@ -152,12 +128,12 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         print(f"recording {len(cameras)} cameras into {cfg.storage.media_bucket} "
               f"({cfg.storage.mode} store); Ctrl-C to stop", file=out)
         out.flush()
-        publish = status_file(cfg)
+        publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
         stack.callback(lambda: publish.unlink(missing_ok=True))
         last_print = time.monotonic()
         while not stop.wait(STATUS_FILE_EVERY_S):
             status = recorder.status()
-            _write_status(publish, status)
+            write_status_file(publish, status, limits)
             if time.monotonic() - last_print >= STATUS_EVERY_S:
                 _print_status(status, out)
                 last_print = time.monotonic()

@@ -22,6 +22,7 @@ from archive.ledger.cli import ledger_settings
 from archive.ledger.keyring import KeyRing
 from archive.ledger.report import VerifyReport
 from archive.ledger.verify import verify_camera
+from archive.recorder.health import HealthLimits
 from archive.recorder.status import RecorderStatus
 from archive.retention.factory import build_service as build_retention
 from archive.retention.planner import Plan
@@ -69,8 +70,9 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     sources: list[MetricSource] = [check_metrics("storage", storage),
                                    ledger_metrics(lambda: {s.camera_id: s.size for s in ledger.logs()})]
     if recorder_status is not None:
-        checks.append(recorder_check(recorder_status))
-        sources.append(recorder_metrics(recorder_status))
+        limits = HealthLimits.from_config(cfg.recorder)
+        checks.append(recorder_check(recorder_status, limits))
+        sources.append(recorder_metrics(recorder_status, limits))
     settings = api_settings(cfg.api)
     return ApiDeps(
         identity=IdentityService(engine, cache_seconds=cfg.api.token_cache_seconds),
