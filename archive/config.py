@@ -20,7 +20,7 @@ from archive.errors import ConfigError
 ENV_PREFIX = "ARCHIVE_"
 ENV_CONFIG_PATH = "ARCHIVE_CONFIG"
 DEFAULT_CONFIG_NAME = "archive.toml"
-SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "url"})
+SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "url", "webhook_url"})
 
 
 @dataclass(frozen=True)
@@ -143,6 +143,15 @@ class LedgerConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Operator notifications: ``webhook_url`` (http/https, may hold a token: shown masked) gets a
+    POST of JSON when the recorder's health changes; empty: none."""
+
+    webhook_url: str = ""
+    webhook_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration."""
 
@@ -154,6 +163,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -258,6 +268,10 @@ def _validate(cfg: Config) -> None:
     if min(cfg.recorder.alert_not_recording_segments, cfg.recorder.alert_backlog_segments,
            cfg.recorder.alert_backlog_age_seconds) <= 0:  # fmt: skip
         raise ConfigError(f"{src}: recorder.alert_* limits must be positive")
+    if cfg.alerts.webhook_url and not cfg.alerts.webhook_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{src}: alerts.webhook_url must be an http:// or https:// URL")
+    if not 0 < cfg.alerts.webhook_timeout_seconds <= 60:
+        raise ConfigError(f"{src}: alerts.webhook_timeout_seconds must be between 0 and 60")
     if not 1 <= cfg.recorder.upload_workers <= 64:
         raise ConfigError(f"{src}: recorder.upload_workers must be between 1 and 64")
     if not 1 <= cfg.ledger.checkpoint_interval_s <= 60:

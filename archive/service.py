@@ -29,6 +29,7 @@ from archive.health import check_health
 from archive.ledger.checkpoints import Checkpointer
 from archive.model import Camera, Owner, OwnerKind
 from archive.recorder.health import HealthLimits
+from archive.recorder.notify import webhook_notifier
 from archive.recorder.status import RecorderStatus
 from archive.recorder.status_file import read_status_file, write_status_file
 from archive.retention.jobs import RetentionJobs
@@ -131,9 +132,14 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
         stack.callback(lambda: publish.unlink(missing_ok=True))
         last_print = time.monotonic()
+        notifier = webhook_notifier(cfg.alerts)
+        if notifier is not None:
+            stack.callback(notifier.close)
         while not stop.wait(STATUS_FILE_EVERY_S):
             status = recorder.status()
-            write_status_file(publish, status, limits)
+            health = write_status_file(publish, status, limits)
+            if notifier is not None:
+                notifier.observe(health, status.taken_at)
             if time.monotonic() - last_print >= STATUS_EVERY_S:
                 _print_status(status, out)
                 last_print = time.monotonic()

@@ -54,6 +54,7 @@ class CameraHealth:
     backlog_oldest_seconds: float
     sink_failures: int
     problems: tuple[str, ...]
+    kinds: tuple[str, ...] = ()  # one per problem: not_recording, backlog, sink_failing, spool_alarm
 
     @property
     def ok(self) -> bool:
@@ -79,6 +80,14 @@ class RecorderHealth:
         """No problem anywhere."""
         return not self.problems
 
+    def state(self) -> dict[tuple[str, str], str]:
+        """(subject, kind) -> sentence of every problem: a change of its keys is a change of health
+        (the sentences' numbers grow while the same problem lasts)."""
+        out = {("recorder", "store_down"): self.store_problem} if self.store_problem else {}
+        for cam in self.cameras:
+            out.update({(cam.camera_id, kind): text for kind, text in zip(cam.kinds, cam.problems, strict=True)})
+        return out
+
 
 def _age(now: dt.datetime, then: dt.datetime | None) -> float:
     return 0.0 if then is None else max(0.0, (now - then).total_seconds())
@@ -89,6 +98,7 @@ def _camera(cam: CameraStatus, limits: HealthLimits, now: dt.datetime) -> Camera
     waiting = cam.ingest.backlog_files
     oldest = _age(now, cam.ingest.oldest_waiting_at) if waiting else 0.0
     problems: list[str] = []
+    kinds: list[str] = []
     allowed = limits.not_recording_segments * cam.segment_seconds
     if cam.segment_seconds > 0 and since > allowed:
         what = "no segment since" if cam.last_segment_at else "no segment yet since the recorder started at"
@@ -96,19 +106,24 @@ def _camera(cam: CameraStatus, limits: HealthLimits, now: dt.datetime) -> Camera
         seen = f"; {cam.state}: {without_urls(cam.last_exit)}" if cam.last_exit else f"; {cam.state}"
         problems.append(f"camera {cam.camera_id} is not recording: {what} {then:%Y-%m-%d %H:%M:%S}Z, "
                         f"{since:.0f} s (limit {allowed:.0f} s){seen}")  # fmt: skip
+        kinds.append("not_recording")
     if waiting > limits.backlog_segments:
         problems.append(f"camera {cam.camera_id}: {waiting} segments wait to be stored (limit "
                         f"{limits.backlog_segments})")  # fmt: skip
+        kinds.append("backlog")
     elif waiting and oldest > limits.backlog_age_seconds:
         problems.append(f"camera {cam.camera_id}: its oldest segment waiting to be stored is {oldest:.0f} s old "
                         f"(limit {limits.backlog_age_seconds:.0f} s)")  # fmt: skip
+        kinds.append("backlog")
     if cam.ingest.sink_retrying:
         problems.append(f"camera {cam.camera_id}: the catalog / evidence log failed {cam.ingest.sink_retrying} "
                         f"time(s) in a row and is retried: {without_urls(cam.ingest.last_error or '')}")  # fmt: skip
+        kinds.append("sink_failing")
     if cam.spool.alarm:
         problems.append(f"camera {cam.camera_id}: spool at {cam.spool.fraction:.0%} of its {cam.spool.max_bytes} "
                         f"bytes (alarm at {cam.spool.alarm_bytes} bytes)")  # fmt: skip
-    return CameraHealth(cam.camera_id, since, waiting, oldest, cam.ingest.sink_failures, tuple(problems))
+        kinds.append("spool_alarm")
+    return CameraHealth(cam.camera_id, since, waiting, oldest, cam.ingest.sink_failures, tuple(problems), tuple(kinds))
 
 
 def assess(status: RecorderStatus, limits: HealthLimits, now: dt.datetime | None = None) -> RecorderHealth:

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import Final
 
 from archive.errors import NotRunningError
-from archive.recorder.health import HealthLimits, assess
+from archive.recorder.health import HealthLimits, RecorderHealth, assess
 from archive.recorder.status import RecorderStatus
 
 STALE_S: Final = 30.0
 
 
-def write_status_file(path: Path, status: RecorderStatus, limits: HealthLimits) -> None:
-    """Atomically publish the snapshot (a temp file, then rename). Raises OSError."""
+def write_status_file(path: Path, status: RecorderStatus, limits: HealthLimits) -> RecorderHealth:
+    """Atomically publish the snapshot (a temp file, then rename); returns the health it holds.
+    Raises OSError."""
     path.parent.mkdir(parents=True, exist_ok=True)
     health = assess(status, limits)
     data = dataclasses.asdict(status)
@@ -35,6 +36,7 @@ def write_status_file(path: Path, status: RecorderStatus, limits: HealthLimits) 
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, default=str, indent=1), encoding="utf-8")
     tmp.replace(path)
+    return health
 
 
 def read_status_file(path: Path) -> dict[str, object]:

@@ -45,7 +45,7 @@ from archive.recorder.process import FfmpegRun, classify_exit, end_orphans
 from archive.recorder.sink import GapReason
 from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
-from archive.recorder.timeline import StateTimeline, without_urls
+from archive.recorder.timeline import STATES_FILE, StateTimeline, without_urls
 
 GIB: Final = 1024**3
 DEFAULT_RECONNECT: Final = Backoff(0.5, 2.0)
@@ -135,7 +135,7 @@ class CameraWorker:
         self.spec, self.spool, self.settings = spec, spool, settings
         self._ffmpeg, self._ingester, self._clock = ffmpeg, ingester, clock
         self._view = _View(CameraState.STARTING, clock(), not_recording_since=clock())
-        self.timeline = StateTimeline()  # what this camera's recording was doing, for gap reasons
+        self.timeline = StateTimeline(path=spool.directory / STATES_FILE)  # what the recording did: gap reasons
 
     def _set(self, **changes: object) -> None:
         if "state" in changes and changes["state"] != self._view.state:

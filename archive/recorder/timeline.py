@@ -9,8 +9,10 @@ interval of a gap and logs one gap entry per piece, each with the reason in forc
 
 * a piece in a recording state takes the reason of the next change (why that run ended: the
   last media came before ffmpeg noticed);
-* time before the recorder started watching the camera is ``recorder_stopped`` ("the recorder
-  was not running");
+* the marks are kept in a file (the camera's spool directory, ``states.jsonl``) and loaded at
+  the next start, so segments ingested after a restart still get the earlier recorder's facts;
+  time after its last mark and before this start, or before any mark, is ``recorder_stopped``
+  ("the recorder was not running");
 * pieces shorter than the gap tolerance join the piece before them (the first one the piece
   after it), and neighbours with the same reason are one piece (details joined by "; then ").
 
@@ -22,14 +24,19 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import json
+import logging
 import re
 import threading
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Final
 
 from archive.recorder.sink import GapReason
 
+log = logging.getLogger(__name__)
 NOT_RUNNING: Final = "the recorder was not running"
+STATES_FILE: Final = "states.jsonl"  # in the camera's spool directory
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _KEPT_MARKS: Final = 4096  # a camera flapping for days: the oldest marks are dropped first
 
@@ -74,10 +81,12 @@ class StateTimeline:
     dispatcher thread. Nothing raises.
     """
 
-    def __init__(self, started_at: dt.datetime | None = None) -> None:
+    def __init__(self, started_at: dt.datetime | None = None, path: Path | None = None) -> None:
         self.started_at = started_at
         self._marks: list[Mark] = []
         self._lock = threading.Lock()
+        self._path = path  # marks kept across restarts (JSON lines), so segments ingested later get the facts
+        self._lines = 0
 
     def mark(self, at: dt.datetime, reason: GapReason | None, detail: str = "") -> None:
         """The camera entered a state at ``at``. The same reason as the state in force only
@@ -86,18 +95,75 @@ class StateTimeline:
         with self._lock:
             if self._marks and self._marks[-1].reason is reason:
                 self._marks[-1] = replace(self._marks[-1], detail=detail)
-                return
-            if self._marks and at < self._marks[-1].at:
-                at = self._marks[-1].at  # one clock, read in order: a step back is not a new past
-            self._marks.append(Mark(at, reason, detail))
-            if len(self._marks) > _KEPT_MARKS:
-                del self._marks[: len(self._marks) - _KEPT_MARKS]
+            else:
+                if self._marks and at < self._marks[-1].at:
+                    at = self._marks[-1].at  # one clock, read in order: a step back is not a new past
+                self._marks.append(Mark(at, reason, detail))
+                if len(self._marks) > _KEPT_MARKS:
+                    del self._marks[: len(self._marks) - _KEPT_MARKS]
+            if self._lines > 2 * len(self._marks) + 64:  # mostly detail updates (a camera down for long)
+                self._rewrite()
+            else:
+                self._append(self._marks[-1])
 
     def start(self, at: dt.datetime) -> None:
-        """The recorder began watching the camera at ``at``: earlier time is ``recorder_stopped``."""
+        """The recorder began watching the camera at ``at``: the marks an earlier recorder kept
+        are loaded; time before them is ``recorder_stopped``."""
         with self._lock:
             self.started_at = at
-        self.mark(at, GapReason.RECORDER_STOPPED, "the recorder was starting")
+            self._load()
+        detail = f"the recorder was not running or starting (it started at {_iso(at)})"
+        self.mark(at, GapReason.RECORDER_STOPPED, detail)
+
+    # -- persistence (never raises: without the file, reasons after a restart are "not running") --
+    def _append(self, mark: Mark) -> None:
+        if self._path is None:
+            return
+        line = json.dumps({"at": _iso(mark.at), "reason": mark.reason and mark.reason.value, "detail": mark.detail})
+        try:
+            with self._path.open("a", encoding="utf-8") as fh:
+                fh.write(line + "\n")
+            self._lines += 1
+        except OSError as exc:
+            log.warning("cannot keep the camera's state in %s: %s", self._path, exc)
+
+    def _load(self) -> None:
+        if self._path is None:
+            return
+        try:
+            lines = self._path.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return
+        except OSError as exc:
+            log.warning("cannot read the camera's earlier state from %s: %s", self._path, exc)
+            return
+        loaded: list[Mark] = []
+        for line in lines:
+            try:
+                raw = json.loads(line)
+                mark = Mark(dt.datetime.fromisoformat(raw["at"]), GapReason(raw["reason"]) if raw["reason"] else None,
+                            str(raw["detail"]))  # fmt: skip
+            except (ValueError, KeyError, TypeError):
+                continue  # a line cut by a crash
+            if loaded and loaded[-1].reason is mark.reason:
+                loaded[-1] = replace(loaded[-1], detail=mark.detail)
+            elif not loaded or mark.at >= loaded[-1].at:
+                loaded.append(mark)
+        self._marks = loaded[-_KEPT_MARKS:] + self._marks
+        self._lines = len(lines)
+
+    def _rewrite(self) -> None:
+        if self._path is None:
+            return
+        tmp = self._path.with_suffix(".tmp")
+        body = "".join(json.dumps({"at": _iso(m.at), "reason": m.reason and m.reason.value, "detail": m.detail})
+                       + "\n" for m in self._marks)  # fmt: skip
+        try:
+            tmp.write_text(body, encoding="utf-8")
+            tmp.replace(self._path)
+            self._lines = len(self._marks)
+        except OSError as exc:
+            log.warning("cannot keep the camera's state in %s: %s", self._path, exc)
 
     def recording(self, at: dt.datetime) -> None:
         """Media of a new run arrived at ``at``."""
@@ -114,6 +180,8 @@ class StateTimeline:
         with self._lock:
             keep = next((i for i in range(len(self._marks) - 1, -1, -1) if self._marks[i].at <= at), 0)
             del self._marks[:keep]
+            if keep or self._lines > 2 * len(self._marks) + 16:  # dropped marks, or many detail updates
+                self._rewrite()
 
     def explain(self, start: dt.datetime, end: dt.datetime, tolerance: float) -> list[Piece]:
         """The pieces of ``[start, end)``, each with the reason that covered it (see the module
@@ -128,9 +196,9 @@ class StateTimeline:
         return _merge(raw, tolerance)
 
     def _piece(self, a: dt.datetime, b: dt.datetime, marks: tuple[Mark, ...]) -> Piece:
-        if self.started_at is not None and a < self.started_at:
-            return Piece(a, b, GapReason.RECORDER_STOPPED, f"{NOT_RUNNING} (it started at {_iso(self.started_at)})")
         in_force = next((m for m in reversed(marks) if m.at <= a), None)
+        if in_force is None and self.started_at is not None and a < self.started_at:
+            return Piece(a, b, GapReason.RECORDER_STOPPED, f"{NOT_RUNNING} (it started at {_iso(self.started_at)})")
         if in_force is not None and in_force.reason is not None:
             return Piece(a, b, in_force.reason, in_force.detail)
         following = next((m for m in marks if m.at > a and m.reason is not None), None)

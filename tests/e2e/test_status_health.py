@@ -23,6 +23,7 @@ import pytest
 
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
+from tests.unit.recorder.test_notify import Hook
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 CAM = "e2e-cam"
@@ -86,8 +87,9 @@ def test_status_and_health_name_a_camera_not_recording_and_a_growing_backlog(
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     creds = own_seaweed.credentials
+    hook = Hook()
     (tmp_path / "archive.toml").write_text(
-        f'[paths]\ndata_dir = "var"\n[api]\nport = {port}\n'
+        f'[paths]\ndata_dir = "var"\n[api]\nport = {port}\n[alerts]\nwebhook_url = "{hook.url}"\n'
         '[recorder]\nsegment_seconds = 2\nalert_backlog_segments = 5\n'
         f'[storage]\nmode = "s3"\nendpoint = "{own_seaweed.endpoint}"\naccess_key = "{creds.access_key}"\n'
         f'secret_key = "{creds.secret_key}"\nsecure = false\nregion = "{own_seaweed.region}"\n'
@@ -129,9 +131,14 @@ def test_status_and_health_name_a_camera_not_recording_and_a_growing_backlog(
         assert metric(port, "archive_camera_healthy") == 0
         as_json = cli(tmp_path, "status", "--json")
         assert as_json.returncode == 1 and json.loads(as_json.stdout)["ok"] is False
+        hook.wait(1, timeout=15)  # the operator's webhook was told once
+        assert hook.bodies[0]["ok"] is False and f"camera {CAM} is not recording" in str(hook.bodies[0]["started"])
 
         cam.start()
         poll("status 0 once the camera records again", 60, lambda: status_is(0, "no problem"))
+        hook.wait(2, timeout=15)
+        assert hook.bodies[1]["ok"] is True
+        assert hook.bodies[1]["resolved"] == [{"subject": CAM, "kind": "not_recording"}]
 
         own_seaweed.stop()  # the store stops answering: segments wait in the spool
         poll("status 1 naming the backlog", 60, lambda: status_is(1, f"camera {CAM}: ", "segments wait to be stored"))
@@ -156,8 +163,10 @@ def test_status_and_health_name_a_camera_not_recording_and_a_growing_backlog(
         proc.send_signal(signal.SIGINT)
         rc = proc.wait(90)
         log.close()
+    hook.server.shutdown()
     out = (tmp_path / "up.log").read_text()
     assert rc == 0 and "Traceback" not in out, out
+    assert "s3cret" not in out  # the webhook's token is never logged
     down = cli(tmp_path, "status")
     assert down.returncode == 1, down.stdout + down.stderr  # the service is down: a failure, not bad input
     assert down.stderr.count("\n") == 1 and "not running" in down.stderr and "Traceback" not in down.stderr

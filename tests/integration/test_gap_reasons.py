@@ -162,3 +162,35 @@ def test_a_full_spool_with_the_store_stopped_is_spool_full(
     assert re.fullmatch(rf"spool full: \d+ of {limit} bytes waiting for the store; recording resumes below 70%",
                         gap.detail), gap.detail  # fmt: skip
     assert gap.start < full < gap.end
+
+
+def test_an_outage_ingested_only_after_a_restart_keeps_its_reason(
+    sim_cameras: SimCameraFactory, own_seaweed: EmbeddedSeaweed, tmp_path: Path
+) -> None:
+    (cam,) = sim_cameras(1, "h264")
+    store = store_for(own_seaweed)
+    store.ensure_bucket("media", object_lock=True)
+    spec = RecordingSpec.create("cam-k", cam.url, segment_seconds=2)
+    sink, root = MemorySink(), tmp_path / "spool"
+    with make_recorder([spec], root, store, "media", sink) as recorder:
+        wait_until(lambda: len(segments(sink, "cam-k")) >= 2, 30, "segments while the store is up")
+        own_seaweed.stop()  # from now on everything waits in the spool
+        wait_until(lambda: not recorder.status().store_available, 30, "the store to be seen down")
+        went = utcnow()
+        cam.stop()
+        time.sleep(6)
+        cam.start()
+        back = utcnow()
+        wait_until(lambda: recorder.status().camera("cam-k").state is CameraState.RECORDING, 15, "recording again")
+        time.sleep(5)  # two segments after the outage, unstored
+    own_seaweed.start()  # the outage is ingested by the next recorder process
+    with make_recorder([spec], root, store, "media", sink) as recorder:
+        wait_until(lambda: recorder.status().camera("cam-k").spool_backlog == 0 and
+                   len(segments(sink, "cam-k")) >= 8, 60, "the old spool ingested")  # fmt: skip
+    found = gaps(sink, "cam-k")
+    print("\n".join(f"{g.start:%H:%M:%S.%f} {g.end:%H:%M:%S.%f} {g.reason} {g.detail}" for g in found))
+    outage = [g for g in found if g.start < back and g.end > went]
+    assert outage and reasons(outage) == [GapReason.CAMERA_UNREACHABLE], outage
+    assert abs((outage[0].start - went).total_seconds()) < 1.5 and outage[-1].end >= back - dt.timedelta(seconds=1)
+    assert "connection refused by 127.0.0.1" in outage[-1].detail
+    no_url(found)

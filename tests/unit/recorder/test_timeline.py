@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 from archive.recorder.sink import GapReason
 from archive.recorder.timeline import NOT_RUNNING, StateTimeline, without_urls
@@ -62,3 +63,25 @@ def test_old_marks_are_forgotten_once_logged_but_the_one_in_force_stays() -> Non
     tl.recording(at(20))
     tl.forget_before(at(15))
     assert [m.at for m in tl.marks()] == [at(10), at(20)]
+
+
+def test_the_marks_survive_a_restart_and_stay_small(tmp_path: Path) -> None:
+    path = tmp_path / "states.jsonl"
+    first = StateTimeline(path=path)
+    first.start(at(0))
+    first.recording(at(1))
+    first.mark(at(20), GapReason.CAMERA_UNREACHABLE, "exit status 1: Connection refused")
+    for n in range(1, 200):
+        first.mark(at(20 + n), GapReason.CAMERA_UNREACHABLE, f"connection refused by cam:554 ({n} attempts)")
+    first.recording(at(230))
+    first.mark(at(300), GapReason.RECORDER_STOPPED, "the recorder was stopped")
+    assert len(path.read_text().splitlines()) < 80  # 200 updates of one state, compacted
+    path.write_text(path.read_text() + '{"at": "2025-03-01T12:05:0')  # a line cut by a crash
+    second = StateTimeline(path=path)  # the next recorder process
+    second.start(at(400))
+    pieces = second.explain(at(15), at(230), 1.0)
+    assert [(p.start, p.end, p.reason) for p in pieces] == [(at(15), at(230), GapReason.CAMERA_UNREACHABLE)]
+    assert pieces[0].detail == "connection refused by cam:554 (199 attempts)"
+    (down,) = second.explain(at(300), at(401), 1.0)
+    assert down.reason is GapReason.RECORDER_STOPPED
+    assert down.detail == "the recorder was not running or starting (it started at 2025-03-01T12:06:40.000000Z)"
