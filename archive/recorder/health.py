@@ -89,6 +89,12 @@ class RecorderHealth:
         return out
 
 
+def _brief(text: str, limit: int = 300) -> str:
+    """The first line of an error message, without URLs, at most ``limit`` characters."""
+    line = without_urls(text).strip().splitlines()[0] if text.strip() else ""
+    return line if len(line) <= limit else line[: limit - 3] + "..."
+
+
 def _age(now: dt.datetime, then: dt.datetime | None) -> float:
     return 0.0 if then is None else max(0.0, (now - then).total_seconds())
 
@@ -103,7 +109,7 @@ def _camera(cam: CameraStatus, limits: HealthLimits, now: dt.datetime) -> Camera
     if cam.segment_seconds > 0 and since > allowed:
         what = "no segment since" if cam.last_segment_at else "no segment yet since the recorder started at"
         then = cam.last_segment_at or cam.watched_since
-        seen = f"; {cam.state}: {without_urls(cam.last_exit)}" if cam.last_exit else f"; {cam.state}"
+        seen = f"; {cam.state}: {_brief(cam.last_exit)}" if cam.last_exit else f"; {cam.state}"
         problems.append(f"camera {cam.camera_id} is not recording: {what} {then:%Y-%m-%d %H:%M:%S}Z, "
                         f"{since:.0f} s (limit {allowed:.0f} s){seen}")  # fmt: skip
         kinds.append("not_recording")
@@ -117,7 +123,7 @@ def _camera(cam: CameraStatus, limits: HealthLimits, now: dt.datetime) -> Camera
         kinds.append("backlog")
     if cam.ingest.sink_retrying:
         problems.append(f"camera {cam.camera_id}: the catalog / evidence log failed {cam.ingest.sink_retrying} "
-                        f"time(s) in a row and is retried: {without_urls(cam.ingest.last_error or '')}")  # fmt: skip
+                        f"time(s) in a row and is retried: {_brief(cam.ingest.last_error or '')}")  # fmt: skip
         kinds.append("sink_failing")
     if cam.spool.alarm:
         problems.append(f"camera {cam.camera_id}: spool at {cam.spool.fraction:.0%} of its {cam.spool.max_bytes} "

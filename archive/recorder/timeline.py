@@ -42,8 +42,8 @@ _KEPT_MARKS: Final = 4096  # a camera flapping for days: the oldest marks are dr
 
 
 def without_urls(text: str) -> str:
-    """``text`` with every ``scheme://...`` word replaced by ``<stream URL>`` (pure)."""
-    return _URL.sub("<stream URL>", text)
+    """``text`` with every ``scheme://...`` word replaced by ``<URL>`` (pure)."""
+    return _URL.sub("<URL>", text)
 
 
 def _iso(at: dt.datetime) -> str:

@@ -53,7 +53,7 @@ def test_urls_never_reach_a_detail() -> None:
     tl.mark(at(0), GapReason.FFMPEG_EXIT, "Error opening input rtsp://admin:s3cret@10.0.0.9/h264: Invalid data")
     (piece,) = tl.explain(at(0), at(10), 1.0)
     assert "s3cret" not in piece.detail and "rtsp://" not in piece.detail
-    assert without_urls("x http://a:b@c/d y") == "x <stream URL> y"
+    assert without_urls("x http://a:b@c/d y") == "x <URL> y"
 
 
 def test_old_marks_are_forgotten_once_logged_but_the_one_in_force_stays() -> None:
