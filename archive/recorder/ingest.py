@@ -15,10 +15,10 @@ a failed try is found again by HEAD (same key, same sha256) and not uploaded twi
 a file of a run seen live in this process skips that HEAD.
 
 Gaps (:mod:`archive.recorder.ingest_state`): when a segment starts more than ``gap_tolerance``
-seconds after the last logged segment or gap ended, the uncovered interval is logged first with
-the reason the supervisor gave for the previous run's end (:meth:`Ingester.note_run_end`), or
-``recorder_stopped``; at :meth:`Ingester.stop`, a camera with nothing left to ingest gets the
-time since then logged too.
+seconds after the last logged segment or gap ended, the uncovered interval is logged first, one
+gap per state the camera's :class:`~archive.recorder.timeline.StateTimeline` shows in it (the
+supervisor marks it; without a supervisor, :meth:`Ingester.note_run_end` does), SPEC.md 2.3.1;
+at :meth:`Ingester.stop`, a camera with nothing left to ingest gets the time since then logged too.
 """
 
 from __future__ import annotations
