@@ -21,7 +21,7 @@ from archive.redact import scrub
 ENV_PREFIX = "ARCHIVE_"
 ENV_CONFIG_PATH = "ARCHIVE_CONFIG"
 DEFAULT_CONFIG_NAME = "archive.toml"
-SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "url"})
+SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "url", "webhook_url"})
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,9 @@ class RecorderConfig:
     spool_alarm_fraction: float = 0.8
     upload_workers: int = 8
     ffmpeg: str = ""
+    alert_not_recording_segments: float = 3.0  # no new segment for this many segment lengths: unhealthy
+    alert_backlog_segments: int = 30  # more segments than this waiting to be stored: unhealthy
+    alert_backlog_age_seconds: float = 300.0  # the oldest waiting segment older than this: unhealthy
     flush_packets: bool = False
     """Have ffmpeg write each packet to the spool file at once (costs ~13 % more ffmpeg CPU);
     without it a segment is written in 256 KiB steps, and only an abrupt death of ffmpeg itself
@@ -143,6 +146,15 @@ class LedgerConfig:
 
 
 @dataclass(frozen=True)
+class AlertsConfig:
+    """Operator notifications: ``webhook_url`` (http/https, may hold a token: shown masked) gets a
+    POST of JSON when the recorder's health changes; empty: none."""
+
+    webhook_url: str = ""
+    webhook_timeout_seconds: float = 5.0
+
+
+@dataclass(frozen=True)
 class Config:
     """The effective configuration."""
 
@@ -154,6 +166,7 @@ class Config:
     api: ApiConfig = field(default_factory=ApiConfig)
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
     source: str = "<defaults>"
     base_dir: str = "."
 
@@ -255,6 +268,13 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: recorder.spool_alarm_fraction must be between 0 and 1")
     if cfg.recorder.spool_max_bytes < 1024**2:
         raise ConfigError(f"{src}: recorder.spool_max_bytes must be at least 1 MiB")
+    if min(cfg.recorder.alert_not_recording_segments, cfg.recorder.alert_backlog_segments,
+           cfg.recorder.alert_backlog_age_seconds) <= 0:  # fmt: skip
+        raise ConfigError(f"{src}: recorder.alert_* limits must be positive")
+    if cfg.alerts.webhook_url and not cfg.alerts.webhook_url.startswith(("http://", "https://")):
+        raise ConfigError(f"{src}: alerts.webhook_url must be an http:// or https:// URL")
+    if not 0 < cfg.alerts.webhook_timeout_seconds <= 60:
+        raise ConfigError(f"{src}: alerts.webhook_timeout_seconds must be between 0 and 60")
     if not 1 <= cfg.recorder.upload_workers <= 64:
         raise ConfigError(f"{src}: recorder.upload_workers must be between 1 and 64")
     if not 1 <= cfg.ledger.checkpoint_interval_s <= 60:

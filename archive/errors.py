@@ -130,12 +130,16 @@ class ToolError(ArchiveError):
     """An external program is missing or failed."""
 
 
+class NotRunningError(ArchiveError):
+    """The service a command reports on is not running (``archive status``: exit 1, not bad input)."""
+
+
 ERRORS: tuple[type[Exception], ...] = (ArchiveError, IntegrityError)
 """Everything a seam (CLI, API) translates; anything else is a bug."""
 
 __all__ = [
     "ERRORS", "AccessError", "ArchiveError", "CatalogError", "ConfigError", "ConflictError", "ForbiddenError",
-    "IntegrityError", "NotFoundError", "ObjectLockedError", "ObjectMissingError", "Problem", "SecretError",
-    "StorageDeniedError", "StorageError", "StorageUnavailableError", "ToolError", "UnauthenticatedError",
+    "IntegrityError", "NotFoundError", "NotRunningError", "ObjectLockedError", "ObjectMissingError", "Problem",
+    "SecretError", "StorageDeniedError", "StorageError", "StorageUnavailableError", "ToolError", "UnauthenticatedError",
     "UserError", "ValidationError", "WriterClaimLostError", "WriterHeldError",
 ]

@@ -2,7 +2,8 @@
 # Install the Debian packages archive needs outside its virtualenv (Debian 12):
 #   - ffmpeg, for ffprobe (the venv's imageio-ffmpeg has ffmpeg but no ffprobe);
 #   - GStreamer's RTSP server and its Python bindings for the system Python (/usr/bin/python3),
-#     which run the simulated cameras (archive/sim/gst_rtsp_server.py).
+#     which run the simulated cameras (archive/sim/gst_rtsp_server.py);
+#   - prometheus, for promtool, which checks and unit-tests the alert rules in ops/alerts.yml.
 # Idempotent: when everything is installed it only checks (no apt-get update, no root needed).
 # Otherwise runs `apt-get update` once and `apt-get install -y` non-interactively, as root (or
 # through sudo when it is there). Ends by checking that /usr/bin/python3 can import the bindings.
@@ -19,6 +20,7 @@ PACKAGES=(
   gstreamer1.0-plugins-ugly
   gstreamer1.0-libav
   gstreamer1.0-rtsp
+  prometheus
 )
 
 missing=()

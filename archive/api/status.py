@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable
 
 from archive.api.ports import CheckResult, HealthCheck, Metric, MetricSource
 from archive.errors import ERRORS
+from archive.recorder.health import HealthLimits, assess
 from archive.recorder.status import CameraState, RecorderStatus
 from archive.storage.base import ObjectStore
 
@@ -43,29 +44,32 @@ def storage_check(store: ObjectStore, every_s: float = 10.0) -> HealthCheck:
     return _CachedPing(store, every_s)
 
 
-def recorder_check(status: Callable[[], RecorderStatus]) -> HealthCheck:
-    """Not critical: cameras failing is an alarm, the API still serves evidence."""
+def recorder_check(status: Callable[[], RecorderStatus], limits: HealthLimits | None = None) -> HealthCheck:
+    """Not critical (a camera failing is an alarm, the API still serves evidence: ``/health`` stays
+    200), but ``ok`` is false with one sentence per problem, camera by name (:func:`assess`)."""
+    lim = limits or HealthLimits()
 
     def check() -> CheckResult:
         st = status()
-        bad = [c.camera_id for c in st.cameras if c.state in (CameraState.FAILED, CameraState.SPOOL_FULL)]
-        ok = st.store_available and not bad and not st.spool_alarm
-        detail = f"{len(st.cameras)} cameras, failing: {', '.join(bad) or 'none'}, store " + (
-            "up" if st.store_available else f"down ({st.store_error})")
-        return CheckResult("recorder", ok, detail, critical=False)
+        health = assess(st, lim)
+        problems = "; ".join(health.problems) or "none"
+        return CheckResult("recorder", health.ok, f"{len(st.cameras)} cameras; problems: {problems}", critical=False)
 
     return check
 
 
-def recorder_metrics(status: Callable[[], RecorderStatus]) -> MetricSource:
-    """Per-camera state, segments, gaps, spool use; store reachability."""
+def recorder_metrics(status: Callable[[], RecorderStatus], limits: HealthLimits | None = None) -> MetricSource:
+    """Per-camera state, segments, gaps, spool use, seconds since the last segment, ingest backlog,
+    sink failures, health; store reachability. The per-camera rows come from :func:`assess`."""
+    lim = limits or HealthLimits()
 
     def samples() -> Iterable[Metric]:
         st = status()
+        health = {c.camera_id: c for c in assess(st, lim).cameras}
         yield Metric("archive_recorder_store_up", "1 when the recorder reaches the object store", "gauge",
                      1 if st.store_available else 0)  # fmt: skip
         for c in st.cameras:
-            lab = (("camera", c.camera_id),)
+            lab, h = (("camera", c.camera_id),), health[c.camera_id]
             yield Metric("archive_recorder_recording", "1 while the camera's media is arriving", "gauge",
                          1 if c.state is CameraState.RECORDING else 0, lab)  # fmt: skip
             yield Metric("archive_recorder_segments_total", "segments stored and logged", "counter", c.ingest.ingested,
@@ -75,6 +79,21 @@ def recorder_metrics(status: Callable[[], RecorderStatus]) -> MetricSource:
             yield Metric("archive_recorder_spool_bytes", "bytes waiting in the spool", "gauge", c.spool.bytes_used, lab)
             yield Metric("archive_recorder_spool_fraction", "spool use against its limit", "gauge", c.spool.fraction,
                          lab)  # fmt: skip
+            yield Metric("archive_recorder_spool_alarm", "1 while the spool is above its alarm threshold", "gauge",
+                         1 if c.spool.alarm else 0, lab)  # fmt: skip
+            yield Metric("archive_camera_seconds_since_last_segment", "seconds since the camera's newest segment "
+                         "closed (since the recorder started, when none)", "gauge", h.seconds_since_last_segment,
+                         lab)  # fmt: skip
+            yield Metric("archive_camera_segment_seconds", "the camera's segment length", "gauge", c.segment_seconds,
+                         lab)  # fmt: skip
+            yield Metric("archive_ingest_backlog_segments", "finished segments waiting to be stored", "gauge",
+                         h.backlog_segments, lab)  # fmt: skip
+            yield Metric("archive_ingest_backlog_oldest_seconds", "age of the oldest segment waiting to be stored",
+                         "gauge", h.backlog_oldest_seconds, lab)  # fmt: skip
+            yield Metric("archive_sink_failures_total", "commits the catalog / evidence log refused (retried)",
+                         "counter", h.sink_failures, lab)  # fmt: skip
+            yield Metric("archive_camera_healthy", "1 when the recorder sees no problem with the camera", "gauge",
+                         1 if h.ok else 0, lab)  # fmt: skip
 
     return samples
 

@@ -18,6 +18,7 @@ from archive.bootstrap import Runtime
 from archive.config import ApiConfig
 from archive.ledger.report import VerifyReport
 from archive.ledger.verify import verify_camera
+from archive.recorder.health import HealthLimits
 from archive.recorder.status import RecorderStatus
 from archive.retention.planner import Plan
 
@@ -49,8 +50,9 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     sources: list[MetricSource] = [check_metrics("storage", storage),
                                    ledger_metrics(lambda: {s.camera_id: s.size for s in ledger.logs()})]
     if recorder_status is not None:
-        checks.append(recorder_check(recorder_status))
-        sources.append(recorder_metrics(recorder_status))
+        limits = HealthLimits.from_config(rt.config.recorder)
+        checks.append(recorder_check(recorder_status, limits))
+        sources.append(recorder_metrics(recorder_status, limits))
     return ApiDeps(
         identity=rt.identity, search=rt.search, audit=rt.audit, settings=api_settings(rt.config.api, rt),
         registry=rt.registry, presigner=store if isinstance(store, Presigner) else None, holds=rt.holds,

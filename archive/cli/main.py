@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import TextIO
@@ -52,7 +53,12 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     handler: Handler = args.handler
     try:
         cfg = load_config(args.config)
-        return handler(args, cfg, out)
+        code = handler(args, cfg, out)
+        out.flush()  # here, not at exit: a reader that went away (| head) is handled below
+        return code
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 1
     except ValidationError as exc:
         for problem in exc.problems:
             print(f"archive: error: {problem}", file=sys.stderr)

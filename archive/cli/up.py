@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
 import logging
-import os
 import signal
 import threading
 import time
@@ -25,10 +23,9 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import runtime
 from archive.config import Config
-from archive.errors import NotFoundError
-from archive.fsmodes import secure_process, write_private
+from archive.fsmodes import secure_process
 from archive.model import Camera, Owner, OwnerKind
-from archive.redact import scrub_tree
+from archive.recorder.status_file import read_status_file, report, status_json, write_status_file
 
 if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
     from archive.bootstrap import Runtime
@@ -41,7 +38,6 @@ DEMO_OWNER = Owner("demo", "Simulated cameras (demo)", OwnerKind.GOVERNMENT, ("p
 DEMO_PROFILES = ("h264", "h264-bframes", "h265", "h264-audio")
 STATUS_EVERY_S = 30.0
 STATUS_FILE_EVERY_S = 5.0
-STATUS_STALE_S = 30.0
 
 
 @contextlib.contextmanager
@@ -86,29 +82,9 @@ def status_file(cfg: Config) -> Path:
     return cfg.data_dir / "run" / "status.json"
 
 
-def _write_status(path: Path, status: RecorderStatus, skipped: dict[str, str] | None = None) -> None:
-    """Atomically publish the snapshot, scrubbed of credentials, in a file of mode 0600; ``skipped``:
-    cameras not recorded because another live process holds their writer claim, with why."""
-    data = dataclasses.asdict(status)
-    data["pid"] = os.getpid()
-    data["skipped"] = [{"camera_id": k, "reason": v} for k, v in sorted((skipped or {}).items())]
-    data["spool_alarm"] = status.spool_alarm
-    write_private(path, json.dumps(scrub_tree(data), default=str, indent=1).encode("utf-8"))
-
-
 def read_status(cfg: Config) -> dict[str, object]:
-    """The running service's last status. Raises NotFoundError when no service publishes one."""
-    path = status_file(cfg)
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise NotFoundError(f"no running recorder publishes status in {path.parent}: start 'archive up'") from exc
-    if not isinstance(data, dict):
-        raise NotFoundError(f"{path} is not a status snapshot")
-    age = time.time() - path.stat().st_mtime
-    data["age_seconds"] = round(age, 1)
-    data["stale"] = age > STATUS_STALE_S
-    return data
+    """The running service's last status. Raises NotRunningError when no service publishes one."""
+    return read_status_file(status_file(cfg))
 
 
 def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None) -> int:
@@ -120,6 +96,8 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     from archive.api.serve import BackgroundApi
     from archive.api.wiring import build_deps
     from archive.health import check_health
+    from archive.recorder.health import HealthLimits
+    from archive.recorder.notify import webhook_notifier
     from archive.sim.cameras import SimulatedCameraSet
 
     secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700 (archive.fsmodes)
@@ -164,12 +142,17 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         print(f"recording {len(cameras)} cameras into {cfg.storage.media_bucket} "
               f"({cfg.storage.mode} store); Ctrl-C to stop", file=out)
         out.flush()
-        publish = status_file(cfg)
+        publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
         stack.callback(lambda: publish.unlink(missing_ok=True))
         last_print = time.monotonic()
+        notifier = webhook_notifier(cfg.alerts)
+        if notifier is not None:
+            stack.callback(notifier.close)
         while not stop.wait(STATUS_FILE_EVERY_S):
             status = recorder.status()
-            _write_status(publish, status, skipped | rt.writer_claims.lost())
+            health = write_status_file(publish, status, limits, skipped | rt.writer_claims.lost())
+            if notifier is not None:
+                notifier.observe(health, status.taken_at)
             if time.monotonic() - last_print >= STATUS_EVERY_S:
                 _print_status(status, out)
                 last_print = time.monotonic()
@@ -190,25 +173,13 @@ def _cmd_record(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     data = read_status(cfg)
     if args.json:
-        json.dump(data, out, indent=2)
+        doc, code = status_json(data)
+        json.dump(doc, out, indent=2)
         print(file=out)
-    else:
-        print(f"recorder pid {data.get('pid')}, status {data['age_seconds']} s old"
-              f"{' (STALE: is the service hung?)' if data['stale'] else ''}", file=out)
-        print(f"store: {'up' if data.get('store_available') else 'DOWN ' + str(data.get('store_error'))}"
-              f"{'   SPOOL ALARM' if data.get('spool_alarm') else ''}", file=out)
-        cams = data.get("cameras")
-        for cam in cams if isinstance(cams, list) else []:
-            ing, spool = cam["ingest"], cam["spool"]
-            print(f"{cam['camera_id']:<22} {cam['state']:<13} last segment {cam['last_segment_at'] or '-'}"
-                  f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
-                  f"  spool {spool['bytes_used'] // 1024} KiB"
-                  f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s", file=out)
-    skipped = data.get("skipped")
-    for skip in skipped if isinstance(skipped, list) else []:
-        print(f"{skip['camera_id']:<22} NOT RECORDED  {skip['reason']}", file=out)
-    ok = not data["stale"] and data.get("store_available") and not data.get("spool_alarm") and not skipped
-    return 0 if ok else 1
+        return code
+    lines, code = report(data)
+    print("\n".join(lines), file=out)
+    return code
 
 
 def register(sub: Any) -> None:

@@ -15,10 +15,10 @@ a failed try is found again by HEAD (same key, same sha256) and not uploaded twi
 a file of a run seen live in this process skips that HEAD.
 
 Gaps (:mod:`archive.recorder.ingest_state`): when a segment starts more than ``gap_tolerance``
-seconds after the last logged segment or gap ended, the uncovered interval is logged first with
-the reason the supervisor gave for the previous run's end (:meth:`Ingester.note_run_end`), or
-``recorder_stopped``; at :meth:`Ingester.stop`, a camera with nothing left to ingest gets the
-time since then logged too.
+seconds after the last logged segment or gap ended, the uncovered interval is logged first, one
+gap per state the camera's :class:`~archive.recorder.timeline.StateTimeline` shows in it (the
+supervisor marks it; without a supervisor, :meth:`Ingester.note_run_end` does), SPEC.md 2.3.1;
+at :meth:`Ingester.stop`, a camera with nothing left to ingest gets the time since then logged too.
 """
 
 from __future__ import annotations
@@ -39,6 +39,7 @@ from archive.recorder.media_clock import date_record
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool
 from archive.recorder.status import IngestStatus
+from archive.recorder.timeline import StateTimeline
 from archive.redact import scrub
 from archive.storage.base import ObjectStore
 
@@ -92,11 +93,14 @@ class Ingester:
         self._store_error: str | None = None
 
     # -- inputs (any thread) ---------------------------------------------------------------
-    def add_camera(self, spool: CameraSpool) -> None:
-        """Start watching a camera's spool (idempotent)."""
+    def add_camera(self, spool: CameraSpool, timeline: StateTimeline | None = None) -> None:
+        """Start watching a camera's spool (idempotent). ``timeline``: the supervisor's marks of the
+        camera's state, where gap reasons come from (else :meth:`note_run_end` fills one)."""
         with self._lock:
             if spool.camera_id not in self._cams:
-                self._cams[spool.camera_id] = Camera(spool, status=IngestStatus(spool.camera_id))
+                self._cams[spool.camera_id] = Camera(
+                    spool, timeline=timeline or StateTimeline(), status=IngestStatus(spool.camera_id)
+                )
         self._wake.set()
 
     def set_live_runs(self, camera_id: str, runs: Collection[str]) -> None:
@@ -109,13 +113,16 @@ class Ingester:
                 cam.dirty = True
         self._wake.set()
 
-    def note_run_end(self, camera_id: str, run_id: str, reason: GapReason, detail: str = "") -> None:
-        """Why a run ended: the reason of the gap that follows it, if any (``detail`` is kept scrubbed)."""
+    def note_run_end(
+        self, camera_id: str, run_id: str, reason: GapReason, detail: str = "", at: dt.datetime | None = None
+    ) -> None:
+        """Why a run ended (at ``at``, default now): marked on the camera's timeline, the reason of
+        the gap that follows it, if any (``detail`` is kept scrubbed). ``run_id`` is for the caller's log only."""
         detail = scrub(detail)
         with self._lock:
             cam = self._cams.get(camera_id)
-            if cam is not None:
-                cam.run_ends[run_id] = (reason, detail)
+        if cam is not None:
+            cam.timeline.mark(at or self._clock(), reason, detail)
 
     def wake(self, camera_id: str | None = None) -> None:
         """Look at a camera's spool (all spools when None) now rather than at the next rescan."""
@@ -169,10 +176,10 @@ class Ingester:
         """At shutdown, log a gap up to now for each camera down (nothing left in its spool)."""
         now = self._clock()
         with self._lock:
-            cams = [(c, dict(c.run_ends)) for c in self._cams.values()]
-        for cam, run_ends in cams:
+            cams = list(self._cams.values())
+        for cam in cams:
             try:
-                log_trailing_gap(cam, run_ends, self._sink, now, self._gap_tolerance)
+                log_trailing_gap(cam, self._sink, now, self._gap_tolerance)
             except Exception as exc:  # the next start logs it as recorder_stopped instead
                 self._sink_failed(cam, time.monotonic(), exc)
 
@@ -237,7 +244,8 @@ class Ingester:
     def _sink_failed(self, cam: Camera, now: float, exc: BaseException) -> None:
         cam.commit_attempts += 1
         cam.commit_not_before = now + self._retry.delay(cam.commit_attempts)
-        cam.status = replace(cam.status, sink_failures=cam.status.sink_failures + 1, last_error=f"sink: {exc!r}")
+        cam.status = replace(cam.status, sink_failures=cam.status.sink_failures + 1, last_error=f"sink: {exc!r}",
+                             sink_retrying=cam.commit_attempts)  # fmt: skip
 
     def _collect(self, cam: Camera, now: float) -> None:
         for index, item in enumerate(list(cam.pending)):
@@ -283,10 +291,8 @@ class Ingester:
         cam.dirty = True
         cam.status = replace(cam.status, failures=cam.status.failures + 1, last_error=f"rescanning: {exc}")
 
-    def _gap_before(self, cam: Camera, record: SegmentRecord) -> GapRecord | None:
-        with self._lock:
-            run_ends = dict(cam.run_ends)
-        return gap_between(cam.last, record, run_ends, self._gap_tolerance, cam.covered)
+    def _gap_before(self, cam: Camera, record: SegmentRecord) -> list[GapRecord]:
+        return gap_between(cam.last, record, cam.timeline, self._gap_tolerance, cam.covered)
 
     def _commit(self, cam: Camera, now: float) -> None:
         committed = False
@@ -300,17 +306,18 @@ class Ingester:
                 )
                 item.record, item.dated = date_record(item.record, cam.last, cam.covered, closed_by_next=by_next), True
             record = item.record
-            gap = self._gap_before(cam, record)
+            assert record is not None
             try:
-                if gap is not None and not item.gap_done:
+                for gap in self._gap_before(cam, record):  # each logged one moves covered: never twice
                     self._sink.record_gap(gap)
-                    item.gap_done = True
+                    cam.covered = gap.end if cam.covered is None else max(cam.covered, gap.end)
                     cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
                 self._sink.record_segment(record)
             except Exception as exc:  # the sink is someone else's code: keep the file, retry
                 self._sink_failed(cam, now, exc)
                 return
             cam.commit_attempts = 0
+            cam.status = replace(cam.status, sink_retrying=0)
             cam.pending.pop(0)
             cam.last = record
             cam.covered = record.end if cam.covered is None else max(cam.covered, record.end)
@@ -331,6 +338,8 @@ class Ingester:
                 last_segment_end=record.end,
                 last_error=error,
             )
+        if committed and cam.covered is not None:
+            cam.timeline.forget_before(cam.covered)
         if committed and not cam.pending:
             tidy_spool(cam, self._lock)
 
@@ -346,7 +355,8 @@ class Ingester:
             cam.status = replace(cam.status, last_error=f"spool scan: {exc}")
             return
         ready = [f for f in files if f.ready and f.name not in cam.kept]
-        cam.status = replace(cam.status, backlog_files=len(ready), backlog_bytes=sum(f.size for f in ready))
+        cam.status = replace(cam.status, backlog_files=len(ready), backlog_bytes=sum(f.size for f in ready),
+                             oldest_waiting_at=min((f.mtime for f in ready), default=None))  # fmt: skip
         queued = {p.file.path for p in cam.pending}
         for file in files:
             if file.name in cam.kept:

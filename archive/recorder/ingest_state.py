@@ -11,9 +11,9 @@ from typing import Final
 from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
+from archive.recorder.timeline import StateTimeline
 
 SEEN_RUNS_KEPT: Final = 16  # prune the runs seen live once more than this many are remembered
-UNEXPLAINED: Final = (GapReason.RECORDER_STOPPED, "the run ended while the recorder was not running")
 
 
 def _logged_end(prev: SegmentRecord, covered: dt.datetime | None) -> dt.datetime:
@@ -21,55 +21,52 @@ def _logged_end(prev: SegmentRecord, covered: dt.datetime | None) -> dt.datetime
     return prev.end if covered is None else max(prev.end, covered)
 
 
+def _pieces(camera_id: str, timeline: StateTimeline, start: dt.datetime, end: dt.datetime,
+            tolerance: float) -> list[GapRecord]:  # fmt: skip
+    return [GapRecord(camera_id, p.start, p.end, p.reason, p.detail) for p in timeline.explain(start, end, tolerance)]
+
+
 def gap_between(
     prev: SegmentRecord | None,
     record: SegmentRecord,
-    run_ends: dict[str, tuple[GapReason, str]],
+    timeline: StateTimeline,
     tolerance: float,
     covered: dt.datetime | None = None,
-) -> GapRecord | None:
-    """The gap before ``record``, if it starts more than ``tolerance`` seconds after the end of
+) -> list[GapRecord]:
+    """The gaps before ``record``, if it starts more than ``tolerance`` seconds after the end of
     what was logged last: ``prev``'s end, or ``covered`` when a later gap was logged already (the
     one logged when the recorder stopped).
 
-    Its reason is why ``prev``'s run ended (``run_ends``), ``recorder_stopped`` when nobody saw it
-    end (the recorder was down), ``ffmpeg_exit`` for a hole inside one run (pure).
+    One gap per state the camera was in meanwhile (``timeline``, SPEC.md 2.3 "Reasons from the
+    recorder's state"); ``ffmpeg_exit`` for a hole inside one run (pure but for reading ``timeline``).
     """
     if prev is None:
-        return None
+        return []
     start = _logged_end(prev, covered)
     if (record.start - start).total_seconds() <= tolerance:
-        return None
-    if start > prev.end:  # a trailing gap covers prev's run end: the rest is the recorder's downtime
-        reason, detail = UNEXPLAINED
-    elif prev.run_id == record.run_id:
-        reason, detail = GapReason.FFMPEG_EXIT, "discontinuity inside one ffmpeg run"
-    else:
-        reason, detail = run_ends.get(prev.run_id, UNEXPLAINED)
-    return GapRecord(record.camera_id, start, record.start, reason, detail)
+        return []
+    if prev.run_id == record.run_id and start == prev.end:
+        return [GapRecord(record.camera_id, start, record.start, GapReason.FFMPEG_EXIT,
+                          "discontinuity inside one ffmpeg run")]  # fmt: skip
+    return _pieces(record.camera_id, timeline, start, record.start, tolerance)
 
 
 def trailing_gap(
     prev: SegmentRecord | None,
     covered: dt.datetime | None,
-    run_ends: dict[str, tuple[GapReason, str]],
+    timeline: StateTimeline,
     now: dt.datetime,
     tolerance: float,
-) -> GapRecord | None:
-    """The gap from the end of what was logged to ``now``, logged when the recorder stops with
+) -> list[GapRecord]:
+    """The gaps from the end of what was logged to ``now``, logged when the recorder stops with
     nothing of the camera left to ingest (a camera still down at shutdown), so no second goes
-    unexplained while the recorder is off. Its reason is why ``prev``'s run ended (pure)."""
+    unexplained while the recorder is off; one per state, as in :func:`gap_between`."""
     if prev is None:
-        return None
+        return []
     start = _logged_end(prev, covered)
     if (now - start).total_seconds() <= tolerance:
-        return None
-    reason, detail = run_ends.get(prev.run_id, (GapReason.RECORDER_STOPPED, ""))
-    if start > prev.end:
-        reason, detail = UNEXPLAINED
-    if reason is GapReason.RECORDER_STOPPED:  # recording ran to the stop: the time the stop took
-        return GapRecord(prev.camera_id, start, now, reason, "the recorder was stopping")
-    return GapRecord(prev.camera_id, start, now, reason, f"{detail}; until the recorder stopped")
+        return []
+    return _pieces(prev.camera_id, timeline, start, now, tolerance)
 
 
 @dataclass
@@ -83,7 +80,6 @@ class Pending:
     record: SegmentRecord | None = None
     attempts: int = 0
     not_before: float = 0.0
-    gap_done: bool = False
     dated: bool = False  # record's times set in recording order (archive.recorder.media_clock)
     submitted: int = 0  # uploads started: a retry first looks for an earlier attempt's copy
 
@@ -95,7 +91,7 @@ class Camera:
     spool: CameraSpool
     live_runs: frozenset[str] = frozenset()
     seen_runs: frozenset[str] = frozenset()  # runs seen live in this process: their files are new
-    run_ends: dict[str, tuple[GapReason, str]] = field(default_factory=dict)
+    timeline: StateTimeline = field(default_factory=StateTimeline)  # what the supervisor saw (marks)
     initialized: bool = False
     next_seq: int = 0
     last: SegmentRecord | None = None
@@ -111,15 +107,12 @@ class Camera:
     status: IngestStatus = field(default_factory=lambda: IngestStatus(""))
 
 
-def log_trailing_gap(
-    cam: Camera, run_ends: dict[str, tuple[GapReason, str]], sink: SegmentSink, now: dt.datetime, tolerance: float
-) -> None:
+def log_trailing_gap(cam: Camera, sink: SegmentSink, now: dt.datetime, tolerance: float) -> None:
     """Log :func:`trailing_gap` for a camera whose spool holds nothing more to ingest (files left
     there are ingested at the next start and may cover that time). Raises what the sink raises."""
     if not cam.initialized or cam.pending or any(f.name not in cam.kept for f in cam.spool.scan(())):
         return
-    gap = trailing_gap(cam.last, cam.covered, run_ends, now, tolerance)
-    if gap is not None:
+    for gap in trailing_gap(cam.last, cam.covered, cam.timeline, now, tolerance):
         sink.record_gap(gap)
         cam.covered = gap.end
         cam.status = replace(cam.status, gaps=cam.status.gaps + 1)

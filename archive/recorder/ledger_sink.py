@@ -29,6 +29,7 @@ _REASONS: dict[GapReason, LogGapReason] = {
     GapReason.STALLED: LogGapReason.STREAM_ERROR,
     GapReason.SPOOL_FULL: LogGapReason.SPOOL_FULL,
     GapReason.CAMERA_REJECTED: LogGapReason.CAMERA_UNREACHABLE,
+    GapReason.FAILOVER: LogGapReason.OTHER,  # not in archive-log/1's closed set (SPEC.md 2.3.1, 11)
 }
 
 

@@ -49,14 +49,17 @@ def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason
         or [line for line in log if "[warning]" in line]
         or list(log)
     )
-    text = "\n".join(log)
     last = errors[-1] if errors else ""
-    detail = scrub(f"exit status {returncode}" + (f": {last}" if last else ""))
-    if any(marker in text for marker in _REJECTED):
-        return GapReason.CAMERA_REJECTED, detail
-    if any(marker in text for marker in _UNREACHABLE):
-        return GapReason.CAMERA_UNREACHABLE, detail
-    return GapReason.FFMPEG_EXIT, detail
+
+    def detail(line: str) -> str:
+        return scrub(f"exit status {returncode}" + (f": {line}" if line else ""))
+
+    # the detail is the line that shows the reason (a later unrelated error line must not stand for it)
+    for reason, markers in ((GapReason.CAMERA_REJECTED, _REJECTED), (GapReason.CAMERA_UNREACHABLE, _UNREACHABLE)):
+        shown = [line for line in log if any(m in line for m in markers)]
+        if shown:
+            return reason, detail(shown[-1])
+    return GapReason.FFMPEG_EXIT, detail(last)
 
 
 def _ffmpeg_of(run: RunPaths) -> int | None:

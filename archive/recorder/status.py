@@ -26,6 +26,8 @@ class IngestStatus:
     last_ingested_at: dt.datetime | None = None
     last_segment_end: dt.datetime | None = None
     last_error: str | None = None
+    sink_retrying: int = 0  # commits refused in a row by the sink, now being retried (0: the last one worked)
+    oldest_waiting_at: dt.datetime | None = None  # wall clock the oldest segment waiting to be stored was closed
 
 
 class CameraState(StrEnum):
@@ -63,6 +65,8 @@ class CameraStatus:
     input_streams: tuple[str, ...]
     spool: SpoolUsage
     ingest: IngestStatus
+    segment_seconds: float = 0.0
+    watched_since: dt.datetime | None = None  # when this recorder process began recording the camera
 
     @property
     def segments_ingested(self) -> int:

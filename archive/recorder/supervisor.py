@@ -45,6 +45,7 @@ from archive.recorder.process import FfmpegRun, classify_exit, end_orphans
 from archive.recorder.sink import GapReason
 from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
+from archive.recorder.timeline import STATES_FILE, StateTimeline, without_urls
 from archive.redact import remember_secret, scrub, scrub_optional
 
 GIB: Final = 1024**3
@@ -135,6 +136,7 @@ class CameraWorker:
         self.spec, self.spool, self.settings = spec, spool, settings
         self._ffmpeg, self._ingester, self._clock = ffmpeg, ingester, clock
         self._view = _View(CameraState.STARTING, clock(), not_recording_since=clock())
+        self.timeline = StateTimeline(path=spool.directory / STATES_FILE)  # what the recording did: gap reasons
 
     def _set(self, **changes: object) -> None:
         if "state" in changes and changes["state"] != self._view.state:
@@ -162,6 +164,8 @@ class CameraWorker:
             input_streams=tuple(scrub(s, secrets) for s in view.input_streams),
             spool=self.spool.usage(),
             ingest=ingest,
+            segment_seconds=float(self.spec.segment_seconds),
+            watched_since=self.timeline.started_at,
         )
 
     def _live(self, runs: Sequence[str]) -> None:
@@ -178,18 +182,21 @@ class CameraWorker:
             if usage.full or (paused and usage.fraction > self.settings.spool_resume_fraction):
                 paused = True
                 self._set(state=CameraState.SPOOL_FULL, pid=None)
+                self.timeline.mark(self._clock(), GapReason.SPOOL_FULL, self._spool_full_detail())
                 await _sleep(stop, 1.0)
                 continue
             paused = False
+            tried_at = self._clock()
             problem = await tcp_unreachable(self.spec.url, self.settings.connect_timeout)
             if problem is not None:  # cheaper than an ffmpeg per attempt while a camera is away
                 unreachable += 1
-                self._set(
-                    state=CameraState.RECONNECTING, pid=None, last_exit=f"{GapReason.CAMERA_UNREACHABLE}: {problem}"
-                )
+                detail = _attempts(problem, unreachable)
+                self.timeline.mark(tried_at, GapReason.CAMERA_UNREACHABLE, detail)
+                last_exit = f"{GapReason.CAMERA_UNREACHABLE}: {detail}"
+                self._set(state=CameraState.RECONNECTING, pid=None, last_exit=last_exit)
                 await _sleep(stop, self.settings.reconnect.delay(unreachable))
                 continue
-            reason, _detail, got_media = await self._one_run(stop)
+            reason, detail, got_media = await self._one_run(stop)
             if stop.is_set():
                 break
             if reason is GapReason.SPOOL_FULL:
@@ -199,6 +206,7 @@ class CameraWorker:
                 failures = unreachable = 0
             elif reason is GapReason.CAMERA_UNREACHABLE:
                 unreachable += 1
+                self.timeline.mark(self._clock(), reason, _attempts(detail, unreachable))
             else:
                 failures += 1
             failed = reason is GapReason.CAMERA_REJECTED or failures >= self.settings.failed_after
@@ -208,7 +216,13 @@ class CameraWorker:
             else:
                 self._set(state=CameraState.RECONNECTING, pid=None)
                 await _sleep(stop, self.settings.reconnect.delay(max(unreachable, failures, 1)))
+        self.timeline.mark(self._clock(), GapReason.RECORDER_STOPPED, "the recorder was stopped")
         self._set(state=CameraState.STOPPED, pid=None)
+
+    def _spool_full_detail(self) -> str:
+        usage = self.spool.usage()
+        return (f"spool full: {usage.bytes_used} of {self.spool.max_bytes} bytes waiting for the store; "
+                f"recording resumes below {self.settings.spool_resume_fraction:.0%}")  # fmt: skip
 
     async def _one_run(self, stop: asyncio.Event) -> tuple[GapReason, str, bool]:
         run = self.spool.new_run(self._clock(), writer_epoch=self.spec.writer_epoch)
@@ -219,6 +233,7 @@ class CameraWorker:
             await proc.start()
         except ToolError as exc:
             self._live([])
+            self.timeline.mark(self._clock(), GapReason.FFMPEG_EXIT, str(exc))
             self._set(last_exit=f"{GapReason.FFMPEG_EXIT}: {exc}")
             return GapReason.FFMPEG_EXIT, str(exc), False
         self._set(state=CameraState.STARTING, pid=proc.pid, run_id=run.run_id, restarts=self._view.restarts + 1)
@@ -232,12 +247,12 @@ class CameraWorker:
                 await proc.wait()
             proc.forget_pid_file()
             self._check_list(run, watch)
-            if self._ingester is not None:
-                self._ingester.note_run_end(self.spec.camera_id, run.run_id, reason, detail)
+            self.timeline.mark(self._clock(), reason, detail)
             self._live([])
             if self._view.not_recording_since is None:
                 self._set(not_recording_since=self._clock())
-        self._set(last_exit=f"{reason}: {detail}", input_streams=tuple(proc.input_streams) or self._view.input_streams)
+        streams = tuple(proc.input_streams) or self._view.input_streams
+        self._set(last_exit=f"{reason}: {without_urls(detail)}", input_streams=streams)
         return reason, detail, watch.got_media
 
     async def _watch(
@@ -268,6 +283,7 @@ class CameraWorker:
                     watch.last_segment_mono = now
                     streams = tuple(proc.input_streams) or self._view.input_streams
                     self._set(state=CameraState.RECORDING, not_recording_since=None, input_streams=streams)
+                    self.timeline.recording(self._clock())
                 watch.got_media = watch.got_media or proc.last_progress_at is not None
                 if woke or now - last_list_check >= self.settings.list_check_seconds:
                     last_list_check = now
@@ -280,8 +296,9 @@ class CameraWorker:
                 if now - last_usage_check >= self.settings.spool_check_seconds:
                     last_usage_check = now
                     if self.spool.usage().full:
+                        detail = self._spool_full_detail()
                         await proc.stop(self.settings.stop_grace)
-                        return GapReason.SPOOL_FULL, f"spool reached {self.spool.max_bytes} bytes"
+                        return GapReason.SPOOL_FULL, detail
         finally:
             stop_wait.cancel()
             active.cancel()
@@ -319,13 +336,25 @@ async def tcp_unreachable(url: str, timeout: float) -> str | None:
     host = parts.hostname or ""
     try:
         port = parts.port or (322 if parts.scheme == "rtsps" else 554)
+    except ValueError:
+        return f"the stream URL of {host} has an invalid port"
+    where = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # never the URL: it may hold a password
+    try:
         _, writer = await asyncio.wait_for(asyncio.open_connection(host, port), timeout)
-    except (OSError, TimeoutError, ValueError) as exc:
-        return f"TCP connect to {host}: {exc or type(exc).__name__}"
+    except ConnectionRefusedError:
+        return f"connection refused by {where}"
+    except TimeoutError:
+        return f"no TCP answer from {where} within {timeout:g} s"
+    except OSError as exc:
+        return f"TCP connect to {where} failed: {exc.strerror or exc}"
     writer.close()
     with contextlib.suppress(OSError):
         await writer.wait_closed()
     return None
+
+
+def _attempts(detail: str, count: int) -> str:
+    return f"{detail} ({count} attempt{'s' if count > 1 else ''})"
 
 
 async def _sleep(stop: asyncio.Event, seconds: float) -> None:
@@ -388,8 +417,9 @@ class Supervisor:
             runs += [worker.spool.run_paths(run_id) for run_id in worker.spool.run_ids()]
         ended = end_orphans(runs)
         for worker in self.workers:
+            worker.timeline.start(self._clock())
             if self._ingester is not None:
-                self._ingester.add_camera(worker.spool)
+                self._ingester.add_camera(worker.spool, worker.timeline)
         return ended
 
     async def run(self) -> None:

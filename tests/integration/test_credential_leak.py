@@ -19,15 +19,16 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
-from archive.cli.up import _write_status
 from archive.ledger.repo import GAP
 from archive.model import us_from_utc
 from archive.recorder.backoff import Backoff
 from archive.recorder.ffmpeg import RecordingSpec
+from archive.recorder.health import HealthLimits
 from archive.recorder.ingest import Ingester
 from archive.recorder.ledger_sink import LedgerSink
 from archive.recorder.service import Recorder
 from archive.recorder.status import CameraState
+from archive.recorder.status_file import write_status_file
 from archive.recorder.supervisor import SupervisorSettings
 from archive.redact import forget_secret, install_log_scrubber
 from archive.search.service import SearchService
@@ -81,7 +82,7 @@ def test_frozen_camera_password_reaches_no_kept_text(
             wait_until(lambda: recorder.status().camera("mall-1").ingest.ingested >= n + 2, 40, "segments after")
             wait_until(lambda: recorder.status().camera("mall-1").ingest.gaps >= 1, 20, "the gap logged")
             status = recorder.status()
-            _write_status(status_path, status)
+            write_status_file(status_path, status, HealthLimits())
     finally:
         root.removeHandler(handler)
         root.setLevel(old_level)

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from archive.cli.up import _write_status
 from archive.fsmodes import secure_process
+from archive.recorder.health import HealthLimits
 from archive.recorder.status import RecorderStatus
+from archive.recorder.status_file import write_status_file
 from archive.storage.base import ObjectStore
 from tests.integration.export_support import approve_and_build, make_clips, make_env, record_cameras, request
 
@@ -33,8 +34,8 @@ def test_export_package_and_status_file_are_0600_under_umask_022(
     package = approve_and_build(env, request(env, cameras=("mall-1",)))
     assert package.is_file() and _mode(package) == 0o600, oct(_mode(package))
     status = tmp_path / "run" / "status.json"
-    _write_status(status, RecorderStatus(taken_at=dt.datetime.now(dt.UTC), store_available=True,
-                                         store_error=None, cameras=()))  # fmt: skip
+    write_status_file(status, RecorderStatus(taken_at=dt.datetime.now(dt.UTC), store_available=True,
+                                             store_error=None, cameras=()), HealthLimits())  # fmt: skip
     assert _mode(status) == 0o600, oct(_mode(status))
 
 

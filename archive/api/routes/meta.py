@@ -58,9 +58,10 @@ def routes(deps: ApiDeps, metrics: ApiMetrics) -> list[HTTPRouteHandler]:
             checks.insert(0, CheckResult("catalog", True, "answers"))
         except ERRORS as exc:
             checks.insert(0, CheckResult("catalog", False, str(exc)))
-        ok = all(c.ok for c in checks if c.critical)
-        body = HealthOut(ok=ok, checks=[HealthCheckOut(name=c.name, ok=c.ok, detail=c.detail) for c in checks])
-        return Response(body, status_code=200 if ok else 503)
+        serving = all(c.ok for c in checks if c.critical)  # 503 only when evidence cannot be served
+        body = HealthOut(ok=all(c.ok for c in checks),
+                         checks=[HealthCheckOut(name=c.name, ok=c.ok, detail=c.detail) for c in checks])  # fmt: skip
+        return Response(body, status_code=200 if serving else 503)
 
     @get("/metrics", sync_to_thread=True, summary="Prometheus metrics (text exposition 0.0.4)")
     def metrics_text() -> Response[str]:

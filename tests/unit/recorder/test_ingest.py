@@ -161,13 +161,13 @@ def test_a_camera_down_at_shutdown_gets_its_gap_and_the_restart_continues_after_
     add_segment(spool, ts_template, RUN_A, 0, T0)
     stopped_at = T0 + dt.timedelta(seconds=300)
     first = make(fake_store, sink, spool, clock=lambda: stopped_at)
-    first.note_run_end("cam1", RUN_A, GapReason.CAMERA_UNREACHABLE, "Connection refused")
+    first.note_run_end("cam1", RUN_A, GapReason.CAMERA_UNREACHABLE, "Connection refused", at=T0)
     assert first.drain(30)
     first.stop()
-    (trailing,) = sink.gaps
+    (trailing,) = sink.gaps  # the camera's state until the stop: one reason, one gap
     assert trailing.reason is GapReason.CAMERA_UNREACHABLE
     assert trailing.start == sink.segments[0].end and trailing.end == stopped_at
-    assert trailing.detail == "Connection refused; until the recorder stopped"
+    assert trailing.detail == "Connection refused"
     assert first.status("cam1").gaps == 1
     add_segment(spool, ts_template, RUN_B, 0, T0 + dt.timedelta(seconds=400))
     second = make(fake_store, sink, spool)  # a new process: knows only the sink
