@@ -123,7 +123,7 @@ class RegistryRepository:
             raise CatalogError(f"cannot count cameras: {exc}") from exc
 
     def set_enabled(self, camera_id: str, enabled: bool) -> Camera:
-        """Enable or disable a camera (a running ``archive up`` follows within seconds).
+        """Enable or disable a camera (a running ``archive up`` follows at its next start).
 
         Raises:
             NotFoundError: no such camera.
