@@ -21,6 +21,7 @@ from archive.redact import scrub
 ENV_PREFIX = "ARCHIVE_"
 ENV_CONFIG_PATH = "ARCHIVE_CONFIG"
 DEFAULT_CONFIG_NAME = "archive.toml"
+DEFAULTS_SOURCE = "<defaults>"
 SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "url", "webhook_url"})
 
 
@@ -167,8 +168,13 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
-    source: str = "<defaults>"
+    source: str = DEFAULTS_SOURCE
     base_dir: str = "."
+
+    @property
+    def from_defaults(self) -> bool:
+        """True when no configuration file was read (no --config, $ARCHIVE_CONFIG or ./archive.toml)."""
+        return self.source == DEFAULTS_SOURCE
 
     @property
     def data_dir(self) -> Path:
@@ -345,7 +351,7 @@ def load_config(path: str | Path | None = None, env: Mapping[str, str] | None = 
     env = os.environ if env is None else env
     chosen = Path(path) if path else (Path(env[ENV_CONFIG_PATH]) if env.get(ENV_CONFIG_PATH) else None)
     raw: dict[str, Any] = {}
-    source, base = "<defaults>", Path.cwd()
+    source, base = DEFAULTS_SOURCE, Path.cwd()
     if chosen is None and Path(DEFAULT_CONFIG_NAME).is_file():
         chosen = Path(DEFAULT_CONFIG_NAME)
     if chosen is not None:
@@ -392,4 +398,4 @@ def mask_url(url: str) -> str:
     return scrub(url)
 
 
-__all__ = ["Config", "load_config", "mask_url", "masked"]
+__all__ = ["DEFAULTS_SOURCE", "DEFAULT_CONFIG_NAME", "Config", "load_config", "mask_url", "masked"]

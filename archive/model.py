@@ -40,6 +40,8 @@ class Camera:
     enabled: bool = True
     username: str | None = None
     has_password: bool = False
+    removed: bool = False
+    """Taken out of service by ``archive cameras remove`` (and disabled); its evidence stays."""
 
 
 @dataclass(frozen=True)

@@ -4,4 +4,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ops/setup.sh
+.venv/bin/archive init  # idempotent: ./archive.toml and ./var the first time, nothing after
 exec .venv/bin/archive up "$@"

@@ -223,6 +223,10 @@ class ExportDecisionIn(_In, kw_only=True, frozen=True):
     reason: str = ""
 
 
+class ExportWithdrawIn(_In, kw_only=True, frozen=True):
+    reason: str
+
+
 class ExportOut(_Out, kw_only=True, frozen=True):
     id: str
     case_id: str
@@ -236,6 +240,7 @@ class ExportOut(_Out, kw_only=True, frozen=True):
     progress: float | None
     package_sha256: str | None
     package_size: int | None
+    error: str | None = None
 
 
 class ExportsOut(_Out, kw_only=True, frozen=True):

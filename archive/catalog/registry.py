@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from archive.catalog.tables import CameraRow, OwnerRow
-from archive.errors import CatalogError, NotFoundError
+from archive.errors import CatalogError, ConflictError, NotFoundError
 from archive.model import Camera, CameraCredentials, Owner, OwnerKind
 from archive.secretbox import SecretBox
 
@@ -48,7 +48,7 @@ def _camera(row: CameraRow) -> Camera:
         id=row.id, name=row.name, owner_id=row.owner_id, stream_url=row.stream_url,
         latitude=row.latitude, longitude=row.longitude, location=row.location,
         tags=tuple(json.loads(row.tags)), enabled=row.enabled, username=row.username,
-        has_password=row.password_enc is not None,
+        has_password=row.password_enc is not None, removed=row.removed_us is not None,
     )
 
 
@@ -88,7 +88,7 @@ class RegistryRepository:
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot read camera: {exc}") from exc
         if row is None:
-            raise NotFoundError(f"camera {camera_id!r} is not registered")
+            raise NotFoundError(f"no such camera: {camera_id[:64]}")
         return _camera(row)
 
     def credentials(self, camera_id: str) -> CameraCredentials | None:
@@ -99,7 +99,7 @@ class RegistryRepository:
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot read camera: {exc}") from exc
         if row is None:
-            raise NotFoundError(f"camera {camera_id!r} is not registered")
+            raise NotFoundError(f"no such camera: {camera_id[:64]}")
         if row.password_enc is None:
             return None
         return CameraCredentials(camera_id, self._box.decrypt(row.password_enc, camera_id))
@@ -122,10 +122,44 @@ class RegistryRepository:
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot count cameras: {exc}") from exc
 
-    def apply(self, owners: Sequence[Owner], cameras: Sequence[tuple[Camera, str | None]]) -> ImportReport:
-        """Upsert owners then cameras in ONE transaction: all or nothing.
+    def set_enabled(self, camera_id: str, enabled: bool) -> Camera:
+        """Enable or disable a camera (a running ``archive up`` follows at its next start).
 
-        Unchanged rows are not touched. Raises CatalogError (and changes nothing) on failure.
+        Raises:
+            NotFoundError: no such camera.
+            ConflictError: enabling a removed camera (re-add it with ``cameras import --force``).
+        """
+        return self._change(camera_id, enabled=enabled, remove=False)
+
+    def remove(self, camera_id: str) -> Camera:
+        """Take a camera out of service: disabled and marked removed. Nothing of its evidence, log
+        entries or registry row is deleted. Raises NotFoundError."""
+        return self._change(camera_id, enabled=False, remove=True)
+
+    def _change(self, camera_id: str, *, enabled: bool, remove: bool) -> Camera:
+        try:
+            with Session(self._engine) as s, s.begin():
+                row = s.get(CameraRow, camera_id)
+                if row is None:
+                    raise NotFoundError(f"no such camera: {camera_id[:64]}")
+                if enabled and row.removed_us is not None:
+                    raise ConflictError(f"camera {camera_id} was removed: re-add it with 'archive cameras import "
+                                        "--force FILE' to record it again")  # fmt: skip
+                row.enabled, row.updated_us = enabled, _now_us()
+                if remove and row.removed_us is None:
+                    row.removed_us = row.updated_us
+                s.flush()
+                return _camera(row)
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot change camera {camera_id[:64]}: {exc}") from exc
+
+    def apply(self, owners: Sequence[Owner], cameras: Sequence[tuple[Camera, str | None]], *,
+              force: bool = False) -> ImportReport:  # fmt: skip
+        """Upsert owners then cameras in ONE transaction: all or nothing. A removed camera is
+        re-added (in service again) only with ``force``.
+
+        Unchanged rows are not touched. Raises CatalogError (and changes nothing) on failure,
+        ConflictError for a removed camera without ``force``.
         """
         oc: Counter[str] = Counter()
         cc: Counter[str] = Counter()
@@ -146,14 +180,22 @@ class RegistryRepository:
                         oc["updated"] += 1
                 s.flush()
                 for cam, password in cameras:
-                    cc[self._upsert_camera(s, cam, password, now)] += 1
+                    cc[self._upsert_camera(s, cam, password, now, force)] += 1
         except SQLAlchemyError as exc:
             raise CatalogError(f"import failed, nothing was written: {exc}") from exc
         return ImportReport(ImportCounts(**oc), ImportCounts(**cc))
 
-    def _upsert_camera(self, s: Session, cam: Camera, password: str | None, now: int) -> str:
+    def _upsert_camera(self, s: Session, cam: Camera, password: str | None, now: int, force: bool) -> str:
         row = s.get(CameraRow, cam.id)
         tags = json.dumps(list(cam.tags))
+        if row is not None and row.removed_us is not None:
+            if not force:
+                raise ConflictError(f"camera {cam.id} was removed; nothing was imported: give --force to re-add it "
+                                    "under the same id (its earlier evidence stays in the same log)")  # fmt: skip
+            row.removed_us, row.updated_us = None, now
+            readded = True
+        else:
+            readded = False
         if row is None:
             enc = self._box.encrypt(password, cam.id) if password is not None else None
             s.add(CameraRow(id=cam.id, name=cam.name, owner_id=cam.owner_id, stream_url=cam.stream_url,
@@ -169,7 +211,7 @@ class RegistryRepository:
                 cam.location, tags, cam.enabled)
             and old_password == password
         )
-        if same:
+        if same and not readded:
             return "unchanged"
         row.name, row.owner_id, row.stream_url, row.username = cam.name, cam.owner_id, cam.stream_url, cam.username
         row.latitude, row.longitude, row.location, row.tags = cam.latitude, cam.longitude, cam.location, tags

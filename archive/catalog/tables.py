@@ -46,3 +46,4 @@ class CameraRow(SQLModel, table=True):
     enabled: bool
     created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     updated_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    removed_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -14,10 +14,26 @@ from archive.model import us_from_utc
 if TYPE_CHECKING:  # the composition root is imported when a command runs: `archive --help` stays fast
     from archive.bootstrap import Runtime
 
-__all__ = ["Handler", "cli_time", "cli_time_us", "runtime"]
+__all__ = ["Handler", "cli_time", "cli_time_us", "no_archive_needed", "require_archive", "runtime"]
 
 Handler = Callable[[argparse.Namespace, Config, TextIO], int]
 """``handler(args, cfg, out)`` -> exit code; archive errors are raised and mapped by ``archive.cli.main``."""
+
+
+def require_archive(cfg: Config) -> None:
+    """Refuse to run where no archive exists: the configuration came from the defaults (no
+    ``--config``, no ``$ARCHIVE_CONFIG``, no ``./archive.toml``) and its data dir does not exist,
+    so the command would create a new empty archive with a new signing key (and then report its
+    own empty logs as unsigned). Raises UserError naming the data dir.
+    """
+    if cfg.from_defaults and not cfg.data_dir.is_dir():
+        raise UserError(f"no archive here ({cfg.data_dir}): run 'archive init' to create one, or give --config")
+
+
+def no_archive_needed(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Mark a command that runs anywhere (``simulate``, ``verify package``, ...): no archive is needed."""
+    parser.set_defaults(needs_archive=False)
+    return parser
 
 
 def runtime(cfg: Config, **options: Any) -> Runtime:

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from archive.cli.common import cli_time_us, runtime
+from archive.cli.common import cli_time_us, no_archive_needed, require_archive, runtime
 from archive.config import Config
 from archive.errors import UserError
 from archive.export.verifier.main import add_arguments, progress_printer, run_outcome
@@ -109,6 +109,16 @@ def cmd_approve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 def cmd_refuse(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     """Refuse an export (a reason is required)."""
     return _decide(args, cfg, out, False)
+
+
+def cmd_withdraw(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Withdraw a request (a user of the requesting agency): its legal hold is released."""
+    from archive.export.model import cli_origin
+
+    with _exports(cfg) as ex:
+        view = ex.service.withdraw(_who(ex, args.user), args.id, args.reason, origin=cli_origin())
+        _print(ex.service.record(view.id), ex, out)
+    return 0
 
 
 def cmd_build(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
@@ -231,6 +241,7 @@ def cmd_verify_package(args: argparse.Namespace, cfg: Config, out: TextIO) -> in
         args.package_hash = True
     code, outcome = run_outcome(args, out, sys.stderr)
     if args.user and outcome is not None:
+        require_archive(cfg)  # recording the result needs the archive (the check alone does not)
         from archive.export.model import Actor, cli_origin
 
         with _exports(cfg) as ex:
@@ -301,6 +312,11 @@ def register(sub: Any) -> None:
         _add_user(p)
         p.add_argument("--reason", required=name == "refuse", help="why")
         p.set_defaults(handler=fn)
+    wd = ex.add_parser("withdraw", help="withdraw a request (its requesting agency); its legal hold is released")
+    wd.add_argument("id", help="export id")
+    _add_user(wd)
+    wd.add_argument("--reason", required=True, help="why (kept in the custody log)")
+    wd.set_defaults(handler=cmd_withdraw)
     b = ex.add_parser("build", help="build an approved export now (progress on stderr)")
     b.add_argument("id")
     _add_user(b, required=False)
@@ -331,7 +347,7 @@ def register(sub: Any) -> None:
     vp = group.add_parser("package", help="verify an evidence package offline (also: archive verify FILE.zip)")
     add_arguments(vp, package_required=False)
     vp.add_argument("--as", dest="user", metavar="USER", help="record the result in the export's custody log as USER")
-    vp.set_defaults(handler=cmd_verify_package)
+    no_archive_needed(vp).set_defaults(handler=cmd_verify_package)
     if isinstance(group._name_parser_map, dict):
         paths = _PackagePaths(group._name_parser_map, vp)
         group._name_parser_map = paths

@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from archive.cli.common import cli_time, runtime
+from archive.cli.common import cli_time, no_archive_needed, runtime
 from archive.config import Config
 from archive.errors import UserError
 from archive.model import utc_from_us
@@ -39,6 +39,8 @@ def open_ledger(cfg: Config) -> Iterator[Ledger]:
 def _read(path: str) -> str:
     try:
         return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise UserError(f"{path}: no such file") from exc
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read {path}: {exc}") from exc
 
@@ -218,7 +220,9 @@ def cmd_verify_camera(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
         raise UserError("give both --from and --to, or neither")
     if t_from is not None and t_to is not None and t_to <= t_from:
         raise UserError("--to must be after --from")
-    with open_ledger(cfg) as ledger:
+    with runtime(cfg) as rt:
+        rt.registry.camera(args.camera_id)  # NotFoundError "no such camera": not a FAILED verification
+        ledger = rt.ledger
         report = verify_camera(ledger, args.camera_id, time_from=t_from, time_to=t_to, trusted=_trusted(args.trusted),
                                workers=args.workers, media=not args.no_media)  # fmt: skip
     return _print_report(report, args.json, out)
@@ -228,7 +232,10 @@ def cmd_verify_log(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     """Check every stored checkpoint of one or all camera logs for consistency."""
     from archive.ledger.verify_log import verify_logs
 
-    with open_ledger(cfg) as ledger:
+    with runtime(cfg) as rt:
+        if args.camera_id:
+            rt.registry.camera(args.camera_id)  # NotFoundError "no such camera"
+        ledger = rt.ledger
         report = verify_logs(ledger, args.camera_id, trusted=_trusted(args.trusted))
     return _print_report(report, args.json, out)
 
@@ -248,7 +255,7 @@ def register(sub: Any) -> None:
     kg = wit.add_parser("keygen", help="create a witness key (cosignature/v1) file and print its verifier key")
     kg.add_argument("name", help="witness key name, e.g. police.example.org/witness")
     kg.add_argument("--out", help="private key file to create (default witness-<name>.key)")
-    kg.set_defaults(handler=cmd_witness_keygen)
+    no_archive_needed(kg).set_defaults(handler=cmd_witness_keygen)
     cs = wit.add_parser("cosign", help="standalone: verify a checkpoint and print a cosignature line")
     cs.add_argument("--key", required=True, help="witness private key file (PRIVATE+KEY+...)")
     cs.add_argument("--checkpoint", required=True, help="signed checkpoint note file ('-' for stdin)")
@@ -256,7 +263,7 @@ def register(sub: Any) -> None:
     cs.add_argument("--previous", help="the previous checkpoint this witness cosigned")
     cs.add_argument("--proof", help="consistency proof JSON from the previous checkpoint to this one")
     cs.add_argument("--time", type=int, help="cosignature time, POSIX seconds (default now)")
-    cs.set_defaults(handler=cmd_witness_cosign)
+    no_archive_needed(cs).set_defaults(handler=cmd_witness_cosign)
     add = wit.add_parser("add-cosignature", help="store a witness's cosignature line with a checkpoint")
     add.add_argument("camera")
     add.add_argument("size", type=int)

@@ -1,7 +1,8 @@
 """The ``archive`` command line. Thin: parses arguments, calls services, prints results.
 
 Exit codes: 0 success, 1 the system failed (store down, verification failed), 2 bad input
-(a sentence on stderr, never a traceback), 130 interrupted.
+(a sentence on stderr, never a traceback), 130 interrupted, 141 the reader of the output went
+away (``archive cameras list | head -1``: silently, like other Unix tools on SIGPIPE).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from archive.cli.common import Handler
+from archive.cli.common import Handler, require_archive
 from archive.cli.export import register as register_export
 from archive.cli.ledger import register as register_ledger
 from archive.cli.registry import register as register_registry
@@ -43,9 +44,48 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+EXIT_BROKEN_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a tool whose reader closed the pipe."""
+
+
+def _silence_stdout() -> None:
+    """Point the stdout descriptor at /dev/null, so the interpreter's last flush of what is still
+    buffered cannot raise BrokenPipeError again (and print "Exception ignored ...") at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout without a descriptor (tests): nothing to silence
+        pass
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
-    """Entry point of the console script; returns the exit code."""
+    """Entry point of the console script; returns the exit code (module docstring).
+
+    A closed stdout (BrokenPipeError, for every command and ``--help``) ends it silently with 141.
+    """
     out = out or sys.stdout
+    try:
+        try:
+            code = _run(argv, out)
+        finally:
+            out.flush()
+            if out is not sys.stdout:
+                sys.stdout.flush()
+    except SystemExit as exc:  # argparse: --help, usage errors; flush what it printed
+        try:
+            sys.stdout.flush()
+        except BrokenPipeError:
+            _silence_stdout()
+            return EXIT_BROKEN_PIPE
+        raise exc from None
+    except BrokenPipeError:
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
+    return code
+
+
+def _run(argv: Sequence[str] | None, out: TextIO) -> int:
+    """Parse ``argv``, run the command, map archive errors to exit codes (module docstring)."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
@@ -53,12 +93,9 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     handler: Handler = args.handler
     try:
         cfg = load_config(args.config)
-        code = handler(args, cfg, out)
-        out.flush()  # here, not at exit: a reader that went away (| head) is handled below
-        return code
-    except BrokenPipeError:
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
-        return 1
+        if getattr(args, "needs_archive", True):
+            require_archive(cfg)
+        return handler(args, cfg, out)
     except ValidationError as exc:
         for problem in exc.problems:
             print(f"archive: error: {problem}", file=sys.stderr)

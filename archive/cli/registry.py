@@ -1,4 +1,4 @@
-"""CLI commands of the configuration and the camera registry: ``config check``, ``db upgrade``,
+"""CLI commands of the configuration and the camera registry: ``init``, ``config check``, ``db upgrade``,
 ``cameras import|list``, ``owners list``, ``health`` and ``simulate``."""
 
 from __future__ import annotations
@@ -8,11 +8,38 @@ import json
 from pathlib import Path
 from typing import Any, TextIO
 
-from archive.cli.common import runtime
-from archive.config import Config, mask_url, masked
+from archive.cli.common import no_archive_needed, runtime
+from archive.config import DEFAULT_CONFIG_NAME, Config, load_config, mask_url, masked
 from archive.errors import UserError
 
 __all__ = ["register"]
+
+
+DEFAULT_TOML = """# archive configuration, written by 'archive init'. Every key and its value: 'archive config check'.
+# Relative paths are taken from this file's folder. Sections: see README, Configuration.
+[paths]
+data_dir = "var"
+"""
+
+
+def _cmd_init(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """Create the archive: ./archive.toml from the defaults (when no configuration was found), the
+    data dir (0700) and the catalog at the newest schema. Idempotent: nothing existing is changed."""
+    from archive.fsmodes import secure_process
+
+    if cfg.from_defaults:
+        path = Path(DEFAULT_CONFIG_NAME)
+        if not path.exists():
+            path.write_text(DEFAULT_TOML, encoding="utf-8")
+            print(f"wrote {path.resolve()} (the defaults)", file=out)
+        cfg = load_config(path)
+    existed = cfg.data_dir.is_dir()
+    secure_process(cfg.data_dir, cfg.catalog_url)  # data dir 0700, SQLite file 0600 (archive.fsmodes)
+    with runtime(cfg, migrate=True) as rt:
+        rt.engine  # noqa: B018 - building the engine creates and migrates the catalog
+    print(f"archive {'already ' if existed else ''}initialised in {cfg.data_dir} (configuration {cfg.source})",
+          file=out)
+    return 0
 
 
 def _cmd_config_check(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
@@ -38,9 +65,22 @@ def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
     from archive.registry.importer import import_registry
 
     with runtime(cfg) as rt:
-        report = import_registry(Path(args.file), rt.registry)
+        report = import_registry(Path(args.file), rt.registry, force=args.force)
     for kind, c in (("owners", report.owners), ("cameras", report.cameras)):
         print(f"{kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged", file=out)
+    return 0
+
+
+def _cmd_cameras_switch(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    """``cameras disable|enable|remove ID``: a running ``archive up`` follows at its next start."""
+    with runtime(cfg) as rt:
+        if args.sub == "remove":
+            cam = rt.registry.remove(args.camera_id)
+        else:
+            cam = rt.registry.set_enabled(args.camera_id, args.sub == "enable")
+    state = "removed (disabled; its evidence and log stay)" if cam.removed else (
+        "enabled" if cam.enabled else "disabled")
+    print(f"camera {cam.id}: {state}", file=out)
     return 0
 
 
@@ -51,12 +91,12 @@ def _cmd_cameras_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
         rows = [{"id": c.id, "name": c.name, "owner": c.owner_id, "stream_url": c.stream_url,
                  "username": c.username, "password": "***" if c.has_password else None,
                  "latitude": c.latitude, "longitude": c.longitude, "location": c.location,
-                 "tags": list(c.tags), "enabled": c.enabled} for c in cams]
+                 "tags": list(c.tags), "enabled": c.enabled, "removed": c.removed} for c in cams]
         json.dump(rows, out, indent=2, ensure_ascii=False)
         print(file=out)
         return 0
     for c in cams:
-        flag = "" if c.enabled else " (disabled)"
+        flag = " (removed)" if c.removed else ("" if c.enabled else " (disabled)")
         cred = f" user={c.username} password=***" if c.has_password else ""
         print(f"{c.id:<24} {c.owner_id:<16} {c.latitude:>10.5f} {c.longitude:>11.5f}  {c.name}{flag}"
               f"  {c.stream_url}{cred}", file=out)
@@ -98,9 +138,12 @@ def _cmd_simulate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def register(sub: Any) -> None:
     """Add the commands to the ``archive`` parser's subcommands."""
+    init = sub.add_parser("init", help="create the archive here: archive.toml (if none), data dir, catalog")
+    no_archive_needed(init).set_defaults(handler=_cmd_init)
+
     config = sub.add_parser("config", help="configuration").add_subparsers(dest="sub", required=True)
     check = config.add_parser("check", help="print the effective configuration, secrets masked")
-    check.set_defaults(handler=_cmd_config_check)
+    no_archive_needed(check).set_defaults(handler=_cmd_config_check)
 
     db = sub.add_parser("db", help="catalog database").add_subparsers(dest="sub", required=True)
     db.add_parser("upgrade", help="migrate the catalog to the newest schema").set_defaults(handler=_cmd_db_upgrade)
@@ -108,11 +151,19 @@ def register(sub: Any) -> None:
     cams = sub.add_parser("cameras", help="camera registry").add_subparsers(dest="sub", required=True)
     imp = cams.add_parser("import", help="import owners and cameras from YAML or CSV (idempotent, all or nothing)")
     imp.add_argument("file", help="a .yaml/.yml or .csv file")
+    imp.add_argument("--force", action="store_true", help="re-add cameras that were removed, under the same id")
     imp.set_defaults(handler=_cmd_cameras_import)
     lst = cams.add_parser("list", help="list registered cameras (passwords never shown)")
     lst.add_argument("--owner", help="only this owner's cameras")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(handler=_cmd_cameras_list)
+    for name, what in (("disable", "stop recording a camera (a running service follows at its next start)"),
+                       ("enable", "record a disabled camera again"),
+                       ("remove", "take a camera out of service: disabled and marked removed; no evidence "
+                                  "or log entry is deleted, and its id is re-added only by 'import --force'")):
+        sw = cams.add_parser(name, help=what)
+        sw.add_argument("camera_id", help="camera id")
+        sw.set_defaults(handler=_cmd_cameras_switch)
 
     owners = sub.add_parser("owners", help="camera owners").add_subparsers(dest="sub", required=True)
     owners.add_parser("list", help="list owners with camera counts").set_defaults(handler=_cmd_owners_list)
@@ -127,4 +178,4 @@ def register(sub: Any) -> None:
                      help="h264, h264-bframes, h265, h264-audio, resolution-change or h264-live; "
                           "comma-separated to mix (default h264)")
     sim.add_argument("--port-base", type=int, default=None, help="first RTSP port (default: free ports)")
-    sim.set_defaults(handler=_cmd_simulate)
+    no_archive_needed(sim).set_defaults(handler=_cmd_simulate)

@@ -40,6 +40,7 @@ class ExportStatus(enum.StrEnum):
     BUILDING = "building"
     BUILT = "built"
     FAILED = "failed"
+    WITHDRAWN = "withdrawn"
 
 
 def cli_origin() -> str:
@@ -149,7 +150,8 @@ class ExportRecord:
                                   self.hold_id is not None and f"legal hold {self.hold_id}") if x)  # fmt: skip
         return ExportView(self.id, self.case_id, self.status.value, self.camera_ids, self.start_us, self.end_us,
                           self.requested_by, self.requested_agency, self.requested_us, approvals, self.progress,
-                          self.package_sha256, self.package_size, notes)  # fmt: skip
+                          self.package_sha256, self.package_size, notes,
+                          error=self.error if self.status is ExportStatus.FAILED else None)  # fmt: skip
 
 
 @dataclass(frozen=True)

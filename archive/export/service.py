@@ -38,6 +38,7 @@ from archive.errors import (
 )
 from archive.export import repo
 from archive.export.approval import decidable, overall, rule_for, who_decides
+from archive.export.coverage import require_covered
 from archive.export.custody_log import CustodyLog
 from archive.export.model import SYSTEM, Actor, ExportRecord, ExportSettings, ExportStatus, OwnerApproval
 from archive.export.views import ExportFile, ExportRequest, ExportView
@@ -162,7 +163,12 @@ class ExportService:
         missing = [c for c in cams if c not in known or not scope.sees(known[c])]
         if missing:
             raise NotFoundError(f"camera(s) not found: {', '.join(repr(m[:64]) for m in missing[:5])}")
+        require_covered(self._engine, cams, req.start_us, req.end_us, self._now_us(), self._when)
         return {c: known[c] for c in cams}
+
+    def _when(self, us: int) -> str:
+        """A time in the display zone and in UTC, for messages."""
+        return f"{self.settings.local_us(us)} = {_iso(us)}"
 
     @staticmethod
     def _hold_actor(user: str, role_name: str, allowed: frozenset[HoldRole]) -> HoldActor:
@@ -271,6 +277,44 @@ class ExportService:
                 log.error("export %s refused, but its legal hold %s was not released: %s", export_id, rec.hold_id, exc)
         return self.record(export_id).view()
 
+    # -- withdrawing -------------------------------------------------------------------------
+    WITHDRAWABLE = (ExportStatus.REQUESTED, ExportStatus.APPROVED, ExportStatus.FAILED)
+
+    def withdraw(self, who: Principal, export_id: str, reason: str, *, origin: str = "api") -> ExportView:
+        """The requesting agency withdraws its request (requested, approved or failed, not while
+        building or once built): status ``withdrawn``, custody event ``withdrawn``, and the legal
+        hold the request placed is released (:meth:`release_hold`; a failed release is retried by
+        :meth:`release_refused_holds`).
+
+        Raises:
+            ForbiddenError: the role may not request exports, or ``who`` is not of the requesting agency.
+            NotFoundError: unknown or not visible. ConflictError: not withdrawable now.
+            ValidationError: no reason.
+        """
+        require(who, Permission.EXPORTS_REQUEST)
+        rec = self.visible(who, export_id)
+        if who.agency is None or who.agency != rec.requested_agency:
+            raise ForbiddenError(f"only the requesting agency ({rec.requested_agency}) withdraws export {export_id}")
+        if rec.status not in self.WITHDRAWABLE:
+            raise ConflictError(f"export {export_id} is {rec.status.value}: only a requested, approved or failed "
+                                "export is withdrawn")  # fmt: skip
+        if not reason.strip():
+            raise ValidationError([Problem("reason", "a withdrawal needs a reason")])
+        actor, now = Actor.of(who, origin), self._now_us()
+
+        def write(conn: Any) -> None:
+            if not repo.set_fields(conn, export_id, expect=list(self.WITHDRAWABLE),
+                                   status=ExportStatus.WITHDRAWN.value, updated_us=now):  # fmt: skip
+                raise ConflictError(f"export {export_id} changed concurrently; look again")
+
+        self.custody.record(export_id, "withdrawn", actor, {"reason": reason.strip(), "was": rec.status.value},
+                            also=write)  # fmt: skip
+        try:
+            self.release_hold(export_id, actor, f"export {export_id} withdrawn by {who.user_id}: {reason.strip()}")
+        except ERRORS as exc:  # the withdrawal stands; release_refused_holds retries
+            log.error("export %s withdrawn, but its legal hold %s was not released: %s", export_id, rec.hold_id, exc)
+        return self.record(export_id).view()
+
     # -- releasing the hold of a refused export --------------------------------------------
     def release_hold(self, export_id: str, actor: Actor, reason: str) -> bool:
         """Release the legal hold the request of refused export ``export_id`` placed; returns
@@ -282,8 +326,9 @@ class ExportService:
             NotFoundError: unknown export or hold. CatalogError.
         """
         rec = self.record(export_id)
-        if rec.status is not ExportStatus.REFUSED:
-            raise ConflictError(f"export {export_id} is {rec.status.value}: only a refused export's hold is released")
+        if rec.status not in (ExportStatus.REFUSED, ExportStatus.WITHDRAWN):
+            raise ConflictError(f"export {export_id} is {rec.status.value}: only a refused export's (or a withdrawn "
+                                "one's) hold is released")  # fmt: skip
         if rec.hold_id is None:
             return False
         hold = self._holds.get(rec.hold_id)
@@ -305,11 +350,11 @@ class ExportService:
         Returns the export ids whose hold was released now. Raises CatalogError."""
         done = []
         active = {h.id for h in self._holds.list_holds()}
-        for rec in self.records([ExportStatus.REFUSED]):
+        for rec in self.records([ExportStatus.REFUSED, ExportStatus.WITHDRAWN]):
             if rec.hold_id not in active:
                 continue
             try:
-                if self.release_hold(rec.id, SYSTEM, f"export {rec.id} was refused"):
+                if self.release_hold(rec.id, SYSTEM, f"export {rec.id} was {rec.status.value}"):
                     done.append(rec.id)
             except ERRORS as exc:
                 log.error("export %s: cannot release its legal hold %s: %s", rec.id, rec.hold_id, exc)

@@ -38,6 +38,8 @@ class ExportView:
     package_sha256: str | None = None
     package_size: int | None = None
     notes: tuple[str, ...] = field(default=())
+    error: str | None = None
+    """Why the build failed (status ``failed``); retry with ``POST /api/v1/exports/{id}/build``."""
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from archive.registry.parse import read_registry_file
 from archive.registry.validate import validate_registry
 
 
-def import_registry(path: Path, repo: RegistryRepository) -> ImportReport:
+def import_registry(path: Path, repo: RegistryRepository, *, force: bool = False) -> ImportReport:
     """Import owners and cameras from ``path`` idempotently.
 
     Raises ValidationError (listing every problem with file:line; nothing written) or
@@ -18,4 +18,4 @@ def import_registry(path: Path, repo: RegistryRepository) -> ImportReport:
     raw = read_registry_file(path)
     existing = [o.id for o in repo.owners()]
     checked = validate_registry(raw, existing)
-    return repo.apply(checked.owners, [(c.camera, c.password) for c in checked.cameras])
+    return repo.apply(checked.owners, [(c.camera, c.password) for c in checked.cameras], force=force)

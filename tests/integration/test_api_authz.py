@@ -54,6 +54,7 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", f"{P}/exports/{{export_id:str}}"): ALL,
     ("POST", f"{P}/exports"): frozenset({"investigator", "legal"}),
     ("POST", f"{P}/exports/{{export_id:str}}/decision"): frozenset({"admin", "owner"}),
+    ("POST", f"{P}/exports/{{export_id:str}}/withdraw"): frozenset({"investigator", "legal"}),
     ("POST", f"{P}/exports/{{export_id:str}}/build"): frozenset({"admin"}),
     ("GET", f"{P}/exports/{{export_id:str}}/package"): frozenset({"investigator", "legal"}),
     ("GET", f"{P}/exports/{{export_id:str}}/package/meta"): frozenset({"investigator", "legal"}),
@@ -153,6 +154,8 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
         ("POST", f"{P}/exports"): lambda r: (f"{P}/exports", {"json": {
             "case_id": "C-2", "legal_basis": "KUHAP 184", "reason": "theft", "cameras": [_cam(r)], **_range()}}),
         ("POST", f"{P}/exports/{{export_id:str}}/decision"): fresh_export,
+        ("POST", f"{P}/exports/{{export_id:str}}/withdraw"):
+            lambda r: (f"{P}/exports/{requested(_cam(r))}/withdraw", {"json": {"reason": "wrong camera"}}),
         ("POST", f"{P}/exports/{{export_id:str}}/build"): lambda r: (f"{P}/exports/{approved()}/build", {}),
         ("GET", f"{P}/exports/{{export_id:str}}/package"): lambda r: (f"{P}/exports/{built}/package", {}),
         ("GET", f"{P}/exports/{{export_id:str}}/package/meta"): lambda r: (f"{P}/exports/{built}/package/meta", {}),

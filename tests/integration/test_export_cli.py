@@ -98,4 +98,4 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
     code, out = _run(cfg, "export", "show", refused, "--json")
     assert [e["event"] for e in json.loads(out)["custody"]][-2:] == ["refused", "hold_released"]
     code, _ = _run(cfg, "verify", str(tmp_path / "missing.zip"))
-    assert code == 1
+    assert code == 2  # a missing file is bad input (README: exit codes), not an INVALID package

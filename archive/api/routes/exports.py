@@ -28,6 +28,7 @@ from archive.api.schemas import (
     ExportIn,
     ExportOut,
     ExportsOut,
+    ExportWithdrawIn,
     PackageCheckOut,
     PackageMetaOut,
     PackageVerifyOut,  # fmt: skip
@@ -55,7 +56,8 @@ def _out(t: TimeFormatter, e: ExportView) -> ExportOut:
     return ExportOut(id=e.id, case_id=e.case_id, status=e.status, cameras=list(e.cameras),
                      range=interval_out(t, e.start_us, e.end_us), requested_by=e.requested_by,
                      requested_agency=e.requested_agency, created_at=t.utc(e.created_us), approvals=list(e.approvals),
-                     progress=e.progress, package_sha256=e.package_sha256, package_size=e.package_size)  # fmt: skip
+                     progress=e.progress, package_sha256=e.package_sha256, package_size=e.package_size,
+                     error=e.error)  # fmt: skip
 
 
 def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
@@ -103,6 +105,17 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
         printable(data.reason, "reason", allow_empty=True)
         view = svc.decide(who, search.scope(who), export_id, data.approve, data.reason, origin=ip(request))
         audit_detail(request, export_id=export_id, approve=data.approve, reason=data.reason)
+        return _out(times, view)
+
+    @post("/exports/{export_id:str}/withdraw", sync_to_thread=True, status_code=200,
+          opt={"permission": Permission.EXPORTS_REQUEST.value, "audit": "exports.withdraw"},
+          summary="Withdraw a request (its requesting agency): the legal hold it placed is released")  # fmt: skip
+    def withdraw_export(request: Request[Any, Any, Any], export_id: FromPath[str],
+                        data: JSONBody[ExportWithdrawIn]) -> ExportOut:  # fmt: skip
+        who = principal_of(request)
+        printable(data.reason, "reason")
+        view = svc.withdraw(who, export_id, data.reason, origin=ip(request))
+        audit_detail(request, export_id=export_id, reason=data.reason)
         return _out(times, view)
 
     @post("/exports/{export_id:str}/build", sync_to_thread=True, status_code=202,
@@ -216,5 +229,5 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
                                                         details=list(c.details)) for c in outcome.checks],
                                 facts=list(outcome.facts), recorded=recorded)  # fmt: skip
 
-    return [list_exports, get_export, request_export, decide_export, build_export, package_meta, package_head,
-            download_export, custody, verify_upload]
+    return [list_exports, get_export, request_export, decide_export, withdraw_export, build_export, package_meta,
+            package_head, download_export, custody, verify_upload]

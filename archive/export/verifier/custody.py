@@ -7,7 +7,7 @@ members::
     export   the export id
     seq      0, 1, 2, ... (dense)
     prev     hex SHA-256 of the previous line's bytes (64 zeros for seq 0)
-    event    requested | approved | refused | hold_released | build_started | built |
+    event    requested | approved | refused | withdrawn | hold_released | build_started | built |
              build_failed | packaged | downloaded | verified
     at       UTC, YYYY-MM-DDTHH:MM:SS.ffffffZ
     local    the same instant in the archive's display time zone, e.g.
@@ -45,8 +45,8 @@ __all__ = [
 
 CUSTODY_FORMAT = "archive-custody/1"
 ZERO = "0" * 64
-EVENTS = frozenset({"requested", "approved", "refused", "hold_released", "build_started", "built", "build_failed",
-                    "packaged", "downloaded", "verified"})  # fmt: skip
+EVENTS = frozenset({"requested", "approved", "refused", "withdrawn", "hold_released", "build_started", "built",
+                    "build_failed", "packaged", "downloaded", "verified"})  # fmt: skip
 _FIELDS = frozenset({"v", "export", "seq", "prev", "event", "at", "local", "actor", "name", "role", "agency",
                      "owner", "from", "detail"})  # fmt: skip
 _STR = ("export", "prev", "event", "at", "local", "actor", "name", "role", "from")

@@ -82,6 +82,9 @@ def run_outcome(args: argparse.Namespace, out: TextIO, err: TextIO,
     if target is None:
         err.write("verify: give the package zip or folder\n")
         return 2, None
+    if not target.exists():
+        err.write(f"verify: {target}: no such file or folder\n")
+        return 2, None
     if args.custody is not None and not args.custody.is_file():
         err.write(f"verify: --custody {args.custody}: no such file\n")
         return 2, None
