@@ -50,20 +50,34 @@ def recorder_check(status: Callable[[], RecorderStatus]) -> HealthCheck:
         st = status()
         bad = [c.camera_id for c in st.cameras if c.state in (CameraState.FAILED, CameraState.SPOOL_FULL)]
         ok = st.store_available and not bad and not st.spool_alarm
-        detail = f"{len(st.cameras)} cameras, failing: {', '.join(bad) or 'none'}, store " + (
-            "up" if st.store_available else f"down ({st.store_error})")
-        return CheckResult("recorder", ok, detail, critical=False)
+        counts = _by_state(st)
+        states = ", ".join(f"{n} {state.value}" for state, n in counts.items() if n) or "none"
+        detail = f"{len(st.cameras)} cameras ({states}), store " + (
+            "up" if st.store_available else f"down ({st.store_error})")  # counts only: /health is open
+        return CheckResult("recorder", ok, detail, critical=False,
+                           cameras=tuple((c.camera_id, c.state.value) for c in st.cameras))  # fmt: skip
 
     return check
 
 
+def _by_state(st: RecorderStatus) -> dict[CameraState, int]:
+    counts = dict.fromkeys(CameraState, 0)
+    for c in st.cameras:
+        counts[c.state] += 1
+    return counts
+
+
 def recorder_metrics(status: Callable[[], RecorderStatus]) -> MetricSource:
-    """Per-camera state, segments, gaps, spool use; store reachability."""
+    """Cameras by state (open); per-camera state, segments, gaps, spool use (label ``camera``:
+    authenticated only, :data:`archive.api.metrics.PRIVATE_LABELS`); store reachability."""
 
     def samples() -> Iterable[Metric]:
         st = status()
         yield Metric("archive_recorder_store_up", "1 when the recorder reaches the object store", "gauge",
                      1 if st.store_available else 0)  # fmt: skip
+        for state, n in _by_state(st).items():
+            yield Metric("archive_recorder_cameras", "cameras by recorder state", "gauge", n,
+                         (("state", state.value),))  # fmt: skip
         for c in st.cameras:
             lab = (("camera", c.camera_id),)
             yield Metric("archive_recorder_recording", "1 while the camera's media is arriving", "gauge",
@@ -80,10 +94,13 @@ def recorder_metrics(status: Callable[[], RecorderStatus]) -> MetricSource:
 
 
 def ledger_metrics(log_sizes: Callable[[], dict[str, int]]) -> MetricSource:
-    """Entries per camera log (``log_sizes`` = camera id -> entries)."""
+    """Number of camera logs (open); entries per camera log (``log_sizes`` = camera id ->
+    entries; label ``camera``: authenticated only)."""
 
     def samples() -> Iterable[Metric]:
-        for cam, size in sorted(log_sizes().items()):
+        sizes = log_sizes()
+        yield Metric("archive_logs", "camera evidence logs", "gauge", len(sizes))
+        for cam, size in sorted(sizes.items()):
             yield Metric("archive_log_entries", "entries in the camera's evidence log", "gauge", size,
                          (("camera", cam),))  # fmt: skip
 
