@@ -1,7 +1,8 @@
 """The app factory: :func:`create_app` builds the Litestar app from explicit dependencies.
 
 Layout: ``/api/v1/...`` (bearer token, one permission per route, audited), ``/health`` and
-``/metrics`` (open, status only), OpenAPI at ``/schema`` (``/schema/openapi.json``).
+``/metrics`` (open, aggregate status only, no camera ids; the per-camera status is
+``/api/v1/health`` and ``/api/v1/metrics``), OpenAPI at ``/schema`` (``/schema/openapi.json``).
 """
 
 from __future__ import annotations
@@ -31,9 +32,11 @@ API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
 
 
-def api_routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
-    """Every ``/api/v1`` handler the given dependencies support."""
-    handlers = [*users.routes(deps), *cameras.routes(deps), *recordings.routes(deps), *audit.routes(deps)]
+def api_routes(deps: ApiDeps, metrics: ApiMetrics | None = None) -> list[HTTPRouteHandler]:
+    """Every ``/api/v1`` handler the given dependencies support (``metrics``: the app's request
+    metrics, for ``/api/v1/metrics``)."""
+    handlers = [*users.routes(deps), *cameras.routes(deps), *recordings.routes(deps), *audit.routes(deps),
+                *meta.api_routes(deps, metrics or ApiMetrics())]
     if deps.presigner is not None:
         handlers += playback.routes(deps, deps.presigner)
     if deps.holds is not None:
@@ -69,8 +72,8 @@ def create_app(deps: ApiDeps) -> Litestar:
     def gate(app: ASGIApp) -> ASGIApp:  # a closure: Litestar deep-copies routers, deps must not be copied
         return Gate(app, deps)
 
-    api = Router(path=API_PREFIX, route_handlers=api_routes(deps), guards=[permission_guard], middleware=[gate],
-                 security=[{"bearer": []}], tags=["evidence"])  # fmt: skip
+    api = Router(path=API_PREFIX, route_handlers=api_routes(deps, metrics), guards=[permission_guard],
+                 middleware=[gate], security=[{"bearer": []}], tags=["evidence"])  # fmt: skip
     openapi = OpenAPIConfig(
         title="archive evidence API", version="1", path="/schema",
         description="Forensic CCTV archive of the Mojokerto command center. Times are ISO 8601 with offset; "

@@ -19,7 +19,11 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from .ports import Metric
 
-__all__ = ["ApiMetrics", "MetricsMiddleware", "render"]
+__all__ = ["PRIVATE_LABELS", "ApiMetrics", "MetricsMiddleware", "public", "render"]
+
+PRIVATE_LABELS = frozenset({"camera"})
+"""Labels that name what only authenticated callers may know: a sample carrying one is left out
+of the open ``/metrics`` (whatever source made it) and served on ``/api/v1/metrics``."""
 
 BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
@@ -82,6 +86,11 @@ def _family(name: str) -> str:
         if name.endswith(suffix) and name.startswith("archive_api_request_seconds"):
             return name[: -len(suffix)]
     return name
+
+
+def public(samples: Iterable[Metric]) -> list[Metric]:
+    """The samples without a :data:`PRIVATE_LABELS` label (what the open ``/metrics`` serves)."""
+    return [m for m in samples if not any(k in PRIVATE_LABELS for k, _ in m.labels)]
 
 
 def render(samples: Iterable[Metric]) -> str:

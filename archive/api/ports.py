@@ -37,12 +37,17 @@ class Presigner(Protocol):
 
 @dataclass(frozen=True)
 class CheckResult:
-    """One health check: ``critical`` failures make ``/health`` answer 503."""
+    """One health check: ``critical`` failures make ``/health`` answer 503.
+
+    ``detail`` is shown without authentication and must name no camera (counts only);
+    ``cameras`` (camera id -> state) only on the authenticated ``/api/v1/health``.
+    """
 
     name: str
     ok: bool
     detail: str
     critical: bool = True
+    cameras: tuple[tuple[str, str], ...] = ()
 
 
 HealthCheck = Callable[[], CheckResult]
@@ -50,7 +55,9 @@ HealthCheck = Callable[[], CheckResult]
 
 @dataclass(frozen=True)
 class Metric:
-    """One Prometheus sample: ``kind`` is ``gauge`` or ``counter``."""
+    """One Prometheus sample: ``kind`` is ``gauge`` or ``counter``. A sample with a ``camera``
+    label (:data:`archive.api.metrics.PRIVATE_LABELS`) is served only on the authenticated
+    ``/api/v1/metrics``; the open ``/metrics`` leaves it out."""
 
     name: str
     help: str

@@ -168,15 +168,20 @@ class HoldReleaseIn(_In, kw_only=True, frozen=True):
 
 
 class HoldOut(_Out, kw_only=True, frozen=True):
+    """``disclosure`` ``existence`` (owner staff, another's hold on their cameras): case, reason,
+    agency and who placed or released it are null (archive/retention/hold_access.py)."""
+
     id: int
-    case_id: str
-    reason: str
+    disclosure: str
+    case_id: str | None
+    reason: str | None
+    agency: str | None
     cameras: list[str]
     range: IntervalOut
     expires: str | None
     active: bool
-    created_by: str
-    created_role: str
+    created_by: str | None
+    created_role: str | None
     created_at: str
     released_by: str | None
     released_at: str | None
@@ -358,9 +363,12 @@ class TokenIssuedOut(_Out, kw_only=True, frozen=True):
 
 
 class HealthCheckOut(_Out, kw_only=True, frozen=True):
+    """``cameras`` (camera id -> state) only on the authenticated ``/api/v1/health``."""
+
     name: str
     ok: bool
     detail: str
+    cameras: dict[str, str] | None = None
 
 
 class HealthOut(_Out, kw_only=True, frozen=True):

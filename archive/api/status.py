@@ -52,15 +52,33 @@ def recorder_check(status: Callable[[], RecorderStatus], limits: HealthLimits | 
     def check() -> CheckResult:
         st = status()
         health = assess(st, lim)
-        problems = "; ".join(health.problems) or "none"
-        return CheckResult("recorder", health.ok, f"{len(st.cameras)} cameras; problems: {problems}", critical=False)
+        counts = _by_state(st)
+        states = ", ".join(f"{n} {state.value}" for state, n in counts.items() if n) or "none"
+        detail = (f"{len(st.cameras)} cameras ({states}); {len(health.problems)} problem(s)"
+                  " (named per camera behind authentication: /api/v1/health)")  # counts only: /health is open
+        per_camera = {c.camera_id: c for c in health.cameras}
+
+        def said(camera_id: str, state: str) -> str:
+            h = per_camera.get(camera_id)
+            return state if h is None or h.ok else f"{state}: {'; '.join(h.problems)}"
+
+        named = tuple((c.camera_id, said(c.camera_id, c.state.value)) for c in st.cameras)
+        return CheckResult("recorder", health.ok, detail, critical=False, cameras=named)
 
     return check
 
 
+def _by_state(st: RecorderStatus) -> dict[CameraState, int]:
+    counts = dict.fromkeys(CameraState, 0)
+    for c in st.cameras:
+        counts[c.state] += 1
+    return counts
+
+
 def recorder_metrics(status: Callable[[], RecorderStatus], limits: HealthLimits | None = None) -> MetricSource:
-    """Per-camera state, segments, gaps, spool use, seconds since the last segment, ingest backlog,
-    sink failures, health; store reachability. The per-camera rows come from :func:`assess`."""
+    """Cameras by state (open); per-camera state, segments, gaps, spool use, seconds since the last
+    segment, ingest backlog, sink failures, health (label ``camera``: authenticated only,
+    :data:`archive.api.metrics.PRIVATE_LABELS`; rows from :func:`assess`); store reachability."""
     lim = limits or HealthLimits()
 
     def samples() -> Iterable[Metric]:
@@ -68,6 +86,9 @@ def recorder_metrics(status: Callable[[], RecorderStatus], limits: HealthLimits 
         health = {c.camera_id: c for c in assess(st, lim).cameras}
         yield Metric("archive_recorder_store_up", "1 when the recorder reaches the object store", "gauge",
                      1 if st.store_available else 0)  # fmt: skip
+        for state, n in _by_state(st).items():
+            yield Metric("archive_recorder_cameras", "cameras by recorder state", "gauge", n,
+                         (("state", state.value),))  # fmt: skip
         for c in st.cameras:
             lab, h = (("camera", c.camera_id),), health[c.camera_id]
             yield Metric("archive_recorder_recording", "1 while the camera's media is arriving", "gauge",
@@ -99,10 +120,13 @@ def recorder_metrics(status: Callable[[], RecorderStatus], limits: HealthLimits 
 
 
 def ledger_metrics(log_sizes: Callable[[], dict[str, int]]) -> MetricSource:
-    """Entries per camera log (``log_sizes`` = camera id -> entries)."""
+    """Number of camera logs (open); entries per camera log (``log_sizes`` = camera id ->
+    entries; label ``camera``: authenticated only)."""
 
     def samples() -> Iterable[Metric]:
-        for cam, size in sorted(log_sizes().items()):
+        sizes = log_sizes()
+        yield Metric("archive_logs", "camera evidence logs", "gauge", len(sizes))
+        for cam, size in sorted(sizes.items()):
             yield Metric("archive_log_entries", "entries in the camera's evidence log", "gauge", size,
                          (("camera", cam),))  # fmt: skip
 

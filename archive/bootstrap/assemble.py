@@ -19,6 +19,7 @@ from archive.errors import ConfigError
 from archive.export.builder import PackageBuilder
 from archive.export.building import ExportBuilds
 from archive.export.custody_log import CustodyLog
+from archive.export.hold_guard import export_hold_guard
 from archive.export.jobs import BuildRunner
 from archive.export.model import ExportSettings
 from archive.export.parts import Exports
@@ -47,7 +48,8 @@ def _utc_now() -> datetime:
 
 def assemble_holds(*, engine: Engine, store: ObjectStore, cameras: Callable[[], Sequence[Camera]],
                    settings: RetentionSettings, now: Callable[[], datetime] = _utc_now) -> HoldService:  # fmt: skip
-    """The legal-hold service (its hold log included). Raises nothing itself."""
+    """The legal-hold service (its hold log included), with the release guard of export holds
+    (:mod:`archive.export.hold_guard`). Raises nothing itself."""
 
     def now_us() -> int:
         return us_from_utc(now())
@@ -56,7 +58,7 @@ def assemble_holds(*, engine: Engine, store: ObjectStore, cameras: Callable[[], 
         return any(c.id == camera_id for c in cameras())
 
     return HoldService(engine, store, HoldAuditLog(engine, now_us), now_us=now_us, known_camera=known,
-                       workers=settings.delete_workers)  # fmt: skip
+                       workers=settings.delete_workers, release_guards=(export_hold_guard(engine),))  # fmt: skip
 
 
 def assemble_retention(

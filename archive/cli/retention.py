@@ -128,6 +128,14 @@ def _sync_lines(rep: Any, out: TextIO) -> None:
         print(f"  WARNING {m}", file=out)
 
 
+def _agency(value: str | None) -> str | None:
+    from archive.identity.model import AGENCY_ID
+
+    if value is not None and not AGENCY_ID.match(value):
+        raise UserError(f"--agency {value[:64]!r} is not a valid agency id (a-z, 0-9, _ and -)")
+    return value
+
+
 def _cmd_holds_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     start, end = cli_time_us(args.start, "--from"), cli_time_us(args.end, "--to")
     if start is None or end is None:  # argparse makes them required
@@ -135,7 +143,8 @@ def _cmd_holds_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     expires = cli_time_us(args.expires, "--expires")
     with open_service(cfg) as svc:
         hold, rep = svc.holds.create(_actor(args), case_id=args.case, reason=args.reason, cameras=args.camera,
-                                     start_us=start, end_us=end, expires_us=expires)  # fmt: skip
+                                     start_us=start, end_us=end, expires_us=expires,
+                                     agency=_agency(args.agency))  # fmt: skip
     print(f"legal hold {hold.id} created for case {hold.case_id} on {', '.join(hold.cameras)}", file=out)
     if rep is not None:
         _sync_lines(rep, out)
@@ -214,6 +223,8 @@ def register(sub: Any) -> None:
     add.add_argument("--from", dest="start", required=True, help="start of the range (ISO 8601 with zone)")
     add.add_argument("--to", dest="end", required=True, help="end of the range (ISO 8601 with zone)")
     add.add_argument("--expires", help="when the hold lapses by itself (default: indefinite)")
+    add.add_argument("--agency", help="the agency the hold belongs to: its legal staff may see and release it "
+                                      "(default: none, only admins release it)")  # fmt: skip
     _who(add)
     add.set_defaults(handler=_cmd_holds_add)
     lst = hs.add_parser("list", help="list holds (active only unless --all)")

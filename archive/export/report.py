@@ -22,7 +22,7 @@ from archive.integrity import Cosignature, Gap, Segment, SignedNote, Signer, for
 from archive.model import Camera, Owner, us_from_utc, utc_from_us
 from archive.redact import scrub
 
-__all__ = ["ReportInput", "render_report"]
+__all__ = ["DISTRIBUTION", "ReportInput", "render_report"]
 
 _CSS = """body{font-family:sans-serif;max-width:72rem;margin:2rem auto;color:#111;line-height:1.4}
 table{border-collapse:collapse;width:100%;margin:.5rem 0 1.5rem}td,th{border:1px solid #999;padding:.25rem .4rem;
@@ -176,6 +176,14 @@ def _files(r: ReportInput) -> str:
             + "</details>")  # fmt: skip
 
 
+DISTRIBUTION = (
+    "A package, once downloaded, cannot be recalled: the archive does not control copies already made. "
+    "The archive serves further downloads only to the requesting agency and only while every camera of "
+    "the export is still shared with it; when an owner withdraws sharing, further downloads by that agency "
+    "are refused. Every download is recorded in the custody log.")
+"""What the report says about recalling a package (README, Evidence API)."""
+
+
 def render_report(r: ReportInput) -> bytes:
     """The report as UTF-8 HTML."""
     fp = fingerprint(r.signer.public_key)
@@ -190,6 +198,7 @@ def render_report(r: ReportInput) -> bytes:
         "<h2>Custody log</h2><p>Who did what and when, as sealed in this package (hash-chained; the archive "
         "keeps appending later events such as downloads and verifications: <code>archive export custody "
         f"{_e(r.rec.id)}</code>).</p>", _custody(r),
+        f"<h2>Distribution</h2><p>{_e(DISTRIBUTION)}</p>",
         "<h2>Files and hashes</h2>", _files(r),
         "<h2>How to verify</h2><p>With Python 3.11+ and the <code>cryptography</code> package, and no network:</p>"
         f"<pre>python verify_package.py --trust {_e(fp)}</pre><p>run in the unpacked folder (or give the zip). "

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from archive.export.gather import CameraEvidence
 from archive.export.pdf import PdfText
-from archive.export.report import ReportInput
+from archive.export.report import DISTRIBUTION, ReportInput
 from archive.export.verifier.formats import fingerprint
 from archive.integrity import Cosignature, Gap, Segment, SignedNote, format_time
 from archive.model import us_from_utc, utc_from_us
@@ -118,6 +118,8 @@ def render_report_pdf(r: ReportInput) -> bytes:
     for e in r.custody:
         d.paragraph(f"#{e.seq} {e.event}: {e.who()} at {e.at} ({e.local}) from {e.origin}; {dict(e.detail)}",
                     hang=4, gap=2.0)  # fmt: skip
+    d.heading("Distribution")
+    d.paragraph(DISTRIBUTION, gap=3.0)
     d.heading("Files and hashes")
     d.paragraph(f"{len(r.files)} files: path, kind, bytes, then the SHA-256 on the next line.")
     for f in sorted(r.files, key=lambda f: f.path):

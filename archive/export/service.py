@@ -43,7 +43,7 @@ from archive.export.custody_log import CustodyLog
 from archive.export.model import SYSTEM, Actor, ExportRecord, ExportSettings, ExportStatus, OwnerApproval
 from archive.export.views import ExportFile, ExportRequest, ExportView
 from archive.identity.model import Principal, Role
-from archive.identity.policy import CameraScope, Permission, require
+from archive.identity.policy import CameraScope, Permission, camera_scope, require
 from archive.integrity import format_time
 from archive.model import utc_from_us
 from archive.retention.audit import Actor as HoldActor
@@ -195,7 +195,8 @@ class ExportService:
         case_id = req.case_id.strip()
         hold, _sync = self._holds.create(self._hold_actor(who.user_id, who.role.value, CREATE_ROLES), case_id=case_id,
                                          reason=f"evidence export {export_id}: {req.reason.strip()}",
-                                         cameras=list(cams), start_us=req.start_us, end_us=req.end_us)  # fmt: skip
+                                         cameras=list(cams), start_us=req.start_us, end_us=req.end_us,
+                                         agency=who.agency, owner_id=who.owner_id)  # fmt: skip
         actor, now = Actor.of(who, origin), self._now_us()
         auto = [OwnerApproval(o, r, "approved", POLICY_ACTOR.user, POLICY_ACTOR.name, POLICY_ACTOR.role, now,
                               f"{o}'s policy: export_approval = policy", "archive")
@@ -362,10 +363,21 @@ class ExportService:
 
     # -- downloading -----------------------------------------------------------------------
     def package_file(self, who: Principal, export_id: str) -> ExportFile:
-        """The built package, without recording a download. Raises NotFoundError,
-        ForbiddenError (only investigator and legal download), ConflictError (not built)."""
+        """The built package, without recording a download. A package is downloaded only while
+        every camera of the export is still shared with the caller's agency (sharing is read
+        now, not at request time): withdrawing sharing stops further downloads, though copies
+        already downloaded cannot be recalled.
+
+        Raises NotFoundError, ForbiddenError (only investigator and legal download; a camera
+        no longer shared with the caller's agency), ConflictError (not built)."""
         require(who, Permission.EXPORTS_DOWNLOAD)
         rec = self.visible(who, export_id)
+        scope = camera_scope(who, {o.id: o.agencies for o in self._registry.owners()})
+        withdrawn = sorted(o for o in rec.owner_ids if not scope.sees(o))
+        if withdrawn:
+            raise ForbiddenError(f"export {export_id} covers cameras no longer shared with agency {who.agency}: "
+                                 "further downloads of its package are refused (copies already downloaded "
+                                 "cannot be recalled)")  # fmt: skip
         if rec.status is not ExportStatus.BUILT or not rec.package_path or not rec.package_sha256:
             raise ConflictError(f"export {export_id} is {rec.status.value}: there is no package to download yet")
         path = Path(rec.package_path)

@@ -17,6 +17,9 @@ Roles (every user belongs to an agency, or - role ``owner`` - to a camera owner)
   camera metadata, holds, retention plan and exports - never footage (no recordings search, no
   playback). Sees every camera's metadata.
 
+admin and auditor also read the per-camera status (``/api/v1/health``, ``/api/v1/metrics``);
+the open ``/health`` and ``/metrics`` name no camera.
+
 A permission the role lacks is HTTP 403. A camera outside the caller's scope is reported as
 not found (HTTP 404), exactly like a camera that does not exist: no existence oracle.
 """
@@ -54,6 +57,7 @@ class Permission(enum.StrEnum):
     AUDIT_VERIFY = "audit.verify"
     USERS_READ = "users.read"
     USERS_WRITE = "users.write"
+    STATUS_READ = "status.read"
 
 
 _A, _I, _L, _O, _U = Role.ADMIN, Role.INVESTIGATOR, Role.LEGAL, Role.OWNER, Role.AUDITOR
@@ -80,6 +84,7 @@ ROLE_PERMISSIONS: Mapping[Permission, frozenset[Role]] = {
     Permission.AUDIT_VERIFY: frozenset({_U}),
     Permission.USERS_READ: frozenset({_A}),
     Permission.USERS_WRITE: frozenset({_A}),
+    Permission.STATUS_READ: frozenset({_A, _U}),
 }
 """The whole table: permission -> roles that hold it."""
 

@@ -7,6 +7,11 @@ holds: it turns the legal hold on for covered versions (also ones recorded after
 created, when the range reaches into the future) and off for versions no active hold covers any
 more; ``legal_hold_object`` remembers what this service turned on. Creating and releasing are
 audited in the same transaction as the change; only some roles may do either.
+
+A hold belongs to the agency (or camera owner) that placed it; who may see and release it is
+decided by :mod:`archive.retention.hold_access`. *Release guards* (given by the composition
+root) may refuse a release: the export service's refuses the hold of an export still in its
+workflow, which only the export's refusal releases.
 """
 
 from __future__ import annotations
@@ -45,6 +50,9 @@ RELEASE_ROLES = frozenset({Role.ADMIN, Role.LEGAL})
 _RETRIES = 5
 SYNC_LOCK = "legal-hold-sync"
 
+ReleaseGuard = Callable[["Hold"], None]
+"""Called before a release; refuses it by raising (ConflictError, ForbiddenError)."""
+
 
 @dataclass(frozen=True)
 class Hold:
@@ -64,6 +72,10 @@ class Hold:
     released_role: str | None = None
     released_us: int | None = None
     release_reason: str | None = None
+    agency: str | None = None
+    """The agency that placed the hold (None: an owner placed it, or it predates migration 0010)."""
+    owner_id: str | None = None
+    """The camera owner that placed the hold."""
 
     def active(self, now_us: int) -> bool:
         """Not released and not expired at ``now_us``."""
@@ -105,7 +117,7 @@ class HoldService:
 
     def __init__(self, engine: Engine, store: ObjectStore, audit: AuditLog, *, now_us: Callable[[], int],
                  known_camera: Callable[[str], bool] | None = None, workers: int = 8,
-                 lock_wait_s: float = 60.0) -> None:  # fmt: skip
+                 lock_wait_s: float = 60.0, release_guards: Sequence[ReleaseGuard] = ()) -> None:  # fmt: skip
         self._engine = engine
         self._lock_wait_s = lock_wait_s
         self._store = store
@@ -114,6 +126,7 @@ class HoldService:
         self._now_us = now_us
         self._known = known_camera
         self._workers = workers
+        self._release_guards = tuple(release_guards)
 
     # -- reading ---------------------------------------------------------------------------
     def list_holds(self, *, include_inactive: bool = False, camera_id: str | None = None) -> list[Hold]:
@@ -134,7 +147,7 @@ class HoldService:
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot read legal hold {hold_id}: {exc}") from exc
         if not found:
-            raise NotFoundError(f"legal hold {hold_id} does not exist")
+            raise NotFoundError(f"legal hold {hold_id} not found")
         return found[0]
 
     def active_spans(self) -> list[HoldSpan]:
@@ -186,9 +199,11 @@ class HoldService:
         raise ConflictError(f"{what}: too many concurrent changes, try again")
 
     def create(self, actor: Actor, *, case_id: str, reason: str, cameras: Sequence[str], start_us: int, end_us: int,
-               expires_us: int | None = None, apply: bool = True) -> tuple[Hold, SyncReport | None]:  # fmt: skip
+               expires_us: int | None = None, apply: bool = True, agency: str | None = None,
+               owner_id: str | None = None) -> tuple[Hold, SyncReport | None]:  # fmt: skip
         """Create a hold (catalog + audit, one transaction), then put the S3 legal hold on every
-        covered version (``apply``). Returns the hold and the sync report.
+        covered version (``apply``). Returns the hold and the sync report. ``agency`` (or
+        ``owner_id``): whom the hold belongs to (:mod:`archive.retention.hold_access`).
 
         Raises:
             ForbiddenError: the role may not create holds (only admin, investigator).
@@ -217,13 +232,15 @@ class HoldService:
         def write(conn: Connection) -> int:
             res = conn.execute(insert(HOLD).values(
                 case_id=case_id, reason=reason, start_us=start_us, end_us=end_us, expires_us=expires_us,
-                created_by=actor.name, created_role=actor.role.value, created_us=now))  # fmt: skip
+                created_by=actor.name, created_role=actor.role.value, created_us=now, agency=agency,
+                owner_id=owner_id))  # fmt: skip
             pk = res.inserted_primary_key
             hid = int(pk[0]) if pk is not None else 0
             conn.execute(insert(HOLD_CAMERA), [{"hold_id": hid, "camera_id": c} for c in cams])
             self._audit.append(actor, "hold.create", f"hold {hid} case {case_id}", {
                 "cameras": list(cams), "start": _iso(start_us), "end": _iso(end_us),
-                "expires": _iso(expires_us) if expires_us is not None else "indefinite", "reason": reason}, conn=conn)
+                "expires": _iso(expires_us) if expires_us is not None else "indefinite", "reason": reason,
+                "agency": agency, "owner": owner_id}, conn=conn)
             return hid
 
         hold = self.get(self._tx("cannot create the legal hold", write))
@@ -234,8 +251,9 @@ class HoldService:
         versions no other active hold covers (``apply``).
 
         Raises:
-            ForbiddenError: the role may not release holds (only admin, legal).
-            NotFoundError: no such hold. ConflictError: already released or expired.
+            ForbiddenError: the role may not release holds (only admin, legal), or a release guard refused.
+            NotFoundError: no such hold. ConflictError: already released or expired, or a
+                release guard refused (e.g. the hold of an export still in its workflow).
             UserError: no reason given. CatalogError.
         """
         if actor.role not in RELEASE_ROLES:
@@ -246,6 +264,8 @@ class HoldService:
         now = self._now_us()
         if not hold.active(now):
             raise ConflictError(f"legal hold {hold_id} is not active (released or expired)")
+        for guard in self._release_guards:
+            guard(hold)
 
         def write(conn: Connection) -> int:
             done = conn.execute(update(HOLD).where(and_(HOLD.c.id == hold_id, HOLD.c.released_us.is_(None))).values(

@@ -140,7 +140,7 @@ def hold_data(h: Hold, now_us: int) -> dict[str, Any]:
         "to": iso(h.end_us), "expires": iso(h.expires_us) if h.expires_us is not None else "indefinite",
         "active": h.active(now_us), "created_by": h.created_by, "created_role": h.created_role,
         "created": iso(h.created_us), "released_by": h.released_by, "released": iso(h.released_us),
-        "release_reason": h.release_reason,
+        "release_reason": h.release_reason, "agency": h.agency, "owner": h.owner_id,
     }  # fmt: skip
 
 
@@ -149,5 +149,6 @@ def hold_line(h: Hold, now_us: int) -> str:
     state = "active" if h.active(now_us) else f"released {iso(h.released_us)} by {h.released_by}"
     expires = iso(h.expires_us) if h.expires_us is not None else "indefinite"
     return (f"{h.id:>5}  case {h.case_id:<18} {iso(h.start_us)} .. {iso(h.end_us)}  expires {expires:<20}  "
-            f"{state}  by {h.created_by} ({h.created_role})  cameras: {', '.join(h.cameras)}")  # fmt: skip
+            f"{state}  by {h.created_by} ({h.created_role}, agency {h.agency or '-'})  "
+            f"cameras: {', '.join(h.cameras)}")  # fmt: skip
 

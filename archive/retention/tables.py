@@ -1,8 +1,9 @@
 """Catalog tables of retention and legal holds (sqlmodel; migration 0003). Times are integer
 microseconds since the Unix epoch, UTC (``*_us``), as everywhere in the catalog.
 
-- ``legal_hold`` / ``legal_hold_camera``: a hold on cameras x time range for a case; released
-  (or expired) holds stay, with who released them and when.
+- ``legal_hold`` / ``legal_hold_camera``: a hold on cameras x time range for a case, with the
+  agency (or camera owner) that placed it (migration 0010); released (or expired) holds stay,
+  with who released them and when.
 - ``legal_hold_object``: object versions on which *this service* turned the S3 legal hold on;
   the hold sync diffs it against what the active holds cover.
 - ``retention_camera_state``: the policy last applied to each camera (keep period, a pending
@@ -31,7 +32,7 @@ class HoldRow(SQLModel, table=True):
     """A legal hold: cameras (``legal_hold_camera``) x ``[start_us, end_us)``, until released or expired."""
 
     __tablename__ = "legal_hold"
-    __table_args__ = (Index("ix_legal_hold_case", "case_id"),)
+    __table_args__ = (Index("ix_legal_hold_case", "case_id"), Index("ix_legal_hold_agency", "agency"))
 
     id: int | None = Field(default=None, sa_column=Column(_ID, primary_key=True, autoincrement=True))
     case_id: str = Field(sa_column=Column(String(128), nullable=False))
@@ -42,6 +43,10 @@ class HoldRow(SQLModel, table=True):
     created_by: str = Field(sa_column=Column(String(200), nullable=False))
     created_role: str = Field(sa_column=Column(String(32), nullable=False))
     created_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    agency: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    """The agency that placed the hold (None: placed by an owner, or before migration 0010)."""
+    owner_id: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
+    """The camera owner that placed the hold (owner staff cannot today; kept for symmetry with users)."""
     released_by: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     released_role: str | None = Field(default=None, sa_column=Column(String(32), nullable=True))
     released_us: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))

@@ -20,7 +20,7 @@ from archive.api.app import create_app
 from archive.api.deps import ApiDeps, ApiSettings
 from archive.api.ports import CheckResult, Metric
 from archive.audit.service import AuditTrail
-from archive.bootstrap.assemble import assemble_exports
+from archive.bootstrap.assemble import assemble_exports, assemble_holds
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import upgrade
 from archive.catalog.registry import RegistryRepository
@@ -33,9 +33,8 @@ from archive.ledger import Ledger, LedgerSettings, SegmentFacts
 from archive.ledger.keyring import KeyRing
 from archive.ledger.verify import verify_camera
 from archive.model import Camera, Owner, OwnerKind, us_from_utc
-from archive.retention.audit import AuditLog as RetentionAudit
-from archive.retention.holds import HoldService
 from archive.retention.planner import CameraPlan, Plan
+from archive.retention.settings import RetentionSettings
 from archive.search.service import SearchService
 from archive.secretbox import SecretBox
 from archive.storage.base import LockMode, ObjectStore, Retention
@@ -132,9 +131,8 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     identity = IdentityService(engine)
     audit = AuditTrail(engine, KeyRing(engine, box, lsettings), store, origin_prefix=lsettings.origin_prefix,
                        log_bucket=logs, retention=timedelta(days=1))
-    now_us = lambda: time.time_ns() // 1000  # noqa: E731
-    holds = HoldService(engine, store, RetentionAudit(engine, now_us), now_us=now_us,
-                        known_camera=lambda c: c in {x.id for x in CAMERAS})
+    holds = assemble_holds(engine=engine, store=store, cameras=lambda: CAMERAS,
+                           settings=RetentionSettings(policies_dir=tmp_path / "policies"))
     exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
                                policies=lambda: None, auto_build=False,
                                settings=ExportSettings(exports_dir=tmp_path / "exports", working_copy=False))

@@ -64,6 +64,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("GET", f"{P}/audit/events"): frozenset({"auditor"}),
     ("GET", f"{P}/audit/verify"): frozenset({"auditor"}),
     ("GET", f"{P}/audit/head"): frozenset({"auditor"}),
+    ("GET", f"{P}/health"): frozenset({"admin", "auditor"}),
+    ("GET", f"{P}/metrics"): frozenset({"admin", "auditor"}),
 }
 
 Call = tuple[str, dict[str, Any]]
@@ -90,9 +92,9 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
     def fresh_token(_: str) -> Call:
         return f"{P}/tokens/{ident.create_token('inv1', days=1).token.id}/revoke", {}
 
-    def fresh_hold(_: str) -> Call:
-        hold, _r = env.deps.holds.create(Actor("admin1", RRole.ADMIN), case_id=f"C-{next(_counter)}",  # type: ignore[union-attr]
-                                         reason="test", cameras=["kota-1", "mall-1"], start_us=1, end_us=2)
+    def fresh_hold(_: str) -> Call:  # placed by the police on a camera shared with them (legal1 may release it)
+        hold, _r = env.deps.holds.create(Actor("inv1", RRole.INVESTIGATOR), case_id=f"C-{next(_counter)}",  # type: ignore[union-attr]
+                                         reason="test", cameras=["kota-1"], start_us=1, end_us=2, agency="police")
         return f"{P}/holds/{hold.id}/release", {"json": {"reason": "case closed"}}
 
     svc = env.exports.service
@@ -118,8 +120,8 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
     assert package.package_path is not None
     body = Path(package.package_path).read_bytes()
     standing = {"kota-1": built, "mall-1": requested("mall-1", "C-0")}
-    hold, _r = env.deps.holds.create(Actor("admin1", RRole.ADMIN), case_id="C-standing", reason="test",  # type: ignore[union-attr]
-                                     cameras=["kota-1", "mall-1"], start_us=1, end_us=2)
+    hold, _r = env.deps.holds.create(Actor("inv1", RRole.INVESTIGATOR), case_id="C-standing", reason="test",  # type: ignore[union-attr]
+                                     cameras=["kota-1", "mall-1"], start_us=1, end_us=2, agency="police")
     first = {"mall-1": env.seqs["mall-1"][0], "kota-1": env.seqs["kota-1"][0]}
     body_hold = {"case_id": "C-9", "reason": "robbery", "start": iso(T0), "end": iso(T0 + timedelta(minutes=1))}
     return {
@@ -165,6 +167,8 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
         ("GET", f"{P}/audit/events"): lambda r: (f"{P}/audit/events", {}),
         ("GET", f"{P}/audit/verify"): lambda r: (f"{P}/audit/verify", {}),
         ("GET", f"{P}/audit/head"): lambda r: (f"{P}/audit/head", {}),
+        ("GET", f"{P}/health"): lambda r: (f"{P}/health", {}),
+        ("GET", f"{P}/metrics"): lambda r: (f"{P}/metrics", {}),
     }
 
 

@@ -1,10 +1,12 @@
 """Legal holds (issue 5's HoldService): list, read, create (admin, investigator), release
-(admin, legal). Holds are shown when they cover at least one camera the caller sees, with
-only those cameras; a new hold may name only cameras the caller sees."""
+(admin, legal). Who sees which hold, how much of it, and who may release it is decided by
+:mod:`archive.retention.hold_access` (a hold belongs to the agency that placed it); what a
+caller may not see is absent (404 for one hold). A new hold may name only cameras the caller sees."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from litestar import Request, get, post
@@ -21,6 +23,7 @@ from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, Permission
 from archive.retention.audit import Actor
 from archive.retention.audit import Role as RetentionRole
+from archive.retention.hold_access import Disclosure, HoldSight, check_release, disclosure
 from archive.retention.holds import Hold, HoldService
 from archive.search.times import TimeFormatter
 
@@ -36,44 +39,51 @@ def _actor(who: Principal) -> Actor:
     return Actor(who.user_id, RetentionRole(who.role.value))
 
 
-def _out(t: TimeFormatter, h: Hold, cameras: list[str], now_us: int) -> HoldOut:
-    return HoldOut(id=h.id, case_id=h.case_id, reason=h.reason, cameras=cameras,
+def _out(t: TimeFormatter, h: Hold, sight: HoldSight, now_us: int) -> HoldOut:
+    """The hold as ``sight`` allows: in full, or (existence) without case, reason, agency and people."""
+    full = sight.disclosure is Disclosure.FULL
+    return HoldOut(id=h.id, disclosure=sight.disclosure.value, case_id=h.case_id if full else None,
+                   reason=h.reason if full else None, agency=h.agency if full else None, cameras=list(sight.cameras),
                    range=interval_out(t, h.start_us, h.end_us), expires=opt_time(t, h.expires_us),
-                   active=h.active(now_us), created_by=h.created_by, created_role=h.created_role,
-                   created_at=t.utc(h.created_us), released_by=h.released_by, released_at=opt_time(t, h.released_us),
-                   release_reason=h.release_reason)  # fmt: skip
+                   active=h.active(now_us), created_by=h.created_by if full else None,
+                   created_role=h.created_role if full else None, created_at=t.utc(h.created_us),
+                   released_by=h.released_by if full else None, released_at=opt_time(t, h.released_us),
+                   release_reason=h.release_reason if full else None)  # fmt: skip
 
 
 def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
     """The hold handlers bound to ``deps``."""
     search, times = deps.search, deps.settings.times
 
-    def visible(scope: CameraScope, h: Hold) -> list[str]:
-        if scope.everything:
-            return list(h.cameras)
-        owners = search.owners_of(h.cameras)
-        return [c for c in h.cameras if c in owners and scope.sees(owners[c])]
+    def owners(found: list[Hold]) -> Mapping[str, str]:
+        return search.owners_of(sorted({c for h in found for c in h.cameras}))
+
+    def seen(who: Principal, scope: CameraScope, hold_id: int) -> tuple[Hold, HoldSight]:
+        h = holds.get(hold_id)
+        sight = disclosure(who, h, scope, owners([h]))
+        if sight is None:
+            raise NotFoundError(f"legal hold {hold_id} not found")
+        return h, sight
 
     @get("/holds", sync_to_thread=True, opt={"permission": Permission.HOLDS_READ.value, "audit": "holds.list"},
-         summary="Legal holds on cameras the caller sees")  # fmt: skip
+         summary="Legal holds the caller may see (own agency's; owners: existence on their cameras)")  # fmt: skip
     def list_holds(request: Request[Any, Any, Any], camera: FromQuery[str | None] = None,
                    include_inactive: FromQuery[bool] = False) -> HoldsOut:  # fmt: skip
-        scope = search.scope(principal_of(request))
+        who = principal_of(request)
+        scope = search.scope(who)
         found = holds.list_holds(include_inactive=include_inactive, camera_id=camera)
+        of = owners(found)
         now = now_us()
-        items = [_out(times, h, cams, now) for h in found if (cams := visible(scope, h))]
+        items = [_out(times, h, s, now) for h in found if (s := disclosure(who, h, scope, of)) is not None]
         audit_detail(request, found=len(items))
         return HoldsOut(zone=times.zone_name, items=items)
 
     @get("/holds/{hold_id:int}", sync_to_thread=True, opt={"permission": Permission.HOLDS_READ.value,
                                                           "audit": "holds.read"}, summary="One legal hold")  # fmt: skip
     def get_hold(request: Request[Any, Any, Any], hold_id: HoldId) -> HoldOut:
-        scope = search.scope(principal_of(request))
-        h = holds.get(hold_id)
-        cams = visible(scope, h)
-        if not cams:
-            raise NotFoundError(f"legal hold {hold_id} not found")
-        return _out(times, h, cams, now_us())
+        who = principal_of(request)
+        h, sight = seen(who, search.scope(who), hold_id)
+        return _out(times, h, sight, now_us())
 
     @post("/holds", sync_to_thread=True, opt={"permission": Permission.HOLDS_CREATE.value, "audit": "holds.create"},
           summary="Place a legal hold on cameras x range for a case (blocks deletion everywhere)")  # fmt: skip
@@ -86,24 +96,26 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
         for cam in dict.fromkeys(data.cameras):
             search.camera(who, cam)
         hold, report = holds.create(_actor(who), case_id=data.case_id, reason=data.reason, cameras=data.cameras,
-                                    start_us=lo, end_us=hi, expires_us=expires)  # fmt: skip
-        audit_detail(request, hold_id=hold.id, case_id=hold.case_id, cameras=list(hold.cameras),
+                                    start_us=lo, end_us=hi, expires_us=expires, agency=who.agency,
+                                    owner_id=who.owner_id)  # fmt: skip
+        audit_detail(request, hold_id=hold.id, case_id=hold.case_id, cameras=list(hold.cameras), agency=hold.agency,
                      objects_held=report.held_on if report else None,
                      store_failures=len(report.failed) if report else None)  # fmt: skip
-        return _out(times, hold, list(hold.cameras), now_us())
+        return _out(times, hold, HoldSight(Disclosure.FULL, hold.cameras), now_us())
 
     @post("/holds/{hold_id:int}/release", sync_to_thread=True,
           opt={"permission": Permission.HOLDS_RELEASE.value, "audit": "holds.release"},
-          summary="Release a legal hold (admin, legal), with a reason")  # fmt: skip
+          summary="Release a legal hold (admin; legal of its agency seeing all its cameras), reason given")  # fmt: skip
     def release_hold(request: Request[Any, Any, Any], hold_id: HoldId, data: JSONBody[HoldReleaseIn]) -> HoldOut:
         who = principal_of(request)
         printable(data.reason, "reason", allow_empty=True)
         scope = search.scope(who)
-        if not visible(scope, holds.get(hold_id)):
-            raise NotFoundError(f"legal hold {hold_id} not found")
+        before = holds.get(hold_id)
+        check_release(who, before, scope, owners([before]))  # 404 / 403; the export guard (409) is the service's
         hold, report = holds.release(_actor(who), hold_id, data.reason)
         audit_detail(request, hold_id=hold_id, case_id=hold.case_id, reason=data.reason,
                      objects_released=report.held_off if report else None)  # fmt: skip
-        return _out(times, hold, visible(scope, hold), now_us())
+        _, sight = seen(who, scope, hold_id)
+        return _out(times, hold, sight, now_us())
 
     return [list_holds, get_hold, create_hold, release_hold]

@@ -1,4 +1,11 @@
-"""``/health`` and ``/metrics`` (no authentication: status only, never evidence)."""
+"""Status: the open ``/health`` and ``/metrics`` (no authentication: aggregate status only, never
+a camera id nor evidence) and, behind authentication (admin, auditor: permission ``status.read``),
+``/api/v1/health`` and ``/api/v1/metrics`` with the per-camera details.
+
+Both pairs are rendered here, from the same checks and samples: the open ones drop what a
+sample's :data:`archive.api.metrics.PRIVATE_LABELS` label (``camera``) or a check's ``cameras``
+carries, whatever source produced it.
+"""
 
 from __future__ import annotations
 
@@ -9,14 +16,16 @@ from litestar import Response, get
 from litestar.handlers import HTTPRouteHandler
 
 from archive.api.deps import ApiDeps
-from archive.api.metrics import ApiMetrics, render
+from archive.api.metrics import ApiMetrics, public, render
 from archive.api.ports import CheckResult, Metric
 from archive.api.schemas import HealthCheckOut, HealthOut
 from archive.errors import ERRORS
+from archive.identity.policy import Permission
 
-__all__ = ["routes"]
+__all__ = ["api_routes", "routes"]
 
 log = logging.getLogger(__name__)
+_PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 
 def _run(check: object) -> CheckResult:
@@ -47,30 +56,58 @@ def _audit_samples(deps: ApiDeps) -> list[Metric]:
     return out
 
 
-def routes(deps: ApiDeps, metrics: ApiMetrics) -> list[HTTPRouteHandler]:
-    """``/health`` and ``/metrics`` bound to ``deps``."""
+def _health(deps: ApiDeps, *, cameras: bool) -> Response[HealthOut]:
+    checks = [_run(c) for c in deps.health_checks]
+    try:
+        deps.audit.size()
+        checks.insert(0, CheckResult("catalog", True, "answers"))
+    except ERRORS as exc:
+        checks.insert(0, CheckResult("catalog", False, str(exc)))
+    serving = all(c.ok for c in checks if c.critical)  # 503 only when evidence cannot be served
+    body = HealthOut(ok=all(c.ok for c in checks),
+                     checks=[HealthCheckOut(name=c.name, ok=c.ok, detail=c.detail,
+                                            cameras=dict(c.cameras) if cameras and c.cameras else None)
+                             for c in checks])  # fmt: skip
+    return Response(body, status_code=200 if serving else 503)
 
-    @get("/health", sync_to_thread=True, summary="Liveness and readiness: catalog and pluggable checks")
-    def health() -> Response[HealthOut]:
-        checks = [_run(c) for c in deps.health_checks]
+
+def _metrics(deps: ApiDeps, metrics: ApiMetrics, *, cameras: bool) -> Response[str]:
+    samples = [*metrics.samples(), *_audit_samples(deps)]
+    for source in deps.metric_sources:
         try:
-            deps.audit.size()
-            checks.insert(0, CheckResult("catalog", True, "answers"))
+            samples.extend(source())
         except ERRORS as exc:
-            checks.insert(0, CheckResult("catalog", False, str(exc)))
-        serving = all(c.ok for c in checks if c.critical)  # 503 only when evidence cannot be served
-        body = HealthOut(ok=all(c.ok for c in checks),
-                         checks=[HealthCheckOut(name=c.name, ok=c.ok, detail=c.detail) for c in checks])  # fmt: skip
-        return Response(body, status_code=200 if serving else 503)
+            log.warning("metrics source failed: %s", exc)
+    return Response(render(samples if cameras else public(samples)), media_type=_PROMETHEUS)
 
-    @get("/metrics", sync_to_thread=True, summary="Prometheus metrics (text exposition 0.0.4)")
+
+def routes(deps: ApiDeps, metrics: ApiMetrics) -> list[HTTPRouteHandler]:
+    """The open ``/health`` and ``/metrics`` bound to ``deps`` (no camera ids)."""
+
+    @get("/health", sync_to_thread=True, summary="Liveness and readiness: catalog and pluggable checks (no camera ids)")
+    def health() -> Response[HealthOut]:
+        return _health(deps, cameras=False)
+
+    @get("/metrics", sync_to_thread=True, summary="Prometheus metrics (text exposition 0.0.4), aggregates only")
     def metrics_text() -> Response[str]:
-        samples = [*metrics.samples(), *_audit_samples(deps)]
-        for source in deps.metric_sources:
-            try:
-                samples.extend(source())
-            except ERRORS as exc:
-                log.warning("metrics source failed: %s", exc)
-        return Response(render(samples), media_type="text/plain; version=0.0.4; charset=utf-8")
+        return _metrics(deps, metrics, cameras=False)
 
     return [health, metrics_text]
+
+
+def api_routes(deps: ApiDeps, metrics: ApiMetrics) -> list[HTTPRouteHandler]:
+    """``/api/v1/health`` and ``/api/v1/metrics`` (admin, auditor): with per-camera details.
+    Not audited (scraped every few seconds; they serve status, not evidence); a refused
+    token is, like everywhere behind the gate."""
+    opt = {"permission": Permission.STATUS_READ.value}
+
+    @get("/health", sync_to_thread=True, opt=opt, summary="Health with per-camera states (admin, auditor)")
+    def health_detail() -> Response[HealthOut]:
+        return _health(deps, cameras=True)
+
+    @get("/metrics", sync_to_thread=True, opt=opt,
+         summary="Prometheus metrics with per-camera series (admin, auditor: bearer token)")  # fmt: skip
+    def metrics_detail() -> Response[str]:
+        return _metrics(deps, metrics, cameras=True)
+
+    return [health_detail, metrics_detail]
