@@ -1,7 +1,8 @@
 """Recording survives whatever the API suffers (issue 14 item 2): 1,100 idle TCP connections to
 the API of a running ``archive up`` (simulated cameras) under a 1,024-descriptor limit (soft and
 hard, as a default Linux service gets) must not stop the service nor gap a camera; the API answers
-again once the connections close. Loopback only; every loop bounded in count and time."""
+again once the connections close; an API process killed with SIGKILL is restarted, recording goes
+on. Loopback only; every loop bounded in count and time."""
 
 import json
 import os
@@ -43,8 +44,23 @@ def _health(port: int) -> int:
         return 0
 
 
+def _api_child(parent: int) -> int | None:
+    """The pid of the API child process of ``archive up`` (pid ``parent``), if one runs."""
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmd = (entry / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == parent and b"archive.cli.api_child" in cmd:
+            return int(entry.name)
+    return None
+
+
 @pytest.mark.slow
-def test_idle_connection_flood_does_not_stop_recording(tmp_path):
+def test_idle_connection_flood_and_api_crash_do_not_stop_recording(tmp_path):
     _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and hard < IDLE_CONNECTIONS + 200:
         pytest.skip(f"this test process may open only {hard} descriptors")
@@ -92,6 +108,14 @@ def test_idle_connection_flood_does_not_stop_recording(tmp_path):
         while time.monotonic() < back and _health(port) not in (200, 503):
             time.sleep(1)
         assert _health(port) in (200, 503), (tmp_path / "up.log").read_text()[-4000:]
+        # a crash of the API: the recorder's process restarts it, recording goes on
+        child = _api_child(proc.pid)
+        os.kill(child, signal.SIGKILL)
+        back = time.monotonic() + 60
+        while time.monotonic() < back and (_api_child(proc.pid) in (None, child) or _health(port) not in (200, 503)):
+            time.sleep(1)
+        assert _api_child(proc.pid) not in (None, child) and _health(port) in (200, 503), \
+            (tmp_path / "up.log").read_text()[-4000:]
         time.sleep(9)  # two more segments
         after = _status(tmp_path)
         assert after is not None and not after["stale"], after
