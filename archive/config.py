@@ -110,6 +110,23 @@ class ApiConfig:
     """Most segments in one page of a recordings search."""
     verify_upload_max_bytes: int = 68719476736
     """Largest package ``POST /api/v1/exports/verify`` accepts (streamed to disk; default 64 GiB)."""
+    max_connections: int = 512
+    """Open connections one API process keeps; a connection beyond it is closed as it is accepted."""
+    limit_concurrency: int = 256
+    """Connections plus running requests beyond which a new request is answered 503 (uvicorn)."""
+    backlog: int = 128
+    """Connections the kernel queues before the API accepts them (listen(2) backlog)."""
+    keepalive_seconds: int = 5
+    """An idle keep-alive connection is closed after this long."""
+    header_timeout_seconds: float = 10.0
+    """A connection must deliver a complete request head this soon after it opens (or after the
+    previous answer), else it is closed: bounds slowloris."""
+    max_header_bytes: int = 16384
+    """Largest request head (request line and headers) read."""
+    failed_auth_limit: int = 10
+    """Failed authentications from one client address within ``failed_auth_window_seconds`` after
+    which that address is answered 429 until the window has passed (0: no limit)."""
+    failed_auth_window_seconds: int = 60
 
 
 @dataclass(frozen=True)
@@ -305,9 +322,30 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: api.max_range_days must be between 1 and 366")
     if not 10 <= cfg.api.page_max <= 10_000:
         raise ConfigError(f"{src}: api.page_max must be between 10 and 10000")
+    _validate_api_limits(cfg.api, src)
     if cfg.catalog.url and not cfg.catalog.url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{src}: catalog.url must be a sqlite:// or postgresql:// URL")
     _validate_retention(cfg.retention, src)
+
+
+def _validate_api_limits(a: ApiConfig, src: str) -> None:
+    """Checks of the connection and authentication limits of [api]; raise ConfigError naming the key."""
+    if not 16 <= a.max_connections <= 100_000:
+        raise ConfigError(f"{src}: api.max_connections must be between 16 and 100000")
+    if not 1 <= a.limit_concurrency <= a.max_connections:
+        raise ConfigError(f"{src}: api.limit_concurrency must be between 1 and api.max_connections")
+    if not 1 <= a.backlog <= 65_535:
+        raise ConfigError(f"{src}: api.backlog must be between 1 and 65535")
+    if not 1 <= a.keepalive_seconds <= 300:
+        raise ConfigError(f"{src}: api.keepalive_seconds must be between 1 and 300")
+    if not 1 <= a.header_timeout_seconds <= 300:
+        raise ConfigError(f"{src}: api.header_timeout_seconds must be between 1 and 300")
+    if not 1024 <= a.max_header_bytes <= 1024**2:
+        raise ConfigError(f"{src}: api.max_header_bytes must be between 1024 and 1048576")
+    if not 0 <= a.failed_auth_limit <= 10_000:
+        raise ConfigError(f"{src}: api.failed_auth_limit must be between 0 (no limit) and 10000")
+    if not 1 <= a.failed_auth_window_seconds <= 86_400:
+        raise ConfigError(f"{src}: api.failed_auth_window_seconds must be between 1 and 86400")
 
 
 def _validate_retention(r: RetentionConfig, src: str) -> None:

@@ -98,6 +98,14 @@ class ForbiddenError(AccessError):
     """Valid credentials, but this role may not do this."""
 
 
+class TooManyAttemptsError(AccessError):
+    """Too many failed authentications from one client address; retry after ``retry_after_s``."""
+
+    def __init__(self, message: str, retry_after_s: int) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class StorageError(ArchiveError):
     """The object store failed or refused."""
 
@@ -140,6 +148,6 @@ ERRORS: tuple[type[Exception], ...] = (ArchiveError, IntegrityError)
 __all__ = [
     "ERRORS", "AccessError", "ArchiveError", "CatalogError", "ConfigError", "ConflictError", "ForbiddenError",
     "IntegrityError", "NotFoundError", "NotRunningError", "ObjectLockedError", "ObjectMissingError", "Problem",
-    "SecretError", "StorageDeniedError", "StorageError", "StorageUnavailableError", "ToolError", "UnauthenticatedError",
-    "UserError", "ValidationError", "WriterClaimLostError", "WriterHeldError",
+    "SecretError", "StorageDeniedError", "StorageError", "StorageUnavailableError", "TooManyAttemptsError",
+    "ToolError", "UnauthenticatedError", "UserError", "ValidationError", "WriterClaimLostError", "WriterHeldError",
 ]

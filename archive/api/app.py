@@ -3,6 +3,7 @@
 Layout: ``/api/v1/...`` (bearer token, one permission per route, audited), ``/health`` and
 ``/metrics`` (open, aggregate status only, no camera ids; the per-camera status is
 ``/api/v1/health`` and ``/api/v1/metrics``), OpenAPI at ``/schema`` (``/schema/openapi.json``).
+Every answer, errors and 404s included, carries the security headers of :mod:`archive.api.headers`.
 """
 
 from __future__ import annotations
@@ -22,8 +23,10 @@ from archive.api.docs import docs_plugins
 from archive.api.errors import handle_exception
 from archive.api.gate import Gate
 from archive.api.guards import permission_guard
+from archive.api.headers import add_security_headers
 from archive.api.metrics import ApiMetrics, MetricsMiddleware
 from archive.api.routes import audit, cameras, exports, holds, meta, playback, recordings, retention, users, verify
+from archive.api.throttle import FailedAuthThrottle
 from archive.audit.signer import AuditCheckpointer
 
 __all__ = ["API_PREFIX", "api_routes", "create_app"]
@@ -69,8 +72,10 @@ def create_app(deps: ApiDeps) -> Litestar:
             if checkpointer is not None:
                 checkpointer.stop()
 
+    throttle = FailedAuthThrottle(deps.settings.failed_auth_limit, deps.settings.failed_auth_window_seconds)
+
     def gate(app: ASGIApp) -> ASGIApp:  # a closure: Litestar deep-copies routers, deps must not be copied
-        return Gate(app, deps)
+        return Gate(app, deps, throttle)
 
     api = Router(path=API_PREFIX, route_handlers=api_routes(deps, metrics), guards=[permission_guard],
                  middleware=[gate], security=[{"bearer": []}], tags=["evidence"])  # fmt: skip
@@ -87,5 +92,6 @@ def create_app(deps: ApiDeps) -> Litestar:
         middleware=[lambda app: MetricsMiddleware(app, metrics)],
         openapi_config=openapi,
         lifespan=[lifespan],
+        before_send=[add_security_headers],
         debug=False,
     )

@@ -30,6 +30,8 @@ class RequestContext:
     auth_failure: str | None = None
     token_hint: str | None = None
     error: str | None = None
+    throttled: str | None = None
+    """Set when the failed-login limit refused the request: the audit action, or "" (not audited)."""
     detail: dict[str, Any] = field(default_factory=dict)
 
 

@@ -46,6 +46,8 @@ class ApiSettings:
     trusted_proxies: frozenset[str] = frozenset()
     audit_checkpoint_seconds: int = 60
     verify_upload_max_bytes: int = 64 << 30
+    failed_auth_limit: int = 10
+    failed_auth_window_seconds: int = 60
     limits: SearchLimits = field(default_factory=SearchLimits)
     zone: ZoneInfo = field(init=False, repr=False, compare=False)
     times: TimeFormatter = field(init=False, repr=False, compare=False)
@@ -59,6 +61,8 @@ class ApiSettings:
             raise ConfigError("api.token_days must be between 1 and api.token_max_days (at most 3650)")
         if not 1 <= self.verify_upload_max_bytes <= 1 << 40:
             raise ConfigError("api.verify_upload_max_bytes must be between 1 and 2**40")
+        if not 0 <= self.failed_auth_limit <= 10_000 or not 1 <= self.failed_auth_window_seconds <= 86_400:
+            raise ConfigError("api.failed_auth_limit must be 0-10000 and api.failed_auth_window_seconds 1-86400")
         if not 1 <= self.audit_checkpoint_seconds <= 60:
             raise ConfigError("api.audit_checkpoint_seconds must be between 1 and 60")
 

@@ -9,6 +9,7 @@ ConflictError                                  409     ``conflict``
 other UserError (incl. ConfigError)            400     ``bad_request``
 UnauthenticatedError                           401     ``unauthenticated``
 ForbiddenError                                 403     ``forbidden``
+TooManyAttemptsError (failed-login limit)      429     ``too_many_requests``
 IntegrityError (evidence does not verify)      409     ``integrity``
 ObjectMissingError                             404     ``object_missing``
 ObjectLockedError                              409     ``locked``
@@ -43,6 +44,7 @@ from archive.errors import (
     ObjectLockedError,
     ObjectMissingError,
     StorageError,
+    TooManyAttemptsError,
     UnauthenticatedError,
     UserError,
     ValidationError,
@@ -64,6 +66,7 @@ _TABLE: tuple[tuple[type[BaseException], int, str], ...] = (
     (UserError, 400, "bad_request"),
     (UnauthenticatedError, 401, "unauthenticated"),
     (ForbiddenError, 403, "forbidden"),
+    (TooManyAttemptsError, 429, "too_many_requests"),
     (IntegrityError, 409, "integrity"),
     (ObjectMissingError, 404, "object_missing"),
     (ObjectLockedError, 409, "locked"),
@@ -113,4 +116,6 @@ def handle_exception(request: Request[Any, Any, Any], exc: Exception) -> Respons
     body: dict[str, Any] = scrub_tree(raw)  # type: ignore[assignment]  # a message may quote a URL
     context_of(request).error = str(body["message"])[:500]
     headers = {"WWW-Authenticate": 'Bearer realm="archive"'} if status == 401 else None
+    if isinstance(exc, TooManyAttemptsError):
+        headers = {"Retry-After": str(exc.retry_after_s)}
     return Response(body, status_code=status, headers=headers, media_type="application/json")

@@ -1,6 +1,9 @@
 """The gate of ``/api/v1``: authenticates every request and writes the audit trail.
 
-For each request it (1) resolves the client address (trusted proxies only), (2) checks the
+For each request it (1) resolves the client address (trusted proxies only), (1b) refuses an
+address that failed to authenticate ``[api] failed_auth_limit`` times within the window with a
+429 before the identity store is asked, auditing only the first refusal of each burst as
+``auth.throttled`` (archive.api.throttle), (2) checks the
 ``Authorization: Bearer <token>`` header - a missing, malformed, unknown, revoked or expired
 token is answered 401 by the one error mapper and recorded as ``auth.failed`` - and (3) when
 the response starts, appends the audit record of every route that declares an ``audit``
@@ -24,17 +27,19 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive.audit.entry import AuditRecord
-from archive.errors import ERRORS, CatalogError, UnauthenticatedError, UserError
+from archive.errors import ERRORS, CatalogError, TooManyAttemptsError, UnauthenticatedError, UserError
 from archive.identity.tokens import token_id_hint
 
 from .context import SCOPE_KEY, RequestContext, client_ip
 from .deps import ApiDeps
 from .errors import handle_exception
+from .throttle import FailedAuthThrottle
 
 __all__ = ["Gate"]
 
 log = logging.getLogger(__name__)
 FAILED_LOGIN = "auth.failed"
+THROTTLED = "auth.throttled"
 
 
 def _bearer(scope: Scope) -> str | None:
@@ -68,11 +73,13 @@ def _target(scope: Scope) -> dict[str, Any]:
 
 
 class Gate:
-    """ASGI middleware (see the module docstring); ``deps`` gives identity, audit, settings."""
+    """ASGI middleware (see the module docstring); ``deps`` gives identity, audit, settings;
+    ``throttle``: the app's one failed-authentication counter (shared by every route)."""
 
-    def __init__(self, app: ASGIApp, deps: ApiDeps) -> None:
+    def __init__(self, app: ASGIApp, deps: ApiDeps, throttle: FailedAuthThrottle) -> None:
         self.app = app
         self.deps = deps
+        self.throttle = throttle
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != ScopeType.HTTP:
@@ -92,6 +99,13 @@ class Gate:
                 return
             await send(message)
 
+        blocked = self.throttle.check(ctx.client_ip)
+        if blocked is not None:  # not one identity-store lookup for a guessing address
+            ctx.throttled = THROTTLED if blocked.first else ""
+            ctx.detail.update(failures=blocked.failures, retry_after_s=blocked.retry_after_s)
+            await self._respond(scope, receive, gated_send, TooManyAttemptsError(
+                "too many failed authentications from this address; retry later", blocked.retry_after_s))
+            return
         token = _bearer(scope)
         try:
             if not token:
@@ -100,6 +114,7 @@ class Gate:
                 self.deps.identity.authenticate, token)
         except UnauthenticatedError as exc:
             ctx.auth_failure, ctx.token_hint = str(exc), token_id_hint(token or "")
+            self.throttle.failed(ctx.client_ip)
             await self._respond(scope, receive, gated_send, exc)
             return
         except ERRORS as exc:
@@ -127,6 +142,8 @@ class Gate:
         action = getattr(handler, "opt", {}).get("audit") if handler is not None else None
         if ctx.auth_failure is not None:
             action = FAILED_LOGIN
+        if ctx.throttled is not None:  # one entry per burst: the first refusal's ("" for the rest)
+            action = ctx.throttled or None
         if action is None:
             return True
         record = self._record(scope, ctx, str(action), status)

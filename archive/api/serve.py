@@ -1,4 +1,5 @@
-"""Serving the API: one process, or several uvicorn workers (``api.workers``).
+"""Serving the API: one process, or several uvicorn workers (``api.workers``), always with the
+connection limits of :mod:`archive.api.connections` and without uvicorn's proxy headers.
 
 Each worker builds its own :class:`~archive.bootstrap.Runtime` from the configuration file
 named by ``ARCHIVE_CONFIG`` (set by ``archive api serve``) and attaches to the embedded store
@@ -10,17 +11,20 @@ audit checkpointer: the one holding an exclusive lock on ``<data_dir>/api-checkp
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import TextIO
 
 from litestar import Litestar
 
+from archive.api.connections import ServerConfig, ServerLimits, server_config
 from archive.config import Config, load_config
 from archive.errors import ToolError
 
-__all__ = ["BackgroundApi", "serve", "worker_app"]
+__all__ = ["run_server", "serve", "worker_app"]
 
 _HELD: list[int] = []
 
@@ -58,14 +62,38 @@ def worker_app() -> Litestar:
     return create_app(build_deps(rt, checkpoint_audit=lead))
 
 
-def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
-    """Run the API until interrupted. Raises archive errors before serving."""
+def run_server(config: ServerConfig, ready: Callable[[], None] | None = None) -> bool:
+    """Serve ``config`` until SIGINT/SIGTERM (uvicorn's handlers, main thread); with several
+    workers, uvicorn's supervisor runs them on one bound socket. ``ready`` is called once the
+    single server listens. Returns False when the server did not start (e.g. port in use)."""
     import uvicorn
+    from uvicorn.supervisors import Multiprocess
 
+    server = uvicorn.Server(config)
+    if config.workers > 1:
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return True
+    if ready is not None:
+        def announce() -> None:
+            while not server.started and not server.should_exit:
+                time.sleep(0.05)
+            if server.started:
+                ready()
+
+        threading.Thread(target=announce, name="api-ready", daemon=True).start()
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return server.started
+
+
+def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
+    """Run the API until interrupted. Raises archive errors before serving, ToolError when
+    the server cannot listen."""
     from archive.api.app import create_app
     from archive.api.wiring import build_deps
     from archive.bootstrap import Runtime
 
+    limits = ServerLimits.of(cfg.api)
     with Runtime(cfg, export_builder=workers == 1) as rt:
         rt.store.ping()  # starts (or attaches to) the embedded store before any worker
         print(f"archive API on http://{host}:{port} ({workers} process(es); OpenAPI at /schema)", file=out, flush=True)
@@ -74,39 +102,12 @@ def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
             runner.resume()
             runner.start()
             try:
-                uvicorn.run(create_app(build_deps(rt)), host=host, port=port, log_level="warning", access_log=False)
+                started = run_server(server_config(create_app(build_deps(rt)), host, port, limits))
             finally:
                 runner.stop()
+            if not started:
+                raise ToolError(f"the API server did not start on {host}:{port} (is the port in use?)")
             return
         if cfg.source != "<defaults>":
             os.environ["ARCHIVE_CONFIG"] = str(cfg.source)
-        uvicorn.run("archive.api.serve:worker_app", factory=True, host=host, port=port, workers=workers,
-                    log_level="warning", access_log=False)  # fmt: skip
-
-
-class BackgroundApi:
-    """The API served by uvicorn on a thread of the calling process (for ``archive up``).
-
-    uvicorn installs no signal handlers off the main thread; :meth:`stop` asks it to exit and joins.
-    """
-
-    def __init__(self, app: Litestar, host: str, port: int) -> None:
-        import uvicorn
-
-        self._server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning",
-                                                     access_log=False))  # fmt: skip
-        self._thread = threading.Thread(target=self._server.run, name="api", daemon=True)
-
-    def start(self, timeout: float = 15.0) -> None:
-        """Start serving; raises ToolError if the server is not listening within ``timeout``."""
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise ToolError("the API server did not start (is the port in use? see the log above)")
-            time.sleep(0.05)
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Stop serving and wait for the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout)
+        run_server(server_config("archive.api.serve:worker_app", host, port, limits, workers=workers, factory=True))

@@ -31,7 +31,9 @@ def api_settings(cfg: ApiConfig, runtime: Runtime) -> ApiSettings:
     return ApiSettings(display_timezone=cfg.display_timezone, presign_seconds=cfg.presign_seconds,
                        token_days=cfg.token_days, token_max_days=cfg.token_max_days, trusted_proxies=proxies,
                        audit_checkpoint_seconds=cfg.audit_checkpoint_seconds,
-                       verify_upload_max_bytes=cfg.verify_upload_max_bytes, limits=runtime.search.limits)  # fmt: skip
+                       verify_upload_max_bytes=cfg.verify_upload_max_bytes, failed_auth_limit=cfg.failed_auth_limit,
+                       failed_auth_window_seconds=cfg.failed_auth_window_seconds,
+                       limits=runtime.search.limits)  # fmt: skip
 
 
 def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | None = None,

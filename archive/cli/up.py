@@ -1,8 +1,8 @@
-"""``archive up`` / ``record`` / ``status``: run the whole service in one process until SIGINT/SIGTERM.
+"""``archive up`` / ``record`` / ``status``: run the whole service until SIGINT/SIGTERM.
 
 Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the retention and
-legal-hold jobs (APScheduler), the export builder, the recorder for every enabled camera
-and the API. With ``--demo``, or
+legal-hold jobs (APScheduler), the export builder, the recorder for every enabled camera,
+and the API in a supervised child process (archive.cli.api_child). With ``--demo``, or
 when no camera is registered, simulated RTSP cameras are started on loopback and registered
 under the owner ``demo`` so a newcomer sees recording happen.
 """
@@ -13,6 +13,7 @@ import argparse
 import contextlib
 import json
 import logging
+import resource
 import signal
 import threading
 import time
@@ -29,6 +30,8 @@ from archive.recorder.status_file import read_status_file, report, status_json, 
 
 if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
     from archive.bootstrap import Runtime
+    from archive.recorder.health import HealthLimits, RecorderHealth
+    from archive.recorder.service import Recorder
     from archive.recorder.status import RecorderStatus
     from archive.sim.cameras import SimulatedCameraSet
 
@@ -87,20 +90,40 @@ def read_status(cfg: Config) -> dict[str, object]:
     return read_status_file(status_file(cfg))
 
 
+def _raise_descriptor_limit() -> None:
+    """Raise this process's descriptor soft limit to its hard limit (children inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
+def _publish(path: Path, recorder: Recorder, limits: HealthLimits,
+             skipped: dict[str, str]) -> tuple[RecorderStatus | None, RecorderHealth | None]:  # fmt: skip
+    """Take and publish the recorder's status (and the health it holds); an OSError (e.g. EMFILE, a
+    full disk) is logged, never raised: publishing status must not end the service."""
+    try:
+        status = recorder.status()
+        health = write_status_file(path, status, limits, skipped)
+    except OSError as exc:
+        log.error("recorder status not published: %s", exc)
+        return None, None
+    return status, health
+
+
 def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None) -> int:
     """Run until interrupted; returns the exit code. Raises what the parts raise at start.
 
     ``only``: record just this camera (``archive record --camera ID``); NotFoundError if unknown.
     """
-    from archive.api.app import create_app
-    from archive.api.serve import BackgroundApi
-    from archive.api.wiring import build_deps
+    from archive.cli.api_child import ApiProcess
     from archive.health import check_health
     from archive.recorder.health import HealthLimits
     from archive.recorder.notify import webhook_notifier
     from archive.sim.cameras import SimulatedCameraSet
 
     secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700 (archive.fsmodes)
+    _raise_descriptor_limit()
     with runtime(cfg, export_builder=True) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
         cameras = [rt.registry.camera(only)] if only else rt.registry.cameras(enabled_only=True)
         # one writer per camera: claim before the store, the spool or ffmpeg is touched; released last
@@ -134,27 +157,28 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         recorder = rt.recorder(cameras)
         recorder.start()
         stack.callback(recorder.stop)
-        api = BackgroundApi(create_app(build_deps(rt, recorder_status=recorder.status)),
-                            cfg.api.host, cfg.api.port)
-        api.start()
+        publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
+        stack.callback(lambda: publish.unlink(missing_ok=True))
+        _publish(publish, recorder, limits, skipped | rt.writer_claims.lost())  # the API process reads it at once
+        api = ApiProcess(cfg, out)  # the API in its own process: what it suffers never stops a camera
         stack.callback(api.stop)
+        api.start()
         print(f"API on http://{cfg.api.host}:{cfg.api.port} (OpenAPI at /schema)", file=out)
         print(f"recording {len(cameras)} cameras into {cfg.storage.media_bucket} "
               f"({cfg.storage.mode} store); Ctrl-C to stop", file=out)
         out.flush()
-        publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
-        stack.callback(lambda: publish.unlink(missing_ok=True))
         last_print = time.monotonic()
         notifier = webhook_notifier(cfg.alerts)
         if notifier is not None:
             stack.callback(notifier.close)
         while not stop.wait(STATUS_FILE_EVERY_S):
-            status = recorder.status()
-            health = write_status_file(publish, status, limits, skipped | rt.writer_claims.lost())
-            if notifier is not None:
+            status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost())
+            api.supervise()
+            if status is not None and health is not None and notifier is not None:
                 notifier.observe(health, status.taken_at)
-            if time.monotonic() - last_print >= STATUS_EVERY_S:
-                _print_status(status, out)
+            if status is not None and time.monotonic() - last_print >= STATUS_EVERY_S:
+                with contextlib.suppress(OSError):
+                    _print_status(status, out)
                 last_print = time.monotonic()
         print("stopping: closing segments, draining the spool, signing final checkpoints", file=out)
     return 0

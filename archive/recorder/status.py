@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from archive.recorder.spool import SpoolUsage
 
@@ -99,3 +101,28 @@ class RecorderStatus:
             if cam.camera_id == camera_id:
                 return cam
         raise KeyError(camera_id)
+
+
+def _time(value: object) -> dt.datetime | None:
+    return dt.datetime.fromisoformat(str(value)) if value else None
+
+
+def status_from_published(data: Mapping[str, Any]) -> RecorderStatus:
+    """The snapshot ``archive up`` publishes (``dataclasses.asdict`` of a :class:`RecorderStatus`
+    as JSON, archive.cli.up) read back. Raises KeyError, TypeError or ValueError when it is not one."""
+    cameras = []
+    for cam in data["cameras"]:
+        ingest = dict(cam["ingest"])
+        for key in ("last_ingested_at", "last_segment_end"):
+            ingest[key] = _time(ingest.get(key))
+        cameras.append(CameraStatus(
+            camera_id=str(cam["camera_id"]), url=str(cam["url"]), state=CameraState(cam["state"]),
+            state_since=dt.datetime.fromisoformat(str(cam["state_since"])), pid=cam.get("pid"),
+            run_id=cam.get("run_id"), restarts=int(cam["restarts"]), stalls=int(cam["stalls"]),
+            last_segment_at=_time(cam.get("last_segment_at")), bitrate_bps=cam.get("bitrate_bps"),
+            not_recording_since=_time(cam.get("not_recording_since")), last_exit=cam.get("last_exit"),
+            input_streams=tuple(cam.get("input_streams") or ()), spool=SpoolUsage(**cam["spool"]),
+            ingest=IngestStatus(**ingest)))  # fmt: skip
+    return RecorderStatus(taken_at=dt.datetime.fromisoformat(str(data["taken_at"])),
+                          store_available=bool(data["store_available"]), store_error=data.get("store_error"),
+                          cameras=tuple(cameras))  # fmt: skip

@@ -140,8 +140,11 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     def verifier(cam: str, lo: datetime | None, hi: datetime | None, media_check: bool) -> Any:
         return verify_camera(ledger, cam, time_from=lo, time_to=hi, media=media_check)
 
+    # failed_auth_limit=0: these tests send many bad tokens from one test client on purpose; the
+    # limit itself is attacked against the served API (tests/integration/test_api_limits.py)
+    unlimited = ApiSettings(failed_auth_limit=0)
     deps = ApiDeps(
-        identity=identity, search=SearchService(engine), audit=audit, settings=settings or ApiSettings(),
+        identity=identity, search=SearchService(engine), audit=audit, settings=settings or unlimited,
         registry=registry, presigner=store, holds=holds, retention_plan=fake_plan, exports=exports,
         verifier=verifier, health_checks=(lambda: CheckResult("storage", True, "fake"),),
         metric_sources=(lambda: [Metric("archive_recorder_cameras", "cameras recording", "gauge", 3)],),

@@ -86,3 +86,18 @@ def test_mask_url():
     assert mask_url("rtsp://admin:p%40ss@10.0.0.5:554/ch1") == "rtsp://admin:***@10.0.0.5:554/ch1"
     assert mask_url("rtsp://10.0.0.5/ch1") == "rtsp://10.0.0.5/ch1"
     assert mask_url("rtsp://user@10.0.0.5/ch1") == "rtsp://user@10.0.0.5/ch1"
+
+
+@pytest.mark.parametrize("line", ["max_connections = 8", "limit_concurrency = 0", "limit_concurrency = 600",
+                                  "backlog = 0", "keepalive_seconds = 0", "header_timeout_seconds = 0.5",
+                                  "max_header_bytes = 100", "failed_auth_limit = -1",
+                                  "failed_auth_window_seconds = 0"])
+def test_api_limits_are_validated(tmp_path, line):
+    with pytest.raises(ConfigError, match=rf"api\.{line.split()[0]}"):
+        load_config(write(tmp_path, f"[api]\n{line}\n"), env={})
+
+
+def test_api_limits_have_safe_defaults(tmp_path):
+    api = load_config(write(tmp_path, "[api]\nport = 9000\n"), env={}).api
+    assert (api.max_connections, api.limit_concurrency, api.header_timeout_seconds) == (512, 256, 10.0)
+    assert (api.failed_auth_limit, api.failed_auth_window_seconds) == (10, 60)
