@@ -221,11 +221,18 @@ def cmd_verify_camera(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
     if t_from is not None and t_to is not None and t_to <= t_from:
         raise UserError("--to must be after --from")
     with runtime(cfg) as rt:
-        rt.registry.camera(args.camera_id)  # NotFoundError "no such camera": not a FAILED verification
         ledger = rt.ledger
+        _known_camera(rt.registry, ledger, args.camera_id)
         report = verify_camera(ledger, args.camera_id, time_from=t_from, time_to=t_to, trusted=_trusted(args.trusted),
                                workers=args.workers, media=not args.no_media)  # fmt: skip
     return _print_report(report, args.json, out)
+
+
+def _known_camera(registry: Any, ledger: Ledger, camera_id: str) -> None:
+    """A camera that is registered or has an evidence log (a removed camera's log still verifies).
+    Raises NotFoundError "no such camera: X" (exit 2), never a FAILED verification of nothing."""
+    if not ledger.logs(camera_id):
+        registry.camera(camera_id)
 
 
 def cmd_verify_log(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
@@ -233,9 +240,9 @@ def cmd_verify_log(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.ledger.verify_log import verify_logs
 
     with runtime(cfg) as rt:
-        if args.camera_id:
-            rt.registry.camera(args.camera_id)  # NotFoundError "no such camera"
         ledger = rt.ledger
+        if args.camera_id:
+            _known_camera(rt.registry, ledger, args.camera_id)
         report = verify_logs(ledger, args.camera_id, trusted=_trusted(args.trusted))
     return _print_report(report, args.json, out)
 

@@ -113,7 +113,7 @@ def status_from_published(data: Mapping[str, Any]) -> RecorderStatus:
     cameras = []
     for cam in data["cameras"]:
         ingest = dict(cam["ingest"])
-        for key in ("last_ingested_at", "last_segment_end"):
+        for key in ("last_ingested_at", "last_segment_end", "oldest_waiting_at"):
             ingest[key] = _time(ingest.get(key))
         cameras.append(CameraStatus(
             camera_id=str(cam["camera_id"]), url=str(cam["url"]), state=CameraState(cam["state"]),
@@ -122,7 +122,8 @@ def status_from_published(data: Mapping[str, Any]) -> RecorderStatus:
             last_segment_at=_time(cam.get("last_segment_at")), bitrate_bps=cam.get("bitrate_bps"),
             not_recording_since=_time(cam.get("not_recording_since")), last_exit=cam.get("last_exit"),
             input_streams=tuple(cam.get("input_streams") or ()), spool=SpoolUsage(**cam["spool"]),
-            ingest=IngestStatus(**ingest)))  # fmt: skip
+            ingest=IngestStatus(**ingest), segment_seconds=float(cam.get("segment_seconds") or 0.0),
+            watched_since=_time(cam.get("watched_since"))))  # fmt: skip
     return RecorderStatus(taken_at=dt.datetime.fromisoformat(str(data["taken_at"])),
                           store_available=bool(data["store_available"]), store_error=data.get("store_error"),
                           cameras=tuple(cameras))  # fmt: skip

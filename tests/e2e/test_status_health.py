@@ -44,30 +44,41 @@ def poll(what: str, timeout: float, probe: Callable[[], bool]) -> None:
     raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
 
 
-def get_health(port: int) -> tuple[int, dict[str, object]]:
+TOKEN: list[str] = []  # an auditor's bearer token: the per-camera status is served behind authentication
+
+
+def _get(url: str) -> urllib.request.Request:
+    return urllib.request.Request(url, headers={"Authorization": f"Bearer {TOKEN[0]}"} if TOKEN else {})
+
+
+def get_health(port: int, path: str = "/api/v1/health") -> tuple[int, dict[str, object]]:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as resp:
+        with urllib.request.urlopen(_get(f"http://127.0.0.1:{port}{path}"), timeout=10) as resp:
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as exc:  # 503: a critical check (catalog, storage) failed
         return exc.code, json.loads(exc.read())
 
 
 def metric(port: int, name: str) -> float:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as resp:
+    with urllib.request.urlopen(_get(f"http://127.0.0.1:{port}/api/v1/metrics"), timeout=10) as resp:
         text = resp.read().decode()
     found = re.search(rf'^{name}{{camera="{CAM}"}} (\S+)$', text, re.M)
-    assert found, f"{name} for {CAM} missing from /metrics"
+    assert found, f"{name} for {CAM} missing from /api/v1/metrics"
     return float(found[1])
 
 
 def recorder_check(port: int) -> dict[str, object]:
-    """The ``recorder`` check of /health, with the answer's ``ok`` and the HTTP status."""
+    """The ``recorder`` check of /api/v1/health (its per-camera sentences joined into ``detail``), with
+    the answer's ``ok`` and the HTTP status; the open /health must agree on ``ok`` and name no camera."""
     code, health = get_health(port)
     checks = health["checks"]
     assert isinstance(checks, list)
     (check,) = [c for c in checks if c["name"] == "recorder"]
     assert isinstance(check, dict)
-    return {**check, "overall": health["ok"], "http": code}
+    open_code, open_health = get_health(port, "/health")
+    assert open_code == code and open_health["ok"] == health["ok"] and CAM not in json.dumps(open_health)
+    named = "; ".join(str(v) for v in (check.get("cameras") or {}).values())
+    return {**check, "detail": f"{check['detail']}; {named}", "overall": health["ok"], "http": code}
 
 
 @pytest.fixture
@@ -101,6 +112,11 @@ def test_status_and_health_name_a_camera_not_recording_and_a_growing_backlog(
     )
     imported = cli(tmp_path, "cameras", "import", "cams.yaml")
     assert imported.returncode == 0, imported.stdout + imported.stderr
+    made = cli(tmp_path, "users", "add", "prom", "--name", "Prometheus", "--role", "auditor", "--agency", "ops")
+    assert made.returncode == 0, made.stdout + made.stderr
+    issued = cli(tmp_path, "tokens", "create", "prom", "--days", "1")
+    assert issued.returncode == 0, issued.stdout + issued.stderr
+    TOKEN[:] = [issued.stdout.split()[0]]
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     log = (tmp_path / "up.log").open("w")
     proc = subprocess.Popen([str(ARCHIVE), "--config", str(tmp_path / "archive.toml"), "up"], stdout=log,

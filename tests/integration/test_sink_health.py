@@ -39,8 +39,9 @@ def test_a_locked_catalog_is_a_sink_failure_that_health_names(
             check = recorder_check(rec.status)()
             print(check.detail)
             assert not check.ok, check
-            assert f"camera {CAM}: the catalog / evidence log failed" in check.detail, check
-            assert "database is locked" in check.detail
+            named = dict(check.cameras)[CAM]  # the per-camera sentence (served behind authentication)
+            assert f"camera {CAM}: the catalog / evidence log failed" in named, check
+            assert "database is locked" in named and CAM not in check.detail  # the open detail only counts
             text = render(recorder_metrics(rec.status)())
             assert f'archive_sink_failures_total{{camera="{CAM}"}} 1' in text or \
                 f'archive_sink_failures_total{{camera="{CAM}"}} 2' in text, text  # fmt: skip
