@@ -17,7 +17,7 @@ from enum import StrEnum
 from typing import Protocol
 
 
-class GapReason(StrEnum):
+class RecorderGapReason(StrEnum):
     """Why seconds of a camera are not covered by segments."""
 
     CAMERA_UNREACHABLE = "camera_unreachable"  # connection refused / timed out / dropped by the camera
@@ -76,7 +76,7 @@ class GapRecord:
     camera_id: str
     start: dt.datetime
     end: dt.datetime
-    reason: GapReason
+    reason: RecorderGapReason
     detail: str = ""
 
     @property
