@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from archive.recorder.ffmpeg import RecordingSpec
-from archive.recorder.sink import GapRecord, MemorySink, RecorderGapReason
+from archive.recorder.sink import GapRecord, RecorderGapReason
 from archive.recorder.status import CameraState
 from archive.storage.base import ObjectStore
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.memory_sink import MemorySink
 from tests.fixtures.s3 import store_for
 from tests.integration.test_recorder import SEGMENT_SECONDS, assert_covered, gaps, make_recorder, segments, wait_until
 

@@ -16,12 +16,13 @@ import pytest
 
 from archive.recorder.ffmpeg import PROGRESS_PERIOD_S, RecordingSpec
 from archive.recorder.ingest import DEFAULT_GAP_TOLERANCE_S
-from archive.recorder.sink import MemorySink, RecorderGapReason, SegmentRecord
+from archive.recorder.sink import RecorderGapReason, SegmentRecord
 from archive.recorder.spool import CameraSpool, FileState
 from archive.recorder.status import CameraState
 from archive.storage.base import ObjectStore
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.memory_sink import MemorySink
 from tests.fixtures.s3 import store_for
 from tests.integration.test_recorder import (
     CONTIGUOUS_S,

@@ -16,9 +16,10 @@ import pytest
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest import Ingester
 from archive.recorder.ingest_job import default_key
-from archive.recorder.sink import GapRecord, MemorySink, RecorderGapReason
+from archive.recorder.sink import GapRecord, RecorderGapReason
 from archive.recorder.spool import CameraSpool
 from archive.storage.base import LockMode, ObjectStore, Retention
+from tests.fixtures.memory_sink import MemorySink
 
 from .conftest import FakeStore
 
