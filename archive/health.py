@@ -33,7 +33,7 @@ class HealthParts(Protocol):
 
 
 @dataclass(frozen=True)
-class Check:
+class ServiceCheck:
     """One health check."""
 
     name: str
@@ -45,7 +45,7 @@ class Check:
 class HealthReport:
     """All checks; ``ok`` only when every one passed."""
 
-    checks: tuple[Check, ...]
+    checks: tuple[ServiceCheck, ...]
 
     @property
     def ok(self) -> bool:
@@ -53,49 +53,49 @@ class HealthReport:
         return all(c.ok for c in self.checks)
 
 
-def _catalog(rt: HealthParts) -> list[Check]:
+def _catalog(rt: HealthParts) -> list[ServiceCheck]:
     try:
         engine = rt.engine
         cur, head = current_revision(engine), head_revision()
-        checks = [Check("catalog", True, f"{engine.dialect.name} reachable"),
-                  Check("catalog.migrations", cur == head, f"at {cur}, head {head}")]
+        checks = [ServiceCheck("catalog", True, f"{engine.dialect.name} reachable"),
+                  ServiceCheck("catalog.migrations", cur == head, f"at {cur}, head {head}")]
         counts = rt.registry.camera_counts_by_owner()
         detail = ", ".join(f"{o}={n}" for o, n in sorted(counts.items())) or "none registered"
-        checks.append(Check("cameras", True, f"{sum(counts.values())} cameras ({detail})"))
+        checks.append(ServiceCheck("cameras", True, f"{sum(counts.values())} cameras ({detail})"))
         return checks
     except ArchiveError as exc:
-        return [Check("catalog", False, str(exc))]
+        return [ServiceCheck("catalog", False, str(exc))]
 
 
-def _storage(rt: HealthParts) -> list[Check]:
+def _storage(rt: HealthParts) -> list[ServiceCheck]:
     try:
         store = rt.store
         store.ping()
     except ArchiveError as exc:
-        return [Check("storage", False, str(exc))]
-    checks = [Check("storage", True, f"{rt.config.storage.mode} store reachable")]
+        return [ServiceCheck("storage", False, str(exc))]
+    checks = [ServiceCheck("storage", True, f"{rt.config.storage.mode} store reachable")]
     try:
         probe = probe_object_lock(store, rt.config.storage.media_bucket)
     except ArchiveError as exc:
-        return [*checks, Check("storage.object_lock", False, str(exc))]
-    checks.append(Check("storage.object_lock", probe.ok, probe.detail))
+        return [*checks, ServiceCheck("storage.object_lock", False, str(exc))]
+    checks.append(ServiceCheck("storage.object_lock", probe.ok, probe.detail))
     return checks
 
 
-def _argv_privacy(rt: HealthParts) -> list[Check]:
+def _argv_privacy(rt: HealthParts) -> list[ServiceCheck]:
     """Camera passwords reach ffmpeg only in its argv: fail when other local users can read it."""
     try:
         with_password = rt.registry.cameras_with_password()
     except ArchiveError as exc:
-        return [Check("recorder.argv_privacy", False, str(exc))]
+        return [ServiceCheck("recorder.argv_privacy", False, str(exc))]
     if not with_password:
-        return [Check("recorder.argv_privacy", True, "no camera password to protect")]
+        return [ServiceCheck("recorder.argv_privacy", True, "no camera password to protect")]
     if argv_exposed():
-        return [Check("recorder.argv_privacy", False,
+        return [ServiceCheck("recorder.argv_privacy", False,
                       f"{with_password} camera password(s) would be visible to other local users in ffmpeg's "
                       "command line: run the service with systemd ProtectProc=invisible (ops/archive.service) "
                       "or mount /proc with hidepid=invisible")]  # fmt: skip
-    return [Check("recorder.argv_privacy", True, "/proc hides this service's processes from other users")]
+    return [ServiceCheck("recorder.argv_privacy", True, "/proc hides this service's processes from other users")]
 
 
 def check_health(rt: HealthParts) -> HealthReport:

@@ -29,7 +29,7 @@ from archive.integrity import VerifierKey
 from archive.ledger.service import Ledger
 from archive.model import Camera, us_from_utc
 from archive.recorder.ffmpeg import find_ffmpeg
-from archive.retention.audit import AuditLog as HoldAuditLog
+from archive.retention.audit import HoldLog as HoldAuditLog
 from archive.retention.executor import PruneLog
 from archive.retention.holds import HoldService
 from archive.retention.policy import PolicySet

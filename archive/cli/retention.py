@@ -22,7 +22,7 @@ from archive.config import Config
 from archive.errors import UserError
 
 if TYPE_CHECKING:  # heavy imports stay inside the handlers: `archive --help` stays fast
-    from archive.retention.audit import Actor
+    from archive.retention.audit import HoldActor
     from archive.retention.service import RetentionService
 
 __all__ = ["open_service", "register"]
@@ -36,17 +36,18 @@ def open_service(cfg: Config, now: Callable[[], datetime] | None = None) -> Iter
         yield rt.retention
 
 
-def _actor(args: argparse.Namespace) -> Actor:
-    from archive.retention.audit import Actor, Role
+def _actor(args: argparse.Namespace) -> HoldActor:
+    from archive.retention.audit import HoldActor, HoldRole
 
     try:
-        role = Role(args.role)
+        role = HoldRole(args.role)
     except ValueError as exc:
-        raise UserError(f"--role must be one of {', '.join(r.value for r in Role if r is not Role.SYSTEM)}") from exc
-    if role is Role.SYSTEM:
+        roles = ", ".join(r.value for r in HoldRole if r is not HoldRole.SYSTEM)
+        raise UserError(f"--role must be one of {roles}") from exc
+    if role is HoldRole.SYSTEM:
         raise UserError("--role system is reserved for the scheduler")
     name = (args.by or "").strip() or getpass.getuser()
-    return Actor(name, role)
+    return HoldActor(name, role)
 
 
 def _print_json(data: Any, out: TextIO) -> None:

@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
-from archive.export.gather import SegmentRef
+from archive.export.gather import ExportSegmentRef
 from archive.integrity import IntegrityError
 from archive.storage.base import ObjectStore
 
@@ -36,7 +36,7 @@ class Fetched:
     size: int
 
 
-def fetch(store: ObjectStore, ref: SegmentRef) -> Fetched:
+def fetch(store: ObjectStore, ref: ExportSegmentRef) -> Fetched:
     """Read and hash one object version.
 
     Raises:
@@ -69,13 +69,13 @@ class Prefetcher:
     Iterating raises what :func:`fetch` raises, for the first ref that failed.
     """
 
-    def __init__(self, store: ObjectStore, refs: Iterable[SegmentRef], *, budget: int = 64 << 20,
+    def __init__(self, store: ObjectStore, refs: Iterable[ExportSegmentRef], *, budget: int = 64 << 20,
                  workers: int = 4) -> None:  # fmt: skip
         self._store = store
         self._budget = budget
         self._depth = 2 * max(1, workers)
         self._pool = ThreadPoolExecutor(max(1, workers), thread_name_prefix="export-fetch")
-        self._pending: deque[tuple[SegmentRef, Future[Fetched]]] = deque()
+        self._pending: deque[tuple[ExportSegmentRef, Future[Fetched]]] = deque()
         self._held = 0
         self._refs = iter(refs)
         self._next = next(self._refs, None)
@@ -88,10 +88,10 @@ class Prefetcher:
             self._held += self._next.size
             self._next = next(self._refs, None)
 
-    def __iter__(self) -> Iterator[tuple[SegmentRef, Fetched]]:
+    def __iter__(self) -> Iterator[tuple[ExportSegmentRef, Fetched]]:
         return self
 
-    def __next__(self) -> tuple[SegmentRef, Fetched]:
+    def __next__(self) -> tuple[ExportSegmentRef, Fetched]:
         if not self._pending:
             raise StopIteration
         ref, fut = self._pending.popleft()

@@ -43,13 +43,13 @@ from archive.ledger import repo as lrepo
 from archive.ledger.service import Ledger
 from archive.model import us_from_utc, utc_from_us
 
-__all__ = ["CameraEvidence", "SegmentRef", "gather", "packaged_note"]
+__all__ = ["CameraEvidence", "ExportSegmentRef", "gather", "packaged_note"]
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class SegmentRef:
+class ExportSegmentRef:
     """A media object to copy into the package, with what its log entry says about it."""
 
     seq: int
@@ -74,7 +74,7 @@ class CameraEvidence:
     proof: RangeProof
     checkpoint_note: str
     prunes: tuple[tuple[bytes, InclusionProof], ...]
-    segments: tuple[SegmentRef, ...]
+    segments: tuple[ExportSegmentRef, ...]
     report: RangeReport
     cosignatures_left_out: tuple[str, ...] = ()
 
@@ -176,7 +176,7 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
     for e in report.entries:
         s = e.payload
         if isinstance(s, Segment) and not report.is_pruned(e.seq):
-            segs.append(SegmentRef(e.seq, str(buckets.get(e.seq, ledger.settings.media_bucket)), s.object_key,
+            segs.append(ExportSegmentRef(e.seq, str(buckets.get(e.seq, ledger.settings.media_bucket)), s.object_key,
                                    s.version_id, s.sha256.hex(), s.size, us_from_utc(s.start),
                                    s.media.container))  # fmt: skip
     note, left_out = packaged_note(view.note, origin, witnesses)

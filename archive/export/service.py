@@ -46,8 +46,7 @@ from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope, Permission, camera_scope, require
 from archive.integrity import format_time
 from archive.model import utc_from_us
-from archive.retention.audit import Actor as HoldActor
-from archive.retention.audit import Role as HoldRole
+from archive.retention.audit import HoldActor, HoldRole
 from archive.retention.holds import CREATE_ROLES, RELEASE_ROLES, HoldService
 from archive.retention.policy import ExportApproval, PolicySet
 

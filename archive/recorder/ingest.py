@@ -34,9 +34,9 @@ from typing import Final
 from archive.errors import IntegrityError, StorageUnavailableError
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
-from archive.recorder.ingest_state import Camera, Pending, gap_between, log_trailing_gap, tidy_spool
+from archive.recorder.ingest_state import CameraIngest, Pending, gap_between, log_trailing_gap, tidy_spool
 from archive.recorder.media_clock import date_record
-from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
+from archive.recorder.sink import GapRecord, RecorderGapReason, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool
 from archive.recorder.status import IngestStatus
 from archive.recorder.timeline import StateTimeline
@@ -81,7 +81,7 @@ class Ingester:
         self._retry, self._store_retry = retry, store_retry
         self._poll, self._gap_tolerance, self._clock = poll_interval, gap_tolerance, clock
         self._pool = ThreadPoolExecutor(max_workers=self._workers, thread_name_prefix="ingest")
-        self._cams: dict[str, Camera] = {}
+        self._cams: dict[str, CameraIngest] = {}
         self._lock = threading.Lock()  # guards _cams membership and the inbox fields
         self._pass_lock = threading.Lock()  # one pass at a time
         self._wake = threading.Event()
@@ -98,7 +98,7 @@ class Ingester:
         camera's state, where gap reasons come from (else :meth:`note_run_end` fills one)."""
         with self._lock:
             if spool.camera_id not in self._cams:
-                self._cams[spool.camera_id] = Camera(
+                self._cams[spool.camera_id] = CameraIngest(
                     spool, timeline=timeline or StateTimeline(), status=IngestStatus(spool.camera_id)
                 )
         self._wake.set()
@@ -114,7 +114,7 @@ class Ingester:
         self._wake.set()
 
     def note_run_end(
-        self, camera_id: str, run_id: str, reason: GapReason, detail: str = "", at: dt.datetime | None = None
+        self, camera_id: str, run_id: str, reason: RecorderGapReason, detail: str = "", at: dt.datetime | None = None
     ) -> None:
         """Why a run ended (at ``at``, default now): marked on the camera's timeline, the reason of
         the gap that follows it, if any (``detail`` is kept scrubbed). ``run_id`` is for the caller's log only."""
@@ -229,7 +229,7 @@ class Ingester:
                 idle = idle and not cam.pending
             return idle
 
-    def _init_camera(self, cam: Camera, now: float) -> None:
+    def _init_camera(self, cam: CameraIngest, now: float) -> None:
         if cam.initialized or now < cam.commit_not_before:
             return
         try:
@@ -241,13 +241,13 @@ class Ingester:
         cam.next_seq = cam.last.seq + 1 if cam.last is not None else 0
         cam.initialized = True
 
-    def _sink_failed(self, cam: Camera, now: float, exc: BaseException) -> None:
+    def _sink_failed(self, cam: CameraIngest, now: float, exc: BaseException) -> None:
         cam.commit_attempts += 1
         cam.commit_not_before = now + self._retry.delay(cam.commit_attempts)
         cam.status = replace(cam.status, sink_failures=cam.status.sink_failures + 1, last_error=f"sink: {exc!r}",
                              sink_retrying=cam.commit_attempts)  # fmt: skip
 
-    def _collect(self, cam: Camera, now: float) -> None:
+    def _collect(self, cam: CameraIngest, now: float) -> None:
         for index, item in enumerate(list(cam.pending)):
             future = item.future
             if future is None or not future.done():
@@ -283,7 +283,7 @@ class Ingester:
         self._store_retry_at = now + self._store_retry.delay(self._store_failures)
         self._store_probe = None
 
-    def _vanished(self, cam: Camera, index: int, exc: BaseException) -> None:
+    def _vanished(self, cam: CameraIngest, index: int, exc: BaseException) -> None:
         """A file vanished or changed before it was stored: drop it and everything after it from
         memory (the next scan finds them again) and reuse their seqs."""
         cam.generation, cam.next_seq = cam.generation + 1, cam.pending[index].seq
@@ -291,10 +291,10 @@ class Ingester:
         cam.dirty = True
         cam.status = replace(cam.status, failures=cam.status.failures + 1, last_error=f"rescanning: {exc}")
 
-    def _gap_before(self, cam: Camera, record: SegmentRecord) -> list[GapRecord]:
+    def _gap_before(self, cam: CameraIngest, record: SegmentRecord) -> list[GapRecord]:
         return gap_between(cam.last, record, cam.timeline, self._gap_tolerance, cam.covered)
 
-    def _commit(self, cam: Camera, now: float) -> None:
+    def _commit(self, cam: CameraIngest, now: float) -> None:
         committed = False
         while cam.pending and cam.pending[0].record is not None and now >= cam.commit_not_before:
             item = cam.pending[0]
@@ -343,7 +343,7 @@ class Ingester:
         if committed and not cam.pending:
             tidy_spool(cam, self._lock)
 
-    def _enqueue(self, cam: Camera, now: float, rescan: bool) -> None:
+    def _enqueue(self, cam: CameraIngest, now: float, rescan: bool) -> None:
         refill = cam.truncated and len(cam.pending) < MAX_PENDING // 2
         due = cam.dirty or rescan or refill or now - cam.scanned_at >= RESCAN_S
         if not cam.initialized or not due:
@@ -370,7 +370,7 @@ class Ingester:
                 cam.pending.append(Pending(file, cam.next_seq, cam.generation))
                 cam.next_seq += 1
 
-    def _submit(self, cams: list[Camera], now: float) -> None:
+    def _submit(self, cams: list[CameraIngest], now: float) -> None:
         in_flight = sum(1 for c in cams for p in c.pending if p.future is not None)
         if self._store_failures and (now < self._store_retry_at or self._store_probe is not None):
             return
@@ -399,7 +399,7 @@ class Ingester:
                 self._store_probe = item  # one probe while the store is down
                 break
 
-    def _publish(self, cam: Camera) -> None:
+    def _publish(self, cam: CameraIngest) -> None:
         status = replace(
             cam.status, in_flight=sum(1 for p in cam.pending if p.future is not None), kept_files=len(cam.kept)
         )

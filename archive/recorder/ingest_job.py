@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from archive.errors import ConflictError, IntegrityError, ObjectMissingError
-from archive.recorder.probe import SegmentFacts, parse_chunks, probe_segment
+from archive.recorder.probe import ProbedSegment, parse_chunks, probe_segment
 from archive.recorder.sink import SegmentRecord
 from archive.recorder.spool import FileState, SpoolFile
 from archive.storage.base import ObjectInfo, ObjectStore, Retention
@@ -57,7 +57,7 @@ class IngestJob:
     bucket: str
 
 
-def _reuse_existing(store: ObjectStore, job: IngestJob, key: str, facts: SegmentFacts) -> ObjectInfo | None:
+def _reuse_existing(store: ObjectStore, job: IngestJob, key: str, facts: ProbedSegment) -> ObjectInfo | None:
     """An identical object already at ``key`` (an earlier attempt that was not recorded), None
     when there is none. Raises :class:`ConflictError` for different bytes there."""
     try:
@@ -72,7 +72,7 @@ def _reuse_existing(store: ObjectStore, job: IngestJob, key: str, facts: Segment
     )
 
 
-def read_and_probe(path: Path, tool: ProbeTool, size: int) -> tuple[SegmentFacts, bytes | None]:
+def read_and_probe(path: Path, tool: ProbeTool, size: int) -> tuple[ProbedSegment, bytes | None]:
     """Facts of the file and, when read into memory, its bytes (what was hashed and parsed).
 
     Raises :class:`OSError` and :class:`ToolError` like :func:`probe_segment`.

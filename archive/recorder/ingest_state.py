@@ -8,7 +8,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Final
 
-from archive.recorder.sink import GapReason, GapRecord, SegmentRecord, SegmentSink
+from archive.recorder.sink import GapRecord, RecorderGapReason, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
 from archive.recorder.timeline import StateTimeline
@@ -46,7 +46,7 @@ def gap_between(
     if (record.start - start).total_seconds() <= tolerance:
         return []
     if prev.run_id == record.run_id and start == prev.end:
-        return [GapRecord(record.camera_id, start, record.start, GapReason.FFMPEG_EXIT,
+        return [GapRecord(record.camera_id, start, record.start, RecorderGapReason.FFMPEG_EXIT,
                           "discontinuity inside one ffmpeg run")]  # fmt: skip
     return _pieces(record.camera_id, timeline, start, record.start, tolerance)
 
@@ -85,7 +85,7 @@ class Pending:
 
 
 @dataclass
-class Camera:
+class CameraIngest:
     """Everything the dispatcher knows about one camera."""
 
     spool: CameraSpool
@@ -107,7 +107,7 @@ class Camera:
     status: IngestStatus = field(default_factory=lambda: IngestStatus(""))
 
 
-def log_trailing_gap(cam: Camera, sink: SegmentSink, now: dt.datetime, tolerance: float) -> None:
+def log_trailing_gap(cam: CameraIngest, sink: SegmentSink, now: dt.datetime, tolerance: float) -> None:
     """Log :func:`trailing_gap` for a camera whose spool holds nothing more to ingest (files left
     there are ingested at the next start and may cover that time). Raises what the sink raises."""
     if not cam.initialized or cam.pending or any(f.name not in cam.kept for f in cam.spool.scan(())):
@@ -118,7 +118,7 @@ def log_trailing_gap(cam: Camera, sink: SegmentSink, now: dt.datetime, tolerance
         cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
 
 
-def tidy_spool(cam: Camera, lock: threading.Lock) -> None:
+def tidy_spool(cam: CameraIngest, lock: threading.Lock) -> None:
     """Once a camera's backlog is empty: forget the spool runs with nothing left and, when more
     than :data:`SEEN_RUNS_KEPT` are remembered, the runs seen live whose files are all gone
     (``lock`` guards ``seen_runs``). A spool error is kept in the status, never raised."""

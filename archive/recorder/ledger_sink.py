@@ -18,18 +18,18 @@ from archive.integrity import MediaInfo
 from archive.ledger.facts import SegmentFacts, SegmentView
 from archive.ledger.service import Ledger
 from archive.recorder.ffmpeg import CONTAINER
-from archive.recorder.sink import GapReason, GapRecord, SegmentRecord
+from archive.recorder.sink import GapRecord, RecorderGapReason, SegmentRecord
 from archive.redact import scrub
 
 # Recorder reasons -> the closed set of SPEC.md 2.3; the recorder's own word goes in ``detail``.
-_REASONS: dict[GapReason, LogGapReason] = {
-    GapReason.CAMERA_UNREACHABLE: LogGapReason.CAMERA_UNREACHABLE,
-    GapReason.RECORDER_STOPPED: LogGapReason.RECORDER_STOPPED,
-    GapReason.FFMPEG_EXIT: LogGapReason.STREAM_ERROR,
-    GapReason.STALLED: LogGapReason.STREAM_ERROR,
-    GapReason.SPOOL_FULL: LogGapReason.SPOOL_FULL,
-    GapReason.CAMERA_REJECTED: LogGapReason.CAMERA_UNREACHABLE,
-    GapReason.FAILOVER: LogGapReason.OTHER,  # not in archive-log/1's closed set (SPEC.md 2.3.1, 11)
+_REASONS: dict[RecorderGapReason, LogGapReason] = {
+    RecorderGapReason.CAMERA_UNREACHABLE: LogGapReason.CAMERA_UNREACHABLE,
+    RecorderGapReason.RECORDER_STOPPED: LogGapReason.RECORDER_STOPPED,
+    RecorderGapReason.FFMPEG_EXIT: LogGapReason.STREAM_ERROR,
+    RecorderGapReason.STALLED: LogGapReason.STREAM_ERROR,
+    RecorderGapReason.SPOOL_FULL: LogGapReason.SPOOL_FULL,
+    RecorderGapReason.CAMERA_REJECTED: LogGapReason.CAMERA_UNREACHABLE,
+    RecorderGapReason.FAILOVER: LogGapReason.OTHER,  # not in archive-log/1's closed set (SPEC.md 2.3.1, 11)
 }
 
 

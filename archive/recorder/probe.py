@@ -39,7 +39,7 @@ _ENTRIES: Final = (
 
 
 @dataclass(frozen=True)
-class SegmentFacts:
+class ProbedSegment:
     """What one segment file contains.
 
     ``duration`` spans the video packets (first PTS to last PTS + its duration), else all packets.
@@ -152,7 +152,7 @@ def _run_one_pass(argv: list[str], path: Path, timeout: float) -> tuple[bytes, s
     return b"".join(out_chunks), stderr, proc.returncode, sizes[0] if sizes else 0, digest.hexdigest()
 
 
-def parse_chunks(chunks: Iterable[bytes]) -> SegmentFacts | None:
+def parse_chunks(chunks: Iterable[bytes]) -> ProbedSegment | None:
     """Hash and parse a transport stream in this process (:mod:`archive.recorder.tsparse`); None
     when its video is neither H.264 nor H.265 (MPEG-2, MPEG-4 part 2: the parser reads no picture
     size, probe it with ``tool="ffmpeg"``). Never raises."""
@@ -172,7 +172,7 @@ def probe_segment(
     ffprobe: str | None = None,
     ffmpeg: str | None = None,
     timeout: float = 120.0,
-) -> SegmentFacts:
+) -> ProbedSegment:
     """Hash and probe ``path`` in one read.
 
     ``tool="ffprobe"`` (default) uses Debian's ffprobe; ``tool="ffmpeg"`` uses the static ffmpeg's
@@ -228,7 +228,7 @@ def _facts(
     returncode: int | None,
     size: int,
     sha256: str,
-) -> SegmentFacts:
+) -> ProbedSegment:
     """The facts from a normalized stream and packet listing (either tool)."""
     if returncode not in (0, None):
         problems.append(f"exit status {returncode}")
@@ -249,7 +249,7 @@ def _facts(
     if not vpk:
         problems.append("no video packets")
     readable = returncode == 0 and bool(vpk)
-    return SegmentFacts(
+    return ProbedSegment(
         size=size,
         sha256=sha256,
         duration=round(max(0.0, span), 6),
@@ -275,8 +275,8 @@ def _num(value: Any) -> float | None:
         return None
 
 
-def facts_from_ffprobe(out: bytes, stderr: str, returncode: int | None, *, size: int, sha256: str) -> SegmentFacts:
-    """Build :class:`SegmentFacts` from ffprobe's JSON (pure; unit-testable). Never raises."""
+def facts_from_ffprobe(out: bytes, stderr: str, returncode: int | None, *, size: int, sha256: str) -> ProbedSegment:
+    """Build :class:`ProbedSegment` from ffprobe's JSON (pure; unit-testable). Never raises."""
     problems = [line.strip() for line in stderr.splitlines() if line.strip()][:20]
     try:
         doc = json.loads(out.decode("utf-8", "replace") or "{}")
@@ -304,8 +304,8 @@ def facts_from_ffprobe(out: bytes, stderr: str, returncode: int | None, *, size:
     return _facts(streams, packets, problems, stderr=stderr, returncode=returncode, size=size, sha256=sha256)
 
 
-def facts_from_ts(ts: TsSummary, *, size: int, sha256: str) -> SegmentFacts:
-    """Build :class:`SegmentFacts` from :class:`~archive.recorder.tsparse.TsSummary`. Never raises.
+def facts_from_ts(ts: TsSummary, *, size: int, sha256: str) -> ProbedSegment:
+    """Build :class:`ProbedSegment` from :class:`~archive.recorder.tsparse.TsSummary`. Never raises.
 
     Same fields and problem texts as the ffprobe/framecrc paths (tests/unit/recorder/test_tsparse.py
     compares all three on real files), with these measured differences: ``duration`` may differ
@@ -328,7 +328,7 @@ def facts_from_ts(ts: TsSummary, *, size: int, sha256: str) -> SegmentFacts:
     if not ts.video_packets:
         problems.append("no video packets")
     readable = ts.psi and ts.video_packets > 0
-    return SegmentFacts(
+    return ProbedSegment(
         size=size,
         sha256=sha256,
         duration=ts.duration,
@@ -350,8 +350,8 @@ def facts_from_ts(ts: TsSummary, *, size: int, sha256: str) -> SegmentFacts:
 _NOPTS: Final = -(2**63)
 
 
-def facts_from_framecrc(out: bytes, stderr: str, returncode: int | None, *, size: int, sha256: str) -> SegmentFacts:
-    """Build :class:`SegmentFacts` from ffmpeg's ``framecrc`` listing (pure; unit-testable). Never raises.
+def facts_from_framecrc(out: bytes, stderr: str, returncode: int | None, *, size: int, sha256: str) -> ProbedSegment:
+    """Build :class:`ProbedSegment` from ffmpeg's ``framecrc`` listing (pure; unit-testable). Never raises.
 
     Header lines ``#tb N: a/b``, ``#media_type N: video``, ``#codec_id N: h264``, ``#dimensions N: WxH``;
     packet lines ``stream, dts, pts, duration, size, crc[, F=0xflags][, S=...]`` (no ``F=`` means

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Final
 
 from archive.errors import ToolError
-from archive.recorder.sink import GapReason
+from archive.recorder.sink import RecorderGapReason
 from archive.recorder.spool import RunPaths
 from archive.redact import scrub
 
@@ -40,7 +40,7 @@ _UNREACHABLE: Final = (
 )  # fmt: skip
 
 
-def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason, str]:
+def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[RecorderGapReason, str]:
     """Why an ffmpeg run ended on its own, from its exit status and its last log lines (pure).
 
     The detail is scrubbed of credentials (:func:`archive.redact.scrub`) even if the lines were not."""
@@ -55,11 +55,12 @@ def classify_exit(returncode: int | None, log: Sequence[str]) -> tuple[GapReason
         return scrub(f"exit status {returncode}" + (f": {line}" if line else ""))
 
     # the detail is the line that shows the reason (a later unrelated error line must not stand for it)
-    for reason, markers in ((GapReason.CAMERA_REJECTED, _REJECTED), (GapReason.CAMERA_UNREACHABLE, _UNREACHABLE)):
+    known = ((RecorderGapReason.CAMERA_REJECTED, _REJECTED), (RecorderGapReason.CAMERA_UNREACHABLE, _UNREACHABLE))
+    for reason, markers in known:
         shown = [line for line in log if any(m in line for m in markers)]
         if shown:
             return reason, detail(shown[-1])
-    return GapReason.FFMPEG_EXIT, detail(last)
+    return RecorderGapReason.FFMPEG_EXIT, detail(last)
 
 
 def _ffmpeg_of(run: RunPaths) -> int | None:

@@ -5,19 +5,18 @@ comes after the segment before it and before the segment after it. Only after
 ``record_segment`` returned does the ingester delete the spool file; if it raises, the file stays
 and the call is repeated later with the same record (so implementations should be idempotent on
 ``(camera_id, seq)``). The production sink (catalog row + integrity log entry) lives elsewhere;
-:class:`MemorySink` is the test double.
+The test double (an in-memory sink) lives in tests/fixtures/memory_sink.py.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
 
-class GapReason(StrEnum):
+class RecorderGapReason(StrEnum):
     """Why seconds of a camera are not covered by segments."""
 
     CAMERA_UNREACHABLE = "camera_unreachable"  # connection refused / timed out / dropped by the camera
@@ -76,7 +75,7 @@ class GapRecord:
     camera_id: str
     start: dt.datetime
     end: dt.datetime
-    reason: GapReason
+    reason: RecorderGapReason
     detail: str = ""
 
     @property
@@ -103,49 +102,3 @@ class SegmentSink(Protocol):
 
     def record_gap(self, record: GapRecord) -> None:
         """Record one gap."""
-
-
-@dataclass
-class MemorySink:
-    """A thread-safe in-memory :class:`SegmentSink` for tests. ``fail`` > 0 makes that many calls raise."""
-
-    segments: list[SegmentRecord] = field(default_factory=list)
-    gaps: list[GapRecord] = field(default_factory=list)
-    events: list[SegmentRecord | GapRecord] = field(default_factory=list)
-    fail: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def last_segment(self, camera_id: str) -> SegmentRecord | None:
-        with self._lock:
-            return next((s for s in reversed(self.segments) if s.camera_id == camera_id), None)
-
-    def covered_until(self, camera_id: str) -> dt.datetime | None:
-        with self._lock:
-            ends = [e.end for e in self.events if e.camera_id == camera_id]
-            return max(ends, default=None)
-
-    def _maybe_fail(self) -> None:
-        if self.fail > 0:
-            self.fail -= 1
-            raise RuntimeError("MemorySink told to fail")
-
-    def record_segment(self, record: SegmentRecord) -> None:
-        with self._lock:
-            self._maybe_fail()
-            if any(s.camera_id == record.camera_id and s.seq == record.seq for s in self.segments):
-                return
-            self.segments.append(record)
-            self.events.append(record)
-
-    def record_gap(self, record: GapRecord) -> None:
-        with self._lock:
-            self._maybe_fail()
-            if record in self.gaps:
-                return
-            self.gaps.append(record)
-            self.events.append(record)
-
-    def for_camera(self, camera_id: str) -> list[SegmentRecord | GapRecord]:
-        """Every event of one camera in the order recorded."""
-        with self._lock:
-            return [e for e in self.events if e.camera_id == camera_id]

@@ -42,7 +42,7 @@ from archive.recorder.backoff import Backoff
 from archive.recorder.ffmpeg import RecordingSpec, build_argv, find_ffmpeg
 from archive.recorder.ingest import Ingester
 from archive.recorder.process import FfmpegRun, classify_exit, end_orphans
-from archive.recorder.sink import GapReason
+from archive.recorder.sink import RecorderGapReason
 from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
 from archive.recorder.timeline import STATES_FILE, StateTimeline, without_urls
@@ -182,7 +182,7 @@ class CameraWorker:
             if usage.full or (paused and usage.fraction > self.settings.spool_resume_fraction):
                 paused = True
                 self._set(state=CameraState.SPOOL_FULL, pid=None)
-                self.timeline.mark(self._clock(), GapReason.SPOOL_FULL, self._spool_full_detail())
+                self.timeline.mark(self._clock(), RecorderGapReason.SPOOL_FULL, self._spool_full_detail())
                 await _sleep(stop, 1.0)
                 continue
             paused = False
@@ -191,32 +191,32 @@ class CameraWorker:
             if problem is not None:  # cheaper than an ffmpeg per attempt while a camera is away
                 unreachable += 1
                 detail = _attempts(problem, unreachable)
-                self.timeline.mark(tried_at, GapReason.CAMERA_UNREACHABLE, detail)
-                last_exit = f"{GapReason.CAMERA_UNREACHABLE}: {detail}"
+                self.timeline.mark(tried_at, RecorderGapReason.CAMERA_UNREACHABLE, detail)
+                last_exit = f"{RecorderGapReason.CAMERA_UNREACHABLE}: {detail}"
                 self._set(state=CameraState.RECONNECTING, pid=None, last_exit=last_exit)
                 await _sleep(stop, self.settings.reconnect.delay(unreachable))
                 continue
             reason, detail, got_media = await self._one_run(stop)
             if stop.is_set():
                 break
-            if reason is GapReason.SPOOL_FULL:
+            if reason is RecorderGapReason.SPOOL_FULL:
                 paused = True
                 continue
             if got_media:
                 failures = unreachable = 0
-            elif reason is GapReason.CAMERA_UNREACHABLE:
+            elif reason is RecorderGapReason.CAMERA_UNREACHABLE:
                 unreachable += 1
                 self.timeline.mark(self._clock(), reason, _attempts(detail, unreachable))
             else:
                 failures += 1
-            failed = reason is GapReason.CAMERA_REJECTED or failures >= self.settings.failed_after
+            failed = reason is RecorderGapReason.CAMERA_REJECTED or failures >= self.settings.failed_after
             if failed:
                 self._set(state=CameraState.FAILED, pid=None)
                 await _sleep(stop, self.settings.failed_retry.delay(max(failures, 1)))
             else:
                 self._set(state=CameraState.RECONNECTING, pid=None)
                 await _sleep(stop, self.settings.reconnect.delay(max(unreachable, failures, 1)))
-        self.timeline.mark(self._clock(), GapReason.RECORDER_STOPPED, "the recorder was stopped")
+        self.timeline.mark(self._clock(), RecorderGapReason.RECORDER_STOPPED, "the recorder was stopped")
         self._set(state=CameraState.STOPPED, pid=None)
 
     def _spool_full_detail(self) -> str:
@@ -224,7 +224,7 @@ class CameraWorker:
         return (f"spool full: {usage.bytes_used} of {self.spool.max_bytes} bytes waiting for the store; "
                 f"recording resumes below {self.settings.spool_resume_fraction:.0%}")  # fmt: skip
 
-    async def _one_run(self, stop: asyncio.Event) -> tuple[GapReason, str, bool]:
+    async def _one_run(self, stop: asyncio.Event) -> tuple[RecorderGapReason, str, bool]:
         run = self.spool.new_run(self._clock(), writer_epoch=self.spec.writer_epoch)
         self._live([run.run_id])  # before ffmpeg exists: its first file must never look partial
         argv = build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg)
@@ -233,12 +233,12 @@ class CameraWorker:
             await proc.start()
         except ToolError as exc:
             self._live([])
-            self.timeline.mark(self._clock(), GapReason.FFMPEG_EXIT, str(exc))
-            self._set(last_exit=f"{GapReason.FFMPEG_EXIT}: {exc}")
-            return GapReason.FFMPEG_EXIT, str(exc), False
+            self.timeline.mark(self._clock(), RecorderGapReason.FFMPEG_EXIT, str(exc))
+            self._set(last_exit=f"{RecorderGapReason.FFMPEG_EXIT}: {exc}")
+            return RecorderGapReason.FFMPEG_EXIT, str(exc), False
         self._set(state=CameraState.STARTING, pid=proc.pid, run_id=run.run_id, restarts=self._view.restarts + 1)
         watch = _RunWatch(SegmentList(run.segment_list))
-        reason, detail = GapReason.RECORDER_STOPPED, "the recorder's supervision of this run was interrupted"
+        reason, detail = RecorderGapReason.RECORDER_STOPPED, "the recorder's supervision of this run was interrupted"
         try:
             reason, detail = await self._watch(proc, run, watch, stop)
         finally:
@@ -257,7 +257,7 @@ class CameraWorker:
 
     async def _watch(
         self, proc: FfmpegRun, run: RunPaths, watch: _RunWatch, stop: asyncio.Event
-    ) -> tuple[GapReason, str]:
+    ) -> tuple[RecorderGapReason, str]:
         ended = asyncio.ensure_future(proc.wait())
         stop_wait = asyncio.ensure_future(stop.wait())
         active = asyncio.ensure_future(proc.activity.wait())
@@ -276,7 +276,7 @@ class CameraWorker:
                     return classify_exit(proc.returncode, list(proc.log))
                 if stop.is_set():
                     await proc.stop(self.settings.stop_grace)
-                    return GapReason.RECORDER_STOPPED, "the recorder was stopped"
+                    return RecorderGapReason.RECORDER_STOPPED, "the recorder was stopped"
                 now = time.monotonic()
                 if not watch.streaming and (proc.output_opened or proc.last_progress_at is not None):
                     watch.streaming = True  # the camera's streams are known and the first file is open
@@ -298,15 +298,15 @@ class CameraWorker:
                     if self.spool.usage().full:
                         detail = self._spool_full_detail()
                         await proc.stop(self.settings.stop_grace)
-                        return GapReason.SPOOL_FULL, detail
+                        return RecorderGapReason.SPOOL_FULL, detail
         finally:
             stop_wait.cancel()
             active.cancel()
 
-    async def _stall(self, proc: FfmpegRun, detail: str) -> tuple[GapReason, str]:
+    async def _stall(self, proc: FfmpegRun, detail: str) -> tuple[RecorderGapReason, str]:
         self._set(stalls=self._view.stalls + 1)
         await proc.stop(self.settings.stop_grace)
-        return GapReason.STALLED, detail
+        return RecorderGapReason.STALLED, detail
 
     def _check_list(self, run: RunPaths, watch: _RunWatch) -> None:
         """Notice newly closed segments: last segment time, bitrate, wake the ingester."""

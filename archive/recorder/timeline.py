@@ -32,7 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Final
 
-from archive.recorder.sink import GapReason
+from archive.recorder.sink import RecorderGapReason
 
 log = logging.getLogger(__name__)
 NOT_RUNNING: Final = "the recorder was not running"
@@ -55,7 +55,7 @@ class Mark:
     """From ``at`` on, the camera was in this state: ``reason`` None = media arriving."""
 
     at: dt.datetime
-    reason: GapReason | None
+    reason: RecorderGapReason | None
     detail: str = ""
 
 
@@ -65,7 +65,7 @@ class Piece:
 
     start: dt.datetime
     end: dt.datetime
-    reason: GapReason
+    reason: RecorderGapReason
     detail: str
 
     @property
@@ -88,7 +88,7 @@ class StateTimeline:
         self._path = path  # marks kept across restarts (JSON lines), so segments ingested later get the facts
         self._lines = 0
 
-    def mark(self, at: dt.datetime, reason: GapReason | None, detail: str = "") -> None:
+    def mark(self, at: dt.datetime, reason: RecorderGapReason | None, detail: str = "") -> None:
         """The camera entered a state at ``at``. The same reason as the state in force only
         updates its detail (e.g. one more failed connect); URLs are removed from ``detail``."""
         detail = without_urls(detail)
@@ -113,7 +113,7 @@ class StateTimeline:
             self.started_at = at
             self._load()
         detail = f"the recorder was not running or starting (it started at {_iso(at)})"
-        self.mark(at, GapReason.RECORDER_STOPPED, detail)
+        self.mark(at, RecorderGapReason.RECORDER_STOPPED, detail)
 
     # -- persistence (never raises: without the file, reasons after a restart are "not running") --
     def _append(self, mark: Mark) -> None:
@@ -141,7 +141,8 @@ class StateTimeline:
         for line in lines:
             try:
                 raw = json.loads(line)
-                mark = Mark(dt.datetime.fromisoformat(raw["at"]), GapReason(raw["reason"]) if raw["reason"] else None,
+                mark = Mark(dt.datetime.fromisoformat(raw["at"]),
+                            RecorderGapReason(raw["reason"]) if raw["reason"] else None,
                             str(raw["detail"]))  # fmt: skip
             except (ValueError, KeyError, TypeError):
                 continue  # a line cut by a crash
@@ -198,13 +199,14 @@ class StateTimeline:
     def _piece(self, a: dt.datetime, b: dt.datetime, marks: tuple[Mark, ...]) -> Piece:
         in_force = next((m for m in reversed(marks) if m.at <= a), None)
         if in_force is None and self.started_at is not None and a < self.started_at:
-            return Piece(a, b, GapReason.RECORDER_STOPPED, f"{NOT_RUNNING} (it started at {_iso(self.started_at)})")
+            why = f"{NOT_RUNNING} (it started at {_iso(self.started_at)})"
+            return Piece(a, b, RecorderGapReason.RECORDER_STOPPED, why)
         if in_force is not None and in_force.reason is not None:
             return Piece(a, b, in_force.reason, in_force.detail)
         following = next((m for m in marks if m.at > a and m.reason is not None), None)
         if following is not None and following.reason is not None:
             return Piece(a, b, following.reason, following.detail)
-        return Piece(a, b, GapReason.RECORDER_STOPPED, NOT_RUNNING)
+        return Piece(a, b, RecorderGapReason.RECORDER_STOPPED, NOT_RUNNING)
 
 
 def _merge(pieces: list[Piece], tolerance: float) -> list[Piece]:

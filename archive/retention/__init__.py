@@ -19,7 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .audit import Actor, AuditLog, Role
+    from .audit import HoldActor, HoldLog, HoldRole
     from .holds import Hold, HoldService
     from .jobs import RetentionJobs
     from .planner import CameraRule, HoldSpan, Plan, Seg, plan
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .upload import PolicyStore, UploadRetention
 
 _WHERE = {
-    "Actor": "audit", "AuditLog": "audit", "Role": "audit", "Hold": "holds", "HoldService": "holds",
+    "HoldActor": "audit", "HoldLog": "audit", "HoldRole": "audit", "Hold": "holds", "HoldService": "holds",
     "RetentionJobs": "jobs",
     "CameraRule": "planner", "HoldSpan": "planner", "Plan": "planner", "Seg": "planner", "plan": "planner",
     "ExportApproval": "policy", "PolicySet": "policy", "load_policies": "policy_load",
@@ -39,9 +39,25 @@ _WHERE = {
 }  # fmt: skip
 
 __all__ = [
-    "Actor", "AuditLog", "CameraRule", "ExportApproval", "Hold", "HoldService", "HoldSpan", "Plan", "PolicySet",
-    "PolicyStore", "RetentionJobs", "RetentionService", "RetentionSettings", "Role", "RunReport", "Seg",
-    "UploadRetention", "load_policies", "plan",
+    "CameraRule",
+    "ExportApproval",
+    "Hold",
+    "HoldActor",
+    "HoldLog",
+    "HoldRole",
+    "HoldService",
+    "HoldSpan",
+    "Plan",
+    "PolicySet",
+    "PolicyStore",
+    "RetentionJobs",
+    "RetentionService",
+    "RetentionSettings",
+    "RunReport",
+    "Seg",
+    "UploadRetention",
+    "load_policies",
+    "plan",
 ]  # fmt: skip
 
 

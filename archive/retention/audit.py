@@ -1,7 +1,7 @@
 """The retention audit: policy changes, legal holds, deletions, storage alarms.
 
 Append-only and hash-chained: each event stores ``prev_hash`` and ``hash = SHA-256(prev_hash ||
-canonical JSON of the event)``, so editing or deleting a past event breaks :meth:`AuditLog.verify`.
+canonical JSON of the event)``, so editing or deleting a past event breaks :meth:`HoldLog.verify`.
 Appends from several processes are serialized by the primary key on ``seq`` (a lost race is
 retried with the new tip).
 """
@@ -26,7 +26,7 @@ GENESIS = "0" * 64
 _RETRIES = 5
 
 
-class Role(enum.StrEnum):
+class HoldRole(enum.StrEnum):
     """Roles of the archive (DESIGN.md 5), plus ``system`` for the scheduler itself."""
 
     ADMIN = "admin"
@@ -38,14 +38,14 @@ class Role(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class Actor:
+class HoldActor:
     """Who does something: a person (or ``system``) in a role."""
 
     name: str
-    role: Role
+    role: HoldRole
 
 
-SYSTEM = Actor("retention-scheduler", Role.SYSTEM)
+SYSTEM = HoldActor("retention-scheduler", HoldRole.SYSTEM)
 
 
 @dataclass(frozen=True)
@@ -68,14 +68,14 @@ def _hash(prev: str, at_us: int, actor: str, role: str, action: str, subject: st
     return hashlib.sha256(bytes.fromhex(prev) + body.encode("utf-8")).hexdigest()
 
 
-class AuditLog:
+class HoldLog:
     """Appends and reads audit events. Thread- and process-safe."""
 
     def __init__(self, engine: Engine, now_us: Callable[[], int]) -> None:
         self._engine = engine
         self._now_us = now_us
 
-    def append(self, actor: Actor, action: str, subject: str, detail: Mapping[str, Any] | None = None,
+    def append(self, actor: HoldActor, action: str, subject: str, detail: Mapping[str, Any] | None = None,
                conn: Connection | None = None) -> int:  # fmt: skip
         """Append one event; returns its seq. With ``conn``, inside the caller's transaction
         (then a lost race raises the database error for the caller's retry).
@@ -96,7 +96,7 @@ class AuditLog:
                 raise CatalogError(f"cannot write the retention audit: {exc}") from exc
         raise ConflictError("retention audit: too many concurrent appends")
 
-    def _append(self, conn: Connection, actor: Actor, action: str, subject: str, detail: str) -> int:
+    def _append(self, conn: Connection, actor: HoldActor, action: str, subject: str, detail: str) -> int:
         tip = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)).first()
         seq, prev = (0, GENESIS) if tip is None else (int(tip[0]) + 1, str(tip[1]))
         at = self._now_us()

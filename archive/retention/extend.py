@@ -18,7 +18,7 @@ from sqlalchemy import Engine
 
 from archive.errors import ObjectLockedError, ObjectMissingError, StorageError, StorageUnavailableError
 from archive.model import utc_from_us
-from archive.retention.reconcile import CameraState
+from archive.retention.reconcile import CameraRetentionState
 from archive.retention.repo import SegmentRowView, set_extend_progress, unpruned_from_seq
 from archive.storage.base import LockMode, ObjectStore, Retention
 
@@ -37,7 +37,7 @@ class ExtendReport:
 def extend_locks(
     engine: Engine,
     store: ObjectStore,
-    states: Mapping[str, CameraState],
+    states: Mapping[str, CameraRetentionState],
     *,
     mode: LockMode,
     now_us: Callable[[], int],

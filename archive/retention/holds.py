@@ -36,7 +36,7 @@ from archive.errors import (
     UserError,
 )
 from archive.model import utc_from_us
-from archive.retention.audit import Actor, AuditLog, Role
+from archive.retention.audit import HoldActor, HoldLog, HoldRole
 from archive.retention.lock import JobLock
 from archive.retention.planner import HoldSpan
 from archive.retention.repo import SEGMENT
@@ -45,8 +45,8 @@ from archive.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
-CREATE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})
-RELEASE_ROLES = frozenset({Role.ADMIN, Role.LEGAL})
+CREATE_ROLES = frozenset({HoldRole.ADMIN, HoldRole.INVESTIGATOR})
+RELEASE_ROLES = frozenset({HoldRole.ADMIN, HoldRole.LEGAL})
 _RETRIES = 5
 SYNC_LOCK = "legal-hold-sync"
 
@@ -115,7 +115,7 @@ class _Version:
 class HoldService:
     """Create, list, release and enforce legal holds. Thread-safe."""
 
-    def __init__(self, engine: Engine, store: ObjectStore, audit: AuditLog, *, now_us: Callable[[], int],
+    def __init__(self, engine: Engine, store: ObjectStore, audit: HoldLog, *, now_us: Callable[[], int],
                  known_camera: Callable[[str], bool] | None = None, workers: int = 8,
                  lock_wait_s: float = 60.0, release_guards: Sequence[ReleaseGuard] = ()) -> None:  # fmt: skip
         self._engine = engine
@@ -198,7 +198,7 @@ class HoldService:
                 raise CatalogError(f"{what}: {exc}") from exc
         raise ConflictError(f"{what}: too many concurrent changes, try again")
 
-    def create(self, actor: Actor, *, case_id: str, reason: str, cameras: Sequence[str], start_us: int, end_us: int,
+    def create(self, actor: HoldActor, *, case_id: str, reason: str, cameras: Sequence[str], start_us: int, end_us: int,
                expires_us: int | None = None, apply: bool = True, agency: str | None = None,
                owner_id: str | None = None) -> tuple[Hold, SyncReport | None]:  # fmt: skip
         """Create a hold (catalog + audit, one transaction), then put the S3 legal hold on every
@@ -246,7 +246,8 @@ class HoldService:
         hold = self.get(self._tx("cannot create the legal hold", write))
         return hold, (self.sync(hold.cameras) if apply else None)
 
-    def release(self, actor: Actor, hold_id: int, reason: str, *, apply: bool = True) -> tuple[Hold, SyncReport | None]:
+    def release(self, actor: HoldActor, hold_id: int, reason: str, *,
+                apply: bool = True) -> tuple[Hold, SyncReport | None]:  # fmt: skip
         """Release a hold (catalog + audit, one transaction), then lift the S3 legal hold from
         versions no other active hold covers (``apply``).
 
@@ -286,8 +287,9 @@ class HoldService:
         for h in due:
             def write(conn: Connection, h: Hold = h) -> int:
                 conn.execute(update(HOLD).where(and_(HOLD.c.id == h.id, HOLD.c.released_us.is_(None))).values(
-                    released_by="system", released_role=Role.SYSTEM.value, released_us=now, release_reason="expired"))
-                self._audit.append(Actor("system", Role.SYSTEM), "hold.expire", f"hold {h.id} case {h.case_id}",
+                    released_by="system", released_role=HoldRole.SYSTEM.value, released_us=now,
+                    release_reason="expired"))
+                self._audit.append(HoldActor("system", HoldRole.SYSTEM), "hold.expire", f"hold {h.id} case {h.case_id}",
                                    {"cameras": list(h.cameras), "expires": _iso(h.expires_us or now)}, conn=conn)
                 return h.id
             self._tx("cannot expire a legal hold", write)

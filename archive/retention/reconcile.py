@@ -1,7 +1,7 @@
 """Policy changes against what was applied before (pure): lengthening applies to existing
 footage, shortening only going forward unless an admin confirms.
 
-Each camera has a stored :class:`CameraState` (the rule last applied). For a camera seen for the
+Each camera has a stored :class:`CameraRetentionState` (the rule last applied). For a camera seen for the
 first time, the previous keep period is the storage default (``[storage] default_retention_days``)
 that set the object locks before policies existed. When the resolved rule differs:
 
@@ -38,7 +38,7 @@ class ChangeKind(enum.StrEnum):
 
 
 @dataclass(frozen=True)
-class CameraState:
+class CameraRetentionState:
     """The retention rule last applied to a camera (one ``retention_camera_state`` row)."""
 
     camera_id: str
@@ -76,11 +76,12 @@ class PolicyChange:
 class Reconciled:
     """New states (only those that changed) and the changes to audit."""
 
-    states: Mapping[str, CameraState]
+    states: Mapping[str, CameraRetentionState]
     changes: tuple[PolicyChange, ...]
 
 
-def _one(rule: ResolvedRule, old: CameraState, now_us: int, confirm: bool) -> tuple[CameraState, ChangeKind | None]:
+def _one(rule: ResolvedRule, old: CameraRetentionState, now_us: int,
+         confirm: bool) -> tuple[CameraRetentionState, ChangeKind | None]:  # fmt: skip
     new_keep = rule.keep_us
     base = replace(old, owner_id=rule.owner_id, rule=rule.name, keep_us=new_keep, updated_us=now_us)
     if new_keep > old.keep_us:
@@ -108,7 +109,7 @@ def _one(rule: ResolvedRule, old: CameraState, now_us: int, confirm: bool) -> tu
 
 def reconcile(
     resolved: Mapping[str, ResolvedRule],
-    states: Mapping[str, CameraState],
+    states: Mapping[str, CameraRetentionState],
     now_us: int,
     *,
     initial_keep_us: int,
@@ -120,14 +121,14 @@ def reconcile(
     ``initial_keep_us``/``initial_rule``: what locked footage before the camera had a state.
     ``confirm``: an admin confirmed shortenings (pending ones included). Pure; never raises.
     """
-    out: dict[str, CameraState] = {}
+    out: dict[str, CameraRetentionState] = {}
     changes: list[PolicyChange] = []
     for cam in sorted(resolved):
         rule = resolved[cam]
         old = states.get(cam)
         first = old is None
         if old is None:
-            old = CameraState(cam, rule.owner_id, initial_rule, initial_keep_us)
+            old = CameraRetentionState(cam, rule.owner_id, initial_rule, initial_keep_us)
         new, kind = _one(rule, old, now_us, confirm)
         if first:
             kind = kind if kind is not None and kind is not ChangeKind.RENAMED else ChangeKind.INITIAL
@@ -140,7 +141,7 @@ def reconcile(
     return Reconciled(out, tuple(changes))
 
 
-def camera_rule(state: CameraState, resolved: ResolvedRule) -> CameraRule:
+def camera_rule(state: CameraRetentionState, resolved: ResolvedRule) -> CameraRule:
     """The planner's view of a camera: the applied state plus the pressure rule of its policy."""
     return CameraRule(
         camera_id=state.camera_id, owner_id=state.owner_id, rule=state.rule, keep_us=state.keep_us,

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from archive.catalog.log_tables import LogStateRow, SegmentRow
 from archive.errors import CatalogError
 from archive.retention.planner import SegmentSource
-from archive.retention.reconcile import CameraState
+from archive.retention.reconcile import CameraRetentionState
 from archive.retention.tables import RUN, STATE
 
 SEGMENT = SegmentRow.__table__  # type: ignore[attr-defined]
@@ -136,21 +136,21 @@ def logged_cameras(engine: Engine) -> list[str]:
 
 
 # -- retention state -------------------------------------------------------------------------
-def _state(r: Any) -> CameraState:
-    return CameraState(
+def _state(r: Any) -> CameraRetentionState:
+    return CameraRetentionState(
         camera_id=r["camera_id"], owner_id=r["owner_id"], rule=r["rule"], keep_us=r["keep_us"],
         legacy_rule=r["legacy_rule"], legacy_keep_us=r["legacy_keep_us"], legacy_before_us=r["legacy_before_us"],
         bypass_before_us=r["bypass_before_us"], extend_from_seq=r["extend_from_seq"], updated_us=r["updated_us"],
     )  # fmt: skip
 
 
-def load_states(engine: Engine) -> dict[str, CameraState]:
+def load_states(engine: Engine) -> dict[str, CameraRetentionState]:
     """Every camera's applied retention state."""
     with _db("cannot read retention state"), engine.connect() as conn:
         return {r["camera_id"]: _state(r) for r in conn.execute(select(STATE)).mappings()}
 
 
-def save_state(conn: Connection, st: CameraState) -> None:
+def save_state(conn: Connection, st: CameraRetentionState) -> None:
     """Insert or replace one camera's state (inside the caller's transaction)."""
     values = {
         "owner_id": st.owner_id, "rule": st.rule, "keep_us": st.keep_us, "legacy_rule": st.legacy_rule,

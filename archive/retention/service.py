@@ -21,14 +21,14 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.errors import ERRORS, CatalogError, ConflictError, ForbiddenError
 from archive.model import Camera, us_from_utc
-from archive.retention.audit import SYSTEM, Actor, AuditLog, Role
+from archive.retention.audit import SYSTEM, HoldActor, HoldLog, HoldRole
 from archive.retention.executor import ExecutionReport, Executor, PruneLog
 from archive.retention.extend import ExtendReport, extend_locks
 from archive.retention.holds import HoldService, SyncReport
 from archive.retention.lock import JobLock
 from archive.retention.planner import Plan, PressureInput, PressureLevel, plan
 from archive.retention.policy import DAY_US, PolicySet, ResolvedRule
-from archive.retention.reconcile import CameraState, PolicyChange, camera_rule, reconcile
+from archive.retention.reconcile import CameraRetentionState, PolicyChange, camera_rule, reconcile
 from archive.retention.repo import finish_run, load_states, logged_cameras, save_state, segment_source, start_run
 from archive.retention.settings import RetentionSettings
 from archive.retention.upload import PolicyStore
@@ -90,7 +90,7 @@ class RetentionService:
         cameras: Callable[[], Sequence[Camera]],
         policies: PolicyStore,
         holds: HoldService,
-        audit: AuditLog,
+        audit: HoldLog,
         usage: UsageProbe | None,
         settings: RetentionSettings,
         now: Callable[[], datetime],
@@ -132,7 +132,7 @@ class RetentionService:
             log.error("cannot measure storage usage: %s", exc)
             return None, str(exc)
 
-    def _preview(self, owner: str | None, confirm: bool) -> tuple[Preview, Mapping[str, CameraState]]:
+    def _preview(self, owner: str | None, confirm: bool) -> tuple[Preview, Mapping[str, CameraRetentionState]]:
         policies = self.policies.load()
         now = self.now_us()
         resolved = self._resolved(policies, owner)
@@ -160,7 +160,8 @@ class RetentionService:
         return self._preview(owner, confirm=False)[0]
 
     # -- running ---------------------------------------------------------------------------
-    def _apply_changes(self, actor: Actor, states: Mapping[str, CameraState], changes: Sequence[PolicyChange],
+    def _apply_changes(self, actor: HoldActor, states: Mapping[str, CameraRetentionState],
+                       changes: Sequence[PolicyChange],
                        digest: str) -> None:  # fmt: skip
         for _ in range(5):
             try:
@@ -180,7 +181,7 @@ class RetentionService:
                 raise CatalogError(f"cannot record policy changes: {exc}") from exc
         raise ConflictError("cannot record policy changes: the audit kept changing")
 
-    def run(self, *, actor: Actor = SYSTEM, confirm: bool = False, owner: str | None = None) -> RunReport:
+    def run(self, *, actor: HoldActor = SYSTEM, confirm: bool = False, owner: str | None = None) -> RunReport:
         """One full run under the job lease (see the module docstring).
 
         Raises:
@@ -189,7 +190,7 @@ class RetentionService:
             ValidationError: the policy files are invalid (nothing is deleted).
             CatalogError: the catalog failed. Store failures are reported, not raised.
         """
-        if confirm and actor.role is not Role.ADMIN:
+        if confirm and actor.role is not HoldRole.ADMIN:
             raise ForbiddenError("only an admin may confirm shortening a retention period")
         lock = self.job_lock()
         with lock.held():
@@ -206,7 +207,7 @@ class RetentionService:
             finish_run(self.engine, run_id, report.status, summary(report), self.now_us())
             return report
 
-    def _run(self, run_id: int, actor: Actor, confirm: bool, owner: str | None, lock: JobLock) -> RunReport:
+    def _run(self, run_id: int, actor: HoldActor, confirm: bool, owner: str | None, lock: JobLock) -> RunReport:
         try:  # expire holds, put/lift S3 legal holds before anything is deleted
             holds = self.holds.sync()
         except ConflictError as exc:  # another process is syncing; catalog holds still block deletion
@@ -243,7 +244,7 @@ class RetentionService:
                 "blocked": p.blocked})  # fmt: skip
         return tuple(out)
 
-    def _audit_run(self, actor: Actor, report: RunReport) -> None:
+    def _audit_run(self, actor: HoldActor, report: RunReport) -> None:
         ex = report.execution
         for cam in ex.cameras:
             if cam.deleted or cam.failed:

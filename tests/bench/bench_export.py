@@ -58,7 +58,7 @@ from archive.integrity import MediaInfo
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
 from archive.model import Camera, Owner, OwnerKind, us_from_utc
 from archive.recorder.ffmpeg import find_ffmpeg
-from archive.retention.audit import AuditLog
+from archive.retention.audit import HoldLog
 from archive.retention.holds import HoldService
 from archive.secretbox import SecretBox
 from archive.storage.base import LockMode, Retention
@@ -90,7 +90,7 @@ def _env(tmp: Path, store: S3Store, cams: list[str]) -> tuple[Exports, Ledger, s
     ledger = Ledger(engine, store, box, LedgerSettings(media_bucket=media, log_bucket=logs,
                                                        log_retention=timedelta(days=1)),
                     claims=claiming_writer(engine))
-    holds = HoldService(engine, store, AuditLog(engine, _now_us), now_us=_now_us)
+    holds = HoldService(engine, store, HoldLog(engine, _now_us), now_us=_now_us)
     ex = assemble_exports(engine=engine, store=store, ledger=ledger, registry=reg, holds=holds, audit=None,
                       policies=lambda: None, settings=ExportSettings(tmp / "exports"), auto_build=False)
     return ex, ledger, media

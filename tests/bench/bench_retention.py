@@ -102,15 +102,15 @@ def build_db(path: Path, cams: list[Camera], days: int) -> int:
 
 def add_holds(path: Path, cams: list[Camera]) -> None:
     """Three legal holds (catalog only: the bench has no store)."""
-    from archive.retention.audit import Actor, AuditLog, Role
+    from archive.retention.audit import HoldActor, HoldLog, HoldRole
     from archive.retention.holds import HoldService
 
     engine = make_engine(f"sqlite:///{path}")
     now = us_from_utc(T0 + timedelta(days=40))
-    svc = HoldService(engine, None, AuditLog(engine, lambda: now), now_us=lambda: now)  # type: ignore[arg-type]
+    svc = HoldService(engine, None, HoldLog(engine, lambda: now), now_us=lambda: now)  # type: ignore[arg-type]
     base = us_from_utc(T0)
     for i, cam in enumerate((cams[-1], cams[-5], cams[0])):
-        svc.create(Actor("bench", Role.ADMIN), case_id=f"B{i}", reason="bench", cameras=[cam.id],
+        svc.create(HoldActor("bench", HoldRole.ADMIN), case_id=f"B{i}", reason="bench", cameras=[cam.id],
                    start_us=base + (i + 1) * 86_400_000_000, end_us=base + (i + 2) * 86_400_000_000, apply=False)
     engine.dispose()
 

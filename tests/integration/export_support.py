@@ -33,7 +33,7 @@ from archive.ledger import Ledger, LedgerSettings, SegmentFacts
 from archive.ledger.keyring import KeyRing
 from archive.model import Camera, Owner, OwnerKind, us_from_utc
 from archive.recorder.ffmpeg import find_ffmpeg
-from archive.retention.audit import AuditLog as RetentionAudit
+from archive.retention.audit import HoldLog as RetentionAudit
 from archive.retention.holds import HoldService
 from archive.retention.policy_load import load_policies
 from archive.secretbox import SecretBox

@@ -195,9 +195,7 @@ def test_refusal_releases_only_its_own_legal_hold(env: xs.XEnv, monkeypatch: pyt
     from datetime import timedelta
 
     from archive.errors import CatalogError
-    from archive.retention.audit import Actor as HoldActor
-    from archive.retention.audit import AuditLog
-    from archive.retention.audit import Role as HoldRole
+    from archive.retention.audit import HoldActor, HoldLog, HoldRole
 
     svc = env.exports.service
     # Another case's hold on the first 6 s of mall-1, and two exports of the same camera and range.
@@ -219,7 +217,7 @@ def test_refusal_releases_only_its_own_legal_hold(env: xs.XEnv, monkeypatch: pyt
     assert env.holds.get(h2).released_us is not None and env.holds.get(other.id).released_us is None
     assert _held(env, "mall-1") == [True] * 3 + [False] * 5
     # Audited: the hold audit log (hold.release) and the custody log (mirrored into the audit trail).
-    released = [e for e in AuditLog(env.engine, lambda: 0).events("hold.release")]  # type: ignore[arg-type]
+    released = [e for e in HoldLog(env.engine, lambda: 0).events("hold.release")]  # type: ignore[arg-type]
     assert {e.subject for e in released} == {f"hold {h1} case LP/123/III/2025/Reskrim",
                                              f"hold {h2} case LP/123/III/2025/Reskrim"}  # fmt: skip
     event = json.loads(svc.custody.lines(first)[-1])

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from archive.recorder.ffmpeg import RecordingSpec
-from archive.recorder.sink import GapReason, GapRecord, MemorySink
+from archive.recorder.sink import GapRecord, RecorderGapReason
 from archive.recorder.status import CameraState
 from archive.storage.base import ObjectStore
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.memory_sink import MemorySink
 from tests.fixtures.s3 import store_for
 from tests.integration.test_recorder import SEGMENT_SECONDS, assert_covered, gaps, make_recorder, segments, wait_until
 
@@ -27,7 +28,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def reasons(found: list[GapRecord]) -> list[GapReason]:
+def reasons(found: list[GapRecord]) -> list[RecorderGapReason]:
     """The reasons in order, neighbours with the same reason counted once (two processes may each
     log a piece of one state)."""
     return [r for r, _ in itertools.groupby(g.reason for g in found)]
@@ -57,7 +58,7 @@ def test_a_camera_stopped_while_recording_is_unreachable_with_the_connect_facts(
     found = gaps(sink, "cam-u")
     print(found)
     (gap,) = found
-    assert gap.reason is GapReason.CAMERA_UNREACHABLE
+    assert gap.reason is RecorderGapReason.CAMERA_UNREACHABLE
     assert re.fullmatch(rf"connection refused by 127\.0\.0\.1:{cam.port} \(\d+ attempts\)", gap.detail), gap.detail
     assert int(gap.detail.split("(")[1].split()[0]) >= 3  # 8 s of retries, 0.5 s then 2 s apart
     assert abs((gap.start - went).total_seconds()) < 1.5 and gap.end >= back - dt.timedelta(seconds=0.5)
@@ -88,10 +89,11 @@ def test_the_recorder_stopped_while_a_camera_is_down_splits_the_gap_by_state(
     found = gaps(sink, "cam-r")
     print("\n".join(f"{g.start:%H:%M:%S.%f} {g.end:%H:%M:%S.%f} {g.reason} {g.detail}" for g in found))
     print(f"went {went:%T.%f} stopped {stopped:%T.%f} started {started:%T.%f} back {back:%T.%f}")
-    assert reasons(found) == [GapReason.CAMERA_UNREACHABLE, GapReason.RECORDER_STOPPED, GapReason.CAMERA_UNREACHABLE]
+    cu, rs = RecorderGapReason.CAMERA_UNREACHABLE, RecorderGapReason.RECORDER_STOPPED
+    assert reasons(found) == [cu, rs, cu]
     first, last = found[0], found[-1]
     assert abs((first.start - went).total_seconds()) < 1.5 and abs((first.end - stopped).total_seconds()) < 1.5
-    down = [g for g in found if g.reason is GapReason.RECORDER_STOPPED]
+    down = [g for g in found if g.reason is RecorderGapReason.RECORDER_STOPPED]
     assert abs((down[0].start - stopped).total_seconds()) < 1.5
     assert abs((down[-1].end - started).total_seconds()) < 1.5  # not a second of the camera's outage after it
     assert any(g.detail.startswith("the recorder was not running") for g in down), down
@@ -120,7 +122,7 @@ def test_a_frozen_camera_is_a_timeout_not_a_recorder_stop(
     found = gaps(sink, "cam-f")
     print("\n".join(f"{g.start:%H:%M:%S.%f} {g.end:%H:%M:%S.%f} {g.reason} {g.detail}" for g in found))
     assert found and abs((found[0].start - froze).total_seconds()) < 1.5
-    assert set(reasons(found)) <= {GapReason.CAMERA_UNREACHABLE, GapReason.STALLED}, found
+    assert set(reasons(found)) <= {RecorderGapReason.CAMERA_UNREACHABLE, RecorderGapReason.STALLED}, found
     assert all("timed out" in g.detail or "no progress" in g.detail or "no segment" in g.detail for g in found), found
     no_url(found)
 
@@ -158,7 +160,7 @@ def test_a_full_spool_with_the_store_stopped_is_spool_full(
     found = gaps(sink, "cam-p")
     print("\n".join(f"{g.start:%H:%M:%S.%f} {g.end:%H:%M:%S.%f} {g.reason} {g.detail}" for g in found))
     (gap,) = found
-    assert gap.reason is GapReason.SPOOL_FULL
+    assert gap.reason is RecorderGapReason.SPOOL_FULL
     assert re.fullmatch(rf"spool full: \d+ of {limit} bytes waiting for the store; recording resumes below 70%",
                         gap.detail), gap.detail  # fmt: skip
     assert gap.start < full < gap.end
@@ -190,7 +192,7 @@ def test_an_outage_ingested_only_after_a_restart_keeps_its_reason(
     found = gaps(sink, "cam-k")
     print("\n".join(f"{g.start:%H:%M:%S.%f} {g.end:%H:%M:%S.%f} {g.reason} {g.detail}" for g in found))
     outage = [g for g in found if g.start < back and g.end > went]
-    assert outage and reasons(outage) == [GapReason.CAMERA_UNREACHABLE], outage
+    assert outage and reasons(outage) == [RecorderGapReason.CAMERA_UNREACHABLE], outage
     assert abs((outage[0].start - went).total_seconds()) < 1.5 and outage[-1].end >= back - dt.timedelta(seconds=1)
     assert "connection refused by 127.0.0.1" in outage[-1].detail
     no_url(found)

@@ -18,13 +18,14 @@ from archive.recorder.backoff import Backoff
 from archive.recorder.ffmpeg import FILL_MISSING_PTS_BSF, RecordingSpec, build_argv, find_ffmpeg
 from archive.recorder.ingest import Ingester
 from archive.recorder.service import Recorder
-from archive.recorder.sink import GapRecord, MemorySink, SegmentRecord
+from archive.recorder.sink import GapRecord, SegmentRecord
 from archive.recorder.spool import CameraSpool
 from archive.recorder.status import CameraState
 from archive.recorder.supervisor import SupervisorSettings
 from archive.sim.cameras import SYSTEM_PYTHON, ClipCache, Profile, SimCamera
 from archive.storage.base import LockMode, ObjectStore, Retention
 from tests.fixtures.cameras import SimCameraFactory, probe_frames
+from tests.fixtures.memory_sink import MemorySink
 
 SEGMENT_SECONDS = 4
 CONTIGUOUS_S = 0.25  # |next.start - prev.end| within one ffmpeg run

@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from archive.recorder.ffmpeg import RecordingSpec
-from archive.recorder.sink import MemorySink
 from archive.sim.bulk import BulkCameraSet
 from archive.sim.cameras import ClipCache
 from archive.storage.base import ObjectStore
+from tests.fixtures.memory_sink import MemorySink
 from tests.integration.test_recorder import make_recorder, segments, wait_until
 
 SEGMENT_SECONDS = 4

@@ -16,12 +16,13 @@ import pytest
 
 from archive.recorder.ffmpeg import PROGRESS_PERIOD_S, RecordingSpec
 from archive.recorder.ingest import DEFAULT_GAP_TOLERANCE_S
-from archive.recorder.sink import GapReason, MemorySink, SegmentRecord
+from archive.recorder.sink import RecorderGapReason, SegmentRecord
 from archive.recorder.spool import CameraSpool, FileState
 from archive.recorder.status import CameraState
 from archive.storage.base import ObjectStore
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.memory_sink import MemorySink
 from tests.fixtures.s3 import store_for
 from tests.integration.test_recorder import (
     CONTIGUOUS_S,
@@ -65,7 +66,7 @@ def test_camera_outage_reconnects_within_5_s_and_records_the_gap(
     assert during.not_recording_since is not None
     assert (again - back).total_seconds() < RECONNECT_WITHIN_S
     (gap,) = gaps(sink, "cam-o")
-    assert gap.reason is GapReason.CAMERA_UNREACHABLE, gap
+    assert gap.reason is RecorderGapReason.CAMERA_UNREACHABLE, gap
     assert abs((gap.start - went).total_seconds()) < 1.5, (gap, went)
     assert gap.end >= back - dt.timedelta(seconds=0.5), (gap, back)
     assert (gap.end - back).total_seconds() < RECONNECT_WITHIN_S, (gap, back)
@@ -144,7 +145,7 @@ def assert_gap_after(sink: MemorySink, last: SegmentRecord, first: SegmentRecord
     found = gaps(sink, "cam-k")
     assert len(found) <= 1, found
     for gap in found:
-        assert gap.reason is GapReason.RECORDER_STOPPED
+        assert gap.reason is RecorderGapReason.RECORDER_STOPPED
         assert gap.start == last.end and gap.end == first.start
     if not found:
         assert (first.start - last.end).total_seconds() <= DEFAULT_GAP_TOLERANCE_S, (last, first)
@@ -272,7 +273,7 @@ def test_a_frozen_camera_times_out_and_recording_resumes_after_it_thaws(
     print(f"freeze noticed after {(noticed - froze).total_seconds():.1f} s; gaps {gaps(sink, 'cam-f')}")
     assert (noticed - froze).total_seconds() < 15  # -timeout 5 s; ffmpeg gives up after about 6 s
     (gap,) = gaps(sink, "cam-f")
-    assert gap.reason in (GapReason.CAMERA_UNREACHABLE, GapReason.STALLED), gap
+    assert gap.reason in (RecorderGapReason.CAMERA_UNREACHABLE, RecorderGapReason.STALLED), gap
     assert abs((gap.start - froze).total_seconds()) < 1.5
     assert gap.end >= thawed - dt.timedelta(seconds=1)
     assert_covered(sink, "cam-f", tolerance=CONTIGUOUS_S)

@@ -17,16 +17,16 @@ from sqlalchemy import select, text, update
 from archive.catalog.log_tables import LogEntryRow
 from archive.errors import ConflictError, ForbiddenError, ObjectLockedError, StorageUnavailableError
 from archive.ledger.verify_log import verify_log
-from archive.retention.audit import Actor, Role
+from archive.retention.audit import HoldActor, HoldRole
 from archive.retention.lock import JobLock
 from archive.retention.service import LOCK_NAME
 from archive.retention.tables import AUDIT
 from archive.storage.base import LockMode, Retention
 from tests.integration.retention_support import DAY, SEG, SIZE, REnv, make_renv, starts, wait_until
 
-ADMIN = Actor("ani", Role.ADMIN)
-INVESTIGATOR = Actor("budi", Role.INVESTIGATOR)
-LEGAL = Actor("citra", Role.LEGAL)
+ADMIN = HoldActor("ani", HoldRole.ADMIN)
+INVESTIGATOR = HoldActor("budi", HoldRole.INVESTIGATOR)
+LEGAL = HoldActor("citra", HoldRole.LEGAL)
 
 
 @pytest.fixture
@@ -95,7 +95,7 @@ def test_legal_hold_blocks_deletion_in_catalog_and_store(renv: REnv) -> None:
     wait_until(now + timedelta(seconds=2))
     svc = renv.service(batch_size=100)
     with pytest.raises(ForbiddenError):
-        svc.holds.create(Actor("mall-staff", Role.OWNER), case_id="X", reason="r", cameras=[lobby],
+        svc.holds.create(HoldActor("mall-staff", HoldRole.OWNER), case_id="X", reason="r", cameras=[lobby],
                          start_us=0, end_us=1)
     held_range = (first + 3 * SEG, first + 6 * SEG)  # seqs 3, 4, 5
     from archive.model import us_from_utc

@@ -21,8 +21,8 @@ from archive.api.schemas import HoldIn, HoldOut, HoldReleaseIn, HoldsOut
 from archive.errors import NotFoundError
 from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, Permission
-from archive.retention.audit import Actor
-from archive.retention.audit import Role as RetentionRole
+from archive.retention.audit import HoldActor
+from archive.retention.audit import HoldRole as RetentionRole
 from archive.retention.hold_access import Disclosure, HoldSight, check_release, disclosure
 from archive.retention.holds import Hold, HoldService
 from archive.search.times import TimeFormatter
@@ -35,8 +35,8 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _actor(who: Principal) -> Actor:
-    return Actor(who.user_id, RetentionRole(who.role.value))
+def _actor(who: Principal) -> HoldActor:
+    return HoldActor(who.user_id, RetentionRole(who.role.value))
 
 
 def _out(t: TimeFormatter, h: Hold, sight: HoldSight, now_us: int) -> HoldOut:

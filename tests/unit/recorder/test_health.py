@@ -74,7 +74,11 @@ def test_the_api_check_and_metrics_tell_the_same_story() -> None:
     st = status(camera("cam-a"), camera("cam-b", last_segment_at=T0 - dt.timedelta(seconds=60)), at=1.0)
     result = recorder_check(lambda: st)()
     assert isinstance(result, CheckResult) and not result.ok and not result.critical
-    assert "camera cam-b is not recording" in result.detail and "cam-a" not in result.detail
+    # the open detail counts (no camera id: /health is unauthenticated); the names and sentences are
+    # the check's per-camera part, served only behind authentication (/api/v1/health)
+    assert "1 problem(s)" in result.detail and "cam-a" not in result.detail and "cam-b" not in result.detail
+    named = dict(result.cameras)
+    assert "camera cam-b is not recording" in named["cam-b"] and named["cam-a"] == "recording"
     text = render(recorder_metrics(lambda: st)())
     assert 'archive_camera_seconds_since_last_segment{camera="cam-b"} 61' in text
     assert 'archive_camera_healthy{camera="cam-a"} 1' in text and 'archive_camera_healthy{camera="cam-b"} 0' in text

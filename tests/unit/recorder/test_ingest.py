@@ -16,9 +16,10 @@ import pytest
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest import Ingester
 from archive.recorder.ingest_job import default_key
-from archive.recorder.sink import GapReason, GapRecord, MemorySink
+from archive.recorder.sink import GapRecord, RecorderGapReason
 from archive.recorder.spool import CameraSpool
 from archive.storage.base import LockMode, ObjectStore, Retention
+from tests.fixtures.memory_sink import MemorySink
 
 from .conftest import FakeStore
 
@@ -129,12 +130,12 @@ def test_a_gap_between_runs_is_recorded_in_order_with_the_reason(
     add_segment(spool, ts_template, RUN_B, 0, T0 + dt.timedelta(seconds=40))
     sink = MemorySink()
     ingester = make(fake_store, sink, spool, per_camera=3)
-    ingester.note_run_end("cam1", RUN_A, GapReason.CAMERA_UNREACHABLE, "Connection refused")
+    ingester.note_run_end("cam1", RUN_A, RecorderGapReason.CAMERA_UNREACHABLE, "Connection refused")
     assert ingester.drain(30)
     kinds = [type(e).__name__ for e in sink.for_camera("cam1")]
     assert kinds == ["SegmentRecord", "SegmentRecord", "GapRecord", "SegmentRecord"]
     (gap,) = sink.gaps
-    assert gap.reason is GapReason.CAMERA_UNREACHABLE and gap.detail == "Connection refused"
+    assert gap.reason is RecorderGapReason.CAMERA_UNREACHABLE and gap.detail == "Connection refused"
     assert gap.start == sink.segments[1].end and gap.end == sink.segments[2].start
     assert gap.seconds == pytest.approx(36.0, abs=0.1)
 
@@ -151,7 +152,7 @@ def test_an_unexplained_gap_is_recorder_stopped_and_seq_continues_from_the_sink(
     second = make(fake_store, sink, spool)  # a new recorder process: knows only the sink
     assert second.drain(30)
     assert [s.seq for s in sink.segments] == [0, 1]
-    assert [g.reason for g in sink.gaps] == [GapReason.RECORDER_STOPPED]
+    assert [g.reason for g in sink.gaps] == [RecorderGapReason.RECORDER_STOPPED]
 
 
 def test_a_camera_down_at_shutdown_gets_its_gap_and_the_restart_continues_after_it(
@@ -161,11 +162,11 @@ def test_a_camera_down_at_shutdown_gets_its_gap_and_the_restart_continues_after_
     add_segment(spool, ts_template, RUN_A, 0, T0)
     stopped_at = T0 + dt.timedelta(seconds=300)
     first = make(fake_store, sink, spool, clock=lambda: stopped_at)
-    first.note_run_end("cam1", RUN_A, GapReason.CAMERA_UNREACHABLE, "Connection refused", at=T0)
+    first.note_run_end("cam1", RUN_A, RecorderGapReason.CAMERA_UNREACHABLE, "Connection refused", at=T0)
     assert first.drain(30)
     first.stop()
     (trailing,) = sink.gaps  # the camera's state until the stop: one reason, one gap
-    assert trailing.reason is GapReason.CAMERA_UNREACHABLE
+    assert trailing.reason is RecorderGapReason.CAMERA_UNREACHABLE
     assert trailing.start == sink.segments[0].end and trailing.end == stopped_at
     assert trailing.detail == "Connection refused"
     assert first.status("cam1").gaps == 1
@@ -176,7 +177,7 @@ def test_a_camera_down_at_shutdown_gets_its_gap_and_the_restart_continues_after_
     kinds = [type(e).__name__ for e in sink.for_camera("cam1")]
     assert kinds == ["SegmentRecord", "GapRecord", "GapRecord", "SegmentRecord"]
     downtime = sink.gaps[1]
-    assert downtime.reason is GapReason.RECORDER_STOPPED
+    assert downtime.reason is RecorderGapReason.RECORDER_STOPPED
     assert downtime.start == stopped_at and downtime.end == sink.segments[1].start  # no overlap, no hole
 
 
@@ -281,7 +282,7 @@ def test_other_bytes_under_the_key_keep_the_file(
 
 
 def test_gap_record_seconds() -> None:
-    assert GapRecord("c", T0, T0 + dt.timedelta(seconds=3), GapReason.STALLED).seconds == 3.0
+    assert GapRecord("c", T0, T0 + dt.timedelta(seconds=3), RecorderGapReason.STALLED).seconds == 3.0
 
 
 def test_a_backlog_larger_than_the_window_is_ingested_in_order(

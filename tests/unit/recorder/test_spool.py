@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from archive.errors import ConfigError, IntegrityError
-from archive.recorder.ingest_state import SEEN_RUNS_KEPT, Camera, tidy_spool
+from archive.recorder.ingest_state import SEEN_RUNS_KEPT, CameraIngest, tidy_spool
 from archive.recorder.spool import CameraSpool, FileState, read_segment_list
 from archive.recorder.status import IngestStatus
 
@@ -129,7 +129,7 @@ def test_tidy_spool_prunes_remembered_live_runs_whose_files_are_gone(tmp_path: P
     write(spool, RUN_B, 0)  # still in the spool
     live = "20250101T000200000Z"
     gone = [f"20240101T0000{i:05d}Z" for i in range(SEEN_RUNS_KEPT)]
-    cam = Camera(spool, status=IngestStatus("c"))
+    cam = CameraIngest(spool, status=IngestStatus("c"))
     cam.live_runs = frozenset({live})
     cam.seen_runs = frozenset({*gone, RUN_B, live})
     tidy_spool(cam, threading.Lock())

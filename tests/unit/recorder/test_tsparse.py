@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 
 from archive.recorder import nalu
 from archive.recorder.ffmpeg import find_ffmpeg
-from archive.recorder.probe import SegmentFacts, probe_segment
+from archive.recorder.probe import ProbedSegment, probe_segment
 from archive.recorder.tsparse import TS, TsParser, TsSummary, _span
 
 EXACT = ("size", "sha256", "video_codec", "width", "height", "starts_with_keyframe", "audio_codec",
@@ -128,12 +128,12 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
     return get
 
 
-def probe_all(path: Path) -> tuple[SegmentFacts, SegmentFacts, SegmentFacts]:
+def probe_all(path: Path) -> tuple[ProbedSegment, ProbedSegment, ProbedSegment]:
     """The facts from the parser, from framecrc and from ffprobe."""
     return (probe_segment(path, tool="python"), probe_segment(path, tool="ffmpeg"), probe_segment(path, tool="ffprobe"))
 
 
-def assert_same(py: SegmentFacts, ref: SegmentFacts, *, frame: float, complete: bool = True) -> None:
+def assert_same(py: ProbedSegment, ref: ProbedSegment, *, frame: float, complete: bool = True) -> None:
     for field in EXACT:
         assert getattr(py, field) == getattr(ref, field), field
     assert abs(py.duration - ref.duration) <= frame + 1e-6, (py.duration, ref.duration)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from archive.retention.planner import Seg, plan
 from archive.retention.policy import DAY_US, ResolvedRule
-from archive.retention.reconcile import CameraState, ChangeKind, camera_rule, reconcile
+from archive.retention.reconcile import CameraRetentionState, ChangeKind, camera_rule, reconcile
 
 INITIAL = 30 * DAY_US
 NOW = 1000 * DAY_US
@@ -15,7 +15,8 @@ def rr(days: int, name: str | None = None, pressure: int | None = None) -> Resol
                         f"o.toml#storage_pressure.min_keep_days:{pressure}d" if pressure else None, pressure)
 
 
-def rec(resolved: dict[str, ResolvedRule], states: dict[str, CameraState], now: int = NOW, confirm: bool = False):
+def rec(resolved: dict[str, ResolvedRule], states: dict[str, CameraRetentionState], now: int = NOW,
+        confirm: bool = False):
     return reconcile(resolved, states, now, initial_keep_us=INITIAL, initial_rule="storage.default:30d",
                      confirm=confirm)
 
@@ -39,7 +40,7 @@ def test_unchanged_policy_changes_nothing() -> None:
 
 
 def test_shortening_forward_then_confirmed_later() -> None:
-    st = {"c": CameraState("c", "o", "o.toml#keep_days:30d", 30 * DAY_US)}
+    st = {"c": CameraRetentionState("c", "o", "o.toml#keep_days:30d", 30 * DAY_US)}
     fwd = rec({"c": rr(14)}, st)
     s = fwd.states["c"]
     assert s.pending_shortening and s.legacy_before_us == NOW and s.bypass_before_us is None
@@ -51,13 +52,13 @@ def test_shortening_forward_then_confirmed_later() -> None:
 
 
 def test_shortening_confirmed_at_once_bypasses_all_existing_footage() -> None:
-    st = {"c": CameraState("c", "o", "o.toml#keep_days:30d", 30 * DAY_US)}
+    st = {"c": CameraRetentionState("c", "o", "o.toml#keep_days:30d", 30 * DAY_US)}
     r = rec({"c": rr(14)}, st, confirm=True)
     assert r.states["c"].bypass_before_us == NOW and not r.states["c"].pending_shortening
 
 
 def test_repeated_shortening_keeps_the_longest_legacy() -> None:
-    st = {"c": CameraState("c", "o", "o.toml#keep_days:60d", 60 * DAY_US)}
+    st = {"c": CameraRetentionState("c", "o", "o.toml#keep_days:60d", 60 * DAY_US)}
     s1 = rec({"c": rr(30)}, st).states["c"]
     s2 = rec({"c": rr(14)}, {"c": s1}, now=NOW + DAY_US).states["c"]
     assert (s2.legacy_keep_us, s2.legacy_rule, s2.legacy_before_us, s2.keep_us) == (
@@ -65,7 +66,7 @@ def test_repeated_shortening_keeps_the_longest_legacy() -> None:
 
 
 def test_lengthening_past_the_legacy_drops_it_and_extends_locks() -> None:
-    st = {"c": CameraState("c", "o", "r14", 14 * DAY_US, "r30", 30 * DAY_US, NOW - DAY_US)}
+    st = {"c": CameraRetentionState("c", "o", "r14", 14 * DAY_US, "r30", 30 * DAY_US, NOW - DAY_US)}
     partly = rec({"c": rr(20)}, st).states["c"]
     assert partly.legacy_keep_us == 30 * DAY_US and partly.extend_from_seq == 0
     fully = rec({"c": rr(45)}, st).states["c"]
@@ -73,13 +74,13 @@ def test_lengthening_past_the_legacy_drops_it_and_extends_locks() -> None:
 
 
 def test_renamed_rule_with_same_period_is_recorded() -> None:
-    st = {"c": CameraState("c", "o", "o.toml#keep_days:30d", 30 * DAY_US)}
+    st = {"c": CameraRetentionState("c", "o", "o.toml#keep_days:30d", 30 * DAY_US)}
     r = rec({"c": rr(30, "o.toml#override.x:30d")}, st)
     assert [c.kind for c in r.changes] == [ChangeKind.RENAMED] and r.states["c"].rule == "o.toml#override.x:30d"
 
 
 def test_unconfirmed_shortening_protects_older_footage_in_the_plan() -> None:
-    st = {"c": CameraState("c", "o", "r30", 30 * DAY_US)}
+    st = {"c": CameraRetentionState("c", "o", "r30", 30 * DAY_US)}
     s = rec({"c": rr(14, pressure=7)}, st).states["c"]
     r = camera_rule(s, rr(14, pressure=7))
     assert r.pressure_min_keep_us == 7 * DAY_US
