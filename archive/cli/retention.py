@@ -1,7 +1,7 @@
 """CLI commands ``archive retention check|plan|run|runs`` and ``archive holds add|list|release|sync``.
 
 :func:`register` adds them to the ``archive`` parser. Handlers get ``(args, cfg, out)`` and return
-an exit code; archive errors are mapped by ``archive/cli.py`` (UserError -> 2, others -> 1).
+an exit code; archive errors are mapped by ``archive/cli/main.py`` (UserError -> 2, others -> 1).
 Until the API brings authentication, the CLI acts as the operator named by ``--by`` (default:
 the OS user) in ``--role`` (default ``admin``: shell access to the server is admin access).
 """
