@@ -128,6 +128,8 @@ class MeOut(_Out, kw_only=True, frozen=True):
     token: str
     permissions: list[str]
     cameras_visible: str
+    confirmed: bool
+    notices: list[str]
 
 
 class OwnerOut(_Out, kw_only=True, frozen=True):
@@ -330,6 +332,10 @@ class UserOut(_Out, kw_only=True, frozen=True):
     created_at: str
     revoked_at: str | None
     active: bool
+    created_by: str | None
+    confirmed: bool
+    confirmed_by: str | None
+    confirmed_at: str | None
 
 
 class UsersOut(_Out, kw_only=True, frozen=True):
@@ -348,6 +354,7 @@ class TokenOut(_Out, kw_only=True, frozen=True):
     created_at: str
     expires_at: str
     revoked_at: str | None
+    issued_by: str | None
 
 
 class TokensOut(_Out, kw_only=True, frozen=True):

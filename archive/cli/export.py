@@ -44,7 +44,7 @@ def _who(ex: Exports, user: str | None) -> Principal:
     u = IdentityService(ex.service.engine).user(user)
     if not u.active:
         raise UserError(f"user {user} is revoked")
-    return Principal(u.id, u.name, u.role, u.agency, u.owner_id, "cli")
+    return Principal(u.id, u.name, u.role, u.agency, u.owner_id, "cli", confirmed=u.confirmed)
 
 
 def _time_us(value: str, what: str) -> int:

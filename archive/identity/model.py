@@ -29,6 +29,8 @@ class Principal:
     """Who is calling: a user authenticated by one of their tokens.
 
     Exactly one of ``agency`` (every role but owner) and ``owner_id`` (role owner) is set.
+    ``confirmed`` False: a user created over the API whom nobody has confirmed yet; they may
+    do nothing but read ``/me`` (see :mod:`archive.identity.duties`).
     """
 
     user_id: str
@@ -37,6 +39,7 @@ class Principal:
     agency: str | None
     owner_id: str | None
     token_id: str
+    confirmed: bool = True
 
 
 @dataclass(frozen=True)
@@ -50,11 +53,20 @@ class UserView:
     owner_id: str | None
     created_us: int
     disabled_us: int | None
+    created_by: str | None = None
+    """The administrator who created the user over the API (None: the server operator's CLI)."""
+    confirmed_by: str | None = None
+    confirmed_us: int | None = None
 
     @property
     def active(self) -> bool:
         """False once the user was revoked."""
         return self.disabled_us is None
+
+    @property
+    def confirmed(self) -> bool:
+        """False while the user waits for a second person's confirmation."""
+        return self.confirmed_us is not None
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,8 @@ class TokenView:
     created_us: int
     expires_us: int
     revoked_us: int | None
+    issued_by: str | None = None
+    """Who issued it: the user themself, or ``operator`` (the server CLI); None: before 0012."""
 
 
 @dataclass(frozen=True)

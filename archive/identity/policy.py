@@ -19,6 +19,10 @@ Roles (every user belongs to an agency, or - role ``owner`` - to a camera owner)
 
 admin and auditor also read the per-camera status (``/api/v1/health``, ``/api/v1/metrics``);
 the open ``/health`` and ``/metrics`` name no camera.
+Separation of duties (:mod:`archive.identity.duties`): a user created over the API is pending
+until a second person confirms them and holds no permission but ``me.read`` until then; tokens
+are created over the API only by their own user (``tokens.own``); new users are confirmed by
+their owner's staff, their agency's members or a second administrator (``users.confirm``).
 
 A permission the role lacks is HTTP 403. A camera outside the caller's scope is reported as
 not found (HTTP 404), exactly like a camera that does not exist: no existence oracle.
@@ -58,6 +62,8 @@ class Permission(enum.StrEnum):
     USERS_READ = "users.read"
     USERS_WRITE = "users.write"
     STATUS_READ = "status.read"
+    USERS_CONFIRM = "users.confirm"
+    TOKENS_OWN = "tokens.own"
 
 
 _A, _I, _L, _O, _U = Role.ADMIN, Role.INVESTIGATOR, Role.LEGAL, Role.OWNER, Role.AUDITOR
@@ -85,6 +91,8 @@ ROLE_PERMISSIONS: Mapping[Permission, frozenset[Role]] = {
     Permission.USERS_READ: frozenset({_A}),
     Permission.USERS_WRITE: frozenset({_A}),
     Permission.STATUS_READ: frozenset({_A, _U}),
+    Permission.USERS_CONFIRM: frozenset({_A, _I, _L, _O}),
+    Permission.TOKENS_OWN: _EVERYONE,
 }
 """The whole table: permission -> roles that hold it."""
 
@@ -95,7 +103,11 @@ def allowed(role: Role, permission: Permission) -> bool:
 
 
 def require(principal: Principal, permission: Permission) -> None:
-    """Return None when allowed. Raises ForbiddenError naming the role and the permission."""
+    """Return None when allowed. Raises ForbiddenError naming the role and the permission, or
+    saying that the user is pending confirmation (only ``me.read`` is allowed then)."""
+    if not principal.confirmed and permission is not Permission.ME:
+        raise ForbiddenError(f"user {principal.user_id} is pending: created over the API, they may do nothing "
+                             f"until a second person confirms them (POST /api/v1/users/{principal.user_id}/confirm)")
     if not allowed(principal.role, permission):
         raise ForbiddenError(f"role {principal.role.value} may not {permission.value}")
 

@@ -1,4 +1,4 @@
-"""Users, agencies and API tokens in the catalog (Core SQL; tables of migration 0004).
+"""Users, agencies and API tokens in the catalog (Core SQL; tables of migrations 0004 and 0012).
 
 Every method raises CatalogError when the database fails. Nothing here deletes a user or a
 token: revocation sets a time, so the audit trail can always name who held what.
@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.catalog.tables import OwnerRow
 from archive.errors import CatalogError, ConflictError, NotFoundError, Problem, UnauthenticatedError, ValidationError
+from archive.identity.duties import OPERATOR, check_confirmation
 from archive.identity.model import (
     AGENCY_ID,
     USER_ID,
@@ -27,6 +28,7 @@ from archive.identity.model import (
     UserView,
     check_membership,
 )
+from archive.identity.policy import Permission, require
 from archive.identity.tables import AGENCY, TOKEN, USER
 from archive.identity.tokens import hash_matches, new_token, parse_token, token_hash
 
@@ -40,14 +42,18 @@ def _now_us() -> int:
     return time.time_ns() // 1000
 
 
+def _opt_int(v: Any) -> int | None:
+    return None if v is None else int(v)
+
+
 def _user(r: Any) -> UserView:
-    return UserView(r.id, r.name, Role(r.role), r.agency_id, r.owner_id, int(r.created_us),
-                    None if r.disabled_us is None else int(r.disabled_us))  # fmt: skip
+    return UserView(r.id, r.name, Role(r.role), r.agency_id, r.owner_id, int(r.created_us), _opt_int(r.disabled_us),
+                    r.created_by, r.confirmed_by, _opt_int(r.confirmed_us))  # fmt: skip
 
 
 def _token(r: Any) -> TokenView:
-    return TokenView(r.id, r.user_id, r.label, int(r.created_us), int(r.expires_us),
-                     None if r.revoked_us is None else int(r.revoked_us))  # fmt: skip
+    return TokenView(r.id, r.user_id, r.label, int(r.created_us), int(r.expires_us), _opt_int(r.revoked_us),
+                     r.issued_by)  # fmt: skip
 
 
 class IdentityService:
@@ -89,8 +95,11 @@ class IdentityService:
 
     # -- users ---------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, role: Role, *, agency: str | None = None,
-                 owner_id: str | None = None) -> UserView:  # fmt: skip
+                 owner_id: str | None = None, created_by: str | None = None) -> UserView:  # fmt: skip
         """Create a user. The agency is created when new; the owner must be registered.
+
+        ``created_by`` (the administrator acting over the API) makes the user pending until
+        :meth:`confirm_user`; None is the server operator's CLI: confirmed at once.
 
         Raises:
             ValidationError: bad id or name, or a membership that does not fit the role.
@@ -106,6 +115,7 @@ class IdentityService:
         if agency is not None:
             self.ensure_agency(agency)
         now = self._now_us()
+        confirmed_by, confirmed_us = (OPERATOR, now) if created_by is None else (None, None)
         try:
             with self._engine.begin() as conn:
                 if owner_id is not None and conn.execute(
@@ -115,12 +125,14 @@ class IdentityService:
                 if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is not None:
                     raise ConflictError(f"user {user_id!r} already exists")
                 conn.execute(insert(USER).values(id=user_id, name=name, role=role.value, agency_id=agency,
-                                                 owner_id=owner_id, created_us=now, disabled_us=None))  # fmt: skip
+                                                 owner_id=owner_id, created_us=now, disabled_us=None,
+                                                 created_by=created_by, confirmed_by=confirmed_by,
+                                                 confirmed_us=confirmed_us))  # fmt: skip
         except DbIntegrityError as exc:
             raise ConflictError(f"user {user_id!r} already exists") from exc
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot store user: {exc}") from exc
-        return UserView(user_id, name, role, agency, owner_id, now, None)
+        return UserView(user_id, name, role, agency, owner_id, now, None, created_by, confirmed_by, confirmed_us)
 
     def users(self) -> list[UserView]:
         """Every user, by id."""
@@ -141,6 +153,41 @@ class IdentityService:
             raise NotFoundError(f"user {user_id!r} does not exist")
         return _user(row)
 
+    def confirm_user(self, user_id: str, who: Principal) -> UserView:
+        """Confirm a pending user (separation of duties, :mod:`archive.identity.duties` rule 3).
+
+        Raises:
+            NotFoundError: no such user. ConflictError: already confirmed, or revoked.
+            ForbiddenError: ``who`` may not vouch for this user.
+        """
+        require(who, Permission.USERS_CONFIRM)
+        user = self.user(user_id)
+        if not user.active:
+            raise ConflictError(f"user {user_id!r} is revoked")
+        if user.confirmed:
+            raise ConflictError(f"user {user_id!r} is already confirmed (by {user.confirmed_by})")
+        vouching = [Role.OWNER] if user.role is Role.OWNER else [Role.INVESTIGATOR, Role.LEGAL]
+        member = (USER.c.owner_id == user.owner_id) if user.role is Role.OWNER else (USER.c.agency_id == user.agency)
+        stmt = select(USER.c.id).where(member & USER.c.role.in_([r.value for r in vouching]) & (USER.c.id != user_id)
+                                       & USER.c.disabled_us.is_(None) & USER.c.confirmed_us.is_not(None)).limit(1)
+        try:
+            with self._engine.connect() as conn:
+                has_members = conn.execute(stmt).first() is not None
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot read users: {exc}") from exc
+        check_confirmation(who, user, group_has_members=has_members)
+        try:
+            with self._engine.begin() as conn:
+                done = conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.confirmed_us.is_(None))
+                                    .values(confirmed_by=who.user_id, confirmed_us=self._now_us())).rowcount
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"cannot confirm user: {exc}") from exc
+        if done != 1:
+            raise ConflictError(f"user {user_id!r} was confirmed concurrently")
+        with self._lock:
+            self._cache.clear()
+        return self.user(user_id)
+
     def revoke_user(self, user_id: str) -> UserView:
         """Disable a user and revoke all their tokens (idempotent). Raises NotFoundError."""
         self.user(user_id)
@@ -158,8 +205,9 @@ class IdentityService:
         return self.user(user_id)
 
     # -- tokens --------------------------------------------------------------------------
-    def create_token(self, user_id: str, *, days: int, label: str = "") -> IssuedToken:
-        """Issue a token valid for ``days`` days; the secret is returned once.
+    def create_token(self, user_id: str, *, days: int, label: str = "", issued_by: str = OPERATOR) -> IssuedToken:
+        """Issue a token valid for ``days`` days; the secret is returned once. ``issued_by``:
+        the user themself (API) or :data:`OPERATOR` (server CLI; the user sees a notice).
 
         Raises:
             ValidationError: ``days`` below 1 or the label too long.
@@ -174,12 +222,12 @@ class IdentityService:
         if not user.active:
             raise ConflictError(f"user {user_id!r} is revoked; no token can be issued")
         tok, now = new_token(), self._now_us()
-        view = TokenView(tok.token_id, user_id, label, now, now + days * _DAY_US, None)
+        view = TokenView(tok.token_id, user_id, label, now, now + days * _DAY_US, None, issued_by[:64])
         try:
             with self._engine.begin() as conn:
                 conn.execute(insert(TOKEN).values(id=view.id, user_id=user_id, token_hash=token_hash(tok.whole),
                                                   label=label, created_us=now, expires_us=view.expires_us,
-                                                  revoked_us=None))  # fmt: skip
+                                                  revoked_us=None, issued_by=view.issued_by))  # fmt: skip
         except SQLAlchemyError as exc:
             raise CatalogError(f"cannot store token: {exc}") from exc
         return IssuedToken(view, tok.whole)
@@ -187,7 +235,7 @@ class IdentityService:
     def tokens(self, user_id: str | None = None) -> list[TokenView]:
         """Tokens (of one user, or all), newest first."""
         stmt = select(TOKEN.c.id, TOKEN.c.user_id, TOKEN.c.label, TOKEN.c.created_us, TOKEN.c.expires_us,
-                      TOKEN.c.revoked_us).order_by(TOKEN.c.created_us.desc())  # fmt: skip
+                      TOKEN.c.revoked_us, TOKEN.c.issued_by).order_by(TOKEN.c.created_us.desc())  # fmt: skip
         if user_id is not None:
             stmt = stmt.where(TOKEN.c.user_id == user_id)
         try:
@@ -245,7 +293,7 @@ class IdentityService:
             return hit[1]
         stmt = (
             select(TOKEN.c.token_hash, TOKEN.c.expires_us, TOKEN.c.revoked_us, USER.c.id, USER.c.name, USER.c.role,
-                   USER.c.agency_id, USER.c.owner_id, USER.c.disabled_us)
+                   USER.c.agency_id, USER.c.owner_id, USER.c.disabled_us, USER.c.confirmed_us)
             .select_from(TOKEN.join(USER, USER.c.id == TOKEN.c.user_id))
             .where(TOKEN.c.id == tok.token_id)
         )  # fmt: skip
@@ -262,7 +310,8 @@ class IdentityService:
             raise UnauthenticatedError("user revoked")
         if now >= row.expires_us:
             raise UnauthenticatedError("token expired")
-        principal = Principal(row.id, row.name, Role(row.role), row.agency_id, row.owner_id, tok.token_id)
+        principal = Principal(row.id, row.name, Role(row.role), row.agency_id, row.owner_id, tok.token_id,
+                              confirmed=row.confirmed_us is not None)
         if self._cache_us > 0:
             with self._lock:
                 self._cache[tok.token_id] = (row.token_hash, principal, int(row.expires_us), now)

@@ -1,4 +1,4 @@
-"""Identity tables (SQLAlchemy Core; created by migration 0004, which they must match).
+"""Identity tables (SQLAlchemy Core; created by migration 0004, extended by 0012, which they must match).
 
 Times are integer microseconds since the Unix epoch, UTC, as everywhere in the catalog.
 Token secrets are never stored: ``api_token.token_hash`` is the SHA-256 of the whole token.
@@ -33,6 +33,9 @@ USER = Table(
     Column("owner_id", String(64), ForeignKey("owner.id"), nullable=True),
     Column("created_us", BigInteger, nullable=False),
     Column("disabled_us", BigInteger, nullable=True),
+    Column("created_by", String(64), nullable=True),  # the admin who created the user over the API
+    Column("confirmed_by", String(64), nullable=True),
+    Column("confirmed_us", BigInteger, nullable=True),  # NULL: pending confirmation (may do nothing)
 )
 
 TOKEN = Table(
@@ -45,5 +48,6 @@ TOKEN = Table(
     Column("created_us", BigInteger, nullable=False),
     Column("expires_us", BigInteger, nullable=False),
     Column("revoked_us", BigInteger, nullable=True),
+    Column("issued_by", String(64), nullable=True),  # the user themself, or the server operator
     Index("ix_api_token_user", "user_id"),
 )

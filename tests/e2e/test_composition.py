@@ -25,7 +25,7 @@ DRIVER = textwrap.dedent('''
     from archive.ledger.service import Ledger
     from archive.ledger.writers import WriterClaims
     from archive.recorder.service import Recorder
-    from archive.retention.audit import AuditLog as HoldLog
+    from archive.retention.audit import HoldLog
     from archive.retention.holds import HoldService
     from archive.retention.jobs import RetentionJobs
     from archive.retention.service import RetentionService

@@ -20,7 +20,7 @@ from archive.identity.policy import CameraScope
 from archive.model import us_from_utc
 from archive.retention.audit import HoldActor
 from archive.retention.audit import HoldRole as RRole
-from tests.integration.api_support import ROLES, T0, ApiEnv, api_env_fixture, iso  # noqa: F401
+from tests.integration.api_support import ROLES, T0, USERS, ApiEnv, api_env_fixture, iso  # noqa: F401
 
 ALL = frozenset(ROLES)
 SEARCHERS = frozenset({"admin", "investigator", "legal", "owner"})
@@ -34,7 +34,8 @@ MATRIX: dict[tuple[str, str], frozenset[str]] = {
     ("POST", f"{P}/users"): frozenset({"admin"}),
     ("POST", f"{P}/users/{{user_id:str}}/revoke"): frozenset({"admin"}),
     ("GET", f"{P}/users/{{user_id:str}}/tokens"): frozenset({"admin"}),
-    ("POST", f"{P}/users/{{user_id:str}}/tokens"): frozenset({"admin"}),
+    ("POST", f"{P}/users/{{user_id:str}}/tokens"): ALL,  # each for themself only (test_api_duties)
+    ("POST", f"{P}/users/{{user_id:str}}/confirm"): frozenset({"admin", "investigator", "legal", "owner"}),
     ("POST", f"{P}/tokens/{{token_id:str}}/revoke"): frozenset({"admin"}),
     ("GET", f"{P}/cameras"): ALL,
     ("GET", f"{P}/cameras/{{camera_id:str}}"): ALL,
@@ -89,6 +90,16 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
         ident.add_user(uid, "Temp", Role.INVESTIGATOR, agency="police")
         return f"{P}/users/{uid}/revoke", {}
 
+    def pending_user(role: str) -> Call:  # someone this role vouches for (an admin: the first of a new agency)
+        uid = f"pend{next(_counter)}"
+        if role == "owner":
+            ident.add_user(uid, "Pending", Role.OWNER, owner_id="mall", created_by="admin1")
+        elif role == "admin":
+            ident.add_user(uid, "Pending", Role.INVESTIGATOR, agency=f"new{uid}", created_by="admin0")
+        else:
+            ident.add_user(uid, "Pending", Role.INVESTIGATOR, agency="police", created_by="admin1")
+        return f"{P}/users/{uid}/confirm", {}
+
     def fresh_token(_: str) -> Call:
         return f"{P}/tokens/{ident.create_token('inv1', days=1).token.id}/revoke", {}
 
@@ -131,7 +142,9 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
                                                                   "role": "investigator", "agency": "police"}}),
         ("POST", f"{P}/users/{{user_id:str}}/revoke"): fresh_user,
         ("GET", f"{P}/users/{{user_id:str}}/tokens"): lambda r: (f"{P}/users/inv1/tokens", {}),
-        ("POST", f"{P}/users/{{user_id:str}}/tokens"): lambda r: (f"{P}/users/inv1/tokens", {"json": {"days": 2}}),
+        ("POST", f"{P}/users/{{user_id:str}}/tokens"): lambda r: (f"{P}/users/{USERS[r][0]}/tokens",
+                                                                 {"json": {"days": 2}}),
+        ("POST", f"{P}/users/{{user_id:str}}/confirm"): pending_user,
         ("POST", f"{P}/tokens/{{token_id:str}}/revoke"): fresh_token,
         ("GET", f"{P}/cameras"): lambda r: (f"{P}/cameras", {}),
         ("GET", f"{P}/cameras/{{camera_id:str}}"): lambda r: (f"{P}/cameras/{_cam(r)}", {}),
@@ -203,6 +216,26 @@ def test_every_route_as_every_role(api_env: ApiEnv, tmp_path: Any) -> None:
                 if (role in allowed) != ok or (role not in allowed and r.status_code != 403):
                     failures.append(f"{method} {url} as {role}: {r.status_code} {r.text[:200]}")
                 assert "Traceback" not in r.text
+    assert not failures, "\n".join(failures)
+
+
+def test_a_pending_user_may_do_nothing_but_read_me(api_env: ApiEnv, tmp_path: Any) -> None:
+    """Every role, created over the API and not yet confirmed: 403 on every route but /me."""
+    app = api_env.app()
+    reqs = requests_for(api_env, tmp_path)
+    failures = []
+    with TestClient(app) as client:
+        for role in ROLES:
+            uid, _name, r, agency, owner = USERS[role]
+            api_env.identity.add_user(f"p-{uid}", "Pending", r, agency=agency, owner_id=owner, created_by="admin1")
+            headers = {"Authorization": f"Bearer {api_env.identity.create_token(f'p-{uid}', days=1).secret}"}
+            for (method, path), build in sorted(reqs.items()):
+                url, kw = build(role)
+                url = url.replace(f"/users/{uid}/tokens", f"/users/p-{uid}/tokens")
+                res = client.request(method, url, headers=headers, **kw)
+                want = 200 if path == f"{P}/me" else 403
+                if res.status_code != want:
+                    failures.append(f"{method} {url} as pending {role}: {res.status_code} {res.text[:200]}")
     assert not failures, "\n".join(failures)
 
 

@@ -74,13 +74,21 @@ def test_users_and_tokens_through_the_api(api_env: ApiEnv) -> None:
         r = c.post(f"{P}/users", json={"id": "y", "name": "Y", "role": "investigator", "agency": "police",
                                        "rol": "admin"}, headers=h)  # an unknown (mistyped) field is refused
         assert r.status_code == 422 and "rol" in r.text, r.text
-        tok = c.post(f"{P}/users/sari/tokens", json={"days": 7, "label": "phone"}, headers=h).json()
+        # separation of duties: the admin mints no token for sari; the operator does on the server,
+        # the mall's staff confirms her, then sari makes her own token
+        assert c.post(f"{P}/users/sari/tokens", json={"days": 7}, headers=h).status_code == 403
+        first = {"Authorization": f"Bearer {api_env.identity.create_token('sari', days=1).secret}"}
+        assert c.get(f"{P}/me", headers=first).json()["permissions"] == ["me.read"]
+        assert c.post(f"{P}/users/sari/confirm", headers=api_env.auth("owner")).json()["confirmed_by"] == "own1"
+        tok = c.post(f"{P}/users/sari/tokens", json={"days": 7, "label": "phone"}, headers=first).json()
         assert tok["token"].startswith("arc1_") and "shown once" in tok["note"]
         listed = c.get(f"{P}/users/sari/tokens", headers=h).json()["items"]
-        assert [t["id"] for t in listed] == [tok["id"]] and "token" not in listed[0]
+        assert listed[0]["id"] == tok["id"] and "token" not in listed[0]
+        assert listed[0]["issued_by"] == "sari" and listed[1]["issued_by"] == "operator"
         me = c.get(f"{P}/me", headers={"Authorization": f"Bearer {tok['token']}"}).json()
         assert me["role"] == "owner" and me["owner"] == "mall" and "playback" in me["permissions"]
-        assert c.post(f"{P}/users/sari/tokens", json={"days": 9999}, headers=h).status_code == 422
+        assert me["confirmed"] is True and len(me["notices"]) == 1 and "operator" in me["notices"][0]
+        assert c.post(f"{P}/users/sari/tokens", json={"days": 9999}, headers=first).status_code == 422
         assert c.post(f"{P}/users/sari/revoke", headers=h).json()["active"] is False
         assert c.get(f"{P}/me", headers={"Authorization": f"Bearer {tok['token']}"}).status_code == 401
     actions = [e.record.action for e in api_env.audit.events(AuditFilter(actor="admin1", newest_first=False))]

@@ -199,3 +199,31 @@ def test_unsupported_and_missing_files(repo, tmp_path):
         import_registry(write(tmp_path, "x", "cams.json"), repo)
     with pytest.raises(ValidationError, match="file not found"):
         import_registry(tmp_path / "nope.yaml", repo)
+
+
+def test_import_may_not_add_sharing_to_an_existing_private_owner(repo, tmp_path):
+    """Separation of duties: a private owner's sharing is its own decision (README)."""
+    import_registry(write(tmp_path, GOOD), repo)  # first creation may name agencies
+    before = snapshot(repo)
+    for changed, message in (
+        (GOOD.replace("agencies: [police]", "agencies: [police, shadow]"), "adding shadow"),
+        (GOOD.replace("kind: private", "kind: government"), "does not make it government"),
+    ):
+        with pytest.raises(ValidationError) as err:
+            import_registry(write(tmp_path, changed), repo)
+        assert message in str(err.value)
+        assert snapshot(repo) == before  # nothing written
+    report = import_registry(write(tmp_path, GOOD.replace("agencies: [police]", "agencies: []")), repo)
+    assert report.owners.updated == 1 and repo.owners()[0].agencies == ()  # removing is allowed
+
+
+def test_import_never_moves_a_camera_to_another_owner(repo, tmp_path):
+    import_registry(write(tmp_path, GOOD), repo)
+    other = GOOD.replace("owners:\n", "owners:\n  - id: shadow-mall\n    name: Shadow\n    kind: private\n"
+                         "    agencies: [shadow]\n").replace("    owner: mall\n    stream_url: rtsp://viewer",
+                                                             "    owner: shadow-mall\n    stream_url: rtsp://viewer")
+    assert "owner: shadow-mall" in other
+    with pytest.raises(ValidationError) as err:
+        import_registry(write(tmp_path, other), repo)
+    assert "never moves to another owner" in str(err.value)
+    assert repo.camera("mall-1").owner_id == "mall" and [o.id for o in repo.owners()] == ["mall"]

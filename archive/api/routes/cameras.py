@@ -15,6 +15,7 @@ from archive.api.params import bbox, near
 from archive.api.render import camera_out
 from archive.api.schemas import CameraOut, CameraPatch, CamerasOut, OwnerOut, OwnersOut, SharingIn
 from archive.errors import NotFoundError, Problem, ValidationError
+from archive.identity.duties import check_sharing_change
 from archive.identity.model import AGENCY_ID, Role
 from archive.identity.policy import Permission
 from archive.model import Camera, Owner
@@ -118,7 +119,8 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         return camera_out(search.camera(who, camera_id))
 
     @put("/owners/{owner_id:str}/sharing", sync_to_thread=True, opt=_opt(Permission.SHARING_WRITE, "owners.sharing"),
-         summary="Set the agencies that see this owner's cameras (the owner's staff, or admin)")  # fmt: skip
+         summary="Set the agencies that see this owner's cameras (the owner's staff; an admin only removes "
+                 "agencies from a private owner's sharing and sets a government owner's)")  # fmt: skip
     def set_sharing(request: Request[Any, Any, Any], owner_id: FromPath[str], data: JSONBody[SharingIn]) -> OwnerOut:
         who = principal_of(request)
         found = {o.id: o for o in registry.owners()}
@@ -128,6 +130,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         if bad or len(data.agencies) > 64:
             raise ValidationError([Problem("agencies", f"at most 64 agency ids (a-z, 0-9, _ and -); bad: {bad[:5]}")])
         old = found[owner_id]
+        check_sharing_change(who, old, data.agencies)  # separation of duties, rule 1
         new = Owner(old.id, old.name, old.kind, tuple(sorted(set(data.agencies))))
         registry.apply([new], [])
         search.invalidate()
