@@ -6,7 +6,7 @@ Modules (imports go inward; only ``ingest_job`` touches the object store, via th
                       and in its docstring why the container is MPEG-TS.
 * :mod:`.spool`       per-camera spool directory: runs, finished / in-progress / partial files,
                       byte accounting, the only deletion path (needs the store's confirmation).
-* :mod:`.probe`       sha256 + media facts from one read of a segment (ffprobe or ffmpeg framecrc).
+* :mod:`.probe`       sha256 + media facts from one read of a segment (in-process TS parser, else ffmpeg framecrc).
 * :mod:`.sink`        SegmentRecord, GapRecord, GapReason, the SegmentSink protocol.
 * :mod:`.ingest_job`  one segment: probe, timing, put with retention, confirm by HEAD.
 * :mod:`.ingest`      the Ingester: ordered commits per camera, bounded uploads, retries, gaps.

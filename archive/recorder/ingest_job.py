@@ -31,7 +31,7 @@ IN_MEMORY_MAX: Final = 48 * 1024 * 1024
 #: wall time its file was finished (never before its dated start, SPEC.md 9.1: the lock is no shorter).
 RetentionPolicy = Callable[[str, dt.datetime], Retention | None]
 #: Which program lists a segment's packets (see :func:`archive.recorder.probe.probe_segment`).
-ProbeTool = Literal["ffprobe", "ffmpeg", "python"]
+ProbeTool = Literal["ffmpeg", "python"]
 #: ``(camera_id, seq, spool file) -> object key``. Must be unique per file and deterministic (the
 #: same file with the same seq gives the same key), so a retried upload finds its earlier copy.
 KeyPolicy = Callable[[str, int, SpoolFile], str]
@@ -100,10 +100,10 @@ def run_job(
     ``check_existing=False`` skips the look for an earlier copy under the key: only for the first
     attempt at a file this process saw being written (no earlier attempt can have stored it).
 
-    Raises :class:`OSError` (file unreadable or gone), :class:`ToolError` (ffprobe),
-    :class:`StorageError` subclasses (store down or refusing), :class:`ConflictError` (other bytes
-    under the key) and :class:`IntegrityError` (the store's copy or the local file does not match
-    what was hashed). Nothing is deleted here.
+    Raises :class:`OSError` (file unreadable or gone), :class:`ToolError` (ffmpeg, run only for video
+    the in-process parser does not read), :class:`StorageError` subclasses (store down or refusing),
+    :class:`ConflictError` (other bytes under the key) and :class:`IntegrityError` (the store's copy
+    or the local file does not match what was hashed). Nothing is deleted here.
     """
     path = job.file.path
     facts, data = read_and_probe(path, probe_tool, job.file.size)

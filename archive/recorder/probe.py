@@ -1,12 +1,13 @@
 """Facts about one finished segment, from one pass over its bytes.
 
-:func:`probe_segment` reads the file once: each chunk goes into SHA-256 *and* into ffprobe's stdin,
-so the hash and the media facts describe exactly the same bytes (no second read, no window in
-which the file could differ between hashing and probing). ffprobe (Debian's ``/usr/bin/ffprobe``;
-imageio-ffmpeg ships none) lists every packet; duration, keyframe start and holes are computed
-from those packet timestamps, which a third party can recompute from the stored object.
-``tool="python"`` (production) feeds the same chunks to an in-process MPEG-TS parser instead
-(:mod:`archive.recorder.tsparse`): the same facts from the same single read, without a subprocess.
+:func:`probe_segment` reads the file once: each chunk goes into SHA-256 *and* into the parser, so
+the hash and the media facts describe exactly the same bytes (no second read, no window in which
+the file could differ between hashing and probing). ``tool="python"`` (production) parses the
+transport stream in this process (:mod:`archive.recorder.tsparse`); video that parser does not read
+(neither H.264 nor H.265) falls back to ``tool="ffmpeg"``: the file is piped into the ffmpeg binary's
+``framecrc`` listing while it is hashed, and duration, keyframe start and holes are computed from
+the listed packet timestamps, which a third party can recompute from the stored object. Debian's
+ffprobe, the reference both are tested against, is a test oracle (tests/fixtures/ffprobe_oracle.py).
 """
 
 from __future__ import annotations
@@ -14,9 +15,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import itertools
-import json
-import os
-import shutil
 import subprocess
 import threading
 from collections.abc import Iterable
@@ -31,11 +29,6 @@ from archive.recorder.tsparse import TS, TsParser, TsSummary
 CHUNK: Final = TS * 5576  # 1 MiB rounded down to whole TS packets (1,048,288 bytes)
 TS_PACKET: Final = TS
 MEDIA_HOLE_S: Final = 1.0  # a jump between consecutive video timestamps larger than this is a hole
-DEFAULT_FFPROBE: Final = "/usr/bin/ffprobe"
-_ENTRIES: Final = (
-    "stream=index,codec_type,codec_name,width,height,sample_rate,channels"
-    ":packet=stream_index,pts_time,duration_time,flags"
-)
 
 
 @dataclass(frozen=True)
@@ -43,9 +36,9 @@ class ProbedSegment:
     """What one segment file contains.
 
     ``duration`` spans the video packets (first PTS to last PTS + its duration), else all packets.
-    ``readable``: ffprobe parsed it and found video. ``complete``: whole 188-byte TS packets and no
+    ``readable``: the parser or listing read it and found video. ``complete``: whole 188-byte TS packets and no
     demuxer errors. ``max_video_gap``: the largest step between consecutive video timestamps (a
-    value above ~1 s means frames are missing inside the segment). ``problems`` lists ffprobe's
+    value above ~1 s means frames are missing inside the segment). ``problems`` lists the listing tool's
     error lines and anything odd found here. ``video_packets`` counts access units (one per PES
     in FFmpeg's muxer, so all tools agree). ``audio_packets`` is the ffprobe/framecrc count of
     audio frames, but the in-process parser (``tool="python"``) counts PES packets, which may
@@ -70,19 +63,6 @@ class ProbedSegment:
     problems: tuple[str, ...] = ()
 
 
-def find_ffprobe(explicit: str | os.PathLike[str] | None = None) -> str:
-    """``explicit``, else ``ffprobe`` on PATH, else ``/usr/bin/ffprobe``.
-
-    Raises :class:`ToolError` when none is an executable file (install Debian's ``ffmpeg``).
-    """
-    candidates = [str(explicit)] if explicit is not None else [shutil.which("ffprobe") or "", DEFAULT_FFPROBE]
-    for candidate in candidates:
-        if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
-            return candidate
-    where = candidates[0] if explicit is not None else "on PATH or at " + DEFAULT_FFPROBE
-    raise ToolError(f"ffprobe was not found ({where}); install Debian's ffmpeg package (apt-get install ffmpeg)")
-
-
 def sha256_file(path: Path) -> tuple[str, int]:
     """SHA-256 (hex) and size of a file, via :func:`hashlib.file_digest`. Raises :class:`OSError`."""
     with path.open("rb") as fh:
@@ -91,7 +71,7 @@ def sha256_file(path: Path) -> tuple[str, int]:
 
 
 def _feed(path: Path, sink: IO[bytes] | None, digest: Any, sizes: list[int], errors: list[BaseException]) -> None:
-    """Hash every byte of ``path`` and copy it to ``sink`` while ffprobe still reads."""
+    """Hash every byte of ``path`` and copy it to ``sink`` while the listing tool still reads."""
     size = 0
     try:
         with path.open("rb") as fh:
@@ -102,7 +82,7 @@ def _feed(path: Path, sink: IO[bytes] | None, digest: Any, sizes: list[int], err
                     try:
                         sink.write(chunk)
                     except (BrokenPipeError, ValueError, OSError):
-                        sink = None  # ffprobe gave up; keep hashing
+                        sink = None  # the tool gave up; keep hashing
     except OSError as exc:
         errors.append(exc)
     finally:
@@ -116,8 +96,12 @@ def _drain(stream: IO[bytes], out: list[bytes]) -> None:
     out.append(stream.read())
 
 
-def _run_one_pass(argv: list[str], path: Path, timeout: float) -> tuple[bytes, str, int | None, int, str]:
-    """Run ``argv`` with the file's bytes on stdin while hashing them; (stdout, stderr, status, size, sha256)."""
+def run_one_pass(argv: list[str], path: Path, timeout: float) -> tuple[bytes, str, int | None, int, str]:
+    """Run ``argv`` with the file's bytes on stdin while hashing them; (stdout, stderr, status, size, sha256).
+
+    Raises :class:`ToolError` when the program cannot start or runs longer than ``timeout``, and
+    :class:`OSError` when the file cannot be read.
+    """
     try:
         proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     except OSError as exc:
@@ -168,43 +152,36 @@ def parse_chunks(chunks: Iterable[bytes]) -> ProbedSegment | None:
 def probe_segment(
     path: Path,
     *,
-    tool: Literal["ffprobe", "ffmpeg", "python"] = "ffprobe",
-    ffprobe: str | None = None,
+    tool: Literal["ffmpeg", "python"] = "python",
     ffmpeg: str | None = None,
     timeout: float = 120.0,
 ) -> ProbedSegment:
     """Hash and probe ``path`` in one read.
 
-    ``tool="ffprobe"`` (default) uses Debian's ffprobe; ``tool="ffmpeg"`` uses the static ffmpeg's
-    ``framecrc`` listing instead (same facts; about 10 ms instead of 60 ms of start-up per file,
-    because Debian's ffprobe loads 215 shared libraries). ``tool="python"`` parses the transport
-    stream in this process (:mod:`archive.recorder.tsparse`, no subprocess; the two tools above
-    are its reference, see :func:`facts_from_ts` for the differences). Raises :class:`OSError`
-    when the file cannot be read, :class:`ToolError` when the tool is missing, cannot start or
-    runs longer than ``timeout`` (for ``"python"`` only when the video is neither H.264 nor H.265:
-    such a file is probed again with ``"ffmpeg"``, whose single read gives both hash and facts).
-    An unparseable file is not an error: it gives ``readable=False`` with the reason in
-    ``problems``.
+    ``tool="python"`` (default) parses the transport stream in this process
+    (:mod:`archive.recorder.tsparse`, no subprocess; see :func:`facts_from_ts` for how it differs from
+    FFmpeg's listings); ``tool="ffmpeg"`` pipes the file into the ffmpeg binary's ``framecrc``
+    listing instead. Raises :class:`OSError` when the file cannot be read, :class:`ToolError` when
+    ffmpeg is missing, cannot start or runs longer than ``timeout`` (for ``"python"`` only when the
+    video is neither H.264 nor H.265: such a file is probed again with ``"ffmpeg"``, whose single read
+    gives both hash and facts). An unparseable file is not an error: it gives ``readable=False`` with
+    the reason in ``problems``.
     """
     if tool == "python":
         with path.open("rb") as fh:
             facts = parse_chunks(iter(lambda: fh.read(CHUNK), b""))
         if facts is not None:
             return facts
-        tool = "ffmpeg"
-    if tool == "ffmpeg":
-        argv = [find_ffmpeg(ffmpeg), "-nostdin", "-hide_banner", "-v", "error", "-f", CONTAINER, "-i", "pipe:0"]
-        argv += ["-map", "0", "-c", "copy", "-copyinkf", "-copyts", "-f", "framecrc", "-"]
-        out, err, status, size, sha = _run_one_pass(argv, path, timeout)
-        return facts_from_framecrc(out, err, status, size=size, sha256=sha)
-    argv = [find_ffprobe(ffprobe), "-v", "error", "-hide_banner", "-f", CONTAINER, "-i", "pipe:0"]
-    argv += ["-show_entries", _ENTRIES, "-of", "json"]
-    out, err, status, size, sha = _run_one_pass(argv, path, timeout)
-    return facts_from_ffprobe(out, err, status, size=size, sha256=sha)
+    argv = [find_ffmpeg(ffmpeg), "-nostdin", "-hide_banner", "-v", "error", "-f", CONTAINER, "-i", "pipe:0"]
+    argv += ["-map", "0", "-c", "copy", "-copyinkf", "-copyts", "-f", "framecrc", "-"]
+    out, err, status, size, sha = run_one_pass(argv, path, timeout)
+    return facts_from_framecrc(out, err, status, size=size, sha256=sha)
 
 
 @dataclass(frozen=True)
-class _Stream:
+class ListedStream:
+    """One stream of a packet listing (ffmpeg framecrc, or ffprobe in the tests)."""
+
     kind: str
     codec: str | None
     width: int | None = None
@@ -212,16 +189,18 @@ class _Stream:
 
 
 @dataclass(frozen=True)
-class _Packet:
+class ListedPacket:
+    """One packet of a listing: stream index, PTS in seconds (None when unset), duration, keyframe."""
+
     stream: int
     pts: float | None
     duration: float
     key: bool
 
 
-def _facts(
-    streams: dict[int, _Stream],
-    packets: list[_Packet],
+def facts_from_listing(
+    streams: dict[int, ListedStream],
+    packets: list[ListedPacket],
     problems: list[str],
     *,
     stderr: str,
@@ -229,13 +208,13 @@ def _facts(
     size: int,
     sha256: str,
 ) -> ProbedSegment:
-    """The facts from a normalized stream and packet listing (either tool)."""
+    """The facts from a normalized stream and packet listing (framecrc here, ffprobe in the tests). Never raises."""
     if returncode not in (0, None):
         problems.append(f"exit status {returncode}")
     video = next((s for s in streams.values() if s.kind == "video"), None)
     audio = next((s for s in streams.values() if s.kind == "audio"), None)
-    vpk = [p for p in packets if streams.get(p.stream, _Stream("", None)).kind == "video"]
-    apk = [p for p in packets if streams.get(p.stream, _Stream("", None)).kind == "audio"]
+    vpk = [p for p in packets if streams.get(p.stream, ListedStream("", None)).kind == "video"]
+    apk = [p for p in packets if streams.get(p.stream, ListedStream("", None)).kind == "audio"]
     timed = [(p.pts, p.duration) for p in (vpk or packets) if p.pts is not None]
     span = max(t + d for t, d in timed) - min(t for t, _ in timed) if timed else 0.0
     pts = sorted(p.pts for p in vpk if p.pts is not None)
@@ -266,42 +245,6 @@ def _facts(
         complete=readable and size % TS_PACKET == 0 and not stderr.strip(),
         problems=tuple(problems),
     )
-
-
-def _num(value: Any) -> float | None:
-    try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def facts_from_ffprobe(out: bytes, stderr: str, returncode: int | None, *, size: int, sha256: str) -> ProbedSegment:
-    """Build :class:`ProbedSegment` from ffprobe's JSON (pure; unit-testable). Never raises."""
-    problems = [line.strip() for line in stderr.splitlines() if line.strip()][:20]
-    try:
-        doc = json.loads(out.decode("utf-8", "replace") or "{}")
-    except json.JSONDecodeError as exc:
-        doc = {}
-        problems.append(f"ffprobe output is not JSON: {exc}")
-    streams: dict[int, _Stream] = {}
-    for s in doc.get("streams") or []:
-        width, height = s.get("width"), s.get("height")
-        streams[int(s.get("index", -1))] = _Stream(
-            str(s.get("codec_type", "")),
-            str(s["codec_name"]) if s.get("codec_name") else None,
-            width if isinstance(width, int) else None,
-            height if isinstance(height, int) else None,
-        )
-    packets = [
-        _Packet(
-            int(p.get("stream_index", -1)),
-            _num(p.get("pts_time")),
-            _num(p.get("duration_time")) or 0.0,
-            "K" in str(p.get("flags", "")),
-        )
-        for p in doc.get("packets") or []
-    ]
-    return _facts(streams, packets, problems, stderr=stderr, returncode=returncode, size=size, sha256=sha256)
 
 
 def facts_from_ts(ts: TsSummary, *, size: int, sha256: str) -> ProbedSegment:
@@ -362,7 +305,7 @@ def facts_from_framecrc(out: bytes, stderr: str, returncode: int | None, *, size
     kinds: dict[int, str] = {}
     codecs: dict[int, str] = {}
     dims: dict[int, tuple[int, int]] = {}
-    packets: list[_Packet] = []
+    packets: list[ListedPacket] = []
     for line in out.decode("utf-8", "replace").splitlines():
         if line.startswith("#"):
             head, _, value = line[1:].partition(":")
@@ -389,9 +332,11 @@ def facts_from_framecrc(out: bytes, stderr: str, returncode: int | None, *, size
         flags = next((int(f[2:], 16) for f in fields[6:] if f.startswith("F=")), 1)
         pts_raw = int(fields[2])
         pts = None if pts_raw == _NOPTS else pts_raw * tb
-        packets.append(_Packet(i, pts, int(fields[3]) * tb, bool(flags & 1)))
-    streams: dict[int, _Stream] = {}
+        packets.append(ListedPacket(i, pts, int(fields[3]) * tb, bool(flags & 1)))
+    streams: dict[int, ListedStream] = {}
     for i, kind in kinds.items():
         width, height = dims.get(i, (None, None))
-        streams[i] = _Stream(kind, codecs.get(i), width, height)
-    return _facts(streams, packets, problems, stderr=stderr, returncode=returncode, size=size, sha256=sha256)
+        streams[i] = ListedStream(kind, codecs.get(i), width, height)
+    return facts_from_listing(
+        streams, packets, problems, stderr=stderr, returncode=returncode, size=size, sha256=sha256
+    )

@@ -1,4 +1,4 @@
-"""One-pass hash + ffprobe of segment files (real files, Debian's ffprobe)."""
+"""One-pass hash + probe of segment files (real files): the archive's probe and Debian's ffprobe as its oracle."""
 
 from __future__ import annotations
 
@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 
 from archive.errors import ToolError
-from archive.recorder.probe import facts_from_ffprobe, find_ffprobe, probe_segment, sha256_file
+from archive.recorder.probe import probe_segment, sha256_file
+from tests.fixtures.ffprobe_oracle import facts_from_ffprobe, ffprobe_segment, find_ffprobe
 
 from .conftest import make_ts
 
 
 def test_facts_of_a_good_segment(ts_template: Path) -> None:
-    facts = probe_segment(ts_template)
+    facts = ffprobe_segment(ts_template)
     data = ts_template.read_bytes()
     assert facts.sha256 == hashlib.sha256(data).hexdigest() == sha256_file(ts_template)[0]
     assert facts.size == len(data)
@@ -29,7 +30,7 @@ def test_facts_of_a_good_segment(ts_template: Path) -> None:
 
 
 def test_audio_is_reported(tmp_path: Path) -> None:
-    facts = probe_segment(make_ts(tmp_path / "a.ts", 1.0, audio=True))
+    facts = ffprobe_segment(make_ts(tmp_path / "a.ts", 1.0, audio=True))
     assert facts.audio_codec == "aac" and facts.audio_packets > 0
 
 
@@ -37,7 +38,7 @@ def test_a_truncated_file_is_readable_but_not_complete(ts_template: Path, tmp_pa
     data = ts_template.read_bytes()
     cut = tmp_path / "cut.ts"
     cut.write_bytes(data[: len(data) // 2 + 77])
-    facts = probe_segment(cut)
+    facts = ffprobe_segment(cut)
     assert facts.readable and not facts.complete
     assert facts.sha256 == hashlib.sha256(cut.read_bytes()).hexdigest()
     assert any("truncated" in p for p in facts.problems)
@@ -49,20 +50,23 @@ def test_garbage_and_empty_files_are_unreadable_not_errors(tmp_path: Path) -> No
     empty = tmp_path / "empty.ts"
     empty.write_bytes(b"")
     for path in (junk, empty):
-        facts = probe_segment(path)
-        assert not facts.readable and not facts.complete
-        assert facts.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+        for facts in (ffprobe_segment(path), probe_segment(path), probe_segment(path, tool="ffmpeg")):
+            assert not facts.readable and not facts.complete
+            assert facts.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def test_a_missing_file_raises_oserror(tmp_path: Path) -> None:
-    with pytest.raises(OSError):
-        probe_segment(tmp_path / "gone.ts")
+    for probe in (ffprobe_segment, probe_segment):
+        with pytest.raises(OSError):
+            probe(tmp_path / "gone.ts")
 
 
 def test_missing_ffprobe_is_a_tool_error(tmp_path: Path, ts_template: Path) -> None:
     with pytest.raises(ToolError, match="ffprobe"):
-        probe_segment(ts_template, ffprobe=str(tmp_path / "ffprobe"))
+        ffprobe_segment(ts_template, ffprobe=str(tmp_path / "ffprobe"))
     assert find_ffprobe() == (shutil.which("ffprobe") or "/usr/bin/ffprobe")
+    with pytest.raises(ToolError, match="ffmpeg"):
+        probe_segment(ts_template, tool="ffmpeg", ffmpeg=str(tmp_path / "ffmpeg"))
 
 
 def test_pure_facts_keyframe_hole_and_duration() -> None:
@@ -89,7 +93,7 @@ def test_ffmpeg_framecrc_gives_the_same_facts_as_ffprobe(ts_template: Path, tmp_
     junk = tmp_path / "junk.ts"
     junk.write_bytes(b"\x00" * 5000)
     for path in (ts_template, make_ts(tmp_path / "a.ts", 1.0, audio=True, size="640x360"), cut, junk):
-        a = probe_segment(path, tool="ffprobe")
+        a = ffprobe_segment(path)
         b = probe_segment(path, tool="ffmpeg")
         same = ("size", "sha256", "video_codec", "width", "height", "starts_with_keyframe", "audio_codec")
         assert [getattr(a, f) for f in same] == [getattr(b, f) for f in same], path

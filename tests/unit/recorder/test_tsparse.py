@@ -1,8 +1,8 @@
 """The in-process MPEG-TS parser against FFmpeg: real files, same facts field by field.
 
 Every file here is made by the static ffmpeg (imageio-ffmpeg) and probed three ways:
-``tool="python"`` (archive.recorder.tsparse), ``tool="ffmpeg"`` (framecrc) and ``tool="ffprobe"``
-(Debian's ffprobe 5.1). Documented tolerances only: ``duration`` within one frame (openh264
+``tool="python"`` (archive.recorder.tsparse), ``tool="ffmpeg"`` (framecrc) and Debian's ffprobe 5.1
+(the oracle in tests/fixtures/ffprobe_oracle.py). Documented tolerances only: ``duration`` within one frame (openh264
 gives 2.0 s from framecrc, 1.96 s from ffprobe 5.1), ``max_video_gap`` within 2 us (ffprobe's
 6-decimal text), and ``audio_packets`` (PES packets, not frames: only "none" vs "some" must
 agree). ``complete`` differs on purpose for damage FFmpeg does not report (flipped sync byte,
@@ -26,6 +26,7 @@ from archive.recorder import nalu
 from archive.recorder.ffmpeg import find_ffmpeg
 from archive.recorder.probe import ProbedSegment, probe_segment
 from archive.recorder.tsparse import TS, TsParser, TsSummary, _span
+from tests.fixtures.ffprobe_oracle import ffprobe_segment
 
 EXACT = ("size", "sha256", "video_codec", "width", "height", "starts_with_keyframe", "audio_codec",
          "video_packets", "data_streams", "readable")  # fmt: skip
@@ -130,7 +131,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], Path]:
 
 def probe_all(path: Path) -> tuple[ProbedSegment, ProbedSegment, ProbedSegment]:
     """The facts from the parser, from framecrc and from ffprobe."""
-    return (probe_segment(path, tool="python"), probe_segment(path, tool="ffmpeg"), probe_segment(path, tool="ffprobe"))
+    return (probe_segment(path, tool="python"), probe_segment(path, tool="ffmpeg"), ffprobe_segment(path))
 
 
 def assert_same(py: ProbedSegment, ref: ProbedSegment, *, frame: float, complete: bool = True) -> None:
