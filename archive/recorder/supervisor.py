@@ -45,7 +45,7 @@ from archive.recorder.process import FfmpegRun, classify_exit, end_orphans
 from archive.recorder.sink import RecorderGapReason
 from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
-from archive.recorder.timeline import STATES_FILE, StateTimeline, without_urls
+from archive.recorder.timeline import CLEAN_STOP, STATES_FILE, StateTimeline, without_urls
 from archive.redact import remember_secret, scrub, scrub_optional
 
 GIB: Final = 1024**3
@@ -216,7 +216,7 @@ class CameraWorker:
             else:
                 self._set(state=CameraState.RECONNECTING, pid=None)
                 await _sleep(stop, self.settings.reconnect.delay(max(unreachable, failures, 1)))
-        self.timeline.mark(self._clock(), RecorderGapReason.RECORDER_STOPPED, "the recorder was stopped")
+        self.timeline.mark(self._clock(), RecorderGapReason.RECORDER_STOPPED, CLEAN_STOP)
         self._set(state=CameraState.STOPPED, pid=None)
 
     def _spool_full_detail(self) -> str:
@@ -276,7 +276,7 @@ class CameraWorker:
                     return classify_exit(proc.returncode, list(proc.log))
                 if stop.is_set():
                     await proc.stop(self.settings.stop_grace)
-                    return RecorderGapReason.RECORDER_STOPPED, "the recorder was stopped"
+                    return RecorderGapReason.RECORDER_STOPPED, CLEAN_STOP
                 now = time.monotonic()
                 if not watch.streaming and (proc.output_opened or proc.last_progress_at is not None):
                     watch.streaming = True  # the camera's streams are known and the first file is open

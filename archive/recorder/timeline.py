@@ -36,6 +36,8 @@ from archive.recorder.sink import RecorderGapReason
 
 log = logging.getLogger(__name__)
 NOT_RUNNING: Final = "the recorder was not running"
+CLEAN_STOP: Final = "the recorder was stopped"  # the mark a clean stop leaves (supervisor)
+UNCLEAN_END: Final = "the recorder ended without a clean stop (killed, crashed or powered off)"
 STATES_FILE: Final = "states.jsonl"  # in the camera's spool directory
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _KEPT_MARKS: Final = 4096  # a camera flapping for days: the oldest marks are dropped first
@@ -108,11 +110,19 @@ class StateTimeline:
 
     def start(self, at: dt.datetime) -> None:
         """The recorder began watching the camera at ``at``: the marks an earlier recorder kept
-        are loaded; time before them is ``recorder_stopped``."""
+        are loaded; time before them is ``recorder_stopped``, and the time since the earlier run's
+        last mark says whether that run was stopped (its :data:`CLEAN_STOP` mark) or ended without a
+        clean stop (no such mark: killed, crashed or powered off)."""
         with self._lock:
             self.started_at = at
             self._load()
-        detail = f"the recorder was not running or starting (it started at {_iso(at)})"
+            last = self._marks[-1] if self._marks else None
+        if last is None:  # no earlier run kept marks here: nothing is known of the time before
+            detail = f"the recorder was not running or starting (it started at {_iso(at)})"
+        elif last.reason is RecorderGapReason.RECORDER_STOPPED and last.detail == CLEAN_STOP:
+            detail = f"{CLEAN_STOP} at {_iso(last.at)} and started again at {_iso(at)}"
+        else:  # the earlier run left no stop mark: SIGKILL, a crash or a power cut ended it
+            detail = f"{UNCLEAN_END} and started again at {_iso(at)}"
         self.mark(at, RecorderGapReason.RECORDER_STOPPED, detail)
 
     # -- persistence (never raises: without the file, reasons after a restart are "not running") --

@@ -96,7 +96,7 @@ def test_the_recorder_stopped_while_a_camera_is_down_splits_the_gap_by_state(
     down = [g for g in found if g.reason is RecorderGapReason.RECORDER_STOPPED]
     assert abs((down[0].start - stopped).total_seconds()) < 1.5
     assert abs((down[-1].end - started).total_seconds()) < 1.5  # not a second of the camera's outage after it
-    assert any(g.detail.startswith("the recorder was not running") for g in down), down
+    assert any(g.detail.startswith("the recorder was stopped at ") for g in down), down  # a clean stop, said so
     assert last.end >= back - dt.timedelta(seconds=0.5) and "connection refused by 127.0.0.1" in last.detail
     assert_covered(sink, "cam-r", tolerance=1.0)
     no_url(found)

@@ -146,6 +146,7 @@ def assert_gap_after(sink: MemorySink, last: SegmentRecord, first: SegmentRecord
     assert len(found) <= 1, found
     for gap in found:
         assert gap.reason is RecorderGapReason.RECORDER_STOPPED
+        assert gap.detail.startswith("the recorder ended without a clean stop (killed"), gap  # not "was stopped"
         assert gap.start == last.end and gap.end == first.start
     if not found:
         assert (first.start - last.end).total_seconds() <= DEFAULT_GAP_TOLERANCE_S, (last, first)

@@ -84,4 +84,22 @@ def test_the_marks_survive_a_restart_and_stay_small(tmp_path: Path) -> None:
     assert pieces[0].detail == "connection refused by cam:554 (199 attempts)"
     (down,) = second.explain(at(300), at(401), 1.0)
     assert down.reason is RecorderGapReason.RECORDER_STOPPED
-    assert down.detail == "the recorder was not running or starting (it started at 2025-03-01T12:06:40.000000Z)"
+    assert down.detail == (
+        "the recorder was stopped at 2025-03-01T12:05:00.000000Z and started again at 2025-03-01T12:06:40.000000Z"
+    )
+
+
+def test_a_recorder_that_ended_without_a_clean_stop_is_told_apart_from_a_stop(tmp_path: Path) -> None:
+    """SIGKILL, a crash or a power cut leaves no stop mark: the next run says so, not "stopped"."""
+    path = tmp_path / "states.jsonl"
+    first = StateTimeline(path=path)
+    first.start(at(0))
+    first.recording(at(1))  # ... killed while recording: no "stopped" mark is ever written
+    second = StateTimeline(path=path)
+    second.start(at(400))
+    (down,) = second.explain(at(90), at(401), 1.0)
+    assert down.reason is RecorderGapReason.RECORDER_STOPPED
+    assert down.detail == (
+        "the recorder ended without a clean stop (killed, crashed or powered off) and started again at "
+        "2025-03-01T12:06:40.000000Z"
+    )
