@@ -26,17 +26,18 @@ from typing import Any
 
 from archive.export.fetch import Prefetcher
 from archive.export.gather import CameraEvidence, gather
+from archive.export.job import BuildJob
 from archive.export.manifest import CameraPaths, camera_section, manifest_bytes, sign_manifest
-from archive.export.model import Actor, ExportRecord, ExportSettings
+from archive.export.model import ExportRecord, ExportSettings
 from archive.export.report import ReportInput, render_report
 from archive.export.report_pdf import render_report_pdf
 from archive.export.static import add_static
 from archive.export.verifier.custody import verify_chain
 from archive.export.working_copy import WorkingCopy, make_working_copy
 from archive.export.zipout import FileRecord, PackageWriter
-from archive.integrity import IntegrityError, Signer, VerifierKey, canonical_json, parse_time
+from archive.integrity import IntegrityError, canonical_json, parse_time
 from archive.ledger.service import Ledger
-from archive.model import Camera, Owner, us_from_utc
+from archive.model import us_from_utc
 from archive.storage.base import ObjectStore
 
 __all__ = ["BuildJob", "BuiltPackage", "PackageBuilder", "package_name"]
@@ -50,20 +51,6 @@ _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 def package_name(case_id: str, export_id: str) -> str:
     """``<case, filesystem-safe>_<export id>``: the zip's name (``.zip``) and its top folder."""
     return f"{_SAFE.sub('_', case_id).strip('._-')[:80] or 'case'}_{export_id}"
-
-
-@dataclass(frozen=True)
-class BuildJob:
-    """What to build: the export, registry facts, who builds, the key that signs."""
-
-    record: ExportRecord
-    cameras: Mapping[str, Camera]
-    owners: Mapping[str, Owner]
-    requester: Actor
-    operator: Actor
-    archive_name: str
-    signer: Signer
-    keys: tuple[VerifierKey, ...]
 
 
 @dataclass(frozen=True)

@@ -4,16 +4,13 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import archive.integrity
 from archive.export import verifier
+from archive.export.job import BuildJob
 from archive.export.model import ExportSettings
 from archive.export.verifier.formats import fingerprint, keys_text
 from archive.export.zipout import PackageWriter
-
-if TYPE_CHECKING:
-    from archive.export.builder import BuildJob
 
 __all__ = ["add_static", "readme"]
 
