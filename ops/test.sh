@@ -12,9 +12,9 @@ fi
 .venv/bin/mypy --strict archive
 .venv/bin/lint-imports  # layer and adapter contracts: pyproject.toml [tool.importlinter]
 set +e
-# The suite runs on ARCHIVE_TEST_WORKERS processes (pytest-xdist, default 3 on this 2-core machine: most
-# tests wait on real-time cameras, not on a core); ARCHIVE_TEST_WORKERS=0 runs it in this one process.
-.venv/bin/python -m pytest -n "${ARCHIVE_TEST_WORKERS:-3}" --durations=25 "$@"
+# The suite runs on ARCHIVE_TEST_WORKERS processes (pytest-xdist; default 0 = this one process, until a parallel run passes whole; most
+# tests wait on real-time cameras, not on a core, so ARCHIVE_TEST_WORKERS=3 suits a 2-core machine).
+.venv/bin/python -m pytest -n "${ARCHIVE_TEST_WORKERS:-0}" --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
