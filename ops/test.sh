@@ -12,8 +12,8 @@ fi
 .venv/bin/mypy --strict archive
 .venv/bin/lint-imports  # layer and adapter contracts: pyproject.toml [tool.importlinter]
 set +e
-# The suite runs on ARCHIVE_TEST_WORKERS processes (pytest-xdist; default 0 = this one process, until a parallel run passes whole; most
-# tests wait on real-time cameras, not on a core, so ARCHIVE_TEST_WORKERS=3 suits a 2-core machine).
+# ARCHIVE_TEST_WORKERS pytest-xdist workers; default 0 = this one process, until a parallel run passes
+# whole. Most tests wait on real-time cameras, not on a core: 3 workers suit a 2-core machine.
 .venv/bin/python -m pytest -n "${ARCHIVE_TEST_WORKERS:-0}" --durations=25 "$@"
 rc=$?
 set -e

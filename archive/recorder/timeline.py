@@ -110,9 +110,9 @@ class StateTimeline:
 
     def start(self, at: dt.datetime) -> None:
         """The recorder began watching the camera at ``at``: the marks an earlier recorder kept
-        are loaded; time before them is ``recorder_stopped``, and the time since the earlier run's
-        last mark says whether that run was stopped (its :data:`CLEAN_STOP` mark) or ended without a
-        clean stop (no such mark: killed, crashed or powered off)."""
+        are loaded; time before them is ``recorder_stopped``, and the earlier run's last mark says
+        whether that run was stopped (its :data:`CLEAN_STOP` mark) or ended without a clean stop
+        (no such mark: killed, crashed or powered off)."""
         with self._lock:
             self.started_at = at
             self._load()
