@@ -12,9 +12,11 @@ fi
 .venv/bin/mypy --strict archive
 .venv/bin/lint-imports  # layer and adapter contracts: pyproject.toml [tool.importlinter]
 set +e
-# ARCHIVE_TEST_WORKERS pytest-xdist workers; default 0 = this one process, until a parallel run passes
-# whole. Most tests wait on real-time cameras, not on a core: 3 workers suit a 2-core machine.
-.venv/bin/python -m pytest -n "${ARCHIVE_TEST_WORKERS:-0}" --durations=25 "$@"
+# TEST_WORKERS: pytest-xdist workers (default 3; 0 = this one process). Most tests wait on real-time
+# cameras, not on a core, so 3 workers suit a 2-core machine. The name has no ARCHIVE_ prefix on
+# purpose: the archive's configuration refuses unknown ARCHIVE_* variables, and the CLI subprocesses
+# the tests start inherit this environment.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then

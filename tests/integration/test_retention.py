@@ -52,7 +52,7 @@ def test_run_deletes_expired_footage_logs_prunes_and_keeps_the_log_verifiable(re
     new = renv.record(lobby, starts(now - 1 * DAY, 3), up)
     a_old = renv.record(atcs, starts(now - 40 * DAY, 3), up)  # dishub keeps 30 days
     a_new = renv.record(atcs, starts(now - 10 * DAY, 2), up)
-    wait_until(now + timedelta(seconds=2))  # the 2 s minimum lock of the expired ones lapses
+    wait_until(renv.clock() + timedelta(seconds=2))  # the 2 s minimum lock of the last upload lapses
     svc = renv.service()
 
     preview = svc.preview()
@@ -92,7 +92,7 @@ def test_legal_hold_blocks_deletion_in_catalog_and_store(renv: REnv) -> None:
     now = renv.clock()
     first = now - 20 * DAY
     segs = renv.record(lobby, starts(first, 10), renv.upload_lock())
-    wait_until(now + timedelta(seconds=2))
+    wait_until(renv.clock() + timedelta(seconds=2))
     svc = renv.service(batch_size=100)
     with pytest.raises(ForbiddenError):
         svc.holds.create(HoldActor("mall-staff", HoldRole.OWNER), case_id="X", reason="r", cameras=[lobby],
@@ -152,7 +152,7 @@ def test_failed_delete_is_reported_never_marked_and_retried(renv: REnv) -> None:
     lobby = renv.cam("lobby")
     now = renv.clock()
     segs = renv.record(lobby, starts(now - 20 * DAY, 6), renv.upload_lock())
-    wait_until(now + timedelta(seconds=2))
+    wait_until(renv.clock() + timedelta(seconds=2))
     renv.store.set_legal_hold(renv.media, segs[2][1], segs[2][2], True)  # someone else's hold, outside the catalog
     svc = renv.service(batch_size=100)
     report = svc.run()
@@ -312,7 +312,7 @@ def test_unregistered_cameras_are_never_deleted(renv: REnv) -> None:
     ghost = renv.cam("ghost")
     now = renv.clock()
     renv.record(ghost, starts(now - 400 * DAY, 2), renv.upload_lock())
-    wait_until(now + timedelta(seconds=2))
+    wait_until(renv.clock() + timedelta(seconds=2))
     preview = renv.service().preview()
     assert ghost in preview.unmanaged and preview.plan.count == 0
 

@@ -59,7 +59,7 @@ def test_check_plan_hold_run_release(renv: REnv, config: Path, capsys) -> None:
     lobby = renv.cam("lobby")
     now = renv.clock()
     renv.record(lobby, starts(now - 20 * DAY, 6), renv.upload_lock())
-    wait_until(now + timedelta(seconds=2))
+    wait_until(renv.clock() + timedelta(seconds=2))
 
     code, out, _ = run(config, "retention", "check")
     assert code == 0 and "sunrise-mall" in out and "keep  14d" in out and "exports: owner" in out

@@ -29,7 +29,7 @@ def test_background_scheduler_runs_retention_and_hold_sync(renv: REnv) -> None:
     lobby = renv.cam("lobby")
     now = renv.clock()
     renv.record(lobby, starts(now - 20 * DAY, 3), renv.upload_lock())
-    wait_until(now + timedelta(seconds=2))
+    wait_until(renv.clock() + timedelta(seconds=2))
     jobs = RetentionJobs(renv.service(interval_minutes=60, hold_sync_minutes=5))
     sched = BackgroundScheduler(timezone="UTC")
     jobs.add_to(sched, first_run_delay=timedelta(0))
@@ -84,7 +84,7 @@ def test_invalid_policies_fail_the_run_and_delete_nothing(renv: REnv) -> None:
     lobby = renv.cam("lobby")
     now = renv.clock()
     renv.record(lobby, starts(now - 20 * DAY, 2), renv.upload_lock())
-    wait_until(now + timedelta(seconds=2))
+    wait_until(renv.clock() + timedelta(seconds=2))
     (renv.policies / "sunrise-mall.toml").write_text(
         'owner = "sunrise-mall"\nkeep_days = -14\nexport_approval = "owner"\n')
     jobs = RetentionJobs(renv.service())

@@ -38,7 +38,7 @@ def _snapshot(env: Env) -> tuple[int, int, dict[str, object], int, int]:
 
 def test_append_under_superseded_claim_is_refused_and_writes_nothing(env: Env) -> None:
     ledger_a = make_ledger(env.engine, env.store, env.key_file, env.media, env.logs, env.tag)
-    ledger_a.claims = WriterClaims(env.engine, holder="node-a:1:aaaa", ttl_s=0.5)
+    ledger_a.claims = WriterClaims(env.engine, holder="node-a:1:aaaa", ttl_s=2.0)
     ledger_a.appender.claims = ledger_a.claims
     first = ledger_a.claims.claim(CAM)
     assert first.epoch == 1
@@ -49,12 +49,13 @@ def test_append_under_superseded_claim_is_refused_and_writes_nothing(env: Env) -
         head = conn.execute(select(repo.STATE.c.writer_holder, repo.STATE.c.writer_epoch)).one()
     assert tuple(head) == ("node-a:1:aaaa", 1)  # the head row carries the claim of its last append
 
-    # B may not take a live claim ...
+    # B may not take a live claim (renewed just now, so a loaded machine cannot let it lapse first) ...
+    ledger_a.claims.renew_all()
     claims_b = WriterClaims(env.engine, holder="node-b:2:bbbb", ttl_s=15)
     with pytest.raises(WriterHeldError, match="node-a:1:aaaa"):
         claims_b.claim(CAM)
     # ... but once A stopped renewing and the claim expired (database clock), B takes it over
-    time.sleep(0.8)
+    time.sleep(2.3)
     second = claims_b.claim(CAM)
     assert (second.holder, second.epoch) == ("node-b:2:bbbb", 2)
 
