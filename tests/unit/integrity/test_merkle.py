@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import random
 from pathlib import Path
 
 import pytest
@@ -82,9 +83,10 @@ def test_incremental_equals_batch_for_every_size_up_to_300() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.integers(min_value=0, max_value=5000), st.data())
-def test_incremental_equals_batch_random(n: int, data: st.DataObject) -> None:
-    ls = [hashlib.sha256(data.draw(st.binary(max_size=3)) + i.to_bytes(4, "big")).digest() for i in range(n)]
+@given(st.integers(min_value=0, max_value=5000), st.randoms(use_true_random=False))
+def test_incremental_equals_batch_random(n: int, rng: random.Random) -> None:
+    # leaf contents from a drawn generator: one draw per example, not 5,000 (that took 109 s under load)
+    ls = [hashlib.sha256(rng.randbytes(rng.randrange(4)) + i.to_bytes(4, "big")).digest() for i in range(n)]
     cr = CompactRange()
     cr.extend(ls)
     assert cr.root() == merkle_root(ls)
