@@ -22,7 +22,9 @@ with ``raise ... from exc``. The CLI maps :class:`UserError` to exit code 2 and 
     │   └── StorageDeniedError        refused for another reason (credentials, policy)
     ├── CatalogError              the relational catalog
     ├── SecretError               encryption key missing/corrupt, ciphertext not decryptable
-    └── ToolError                 an external program (ffmpeg, weed, gst) missing or failed
+    ├── ToolError                 an external program (ffmpeg, weed, gst) missing or failed
+    └── WitnessError              a witness refused a checkpoint or could not be reached
+        └── WitnessSizeError      the witness holds another size (HTTP 409 with its size)
 
     IntegrityError                evidence does not verify: the root of archive.integrity.errors.
                                   integrity/ is shipped alone inside exports (stdlib + cryptography),
@@ -142,6 +144,23 @@ class NotRunningError(ArchiveError):
     """The service a command reports on is not running (``archive status``: exit 1, not bad input)."""
 
 
+class WitnessError(ArchiveError):
+    """A witness (c2sp.org/tlog-witness) refused a checkpoint or could not be reached; ``status``
+    is its HTTP status (None: no answer)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class WitnessSizeError(WitnessError):
+    """The witness holds ``size`` for the log, not the old size submitted (HTTP 409)."""
+
+    def __init__(self, message: str, size: int) -> None:
+        super().__init__(message, 409)
+        self.size = size
+
+
 ERRORS: tuple[type[Exception], ...] = (ArchiveError, IntegrityError)
 """Everything a seam (CLI, API) translates; anything else is a bug."""
 
@@ -149,5 +168,6 @@ __all__ = [
     "ERRORS", "AccessError", "ArchiveError", "CatalogError", "ConfigError", "ConflictError", "ForbiddenError",
     "IntegrityError", "NotFoundError", "NotRunningError", "ObjectLockedError", "ObjectMissingError", "Problem",
     "SecretError", "StorageDeniedError", "StorageError", "StorageUnavailableError", "TooManyAttemptsError",
-    "ToolError", "UnauthenticatedError", "UserError", "ValidationError", "WriterClaimLostError", "WriterHeldError",
+    "ToolError", "UnauthenticatedError", "UserError", "ValidationError", "WitnessError", "WitnessSizeError",
+    "WriterClaimLostError", "WriterHeldError",
 ]

@@ -1,4 +1,4 @@
-"""CLI commands of the evidence logs: ``keys``, ``witness``, ``log`` and ``verify``.
+"""CLI commands of the evidence logs: ``keys``, ``log`` and ``verify`` (``witness``: :mod:`archive.cli.witness`).
 
 :func:`register` adds them to the ``archive`` parser (``archive/cli/main.py``). Handlers get
 ``(args, cfg, out)`` and return an exit code; errors are raised as archive errors and mapped
@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from archive.cli.common import cli_time, no_archive_needed, runtime
+from archive.cli.common import cli_time, runtime
 from archive.config import Config
 from archive.errors import UserError
 from archive.model import utc_from_us
@@ -26,7 +25,7 @@ if TYPE_CHECKING:  # the heavy imports happen inside the handlers: `archive --he
     from archive.ledger.report import VerifyReport
     from archive.ledger.service import Ledger
 
-__all__ = ["open_ledger", "register"]
+__all__ = ["key_arg", "open_ledger", "read_text", "register"]
 
 
 @contextmanager
@@ -36,7 +35,7 @@ def open_ledger(cfg: Config) -> Iterator[Ledger]:
         yield rt.ledger
 
 
-def _read(path: str) -> str:
+def read_text(path: str) -> str:
     try:
         return sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
     except FileNotFoundError as exc:
@@ -45,12 +44,12 @@ def _read(path: str) -> str:
         raise UserError(f"cannot read {path}: {exc}") from exc
 
 
-def _key_arg(value: str) -> VerifierKey:
+def key_arg(value: str) -> VerifierKey:
     """A verifier key given inline or as a file holding one."""
     from archive.integrity import IntegrityError
     from archive.ledger.trust import keys_from_text
 
-    text = _read(value).strip() if Path(value).is_file() else value
+    text = read_text(value).strip() if Path(value).is_file() else value
     try:
         keys = keys_from_text(text)
     except IntegrityError as exc:
@@ -67,7 +66,7 @@ def _trusted(path: str | None) -> list[VerifierKey] | None:
     if path is None:
         return None
     try:
-        return keys_from_text(_read(path))
+        return keys_from_text(read_text(path))
     except IntegrityError as exc:
         raise UserError(f"{path}: {exc}") from exc
 
@@ -114,69 +113,6 @@ def cmd_keys_rotate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
         old, new = ledger.rotate_keys()
         print(f"retired {old.verifier_key}\nactive  {new.verifier_key}", file=out)
         print(f"{len(ledger.logs())} logs now carry a key entry signed by the old key", file=out)
-    return 0
-
-
-# -- witness ----------------------------------------------------------------------------------
-def cmd_witness_keygen(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Create a witness key file (0600) and print its verifier key."""
-    from archive.integrity import IntegrityError
-    from archive.ledger.witness import witness_keygen
-
-    try:
-        signer = witness_keygen(args.name)
-    except IntegrityError as exc:
-        raise UserError(f"witness name: {exc}") from exc
-    path = Path(args.out or f"witness-{args.name.replace('/', '_')}.key")
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError as exc:
-        raise UserError(f"{path} exists; not overwriting a key") from exc
-    with os.fdopen(fd, "w", encoding="ascii") as fh:
-        fh.write(signer.encode() + "\n")
-    print(f"# private key written to {path} (keep it secret)", file=out)
-    print(signer.verifier_key.encode(), file=out)
-    return 0
-
-
-def cmd_witness_cosign(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Standalone: verify a checkpoint (and consistency with the previous one), print a cosignature line."""
-    from archive.integrity import IntegrityError, Signer
-    from archive.ledger.witness import ConsistencyProof, witness_cosign
-
-    try:
-        witness = Signer.parse(_read(args.key))
-        proof = ConsistencyProof.from_json(_read(args.proof).strip().encode()) if args.proof else None
-        line = witness_cosign(
-            witness, _read(args.checkpoint), _key_arg(args.log_key),
-            previous=_read(args.previous) if args.previous else None, proof=proof, timestamp=args.time,
-        )  # fmt: skip
-    except IntegrityError as exc:
-        print(f"archive: refusing to cosign: {exc}", file=sys.stderr)
-        return 1
-    out.write(line)
-    return 0
-
-
-def cmd_witness_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Store a witness's cosignature line with the checkpoint it signs."""
-    from archive.ledger.witness import add_cosignature
-
-    line = _read(args.file).strip()
-    key = _key_arg(args.witness_key) if args.witness_key else None
-    with open_ledger(cfg) as ledger:
-        cosig = add_cosignature(ledger, args.camera, args.size, line, key)
-    print(f"stored cosignature by {cosig.name} at {cosig.timestamp} on size {args.size}", file=out)
-    return 0
-
-
-def cmd_witness_proof(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Print a consistency proof (JSON) between two sizes of a camera log."""
-    from archive.ledger.witness import consistency_proof_for
-
-    with open_ledger(cfg) as ledger:
-        proof = consistency_proof_for(ledger, args.camera, args.old_size, args.new_size)
-    print(proof.to_json().decode(), file=out)
     return 0
 
 
@@ -248,7 +184,7 @@ def cmd_verify_log(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def register(sub: Any) -> None:
-    """Add ``keys``, ``witness``, ``log`` and ``verify`` to the ``archive`` subparsers."""
+    """Add ``keys``, ``log`` and ``verify`` to the ``archive`` subparsers."""
     keys = sub.add_parser("keys", help="log signing keys").add_subparsers(dest="sub", required=True)
     show = keys.add_parser("show", help="print the public verifier keys (never a private key)")
     show.add_argument("--camera", help="only this camera's log key")
@@ -256,32 +192,6 @@ def register(sub: Any) -> None:
     keys.add_parser("rotate", help="new signing key; every log gets a key entry signed by the old one").set_defaults(
         handler=cmd_keys_rotate
     )
-
-    wit = sub.add_parser("witness", help="witness cosignatures of checkpoints")
-    wit = wit.add_subparsers(dest="sub", required=True)
-    kg = wit.add_parser("keygen", help="create a witness key (cosignature/v1) file and print its verifier key")
-    kg.add_argument("name", help="witness key name, e.g. police.example.org/witness")
-    kg.add_argument("--out", help="private key file to create (default witness-<name>.key)")
-    no_archive_needed(kg).set_defaults(handler=cmd_witness_keygen)
-    cs = wit.add_parser("cosign", help="standalone: verify a checkpoint and print a cosignature line")
-    cs.add_argument("--key", required=True, help="witness private key file (PRIVATE+KEY+...)")
-    cs.add_argument("--checkpoint", required=True, help="signed checkpoint note file ('-' for stdin)")
-    cs.add_argument("--log-key", required=True, help="the log's verifier key, or a file holding it")
-    cs.add_argument("--previous", help="the previous checkpoint this witness cosigned")
-    cs.add_argument("--proof", help="consistency proof JSON from the previous checkpoint to this one")
-    cs.add_argument("--time", type=int, help="cosignature time, POSIX seconds (default now)")
-    no_archive_needed(cs).set_defaults(handler=cmd_witness_cosign)
-    add = wit.add_parser("add-cosignature", help="store a witness's cosignature line with a checkpoint")
-    add.add_argument("camera")
-    add.add_argument("size", type=int)
-    add.add_argument("file", help="file with the cosignature line ('-' for stdin)")
-    add.add_argument("--witness-key", help="verify the line with this witness verifier key (or file)")
-    add.set_defaults(handler=cmd_witness_add)
-    pf = wit.add_parser("proof", help="print a consistency proof between two sizes of a camera log")
-    pf.add_argument("camera")
-    pf.add_argument("old_size", type=int)
-    pf.add_argument("new_size", type=int, nargs="?", help="default: the latest checkpoint")
-    pf.set_defaults(handler=cmd_witness_proof)
 
     lg = sub.add_parser("log", help="camera evidence logs").add_subparsers(dest="sub", required=True)
     ck = lg.add_parser("checkpoint", help="print a signed checkpoint (with cosignatures)")

@@ -21,6 +21,7 @@ from archive.cli.registry import register as register_registry
 from archive.cli.retention import register as register_retention
 from archive.cli.up import register as register_up
 from archive.cli.users import register as register_api
+from archive.cli.witness import register as register_witness
 from archive.config import load_config
 from archive.errors import ERRORS, UserError, ValidationError
 from archive.redact import install_log_scrubber
@@ -37,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     register_up(sub)  # up, record, status
     register_registry(sub)  # config, db, cameras, owners, health, simulate
-    register_ledger(sub)  # keys, witness, log, verify
+    register_ledger(sub)  # keys, log, verify
+    register_witness(sub)  # witness serve, keygen, cosign, add-cosignature, proof
     register_api(sub)  # users, tokens, api serve
     register_retention(sub)  # retention, holds
     register_export(sub)  # export, verify package
