@@ -15,8 +15,10 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from archive.config_rules import coerce, validate_api_limits, validate_retention, validate_witnessing
 from archive.errors import ConfigError
 from archive.redact import scrub
+from archive.witness_config import ExportConfig, WitnessEndpoint
 
 ENV_PREFIX = "ARCHIVE_"
 ENV_CONFIG_PATH = "ARCHIVE_CONFIG"
@@ -161,6 +163,8 @@ class LedgerConfig:
     """File of the witnesses' verifier keys (one per line, as ``archive witness keygen`` prints
     them; ``#`` comments). Evidence exports keep the cosignatures these keys verify and bundle
     the keys, so the package's verifier checks them. Empty: no witness is known."""
+    witnesses: tuple[WitnessEndpoint, ...] = ()
+    """Witnesses the checkpointer submits every new checkpoint to (:mod:`archive.witness_config`)."""
 
 
 @dataclass(frozen=True)
@@ -185,6 +189,7 @@ class Config:
     retention: RetentionConfig = field(default_factory=RetentionConfig)
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
     source: str = DEFAULTS_SOURCE
     base_dir: str = "."
 
@@ -228,39 +233,6 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
-def _coerce(value: object, typ: Any, where: str) -> object:
-    """Check/convert one value to the field type; raise ConfigError naming ``where``."""
-    if typ is bool:
-        if isinstance(value, bool):
-            return value
-        if isinstance(value, str) and value.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
-            return value.lower() in ("1", "true", "yes", "on")
-        raise ConfigError(f"{where}: expected true or false, got {value!r}")
-    if typ is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if isinstance(value, str):
-            try:
-                return int(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected an integer, got {value!r}")
-    if typ is float:
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{where}: expected a number, got {value!r}")
-    if typ is str:
-        if isinstance(value, str):
-            return value
-        raise ConfigError(f"{where}: expected a string, got {value!r}")
-    raise ConfigError(f"{where}: unsupported type {typ!r}")  # pragma: no cover - schema bug
-
-
 def _section(cls: type[Any], raw: Mapping[str, object], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
@@ -268,7 +240,7 @@ def _section(cls: type[Any], raw: Mapping[str, object], where: str) -> Any:
     for key, value in raw.items():
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
-        values[key] = _coerce(value, hints[key], f"{where}.{key}")
+        values[key] = coerce(value, hints[key], f"{where}.{key}")
     return cls(**values)
 
 
@@ -322,48 +294,11 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: api.max_range_days must be between 1 and 366")
     if not 10 <= cfg.api.page_max <= 10_000:
         raise ConfigError(f"{src}: api.page_max must be between 10 and 10000")
-    _validate_api_limits(cfg.api, src)
+    validate_api_limits(cfg.api, src)
     if cfg.catalog.url and not cfg.catalog.url.startswith(("sqlite", "postgresql")):
         raise ConfigError(f"{src}: catalog.url must be a sqlite:// or postgresql:// URL")
-    _validate_retention(cfg.retention, src)
-
-
-def _validate_api_limits(a: ApiConfig, src: str) -> None:
-    """Checks of the connection and authentication limits of [api]; raise ConfigError naming the key."""
-    if not 16 <= a.max_connections <= 100_000:
-        raise ConfigError(f"{src}: api.max_connections must be between 16 and 100000")
-    if not 1 <= a.limit_concurrency <= a.max_connections:
-        raise ConfigError(f"{src}: api.limit_concurrency must be between 1 and api.max_connections")
-    if not 1 <= a.backlog <= 65_535:
-        raise ConfigError(f"{src}: api.backlog must be between 1 and 65535")
-    if not 1 <= a.keepalive_seconds <= 300:
-        raise ConfigError(f"{src}: api.keepalive_seconds must be between 1 and 300")
-    if not 1 <= a.header_timeout_seconds <= 300:
-        raise ConfigError(f"{src}: api.header_timeout_seconds must be between 1 and 300")
-    if not 1024 <= a.max_header_bytes <= 1024**2:
-        raise ConfigError(f"{src}: api.max_header_bytes must be between 1024 and 1048576")
-    if not 0 <= a.failed_auth_limit <= 10_000:
-        raise ConfigError(f"{src}: api.failed_auth_limit must be between 0 (no limit) and 10000")
-    if not 1 <= a.failed_auth_window_seconds <= 86_400:
-        raise ConfigError(f"{src}: api.failed_auth_window_seconds must be between 1 and 86400")
-
-
-def _validate_retention(r: RetentionConfig, src: str) -> None:
-    """Checks of the [retention] section; raise ConfigError naming the key."""
-    if not r.policies_dir:
-        raise ConfigError(f"{src}: retention.policies_dir must not be empty")
-    if not 1 <= r.interval_minutes <= 7 * 24 * 60:
-        raise ConfigError(f"{src}: retention.interval_minutes must be between 1 and 10080")
-    if not 1 <= r.hold_sync_minutes <= 24 * 60:
-        raise ConfigError(f"{src}: retention.hold_sync_minutes must be between 1 and 1440")
-    if r.capacity_bytes < 0:
-        raise ConfigError(f"{src}: retention.capacity_bytes must be 0 (measure the disk) or positive")
-    if not 1 <= r.delete_workers <= 64:
-        raise ConfigError(f"{src}: retention.delete_workers must be between 1 and 64")
-    if not 1 <= r.batch_size <= 10_000:
-        raise ConfigError(f"{src}: retention.batch_size must be between 1 and 10000")
-    if not 30 <= r.lock_lease_seconds <= 86_400:
-        raise ConfigError(f"{src}: retention.lock_lease_seconds must be between 30 and 86400")
+    validate_retention(cfg.retention, src)
+    validate_witnessing(cfg.ledger.witnesses, cfg.export.witness_policy, src)
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -427,6 +362,8 @@ def masked(cfg: Config) -> dict[str, dict[str, object]]:
         for key, value in section.items():
             if key in SECRET_KEYS and value:
                 section[key] = mask_url(str(value)) if key == "url" else "***"
+            elif key == "witnesses":
+                section[key] = [{"url": mask_url(w["url"]), "key": w["key"]} for w in value]
         out[name] = section
     return out
 

@@ -27,6 +27,7 @@ from archive.export.service import ExportService
 from archive.export.verifier.formats import FormatError, parse_keys
 from archive.integrity import VerifierKey
 from archive.ledger.service import Ledger
+from archive.ledger.witnessing import witness_clients
 from archive.model import Camera, us_from_utc
 from archive.recorder.ffmpeg import find_ffmpeg
 from archive.retention.audit import HoldLog as HoldAuditLog
@@ -38,8 +39,10 @@ from archive.retention.settings import RetentionSettings
 from archive.retention.upload import PolicyStore
 from archive.retention.usage import UsageProbe, usage_probe
 from archive.storage.base import ObjectStore
+from archive.witness_config import parse_policy
 
-__all__ = ["assemble_exports", "assemble_holds", "assemble_retention", "export_settings", "witness_keys"]
+__all__ = ["assemble_exports", "assemble_holds", "assemble_retention", "export_settings", "witness_keys",
+           "witness_quorum"]
 
 
 def _utc_now() -> datetime:
@@ -85,33 +88,52 @@ def assemble_retention(
 
 
 def witness_keys(cfg: Config) -> tuple[VerifierKey, ...]:
-    """The keys of ``[ledger] witness_keys_file`` (none when unset). Raises ConfigError."""
-    if not cfg.ledger.witness_keys_file:
-        return ()
-    path = cfg.resolve(cfg.ledger.witness_keys_file)
-    try:
-        return tuple(parse_keys(path.read_text(encoding="utf-8"), str(path)))
-    except (OSError, UnicodeDecodeError, FormatError) as exc:
-        raise ConfigError(f"ledger.witness_keys_file: {exc}") from exc
+    """The keys of ``[ledger] witnesses`` and ``[ledger] witness_keys_file`` (none when unset),
+    each once. Raises ConfigError."""
+    keys = {c.key.encode(): c.key for c in witness_clients(cfg.ledger.witnesses)}
+    if cfg.ledger.witness_keys_file:
+        path = cfg.resolve(cfg.ledger.witness_keys_file)
+        try:
+            keys.update((k.encode(), k) for k in parse_keys(path.read_text(encoding="utf-8"), str(path)))
+        except (OSError, UnicodeDecodeError, FormatError) as exc:
+            raise ConfigError(f"ledger.witness_keys_file: {exc}") from exc
+    return tuple(keys.values())
+
+
+def witness_quorum(cfg: Config, keys: Sequence[VerifierKey]) -> int:
+    """``q`` of ``[export] witness_policy`` ("q of n"; 0 when unset), where ``n`` must be the number
+    of witness keys the archive knows. Raises ConfigError."""
+    policy = parse_policy(cfg.export.witness_policy)
+    if policy is None:
+        return 0
+    n = len({k.public_key for k in keys})
+    if policy[1] != n:
+        raise ConfigError(f"export.witness_policy {cfg.export.witness_policy!r}: the archive knows {n} witness keys "
+                          "([ledger] witnesses and witness_keys_file), not " + str(policy[1]))  # fmt: skip
+    return policy[0]
 
 
 def export_settings(cfg: Config) -> ExportSettings:
     """Export settings from the configuration (packages in ``<data_dir>/exports``, times shown in
-    ``[api] display_timezone``, ``[recorder] ffmpeg``, the witness keys). Raises ConfigError."""
+    ``[api] display_timezone``, ``[recorder] ffmpeg``, the witness keys and policy). Raises ConfigError."""
+    keys = witness_keys(cfg)
     return ExportSettings(exports_dir=cfg.data_dir / "exports", zone_name=cfg.api.display_timezone,
-                          ffmpeg=cfg.recorder.ffmpeg or None, witness_keys=witness_keys(cfg))  # fmt: skip
+                          ffmpeg=cfg.recorder.ffmpeg or None, witness_keys=keys,
+                          witness_quorum=witness_quorum(cfg, keys))  # fmt: skip
 
 
 def assemble_exports(*, engine: Engine, store: ObjectStore, ledger: Ledger, registry: RegistryRepository,
                      holds: HoldService, audit: AuditTrail | None, policies: Callable[[], PolicySet | None],
-                     settings: ExportSettings, auto_build: bool = True) -> Exports:  # fmt: skip
+                     settings: ExportSettings, auto_build: bool = True,
+                     cosign: Callable[[Sequence[str]], object] | None = None) -> Exports:  # fmt: skip
     """The export parts. With ``auto_build`` an export is queued on the runner as soon as it is
-    approved (the runner builds only once started). Raises OSError if the exports folder cannot be made."""
+    approved (the runner builds only once started); ``cosign``: the witness submission run before
+    a package is built. Raises OSError if the exports folder cannot be made."""
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
     custody = CustodyLog(engine, settings, audit)
     service = ExportService(engine=engine, registry=registry, holds=holds, custody=custody, policies=policies,
                             settings=settings)  # fmt: skip
-    builds = ExportBuilds(service, PackageBuilder(ledger, store, settings), ledger,
+    builds = ExportBuilds(service, PackageBuilder(ledger, store, settings, cosign=cosign), ledger,
                           ffmpeg=lambda: find_ffmpeg(settings.ffmpeg))  # fmt: skip
     runner = BuildRunner(service, builds)
     if auto_build:

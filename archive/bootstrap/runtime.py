@@ -33,6 +33,7 @@ from archive.ledger.checkpoints import Checkpointer
 from archive.ledger.keyring import KeyRing
 from archive.ledger.service import Ledger
 from archive.ledger.settings import LedgerSettings, ledger_settings
+from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, witness_clients
 from archive.ledger.writers import WriterClaims
 from archive.model import Camera
 from archive.recorder.ffmpeg import RecordingSpec
@@ -302,16 +303,30 @@ class Runtime:
         part = self._part("exports", lambda: assemble_exports(
             engine=self.engine, store=self.deferred_store, ledger=self.ledger, registry=self.registry,
             holds=self.holds, audit=self.audit, policies=self.policies.current,
-            settings=export_settings(self.config), auto_build=self._export_builder))
+            settings=export_settings(self.config), auto_build=self._export_builder,
+            cosign=self.witnesses.submit if self.witnesses is not None else None))
         assert isinstance(part, Exports)
         return part
 
     # -- periodic work -------------------------------------------------------------------------
     @property
+    def witnesses(self) -> WitnessSubmitter | None:
+        """Submits checkpoints to ``[ledger] witnesses`` (None when none is configured)."""
+        if not self.config.ledger.witnesses:
+            return None
+        part = self._part("witnesses", lambda: WitnessSubmitter(
+            self.ledger, witness_clients(self.config.ledger.witnesses), self.config.data_dir / STATUS_FILE))
+        assert isinstance(part, WitnessSubmitter)
+        return part
+
+    @property
     def checkpointer(self) -> Checkpointer:
-        """Signs every camera log's checkpoint at least every ``[ledger] checkpoint_interval_s`` (caller starts it)."""
-        part = self._part("checkpointer", lambda: Checkpointer(self.engine, self.ledger.signer,
-                                                               self.ledger_settings.checkpoint_interval_s))
+        """Signs every camera log's checkpoint at least every ``[ledger] checkpoint_interval_s``, then
+        submits the new ones to the witnesses (caller starts it)."""
+        witnesses = self.witnesses
+        part = self._part("checkpointer", lambda: Checkpointer(
+            self.engine, self.ledger.signer, self.ledger_settings.checkpoint_interval_s,
+            after_round=witnesses.submit if witnesses is not None else None))
         assert isinstance(part, Checkpointer)
         return part
 

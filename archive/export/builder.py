@@ -33,6 +33,7 @@ from archive.export.report import ReportInput, render_report
 from archive.export.report_pdf import render_report_pdf
 from archive.export.static import add_static
 from archive.export.verifier.custody import verify_chain
+from archive.export.witness_policy import require_quorum
 from archive.export.working_copy import WorkingCopy, make_working_copy
 from archive.export.zipout import FileRecord, PackageWriter
 from archive.integrity import IntegrityError, canonical_json, parse_time
@@ -70,17 +71,30 @@ class PackageBuilder:
     """Builds packages (see the module docstring). One instance may build many, one at a time."""
 
     def __init__(self, ledger: Ledger, store: ObjectStore, settings: ExportSettings, *,
-                 prefetch_bytes: int = 64 << 20, workers: int = 4) -> None:  # fmt: skip
+                 prefetch_bytes: int = 64 << 20, workers: int = 4,
+                 cosign: Callable[[Sequence[str]], object] | None = None) -> None:  # fmt: skip
+        """``cosign(camera ids)``: submit the cameras' latest checkpoints to the witnesses
+        (:mod:`archive.export.witness_policy`)."""
         self._ledger = ledger
+        self._cosign = cosign
         self._store = store
         self._settings = settings
         self._prefetch = prefetch_bytes
         self._workers = workers
 
     def gather(self, rec: ExportRecord) -> list[CameraEvidence]:
-        """Every camera's verified evidence. Raises like :func:`archive.export.gather.gather`."""
-        return [gather(self._ledger, cam, rec.start_us, rec.end_us, self._settings.tolerance_us,
-                       self._settings.witness_keys) for cam in rec.camera_ids]  # fmt: skip
+        """Every camera's verified evidence, its checkpoint cosigned by the witnesses first (when
+        there are any). Raises like :func:`archive.export.gather.gather`, and ConflictError when a
+        checkpoint has fewer cosignatures than ``[export] witness_policy`` needs."""
+        if self._cosign is not None:
+            for cam in rec.camera_ids:
+                self._ledger.checkpoint(cam)
+            self._cosign(rec.camera_ids)
+        out = [gather(self._ledger, cam, rec.start_us, rec.end_us, self._settings.tolerance_us,
+                      self._settings.witness_keys) for cam in rec.camera_ids]  # fmt: skip
+        for ev in out:
+            require_quorum(ev, self._settings.witness_keys, self._settings.witness_quorum)
+        return out
 
     def build(self, job: BuildJob, seal: Seal, progress: Tick, evidence: Sequence[CameraEvidence] | None = None,
               ffmpeg: str | None = None) -> BuiltPackage:  # fmt: skip

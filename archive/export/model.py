@@ -163,7 +163,8 @@ class ExportSettings:
     between recordings tolerated by the completeness check (SPEC.md 8.8). ``working_copy``:
     make the derived MP4 per camera. ``max_range_us``: longest range one request may ask for.
     ``witness_keys``: the witnesses' keys (type 0x04); packages keep the checkpoint cosignatures
-    these verify, and bundle the keys.
+    these verify, and bundle the keys. ``witness_quorum``: how many of them must have cosigned
+    each camera's checkpoint (``[export] witness_policy``; 0: none).
 
     Raises (on construction): ConfigError for an unknown zone or values out of range.
     """
@@ -176,6 +177,7 @@ class ExportSettings:
     max_range_us: int = 7 * 86_400_000_000
     max_cameras: int = 64
     witness_keys: tuple[VerifierKey, ...] = ()
+    witness_quorum: int = 0
 
     def __post_init__(self) -> None:
         try:
@@ -184,6 +186,9 @@ class ExportSettings:
             raise ConfigError(f"export time zone {self.zone_name!r} is unknown") from exc
         if self.tolerance_us < 0 or self.max_range_us <= 0 or self.max_cameras < 1:
             raise ConfigError("export settings: tolerance, range and camera limits must be positive")
+        if not 0 <= self.witness_quorum <= len({k.public_key for k in self.witness_keys}):
+            raise ConfigError(f"export witness policy: {self.witness_quorum} cosignatures needed, but only "
+                              f"{len(self.witness_keys)} witness keys are known")  # fmt: skip
         for k in self.witness_keys:
             if k.alg != ALG_COSIGNATURE_V1:
                 raise ConfigError(f"witness key {k.name}: not a witness (cosignature/v1, type 0x04) key")

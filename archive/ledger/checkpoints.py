@@ -303,15 +303,19 @@ class RoundResult:
 
 
 class Checkpointer:
-    """Signs every log with new entries every ``interval_s`` (<= 60 s) and once more at stop.
+    """Signs every log with new entries every ``interval_s`` (<= 60 s) and once more at stop;
+    then hands the signed cameras to ``after_round`` (the witnesses, :mod:`.witnessing`).
 
     ``run_once`` never raises for one log's failure: it logs it (ERROR; a refusal to sign an
     inconsistent log is an alarm) and goes on with the others.
     """
 
-    def __init__(self, engine: Engine, signer: CheckpointSigner, interval_s: float) -> None:
+    def __init__(self, engine: Engine, signer: CheckpointSigner, interval_s: float,
+                 after_round: Callable[[Sequence[str]], object] | None = None) -> None:  # fmt: skip
+        """``after_round(signed camera ids)``: e.g. the witness submission (must not raise)."""
         self._engine = engine
         self._signer = signer
+        self._after_round = after_round
         self._periodic = Periodic("ledger-checkpointer", interval_s, self.run_once)
         self.last_round: RoundResult | None = None
 
@@ -334,6 +338,8 @@ class Checkpointer:
                 log.error("checkpointer: camera %s not signed: %s", camera_id, exc)
                 failed.append((camera_id, str(exc)))
         self.last_round = RoundResult(tuple(signed), tuple(failed))
+        if self._after_round is not None:
+            self._after_round(signed)
         return self.last_round
 
     def start(self) -> None:
