@@ -72,12 +72,12 @@ def _lines(data: bytes, what: str) -> list[bytes]:
 def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, int]], trust: Trust,
                  time_from: datetime, time_to: datetime, tolerance_us: int, chk: CheckBuilder,
                  witnesses: Sequence[itg.VerifierKey] = (),
-                 required: Sequence[itg.VerifierKey] = ()) -> list[str]:  # fmt: skip
+                 required: Sequence[itg.VerifierKey] = (), quorum: int | None = None) -> list[str]:  # fmt: skip
     """Run the checks of one camera into ``chk``; return facts for the report.
 
     ``read(path) -> bytes`` reads a small package file; ``actual`` maps path to the
     (SHA-256, size) computed from the package's bytes; ``witnesses`` are the known witness
-    keys, ``required`` those that must have cosigned (``--witness``).
+    keys, ``required`` those that must have cosigned (``--witness``), or ``quorum`` of them.
     """
     facts: list[str] = []
     try:
@@ -121,7 +121,7 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
                 decoded.append(itg.Entry.decode(data))
             except itg.IntegrityError:
                 chk.fail(f"entry line {i + 1} of {cam.entries} does not decode; its segment is not checked")
-    check_cosignatures(note, cam.log, witnesses, required, chk)
+    check_cosignatures(note, cam.log, witnesses, required, chk, quorum)
     _check_entry_cameras(cam, decoded, chk)
     _check_segments(cam, decoded, pruned, actual, chk, facts)
     if cam.working_copy:

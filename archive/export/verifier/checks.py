@@ -30,7 +30,7 @@ from .custody import CustodyEvent, split_lines, verify_chain
 from .formats import FormatError, ManifestNote, Trust, fingerprint, parse_keys, parse_strict, resolve_trust
 from .outcome import Check, CheckBuilder, Outcome
 from .source import PackageSource, hash_member, open_package, read_all
-from .witness import parse_witnesses
+from .witness import check_quorum, parse_witnesses
 
 if TYPE_CHECKING or __name__.startswith("archive."):
     from archive import integrity as itg
@@ -50,6 +50,7 @@ class _Run:
     def __init__(self, src: PackageSource, progress: Progress | None, required: Sequence[itg.VerifierKey]) -> None:
         self.src = src
         self.required = list(required)
+        self.quorum = len(self.required)
         self.witnesses: list[itg.VerifierKey] = []
         self.names = set(src.names())
         self.progress = progress
@@ -209,7 +210,7 @@ class _Run:
 
     def _camera(self, cam: CameraFiles, chk: CheckBuilder, t_from: datetime, t_to: datetime, tol: int) -> list[str]:
         return check_camera(cam, self.read, self.actual, self.trust, t_from, t_to, tol, chk, self.witnesses,
-                            self.required)  # fmt: skip
+                            self.required, self.quorum)  # fmt: skip
 
     def custody(self, continued: Path | None, package_sha256: str | None) -> None:
         chk = CheckBuilder("custody log")
@@ -280,25 +281,28 @@ def _file_sha256(path: Path, progress: Callable[[int], None]) -> str:
 
 def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | None = None,
                    tolerance_us: int | None = None, package_hash: bool = False,
-                   progress: Progress | None = None, witness: Sequence[str] = ()) -> Outcome:  # fmt: skip
+                   progress: Progress | None = None, witness: Sequence[str] = (),
+                   witness_quorum: int | None = None) -> Outcome:  # fmt: skip
     """Run every check on the package at ``path`` (zip or folder); never raises for a bad
     package (that is a failed check).
 
     ``package_hash`` (or ``custody``) also hashes the zip file itself, to compare with the
     archive's ``packaged`` custody event. ``witness``: verifier keys of trusted witnesses, each
-    of which must have cosigned every camera's checkpoint.
+    of which must have cosigned every camera's checkpoint, or ``witness_quorum`` of them.
 
     Raises:
         FormatError: a ``--trust`` value that is neither a verifier key nor a fingerprint, or
-            a ``--witness`` value that is not a witness verifier key.
+            a ``--witness`` value that is not a witness verifier key, a quorum out of range.
     """
     start = time.monotonic()
     required = parse_witnesses(witness)
+    quorum = check_quorum(witness_quorum, required)
     try:
         src = open_package(path)
     except FormatError as exc:
         return Outcome(str(path), (Check("package", (str(exc),), ()),), (), "not checked")
     run = _Run(src, progress, required)
+    run.quorum = quorum
     zip_sha: str | None = None
     try:
         if (package_hash or custody is not None) and path.is_file():

@@ -33,7 +33,10 @@ def add_arguments(p: argparse.ArgumentParser, *, package_required: bool) -> None
                         "Without it (or --witness) the verdict is at best UNVERIFIED (exit 3)")
     p.add_argument("--witness", action="append", default=[], metavar="KEY",
                    help="verifier key (name+id+key, type 0x04) of a witness you trust; every camera's checkpoint "
-                        "must carry a valid cosignature by it; repeatable")  # fmt: skip
+                        "must carry a valid cosignature by it (or Q of them: --witness-quorum)")  # fmt: skip
+    p.add_argument("--witness-quorum", type=int, metavar="Q",
+                   help="the witness policy 'Q of n': each camera's checkpoint needs valid cosignatures by at "
+                        "least Q of the n --witness keys (default: all n)")  # fmt: skip
     p.add_argument("--custody", type=Path, metavar="FILE",
                    help="the continued custody log from the archive ('archive export custody ID'); it must extend "
                         "the package's, and names the package's SHA-256")  # fmt: skip
@@ -91,6 +94,7 @@ def run_outcome(args: argparse.Namespace, out: TextIO, err: TextIO,
     try:
         outcome = verify_package(target, trust=args.trust, custody=args.custody, tolerance_us=args.tolerance_us,
                                  package_hash=args.package_hash, witness=args.witness,
+                                 witness_quorum=args.witness_quorum,
                                  progress=None if args.quiet else progress_printer(err))  # fmt: skip
     except FormatError as exc:
         err.write(f"verify: {exc}\n")

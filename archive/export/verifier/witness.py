@@ -4,8 +4,9 @@ Every signature line of ``checkpoint.note`` that is not the log's own (its name 
 log's origin) is a witness cosignature. Each is checked with the witness keys (type 0x04)
 bundled in ``keys/keys.txt`` or given with ``--witness``: a valid one is reported with its
 witness and time, an invalid one fails the camera, and so does one no key can check (the
-archive only packages cosignatures it could verify, with their keys). Each ``--witness`` key
-must have a valid cosignature on every camera's checkpoint.
+archive only packages cosignatures it could verify, with their keys). The witness policy
+"q of n" (SPEC.md 7.5): of the n ``--witness`` keys, at least q (``--witness-quorum``, default n)
+must have a valid cosignature on every camera's checkpoint; fewer fails the camera.
 
 Needs only the standard library and the bundled ``integrity`` package.
 """
@@ -24,7 +25,7 @@ if TYPE_CHECKING or __name__.startswith("archive."):
 else:  # inside a package: the copy of integrity/ beside this folder
     import integrity as itg
 
-__all__ = ["check_cosignatures", "parse_witnesses"]
+__all__ = ["check_cosignatures", "check_quorum", "parse_witnesses"]
 
 
 def parse_witnesses(values: Sequence[str]) -> list[itg.VerifierKey]:
@@ -46,6 +47,22 @@ def parse_witnesses(values: Sequence[str]) -> list[itg.VerifierKey]:
     return keys
 
 
+def check_quorum(quorum: int | None, required: Sequence[itg.VerifierKey]) -> int:
+    """``--witness-quorum`` checked against the ``--witness`` keys (distinct public keys); default: all.
+
+    Raises:
+        FormatError: a quorum below 1, above the number of keys, or without any ``--witness``.
+    """
+    n = len({k.public_key for k in required})
+    if quorum is None:
+        return n
+    if n == 0:
+        raise FormatError("--witness-quorum needs the witness keys it counts (--witness KEY, repeatable)")
+    if not 1 <= quorum <= n:
+        raise FormatError(f"--witness-quorum {quorum}: must be between 1 and the {n} --witness keys given")
+    return quorum
+
+
 def _when(seconds: int) -> str:
     try:
         return itg.format_time(datetime.fromtimestamp(seconds, UTC))
@@ -54,9 +71,11 @@ def _when(seconds: int) -> str:
 
 
 def check_cosignatures(note: str, origin: str, known: Sequence[itg.VerifierKey],
-                       required: Sequence[itg.VerifierKey], chk: CheckBuilder) -> None:  # fmt: skip
+                       required: Sequence[itg.VerifierKey], chk: CheckBuilder,
+                       quorum: int | None = None) -> None:  # fmt: skip
     """Check every cosignature on ``note`` (module docstring) into ``chk``. ``known``: bundled
-    and given witness keys; ``required``: the ``--witness`` keys. Never raises."""
+    and given witness keys; ``required``: the ``--witness`` keys, of which ``quorum`` (default:
+    all) must have cosigned. Never raises."""
     try:
         parsed = itg.SignedNote.parse(note)
     except itg.IntegrityError as exc:
@@ -84,12 +103,32 @@ def check_cosignatures(note: str, origin: str, known: Sequence[itg.VerifierKey],
             size = _size(parsed.text)
             chk.note(f"witness cosignature by {label} (fingerprint {fingerprint(mine[0].public_key)}) verifies: the "
                      f"witness cosigned this checkpoint (size {size}) at {_when(c.timestamp)}")  # fmt: skip
-    for req in required:
+    _policy(parsed.text, required, valid, chk, quorum)
+
+
+def _policy(text: str, required: Sequence[itg.VerifierKey], valid: set[bytes], chk: CheckBuilder,
+            quorum: int | None) -> None:  # fmt: skip
+    """The witness policy: ``quorum`` of ``required`` (all when None) among the ``valid`` keys."""
+    distinct = list({k.public_key: k for k in required}.values())
+    q = len(distinct) if quorum is None else quorum
+    signed = 0
+    for req in distinct:
         label = f"{req.name}+{req.key_id.hex()}"
         if req.public_key in valid:
+            signed += 1
             chk.note(f"trusted witness {label} (--witness) cosigned this checkpoint")
-        else:
+        elif q == len(distinct):
             chk.fail(f"no valid cosignature by the trusted witness {label} (--witness) on this checkpoint")
+        else:
+            chk.note(f"the trusted witness {label} (--witness) did not cosign this checkpoint")
+    if q < len(distinct):
+        if signed >= q:
+            chk.note(f"witness policy {q} of {len(distinct)}: met ({signed} trusted witnesses cosigned size "
+                     f"{_size(text)})")  # fmt: skip
+        else:
+            chk.fail(f"witness policy {q} of {len(distinct)}: NOT met, only {signed} of the trusted witnesses "
+                     f"cosigned this checkpoint (size {_size(text)}): no independent party vouches that this is "
+                     "the log they saw")  # fmt: skip
 
 
 def _size(text: str) -> str:
