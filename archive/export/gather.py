@@ -117,7 +117,7 @@ def packaged_note(note: str, origin: str, witnesses: Sequence[VerifierKey]) -> t
         label = f"{sig.name}+{sig.key_id.hex()}"
         keys = [k for k in witnesses if k.alg == ALG_COSIGNATURE_V1 and (k.name, k.key_id) == (sig.name, sig.key_id)]
         if not keys:
-            out.append(f"{label}: not a known witness key ([ledger] witness_keys_file)")
+            out.append(f"{label}: not a known witness key ([ledger] witnesses or witness_keys_file)")
             continue
         try:
             verify_cosignatures(SignedNote(parsed.text, (sig,)), keys)

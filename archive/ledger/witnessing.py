@@ -55,7 +55,10 @@ def witness_clients(endpoints: Sequence[WitnessEndpoint], timeout_s: float = 10.
 @dataclass
 class _Stats:
     url: str
+    failing: dict[str, str] = field(default_factory=dict)
+    """Cameras whose last submission to this witness failed, with why."""
     failures: int = 0
+    """``len(failing)``."""
     failures_total: int = 0
     last_error: str = ""
     last_error_us: int = 0
@@ -87,13 +90,15 @@ class WitnessSubmitter:
                     st = self._stats[client.label]
                     try:
                         self._submit_one(client, cam)
-                        st.failures, st.last_ok_us = 0, self._now_us()
+                        st.failing.pop(cam, None)
+                        st.last_ok_us = self._now_us()
                     except ERRORS as exc:
                         log.warning("witness %s: checkpoint of camera %s not cosigned: %s", client.label, cam, exc)
-                        st.failures += 1
+                        st.failing[cam] = str(exc)[:300]
                         st.failures_total += 1
                         st.last_error, st.last_error_us = f"camera {cam}: {exc}"[:500], self._now_us()
                         failed[cam] = str(exc)
+                    st.failures = len(st.failing)
             self._retry = set(failed)
             self._write_status()
             return failed
@@ -161,7 +166,8 @@ class WitnessHealth:
 
     ``logs``: logs with a checkpoint; ``behind``: those whose latest checkpoint it has not
     cosigned; ``last_size``: the largest size it cosigned of any log; ``age_s``: seconds since
-    its last stored cosignature (None: never); ``failures``: consecutive failed submissions.
+    its last stored cosignature (None: never); ``failures``: logs whose last submission to it
+    failed; ``failures_total``: failed submissions since the service started.
     """
 
     label: str
@@ -177,7 +183,7 @@ class WitnessHealth:
 
     @property
     def ok(self) -> bool:
-        """No failure since the last success, and (if any log exists) cosigned at least once."""
+        """No log's last submission failed, and (if any log exists) it cosigned at least once."""
         return self.failures == 0 and (self.logs == 0 or self.age_s is not None)
 
 

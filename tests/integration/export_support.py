@@ -11,7 +11,7 @@ import subprocess
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -150,17 +150,25 @@ def record_cameras(env: XEnv, clips: list[bytes]) -> None:
 
 
 def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = True,
-             witness_keys: tuple[VerifierKey, ...] = ()) -> XEnv:
+             witness_keys: tuple[VerifierKey, ...] = (), witness_quorum: int = 0,
+             cosign: Callable[[Any], object] | None = None, fork_of: XEnv | None = None,
+             log_bucket: str | None = None) -> XEnv:
+    """``fork_of``: ``url`` is a copy of that env's catalog (same key ring, logs, users), used
+    with the same names and its own ``log_bucket`` (an insider's second archive)."""
     engine = make_engine(url)
     upgrade(engine)
-    box = SecretBox.from_key_file(tmp / "keys" / "credentials.key")
+    box = SecretBox.from_key_file((fork_of.tmp if fork_of else tmp) / "keys" / "credentials.key")
     registry = RegistryRepository(engine, box)
-    registry.apply(OWNERS, [(c, None) for c in CAMERAS])
+    if fork_of is None:
+        registry.apply(OWNERS, [(c, None) for c in CAMERAS])
     media, logs = _buckets(store)
     tag = f"x{uuid.uuid4().hex[:10]}"
     lset = LedgerSettings(origin_prefix=f"{tag}.archive", media_prefix_format=f"{tag}/{{camera}}/",
                           media_bucket=media, log_bucket=logs, log_retention=timedelta(days=1))
-    ledger = Ledger(engine, store, box, lset, claims=claiming_writer(engine))
+    if fork_of is not None:
+        lset = replace(fork_of.ledger.settings, log_bucket=log_bucket or logs)
+    ledger = Ledger(engine, store, box, lset,
+                    claims=claiming_writer(engine, fork_of.ledger.claims.holder if fork_of else None))
     audit = AuditTrail(engine, KeyRing(engine, box, lset), store, origin_prefix=lset.origin_prefix,
                        log_bucket=logs, retention=timedelta(days=1))
 
@@ -170,11 +178,12 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
     holds = HoldService(engine, store, RetentionAudit(engine, now_us), now_us=now_us,
                         known_camera=lambda c: c in {x.id for x in CAMERAS})
     policies = load_policies(policies_dir(tmp))
-    settings = ExportSettings(exports_dir=tmp / "exports", working_copy=working_copy, witness_keys=witness_keys)
+    settings = ExportSettings(exports_dir=tmp / "exports", working_copy=working_copy, witness_keys=witness_keys,
+                              witness_quorum=witness_quorum)
     exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
-                           policies=lambda: policies, settings=settings, auto_build=False)
+                           policies=lambda: policies, settings=settings, auto_build=False, cosign=cosign)
     identity = IdentityService(engine)
-    for uid, (name, role, agency, owner) in USERS.items():
+    for uid, (name, role, agency, owner) in USERS.items() if fork_of is None else ():
         identity.add_user(uid, name, role, agency=agency, owner_id=owner)
     return XEnv(engine, store, ledger, media, exports, identity, audit, holds, tmp)
 

@@ -1,0 +1,180 @@
+"""The archive and a real ``archive witness serve``: the checkpointer's witness submission gets
+each new checkpoint cosigned (with the consistency proof from the witness's size) and stores the
+cosignature; an insider's fork of a log (a copy of the catalog, same signing key, an outage
+replaced by recordings) is refused by the witness (409, then 422) and a package built from it is
+INVALID under the witness policy, while the honest package is VALID; ``[export] witness_policy``
+refuses to build without the cosignatures. One witness process and two archives per module."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from archive.cli import main
+from archive.errors import ConflictError
+from archive.export.verifier.checks import verify_package
+from archive.integrity import SignedNote, require_cosignatures
+from archive.ledger.witness import witness_keygen
+from archive.ledger.witnessing import WitnessSubmitter, witness_report
+from archive.storage.s3 import S3Store
+from archive.witness.client import WitnessClient
+from tests.integration import export_support as xs
+from tests.integration.ledger_support import new_bucket
+from tests.integration.witness_support import WitnessProcess, make_witness
+
+CAMS = ("cam-a", "mall-1")
+
+
+@dataclass
+class World:
+    witness: WitnessProcess
+    honest: xs.XEnv
+    honest_sub: WitnessSubmitter
+    fork: xs.XEnv
+    fork_sub: WitnessSubmitter
+    fork_failures: dict[str, str]
+    clips: list[bytes]
+
+
+def _late(holder: dict[str, WitnessSubmitter]):  # the builder's hook, bound once the submitter exists
+    return lambda cams: holder["s"].submit(cams)
+
+
+@pytest.fixture(scope="module")
+def world(s3_store: S3Store, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    tmp = tmp_path_factory.mktemp("witness-archive")
+    clips = xs.make_clips(tmp / "clips")
+    a_hook: dict[str, WitnessSubmitter] = {}
+    wkey = witness_keygen("police.example/witness")
+    a = xs.make_env(f"sqlite:///{tmp / 'a.sqlite3'}", s3_store, tmp, working_copy=False, cosign=_late(a_hook),
+                    witness_keys=(wkey.verifier_key,), witness_quorum=1)  # fmt: skip
+    prefix = a.ledger.settings.origin_prefix + "/camera/"
+    w = make_witness(tmp / "witness", prefix, [a.ledger.keys.active().public.encode()], signer=wkey).start()
+    client = WitnessClient(w.url, w.signer.verifier_key, 10.0)
+    a_sub = a_hook["s"] = WitnessSubmitter(a.ledger, [client], tmp / "a-witness-status.json")
+    # shared history: mall-1 whole, cam-a's first 4 segments; signed and cosigned
+    for i in range(8):
+        xs.store_segment(a, "mall-1", clips[i], xs.T0 + i * xs.CLIP)
+    a.ledger.append_gap("mall-1", xs.T0 + 8 * xs.CLIP, xs.T0 + 10 * xs.CLIP, "recorder_stopped", "")
+    for i in range(4):
+        xs.store_segment(a, "cam-a", clips[i], xs.T0 + i * xs.CLIP)
+    a.ledger.checkpointer().run_once()
+    assert a_sub.submit(CAMS) == {}
+    # the insider copies the catalog (the key ring with it) ...
+    with sqlite3.connect(tmp / "a.sqlite3") as src, sqlite3.connect(tmp / "b.sqlite3") as dst:
+        src.backup(dst)
+    # ... the honest archive goes on: an outage of cam-a, then 4 more segments
+    a.ledger.append_gap("cam-a", xs.T0 + 4 * xs.CLIP, xs.T0 + 6 * xs.CLIP, "camera_unreachable", "RTSP timeout")
+    for i in range(4):
+        xs.store_segment(a, "cam-a", clips[4 + i], xs.T0 + (6 + i) * xs.CLIP)
+    Checkpointer = type(a.ledger.checkpointer())
+    Checkpointer(a.engine, a.ledger.signer, 60.0, after_round=a_sub.submit).run_once()  # type: ignore[arg-type]
+    # ... while the fork hides the outage with 6 recordings, signs with the same key and submits
+    b_hook: dict[str, WitnessSubmitter] = {}
+    b = xs.make_env(f"sqlite:///{tmp / 'b.sqlite3'}", s3_store, tmp / "fork", working_copy=False,
+                    witness_keys=(w.signer.verifier_key,), cosign=_late(b_hook), fork_of=a,
+                    log_bucket=new_bucket(s3_store, "forklog"))  # fmt: skip
+    b_sub = b_hook["s"] = WitnessSubmitter(b.ledger, [client], tmp / "b-witness-status.json")
+    for j in range(6):
+        xs.store_segment(b, "cam-a", clips[(4 + j) % 8], xs.T0 + (4 + j) * xs.CLIP)
+    b.ledger.checkpoint("cam-a")
+    failures = b_sub.submit(["cam-a"])
+    yield World(w, a, a_sub, b, b_sub, failures, clips)
+    w.stop()
+    for env in (a, b):
+        env.engine.dispose()  # type: ignore[attr-defined]
+
+
+def test_the_checkpointer_gets_each_new_checkpoint_cosigned(world: World) -> None:
+    key = world.witness.signer.verifier_key
+    for cam, size in (("cam-a", 9), ("mall-1", 9)):
+        view = world.honest.ledger.signer.latest(cam)
+        assert view is not None and view.size == size and view.cosignatures == 1
+        require_cosignatures(SignedNote.parse(view.note), [key], 1)
+    (h,) = witness_report(world.honest.engine, world.honest_sub.clients, world.honest.tmp.parent / "x")
+    assert (h.logs, h.behind, h.last_size, h.failures) == (2, 0, 9, 0) and h.ok and h.age_s is not None
+
+
+def test_the_fork_is_refused_by_the_witness(world: World) -> None:
+    assert set(world.fork_failures) == {"cam-a"}
+    assert "(422)" in world.fork_failures["cam-a"] and "does not verify" in world.fork_failures["cam-a"]
+    view = world.fork.ledger.signer.latest("cam-a")
+    assert view is not None and view.size == 10 and view.cosignatures == 0
+    status = (world.fork.tmp.parent / "b-witness-status.json").read_text()
+    assert '"failures": 1' in status and "422" in status
+    # the next round tries again (from the witness's size 9 at once) and is refused again
+    more = world.fork_sub.submit(["cam-a"])
+    assert "(422)" in more["cam-a"]
+
+
+def test_the_honest_package_is_valid_under_the_policy(world: World, tmp_path: Path) -> None:
+    env = world.honest
+    path = xs.approve_and_build(env, xs.request(env))
+    key = world.witness.signer.verifier_key.encode()
+    o = verify_package(path, trust=[env.fingerprint], witness=[key], witness_quorum=1)
+    assert o.valid, o.failures
+    assert "witness policy" not in " ".join(o.failures)
+
+
+def test_a_package_of_the_fork_is_invalid_under_the_policy(world: World) -> None:
+    env = world.fork
+    with pytest.raises(ConflictError, match="has 0 of the 1 witness cosignatures"):  # the policy refuses to build it
+        quorum_env = xs.make_env(f"sqlite:///{env.tmp.parent / 'b.sqlite3'}", env.store, env.tmp / "q",
+                                 working_copy=False, witness_keys=(world.witness.signer.verifier_key,),
+                                 witness_quorum=1, fork_of=world.honest,
+                                 log_bucket=env.ledger.settings.log_bucket)  # fmt: skip
+        xs.approve_and_build(quorum_env, xs.request(quorum_env))
+    path = xs.approve_and_build(env, xs.request(env))  # the insider builds it without a policy
+    key = world.witness.signer.verifier_key.encode()
+    plain = verify_package(path, trust=[env.fingerprint])
+    assert plain.valid, plain.failures  # with the archive's own key alone, the fork looks fine ...
+    o = verify_package(path, trust=[env.fingerprint], witness=[key], witness_quorum=1)
+    assert not o.valid  # ... the witness policy catches it
+    assert any("no valid cosignature by the trusted witness" in f for f in o.failures), o.failures
+    assert all("camera cam-a" in f or "camera" not in f for f in o.failures)
+
+
+def test_quorum_q_of_n_witnesses(world: World) -> None:
+    env = world.honest
+    path = next((env.tmp / "exports").rglob("*.zip"))
+    key = world.witness.signer.verifier_key.encode()
+    others = [witness_keygen(f"w{i}.example/witness").verifier_key.encode() for i in (2, 3)]
+    one_of_two = verify_package(path, trust=[env.fingerprint], witness=[key, others[0]], witness_quorum=1)
+    assert one_of_two.valid, one_of_two.failures
+    assert "witness policy 1 of 2: met (1 trusted witnesses cosigned size 9)" in " ".join(
+        d for c in one_of_two.checks for d in c.details)
+    two_of_three = verify_package(path, trust=[env.fingerprint], witness=[key, *others], witness_quorum=2)
+    assert not two_of_three.valid
+    assert sorted(two_of_three.failures) == [
+        f"camera {cam}: witness policy 2 of 3: NOT met, only 1 of the trusted witnesses cosigned this checkpoint "
+        "(size 9): no independent party vouches that this is the log they saw" for cam in CAMS]
+    two_of_two = verify_package(path, trust=[env.fingerprint], witness=[key, others[0]])  # default: all n
+    assert not two_of_two.valid and len(two_of_two.failures) == 2
+
+
+def test_the_quorum_option_of_both_verifiers(world: World, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``archive verify package`` and the bundled ``verify_package.py`` share the options: a bad
+    quorum is bad usage (exit 2, one sentence); 1 of 1 with the real witness is VALID (exit 0)."""
+    path = next((world.honest.tmp / "exports").rglob("*.zip"))
+    key = world.witness.signer.verifier_key.encode()
+    fp = world.honest.fingerprint
+    assert main(["verify", "package", str(path), "--witness-quorum", "1", "--quiet"]) == 2
+    assert main(["verify", "package", str(path), "--witness", key, "--witness-quorum", "2", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--witness-quorum needs the witness keys" in err and "must be between 1 and the 1 --witness keys" in err
+    assert main(["verify", "package", str(path), "--trust", fp, "--witness", key, "--witness-quorum", "1",
+                 "--quiet"]) == 0  # fmt: skip
+    with zipfile.ZipFile(path) as z:
+        z.extractall(tmp_path)
+    (folder,) = list(tmp_path.iterdir())
+    bundled = subprocess.run([sys.executable, str(folder / "verify_package.py"), "--trust", fp, "--witness", key,
+                              "--witness-quorum", "1", "--quiet"], capture_output=True, text=True, timeout=120)
+    assert bundled.returncode == 0, bundled.stdout + bundled.stderr
+    assert "witness cosignature by police.example/witness" in bundled.stdout
