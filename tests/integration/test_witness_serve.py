@@ -11,7 +11,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
@@ -42,9 +41,8 @@ def _note(signer: Signer, tree: MemoryTree, origin: str = ORIGIN) -> bytes:
     return sign_note(Checkpoint(origin, tree.size, tree.root()).text(), [signer]).to_bytes()
 
 
-def _req(old: int, tree: MemoryTree, signer: Signer, origin: str = ORIGIN, proof_tree: MemoryTree | None = None) -> bytes:
-    src = proof_tree or tree
-    proof = consistency_proof(old, tree.size, src) if 0 < old < tree.size else ()
+def _req(old: int, tree: MemoryTree, signer: Signer, origin: str = ORIGIN) -> bytes:
+    proof = consistency_proof(old, tree.size, tree) if 0 < old < tree.size else ()
     return AddCheckpoint(old, proof, _note(signer, tree, origin)).encode()
 
 
@@ -97,8 +95,8 @@ def test_cosigns_refuses_forks_and_keeps_its_state(witness: WitnessProcess, log_
     assert witness.post(b"x", path="/elsewhere")[0] == 404
 
     # restart: the state is kept (never rolled back), and a second process is refused
-    second = subprocess.run([sys.executable, "-m", "archive", "witness", "serve", "--witness-config",
-                             str(witness.config), "--port", "0"], capture_output=True, text=True, timeout=60)  # fmt: skip
+    argv = [sys.executable, "-m", "archive", "witness", "serve", "--witness-config", str(witness.config), "--port", "0"]
+    second = subprocess.run(argv, capture_output=True, text=True, timeout=60)
     assert second.returncode == 2 and "another witness process holds this state file" in second.stderr
     assert "Traceback" not in second.stderr
     assert witness.stop() == 0
