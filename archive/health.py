@@ -11,6 +11,7 @@ from archive.catalog.migrate import current_revision, head_revision
 from archive.catalog.registry import RegistryRepository
 from archive.config import Config
 from archive.errors import ArchiveError
+from archive.ledger.witnessing import describe_witness, witness_clients, witness_report
 from archive.procinfo import argv_exposed
 from archive.storage.base import ObjectStore
 from archive.storage.probe import probe_object_lock
@@ -98,6 +99,17 @@ def _argv_privacy(rt: HealthParts) -> list[ServiceCheck]:
     return [ServiceCheck("recorder.argv_privacy", True, "/proc hides this service's processes from other users")]
 
 
+def _witnesses(rt: HealthParts) -> list[ServiceCheck]:
+    """Each witness of ``[ledger] witnesses``: cosigning, and no log failing (none configured: no check)."""
+    if not rt.config.ledger.witnesses:
+        return []
+    try:
+        report = witness_report(rt.engine, witness_clients(rt.config.ledger.witnesses), rt.config.data_dir)
+    except ArchiveError as exc:
+        return [ServiceCheck("witnesses", False, str(exc))]
+    return [ServiceCheck(f"witness {h.label}", h.ok, describe_witness(h)) for h in report]
+
+
 def check_health(rt: HealthParts) -> HealthReport:
-    """Run every check against the runtime's catalog and store."""
-    return HealthReport(tuple(_catalog(rt) + _storage(rt) + _argv_privacy(rt)))
+    """Run every check against the runtime's catalog and store (and the witnesses' record)."""
+    return HealthReport(tuple(_catalog(rt) + _storage(rt) + _argv_privacy(rt) + _witnesses(rt)))

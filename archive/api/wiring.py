@@ -14,10 +14,12 @@ from datetime import datetime
 from archive.api.deps import ApiDeps, ApiSettings
 from archive.api.ports import HealthCheck, MetricSource, Presigner
 from archive.api.status import check_metrics, ledger_metrics, recorder_check, recorder_metrics, storage_check
+from archive.api.witness_metrics import witness_metrics
 from archive.bootstrap import Runtime
 from archive.config import ApiConfig
 from archive.ledger.report import VerifyReport
 from archive.ledger.verify import verify_camera
+from archive.ledger.witnessing import witness_clients, witness_report
 from archive.recorder.health import HealthLimits
 from archive.recorder.status import RecorderStatus
 from archive.retention.planner import Plan
@@ -51,6 +53,9 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     checks: list[HealthCheck] = [storage]
     sources: list[MetricSource] = [check_metrics("storage", storage),
                                    ledger_metrics(lambda: {s.camera_id: s.size for s in ledger.logs()})]
+    if rt.config.ledger.witnesses:
+        clients = witness_clients(rt.config.ledger.witnesses)
+        sources.append(witness_metrics(lambda: witness_report(rt.engine, clients, rt.config.data_dir)))
     if recorder_status is not None:
         limits = HealthLimits.from_config(rt.config.recorder)
         checks.append(recorder_check(recorder_status, limits))

@@ -195,15 +195,20 @@ def _cmd_record(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def _cmd_status(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    from archive.cli.witness import witness_status
+
     data = read_status(cfg)
+    witnesses, wlines, wbad = witness_status(cfg)
     if args.json:
         doc, code = status_json(data)
+        if witnesses:
+            doc["witnesses"] = witnesses
         json.dump(doc, out, indent=2)
         print(file=out)
-        return code
+        return max(code, int(wbad))
     lines, code = report(data)
-    print("\n".join(lines), file=out)
-    return code
+    print("\n".join(lines + wlines), file=out)
+    return max(code, int(wbad))
 
 
 def register(sub: Any) -> None:

@@ -57,6 +57,30 @@ def cmd_witness_serve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
     return 0
 
 
+def witness_status(cfg: Config) -> tuple[list[dict[str, object]], list[str], bool]:
+    """``archive status``'s witness part: per witness a JSON object and a line, and whether one is
+    unwell (not cosigning, or a log failing). Nothing when no witness is configured."""
+    if not cfg.ledger.witnesses:
+        return [], [], False
+    from dataclasses import asdict
+
+    from archive.catalog.db import make_engine
+    from archive.errors import ArchiveError
+    from archive.ledger.witnessing import describe_witness, witness_clients, witness_report
+
+    try:
+        engine = make_engine(cfg.catalog_url)
+        try:
+            report = witness_report(engine, witness_clients(cfg.ledger.witnesses), cfg.data_dir)
+        finally:
+            engine.dispose()
+    except ArchiveError as exc:
+        return [{"error": str(exc)}], [f"witnesses: cannot be read: {exc}"], True
+    docs = [{**asdict(h), "ok": h.ok} for h in report]
+    lines = [f"witness {h.label} {'ok' if h.ok else 'PROBLEM'}: {describe_witness(h)}" for h in report]
+    return docs, lines, not all(h.ok for h in report)
+
+
 # -- witness ----------------------------------------------------------------------------------
 def cmd_witness_keygen(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     """Create a witness key file (0600) and print its verifier key."""

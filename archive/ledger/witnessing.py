@@ -35,7 +35,7 @@ from archive.witness.client import WitnessClient
 from archive.witness.protocol import AddCheckpoint
 from archive.witness_config import WitnessEndpoint
 
-__all__ = ["WitnessHealth", "WitnessSubmitter", "witness_clients", "witness_report"]
+__all__ = ["WitnessHealth", "WitnessSubmitter", "describe_witness", "witness_clients", "witness_report"]
 
 log = logging.getLogger(__name__)
 STATUS_FILE = "witness-status.json"
@@ -215,3 +215,15 @@ def witness_report(engine: Engine, clients: Sequence[WitnessClient], data_dir: P
             {lid: s for lid, (s, _t) in sizes.items()},
         ))  # fmt: skip
     return out
+
+
+def describe_witness(h: WitnessHealth) -> str:
+    """One sentence: what the witness cosigned, how long ago, what is behind or failing."""
+    if h.age_s is None:
+        text = f"{h.url}: has cosigned no checkpoint yet"
+    else:
+        text = f"{h.url}: cosigned up to size {h.last_size}, last {h.age_s:.0f} s ago"
+    text += f"; {h.behind} of {h.logs} logs behind"
+    if h.failures:
+        text += f"; {h.failures} logs failing ({h.failures_total} failures so far), last: {h.last_error}"
+    return text
