@@ -99,7 +99,7 @@ def _argv_privacy(rt: HealthParts) -> list[ServiceCheck]:
     return [ServiceCheck("recorder.argv_privacy", True, "/proc hides this service's processes from other users")]
 
 
-def _witnesses(rt: HealthParts) -> list[ServiceCheck]:
+def witness_checks(rt: HealthParts) -> list[ServiceCheck]:
     """Each witness of ``[ledger] witnesses``: cosigning, and no log failing (none configured: no check)."""
     if not rt.config.ledger.witnesses:
         return []
@@ -112,4 +112,4 @@ def _witnesses(rt: HealthParts) -> list[ServiceCheck]:
 
 def check_health(rt: HealthParts) -> HealthReport:
     """Run every check against the runtime's catalog and store (and the witnesses' record)."""
-    return HealthReport(tuple(_catalog(rt) + _storage(rt) + _argv_privacy(rt) + _witnesses(rt)))
+    return HealthReport(tuple(_catalog(rt) + _storage(rt) + _argv_privacy(rt) + witness_checks(rt)))

@@ -7,6 +7,7 @@ refuses to build without the cosignatures. One witness process and two archives 
 
 from __future__ import annotations
 
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -17,12 +18,16 @@ from pathlib import Path
 
 import pytest
 
+from archive.api.witness_metrics import witness_metrics
 from archive.cli import main
+from archive.cli.witness import witness_status
+from archive.config import load_config
 from archive.errors import ConflictError
 from archive.export.verifier.checks import verify_package
+from archive.health import witness_checks
 from archive.integrity import SignedNote, require_cosignatures
 from archive.ledger.witness import witness_keygen
-from archive.ledger.witnessing import WitnessSubmitter, witness_report
+from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, witness_clients, witness_report
 from archive.storage.s3 import S3Store
 from archive.witness.client import WitnessClient
 from tests.integration import export_support as xs
@@ -178,3 +183,44 @@ def test_the_quorum_option_of_both_verifiers(world: World, tmp_path: Path, capsy
                               "--witness-quorum", "1", "--quiet"], capture_output=True, text=True, timeout=120)
     assert bundled.returncode == 0, bundled.stdout + bundled.stderr
     assert "witness cosignature by police.example/witness" in bundled.stdout
+
+
+def test_witnesses_in_health_status_and_metrics(world: World, tmp_path: Path) -> None:
+    """The live witness is healthy; a witness nobody answers for is reported with its failures
+    (health check, ``archive status`` lines and JSON, metrics)."""
+    env = world.honest
+    dead_key = witness_keygen("court.example/witness")
+    with socket.socket() as s:  # a port nothing listens on
+        s.bind(("127.0.0.1", 0))
+        dead_url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    data = tmp_path / "data"
+    WitnessSubmitter(env.ledger, [WitnessClient(dead_url, dead_key.verifier_key, 2.0)],
+                     data / STATUS_FILE).submit()  # fmt: skip
+    live = world.witness.signer.verifier_key.encode()
+    (tmp_path / "archive.toml").write_text(
+        f'[paths]\ndata_dir = "data"\n[catalog]\nurl = "sqlite:///{env.tmp / "a.sqlite3"}"\n[ledger]\n'
+        f'witnesses = [{{url = "{world.witness.url}", key = "{live}"}},\n'
+        f'  {{url = "{dead_url}", key = "{dead_key.verifier_key.encode()}"}}]\n')
+    cfg = load_config(tmp_path / "archive.toml", env={})
+    docs, lines, bad = witness_status(cfg)
+    assert bad and len(docs) == 2 and [d["ok"] for d in docs] == [True, False]
+    assert lines[0].startswith("witness police.example/witness+") and " ok: " in lines[0]
+    assert "cosigned up to size 9" in lines[0] and "0 of 2 logs behind" in lines[0]
+    assert "PROBLEM" in lines[1] and "has cosigned no checkpoint yet" in lines[1] and "2 logs failing" in lines[1]
+    assert "no answer" in lines[1]
+
+    @dataclass
+    class Parts:  # what archive health looks at, over the real catalog and configuration
+        config: object
+        engine: object
+
+    checks = witness_checks(Parts(cfg, env.engine))  # type: ignore[arg-type]
+    assert [c.ok for c in checks] == [True, False] and checks[1].name.startswith("witness court.example/witness+")
+    clients = witness_clients(cfg.ledger.witnesses)
+    samples = list(witness_metrics(lambda: witness_report(env.engine, clients, cfg.data_dir))())
+    by = {(m.name, m.labels[0][1].split("+")[0]): m.value for m in samples}
+    assert by[("archive_witness_cosigned_size", "police.example/witness")] == 9
+    assert by[("archive_witness_healthy", "police.example/witness")] == 1
+    assert by[("archive_witness_failing_logs", "court.example/witness")] == 2
+    assert by[("archive_witness_healthy", "court.example/witness")] == 0
+    assert ("archive_witness_cosignature_age_seconds", "court.example/witness") not in by
