@@ -110,6 +110,16 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
                                                  in f for ch in res["checks"] for f in ch["failures"]), res
             assert c.post(f"{P}/exports/verify", params={"witness": "nonsense"}, content=data,
                           headers=tok["legal1"]).status_code == 400  # fmt: skip
+            # ?witness_quorum=Q: Q of the ?witness keys; a quorum without keys, or not a number, is a 400.
+            other = witness_keygen("other.example.org/witness").verifier_key.encode()
+            res = c.post(f"{P}/exports/verify", params={"witness": [stranger, other], "witness_quorum": "1"},
+                         content=data, headers=tok["legal1"]).json()  # fmt: skip
+            assert res["valid"] is False and any("witness policy 1 of 2: NOT met, only 0" in f
+                                                 for ch in res["checks"] for f in ch["failures"]), res
+            for params in ({"witness_quorum": "1"}, {"witness": stranger, "witness_quorum": "two"},
+                           {"witness": stranger, "witness_quorum": "2"}):
+                bad_q = c.post(f"{P}/exports/verify", params=params, content=data, headers=tok["legal1"])
+                assert bad_q.status_code == 400 and "witness" in bad_q.json()["message"], bad_q.text
             lines = c.get(f"{P}/exports/{eid}/custody", headers=tok["own1"]).text.splitlines()
             events = [__import__("json").loads(x)["event"] for x in lines]
             assert events.count("downloaded") == 3 and events.count("verified") == 3

@@ -46,6 +46,16 @@ from archive.search.times import TimeFormatter
 __all__ = ["routes"]
 
 
+def _quorum(value: str | None) -> int | None:
+    """``?witness_quorum=Q``: a positive integer (checked against the ``?witness`` keys by the
+    verifier). Raises UserError."""
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 4:
+        raise UserError(f"witness_quorum: expected a positive integer, got {value[:20]!r}")
+    return int(value)
+
+
 def _headers(f: ExportFile) -> dict[str, str]:
     digest = base64.b64encode(bytes.fromhex(f.sha256)).decode()
     return {"X-Package-SHA256": f.sha256, "Repr-Digest": f"sha-256=:{digest}:", "ETag": f'"{f.sha256}"',
@@ -184,13 +194,15 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
           opt={"permission": Permission.VERIFY.value, "audit": "exports.verify"},
           summary="Verify an uploaded package (body: the zip, at most [api] verify_upload_max_bytes); "
                   "?trust=<fingerprint or key> repeatable (default: this archive's own keys); "
-                  "?witness=<witness verifier key> repeatable (each must have cosigned every checkpoint); the "
+                  "?witness=<witness verifier key> repeatable (each must have cosigned every checkpoint, or "
+                  "?witness_quorum=Q of them); the "
                   "result goes into the export's custody log when the caller may see it")  # fmt: skip
     async def verify_upload(request: Request[Any, Any, Any]) -> PackageVerifyOut:
         who = principal_of(request)
         require(who, Permission.VERIFY)
         given = request.query_params.getall("trust", [])
         witness = request.query_params.getall("witness", [])
+        quorum = _quorum(request.query_params.get("witness_quorum"))
         # no ?trust: the trust root is this archive's own key ring (outside the package), never the
         # keys the package carries; so a package signed by any other key is not VALID here
         trust = given or [fingerprint(r.public.public_key) for r in exports.ledger.keys.records()]
@@ -207,6 +219,7 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
                 raise UserError("send the package zip as the request body")
             try:
                 outcome = await anyio.to_thread.run_sync(lambda: verify_package(path, trust=trust, witness=witness,
+                                                                                witness_quorum=quorum,
                                                                                 package_hash=True))  # fmt: skip
             except FormatError as exc:  # a bad ?trust or ?witness value
                 raise UserError(str(exc)) from exc
