@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 
 from archive.api.ports import CheckResult, HealthCheck, Metric, MetricSource
-from archive.errors import ERRORS
+from archive.errors import ERRORS, ArchiveError
+from archive.ledger.witnessing import WitnessHealth
 from archive.recorder.health import HealthLimits, assess
 from archive.recorder.status import CameraState, RecorderStatus
 from archive.storage.base import ObjectStore
 
-__all__ = ["check_metrics", "ledger_metrics", "recorder_check", "recorder_metrics", "storage_check"]
+__all__ = ["check_metrics", "ledger_metrics", "recorder_check", "recorder_metrics", "storage_check",
+           "witness_metrics"]
 
 
 class _CachedPing:
@@ -138,5 +140,33 @@ def check_metrics(name: str, check: HealthCheck) -> MetricSource:
 
     def samples() -> Iterable[Metric]:
         yield Metric(f"archive_{name}_up", f"1 when the {name} check passes", "gauge", 1 if check().ok else 0)
+
+    return samples
+
+
+def witness_metrics(report: Callable[[], Sequence[WitnessHealth]]) -> MetricSource:
+    """Per witness: the largest size it cosigned, seconds since its last cosignature (absent
+    before the first), logs behind, logs whose last submission failed, failures so far, healthy."""
+
+    def samples() -> Iterable[Metric]:
+        try:
+            witnesses = report()
+        except ArchiveError:
+            return
+        for h in witnesses:
+            lab = (("witness", h.label),)
+            yield Metric("archive_witness_cosigned_size", "largest tree size the witness cosigned (any camera log)",
+                         "gauge", h.last_size, lab)  # fmt: skip
+            if h.age_s is not None:
+                yield Metric("archive_witness_cosignature_age_seconds", "seconds since the witness's last stored "
+                             "cosignature", "gauge", round(h.age_s, 3), lab)  # fmt: skip
+            yield Metric("archive_witness_logs_behind", "camera logs whose latest checkpoint the witness has not "
+                         "cosigned", "gauge", h.behind, lab)  # fmt: skip
+            yield Metric("archive_witness_failing_logs", "camera logs whose last submission to the witness failed",
+                         "gauge", h.failures, lab)  # fmt: skip
+            yield Metric("archive_witness_failures_total", "failed submissions to the witness since the service "
+                         "started", "counter", h.failures_total, lab)  # fmt: skip
+            yield Metric("archive_witness_healthy", "1 when the witness cosigns (no failing log, cosigned once)",
+                         "gauge", 1 if h.ok else 0, lab)  # fmt: skip
 
     return samples

@@ -13,8 +13,14 @@ from datetime import datetime
 
 from archive.api.deps import ApiDeps, ApiSettings
 from archive.api.ports import HealthCheck, MetricSource, Presigner
-from archive.api.status import check_metrics, ledger_metrics, recorder_check, recorder_metrics, storage_check
-from archive.api.witness_metrics import witness_metrics
+from archive.api.status import (
+    check_metrics,
+    ledger_metrics,
+    recorder_check,
+    recorder_metrics,
+    storage_check,
+    witness_metrics,
+)
 from archive.bootstrap import Runtime
 from archive.config import ApiConfig
 from archive.ledger.report import VerifyReport

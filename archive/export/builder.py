@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from archive.export.fetch import Prefetcher
-from archive.export.gather import CameraEvidence, gather
+from archive.export.gather import CameraEvidence, gather, require_quorum
 from archive.export.job import BuildJob
 from archive.export.manifest import CameraPaths, camera_section, manifest_bytes, sign_manifest
 from archive.export.model import ExportRecord, ExportSettings
@@ -33,7 +33,6 @@ from archive.export.report import ReportInput, render_report
 from archive.export.report_pdf import render_report_pdf
 from archive.export.static import add_static
 from archive.export.verifier.custody import verify_chain
-from archive.export.witness_policy import require_quorum
 from archive.export.working_copy import WorkingCopy, make_working_copy
 from archive.export.zipout import FileRecord, PackageWriter
 from archive.integrity import IntegrityError, canonical_json, parse_time

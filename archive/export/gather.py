@@ -10,6 +10,7 @@ verifier will, so a package is only built from evidence that proves the requeste
 Witness cosignatures on the checkpoint are kept only when they verify with a known witness
 key (:func:`packaged_note`): every cosignature in a package can be checked by its verifier
 with the keys bundled beside it. Left-out ones are named in ``cosignatures_left_out``.
+:func:`require_quorum` applies ``[export] witness_policy`` ("q of n", SPEC.md 7.5) to the result.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from archive.ledger import repo as lrepo
 from archive.ledger.service import Ledger
 from archive.model import us_from_utc, utc_from_us
 
-__all__ = ["CameraEvidence", "ExportSegmentRef", "gather", "packaged_note"]
+__all__ = ["CameraEvidence", "ExportSegmentRef", "gather", "packaged_note", "require_quorum"]
 
 log = logging.getLogger(__name__)
 
@@ -182,3 +183,22 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
     note, left_out = packaged_note(view.note, origin, witnesses)
     return CameraEvidence(camera_id, origin, first, end, entries, proof, note, tuple(prunes), tuple(segs), report,
                           left_out)  # fmt: skip
+
+
+def require_quorum(ev: CameraEvidence, keys: Sequence[VerifierKey], quorum: int) -> int:
+    """The number of distinct witnesses among ``keys`` that cosigned ``ev``'s checkpoint (the
+    builder submits it to the witnesses first, :mod:`archive.ledger.witnessing`).
+
+    Raises:
+        ConflictError: fewer than ``quorum`` (the export can be built again once the witnesses
+            have answered).
+    """
+    try:
+        found = len(verify_cosignatures(SignedNote.parse(ev.checkpoint_note), list(keys)))
+    except IntegrityError:  # packaged_note kept only lines that verify: cannot happen
+        found = 0
+    if found < quorum:
+        why = "; ".join(ev.cosignatures_left_out) or "no witness answered yet, or none was reached"
+        raise ConflictError(f"camera {ev.camera_id}: the checkpoint of size {ev.proof.tree_size} has {found} of the "
+                            f"{quorum} witness cosignatures [export] witness_policy needs ({why})")  # fmt: skip
+    return found

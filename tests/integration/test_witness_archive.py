@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from archive.api.witness_metrics import witness_metrics
+from archive.api.status import witness_metrics
 from archive.cli import main
 from archive.cli.witness import witness_status
 from archive.config import load_config
