@@ -6,9 +6,11 @@ sends the latest checkpoint with the consistency proof from the size the witness
 (the largest size of a stored cosignature by its key; 0 at first); on 409 it retries once from the
 size the witness reports. Valid cosignature lines are stored with the checkpoint
 (:func:`~archive.ledger.witness.add_cosignature`), so they are served and exported with it. A log
-that failed is retried in the next round. Per witness it keeps failures and the last error in
-``<data_dir>/witness-status.json`` (:func:`witness_report` reads it with the catalog for
-``archive health``, ``archive status`` and the metrics).
+that failed is retried in the next round; a witness that does not answer (down, timeout) is not
+asked again in the same round, so a dead witness delays a round by one timeout at most. Per
+witness it keeps failures and the last error in ``<data_dir>/witness-status.json``
+(:func:`witness_report` reads it with the catalog for ``archive health``, ``archive status`` and
+the metrics).
 """
 
 from __future__ import annotations
@@ -85,14 +87,19 @@ class WitnessSubmitter:
         with self._lock:
             todo = set(camera_ids) | (self._all_cameras() if self._retry is None else self._retry)
             failed: dict[str, str] = {}
+            silent: dict[str, str] = {}  # witnesses that did not answer in this round: not asked again
             for cam in sorted(todo):
                 for client in self.clients:
                     st = self._stats[client.label]
                     try:
+                        if client.label in silent:
+                            raise WitnessError(f"not sent: {silent[client.label]} (earlier in this round)")
                         self._submit_one(client, cam)
                         st.failing.pop(cam, None)
                         st.last_ok_us = self._now_us()
                     except ERRORS as exc:
+                        if isinstance(exc, WitnessError) and exc.status is None and client.label not in silent:
+                            silent[client.label] = str(exc)
                         log.warning("witness %s: checkpoint of camera %s not cosigned: %s", client.label, cam, exc)
                         st.failing[cam] = str(exc)[:300]
                         st.failures_total += 1
