@@ -110,7 +110,12 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
                                                  in f for ch in res["checks"] for f in ch["failures"]), res
             assert c.post(f"{P}/exports/verify", params={"witness": "nonsense"}, content=data,
                           headers=tok["legal1"]).status_code == 400  # fmt: skip
-            # ?witness_quorum=Q: Q of the ?witness keys; a quorum without keys, or not a number, is a 400.
+            lines = c.get(f"{P}/exports/{eid}/custody", headers=tok["own1"]).text.splitlines()
+            events = [__import__("json").loads(x)["event"] for x in lines]
+            assert events.count("downloaded") == 3 and events.count("verified") == 3
+            assert '"from":"testclient"' in lines[0]
+            # ?witness_quorum=Q: Q of the ?witness keys (after the custody count: this check is recorded too);
+            # a quorum without keys, or not a number, is a 400.
             other = witness_keygen("other.example.org/witness").verifier_key.encode()
             res = c.post(f"{P}/exports/verify", params={"witness": [stranger, other], "witness_quorum": "1"},
                          content=data, headers=tok["legal1"]).json()  # fmt: skip
@@ -120,10 +125,6 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
                            {"witness": stranger, "witness_quorum": "2"}):
                 bad_q = c.post(f"{P}/exports/verify", params=params, content=data, headers=tok["legal1"])
                 assert bad_q.status_code == 400 and "witness" in bad_q.json()["message"], bad_q.text
-            lines = c.get(f"{P}/exports/{eid}/custody", headers=tok["own1"]).text.splitlines()
-            events = [__import__("json").loads(x)["event"] for x in lines]
-            assert events.count("downloaded") == 3 and events.count("verified") == 3
-            assert '"from":"testclient"' in lines[0]
     finally:
         env.exports.runner.stop()
 
