@@ -130,20 +130,26 @@ def cmd_log_checkpoint(args: argparse.Namespace, cfg: Config, out: TextIO) -> in
 
 
 def cmd_log_sign(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Sign checkpoints now (one camera, or every log with new entries)."""
-    from archive.ledger.checkpoints import Checkpointer
-
-    with open_ledger(cfg) as ledger:
+    """Sign checkpoints now (one camera, or every log with new entries) and submit them to the
+    ``[ledger] witnesses``; exit 1 when a log was not signed or a witness did not cosign."""
+    with runtime(cfg) as rt:
+        witnesses = rt.witnesses
         if args.camera:
-            view = ledger.checkpoint(args.camera)
+            view = rt.ledger.checkpoint(args.camera)
             print(f"{args.camera}: {'no entries' if view is None else f'signed size {view.size}'}", file=out)
-            return 0
-        result = Checkpointer(ledger.engine, ledger.signer, ledger.settings.checkpoint_interval_s).run_once()
-    for cam in result.signed:
-        print(f"{cam}: signed", file=out)
-    for cam, why in result.failed:
+            unwitnessed = witnesses.submit([args.camera]) if witnesses is not None and view is not None else {}
+            failed: tuple[tuple[str, str], ...] = ()
+        else:
+            result = rt.checkpointer.run_once()  # submits to the witnesses after the round
+            for cam in result.signed:
+                print(f"{cam}: signed", file=out)
+            failed = result.failed
+            unwitnessed = witnesses.last_failures if witnesses is not None else {}
+    for cam, why in failed:
         print(f"{cam}: NOT signed: {why}", file=out)
-    return 1 if result.failed else 0
+    for cam, why in sorted(unwitnessed.items()):
+        print(f"{cam}: NOT cosigned by every witness: {why}", file=out)
+    return 1 if failed or unwitnessed else 0
 
 
 # -- verify -----------------------------------------------------------------------------------

@@ -79,6 +79,8 @@ class WitnessSubmitter:
         self._lock = threading.Lock()
         self._retry: set[str] | None = None  # None: the first round looks at every log
         self._stats = {c.label: _Stats(c.url) for c in self.clients}
+        self.last_failures: dict[str, str] = {}
+        """``{camera id: why}`` of the last :meth:`submit`."""
 
     def submit(self, camera_ids: Iterable[str] = ()) -> dict[str, str]:
         """Submit the latest checkpoint of ``camera_ids`` (plus logs that failed before; every
@@ -107,6 +109,7 @@ class WitnessSubmitter:
                         failed[cam] = str(exc)
                     st.failures = len(st.failing)
             self._retry = set(failed)
+            self.last_failures = dict(failed)
             self._write_status()
             return failed
 
