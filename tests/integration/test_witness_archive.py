@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import delete
 
 from archive.api.status import witness_metrics
 from archive.cli import main
@@ -26,6 +27,7 @@ from archive.errors import ConflictError
 from archive.export.verifier.checks import verify_package
 from archive.health import witness_checks
 from archive.integrity import SignedNote, require_cosignatures
+from archive.ledger import repo as lrepo
 from archive.ledger.witness import witness_keygen
 from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, witness_clients, witness_report
 from archive.storage.s3 import S3Store
@@ -224,3 +226,17 @@ def test_witnesses_in_health_status_and_metrics(world: World, tmp_path: Path) ->
     assert by[("archive_witness_failing_logs", "court.example/witness")] == 2
     assert by[("archive_witness_healthy", "court.example/witness")] == 0
     assert ("archive_witness_cosignature_age_seconds", "court.example/witness") not in by
+
+
+def test_a_409_is_retried_from_the_witness_size(world: World) -> None:
+    """The catalog lost mall-1's cosignatures (restored without them): the archive sends old 0, the
+    witness answers 409 with its size 9, the archive retries from 9 and gets its cosignature back."""
+    env = world.honest
+    origin = env.ledger.log_id("mall-1")
+    with env.engine.begin() as conn:  # type: ignore[attr-defined]
+        conn.execute(delete(lrepo.COSIGNATURE).where(lrepo.COSIGNATURE.c.log_id == origin))
+    assert env.ledger.signer.latest("mall-1").cosignatures == 0  # type: ignore[union-attr]
+    assert world.honest_sub.submit(["mall-1"]) == {}
+    view = env.ledger.signer.latest("mall-1")
+    assert view is not None and view.size == 9 and view.cosignatures == 1
+    require_cosignatures(SignedNote.parse(view.note), [world.witness.signer.verifier_key], 1)
