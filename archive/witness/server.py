@@ -3,6 +3,7 @@
 ``POST /add-checkpoint`` (c2sp.org/tlog-witness; :mod:`.service` decides) and ``GET /healthz``
 (``{"ok": true, "logs": n}``). Any other path is 404, any other method 405, a body over 64 KiB
 or without ``Content-Length`` 400/413: every error is JSON ``{"error": ...}``, never a traceback.
+A connection silent for 30 s is closed.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ log = logging.getLogger(__name__)
 class _Handler(BaseHTTPRequestHandler):
     server: WitnessServer
     protocol_version = "HTTP/1.1"
+    timeout = 30  # seconds a connection may stay silent (a slow or idle client does not hold a thread)
     server_version = "archive-witness"
     sys_version = ""
 
