@@ -48,6 +48,9 @@ class StorageConfig:
     log_bucket: str = "archive-log"
     lock_mode: str = "GOVERNANCE"
     default_retention_days: int = 30
+    capacity_bytes: int = 0
+    """What the archive may occupy: storage pressure is the sum of its stored objects' sizes against
+    this (0: no capacity, no early deletion). Never the filesystem, which others share."""
 
 
 @dataclass(frozen=True)
@@ -133,16 +136,11 @@ class ApiConfig:
 
 @dataclass(frozen=True)
 class RetentionConfig:
-    """Retention executor: where the policy files are, how often it runs, how it measures storage."""
+    """Retention executor: where the policy files are, how often it runs (capacity: ``[storage]``)."""
 
     policies_dir: str = "retention_policies"
     interval_minutes: int = 60
     hold_sync_minutes: int = 5
-    capacity_bytes: int = 0
-    """0: measure the filesystem holding ``usage_path`` (shutil.disk_usage); else the sum of stored
-    segment sizes against this capacity."""
-    usage_path: str = ""
-    """Default: the embedded store's data dir (``<data_dir>/store``)."""
     delete_workers: int = 16
     batch_size: int = 1000
     lock_lease_seconds: int = 300
@@ -233,11 +231,20 @@ _SECTIONS: dict[str, type[Any]] = {
 }
 
 
+_RETIRED: dict[tuple[type[Any], str], str] = {
+    (RetentionConfig, "usage_path"): "no longer supported: storage pressure is not measured on a filesystem "
+    "(others' files would make the archive delete evidence early); set [storage] capacity_bytes",
+    (RetentionConfig, "capacity_bytes"): "moved: set [storage] capacity_bytes",
+}
+
+
 def _section(cls: type[Any], raw: Mapping[str, object], where: str) -> Any:
     hints = typing.get_type_hints(cls)
     known = {f.name for f in fields(cls)}
     values: dict[str, object] = {}
     for key, value in raw.items():
+        if (cls, key) in _RETIRED:
+            raise ConfigError(f"{where}.{key}: {_RETIRED[cls, key]}")
         if key not in known:
             raise ConfigError(f"{where}: unknown key '{key}' (known: {', '.join(sorted(known))})")
         values[key] = coerce(value, hints[key], f"{where}.{key}")
@@ -257,6 +264,8 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: storage.lock_mode must be GOVERNANCE or COMPLIANCE")
     if cfg.storage.default_retention_days < 1:
         raise ConfigError(f"{src}: storage.default_retention_days must be at least 1")
+    if cfg.storage.capacity_bytes < 0:
+        raise ConfigError(f"{src}: storage.capacity_bytes must be 0 (no early deletion) or positive")
     if not 2 <= cfg.recorder.segment_seconds <= 60:
         raise ConfigError(f"{src}: recorder.segment_seconds must be between 2 and 60")
     if not 0 < cfg.recorder.spool_alarm_fraction < 1:

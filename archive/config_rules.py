@@ -78,8 +78,6 @@ def validate_retention(r: Any, src: str) -> None:
         raise ConfigError(f"{src}: retention.interval_minutes must be between 1 and 10080")
     if not 1 <= r.hold_sync_minutes <= 24 * 60:
         raise ConfigError(f"{src}: retention.hold_sync_minutes must be between 1 and 1440")
-    if r.capacity_bytes < 0:
-        raise ConfigError(f"{src}: retention.capacity_bytes must be 0 (measure the disk) or positive")
     if not 1 <= r.delete_workers <= 64:
         raise ConfigError(f"{src}: retention.delete_workers must be between 1 and 64")
     if not 1 <= r.batch_size <= 10_000:

@@ -77,12 +77,12 @@ def assemble_retention(
     holds: HoldService | None = None,
 ) -> RetentionService:
     """The retention service over these parts; ``holds`` (and its hold log) assembled when not given,
-    ``usage`` defaults to the configured capacity or disk. Raises nothing itself."""
+    ``usage`` defaults to the catalog's bytes against the configured capacity. Raises nothing itself."""
     holds = holds or assemble_holds(engine=engine, store=store, cameras=cameras, settings=settings, now=now)
     return RetentionService(
         engine=engine, store=store, ledger=ledger, cameras=cameras,
         policies=policies or PolicyStore(settings.policies_dir), holds=holds, audit=holds.audit,
-        usage=usage if usage is not None else usage_probe(settings.capacity_bytes, settings.usage_path, engine),
+        usage=usage if usage is not None else usage_probe(settings.capacity_bytes, engine),
         settings=settings, now=now,
     )  # fmt: skip
 

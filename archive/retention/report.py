@@ -90,6 +90,8 @@ def preview_lines(p: Preview, *, cameras: bool = True) -> Iterator[str]:
                                                                      if d["pressure"]["blocked"] else ""))  # fmt: skip
     elif p.usage_error:
         yield f"storage: usage unknown ({p.usage_error})"
+    else:
+        yield "storage: no [storage] capacity_bytes configured, so no storage pressure and no early deletion"
     for line in _changes(p):
         yield f"policy change on run: {line}"
     if p.pending_shortenings:

@@ -26,7 +26,7 @@ class RetentionSettings:
     interval_minutes: int = 60
     hold_sync_minutes: int = 5
     capacity_bytes: int = 0
-    usage_path: Path | None = None
+    """``[storage] capacity_bytes``: the archive's own bytes are measured against it (0: no pressure)."""
     delete_workers: int = 16
     batch_size: int = 1000
     lock_lease_seconds: int = 300
@@ -50,8 +50,7 @@ class RetentionSettings:
             default_keep_days=cfg.storage.default_retention_days,
             interval_minutes=r.interval_minutes,
             hold_sync_minutes=r.hold_sync_minutes,
-            capacity_bytes=r.capacity_bytes,
-            usage_path=cfg.resolve(r.usage_path) if r.usage_path else cfg.data_dir / "store",
+            capacity_bytes=cfg.storage.capacity_bytes,
             delete_workers=r.delete_workers,
             batch_size=r.batch_size,
             lock_lease_seconds=r.lock_lease_seconds,

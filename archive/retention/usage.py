@@ -1,15 +1,20 @@
-"""How full the store is: the filesystem holding its data, or catalog bytes against a capacity."""
+"""How full the archive is: its own stored bytes (the catalog's segment sizes) against the
+configured ``[storage] capacity_bytes``.
+
+Never a filesystem: the store's disk may hold other people's files (or other buckets), and those
+must not make the archive delete evidence early (issue 13 item 8). With no capacity configured
+there is no storage pressure, so no early deletion. The old filesystem setting
+(``[retention] usage_path``) is refused by the configuration loader. An S3 endpoint's own quota
+figures are not read (S3 has no standard call for them): set ``capacity_bytes`` to the quota.
+"""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 
 from sqlalchemy import Engine
 
-from archive.errors import StorageError
 from archive.retention.repo import live_bytes
 
 
@@ -30,35 +35,16 @@ class Usage:
 UsageProbe = Callable[[], Usage]
 
 
-def disk_usage(path: Path) -> UsageProbe:
-    """Usage of the filesystem holding ``path`` (its nearest existing parent).
-    The probe raises StorageError when it cannot be measured."""
-
-    def probe() -> Usage:
-        target = path
-        while not target.exists() and target != target.parent:
-            target = target.parent
-        try:
-            du = shutil.disk_usage(target)
-        except OSError as exc:
-            raise StorageError(f"cannot measure disk usage of {path}: {exc}") from exc
-        return Usage(du.total - du.free, du.total, f"disk {target}")
-
-    return probe
-
-
 def catalog_usage(engine: Engine, capacity_bytes: int) -> UsageProbe:
-    """Bytes of all unpruned segments against a configured capacity (for remote S3 with a quota).
+    """Bytes of all unpruned segments against the configured capacity.
     The probe raises CatalogError."""
 
     def probe() -> Usage:
-        return Usage(live_bytes(engine), capacity_bytes, "catalog bytes / configured capacity")
+        return Usage(live_bytes(engine), capacity_bytes, "archive's stored segment bytes / [storage] capacity_bytes")
 
     return probe
 
 
-def usage_probe(capacity_bytes: int, usage_path: Path | None, engine: Engine) -> UsageProbe | None:
-    """Configured capacity -> catalog bytes against it; else the disk of ``usage_path``; else None."""
-    if capacity_bytes > 0:
-        return catalog_usage(engine, capacity_bytes)
-    return disk_usage(usage_path) if usage_path is not None else None
+def usage_probe(capacity_bytes: int, engine: Engine) -> UsageProbe | None:
+    """The catalog's bytes against ``capacity_bytes``; None (no pressure) when it is 0. Raises nothing."""
+    return catalog_usage(engine, capacity_bytes) if capacity_bytes > 0 else None

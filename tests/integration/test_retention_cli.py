@@ -38,10 +38,10 @@ def config(renv: REnv, seaweed, tmp_path: Path) -> Path:
         f'[paths]\ndata_dir = "{tmp_path / "var"}"\n'
         f'[storage]\nmode = "s3"\nendpoint = "{seaweed.endpoint}"\naccess_key = "{creds.access_key}"\n'
         f'secret_key = "{creds.secret_key}"\nsecure = false\nmedia_bucket = "{renv.media}"\n'
-        f'log_bucket = "{renv.logs}"\ndefault_retention_days = 14\n'
+        f'log_bucket = "{renv.logs}"\ndefault_retention_days = 14\ncapacity_bytes = 1000000000\n'
         f'[catalog]\nurl = "sqlite:///{tmp_path / "catalog.sqlite3"}"\n'
         f'[secrets]\nkey_file = "{tmp_path / "keys" / "credentials.key"}"\n'
-        f'[retention]\npolicies_dir = "{renv.policies}"\ncapacity_bytes = 1000000000\n',
+        f'[retention]\npolicies_dir = "{renv.policies}"\n',
         encoding="utf-8")
     code, out, _ = run(path, "cameras", "import", str(registry))
     assert code == 0, out
