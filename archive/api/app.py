@@ -2,7 +2,9 @@
 
 Layout: ``/api/v1/...`` (bearer token, one permission per route, audited), ``/health`` and
 ``/metrics`` (open, aggregate status only, no camera ids; the per-camera status is
-``/api/v1/health`` and ``/api/v1/metrics``), OpenAPI at ``/schema`` (``/schema/openapi.json``).
+``/api/v1/health`` and ``/api/v1/metrics``), ``/play/segment`` (no token: the signed media link
+minted by the authorized playback routes is the authority, :mod:`archive.api.media_links`),
+OpenAPI at ``/schema`` (``/schema/openapi.json``).
 Every answer, errors and 404s included, carries the security headers of :mod:`archive.api.headers`.
 """
 
@@ -24,8 +26,10 @@ from archive.api.errors import handle_exception
 from archive.api.gate import Gate
 from archive.api.guards import permission_guard
 from archive.api.headers import add_security_headers
+from archive.api.media_links import MediaLinks
 from archive.api.metrics import ApiMetrics, MetricsMiddleware
 from archive.api.routes import audit, cameras, exports, holds, meta, playback, recordings, retention, users, verify
+from archive.api.routes import media as media_route
 from archive.api.throttle import FailedAuthThrottle
 from archive.audit.signer import AuditCheckpointer
 
@@ -40,8 +44,8 @@ def api_routes(deps: ApiDeps, metrics: ApiMetrics | None = None) -> list[HTTPRou
     metrics, for ``/api/v1/metrics``)."""
     handlers = [*users.routes(deps), *cameras.routes(deps), *recordings.routes(deps), *audit.routes(deps),
                 *meta.api_routes(deps, metrics or ApiMetrics())]
-    if deps.presigner is not None:
-        handlers += playback.routes(deps, deps.presigner)
+    if deps.media is not None:
+        handlers += playback.routes(deps, MediaLinks(deps.media_key))
     if deps.holds is not None:
         handlers += holds.routes(deps, deps.holds)
     if deps.retention_plan is not None:
@@ -87,7 +91,8 @@ def create_app(deps: ApiDeps) -> Litestar:
         render_plugins=docs_plugins(),
     )  # fmt: skip
     return Litestar(
-        route_handlers=[api, *meta.routes(deps, metrics)],
+        route_handlers=[api, *meta.routes(deps, metrics),
+                        *(media_route.routes(deps, deps.media) if deps.media is not None else [])],
         exception_handlers={Exception: handle_exception},
         middleware=[lambda app: MetricsMiddleware(app, metrics)],
         openapi_config=openapi,

@@ -1,13 +1,14 @@
 """Everything the API app needs, passed explicitly (no globals): :class:`ApiDeps`.
 
 Optional parts (``None``) leave their routes out of the app: no registry -> no camera and
-sharing changes; no presigner -> no playback; no holds/retention/exports/verifier -> none
+sharing changes; no media store -> no playback; no holds/retention/exports/verifier -> none
 of those routes. ``health_checks`` and ``metric_sources`` are callables, so recorder,
 storage, retention and export status stay pluggable.
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,7 +25,7 @@ from archive.retention.planner import Plan
 from archive.search.service import SearchLimits, SearchService
 from archive.search.times import TimeFormatter, load_zone
 
-from .ports import HealthCheck, MetricSource, Presigner
+from .ports import HealthCheck, MediaStore, MetricSource
 
 __all__ = ["ApiDeps", "ApiSettings", "CameraVerifier"]
 
@@ -77,7 +78,11 @@ class ApiDeps:
     audit: AuditTrail
     settings: ApiSettings = field(default_factory=ApiSettings)
     registry: RegistryRepository | None = None
-    presigner: Presigner | None = None
+    media: MediaStore | None = None
+    """The store playback reads from; served through signed ``/play/segment`` links of the API."""
+    media_key: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
+    """HMAC key of the media links (:mod:`archive.api.media_links`); every worker of one archive
+    must hold the same (``<data_dir>/keys/media-links.key``)."""
     holds: HoldService | None = None
     retention_plan: Callable[[], Plan] | None = None
     exports: Exports | None = None

@@ -7,9 +7,8 @@ through :data:`HealthCheck` and :data:`MetricSource` callables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Protocol, runtime_checkable
 
 from archive.export.views import ExportFile, ExportRequest, ExportView
@@ -19,19 +18,19 @@ __all__ = [
     "ExportFile",
     "ExportRequest",
     "ExportView",
-        "HealthCheck",
+    "HealthCheck",
+    "MediaStore",
     "Metric",
     "MetricSource",
-    "Presigner",
 ]
 
 
 @runtime_checkable
-class Presigner(Protocol):
-    """Makes short-lived GET URLs of object versions (``archive.storage.s3.S3Store`` is one)."""
+class MediaStore(Protocol):
+    """Reads stored object versions for playback through the API (any ``ObjectStore`` is one)."""
 
-    def presigned_get(self, bucket: str, key: str, version_id: str | None, expires: timedelta) -> str:
-        """A URL valid for ``expires``. Raises StorageError."""
+    def open(self, bucket: str, key: str, version_id: str | None = None) -> Iterator[bytes]:
+        """The version's bytes in chunks. Raises StorageError."""
         ...
 
 

@@ -12,7 +12,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from archive.api.deps import ApiDeps, ApiSettings
-from archive.api.ports import HealthCheck, MetricSource, Presigner
+from archive.api.media_links import load_link_key
+from archive.api.ports import HealthCheck, MetricSource
 from archive.api.status import (
     check_metrics,
     ledger_metrics,
@@ -48,7 +49,8 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
                retention_plan: Callable[[], Plan] | None = None, checkpoint_audit: bool = True) -> ApiDeps:  # fmt: skip
     """Everything the API needs, from the runtime's parts.
 
-    Starts (or attaches to) the store. Raises ConfigError, CatalogError, StorageError, ToolError, SecretError.
+    Starts (or attaches to) the store; reads (or makes) the media-link key. Raises ConfigError,
+    CatalogError, StorageError, ToolError, SecretError.
     """
     store, ledger, retention = rt.store, rt.ledger, rt.retention
 
@@ -68,7 +70,8 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
         sources.append(recorder_metrics(recorder_status, limits))
     return ApiDeps(
         identity=rt.identity, search=rt.search, audit=rt.audit, settings=api_settings(rt.config.api, rt),
-        registry=rt.registry, presigner=store if isinstance(store, Presigner) else None, holds=rt.holds,
+        registry=rt.registry, media=store, media_key=load_link_key(rt.config.data_dir / "keys" / "media-links.key"),
+        holds=rt.holds,
         retention_plan=retention_plan or (lambda: retention.preview().plan),
         exports=rt.exports, verifier=verifier, health_checks=tuple(checks), metric_sources=tuple(sources),
         checkpoint_audit=checkpoint_audit,

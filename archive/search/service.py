@@ -192,6 +192,15 @@ class SearchService:
             raise NotFoundError(f"camera {camera_id!r} has no segment with seq {seq}")
         return ref
 
+    def stored_segment(self, camera_id: str, seq: int) -> SegmentRef:
+        """Segment ``seq`` of a camera, with no scope check: only for a signed media link, whose
+        minting checked the user (:mod:`archive.api.media_links`). Raises NotFoundError."""
+        with self._conn() as conn:
+            ref = media.segment_ref(conn, camera_id, seq)
+        if ref is None:
+            raise NotFoundError(f"camera {camera_id!r} has no segment with seq {seq}")
+        return ref
+
     def playlist_segments(self, who: Principal, camera_id: str, lo: int, hi: int) -> list[SegmentRef]:
         """The segments of ``[lo, hi)`` (at most the playlist limit long) of a camera ``who`` sees."""
         self.check_range(lo, hi, self.limits.playlist_max_us)

@@ -145,7 +145,7 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     unlimited = ApiSettings(failed_auth_limit=0)
     deps = ApiDeps(
         identity=identity, search=SearchService(engine), audit=audit, settings=settings or unlimited,
-        registry=registry, presigner=store, holds=holds, retention_plan=fake_plan, exports=exports,
+        registry=registry, media=store, holds=holds, retention_plan=fake_plan, exports=exports,
         verifier=verifier, health_checks=(lambda: CheckResult("storage", True, "fake"),),
         metric_sources=(lambda: [Metric("archive_recorder_cameras", "cameras recording", "gauge", 3)],),
         checkpoint_audit=checkpoint_audit,

@@ -1,7 +1,9 @@
-"""Playback: a short-lived presigned URL for one segment, an HLS playlist for a range.
+"""Playback: a short-lived media link for one segment, an HLS playlist for a range.
 
-Both are audited (camera, seqs, range, URL lifetime); the URLs themselves are bearer links
-valid for at most ``api.presign_seconds``.
+Both are audited (camera, seqs, range, link lifetime). The links are the API's own signed
+``/play/segment`` links (:mod:`archive.api.media_links`), never the store's address, valid for at
+most ``api.presign_seconds``. A range ending in the future is a live playlist
+(``#EXT-X-PLAYLIST-TYPE:EVENT``, no ``#EXT-X-ENDLIST``): a player reloads it for new segments.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from litestar.params import FromPath, QueryParameter
 from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.hls import MEDIA_TYPE, build_playlist
+from archive.api.media_links import MediaLinks
 from archive.api.params import Seq, time_range
-from archive.api.ports import Presigner
 from archive.api.schemas import PlaybackUrlOut
 from archive.errors import ConflictError, Problem, ValidationError
 from archive.identity.policy import Permission
@@ -29,20 +31,20 @@ Time = Annotated[str, QueryParameter(description="ISO 8601 with offset", max_len
 Expires = Annotated[int | None, QueryParameter(ge=10, le=3600, description="URL lifetime, seconds")]
 
 
-def routes(deps: ApiDeps, presigner: Presigner) -> list[HTTPRouteHandler]:
+def routes(deps: ApiDeps, links: MediaLinks) -> list[HTTPRouteHandler]:
     """The playback handlers bound to ``deps``."""
     search, times, max_s = deps.search, deps.settings.times, deps.settings.presign_seconds
 
     @get("/cameras/{camera_id:str}/segments/{seq:int}/url", sync_to_thread=True,
          opt={"permission": Permission.PLAYBACK.value, "audit": "playback.segment"},
-         summary="A short-lived URL to GET one segment's exact stored bytes")  # fmt: skip
+         summary="A short-lived link (through this API) to GET one segment's exact stored bytes")  # fmt: skip
     def segment_url(request: Request[Any, Any, Any], camera_id: FromPath[str], seq: Seq,
                     expires: Expires = None) -> PlaybackUrlOut:  # fmt: skip
         life = _lifetime(expires, max_s)
         ref = search.segment(principal_of(request), camera_id, seq)
         if ref.pruned:
             raise ConflictError(f"the media of segment {seq} of {camera_id} was deleted by retention (pruned)")
-        url = presigner.presigned_get(ref.bucket, ref.object_key, ref.version_id, life)
+        url = str(request.base_url).rstrip("/") + links.segment(ref, life)
         until = request_time_us() + int(life.total_seconds() * 1e6)
         audit_detail(request, seq=seq, object_key=ref.object_key, version_id=ref.version_id, sha256=ref.sha256,
                      expires_s=int(life.total_seconds()))  # fmt: skip
@@ -54,18 +56,21 @@ def routes(deps: ApiDeps, presigner: Presigner) -> list[HTTPRouteHandler]:
 
     @get("/cameras/{camera_id:str}/playlist.m3u8", sync_to_thread=True,
          opt={"permission": Permission.PLAYBACK.value, "audit": "playback.playlist"},
-         summary="HLS playlist of a range: presigned segment URLs, EXT-X-PROGRAM-DATE-TIME in UTC")  # fmt: skip
+         summary="HLS playlist of a range: signed segment links of this API, EXT-X-PROGRAM-DATE-TIME in UTC; "
+                 "a range ending in the future is a live EVENT playlist")  # fmt: skip
     def playlist(request: Request[Any, Any, Any], camera_id: FromPath[str], start: Time, end: Time,
                  expires: Expires = None) -> Response[str]:  # fmt: skip
         lo, hi = time_range(start, end)
+        ongoing = hi > request_time_us()
         life = _lifetime(expires, max_s)
         refs = search.playlist_segments(principal_of(request), camera_id, lo, hi)
-        urls = ["" if r.pruned else presigner.presigned_get(r.bucket, r.object_key, r.version_id, life) for r in refs]
+        urls = ["" if r.pruned else links.segment(r, life) for r in refs]
         live = [r.seq for r in refs if not r.pruned]
         audit_detail(request, segments=len(live), first_seq=live[0] if live else None,
                      last_seq=live[-1] if live else None, pruned=len(refs) - len(live),
-                     expires_s=int(life.total_seconds()))  # fmt: skip
-        text = build_playlist(refs, urls, times, camera_id=camera_id, start_us=lo, end_us=hi)
+                     expires_s=int(life.total_seconds()), live=ongoing)  # fmt: skip
+        text = build_playlist(refs, urls, times, camera_id=camera_id, start_us=lo, end_us=hi,
+                              live=ongoing)  # fmt: skip
         return Response(text, media_type=MEDIA_TYPE, headers={"Cache-Control": "no-store"})
 
     return [segment_url, playlist]

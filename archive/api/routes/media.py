@@ -1,0 +1,59 @@
+"""``GET /play/segment``: the stored bytes of one segment, for a signed media link.
+
+No bearer token: a browser's ``<video>`` or hls.js on another machine fetches the links of a
+playlist as they are. The link (:mod:`archive.api.media_links`) was minted by the playback routes
+for a user with the ``playback`` permission who may see the camera (that minting is audited); it
+names one stored version and expires within ``api.presign_seconds``. A link that does not verify,
+or has expired, is 403; a segment pruned (or re-stored) since is 404. The bytes come from the store
+through the API process, so the store itself may stay on loopback.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import Annotated, Any
+
+from litestar import Request, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import QueryParameter
+from litestar.response import Stream
+
+from archive.api.deps import ApiDeps
+from archive.api.media_links import PLAY_PATH, MediaLinks
+from archive.api.ports import MediaStore
+from archive.errors import NotFoundError
+from archive.search.model import SegmentRef
+
+__all__ = ["routes"]
+
+Value = Annotated[str | None, QueryParameter(max_length=512, description="as minted; see the playlist")]
+_TYPES = {"mpegts": "video/mp2t", "mp4": "video/mp4", "matroska": "video/x-matroska"}
+
+
+def content_type(ref: SegmentRef) -> str:
+    """The HTTP media type of a segment's container (``application/octet-stream`` when unknown)."""
+    return _TYPES.get(ref.container, "application/octet-stream")
+
+
+def routes(deps: ApiDeps, store: MediaStore) -> list[HTTPRouteHandler]:
+    """The link-serving handler bound to ``deps`` and the store."""
+    links, search = MediaLinks(deps.media_key), deps.search
+
+    @get(PLAY_PATH, sync_to_thread=True, include_in_schema=True,
+         summary="One segment's stored bytes, for a signed short-lived link of a playlist or segment URL")  # fmt: skip
+    def play_segment(request: Request[Any, Any, Any], camera: Value = None, seq: Value = None, version: Value = None,
+                     exp: Value = None, sig: Value = None) -> Stream:  # fmt: skip
+        claim = links.verify({"camera": camera or "", "seq": seq or "", "version": version or "", "exp": exp or "",
+                              "sig": sig or ""})  # fmt: skip
+        ref = search.stored_segment(claim.camera_id, claim.seq)
+        if ref.pruned or (ref.version_id or "") != claim.version_id:
+            raise NotFoundError(f"the media of segment {claim.seq} of {claim.camera_id} is no longer stored "
+                                "(deleted by retention)")  # fmt: skip
+        chunks: Iterator[bytes] = store.open(ref.bucket, ref.object_key, ref.version_id)
+        first = next(chunks, b"")  # a store error is answered (503) before the headers are sent
+        return Stream(itertools.chain((first,), chunks), media_type=content_type(ref),
+                      headers={"Content-Length": str(ref.size), "Cache-Control": "private, no-store",
+                               "X-Segment-SHA256": ref.sha256})  # fmt: skip
+
+    return [play_segment]
