@@ -97,6 +97,7 @@ def _cmd_cameras_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
         return 0
     for c in cams:
         flag = " (removed)" if c.removed else ("" if c.enabled else " (disabled)")
+        flag += " (demo: simulated by 'archive up')" if c.owner_id == "demo" else ""
         cred = f" user={c.username} password=***" if c.has_password else ""
         print(f"{c.id:<24} {c.owner_id:<16} {c.latitude:>10.5f} {c.longitude:>11.5f}  {c.name}{flag}"
               f"  {c.stream_url}{cred}", file=out)

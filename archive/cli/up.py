@@ -4,7 +4,10 @@ Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the reten
 legal-hold jobs (APScheduler), the export builder, the recorder for every enabled camera,
 and the API in a supervised child process (archive.cli.api_child). With ``--demo``, or
 when no camera is registered, simulated RTSP cameras are started on loopback and registered
-under the owner ``demo`` so a newcomer sees recording happen.
+under the owner ``demo`` (tag ``demo``) so a newcomer sees recording happen. Demo cameras are
+never recorded by a later run at their old addresses (the simulators ended with their run): a
+later run that starts simulators gives them the new addresses and removes the other ones (a
+second ``./ops/up.sh`` records again); one that records real cameras skips them with a hint.
 """
 
 from __future__ import annotations
@@ -59,7 +62,15 @@ def _stop_on_signals() -> Iterator[threading.Event]:
             signal.signal(s, h)
 
 
-def _demo_cameras(rt: Runtime, sims: SimulatedCameraSet) -> list[Camera]:
+def is_demo(camera: Camera) -> bool:
+    """A simulated camera ``up`` registered (owner ``demo``, tag ``demo``): its simulator lived only
+    as long as the run that started it."""
+    return camera.owner_id == DEMO_OWNER.id
+
+
+def _demo_cameras(rt: Runtime, sims: SimulatedCameraSet, stale: list[Camera]) -> list[Camera]:
+    """Register this run's simulated cameras (an earlier run's demo cameras of the same id get the
+    new addresses) and take the earlier run's other demo cameras out of service (nothing deleted)."""
     cams = [
         Camera(id=f"demo-{cam.name}", name=f"Simulated {profile} camera {cam.name}", owner_id=DEMO_OWNER.id,
                stream_url=cam.url, latitude=-7.4722 + i * 0.001, longitude=112.4338 + i * 0.001,
@@ -67,6 +78,9 @@ def _demo_cameras(rt: Runtime, sims: SimulatedCameraSet) -> list[Camera]:
         for i, (cam, profile) in enumerate(zip(sims, DEMO_PROFILES, strict=False))
     ]
     rt.registry.apply([DEMO_OWNER], [(c, None) for c in cams])
+    for old in stale:
+        if old.id not in {c.id for c in cams}:
+            rt.registry.remove(old.id)
     return cams
 
 
@@ -126,6 +140,9 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     _raise_descriptor_limit()
     with runtime(cfg, export_builder=True) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
         cameras = [rt.registry.camera(only)] if only else rt.registry.cameras(enabled_only=True)
+        # an earlier run's demo cameras point at simulators that ended with it: replaced below, never recorded
+        stale = [] if only else [c for c in cameras if is_demo(c)]
+        cameras = [c for c in cameras if c not in stale]
         # one writer per camera: claim before the store, the spool or ffmpeg is touched; released last
         stack.callback(rt.writer_claims.release_all)
         claimed, skipped = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=only is not None)
@@ -137,12 +154,18 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
             print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<22} {c.detail}", file=out)
         if only is None and (demo or not cameras) and not skipped:
             print("no cameras registered: starting simulated cameras" if not demo else "demo mode", file=out)
+            if stale:
+                print(f"replacing the {len(stale)} demo cameras of an earlier run (their simulators ended "
+                      "with it) by this run's", file=out)  # fmt: skip
             sims = stack.enter_context(SimulatedCameraSet(len(DEMO_PROFILES), list(DEMO_PROFILES)))
             sims.start()
-            cameras = _demo_cameras(rt, sims)
+            cameras = _demo_cameras(rt, sims, stale)
             claimed, more = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=False)
             skipped.update(more)
             cameras = [c for c in cameras if c.id in claimed]
+        elif stale:
+            print(f"SKIP {', '.join(c.id for c in stale)}: demo cameras of an earlier run (their simulators "
+                  "ended with it); 'archive up --demo' records new simulated cameras", file=out)  # fmt: skip
         rt.writer_claims.start_renewing()
         checkpointer = rt.checkpointer
         checkpointer.start()
