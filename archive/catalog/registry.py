@@ -123,7 +123,7 @@ class RegistryRepository:
             raise CatalogError(f"cannot count cameras: {exc}") from exc
 
     def set_enabled(self, camera_id: str, enabled: bool) -> Camera:
-        """Enable or disable a camera (a running ``archive up`` follows at its next start).
+        """Enable or disable a camera (a running ``archive up`` follows within a few seconds).
 
         Raises:
             NotFoundError: no such camera.

@@ -4,8 +4,9 @@ Embedded (or configured) S3 store, catalog, evidence-log checkpointer, the reten
 legal-hold jobs (APScheduler), the export builder, the recorder for every enabled camera,
 and the API in a supervised child process (archive.cli.api_child). With ``--demo``, or
 when no camera is registered, simulated RTSP cameras are started on loopback and registered
-under the owner ``demo`` (tag ``demo``) so a newcomer sees recording happen. Demo cameras are
-never recorded by a later run at their old addresses (the simulators ended with their run): a
+under the owner ``demo`` (tag ``demo``) so a newcomer sees recording happen. While it runs, ``up`` follows the
+registry (:mod:`archive.cli.follow`): disabling, enabling or removing a camera applies within
+seconds. Demo cameras are never recorded by a later run at their old addresses (the simulators ended with their run): a
 later run that starts simulators gives them the new addresses and removes the other ones (a
 second ``./ops/up.sh`` records again); one that records real cameras skips them with a hint.
 """
@@ -131,6 +132,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     ``only``: record just this camera (``archive record --camera ID``); NotFoundError if unknown.
     """
     from archive.cli.api_child import ApiProcess
+    from archive.cli.follow import FOLLOW_EVERY_S, RegistryFollower
     from archive.health import check_health
     from archive.recorder.health import HealthLimits
     from archive.recorder.notify import webhook_notifier
@@ -190,11 +192,20 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         print(f"recording {len(cameras)} cameras into {cfg.storage.media_bucket} "
               f"({cfg.storage.mode} store); Ctrl-C to stop", file=out)
         out.flush()
-        last_print = time.monotonic()
+        last_print = next_status = next_follow = time.monotonic()
         notifier = webhook_notifier(cfg.alerts)
         if notifier is not None:
             stack.callback(notifier.close)
-        while not stop.wait(STATUS_FILE_EVERY_S):
+        stale_ids = {c.id for c in stale}  # `record --camera` records one camera: it follows nothing
+        follower = None if only else RegistryFollower(rt, recorder, {c.id for c in cameras}, out,
+                                                      skip=lambda c: c.id in stale_ids)  # fmt: skip
+        while not stop.wait(1.0):
+            if follower is not None and time.monotonic() >= next_follow:
+                follower.poll()  # disable/enable/remove apply within FOLLOW_EVERY_S (+ ffmpeg's stop)
+                next_follow = time.monotonic() + FOLLOW_EVERY_S
+            if time.monotonic() < next_status:
+                continue
+            next_status = time.monotonic() + STATUS_FILE_EVERY_S
             status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost())
             api.supervise()
             if status is not None and health is not None and notifier is not None:

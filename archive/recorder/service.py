@@ -34,6 +34,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self.orphans_ended: list[int] = []
+        self._guardian_started = False
 
     def start(self) -> None:
         """End orphans of an earlier recorder, start ingesting, start every camera."""
@@ -42,6 +43,7 @@ class Recorder:
         self.orphans_ended = self.supervisor.prepare()
         if self.supervisor.workers:
             self._guardian.start()  # before the first ffmpeg: it ends them if this process dies
+            self._guardian_started = True
         if self.ingester is not None:
             self.ingester.start()
         ready = threading.Event()
@@ -79,6 +81,19 @@ class Recorder:
         if self._error is not None:
             error, self._error = self._error, None
             raise error
+
+    def add_camera(self, spec: RecordingSpec) -> bool:
+        """Start recording one more camera while running (False if it is recorded already). Raises
+        what :meth:`Supervisor.add` raises."""
+        if not self._guardian_started:
+            self._guardian.start()
+            self._guardian_started = True
+        return self.supervisor.add(spec)
+
+    def remove_camera(self, camera_id: str, detail: str) -> bool:
+        """Stop recording a camera while running (its gap says ``detail``); False if not recorded.
+        Raises TimeoutError."""
+        return self.supervisor.remove(camera_id, detail)
 
     def status(self) -> RecorderStatus:
         """A frozen snapshot of every camera and the store."""

@@ -65,26 +65,18 @@ class Supervisor:
         for spec in specs:  # every later scrub in this process removes them (archive.redact)
             for secret in spec.secrets:
                 remember_secret(secret)
-        ffmpeg = find_ffmpeg(settings.ffmpeg)
-        self.workers = [
-            CameraWorker(
-                spec,
-                CameraSpool(
-                    settings.spool_root,
-                    spec.camera_id,
-                    max_bytes=settings.spool_max_bytes,
-                    alarm_fraction=settings.spool_alarm_fraction,
-                ),
-                settings,
-                ffmpeg,
-                ingester,
-                clock,
-            )
-            for spec in specs
-            if spec.enabled
-        ]
+        self._ffmpeg = find_ffmpeg(settings.ffmpeg)
+        self.workers = [self._worker(spec) for spec in specs if spec.enabled]  # replaced whole, never mutated
+        self._retired: dict[str, CameraWorker] = {}  # taken out by remove(): their spool and timeline kept
+        self._tasks: dict[str, tuple[asyncio.Event, asyncio.Task[None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
+
+    def _worker(self, spec: RecordingSpec) -> CameraWorker:
+        s = self.settings
+        spool = CameraSpool(s.spool_root, spec.camera_id, max_bytes=s.spool_max_bytes,
+                            alarm_fraction=s.spool_alarm_fraction)  # fmt: skip
+        return CameraWorker(spec, spool, s, self._ffmpeg, self._ingester, self._clock)
 
     def prepare(self) -> list[int]:
         """Create spool directories, end ffmpeg orphans of an earlier recorder, register spools with
@@ -104,7 +96,64 @@ class Supervisor:
         """Record every enabled camera until :meth:`request_stop`."""
         self._loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        await asyncio.gather(*(w.run(self._stop) for w in self.workers))
+        for worker in self.workers:
+            self._launch(worker)
+        await self._stop.wait()
+        for own_stop, _ in self._tasks.values():
+            own_stop.set()
+        await asyncio.gather(*(task for _, task in self._tasks.values()))
+
+    def _launch(self, worker: CameraWorker) -> None:
+        own_stop = asyncio.Event()
+        self._tasks[worker.spec.camera_id] = (own_stop, asyncio.ensure_future(worker.run(own_stop)))
+
+    def add(self, spec: RecordingSpec, timeout: float = 30.0) -> bool:
+        """Start recording a camera while running (thread-safe; False if it is recorded already or the
+        supervisor is not running). A camera removed earlier in this run keeps its spool and state
+        timeline, so the gap of its time out says why. Raises ConfigError (spool dir), TimeoutError."""
+        if self._loop is None or self._stop is None or self._stop.is_set():
+            return False
+        for secret in spec.secrets:
+            remember_secret(secret)
+        return asyncio.run_coroutine_threadsafe(self._add(spec), self._loop).result(timeout)
+
+    async def _add(self, spec: RecordingSpec) -> bool:
+        if any(w.spec.camera_id == spec.camera_id for w in self.workers):
+            return False
+        old = self._retired.pop(spec.camera_id, None)
+        worker = self._worker(spec)
+        if old is not None:
+            worker.timeline = old.timeline
+        else:
+            worker.spool.ensure()
+            runs = [worker.spool.run_paths(run_id) for run_id in worker.spool.run_ids()]
+            await asyncio.to_thread(end_orphans, runs)
+            worker.timeline.start(self._clock())
+            if self._ingester is not None:
+                self._ingester.add_camera(worker.spool, worker.timeline)
+        self.workers = [*self.workers, worker]
+        self._launch(worker)
+        return True
+
+    def remove(self, camera_id: str, detail: str, timeout: float = 60.0) -> bool:
+        """Stop recording a camera while running (thread-safe): its ffmpeg ends gracefully, its last
+        segment is listed and still ingested; ``detail`` is the reason the gap after it gets. False
+        when it is not recorded. Raises TimeoutError."""
+        if self._loop is None or self._stop is None or self._stop.is_set():
+            return False
+        return asyncio.run_coroutine_threadsafe(self._remove(camera_id, detail), self._loop).result(timeout)
+
+    async def _remove(self, camera_id: str, detail: str) -> bool:
+        worker = next((w for w in self.workers if w.spec.camera_id == camera_id), None)
+        if worker is None or camera_id not in self._tasks:
+            return False
+        worker.stop_detail = detail
+        own_stop, task = self._tasks.pop(camera_id)
+        own_stop.set()
+        await task
+        self.workers = [w for w in self.workers if w is not worker]
+        self._retired[camera_id] = worker
+        return True
 
     def request_stop(self) -> None:
         """Ask every camera to stop (thread-safe); :meth:`run` returns once all ffmpegs ended."""

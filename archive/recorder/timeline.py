@@ -38,9 +38,15 @@ log = logging.getLogger(__name__)
 NOT_RUNNING: Final = "the recorder was not running"
 CLEAN_STOP: Final = "the recorder was stopped"  # the mark a clean stop leaves (supervisor)
 UNCLEAN_END: Final = "the recorder ended without a clean stop (killed, crashed or powered off)"
+OPERATOR_STOP: Final = "the camera was"  # + " disabled by an operator at T" (recorder.follow)
 STATES_FILE: Final = "states.jsonl"  # in the camera's spool directory
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _KEPT_MARKS: Final = 4096  # a camera flapping for days: the oldest marks are dropped first
+
+
+def operator_stop(what: str, at: dt.datetime) -> str:
+    """The detail of a camera an operator took out of recording (``what``: disabled, removed) at ``at``."""
+    return f"{OPERATOR_STOP} {what} by an operator at {_iso(at)} (archive cameras {what[:-1]} or the API)"
 
 
 def without_urls(text: str) -> str:
@@ -121,6 +127,8 @@ class StateTimeline:
             detail = f"the recorder was not running or starting (it started at {_iso(at)})"
         elif last.reason is RecorderGapReason.RECORDER_STOPPED and last.detail == CLEAN_STOP:
             detail = f"{CLEAN_STOP} at {_iso(last.at)} and started again at {_iso(at)}"
+        elif last.reason is RecorderGapReason.RECORDER_STOPPED and last.detail.startswith(OPERATOR_STOP):
+            detail = f"{last.detail}; the recorder started it again at {_iso(at)}"
         else:  # the earlier run left no stop mark: SIGKILL, a crash or a power cut ended it
             detail = f"{UNCLEAN_END} and started again at {_iso(at)}"
         self.mark(at, RecorderGapReason.RECORDER_STOPPED, detail)

@@ -121,6 +121,7 @@ class CameraWorker:
         self._ffmpeg, self._ingester, self._clock = ffmpeg, ingester, clock
         self._view = _View(CameraState.STARTING, clock(), not_recording_since=clock())
         self.timeline = StateTimeline(path=spool.directory / STATES_FILE)  # what the recording did: gap reasons
+        self.stop_detail = CLEAN_STOP  # why this worker's stop event was set (an operator's change says so)
 
     def _set(self, **changes: object) -> None:
         if "state" in changes and changes["state"] != self._view.state:
@@ -200,7 +201,7 @@ class CameraWorker:
             else:
                 self._set(state=CameraState.RECONNECTING, pid=None)
                 await _sleep(stop, self.settings.reconnect.delay(max(unreachable, failures, 1)))
-        self.timeline.mark(self._clock(), RecorderGapReason.RECORDER_STOPPED, CLEAN_STOP)
+        self.timeline.mark(self._clock(), RecorderGapReason.RECORDER_STOPPED, self.stop_detail)
         self._set(state=CameraState.STOPPED, pid=None)
 
     def _spool_full_detail(self) -> str:
@@ -260,7 +261,7 @@ class CameraWorker:
                     return classify_exit(proc.returncode, list(proc.log))
                 if stop.is_set():
                     await proc.stop(self.settings.stop_grace)
-                    return RecorderGapReason.RECORDER_STOPPED, CLEAN_STOP
+                    return RecorderGapReason.RECORDER_STOPPED, self.stop_detail
                 now = time.monotonic()
                 if not watch.streaming and (proc.output_opened or proc.last_progress_at is not None):
                     watch.streaming = True  # the camera's streams are known and the first file is open
