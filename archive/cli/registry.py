@@ -72,7 +72,7 @@ def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
 
 
 def _cmd_cameras_switch(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """``cameras disable|enable|remove ID``: a running ``archive up`` follows at its next start."""
+    """``cameras disable|enable|remove ID``: a running ``archive up`` applies it within ~5 s (archive.cli.follow)."""
     with runtime(cfg) as rt:
         if args.sub == "remove":
             cam = rt.registry.remove(args.camera_id)
@@ -158,7 +158,7 @@ def register(sub: Any) -> None:
     lst.add_argument("--owner", help="only this owner's cameras")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(handler=_cmd_cameras_list)
-    for name, what in (("disable", "stop recording a camera (a running service follows at its next start)"),
+    for name, what in (("disable", "stop recording a camera (a running archive up stops it within ~5 s)"),
                        ("enable", "record a disabled camera again"),
                        ("remove", "take a camera out of service: disabled and marked removed; no evidence "
                                   "or log entry is deleted, and its id is re-added only by 'import --force'")):
