@@ -69,3 +69,36 @@ def test_requesting_agency_withdraws_and_the_hold_is_released(env: xs.XEnv) -> N
         assert [e["event"] for e in events][-2:] == ["withdrawn", "hold_released"]
         again = c.post(f"{P}/exports/{eid}/withdraw", json={"reason": "twice"}, headers=tok["inv1"])
         assert again.status_code == 409, again.text
+
+
+def test_a_failed_build_shows_its_reason_over_the_api_and_is_retried_from_it(env: xs.XEnv) -> None:
+    """The store holds other bytes than the log says: the build fails, and ``GET /exports/{id}``
+    says why in ``error`` (not a bare ``failed``); ``POST .../build`` queues it again (202)."""
+    import hashlib
+    import time
+
+    clip = xs.make_clips(env.tmp.parent / "clips")[0]
+    t1 = xs.T0 + timedelta(seconds=20)
+    xs.store_segment(env, "cam-a", clip, t1, logged_sha256=hashlib.sha256(clip + b"!").hexdigest())
+    app, tok = _app(env)
+    env.exports.runner.start()
+    try:
+        with TestClient(app) as c:
+            body = {**BODY, "cameras": ["cam-a"], "start": t1.isoformat(), "end": (t1 + xs.CLIP).isoformat()}
+            r = c.post(f"{P}/exports", json=body, headers=tok["inv1"])
+            assert r.status_code == 201 and r.json()["status"] == "approved", r.text  # dishub: by policy
+            eid = r.json()["id"]
+            for attempt in (1, 2):
+                assert c.post(f"{P}/exports/{eid}/build", headers=tok["admin1"]).status_code == 202
+                deadline = time.monotonic() + 30
+                while time.monotonic() < deadline:
+                    got = c.get(f"{P}/exports/{eid}", headers=tok["inv1"]).json()
+                    custody = c.get(f"{P}/exports/{eid}/custody", headers=tok["inv1"]).text
+                    if got["status"] == "failed" and custody.count('"build_failed"') == attempt:
+                        break
+                    time.sleep(0.1)
+                assert got["status"] == "failed" and custody.count('"build_failed"') == attempt, (attempt, got)
+                assert "does not hold what was logged" in (got["error"] or ""), got
+            assert c.post(f"{P}/exports/{eid}/build", headers=tok["inv1"]).status_code == 403
+    finally:
+        env.exports.runner.stop()
