@@ -151,6 +151,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         for camera_id, why in skipped.items():
             print(f"SKIP {camera_id}: {why}", file=out)
         cameras = [c for c in cameras if c.id in claimed]
+        demo_only = False
         report = check_health(rt)
         for c in report.checks:
             print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<22} {c.detail}", file=out)
@@ -162,6 +163,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
             sims = stack.enter_context(SimulatedCameraSet(len(DEMO_PROFILES), list(DEMO_PROFILES)))
             sims.start()
             cameras = _demo_cameras(rt, sims, stale)
+            demo_only = True  # a demo run records its simulated cameras only, also when others are enabled later
             claimed, more = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=False)
             skipped.update(more)
             cameras = [c for c in cameras if c.id in claimed]
@@ -196,9 +198,12 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         notifier = webhook_notifier(cfg.alerts)
         if notifier is not None:
             stack.callback(notifier.close)
-        stale_ids = {c.id for c in stale}  # `record --camera` records one camera: it follows nothing
-        follower = None if only else RegistryFollower(rt, recorder, {c.id for c in cameras}, out,
-                                                      skip=lambda c: c.id in stale_ids)  # fmt: skip
+        stale_ids = {c.id for c in stale} - {c.id for c in cameras}  # not replaced by this run's simulators
+        def skip(c: Camera) -> bool:
+            return c.id in stale_ids or (demo_only and not is_demo(c))
+
+        # `record --camera` records one camera: it follows nothing
+        follower = None if only else RegistryFollower(rt, recorder, {c.id for c in cameras}, out, skip=skip)
         while not stop.wait(1.0):
             if follower is not None and time.monotonic() >= next_follow:
                 follower.poll()  # disable/enable/remove apply within FOLLOW_EVERY_S (+ ffmpeg's stop)
