@@ -82,7 +82,7 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
     facts: list[str] = []
     try:
         entries = _lines(read(cam.entries), cam.entries)
-        proof = itg.RangeProof.from_json(read(cam.proof).rstrip(b"\n"))
+        proof = itg.RangeProof.from_json(read(cam.proof).removesuffix(b"\n"))
         note = read(cam.checkpoint).decode("utf-8")
         prunes: list[tuple[bytes, itg.InclusionProof]] = []
         if cam.prunes and cam.prune_proofs:

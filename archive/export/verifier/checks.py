@@ -29,6 +29,7 @@ from .camera import CameraFiles, check_camera
 from .custody import CustodyEvent, split_lines, verify_chain
 from .formats import FormatError, ManifestNote, Trust, fingerprint, parse_keys, parse_strict, resolve_trust
 from .outcome import Check, CheckBuilder, Outcome
+from .rules import camera_files, custody_evidence, keys_file, manifest_rules, signature_lines
 from .source import PackageSource, hash_member, open_package, read_all
 from .witness import check_quorum, parse_witnesses
 
@@ -61,6 +62,27 @@ class _Run:
         self.manifest: dict[str, Any] | None = None
         self.export_id: str | None = None
         self.trust = Trust((), (), pinned=False)
+        self.events: list[CustodyEvent] = []
+
+    def maybe(self, name: str) -> bytes | None:
+        """A small file's bytes, None when absent or unreadable (reported by another check)."""
+        try:
+            return self.read(name)
+        except (KeyError, OSError, FormatError):
+            return None
+
+    def rules(self, step: int) -> None:
+        """The archive-export/1 rules of ``step`` (:mod:`.rules`), each its own check."""
+        m = self.manifest
+        if step == 2:
+            self.checks.append(keys_file(self.maybe(KEYS)))
+            self.checks.append(signature_lines(self.maybe(SIGNED[1]), self.trust.named))
+        elif step == 3:
+            self.checks.append(manifest_rules(m, self.src.top, self.maybe(SIGNED[1])))
+        elif step == 6 and m is not None and isinstance(m.get("cameras"), list):
+            self.checks.extend(camera_files(c, self.read) for c in m["cameras"] if isinstance(c, dict))
+        elif step == 7:
+            self.checks.append(custody_evidence(m, self.events))
 
     def read(self, name: str) -> bytes:
         if name not in self.names:
@@ -220,6 +242,7 @@ class _Run:
             path, count, head = str(spec["path"]), int(spec["events"]), str(spec["head"])
             lines = split_lines(self.read(path), path)
             events = verify_chain(lines, str(m.get("export_id")))
+            self.events = events
             if len(events) != count or (events[-1].hash if events else "") != head:
                 chk.fail(f"the custody log has {len(events)} events with head {events[-1].hash if events else '-'}, "
                          f"the signed manifest says {count} events with head {head} (events edited, added or "
@@ -317,10 +340,14 @@ def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | Non
             zip_sha = _file_sha256(path, tick)
         run.package()
         run.signature(trust)
+        run.rules(2)
         run.parse_manifest()
+        run.rules(3)
         run.files()
         run.cameras(tolerance_us)
+        run.rules(6)
         run.custody(custody, zip_sha)
+        run.rules(7)
     finally:
         src.close()
     m = run.manifest or {}

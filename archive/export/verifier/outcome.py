@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .steps import STEPS, step_of, step_title
+
 __all__ = ["Check", "CheckBuilder", "Outcome"]
 
 
@@ -20,6 +22,11 @@ class Check:
     def ok(self) -> bool:
         """True when nothing failed."""
         return not self.failures
+
+    @property
+    def step(self) -> int:
+        """The verifier step (EXPORT-SPEC.md 9) this check belongs to."""
+        return step_of(self.name)
 
 
 @dataclass
@@ -76,16 +83,34 @@ class Outcome:
         """Every failure as ``check: message``."""
         return [f"{c.name}: {f}" for c in self.checks for f in c.failures]
 
+    @property
+    def failed_step(self) -> int | None:
+        """The first step (EXPORT-SPEC.md 9) that failed: the lowest-numbered failing check, 8
+        (trust) when every check held but no trust root was given, None when VALID."""
+        bad = [c.step for c in self.checks if not c.ok]
+        if bad:
+            return min(bad)
+        if not self.checks:
+            return 1
+        return None if self.trusted else max(STEPS)
+
+    @property
+    def status(self) -> str:
+        """``VALID``, ``UNVERIFIED`` or ``INVALID``."""
+        return "VALID" if self.valid else "UNVERIFIED" if self.consistent else "INVALID"
+
     def verdict(self) -> str:
-        """``VALID``, ``UNVERIFIED`` (consistent, but no trust root given) or ``INVALID`` with a reason."""
+        """``VALID``, ``UNVERIFIED`` (consistent, but no trust root given) or ``INVALID`` with the
+        first failing step and a reason."""
         if self.valid:
             return "VALID: every check held"
+        step = self.failed_step or max(STEPS)
         if self.consistent:
-            return ("UNVERIFIED: internally consistent, but signed by a key you have not trusted: give --trust "
-                    "with the archive's key or fingerprint obtained from its operator (not from this package), "
-                    "or --witness with a witness's key")
+            return (f"UNVERIFIED at {step_title(step)}: internally consistent, but signed by a key you have not "
+                    "trusted: give --trust with the archive's key or fingerprint obtained from its operator (not "
+                    "from this package), or --witness with a witness's key")
         bad = [c.name for c in self.checks if not c.ok]
-        return f"INVALID: {len(bad)} check(s) failed: {', '.join(bad)}"
+        return f"INVALID at {step_title(step)}: {len(bad)} check(s) failed: {', '.join(bad)}"
 
     def lines(self) -> list[str]:
         """The human-readable report, verdict first and last."""
@@ -97,7 +122,7 @@ class Outcome:
         out.append(f"trust: {self.trust}")
         out.append(f"verdict: {self.verdict()}")
         for c in self.checks:
-            out.append(f"[{'ok  ' if c.ok else 'FAIL'}] {c.name}")
+            out.append(f"[{'ok  ' if c.ok else 'FAIL'}] step {c.step}: {c.name}")
             out.extend(f"       FAILED: {f}" for f in c.failures)
             out.extend(f"       {d}" for d in c.details)
         if self.facts:
@@ -112,9 +137,10 @@ class Outcome:
         """JSON-ready form."""
         return {
             "valid": self.valid, "consistent": self.consistent, "trusted": self.trusted, "verdict": self.verdict(),
+            "status": self.status, "failed_step": self.failed_step,
             "package": self.package, "export_id": self.export_id,
             "case_id": self.case_id, "package_sha256": self.package_sha256, "trust": self.trust,
-            "checks": [{"name": c.name, "ok": c.ok, "failures": list(c.failures), "details": list(c.details)}
-                       for c in self.checks],
+            "checks": [{"name": c.name, "step": c.step, "ok": c.ok, "failures": list(c.failures),
+                        "details": list(c.details)} for c in self.checks],
             "facts": list(self.facts), "bytes_hashed": self.bytes_hashed, "seconds": round(self.seconds, 3),
         }  # fmt: skip

@@ -16,6 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO, Protocol
 
 from .formats import FormatError
+from .members import check_member_name, check_one_folder
 
 __all__ = ["CHUNK", "PackageSource", "hash_member", "open_package"]
 
@@ -28,6 +29,8 @@ class PackageSource(Protocol):
     """The files of a package by relative path."""
 
     label: str
+    top: str | None
+    """The zip's top folder (the package name); None for an unpacked folder."""
 
     def names(self) -> list[str]:
         """Every file's relative path (``/``-separated), sorted."""
@@ -50,7 +53,7 @@ def _check_name(name: str) -> str:
     p = PurePosixPath(name)
     if not name or "\\" in name or p.is_absolute() or any(part in ("..", "") for part in name.split("/")):
         raise FormatError(f"unsafe member name {name!r} in the package")
-    return name
+    return check_member_name(name)
 
 
 class ZipSource:
@@ -69,10 +72,8 @@ class ZipSource:
             if info.filename in seen:
                 raise FormatError(f"member {info.filename!r} occurs twice in the zip")
             seen.add(info.filename)
-        tops = {i.filename.split("/", 1)[0] for i in infos}
-        prefix = ""
-        if len(tops) == 1 and all("/" in i.filename for i in infos):
-            prefix = next(iter(tops)) + "/"
+        self.top: str | None = check_one_folder([i.filename for i in infos])
+        prefix = f"{self.top}/"
         self._infos = {i.filename[len(prefix) :]: i for i in infos}
         self._raw: BinaryIO = path.open("rb")
 
@@ -117,6 +118,7 @@ class DirSource:
 
     def __init__(self, root: Path) -> None:
         self.label = str(root)
+        self.top: str | None = None  # a folder may have been renamed by whoever unpacked it
         self._root = root
         self._files: dict[str, Path] = {}
         for p in sorted(root.rglob("*")):
