@@ -24,7 +24,9 @@ from archive.catalog.migrate import upgrade
 from archive.catalog.registry import RegistryRepository
 from archive.export.model import Actor, ExportSettings
 from archive.export.parts import Exports
-from archive.export.verifier.formats import ManifestNote
+from archive.export.verifier.custody import ZERO as CUSTODY_ZERO
+from archive.export.verifier.formats import ManifestNote, canonical
+from archive.export.verifier.rules import evidence_sha256
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
 from archive.identity.service import IdentityService
@@ -208,21 +210,50 @@ def export_signer(env: XEnv) -> Signer:
     return env.ledger.keys.log_signer(env.ledger.keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
 
 
-def reseal(folder: Path, signer: Signer, mutate: Callable[[dict[str, Any]], None] = lambda m: None) -> None:
+def reseal_custody(lines: list[bytes], files: list[dict[str, Any]]) -> list[bytes]:
+    """The custody log with its ``built`` event naming ``files`` (evidence_sha256, files,
+    media_bytes) and the chain re-linked: what a forger who rewrites the package also does."""
+    digest, count, media = evidence_sha256(files)
+    out: list[bytes] = []
+    prev = CUSTODY_ZERO
+    for line in lines:
+        d = json.loads(line)
+        if d["event"] == "built":
+            d["detail"] = {**d["detail"], "evidence_sha256": digest, "files": count, "media_bytes": media}
+        d["prev"] = prev
+        out.append(canonical(d))
+        prev = hashlib.sha256(out[-1]).hexdigest()
+    return out
+
+
+def reseal(folder: Path, signer: Signer, mutate: Callable[[dict[str, Any]], None] = lambda m: None, *,
+           custody: bool = True) -> None:  # fmt: skip
     """Rewrite the manifest of an unpacked package (after ``mutate``) with fresh hashes of every
-    file, and sign it: what an insider with the signing key could do after changing files."""
+    file, and sign it: what an insider with the signing key could do after changing files.
+    ``custody``: also re-seal the custody log's ``built`` event over the new files (a forger
+    rewriting the package does; without it step 7 catches the changed evidence)."""
     mpath = folder / "manifest.json"
     m = json.loads(mpath.read_text())
     kinds = {f["path"]: f["kind"] for f in m["files"]}  # an insider keeps each file's kind
     mutate(m)
-    files = []
-    for p in sorted(folder.rglob("*")):
-        rel = p.relative_to(folder).as_posix()
-        if p.is_file() and rel not in ("manifest.json", "manifest.json.sig"):
-            data = p.read_bytes()
-            kind = kinds.get(rel, "segment" if "/segments/" in rel else "x")
-            files.append({"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data), "kind": kind})
-    m["files"] = files
+
+    def listing() -> list[dict[str, Any]]:
+        files = []
+        for p in sorted(folder.rglob("*")):
+            rel = p.relative_to(folder).as_posix()
+            if p.is_file() and rel not in ("manifest.json", "manifest.json.sig"):
+                data = p.read_bytes()
+                kind = kinds.get(rel, "segment" if "/segments/" in rel else "x")
+                files.append({"path": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data),
+                              "kind": kind})  # fmt: skip
+        return files
+
+    cpath = folder / str(m["custody"]["path"])
+    if custody and cpath.is_file():
+        lines = reseal_custody(cpath.read_bytes().splitlines(), listing())
+        cpath.write_bytes(b"".join(x + b"\n" for x in lines))
+        m["custody"]["head"] = hashlib.sha256(lines[-1]).hexdigest() if lines else None
+    m["files"] = listing()
     data = (json.dumps(m, sort_keys=True, indent=2, ensure_ascii=False) + "\n").encode()
     mpath.write_bytes(data)
     note = ManifestNote(m["export_id"], hashlib.sha256(data).hexdigest())

@@ -1,0 +1,99 @@
+"""The archive-export/1 test vectors (EXPORT-SPEC.md 10): the committed vectors are what the
+generator makes, and both verifiers (the archive's own, and the one bundled in every package,
+run alone with only the standard library and ``cryptography``) give every vector its expected
+verdict and first failing step."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from archive.export import static
+from archive.export.verifier.checks import verify_package
+from tests.vectors import export_vectors as gen
+
+VECTORS = gen.OUT
+INDEX: dict[str, Any] = json.loads((VECTORS / "index.json").read_text(encoding="utf-8"))
+CASES = INDEX["vectors"]
+
+
+def test_there_are_enough_vectors_of_every_kind() -> None:
+    assert len(CASES) >= 20
+    assert {c["verdict"] for c in CASES} == {"VALID", "UNVERIFIED", "INVALID"}
+    assert {c["step"] for c in CASES if c["verdict"] == "INVALID"} == {1, 2, 3, 4, 5, 6, 7}
+    assert {c["attacker"] for c in CASES} == {gen.CONTENT, gen.FORGER, gen.INSIDER, gen.NONE}
+
+
+def test_committed_vectors_are_what_the_generator_makes(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the duplicate-member vector makes zipfile warn
+        index = gen.build(tmp_path)
+    assert index == INDEX, "regenerate: python -m tests.vectors.export_vectors"
+    for case in CASES:
+        assert (tmp_path / case["file"]).read_bytes() == (VECTORS / case["file"]).read_bytes(), case["file"]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
+def test_archive_verifier_gives_the_expected_verdict_and_step(case: dict[str, Any]) -> None:
+    o = verify_package(VECTORS / case["file"], trust=case["trust"])
+    assert (o.status, o.failed_step) == (case["verdict"], case["step"]), o.failures
+    assert o.to_dict()["failed_step"] == case["step"]
+    if case["step"] is not None:
+        assert f"at step {case['step']} (" in o.verdict()
+
+
+@pytest.fixture(scope="module")
+def bundled(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The verifier as every package carries it: verify_package.py, verifier/, integrity/."""
+    d = tmp_path_factory.mktemp("bundled")
+    shutil.copy(static.LAUNCHER, d / "verify_package.py")
+    for folder, name in ((static.VERIFIER_DIR, "verifier"), (static.INTEGRITY_DIR, "integrity")):
+        (d / name).mkdir()
+        for p in static._sources(folder):
+            shutil.copy(p, d / name / p.name)
+    return d
+
+
+DRIVER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+assert "archive" not in sys.modules
+from verifier.checks import verify_package
+from pathlib import Path
+out = []
+for case in json.loads(Path(sys.argv[2]).read_text())["vectors"]:
+    o = verify_package(Path(sys.argv[2]).parent / case["file"], trust=case["trust"])
+    out.append([case["file"], o.status, o.failed_step])
+assert not [m for m in sys.modules if m == "archive" or m.startswith("archive.")]
+print(json.dumps(out))
+"""
+
+
+def test_bundled_verifier_alone_gives_every_verdict_and_step(bundled: Path, tmp_path: Path) -> None:
+    run = subprocess.run([sys.executable, "-I", "-c", DRIVER, str(bundled), str(VECTORS / "index.json")],
+                         capture_output=True, text=True, timeout=120, cwd=tmp_path)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    got = {f: (s, step) for f, s, step in json.loads(run.stdout)}
+    assert got == {c["file"]: (c["verdict"], c["step"]) for c in CASES}
+
+
+@pytest.mark.parametrize("name, code", [("honest.zip", 0), ("honest-no-trust.zip", 3), ("entry-removed.zip", 1),
+                                        ("duplicate-member.zip", 1)])  # fmt: skip
+def test_bundled_launcher_prints_the_failing_step(bundled: Path, name: str, code: int) -> None:
+    case = next(c for c in CASES if c["file"] == name)
+    args = [a for t in case["trust"] for a in ("--trust", t)]
+    run = subprocess.run([sys.executable, "-I", str(bundled / "verify_package.py"), str(VECTORS / name), "--quiet",
+                          *args], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == code, run.stdout + run.stderr
+    last = run.stdout.strip().splitlines()[-1]
+    if case["step"] is None:
+        assert last == "VERDICT: VALID: every check held"
+    else:
+        assert last.startswith(f"VERDICT: {case['verdict']} at step {case['step']} (")
