@@ -19,8 +19,12 @@ VERIFIER_DIR = Path(verifier.__file__).resolve().parent
 LAUNCHER = Path(__file__).resolve().parent / "verify_package.py"
 
 
+SPECS = ("SPEC.md", "EXPORT-SPEC.md", "export-manifest.schema.json")
+"""The specifications every package carries in ``integrity/`` (log format, package format, manifest schema)."""
+
+
 def _sources(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and (p.suffix == ".py" or p.name == "SPEC.md"))
+    return sorted(p for p in folder.iterdir() if p.is_file() and (p.suffix == ".py" or p.name in SPECS))
 
 
 def readme(job: BuildJob, settings: ExportSettings) -> str:
@@ -76,7 +80,7 @@ def add_static(w: PackageWriter, job: BuildJob, settings: ExportSettings) -> Non
     for p in _sources(VERIFIER_DIR):
         w.add_file(f"verifier/{p.name}", p, "verifier")
     for p in _sources(INTEGRITY_DIR):
-        w.add_file(f"integrity/{p.name}", p, "spec" if p.suffix == ".md" else "verifier")
+        w.add_file(f"integrity/{p.name}", p, "verifier" if p.suffix == ".py" else "spec")
     header = ["Public keys of the archive that signed this package (manifest.json.sig) and the camera logs",
               "(checkpoint.note). Trust them only after comparing a fingerprint with the archive's published one."]
     text = keys_text(job.keys, header)

@@ -262,3 +262,18 @@ def test_media_file_vouched_for_by_no_entry(built: Built, tmp_path: Path) -> Non
     _reseal(folder2, _export_signer(built.env), twice)
     msg = _fails(verify_package(folder2, trust=[built.env.fingerprint]))
     assert f"{first} is named by camera cam-a seq 0 and by camera cam-a seq 1" in msg, msg
+
+
+def test_real_package_follows_the_manifest_schema_and_carries_the_spec(built: Built) -> None:
+    """A package the archive built validates against archive/integrity/export-manifest.schema.json
+    (EXPORT-SPEC.md 4), and carries EXPORT-SPEC.md and the schema byte for byte."""
+    jsonschema = pytest.importorskip("jsonschema")
+    here = Path(__file__).resolve().parents[2] / "archive" / "integrity"
+    schema = json.loads((here / "export-manifest.schema.json").read_text(encoding="utf-8"))
+    manifest = json.loads((built.folder / "manifest.json").read_text(encoding="utf-8"))
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(manifest)
+    for name in ("EXPORT-SPEC.md", "export-manifest.schema.json", "SPEC.md"):
+        assert (built.folder / "integrity" / name).read_bytes() == (here / name).read_bytes()
+    kinds = {f["kind"] for f in manifest["files"]}
+    assert {"segment", "entries", "proof", "checkpoint", "keys", "custody", "spec", "verifier"} <= kinds

@@ -210,7 +210,7 @@ def honest(rotate: bool = False, cameras: tuple[str, ...] = CAMERAS) -> Pkg:
                      "owner": None, "from": "cli:op1@archive-host"},
         "created_at": format_time(_t(3780)), "created_at_local": _local(_t(3780)), "time_zone": "Asia/Jakarta",
         "range": {"start": format_time(_t(0)), "end": format_time(_t(35))}, "tolerance_us": 500000,
-        "legal_hold": "hold-vector-1", "cameras": sections, "report": None, "report_pdf": None,
+        "legal_hold": 1, "cameras": sections, "report": None, "report_pdf": None,
         "verifier": None,
     }  # fmt: skip
     pkg = Pkg(files, manifest, NEW_SEED if rotate else ARCHIVE_SEED)

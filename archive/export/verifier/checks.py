@@ -80,7 +80,8 @@ class _Run:
         elif step == 3:
             self.checks.append(manifest_rules(m, self.src.top, self.maybe(SIGNED[1])))
         elif step == 6 and m is not None and isinstance(m.get("cameras"), list):
-            self.checks.extend(camera_files(c, self.read) for c in m["cameras"] if isinstance(c, dict))
+            self.checks.extend(camera_files(c, self.read, self.trust.named) for c in m["cameras"]
+                               if isinstance(c, dict))  # fmt: skip
         elif step == 7:
             self.checks.append(custody_evidence(m, self.events))
 

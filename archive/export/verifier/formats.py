@@ -156,11 +156,17 @@ class Trust:
     named: tuple[itg.VerifierKey, ...]
     pinned: bool
     problems: tuple[str, ...] = ()
+    given: tuple[itg.VerifierKey, ...] = ()
 
     def keys_for(self, name: str) -> list[itg.VerifierKey]:
-        """The trusted Ed25519 note keys under ``name``."""
+        """The trusted Ed25519 note keys under ``name``. A key trusted by ``--trust`` counts only
+        under a name the package's keys file binds to it, or the name of a whole verifier key
+        given with ``--trust`` (EXPORT-SPEC.md 5: a fingerprint names the key material, the
+        keys file its names, and step 3 requires those names to be ``<archive>/...``)."""
         if self.pinned:
-            return [itg.VerifierKey(name, pk) for pk in self.public_keys]
+            bound = [k for k in self.named if k.name == name and k.public_key in self.public_keys]
+            given = [k for k in self.given if k.name == name]
+            return [k for k in {k.encode(): k for k in (*bound, *given) if k.alg == itg.ALG_ED25519}.values()]
         return [k for k in self.named if k.name == name and k.alg == itg.ALG_ED25519]
 
     def describe(self) -> str:
@@ -191,11 +197,13 @@ def resolve_trust(values: Iterable[str], bundled: Sequence[itg.VerifierKey]) -> 
     if not given:
         return Trust(tuple(dict.fromkeys(k.public_key for k in bundled)), tuple(bundled), pinned=False)
     keys: list[bytes] = []
+    whole: list[itg.VerifierKey] = []
     problems: list[str] = []
     for value in given:
         if "+" in value:
             try:
-                keys.append(itg.VerifierKey.parse(value.strip()).public_key)
+                whole.append(itg.VerifierKey.parse(value.strip()))
+                keys.append(whole[-1].public_key)
             except itg.IntegrityError as exc:
                 raise FormatError(f"--trust {value!r}: not a verifier key: {exc}") from exc
             continue
@@ -207,4 +215,5 @@ def resolve_trust(values: Iterable[str], bundled: Sequence[itg.VerifierKey]) -> 
         if not found:
             problems.append(f"no key in the package has the trusted fingerprint sha256:{hexed}")
         keys.extend(found)
-    return Trust(tuple(dict.fromkeys(keys)), tuple(bundled), pinned=True, problems=tuple(problems))
+    return Trust(tuple(dict.fromkeys(keys)), tuple(bundled), pinned=True, problems=tuple(problems),
+                 given=tuple(whole))

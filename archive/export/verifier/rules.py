@@ -11,7 +11,8 @@ each a check of its own so it is reported with its step:
   every camera's log is ``<archive>/camera/<id>`` (one name binds key, log and camera).
 - **camera <id> files** (step 6): one-line files (``range-proof.json``) are canonical JSON
   and exactly one LF; every line file ends with LF; the checkpoint note carries no signature
-  line twice.
+  line twice, and every line of the log's own name is by a key ``keys/keys.txt`` lists (witness
+  lines are checked by :mod:`.witness`).
 - **custody evidence** (step 7): the ``built`` event names the files the custody log seals:
   ``evidence_sha256``, ``files``, ``media_bytes`` and ``cameras`` recomputed from the manifest.
 
@@ -141,7 +142,7 @@ def manifest_rules(m: dict[str, Any] | None, top: str | None, sig: bytes | None)
     return chk.build()
 
 
-def camera_files(section: dict[str, Any], read: Read) -> Check:
+def camera_files(section: dict[str, Any], read: Read, bundled: Sequence[itg.VerifierKey] = ()) -> Check:
     """Step 6: the line rules of one camera's log files."""
     cam = str(section.get("id"))
     chk = CheckBuilder(f"camera {cam} files")
@@ -162,6 +163,11 @@ def camera_files(section: dict[str, Any], read: Read) -> Check:
         pairs = [(s.name, s.key_id) for s in note.signatures]
         if len(set(pairs)) != len(pairs):
             chk.fail(f"{section['checkpoint']['path']}: a signature line occurs twice")
+        listed = {(k.name, k.key_id) for k in bundled}
+        for name, key_id in pairs:
+            if name == section.get("log") and (name, key_id) not in listed:
+                chk.fail(f"{section['checkpoint']['path']}: a signature line of {name}+{key_id.hex()}, a log key "
+                         "keys/keys.txt does not list")  # fmt: skip
     except (KeyError, TypeError, OSError, FormatError, itg.IntegrityError) as exc:
         chk.fail(f"camera {cam}: {exc}")
     return chk.build()

@@ -97,3 +97,21 @@ def test_bundled_launcher_prints_the_failing_step(bundled: Path, name: str, code
         assert last == "VERDICT: VALID: every check held"
     else:
         assert last.startswith(f"VERDICT: {case['verdict']} at step {case['step']} (")
+
+
+def test_vector_manifests_follow_the_schema() -> None:
+    """The honest vectors' manifests validate against the manifest schema (EXPORT-SPEC.md 4);
+    the long-string vector does not (the schema and step 3 agree on 4096 code points)."""
+    jsonschema = pytest.importorskip("jsonschema")
+    import zipfile
+
+    schema = json.loads((VECTORS.parents[1] / "export-manifest.schema.json").read_text(encoding="utf-8"))
+    check = jsonschema.Draft202012Validator(schema)
+
+    def manifest(name: str) -> Any:
+        with zipfile.ZipFile(VECTORS / name) as z:
+            return json.loads(z.read(f"{gen.PACKAGE}/manifest.json"))
+
+    for name in ("honest.zip", "rotated-trust-new.zip", "relabelled-camera.zip"):
+        check.validate(manifest(name))
+    assert not check.is_valid(manifest("long-string.zip"))
