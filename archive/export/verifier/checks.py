@@ -32,6 +32,7 @@ from .outcome import Check, CheckBuilder, Outcome
 from .rules import camera_files, custody_evidence, keys_file, manifest_rules, signature_lines
 from .source import PackageSource, hash_member, open_package, read_all
 from .witness import check_quorum, parse_witnesses
+from .wording import custody_sentence, readable_facts, readable_line
 
 if TYPE_CHECKING or __name__.startswith("archive."):
     from archive import integrity as itg
@@ -291,7 +292,7 @@ class _Run:
 
 
 def _describe(e: CustodyEvent) -> str:
-    return f"#{e.seq} {e.event}: {e.who()} at {e.at} ({e.local}) from {e.origin}"
+    return f"#{e.seq} {custody_sentence(e)}"
 
 
 def _file_sha256(path: Path, progress: Callable[[int], None]) -> str:
@@ -354,6 +355,9 @@ def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | Non
     m = run.manifest or {}
     case = m.get("case") if isinstance(m.get("case"), dict) else {}
     trusted = run.trust.pinned or bool(required)  # a trust root from outside the package
-    return Outcome(package=str(path), checks=tuple(run.checks), facts=tuple(run.facts), trust=run.trust.describe(),
+    tol = tolerance_us if tolerance_us is not None else m.get("tolerance_us")
+    facts = readable_facts(run.facts, tol if type(tol) is int else 500_000)
+    checks = tuple(Check(c.name, c.failures, tuple(readable_line(d) for d in c.details)) for c in run.checks)
+    return Outcome(package=str(path), checks=checks, facts=tuple(facts), trust=run.trust.describe(),
                    trusted=trusted, export_id=run.export_id, case_id=(case or {}).get("id"), package_sha256=zip_sha,
                    bytes_hashed=run.hashed, seconds=time.monotonic() - start)  # fmt: skip
