@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 from archive.export.gather import CameraEvidence
 from archive.export.model import Actor, ExportRecord, ExportSettings
+from archive.export.report_text import camera_facts, clock_summary, custody_lines, trust_text, when_us
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
 from archive.export.zipout import FileRecord
@@ -58,7 +59,7 @@ def _e(value: object) -> str:
 
 
 def _when(s: ExportSettings, us: int) -> str:
-    return f"{_e(format_time(utc_from_us(us)))}<br><span class=small>{_e(s.local_us(us))}</span>"
+    return _e(when_us(s, us))
 
 
 def _dur(us: int) -> str:
@@ -149,9 +150,10 @@ def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
     if rep.pruned:
         parts.append("<p><b>Media deleted by retention</b> before the export (entries kept): seqs "
                      + ", ".join(f"{a}..{b - 1}" for a, b in rep.pruned) + "</p>")
+    parts.append(f"<p><b>Clock</b>: {_e(clock_summary(s, ev))}</p>")
     if rep.notes:
-        parts.append("<p><b>Facts the verifier reports</b>:</p><ul>" + "".join(f"<li>{_e(n)}</li>" for n in rep.notes)
-                     + "</ul>")  # fmt: skip
+        parts.append("<p><b>Facts the verifier reports</b>:</p><ul>"
+                     + "".join(f"<li>{_e(n)}</li>" for n in camera_facts(s, ev)) + "</ul>")  # fmt: skip
     wc, err = r.working.get(ev.camera_id), r.working_errors.get(ev.camera_id)
     if wc is not None:
         parts.append(f'<p class="derived"><b>DERIVED working copy</b> <code>{_e(wc.path)}</code> ({wc.size} bytes, '
@@ -163,9 +165,9 @@ def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
 
 
 def _custody(r: ReportInput) -> str:
-    rows = [(str(e.seq), f"<b>{_e(e.event)}</b>", _e(e.who()), f"{_e(e.at)}<br><span class=small>{_e(e.local)}"
-             "</span>", _e(e.origin), f"<code>{_e(dict(e.detail))}</code>") for e in r.custody]  # fmt: skip
-    return _rows(rows, ("#", "Event", "Who", "When (UTC / local)", "From", "Detail"))
+    said = custody_lines(r.settings, list(r.custody))
+    rows = [(str(e.seq), f"<b>{_e(e.event)}</b>", _e(line)) for e, line in zip(r.custody, said, strict=True)]
+    return _rows(rows, ("#", "Event", "What happened"))
 
 
 def _files(r: ReportInput) -> str:
@@ -191,8 +193,9 @@ def render_report(r: ReportInput) -> bytes:
         f"<h1>Evidence export: case {_e(r.rec.case_id)}</h1>",
         "<p>This package holds the native video segments exactly as the archive stored them, the signed "
         "tamper-evident log entries that describe them, proofs tying those entries to signed checkpoints, and "
-        "the custody log of this export. Times are UTC, with "
-        f"{_e(r.settings.zone_name)} local time beside them.</p>",
+        "the custody log of this export. Times are local time (WIB, Asia/Jakarta, UTC+07:00) with UTC beside "
+        "them.</p>" if r.settings.zone_name == "Asia/Jakarta" else "the custody log of this export. Times are "
+        f"local time ({_e(r.settings.zone_name)}) with UTC beside them.</p>",
         "<h2>Summary</h2>", _summary(r), "<h2>Cameras</h2>", _cameras(r),
         "<h2>Coverage of the requested range</h2>", *(_coverage(r, ev) for ev in r.evidence),
         "<h2>Custody log</h2><p>Who did what and when, as sealed in this package (hash-chained; the archive "
@@ -201,9 +204,10 @@ def render_report(r: ReportInput) -> bytes:
         f"<h2>Distribution</h2><p>{_e(DISTRIBUTION)}</p>",
         "<h2>Files and hashes</h2>", _files(r),
         "<h2>How to verify</h2><p>With Python 3.11+ and the <code>cryptography</code> package, and no network:</p>"
-        f"<pre>python verify_package.py --trust {_e(fp)}</pre><p>run in the unpacked folder (or give the zip). "
-        "Compare the fingerprint with the one the archive publishes. The log format is specified in "
-        "<code>integrity/SPEC.md</code>; the verifier lists every check and exits 0 only if all hold.</p>",
+        f"<pre>python verify_package.py --trust {_e(fp)}</pre><p>run in the unpacked folder (or give the zip).</p>"
+        f"<p><b>The key to trust.</b> {_e(trust_text(r.signer))}</p><p>The package format is specified in "
+        "<code>integrity/EXPORT-SPEC.md</code> and the log format in <code>integrity/SPEC.md</code>; the verifier "
+        "lists every check with its step number and exits 0 only if all hold.</p>",
     ]  # fmt: skip
     doc = (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>Evidence export '
            f"{_e(r.rec.case_id)}</title><style>{_CSS}</style></head><body>\n" + "\n".join(body)

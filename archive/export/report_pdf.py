@@ -10,6 +10,7 @@ from __future__ import annotations
 from archive.export.gather import CameraEvidence
 from archive.export.pdf import PdfText
 from archive.export.report import DISTRIBUTION, ReportInput
+from archive.export.report_text import camera_facts, clock_summary, custody_lines, trust_text, when_us
 from archive.export.verifier.formats import fingerprint
 from archive.integrity import Cosignature, Gap, Segment, SignedNote, format_time
 from archive.model import us_from_utc, utc_from_us
@@ -23,7 +24,7 @@ def _dur(us: int) -> str:
 
 
 def _when(r: ReportInput, us: int) -> str:
-    return f"{format_time(utc_from_us(us))} ({r.settings.local_us(us)})"
+    return when_us(r.settings, us)
 
 
 def _summary(d: PdfText, r: ReportInput) -> None:
@@ -87,7 +88,8 @@ def _coverage(d: PdfText, r: ReportInput, ev: CameraEvidence) -> None:
     if rep.pruned:
         d.paragraph("Media deleted by retention before the export (entries kept): seqs "
                     + ", ".join(f"{a}..{b - 1}" for a, b in rep.pruned), gap=3.0)  # fmt: skip
-    for n in rep.notes:
+    d.paragraph(f"Clock: {clock_summary(r.settings, ev)}", gap=3.0)
+    for n in camera_facts(r.settings, ev):
         d.paragraph(f"Fact the verifier reports: {n}", indent=2, hang=4)
     wc, err = r.working.get(ev.camera_id), r.working_errors.get(ev.camera_id)
     if wc is not None:
@@ -105,7 +107,7 @@ def render_report_pdf(r: ReportInput) -> bytes:
     d.heading(title)
     d.paragraph("This package holds the native video segments exactly as the archive stored them, the signed "
                 "tamper-evident log entries that describe them, proofs tying those entries to signed checkpoints, "
-                f"and the custody log of this export. Times are UTC, with {r.settings.zone_name} local time beside "
+                f"and the custody log of this export. Times are local time ({r.settings.zone_name}) with UTC beside "
                 "them. The same report is in report.html.")  # fmt: skip
     _summary(d, r)
     _cameras(d, r)
@@ -115,9 +117,8 @@ def render_report_pdf(r: ReportInput) -> bytes:
     d.heading("Custody log")
     d.paragraph("Who did what and when, as sealed in this package (hash-chained; the archive keeps appending later "
                 f"events such as downloads and verifications: archive export custody {r.rec.id}).")  # fmt: skip
-    for e in r.custody:
-        d.paragraph(f"#{e.seq} {e.event}: {e.who()} at {e.at} ({e.local}) from {e.origin}; {dict(e.detail)}",
-                    hang=4, gap=2.0)  # fmt: skip
+    for e, line in zip(r.custody, custody_lines(r.settings, list(r.custody)), strict=True):
+        d.paragraph(f"#{e.seq} {line}", hang=4, gap=2.0)
     d.heading("Distribution")
     d.paragraph(DISTRIBUTION, gap=3.0)
     d.heading("Files and hashes")
@@ -129,6 +130,8 @@ def render_report_pdf(r: ReportInput) -> bytes:
                 "the zip):")  # fmt: skip
     d.paragraph("python verify_package.py --trust FINGERPRINT", indent=4, gap=3.0)
     d.paragraph(f"FINGERPRINT = {fingerprint(r.signer.public_key)}", indent=4)
-    d.paragraph("Compare the fingerprint with the one the archive publishes. The log format is specified in "
-                "integrity/SPEC.md; the verifier lists every check and exits 0 only if all hold.", gap=3.0)  # fmt: skip
+    d.paragraph(f"The key to trust. {trust_text(r.signer)}", gap=3.0)
+    d.paragraph("The package format is specified in integrity/EXPORT-SPEC.md and the log format in "
+                "integrity/SPEC.md; the verifier lists every check with its step number and exits 0 only if all "
+                "hold.", gap=3.0)  # fmt: skip
     return d.build()

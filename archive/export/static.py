@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import textwrap
 from pathlib import Path
 
 import archive.integrity
 from archive.export import verifier
 from archive.export.job import BuildJob
 from archive.export.model import ExportSettings
+from archive.export.report_text import trust_text, when_us
 from archive.export.verifier.formats import fingerprint, keys_text
 from archive.export.zipout import PackageWriter
 
@@ -35,8 +37,9 @@ Format: archive-export/1, made by the Mojokerto command center archive ({job.arc
 
 What is in this folder
   manifest.json          what this package claims: case, legal basis, requester, approvals, operator,
-                         requested range ({rec.start_us} .. {rec.end_us} us UTC), cameras, and the
-                         SHA-256 and size of every file.
+                         requested range, cameras, and the SHA-256 and size of every file.
+                         Requested range: {when_us(settings, rec.start_us)}
+                                     to   {when_us(settings, rec.end_us)}
   manifest.json.sig      Ed25519 signature (C2SP signed note) over the SHA-256 of manifest.json.
   report.html, report.pdf
                          the human-readable report (the same in HTML and PDF): coverage, every gap
@@ -50,8 +53,14 @@ What is in this folder
                          a DERIVED copy for viewing (segments joined, no re-encoding). Not evidence.
   keys/keys.txt          the public keys that signed this package and the checkpoints, and the
                          keys of the witnesses whose cosignatures the checkpoints carry.
+  integrity/EXPORT-SPEC.md, integrity/export-manifest.schema.json
+                         the specification of this package (archive-export/1): every file, what
+                         is signed by which key, the custody log, the numbered verifier steps.
   integrity/SPEC.md      the specification of the log format (archive-log/1).
   verify_package.py      the verifier: needs only Python 3.11+ and the 'cryptography' package.
+
+The key to trust
+{textwrap.fill(trust_text(job.signer), 100, initial_indent="  ", subsequent_indent="  ")}
 
 How to verify (no network needed)
   1. Get the archive's signing-key fingerprint FROM THE ARCHIVE'S OPERATOR, not from this package

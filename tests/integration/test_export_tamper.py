@@ -277,3 +277,24 @@ def test_real_package_follows_the_manifest_schema_and_carries_the_spec(built: Bu
         assert (built.folder / "integrity" / name).read_bytes() == (here / name).read_bytes()
     kinds = {f["kind"] for f in manifest["files"]}
     assert {"segment", "entries", "proof", "checkpoint", "keys", "custody", "spec", "verifier"} <= kinds
+
+
+def test_report_and_readme_read_as_sentences_with_wib_and_utc(built: Built) -> None:
+    """report.html, report.pdf's text and README.txt (issue 15 item 7): custody as sentences, not
+    Python dict reprs; times in WIB and UTC, not microsecond epochs; the fingerprint with the
+    archive name and how to obtain the trust key."""
+    import re
+
+    html = (built.folder / "report.html").read_text(encoding="utf-8")
+    readme = (built.folder / "README.txt").read_text(encoding="utf-8")
+    fp = built.env.fingerprint
+    prefix = built.env.ledger.settings.origin_prefix
+    assert "{&#x27;" not in html and "{'" not in html, "a dict repr in the report"
+    assert re.search(r"requested the export of cameras cam-a, mall-1 from \w+day \d+ March 2025, \d\d:\d\d:\d\d WIB "
+                     r"\(\d\d:\d\d:\d\d UTC\)", html), html  # fmt: skip
+    assert "built the package" in html and "sealing" in html
+    for text in (html, " ".join(readme.split())):
+        assert f"archive named {prefix} with the key of fingerprint {fp}" in text
+        assert "archive export key" in text and "not from this package" in text
+        assert not re.search(r"\b1[0-9]{15}\b", text), "a microsecond epoch"
+    assert "integrity/EXPORT-SPEC.md" in readme

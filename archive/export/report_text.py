@@ -1,0 +1,64 @@
+"""The words of the package report (``report.html``, ``report.pdf``) for a judge (issue 15 item 7,
+EXPORT-SPEC.md 12): times in WIB and UTC, custody events as sentences, each camera's facts with
+holes within the tolerance summarised once, what the clock entries say (or that there are none),
+and the fingerprint with the archive name and how to obtain the key to trust.
+
+The sentences themselves are :mod:`archive.export.verifier.wording`, which the verifier in the
+package uses too, so the report and a verification say the same things in the same words.
+"""
+
+from __future__ import annotations
+
+from archive.export.gather import CameraEvidence
+from archive.export.model import ExportSettings
+from archive.export.verifier.custody import CustodyEvent
+from archive.export.verifier.formats import fingerprint
+from archive.export.verifier.wording import custody_sentence, duration, readable_facts, trust_paragraph, when
+from archive.integrity import Clock, Signer
+from archive.model import utc_from_us
+
+__all__ = ["archive_name", "camera_facts", "clock_summary", "custody_lines", "trust_text", "when_us"]
+
+
+def when_us(s: ExportSettings, us: int) -> str:
+    """Microseconds since the epoch as ``<weekday> <date>, <time> WIB (<time> UTC)``."""
+    return when(utc_from_us(us), s.zone_name)
+
+
+def custody_lines(s: ExportSettings, events: list[CustodyEvent]) -> list[str]:
+    """Every custody event as one sentence."""
+    return [custody_sentence(e, s.zone_name) for e in events]
+
+
+def clock_summary(s: ExportSettings, ev: CameraEvidence) -> str:
+    """What the clock entries among the exported entries say about the recorder's clock."""
+    clocks = [e.payload for e in ev.report.entries if isinstance(e.payload, Clock)]
+    if not clocks:
+        return ("No clock entry lies among the exported log entries: this package does not record whether the "
+                "recorder's clock was synchronized over the range.")  # fmt: skip
+    bad = [c for c in clocks if not c.synced]
+    first, last = clocks[0], clocks[-1]
+    text = (f"{len(clocks)} clock entr{'y' if len(clocks) == 1 else 'ies'} from {when(first.at, s.zone_name)} to "
+            f"{when(last.at, s.zone_name)}")  # fmt: skip
+    if bad:
+        return text + f": the clock was NOT synchronized at {len(bad)} of them (first {when(bad[0].at, s.zone_name)})."
+    worst = max((c.max_error_us for c in clocks if c.max_error_us is not None), default=None)
+    bound = f", error bound at most {duration(worst)}" if worst is not None else ""
+    return text + f": synchronized ({first.source}{bound})."
+
+
+def camera_facts(s: ExportSettings, ev: CameraEvidence) -> list[str]:
+    """The verifier's facts of one camera in readable words (without the camera prefix)."""
+    prefix = f"{ev.camera_id}: "
+    facts = readable_facts([prefix + n for n in ev.report.notes], s.tolerance_us, s.zone_name)
+    return [f.removeprefix(prefix) for f in facts]
+
+
+def archive_name(signer: Signer) -> str:
+    """The archive's name: the export key's name without ``/export``."""
+    return signer.name.removesuffix("/export")
+
+
+def trust_text(signer: Signer) -> str:
+    """How to obtain the key to trust, naming the archive and the fingerprint."""
+    return trust_paragraph(archive_name(signer), fingerprint(signer.public_key))
