@@ -10,10 +10,13 @@ package`` and the API's verify endpoint, so every route checks exactly the same 
 - :mod:`.custody`: the hash-chained custody log (``archive-custody/1``).
 - :mod:`.source`: reading a package from a zip file or an unpacked folder, hashing with progress.
 - :mod:`.checks`: the checks, one result per check; :mod:`.outcome`: results and their rendering.
+- :mod:`.steps`: the numbered verifier steps (EXPORT-SPEC.md 9); :mod:`.members`: member and
+  line rules; :mod:`.rules`: the package rules beyond the log format; :mod:`.wording`: sentences
+  and WIB/UTC times for people.
 - :mod:`.main`: the command line (``python verify_package.py [PACKAGE] [--trust KEY]``).
 
 Only the standard library and ``integrity`` (the archive's evidence-log package) are imported.
 """
 
 FORMAT = "archive-export/1"
-"""Version of the package layout and manifest described in ``README.txt`` of every package."""
+"""Version of the package layout and manifest, specified in ``integrity/EXPORT-SPEC.md`` of every package."""

@@ -1,18 +1,26 @@
-"""All checks of one package, in order; every check runs (one failure does not hide others).
+"""All checks of one package, in the order of the numbered steps of EXPORT-SPEC.md 9 (each
+check's step is :func:`.steps.step_of` its name); every check runs (one failure does not hide
+others), and the verdict names the first failing step.
 
-1. **package**: the zip or folder opens, member names are safe, the signed files are there.
+1. **package**: the zip or folder opens, member names follow the member rules, the signed files
+   are there.
 2. **manifest signature**: ``manifest.json.sig`` verifies with a trusted key (``--trust``, else
-   the bundled keys) and names the SHA-256 of ``manifest.json``.
-3. **manifest**: format, export id, requested range, cameras.
+   the bundled keys) and names the SHA-256 of ``manifest.json``; **keys file**, **signature
+   lines** (:mod:`.rules`).
+3. **manifest**: format, export id, requested range, cameras; **manifest rules** (lengths,
+   ASCII names, one name binding export key, logs and cameras).
 4. **file hashes**: every file listed has its SHA-256 and size; nothing unlisted was added.
 5. **media files**: each segment file is named by exactly one camera section under one seq, and
-   every file of kind ``segment`` is; **camera <id>**, per camera: the log is this camera's
-   (``<prefix>/camera/<id>``) and every entry names this camera; entries, range proof and signed
-   checkpoint (SPEC.md 8), every witness cosignature on the checkpoint (with the bundled witness
-   keys; each ``--witness`` key must have cosigned), the requested range covered by segments and
-   gaps, every segment file against its entry.
-6. **custody log**: the hash chain, its head signed in the manifest; optionally a continued
-   custody log from the archive (``--custody``), which must extend the package's.
+   every file of kind ``segment`` is.
+6. **camera <id>**, per camera: the log is this camera's (``<prefix>/camera/<id>``) and every
+   entry names this camera; entries, range proof and signed checkpoint (SPEC.md 8), every
+   witness cosignature on the checkpoint (with the bundled witness keys; each ``--witness`` key
+   must have cosigned), the requested range covered by segments and gaps, every segment file
+   against its entry; **camera <id> files** (line rules, canonical proof).
+7. **custody log**: the hash chain, its head signed in the manifest; optionally a continued
+   custody log from the archive (``--custody``), which must extend the package's; **custody
+   evidence** (the ``built`` event's ``evidence_sha256``).
+8. trust: VALID only with a trust root from outside the package, else UNVERIFIED.
 """
 
 from __future__ import annotations

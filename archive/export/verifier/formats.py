@@ -5,9 +5,10 @@
   three lines, ``archive-export/1 manifest``, ``export <id>`` and ``sha256 <hex of the exact
   bytes of manifest.json>``, signed with Ed25519 by the archive's export key
   (name ``<archive>/export``).
-- **Key fingerprint**: ``sha256:`` + hex SHA-256 of the 32-byte Ed25519 public key. The
-  archive signs its logs and its packages with one key under several names (one per log, one
-  for exports), so one fingerprint identifies all of them.
+- **Key fingerprint**: ``sha256:`` + hex SHA-256 of the 32-byte Ed25519 public key (the name
+  is not hashed). The archive signs its logs and its packages with one key under several names
+  (one per log, one for exports), so one fingerprint identifies all of them; a key trusted by
+  fingerprint counts only under the names the keys file binds to it (EXPORT-SPEC.md 5.4).
 - **Keys file** ``keys/keys.txt``: one verifier key (SPEC.md 7.1) per line; ``#`` comments.
 """
 
