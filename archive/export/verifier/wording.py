@@ -167,7 +167,8 @@ def readable_facts(facts: Sequence[str], tolerance_us: int, zone: str = "Asia/Ja
             why = REASONS.get(m["reason"], m["reason"])
             detail = f" ({m['d']})" if m["d"] else ""
             out.append(f"{m['cam']}: seq {m['seq']}: an outage from {when(a, zone)} to {when(b, zone)} "
-                       f"({duration((b - a) // timedelta(microseconds=1))}): {why}{detail}.")  # fmt: skip
+                       f"({duration((b - a) // timedelta(microseconds=1))}), reason {m['reason']}{detail}: "
+                       f"{why}.")  # fmt: skip
         else:
             out.append(_times(f, zone))
     slots = [i for i, x in enumerate(out) if x == ""]

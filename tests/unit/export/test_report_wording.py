@@ -51,7 +51,8 @@ def test_holes_within_tolerance_are_summarised_once() -> None:
                      "rejected."]
     gap = [x for x in out if "outage" in x]
     assert gap == ["cam-a: seq 9: an outage from Friday 14 March 2025, 09:01:00 WIB (02:01:00 UTC) to Friday 14 March "
-                   "2025, 09:01:05 WIB (02:01:05 UTC) (5 s): the camera could not be reached (connection refused)."]
+                   "2025, 09:01:05 WIB (02:01:05 UTC) (5 s), reason camera_unreachable (connection refused): the "
+                   "camera could not be reached."]
     assert not any("us " in x or "Z " in x for x in out)
 
 
