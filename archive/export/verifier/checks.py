@@ -40,7 +40,7 @@ from .outcome import Check, CheckBuilder, Outcome
 from .rules import camera_files, custody_evidence, keys_file, manifest_rules, signature_lines
 from .source import PackageSource, hash_member, open_package, read_all
 from .witness import check_quorum, parse_witnesses
-from .wording import custody_sentence, readable_facts, readable_line
+from .wording import custody_sentence, readable_facts
 
 if TYPE_CHECKING or __name__.startswith("archive."):
     from archive import integrity as itg
@@ -365,7 +365,6 @@ def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | Non
     trusted = run.trust.pinned or bool(required)  # a trust root from outside the package
     tol = tolerance_us if tolerance_us is not None else m.get("tolerance_us")
     facts = readable_facts(run.facts, tol if type(tol) is int else 500_000)
-    checks = tuple(Check(c.name, c.failures, tuple(readable_line(d) for d in c.details)) for c in run.checks)
-    return Outcome(package=str(path), checks=checks, facts=tuple(facts), trust=run.trust.describe(),
+    return Outcome(package=str(path), checks=tuple(run.checks), facts=tuple(facts), trust=run.trust.describe(),
                    trusted=trusted, export_id=run.export_id, case_id=(case or {}).get("id"), package_sha256=zip_sha,
                    bytes_hashed=run.hashed, seconds=time.monotonic() - start)  # fmt: skip
