@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from archive.export.gather import CameraEvidence
 from archive.export.model import Actor, ExportRecord, ExportSettings
-from archive.export.report_text import camera_facts, clock_summary, custody_lines, trust_text, when_us
+from archive.export.report_text import camera_facts, clock_summary, custody_lines, times_note, trust_text, when_us
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
 from archive.export.zipout import FileRecord
@@ -193,9 +193,7 @@ def render_report(r: ReportInput) -> bytes:
         f"<h1>Evidence export: case {_e(r.rec.case_id)}</h1>",
         "<p>This package holds the native video segments exactly as the archive stored them, the signed "
         "tamper-evident log entries that describe them, proofs tying those entries to signed checkpoints, and "
-        "the custody log of this export. Times are local time (WIB, Asia/Jakarta, UTC+07:00) with UTC beside "
-        "them.</p>" if r.settings.zone_name == "Asia/Jakarta" else "the custody log of this export. Times are "
-        f"local time ({_e(r.settings.zone_name)}) with UTC beside them.</p>",
+        f"the custody log of this export. {_e(times_note(r.settings))}</p>",
         "<h2>Summary</h2>", _summary(r), "<h2>Cameras</h2>", _cameras(r),
         "<h2>Coverage of the requested range</h2>", *(_coverage(r, ev) for ev in r.evidence),
         "<h2>Custody log</h2><p>Who did what and when, as sealed in this package (hash-chained; the archive "

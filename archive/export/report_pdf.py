@@ -10,7 +10,7 @@ from __future__ import annotations
 from archive.export.gather import CameraEvidence
 from archive.export.pdf import PdfText
 from archive.export.report import DISTRIBUTION, ReportInput
-from archive.export.report_text import camera_facts, clock_summary, custody_lines, trust_text, when_us
+from archive.export.report_text import camera_facts, clock_summary, custody_lines, times_note, trust_text, when_us
 from archive.export.verifier.formats import fingerprint
 from archive.integrity import Cosignature, Gap, Segment, SignedNote, format_time
 from archive.model import us_from_utc, utc_from_us
@@ -107,8 +107,7 @@ def render_report_pdf(r: ReportInput) -> bytes:
     d.heading(title)
     d.paragraph("This package holds the native video segments exactly as the archive stored them, the signed "
                 "tamper-evident log entries that describe them, proofs tying those entries to signed checkpoints, "
-                f"and the custody log of this export. Times are local time ({r.settings.zone_name}) with UTC beside "
-                "them. The same report is in report.html.")  # fmt: skip
+                f"and the custody log of this export. {times_note(r.settings)} The same report is in report.html.")
     _summary(d, r)
     _cameras(d, r)
     d.heading("Coverage of the requested range")

@@ -13,11 +13,20 @@ from archive.export.gather import CameraEvidence
 from archive.export.model import ExportSettings
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
-from archive.export.verifier.wording import custody_sentence, duration, readable_facts, trust_paragraph, when
+from archive.export.verifier.wording import ZONES, custody_sentence, duration, readable_facts, trust_paragraph, when
 from archive.integrity import Clock, Signer
 from archive.model import utc_from_us
 
-__all__ = ["archive_name", "camera_facts", "clock_summary", "custody_lines", "trust_text", "when_us"]
+__all__ = ["archive_name", "camera_facts", "clock_summary", "custody_lines", "times_note", "trust_text", "when_us"]
+
+
+def times_note(s: ExportSettings) -> str:
+    """How the report gives times, e.g. ``Times are local time, WIB (UTC+07:00, Asia/Jakarta), with UTC
+    beside them.``"""
+    label, hours = ZONES.get(s.zone_name, ("UTC", 0))
+    if hours == 0:
+        return "Times are UTC."
+    return f"Times are local time, {label} (UTC+{hours:02d}:00, {s.zone_name}), with UTC beside them."
 
 
 def when_us(s: ExportSettings, us: int) -> str:
