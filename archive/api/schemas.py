@@ -396,6 +396,8 @@ class PackageMetaOut(_Out, kw_only=True, frozen=True):
 
 class PackageCheckOut(_Out, kw_only=True, frozen=True):
     name: str
+    step: int
+    """The verifier step (EXPORT-SPEC.md 9) this check belongs to."""
     ok: bool
     failures: list[str]
     details: list[str]
@@ -406,6 +408,10 @@ class PackageVerifyOut(_Out, kw_only=True, frozen=True):
 
     valid: bool
     verdict: str
+    status: str
+    """``VALID``, ``UNVERIFIED`` or ``INVALID`` (EXPORT-SPEC.md 8)."""
+    failed_step: int | None
+    """The first failing verifier step (EXPORT-SPEC.md 9; 8 for UNVERIFIED), None when VALID."""
     export_id: str | None
     case_id: str | None
     package_sha256: str | None

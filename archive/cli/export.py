@@ -248,7 +248,8 @@ def cmd_verify_package(args: argparse.Namespace, cfg: Config, out: TextIO) -> in
             if outcome.export_id is None:
                 raise UserError("the package names no export id; nothing recorded")
             ex.service.record_verification(Actor.of(_who(ex, args.user), cli_origin()), outcome.export_id, {
-                "valid": outcome.valid, "verdict": outcome.verdict(), "package_sha256": outcome.package_sha256,
+                "valid": outcome.valid, "verdict": outcome.verdict(), "failed_step": outcome.failed_step,
+                "package_sha256": outcome.package_sha256,
                 "trust": "pinned" if args.trust else "bundled keys", "tool": "archive verify package"})  # fmt: skip
         print(f"recorded in the custody log of export {outcome.export_id}", file=out)
     return code

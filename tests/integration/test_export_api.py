@@ -97,10 +97,14 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
             assert r.status_code == 200, r.text
             res = r.json()
             assert res["valid"] and res["recorded"] and res["package_sha256"] == meta["sha256"]
+            assert (res["status"], res["failed_step"]) == ("VALID", None)
+            assert [c["step"] for c in res["checks"]] == sorted(c["step"] for c in res["checks"])
             tampered = bytearray(data)
             tampered[len(data) // 3] ^= 0x01
             res = c.post(f"{P}/exports/verify", content=bytes(tampered), headers=tok["legal1"]).json()
             assert res["valid"] is False and res["checks"]
+            bad = min(c["step"] for c in res["checks"] if not c["ok"])
+            assert res["status"] == "INVALID" and res["failed_step"] == bad and f"at step {bad} (" in res["verdict"]
             assert c.post(f"{P}/exports/verify", content=data, headers=tok["inv1"]).status_code == 403
             # ?witness=KEY: a witness that did not cosign fails the package; a key that is not a witness key is a 400.
             stranger = witness_keygen("stranger.example.org/witness").verifier_key.encode()

@@ -229,16 +229,18 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
                     svc.visible(who, outcome.export_id)
                     await anyio.to_thread.run_sync(lambda: svc.record_verification(
                         Actor.of(who, ip(request)), str(outcome.export_id),
-                        {"valid": outcome.valid, "verdict": outcome.verdict(), "package_sha256": outcome.package_sha256,
+                        {"valid": outcome.valid, "verdict": outcome.verdict(), "failed_step": outcome.failed_step,
+                         "package_sha256": outcome.package_sha256,
                          "trust": "pinned" if given else "this archive's keys", "witnesses_required": len(witness),
                          "tool": "API upload"}))  # fmt: skip
                     recorded = True
         finally:
             path.unlink(missing_ok=True)
         audit_detail(request, valid=outcome.valid, export_id=outcome.export_id, sha256=outcome.package_sha256)
-        return PackageVerifyOut(valid=outcome.valid, verdict=outcome.verdict(), export_id=outcome.export_id,
+        return PackageVerifyOut(valid=outcome.valid, verdict=outcome.verdict(), status=outcome.status,
+                                failed_step=outcome.failed_step, export_id=outcome.export_id,
                                 case_id=outcome.case_id, package_sha256=outcome.package_sha256, trust=outcome.trust,
-                                checks=[PackageCheckOut(name=c.name, ok=c.ok, failures=list(c.failures),
+                                checks=[PackageCheckOut(name=c.name, step=c.step, ok=c.ok, failures=list(c.failures),
                                                         details=list(c.details)) for c in outcome.checks],
                                 facts=list(outcome.facts), recorded=recorded)  # fmt: skip
 
