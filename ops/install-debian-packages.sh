@@ -4,6 +4,7 @@
 #   - GStreamer's RTSP server and its Python bindings for the system Python (/usr/bin/python3),
 #     which run the simulated cameras (archive/sim/gst_rtsp_server.py);
 #   - prometheus, for promtool, which checks and unit-tests the alert rules in ops/alerts.yml.
+#   - chromium, the real browser the UI tests drive through Playwright (never `playwright install`).
 # Idempotent: when everything is installed it only checks (no apt-get update, no root needed).
 # Otherwise runs `apt-get update` once and `apt-get install -y` non-interactively, as root (or
 # through sudo when it is there). Ends by checking that /usr/bin/python3 can import the bindings.
@@ -21,6 +22,7 @@ PACKAGES=(
   gstreamer1.0-libav
   gstreamer1.0-rtsp
   prometheus
+  chromium
 )
 
 missing=()

@@ -6,26 +6,33 @@ Layout: ``/api/v1/...`` (bearer token, one permission per route, audited), ``/he
 minted by the authorized playback routes is the authority, :mod:`archive.api.media_links`),
 OpenAPI at ``/schema`` (``/schema/openapi.json``).
 Every answer, errors and 404s included, carries the security headers of :mod:`archive.api.headers`.
+
+``create_app(deps, pages=factory)`` also mounts browser pages (``archive.web``): the factory gets the
+same dependencies and the app's one failed-authentication throttle and returns :class:`Pages`, whose
+routes get their own Content-Security-Policy (the API's forbids every script).
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable, Sequence
+from dataclasses import dataclass, field
 
 from litestar import Litestar, Router
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.spec import Components, SecurityScheme
-from litestar.types import ASGIApp
+from litestar.plugins import PluginProtocol
+from litestar.template import TemplateConfig
+from litestar.types import ASGIApp, ControllerRouterHandler
 
 from archive.api.deps import ApiDeps
 from archive.api.docs import docs_plugins
 from archive.api.errors import handle_exception
 from archive.api.gate import Gate
 from archive.api.guards import permission_guard
-from archive.api.headers import add_security_headers
+from archive.api.headers import security_headers
 from archive.api.media_links import MediaLinks
 from archive.api.metrics import ApiMetrics, MetricsMiddleware
 from archive.api.routes import audit, cameras, exports, holds, meta, playback, recordings, retention, users, verify
@@ -33,10 +40,26 @@ from archive.api.routes import media as media_route
 from archive.api.throttle import FailedAuthThrottle
 from archive.audit.signer import AuditCheckpointer
 
-__all__ = ["API_PREFIX", "api_routes", "create_app"]
+__all__ = ["API_PREFIX", "PageFactory", "Pages", "api_routes", "create_app"]
 
 API_PREFIX = "/api/v1"
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Pages:
+    """Browser pages mounted beside the API: their handlers (routers), the path ``prefix`` they all
+    sit under, the Content-Security-Policy of every answer under it, the template engine, plugins."""
+
+    handlers: Sequence[ControllerRouterHandler]
+    prefix: str
+    csp: str
+    template_config: TemplateConfig | None = None  # type: ignore[type-arg]
+    plugins: Sequence[PluginProtocol] = field(default_factory=tuple)
+
+
+PageFactory = Callable[[ApiDeps, FailedAuthThrottle], Pages]
+"""Builds the pages from the API's dependencies and its failed-authentication throttle."""
 
 
 def api_routes(deps: ApiDeps, metrics: ApiMetrics | None = None) -> list[HTTPRouteHandler]:
@@ -57,9 +80,10 @@ def api_routes(deps: ApiDeps, metrics: ApiMetrics | None = None) -> list[HTTPRou
     return handlers
 
 
-def create_app(deps: ApiDeps) -> Litestar:
-    """The API app. With ``deps.checkpoint_audit`` the audit checkpointer runs from startup to
-    shutdown (a last checkpoint is signed at shutdown). Raises CatalogError when
+def create_app(deps: ApiDeps, pages: PageFactory | None = None) -> Litestar:
+    """The API app (plus ``pages``, see the module docstring). With ``deps.checkpoint_audit``
+    the audit checkpointer runs from startup to shutdown (a last checkpoint is signed at shutdown).
+    Raises CatalogError when
     ``checkpoint_audit`` is set but the audit trail has no store."""
     metrics = ApiMetrics()
     checkpointer: AuditCheckpointer | None = None
@@ -90,13 +114,17 @@ def create_app(deps: ApiDeps) -> Litestar:
         components=Components(security_schemes={"bearer": SecurityScheme(type="http", scheme="bearer")}),
         render_plugins=docs_plugins(),
     )  # fmt: skip
+    mounted = pages(deps, throttle) if pages is not None else None
     return Litestar(
         route_handlers=[api, *meta.routes(deps, metrics),
-                        *(media_route.routes(deps, deps.media) if deps.media is not None else [])],
+                        *(media_route.routes(deps, deps.media) if deps.media is not None else []),
+                        *(mounted.handlers if mounted else ())],
         exception_handlers={Exception: handle_exception},
         middleware=[lambda app: MetricsMiddleware(app, metrics)],
         openapi_config=openapi,
         lifespan=[lifespan],
-        before_send=[add_security_headers],
+        before_send=[security_headers((mounted.prefix, mounted.csp) if mounted else None)],
+        template_config=mounted.template_config if mounted else None,
+        plugins=list(mounted.plugins) if mounted else [],
         debug=False,
     )

@@ -106,7 +106,7 @@ class Gate:
             await self._respond(scope, receive, gated_send, TooManyAttemptsError(
                 "too many failed authentications from this address; retry later", blocked.retry_after_s))
             return
-        token = _bearer(scope)
+        token = self.credential(scope)
         try:
             if not token:
                 raise UnauthenticatedError("missing bearer token (Authorization: Bearer <token>)")
@@ -127,8 +127,11 @@ class Gate:
             return
         await self.app(scope, receive, gated_send)
 
-    @staticmethod
-    async def _respond(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    def credential(self, scope: Scope) -> str | None:
+        """The token the request presents (the bearer header); a subclass may read another place."""
+        return _bearer(scope)
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
         request: Request[Any, Any, Any] = Request(scope, receive)
         response = handle_exception(request, exc)
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)

@@ -16,13 +16,17 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from litestar import Litestar
 
+from archive.api.app import PageFactory
 from archive.api.connections import ServerConfig, ServerLimits, server_config
 from archive.config import Config, load_config
 from archive.errors import ToolError
+
+if TYPE_CHECKING:
+    from archive.bootstrap import Runtime
 
 __all__ = ["run_server", "serve", "worker_app"]
 
@@ -45,8 +49,9 @@ def _lead(cfg: Config) -> bool:
     return True
 
 
-def worker_app() -> Litestar:
-    """uvicorn factory of one worker process. Raises archive errors (the worker exits)."""
+def worker_app(pages: Callable[[Runtime], PageFactory] | None = None) -> Litestar:
+    """uvicorn factory of one worker process (``pages``: the browser pages of its runtime, if any).
+    Raises archive errors (the worker exits)."""
     from archive.api.app import create_app
     from archive.api.wiring import build_deps
     from archive.bootstrap import Runtime
@@ -59,7 +64,7 @@ def worker_app() -> Litestar:
         rt.exports.runner.resume()
         rt.exports.runner.start()
         atexit.register(rt.exports.runner.stop)
-    return create_app(build_deps(rt, checkpoint_audit=lead))
+    return create_app(build_deps(rt, checkpoint_audit=lead), pages=pages(rt) if pages else None)
 
 
 def run_server(config: ServerConfig, ready: Callable[[], None] | None = None) -> bool:
@@ -86,9 +91,12 @@ def run_server(config: ServerConfig, ready: Callable[[], None] | None = None) ->
     return server.started
 
 
-def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
-    """Run the API until interrupted. Raises archive errors before serving, ToolError when
-    the server cannot listen."""
+def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO, *,
+          pages: Callable[[Runtime], PageFactory] | None = None,
+          worker_factory: str = "archive.api.serve:worker_app") -> None:  # fmt: skip
+    """Run the API until interrupted (``pages``: browser pages of the runtime; with several workers,
+    ``worker_factory`` names the uvicorn factory that builds them). Raises archive errors before
+    serving, ToolError when the server cannot listen."""
     from archive.api.app import create_app
     from archive.api.wiring import build_deps
     from archive.bootstrap import Runtime
@@ -102,7 +110,8 @@ def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
             runner.resume()
             runner.start()
             try:
-                started = run_server(server_config(create_app(build_deps(rt)), host, port, limits))
+                app = create_app(build_deps(rt), pages=pages(rt) if pages else None)
+                started = run_server(server_config(app, host, port, limits))
             finally:
                 runner.stop()
             if not started:
@@ -110,4 +119,4 @@ def serve(cfg: Config, host: str, port: int, workers: int, out: TextIO) -> None:
             return
         if cfg.source != "<defaults>":
             os.environ["ARCHIVE_CONFIG"] = str(cfg.source)
-        run_server(server_config("archive.api.serve:worker_app", host, port, limits, workers=workers, factory=True))
+        run_server(server_config(worker_factory, host, port, limits, workers=workers, factory=True))

@@ -151,6 +151,7 @@ def main(argv: list[str] | None = None) -> int:
     from archive.api.serve import run_server
     from archive.api.wiring import build_deps
     from archive.bootstrap import Runtime
+    from archive.web.mount import pages_of
 
     ap = argparse.ArgumentParser(prog="archive.cli.api_child")
     ap.add_argument("--parent", type=int, required=True)
@@ -168,7 +169,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config()
         with Runtime(cfg, export_builder=False) as rt:  # the parent builds exports (its runner polls)
-            app = create_app(build_deps(rt, recorder_status=_published_status(cfg)))
+            app = create_app(build_deps(rt, recorder_status=_published_status(cfg)), pages=pages_of(rt))
             started = run_server(server_config(app, cfg.api.host, cfg.api.port, ServerLimits.of(cfg.api)), ready)
     except ERRORS as exc:
         print(f"error: API process: {exc}", file=sys.stderr)

@@ -125,9 +125,11 @@ def cmd_tokens_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
 def cmd_api_serve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.api.serve import serve
     from archive.fsmodes import secure_process
+    from archive.web.mount import WORKER_FACTORY, pages_of
 
     secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700
-    serve(cfg, args.host or cfg.api.host, args.port or cfg.api.port, args.workers or cfg.api.workers, out)
+    serve(cfg, args.host or cfg.api.host, args.port or cfg.api.port, args.workers or cfg.api.workers, out,
+          pages=pages_of, worker_factory=WORKER_FACTORY)
     return 0
 
 

@@ -1,0 +1,108 @@
+"""The gate of the pages: the API's :class:`~archive.api.gate.Gate` (audit, throttle, principal,
+fail-closed audit), reading the session cookie instead of a bearer header, answering in HTML.
+
+Routes that declare ``opt={"public": True}`` (the login form) pass without a session but are
+still audited. Without a live session a page answers 303 to ``/ui/login``; other refusals are an
+HTML page with the status and message of the API's one error mapping (never a traceback).
+"""
+
+from __future__ import annotations
+
+import html
+from http.cookies import CookieError, SimpleCookie
+from typing import Any
+
+from litestar import Request, Response
+from litestar.enums import ScopeType
+from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from archive.api.context import SCOPE_KEY, RequestContext, client_ip, context_of
+from archive.api.deps import ApiDeps
+from archive.api.errors import problem
+from archive.api.gate import Gate
+from archive.api.throttle import FailedAuthThrottle
+from archive.errors import UnauthenticatedError
+from archive.redact import scrub
+
+from .sessions import COOKIE, SessionStore, WebSession
+
+__all__ = ["SESSION_KEY", "WebGate", "cookie", "error_page", "session_of"]
+
+SESSION_KEY = "archive.web.session"
+LOGIN_PATH = "/ui/login"
+
+
+def cookie(scope: Scope, name: str) -> str | None:
+    """The value of cookie ``name`` of the request (None when absent or unparsable)."""
+    for key, value in scope.get("headers", []):
+        if key == b"cookie":
+            jar: SimpleCookie = SimpleCookie()
+            try:
+                jar.load(value.decode("latin-1"))
+            except CookieError:
+                return None
+            if name in jar:
+                return jar[name].value
+    return None
+
+
+def session_of(request: Request[Any, Any, Any]) -> WebSession | None:
+    """The request's live session (set by the gate), or None."""
+    found = request.scope.get(SESSION_KEY)
+    return found if isinstance(found, WebSession) else None
+
+
+def error_page(status: int, message: str) -> Response[str]:
+    """A minimal HTML answer for a refusal (script-free; the message is escaped and scrubbed)."""
+    text = html.escape(scrub(message))
+    body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title>'
+            f'<link rel="stylesheet" href="/ui/static/app.css"></head><body><main class="error">'
+            f'<h1>{status}</h1><p id="error-message">{text}</p><p><a href="/ui/cameras">Cameras</a></p>'
+            f"</main></body></html>")  # fmt: skip
+    return Response(body, status_code=status, media_type="text/html")
+
+
+class WebGate(Gate):
+    """See the module docstring; ``sessions``: the pages' one session store."""
+
+    def __init__(self, app: ASGIApp, deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) -> None:
+        super().__init__(app, deps, throttle)
+        self.sessions = sessions
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handler = scope.get("route_handler")
+        if scope["type"] != ScopeType.HTTP or not getattr(handler, "opt", {}).get("public"):
+            await super().__call__(scope, receive, send)
+            return
+        ctx = RequestContext(client_ip=client_ip(scope, self.deps.settings.trusted_proxies))
+        scope[SCOPE_KEY] = ctx  # type: ignore[literal-required]
+        state = {"replaced": False}
+
+        async def audited_send(message: Message) -> None:
+            if message["type"] == "http.response.start" and not await self._audit(scope, ctx, int(message["status"])):
+                state["replaced"] = True
+                await self._unavailable(scope, receive, send)
+                return
+            if not state["replaced"]:
+                await send(message)
+
+        await self.app(scope, receive, audited_send)
+
+    def credential(self, scope: Scope) -> str | None:
+        """The token of the request's live session (None: no session)."""
+        session = self.sessions.get(cookie(scope, COOKIE))
+        if session is None:
+            return None
+        scope[SESSION_KEY] = session  # type: ignore[literal-required]
+        return session.token
+
+    async def _respond(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+        request: Request[Any, Any, Any] = Request(scope, receive)
+        status, body = problem(exc)
+        context_of(request).error = str(body["message"])[:500]
+        response: Response[Any]
+        if isinstance(exc, UnauthenticatedError):
+            response = Response("", status_code=303, headers={"Location": LOGIN_PATH})
+        else:
+            response = error_page(status, str(body["message"]))
+        await response.to_asgi_response(app=None, request=request)(scope, receive, send)

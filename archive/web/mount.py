@@ -1,0 +1,83 @@
+"""Mounting the pages: :func:`web_pages` is the ``pages=`` factory of
+:func:`archive.api.app.create_app`; :func:`worker_app` the uvicorn factory of a worker that serves them.
+
+Everything lives under ``/ui``: the pages (behind :class:`~archive.web.gate.WebGate` and the
+API's permission guard) and ``/ui/static`` (the stylesheet, our ES modules and the vendored
+htmx and hls.js, see ``static/vendor/MANIFEST.json``). The policy of every ``/ui`` answer
+(:data:`PAGE_CSP`) allows scripts, styles, media and requests from this origin only: no inline
+script or style, nothing from elsewhere.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from litestar import Litestar, Router
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+from litestar.types import ASGIApp
+
+from archive.api.app import PageFactory, Pages
+from archive.api.deps import ApiDeps
+from archive.api.guards import permission_guard
+from archive.api.throttle import FailedAuthThrottle
+from archive.bootstrap import Runtime
+
+from . import pages, timeline
+from .gate import WebGate
+from .render import page_error
+from .sessions import SessionStore
+from .timeline import MediaReader
+
+__all__ = ["PAGE_CSP", "UI_PREFIX", "WORKER_FACTORY", "pages_of", "web_pages", "worker_app"]
+
+UI_PREFIX = "/ui"
+WORKER_FACTORY = "archive.web.mount:worker_app"
+HERE = Path(__file__).parent
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+            "media-src 'self' blob:; connect-src 'self'; worker-src 'self' blob:; form-action 'self'; "
+            "frame-ancestors 'none'; base-uri 'none'")  # fmt: skip
+
+
+def templates() -> TemplateConfig:  # type: ignore[type-arg]
+    """The pages' Jinja engine (autoescaping on, undefined names are errors)."""
+    from jinja2 import StrictUndefined
+
+    env = Environment(loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True),
+                      undefined=StrictUndefined)  # fmt: skip
+    return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
+
+
+def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | None = None) -> PageFactory:
+    """The factory of the ``/ui`` pages; ``read_media`` (the object store's ``get_bytes``) enables playback."""
+    store = sessions or SessionStore()
+
+    def build(deps: ApiDeps, throttle: FailedAuthThrottle) -> Pages:
+        def gate(app: ASGIApp) -> ASGIApp:
+            return WebGate(app, deps, throttle, store)
+
+        ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
+                                                    *timeline.routes(deps, read_media)],
+                    guards=[permission_guard], middleware=[gate], exception_handlers={Exception: page_error},
+                    include_in_schema=False)  # fmt: skip
+        static = create_static_files_router(path=f"{UI_PREFIX}/static", directories=[HERE / "static"],
+                                            include_in_schema=False, opt={"public": True})  # fmt: skip
+        return Pages(handlers=[ui, static], prefix=UI_PREFIX, csp=PAGE_CSP, template_config=templates(),
+                     plugins=[HTMXPlugin()])  # fmt: skip
+
+    return build
+
+
+def pages_of(runtime: Runtime) -> PageFactory:
+    """The pages of a :class:`~archive.bootstrap.Runtime` (playback reads its object store)."""
+    return web_pages(runtime.store.get_bytes)
+
+
+def worker_app() -> Litestar:
+    """uvicorn factory of one API worker process serving the pages too (``archive api serve --workers N``)."""
+    from archive.api.serve import worker_app as api_worker
+
+    return api_worker(pages=pages_of)

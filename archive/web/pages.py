@@ -1,0 +1,141 @@
+"""Login, logout and the camera list.
+
+Login takes one of the user's API tokens (the identity service has tokens, no passwords): a
+wrong one is audited ``auth.failed`` and counted by the API's failed-authentication throttle
+(the same per-address limit as a bad bearer token); a good one is audited ``web.login`` and
+starts a session (cookie ``HttpOnly; SameSite=Strict; Path=/ui``, ``Secure`` over TLS).
+The login form is protected by a double-submit CSRF cookie, every later form by the session's
+token. Raises nothing: refusals are pages (archive.web.gate).
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Annotated, Any
+
+import anyio.to_thread
+from litestar import Request, get, post
+from litestar.datastructures import Cookie
+from litestar.enums import RequestEncodingType
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import Body, QueryParameter
+from litestar.plugins.htmx import HTMXRequest
+from litestar.response import Redirect, Template
+
+from archive.api.context import context_of
+from archive.api.deps import ApiDeps
+from archive.api.gate import THROTTLED
+from archive.api.throttle import FailedAuthThrottle
+from archive.errors import ERRORS, ForbiddenError, UnauthenticatedError
+from archive.identity.policy import Permission
+from archive.search.model import CameraQuery
+
+from .gate import cookie, session_of
+from .render import can, page
+from .sessions import COOKIE, LOGIN_COOKIE, SessionStore, same_token
+
+__all__ = ["routes"]
+
+Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Query = Annotated[str | None, QueryParameter(max_length=200)]
+_RECENT_US = 120_000_000  # a last segment younger than this: "recording"
+
+
+def _secure(request: Request[Any, Any, Any]) -> bool:
+    return request.scope.get("scheme") == "https"
+
+
+def _login_form(request: Request[Any, Any, Any], *, status: int = 200, error: str = "") -> Template:
+    token = secrets.token_urlsafe(24)
+    response = page(request, "login.html", status=status, login_csrf=token, error=error)
+    response.cookies.append(Cookie(key=LOGIN_COOKIE, value=token, path="/ui/login", httponly=True,
+                                   samesite="strict", secure=_secure(request), max_age=1800))  # fmt: skip
+    return response
+
+
+def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) -> list[HTTPRouteHandler]:
+    """The login, logout and camera handlers."""
+    identity, search, times = deps.identity, deps.search, deps.settings.times
+
+    @get("/login", opt={"public": True}, summary="Login form")
+    async def login_form(request: Request[Any, Any, Any]) -> Template:
+        return _login_form(request)
+
+    @post("/login", opt={"public": True, "audit": "web.login"}, summary="Log in with an API token")
+    async def login(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
+        ctx = context_of(request)
+        if not same_token(data.get("csrf"), cookie(request.scope, LOGIN_COOKIE)):
+            ctx.error = "login form without its CSRF token"
+            return _login_form(request, status=403, error="The form expired; please try again.")
+        blocked = throttle.check(ctx.client_ip)
+        if blocked is not None:
+            ctx.throttled = THROTTLED if blocked.first else ""
+            ctx.detail.update(failures=blocked.failures, retry_after_s=blocked.retry_after_s)
+            wait = blocked.retry_after_s
+            return _login_form(request, status=429, error=f"Too many failed logins; retry in {wait} s.")
+        token = (data.get("token") or "").strip()
+        try:
+            if not token:
+                raise UnauthenticatedError("no token given")
+            who = await anyio.to_thread.run_sync(identity.authenticate, token)
+            if not who.confirmed:
+                raise ForbiddenError(f"user {who.user_id} is pending confirmation")
+        except UnauthenticatedError as exc:
+            ctx.auth_failure = str(exc)
+            throttle.failed(ctx.client_ip)
+            return _login_form(request, status=401, error="Unknown, expired or revoked token.")
+        except ERRORS as exc:
+            ctx.error = str(exc)
+            return _login_form(request, status=403, error=str(exc))
+        ctx.principal = who
+        sid, _ = sessions.create(token, who.user_id)
+        out = Redirect("/ui/cameras", status_code=303)
+        out.cookies.append(Cookie(key=COOKIE, value=sid, path="/ui", httponly=True, samesite="strict",
+                                  secure=_secure(request)))  # fmt: skip
+        out.cookies.append(Cookie(key=LOGIN_COOKIE, value="", path="/ui/login", max_age=0))
+        return out
+
+    @post("/logout", opt={"permission": Permission.ME.value, "audit": "web.logout"}, summary="Log out")
+    async def logout(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
+        session = session_of(request)
+        if session is None or not same_token(data.get("csrf"), session.csrf):
+            raise ForbiddenError("form without its CSRF token; refused")
+        sessions.drop(cookie(request.scope, COOKIE))
+        out = Redirect("/ui/login", status_code=303)
+        out.cookies.append(Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True, samesite="strict"))
+        return out
+
+    @get("/cameras", sync_to_thread=True, opt={"permission": Permission.CAMERAS_READ.value, "audit": "web.cameras"},
+         summary="Cameras with status and last segment; text search")  # fmt: skip
+    def cameras(request: HTMXRequest, q: Query = None) -> Template:
+        who = context_of(request).principal
+        assert who is not None
+        text = (q or "").strip() or None
+        hits = search.cameras(who, CameraQuery(text=text, limit=500))
+        last: dict[str, int | None] = {}
+        if can(who, Permission.RECORDINGS_READ) and hits:
+            now = time.time_ns() // 1000
+            ids = [h.id for h in hits]
+            for i in range(0, len(ids), search.limits.max_cameras):
+                got = search.recordings(who, ids[i:i + search.limits.max_cameras], now - 86_400_000_000, now, limit=1)
+                last.update({c.camera_id: (c.covered[-1].end_us if c.covered else None) for c in got.coverage})
+        rows = []
+        for h in hits:
+            end = last.get(h.id)
+            if not h.enabled:
+                status = "disabled"
+            elif h.id not in last:
+                status = "enabled"
+            elif end is not None and time.time_ns() // 1000 - end <= _RECENT_US:
+                status = "recording"
+            else:
+                status = "no recent segment"
+            rows.append({"camera": h, "status": status,
+                         "last_local": times.local(end)[:19].replace("T", " ") if end else "",
+                         "last_utc": times.utc(end) if end else ""})  # fmt: skip
+        context_of(request).detail.update(found=len(hits))
+        name = "camera_rows.html" if request.htmx else "cameras.html"
+        return page(request, name, rows=rows, q=text or "", show_last=can(who, Permission.RECORDINGS_READ))
+
+    return [login_form, login, logout, cameras]
