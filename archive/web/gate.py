@@ -2,7 +2,9 @@
 fail-closed audit), reading the session cookie instead of a bearer header, answering in HTML.
 
 Routes that declare ``opt={"public": True}`` (the login form) pass without a session but are
-still audited. Without a live session a page answers 303 to ``/ui/login``; other refusals are an
+still audited. Without a live session a page answers 303 to ``/ui/login`` (not audited, not
+counted as a failed authentication: sessions end normally); a session whose token was revoked
+since is refused like a revoked bearer token (audited, counted). Other refusals are an
 HTML page with the status and message of the API's one error mapping (never a traceback).
 """
 
@@ -13,6 +15,8 @@ from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.handlers.base import BaseRouteHandler
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -20,13 +24,14 @@ from archive.api.context import SCOPE_KEY, RequestContext, client_ip, context_of
 from archive.api.deps import ApiDeps
 from archive.api.errors import problem
 from archive.api.gate import Gate
+from archive.api.guards import permission_guard
 from archive.api.throttle import FailedAuthThrottle
 from archive.errors import UnauthenticatedError
 from archive.redact import scrub
 
 from .sessions import COOKIE, SessionStore, WebSession
 
-__all__ = ["SESSION_KEY", "WebGate", "cookie", "error_page", "session_of"]
+__all__ = ["SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "session_of"]
 
 SESSION_KEY = "archive.web.session"
 LOGIN_PATH = "/ui/login"
@@ -44,6 +49,12 @@ def cookie(scope: Scope, name: str) -> str | None:
             if name in jar:
                 return jar[name].value
     return None
+
+
+def page_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    """The API's permission guard, except for the ``public`` login form. Raises like it."""
+    if not handler.opt.get("public"):
+        permission_guard(connection, handler)
 
 
 def session_of(request: Request[Any, Any, Any]) -> WebSession | None:
@@ -71,7 +82,14 @@ class WebGate(Gate):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
-        if scope["type"] != ScopeType.HTTP or not getattr(handler, "opt", {}).get("public"):
+        if scope["type"] != ScopeType.HTTP:
+            await self.app(scope, receive, send)
+            return
+        if not getattr(handler, "opt", {}).get("public"):
+            if self.credential(scope) is None:  # no or an ended session: not a failed login, not counted
+                response = Response("", status_code=303, headers={"Location": LOGIN_PATH})
+                await response.to_asgi_response(app=None, request=Request(scope, receive))(scope, receive, send)
+                return
             await super().__call__(scope, receive, send)
             return
         ctx = RequestContext(client_ip=client_ip(scope, self.deps.settings.trusted_proxies))

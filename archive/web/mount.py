@@ -14,20 +14,19 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar import Litestar, Router
-from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.plugins.htmx import HTMXPlugin
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 from litestar.types import ASGIApp
 
 from archive.api.app import PageFactory, Pages
 from archive.api.deps import ApiDeps
-from archive.api.guards import permission_guard
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
 from . import pages, timeline
-from .gate import WebGate
+from .gate import WebGate, page_guard
 from .render import page_error
 from .sessions import SessionStore
 from .timeline import MediaReader
@@ -61,7 +60,7 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
 
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
                                                     *timeline.routes(deps, read_media)],
-                    guards=[permission_guard], middleware=[gate], exception_handlers={Exception: page_error},
+                    guards=[page_guard], middleware=[gate], exception_handlers={Exception: page_error},
                     include_in_schema=False)  # fmt: skip
         static = create_static_files_router(path=f"{UI_PREFIX}/static", directories=[HERE / "static"],
                                             include_in_schema=False, opt={"public": True})  # fmt: skip

@@ -93,7 +93,8 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) 
         out = Redirect("/ui/cameras", status_code=303)
         out.cookies.append(Cookie(key=COOKIE, value=sid, path="/ui", httponly=True, samesite="strict",
                                   secure=_secure(request)))  # fmt: skip
-        out.cookies.append(Cookie(key=LOGIN_COOKIE, value="", path="/ui/login", max_age=0))
+        out.cookies.append(Cookie(key=LOGIN_COOKIE, value="", path="/ui/login", max_age=0, httponly=True,
+                                  samesite="strict"))  # fmt: skip
         return out
 
     @post("/logout", opt={"permission": Permission.ME.value, "audit": "web.logout"}, summary="Log out")

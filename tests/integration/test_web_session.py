@@ -1,0 +1,117 @@
+"""The pages' session against the real app (SeaweedFS + SQLite/PostgreSQL catalog): login with a
+token, cookie flags, CSRF refused without its token, the failed-login limit, per-prefix CSP,
+scope (another owner's camera is 404) and role (an auditor gets no footage), all audited."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from litestar.testing import TestClient
+
+from archive.api.app import create_app
+from archive.api.deps import ApiSettings
+from archive.audit.query import AuditFilter
+from archive.web import web_pages
+from tests.integration.api_support import ApiEnv, api_env_fixture  # noqa: F401
+
+_CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def _client(env: ApiEnv, settings: ApiSettings | None = None) -> TestClient:  # type: ignore[type-arg]
+    deps = replace(env.deps, settings=settings) if settings else env.deps
+    return TestClient(create_app(deps, pages=web_pages(env.store.get_bytes)), base_url="http://127.0.0.1")
+
+
+def _login(c: TestClient, token: str) -> tuple[int, str]:  # type: ignore[type-arg]
+    form = c.get("/ui/login")
+    csrf = _CSRF.search(form.text)
+    assert form.status_code == 200 and csrf
+    r = c.post("/ui/login", data={"csrf": csrf.group(1), "token": token}, follow_redirects=False)
+    if r.status_code != 303:
+        return r.status_code, r.text
+    return r.status_code, next(h for h in r.headers.get_list("set-cookie") if h.startswith("archive_session="))
+
+
+def test_login_sets_a_strict_http_only_cookie_and_is_audited(api_env: ApiEnv) -> None:
+    with _client(api_env) as c:
+        r = c.get("/ui/cameras", follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+        status, text = _login(c, "not-a-token")
+        assert status == 401 and "Unknown, expired or revoked token" in text and "Traceback" not in text
+        status, cookie = _login(c, api_env.tokens["investigator"])
+        assert status == 303, cookie
+        flags = {p.strip().lower() for p in cookie.split(";")}
+        assert "httponly" in flags and "samesite=strict" in flags and "path=/ui" in flags
+        assert api_env.tokens["investigator"] not in cookie
+        page = c.get("/ui/cameras")
+        assert page.status_code == 200 and "Simpang Empat Mojopahit" in page.text
+        csp = page.headers["content-security-policy"]
+        assert "script-src 'self'" in csp and "unsafe-inline" not in csp and "unsafe-eval" not in csp
+        assert "<script>" not in page.text and " on" + "click=" not in page.text
+        api = c.get("/api/v1/cameras")  # the API keeps its own policy (and wants a bearer token)
+        assert api.status_code == 401 and api.headers["content-security-policy"].startswith("default-src 'none'")
+    login = api_env.audit.events(AuditFilter(action="web.login", newest_first=False))
+    assert [(e.record.actor, e.record.status) for e in login] == [("inv1", 303)]
+    failed = api_env.audit.events(AuditFilter(action="auth.failed", newest_first=False))
+    assert [e.record.detail["reason"] for e in failed if e.record.detail.get("attempted") == "web.login"] == [
+        "malformed token (expected arc1_<id>_<secret>)"]
+    listed = api_env.audit.events(AuditFilter(action="web.cameras", newest_first=False))
+    assert listed and listed[-1].record.actor == "inv1"
+
+
+def test_forms_without_their_csrf_token_are_refused(api_env: ApiEnv) -> None:
+    with _client(api_env) as c:
+        c.get("/ui/login")
+        r = c.post("/ui/login", data={"token": api_env.tokens["legal"]}, follow_redirects=False)
+        assert r.status_code == 403 and "archive_session" not in r.headers.get("set-cookie", "")
+        assert _login(c, api_env.tokens["legal"])[0] == 303
+        page = c.get("/ui/cameras")
+        token = _CSRF.search(page.text)
+        assert token
+        refused = c.post("/ui/logout", data={"csrf": "forged"}, follow_redirects=False)
+        assert refused.status_code == 403 and c.get("/ui/cameras").status_code == 200
+        out = c.post("/ui/logout", data={"csrf": token.group(1)}, follow_redirects=False)
+        assert out.status_code == 303 and out.headers["location"] == "/ui/login"
+        assert c.get("/ui/cameras", follow_redirects=False).status_code == 303
+
+
+def test_failed_logins_are_limited_like_bad_bearer_tokens(api_env: ApiEnv) -> None:
+    with _client(api_env, ApiSettings(failed_auth_limit=2, failed_auth_window_seconds=60)) as c:
+        assert _login(c, "wrong-1")[0] == 401
+        assert _login(c, "wrong-2")[0] == 401
+        status, text = _login(c, api_env.tokens["admin"])  # even a good token, while blocked
+        assert status == 429 and "Too many failed logins" in text
+        assert c.get("/api/v1/me", headers=api_env.auth("admin")).status_code == 429  # one counter for both
+    assert api_env.audit.events(AuditFilter(action="auth.throttled"))
+
+
+def test_scope_and_role_on_every_page(api_env: ApiEnv) -> None:
+    seq = api_env.seqs["cam-a"][10]
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["owner"])[0] == 303
+        listed = c.get("/ui/cameras").text
+        assert "mall-1" in listed and "cam-a" not in listed and "kota-1" not in listed
+        for url in ("/ui/cameras/cam-a", "/ui/cameras/cam-a/day.json?day=2025-03-14", f"/ui/media/cam-a/{seq}",
+                    "/ui/cameras/cam-a/playlist.m3u8?start=2025-03-14T09:00:00Z&end=2025-03-14T09:10:00Z"):
+            r = c.get(url)
+            assert r.status_code == 404 and "Traceback" not in r.text, url
+        assert c.get("/ui/cameras/mall-1?day=2025-03-14").status_code == 200
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["auditor"])[0] == 303
+        listed = c.get("/ui/cameras").text
+        assert "cam-a" in listed and 'href="/ui/cameras/cam-a"' not in listed and "Last segment" not in listed
+        for url in ("/ui/cameras/cam-a", f"/ui/media/cam-a/{seq}",
+                    "/ui/cameras/cam-a/playlist.m3u8?start=2025-03-14T09:00:00Z&end=2025-03-14T09:10:00Z"):
+            assert c.get(url).status_code == 403, url
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        day = c.get("/ui/cameras/cam-a/day.json", params={"day": "2025-03-14"}).json()
+        assert [(g["reason"], g["start_utc"]) for g in day["gaps"]] == [("camera_unreachable",
+                                                                         "2025-03-14T09:05:00.000000Z")]
+        body = c.get(f"/ui/media/cam-a/{seq}")
+        assert body.status_code == 200 and len(body.content) == 2000
+        bad = c.get("/ui/cameras/cam-a", params={"day": "2025-02-30"})
+        assert bad.status_code in (400, 422) and "day" in bad.text and "Traceback" not in bad.text
+    played = api_env.audit.events(AuditFilter(action="web.playback.segment"))
+    assert {e.record.status for e in played} == {200, 403, 404}
