@@ -1,0 +1,229 @@
+"""The pages in a real browser: Debian's chromium driven by Playwright (``executable_path``, never
+``playwright install``) against the real app served by uvicorn over SeaweedFS and a SQLite catalog.
+
+Camera cam-a has real H.264 MPEG-TS segments (ffmpeg) logged by the ledger, with a real logged
+outage (camera_unreachable) between two recorded runs. Asserted: a bad login shows an error and a
+good one lands on the cameras; the gap lane sits at the outage with its reason; a click plays and
+``video.currentTime`` advances with decoded frames; an owner never sees another owner's camera
+(direct URLs too: 404); an auditor gets no footage (403, no links); no console error and no failed
+request on any page; desktop and 390x844. Screenshots go to the test's tmp folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+import uvicorn
+
+from archive.api.app import create_app
+from archive.integrity import GapReason
+from archive.ledger import SegmentFacts
+from archive.storage.base import LockMode, ObjectStore, Retention
+from archive.web import web_pages
+from tests.integration.api_support import MEDIA, ApiEnv, make_env
+from tests.integration.export_support import make_clips
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)  # 16:00 WIB
+CLIP = timedelta(seconds=2)
+OUTAGE = (T0 + 20 * CLIP, T0 + 20 * CLIP + timedelta(seconds=60))
+DAY = "2025-03-14"
+DESKTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (ops/setup.sh)")
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:
+    """pytest-playwright's launch arguments, with the machine's chromium."""
+    return {**browser_type_launch_args, "executable_path": CHROMIUM,
+            "args": ["--autoplay-policy=no-user-gesture-required"]}
+
+
+def _record(env: ApiEnv, camera: str, clips: list[bytes], start: datetime) -> None:
+    for i, body in enumerate(clips):
+        begin = start + i * CLIP
+        key = f"{camera}/{begin:%Y/%m/%d/%H%M%S}.ts"
+        put = env.store.put_bytes(env.media, key, body, content_type="video/mp2t",
+                                  retention=Retention(LockMode.GOVERNANCE, datetime.now(UTC) + timedelta(days=1)))
+        facts = SegmentFacts(object_key=key, version_id=put.version_id, sha256=hashlib.sha256(body).hexdigest(),
+                             size=len(body), start=begin, end=begin + CLIP, duration_us=2_000_000, media=MEDIA)
+        env.ledger.append_segment(camera, facts)
+
+
+@dataclass
+class Served:
+    env: ApiEnv
+    url: str
+    shots: Path
+    seen: list[str] = field(default_factory=list)
+
+
+@pytest.fixture(scope="module")
+def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    tmp = tmp_path_factory.mktemp("web")
+    env = make_env(f"sqlite:///{tmp / 'catalog.sqlite3'}", s3_store, tmp, with_recordings=False)
+    clips = make_clips(tmp / "clips", 20)
+    _record(env, "cam-a", clips, T0)
+    env.ledger.append_gap("cam-a", OUTAGE[0], OUTAGE[1], GapReason.CAMERA_UNREACHABLE, "no route to host")
+    _record(env, "cam-a", clips, OUTAGE[1])
+    _record(env, "mall-1", clips[:5], T0)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app(env.deps, pages=web_pages(env.store.get_bytes))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert server.started
+    yield Served(env, f"http://127.0.0.1:{port}", tmp / "screenshots")
+    server.should_exit = True
+    thread.join(10)
+    env.engine.dispose()
+
+
+class Watch:
+    """Console errors, page errors, failed requests and 4xx/5xx answers of one page."""
+
+    def __init__(self, page: Any, allowed: set[tuple[str, int]] | None = None) -> None:
+        self.problems: list[str] = []
+        self.allowed = allowed or set()
+        page.on("console", lambda m: m.type == "error" and self.problems.append(f"console: {m.text}"))
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+        page.on("requestfailed", lambda r: self.problems.append(f"failed: {r.url} {r.failure}"))
+        page.on("response", self._response)
+
+    def _response(self, r: Any) -> None:
+        path = r.url.split("//", 1)[1].split("/", 1)[1].split("?", 1)[0]
+        if r.status >= 400 and ("/" + path, r.status) not in self.allowed:
+            self.problems.append(f"{r.status}: {r.url}")
+
+
+def _until(page: Any, js: str, timeout_s: float = 20) -> None:
+    """Poll ``js`` until it is true (wait_for_function would eval, which the pages' CSP forbids)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(js):
+        assert time.monotonic() < deadline, f"not true within {timeout_s} s: {js}"
+        page.wait_for_timeout(100)
+
+
+def _shot(served: Served, page: Any, name: str) -> None:
+    served.shots.mkdir(parents=True, exist_ok=True)
+    path = served.shots / f"{name}.png"
+    page.screenshot(path=str(path), full_page=True)
+    served.seen.append(str(path))
+
+
+def _login(served: Served, page: Any, role: str) -> None:
+    page.goto(f"{served.url}/ui/login")
+    page.fill("#token", served.env.tokens[role])
+    page.click("#login")
+    page.wait_for_url(f"{served.url}/ui/cameras")
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_login_timeline_gap_and_playback(served: Served, browser: Any, size: dict[str, int]) -> None:
+    name = "desktop" if size is DESKTOP else "phone"
+    context = browser.new_context(viewport=size)
+    page = context.new_page()
+    watch = Watch(page, allowed={("/ui/login", 401)})  # checked and cleared right after
+    page.goto(f"{served.url}/ui/cameras")
+    page.wait_for_url(f"{served.url}/ui/login")  # no session: the login form
+    page.fill("#token", "arc1_nobody_notasecret")
+    page.click("#login")
+    assert "Unknown, expired or revoked token" in page.inner_text("#login-error")
+    # the refused login is answered 401 (audited auth.failed); chromium logs that status of the
+    # document itself: the only problem allowed, once, on this one answer
+    assert watch.problems == ["console: Failed to load resource: the server responded with a status of 401 "
+                              "(Unauthorized)"]
+    watch.problems.clear()
+    _shot(served, page, f"{name}-login-error")
+    _login(served, page, "investigator")
+    assert page.locator("tr[data-camera=cam-a]").count() == 1 and page.locator("tr[data-camera=mall-1]").count() == 0
+    page.fill("#q", "Brawijaya")  # htmx text search replaces the rows
+    _until(page, "!document.querySelector('tr[data-camera=cam-a]')")
+    assert page.locator("tr[data-camera=cam-b]").count() == 1
+    _shot(served, page, f"{name}-cameras")
+    page.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    gap = page.locator("#lane-gap .bar-gap")
+    assert gap.count() == 1
+    assert int(gap.get_attribute("data-start") or 0) == int(OUTAGE[0].timestamp() * 1000)
+    assert int(gap.get_attribute("data-end") or 0) == int(OUTAGE[1].timestamp() * 1000)
+    assert gap.get_attribute("data-reason") == "camera_unreachable"
+    title = gap.get_attribute("title") or ""
+    assert "camera_unreachable" in title and "no route to host" in title and "16:00:40 WIB" in title
+    assert "2025-03-14T09:00:40.000000Z" in title  # UTC on hover
+    left = page.evaluate("parseFloat(document.querySelector('#lane-gap .bar-gap').style.left)")
+    assert abs(left - (16 * 3600 + 40) / 86400 * 100) < 0.01  # 16:00:40 WIB on the day axis
+    assert page.locator("#lane-recorded .bar-recorded").count() == 2
+    box = page.locator("#timeline").bounding_box()
+    assert box is not None
+    x = box["x"] + box["width"] * (16 * 3600 + 10) / 86400  # 16:00:10 WIB, inside the first recorded run
+    page.mouse.click(x, box["y"] + box["height"] / 2)
+    _until(page, "document.getElementById('video').currentTime > 0.5")
+    first = page.evaluate("document.getElementById('video').currentTime")
+    page.wait_for_timeout(1500)
+    later = page.evaluate("document.getElementById('video').currentTime")
+    frames = page.evaluate("document.getElementById('video').getVideoPlaybackQuality().totalVideoFrames")
+    assert later > first and frames > 0
+    wall = int(page.get_attribute("#now-playing", "data-wall") or 0)
+    assert T0.timestamp() * 1000 <= wall < OUTAGE[0].timestamp() * 1000  # before the outage, on the wall clock
+    _shot(served, page, f"{name}-timeline-playing")
+    page.click("#logout")
+    page.wait_for_url(f"{served.url}/ui/login")
+    assert watch.problems == []
+    context.close()
+
+
+def test_owner_never_sees_another_owners_camera(served: Served, browser: Any) -> None:
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    watch = Watch(page)
+    _login(served, page, "owner")
+    assert page.locator("tr[data-camera]").evaluate_all("rows => rows.map(r => r.dataset.camera)") == ["mall-1"]
+    _shot(served, page, "owner-cameras")
+    page.goto(f"{served.url}/ui/cameras/mall-1?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    assert page.locator("#video").count() == 1
+    for url in ("/ui/cameras/cam-a", f"/ui/cameras/cam-a/day.json?day={DAY}", "/ui/media/cam-a/0",
+                "/ui/cameras/cam-a/playlist.m3u8?start=2025-03-14T09:00:00Z&end=2025-03-14T09:10:00Z"):
+        assert context.request.get(served.url + url).status == 404, url
+    assert watch.problems == []
+    context.close()
+
+
+def test_auditor_gets_no_footage(served: Served, browser: Any) -> None:
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    watch = Watch(page)
+    _login(served, page, "auditor")
+    assert page.locator("tr[data-camera=cam-a]").count() == 1
+    assert page.locator("a[href^='/ui/cameras/']").count() == 0 and "Last segment" not in page.content()
+    _shot(served, page, "auditor-cameras")
+    for url in ("/ui/cameras/cam-a", "/ui/media/cam-a/0",
+                "/ui/cameras/cam-a/playlist.m3u8?start=2025-03-14T09:00:00Z&end=2025-03-14T09:10:00Z"):
+        assert context.request.get(served.url + url).status == 403, url
+    assert watch.problems == []
+    context.close()
+    page = browser.new_context(viewport=DESKTOP).new_page()  # admin: lanes, but no player (no playback)
+    watch = Watch(page)
+    _login(served, page, "admin")
+    page.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    assert page.locator("#video").count() == 0 and page.locator("#lane-gap .bar-gap").count() == 1
+    _shot(served, page, "admin-timeline")
+    assert watch.problems == []
