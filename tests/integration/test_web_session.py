@@ -115,3 +115,41 @@ def test_scope_and_role_on_every_page(api_env: ApiEnv) -> None:
         assert bad.status_code in (400, 422) and "day" in bad.text and "Traceback" not in bad.text
     played = api_env.audit.events(AuditFilter(action="web.playback.segment"))
     assert {e.record.status for e in played} == {200, 403, 404}
+
+
+_PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, status per role)
+    "/ui/login": ("/ui/login", {"admin": 200, "investigator": 200, "legal": 200, "owner": 200, "auditor": 200}),
+    "/ui/cameras": ("/ui/cameras?q=Simpang", {r: 200 for r in ("admin", "investigator", "legal", "owner", "auditor")}),
+    "/ui/cameras/{camera_id:str}": ("/ui/cameras/cam-a?day=2025-03-14",
+                                    {"admin": 200, "investigator": 200, "legal": 200, "owner": 404, "auditor": 403}),
+    "/ui/cameras/{camera_id:str}/day.json": ("/ui/cameras/cam-a/day.json?day=2025-03-14",
+                                             {"admin": 200, "investigator": 200, "legal": 200, "owner": 404,
+                                              "auditor": 403}),
+    "/ui/cameras/{camera_id:str}/playlist.m3u8": (
+        "/ui/cameras/cam-a/playlist.m3u8?start=2025-03-14T09:00:00Z&end=2025-03-14T09:10:00Z",
+        {"admin": 403, "investigator": 200, "legal": 200, "owner": 404, "auditor": 403}),
+    "/ui/media/{camera_id:str}/{seq:int}": ("/ui/media/cam-a/{seq}",
+                                            {"admin": 403, "investigator": 200, "legal": 200, "owner": 404,
+                                             "auditor": 403}),
+}
+_POSTS = {"/ui/login", "/ui/logout"}  # forms: tested above (CSRF, throttle, audit)
+
+
+def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
+    app = create_app(api_env.deps, pages=web_pages(api_env.store.get_bytes))
+    gets = {r.path for r in app.routes if r.path.startswith("/ui") and not r.path.startswith("/ui/static")
+            and "GET" in getattr(r, "methods", set())}  # fmt: skip
+    posts = {r.path for r in app.routes if r.path.startswith("/ui") and "POST" in getattr(r, "methods", set())}
+    assert gets == set(_PAGES) and posts == _POSTS  # a new page route needs its row here
+    seq = api_env.seqs["cam-a"][10]
+    for role in ("admin", "investigator", "legal", "owner", "auditor"):
+        with _client(api_env) as c:
+            assert _login(c, api_env.tokens[role])[0] == 303
+            for url, expect in _PAGES.values():
+                r = c.get(url.format(seq=seq), follow_redirects=False)
+                assert r.status_code == expect[role], (role, url, r.text[:200])
+                assert "Traceback" not in r.text
+        with _client(api_env) as anonymous:  # without a session: the login form, for every page
+            for path, (url, _) in _PAGES.items():
+                r = anonymous.get(url.format(seq=seq), follow_redirects=False)
+                assert r.status_code == (200 if path == "/ui/login" else 303), url
