@@ -59,6 +59,11 @@ def test_archive_api_serve(tmp_path: Path) -> None:
         assert plan.status_code < 500, plan.text  # the retention service's preview (no policy files here)
         holds = httpx.get(f"{base}/api/v1/holds", headers=admin)
         assert holds.status_code == 200 and holds.json()["items"] == []
+        page = httpx.get(f"{base}/ui/login")  # the browser pages are served by the same app
+        assert page.status_code == 200 and 'name="token"' in page.text
+        assert "script-src 'self'" in page.headers["content-security-policy"]
+        assert httpx.get(f"{base}/ui/static/vendor/htmx.min.js").status_code == 200
+        assert httpx.get(f"{base}/ui/cameras", follow_redirects=False).headers["location"] == "/ui/login"
         time.sleep(2.5)  # the audit checkpointer signs at least once
         head = httpx.get(f"{base}/api/v1/audit/head", headers=h).json()
         assert head["signed_size"] is not None and head["signed_size"] >= 5  # CLI adds and creates, API calls
