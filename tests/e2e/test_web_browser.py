@@ -40,8 +40,6 @@ OUTAGE = (T0 + 20 * CLIP, T0 + 20 * CLIP + timedelta(seconds=60))
 DAY = "2025-03-14"
 DESKTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Debian chromium not installed (ops/setup.sh)")
-
 
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[str, Any]:

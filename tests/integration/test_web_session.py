@@ -105,8 +105,14 @@ def test_scope_and_role_on_every_page(api_env: ApiEnv) -> None:
                     "/ui/cameras/cam-a/playlist.m3u8?start=2025-03-14T09:00:00Z&end=2025-03-14T09:10:00Z"):
             assert c.get(url).status_code == 403, url
     with _client(api_env) as c:
+        hold = {"case_id": "LP/1/2025", "reason": "hit and run", "cameras": ["cam-a"],
+                "start": "2025-03-14T09:01:00Z", "end": "2025-03-14T16:02:00+07:00"}
+        assert c.post("/api/v1/holds", json=hold, headers=api_env.auth("investigator")).status_code == 201
         assert _login(c, api_env.tokens["investigator"])[0] == 303
         day = c.get("/ui/cameras/cam-a/day.json", params={"day": "2025-03-14"}).json()
+        t0 = 1741942800000  # 2025-03-14T09:00:00Z in ms
+        assert day["held"] == [[t0 + 60_000, t0 + 120_000]] and day["start"] == t0 - 16 * 3600_000
+        assert day["recorded"] and day["pruned"] == [[t0, t0 + 30_000]]
         assert [(g["reason"], g["start_utc"]) for g in day["gaps"]] == [("camera_unreachable",
                                                                          "2025-03-14T09:05:00.000000Z")]
         body = c.get(f"/ui/media/cam-a/{seq}")
