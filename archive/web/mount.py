@@ -22,6 +22,7 @@ from litestar.types import ASGIApp
 
 from archive.api.app import PageFactory, Pages
 from archive.api.deps import ApiDeps
+from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
@@ -50,16 +51,26 @@ def templates() -> TemplateConfig:  # type: ignore[type-arg]
     return TemplateConfig(instance=JinjaTemplateEngine.from_environment(env))
 
 
+def _reader(media: MediaStore) -> MediaReader:
+    def read(bucket: str, key: str, version_id: str | None) -> bytes:
+        return b"".join(media.open(bucket, key, version_id))
+
+    return read
+
+
 def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | None = None) -> PageFactory:
-    """The factory of the ``/ui`` pages; ``read_media`` (the object store's ``get_bytes``) enables playback."""
+    """The factory of the ``/ui`` pages. Playback reads segments with ``read_media`` (default: the
+    API's ``deps.media``; neither: no playback routes, as in the API)."""
     store = sessions or SessionStore()
 
     def build(deps: ApiDeps, throttle: FailedAuthThrottle) -> Pages:
+        reader = read_media if read_media is not None else (_reader(deps.media) if deps.media is not None else None)
+
         def gate(app: ASGIApp) -> ASGIApp:
             return WebGate(app, deps, throttle, store)
 
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
-                                                    *timeline.routes(deps, read_media)],
+                                                    *timeline.routes(deps, reader)],
                     guards=[page_guard], middleware=[gate], exception_handlers={Exception: page_error},
                     include_in_schema=False)  # fmt: skip
         static = create_static_files_router(path=f"{UI_PREFIX}/static", directories=[HERE / "static"],

@@ -20,7 +20,7 @@ _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 def _client(env: ApiEnv, settings: ApiSettings | None = None) -> TestClient:  # type: ignore[type-arg]
     deps = replace(env.deps, settings=settings) if settings else env.deps
-    return TestClient(create_app(deps, pages=web_pages(env.store.get_bytes)), base_url="http://127.0.0.1")
+    return TestClient(create_app(deps, pages=web_pages()), base_url="http://127.0.0.1")
 
 
 def _login(c: TestClient, token: str) -> tuple[int, str]:  # type: ignore[type-arg]
