@@ -126,34 +126,48 @@ class AuditLog:
             row = conn.execute(select(top)).first()
         return 0 if row is None or row[0] is None else int(row[0]) + 1
 
+    def append_in(self, conn: Connection, records: Sequence[AuditRecord]) -> list[AuditAppend]:
+        """Append records inside the caller's transaction ``conn``: they commit or roll back with
+        the caller's change (an action never takes effect without its record). The log's lock row
+        is taken here and held until the caller's transaction ends. The cached writer state is
+        never taken from or given to this call (the caller may still roll back; a cached state is
+        re-derived when the stored size moved), so no Python lock is held while the caller's
+        transaction waits. Raises SQLAlchemyError (the caller's transaction fails), MalformedError.
+        """
+        return self._write(conn, records, None)[0]
+
     def _append_once(self, records: Sequence[AuditRecord]) -> list[AuditAppend]:
         with self._engine.begin() as conn:
-            stored = self._take_lock(conn)
-            state = self._state
-            if state is not None and stored != state.size:
-                state = None  # another process appended
-            if state is None:
-                state = load_state(conn, self.origin)
-            tree = CompactRange(state.size, state.edge)
-            last = state.last_hash
-            rows, nodes, out = [], [], []
-            for rec in records:
-                seq = tree.size
-                data = encode(rec, log=self.origin, seq=seq, prev=last)
-                last = hashlib.sha256(data).digest()
-                leaf = hashlib.sha256(b"\x00" + data).digest()
-                nodes += [{"level": n.level, "idx": n.index, "hash": n.hash} for n in tree.append(leaf)]
-                rows.append({"seq": seq, "at_us": rec.at_us, "actor": rec.actor, "agency": rec.agency,
-                             "role": rec.role, "client_ip": rec.ip[:64], "action": rec.action[:64],
-                             "result": rec.result.value, "status": rec.status, "data": data,
-                             "leaf_hash": leaf, "entry_hash": last})  # fmt: skip
-                out.append(AuditAppend(seq, last))
-            conn.execute(insert(EVENT), rows)
-            if nodes:
-                conn.execute(insert(NODE), nodes)
-            new = WriterState(self.origin, tree.size, last, tree.edge)
+            out, new = self._write(conn, records, self._state)
         self._state = new
         return out
+
+    def _write(self, conn: Connection, records: Sequence[AuditRecord],
+               state: WriterState | None) -> tuple[list[AuditAppend], WriterState]:  # fmt: skip
+        stored = self._take_lock(conn)
+        if state is not None and stored != state.size:
+            state = None  # another process appended
+        if state is None:
+            state = load_state(conn, self.origin)
+        tree = CompactRange(state.size, state.edge)
+        last = state.last_hash
+        rows, nodes, out = [], [], []
+        for rec in records:
+            seq = tree.size
+            data = encode(rec, log=self.origin, seq=seq, prev=last)
+            last = hashlib.sha256(data).digest()
+            leaf = hashlib.sha256(b"\x00" + data).digest()
+            nodes += [{"level": n.level, "idx": n.index, "hash": n.hash} for n in tree.append(leaf)]
+            rows.append({"seq": seq, "at_us": rec.at_us, "actor": rec.actor, "agency": rec.agency,
+                         "role": rec.role, "client_ip": rec.ip[:64], "action": rec.action[:64],
+                         "result": rec.result.value, "status": rec.status, "data": data,
+                         "leaf_hash": leaf, "entry_hash": last})  # fmt: skip
+            out.append(AuditAppend(seq, last))
+        conn.execute(insert(EVENT), rows)
+        if nodes:
+            conn.execute(insert(NODE), nodes)
+        new = WriterState(self.origin, tree.size, last, tree.edge)
+        return out, new
 
     def size(self) -> int:
         """Number of entries (one indexed lookup). Raises CatalogError."""
@@ -180,12 +194,14 @@ class GroupCommit:
     Each caller queues its record and takes the commit lock; whoever holds it commits every
     queued record at once, so under load N requests cost one transaction, while a lone caller
     commits alone. A caller returns only once its own record is committed (or raises the
-    batch's error): nothing is acknowledged before it is stored.
+    batch's error): nothing is acknowledged before it is stored, and (with ``after_commit``)
+    before that hook ran once for the batch (the trail signs and publishes its head there).
     """
 
-    def __init__(self, log: AuditLog, max_batch: int = 512) -> None:
+    def __init__(self, log: AuditLog, max_batch: int = 512, after_commit: Callable[[], object] | None = None) -> None:
         self.log = log
         self._max = max_batch
+        self._after = after_commit
         self._queue: list[_Pending] = []
         self._queue_lock = threading.Lock()
         self._commit_lock = threading.Lock()
@@ -203,6 +219,8 @@ class GroupCommit:
                     batch, self._queue = self._queue[: self._max], self._queue[self._max :]
                 try:
                     done = self.log.append_many([p.record for p in batch])
+                    if self._after is not None:  # e.g. sign the head: the batch is covered before anyone returns
+                        self._after()
                 except BaseException as exc:
                     for p in batch:
                         p.error = exc

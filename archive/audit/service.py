@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.audit.entry import AuditRecord
@@ -44,13 +44,33 @@ class AuditTrail:
         self._engine, self._keys, self._store, self._bucket = engine, keys, store, log_bucket
         self.origin = audit_origin(origin_prefix)
         self.log = AuditLog(engine, self.origin)
-        self._writer = GroupCommit(self.log)
         self.signer = (AuditSigner(engine, store, keys, self.origin, log_bucket=log_bucket, retention=retention,
                                    now=now) if store is not None else None)  # fmt: skip
+        self._writer = GroupCommit(self.log, after_commit=self.seal)
 
     def record(self, record: AuditRecord) -> AuditAppend:
-        """Append one record. Raises CatalogError / ConflictError (the caller must fail closed)."""
+        """Append one record and :meth:`seal` it (group commit: one transaction and one signed
+        head per batch of concurrent callers). Raises CatalogError / ConflictError (nothing was
+        written), IntegrityError / StorageError / SecretError (written but not yet covered by a
+        published head): the caller must fail closed."""
         return self._writer.append(record)
+
+    def record_in(self, conn: Connection, record: AuditRecord) -> AuditAppend:
+        """Append one record inside the caller's transaction ``conn`` (it commits with the
+        action's change, or not at all). The caller calls :meth:`seal` after its commit and before
+        it answers. Raises CatalogError (the caller's transaction must roll back), MalformedError."""
+        try:
+            return self.log.append_in(conn, [record])[0]
+        except SQLAlchemyError as exc:
+            raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
+
+    def seal(self) -> SignedHead | None:
+        """Cover every committed entry by a signed head published under COMPLIANCE lock in the
+        log bucket (SPEC.md 7.2): from then on deleting any of them from the catalog is detected
+        by :meth:`verify`. No-op without a store (None). Raises like :meth:`checkpoint`."""
+        if self.signer is None:
+            return None
+        return self.signer.checkpoint()
 
     def events(self, f: AuditFilter) -> list[AuditEventView]:
         """Entries matching ``f``. Raises CatalogError; IntegrityError for an undecodable entry."""

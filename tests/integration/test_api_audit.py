@@ -58,7 +58,9 @@ def test_chain_checkpoint_verify_and_tamper(api_env: ApiEnv) -> None:
         head2 = api_env.audit.checkpoint()
         assert head2 is not None and head2.size > head.size
         v = c.get(f"{P}/audit/verify", headers=api_env.auth("auditor")).json()
-        assert v["ok"] and v["failures"] == [] and v["checkpoints_checked"] == 2 and v["signed_size"] == head2.size
+        # one signed head per commit (SPEC 7.2): sequential requests, one per entry
+        assert v["ok"] and v["failures"] == [] and v["checkpoints_checked"] == head2.size == api_env.audit.size()
+        assert v["signed_size"] == head2.size
         h = c.get(f"{P}/audit/head", headers=api_env.auth("auditor")).json()
         assert h["signed_size"] == head2.size and h["note"].startswith("archive.mojokerto/audit\n")
         # published under COMPLIANCE object lock in the log bucket
@@ -129,3 +131,23 @@ def test_checkpointer_runs_with_the_app(api_env: ApiEnv) -> None:
     head = api_env.audit.latest()  # signed at shutdown
     assert head is not None and head.size == api_env.audit.size()
     assert api_env.audit.events(AuditFilter(limit=1))[0].record.action == "cameras.search"
+
+
+def test_erase_bound_every_answered_request_is_covered(api_env: ApiEnv) -> None:
+    """SPEC 7.2: a response is sent only after its entry is covered by a published signed head,
+    so deleting even the last entry (and every checkpoint row) with raw SQL is detected."""
+    with TestClient(api_env.app()) as c:
+        _traffic(api_env, c)
+        size = api_env.audit.size()
+        with api_env.engine.begin() as conn:
+            if api_env.engine.dialect.name == "sqlite":
+                conn.execute(text("DROP TRIGGER audit_event_no_delete"))
+                conn.execute(text("DROP TRIGGER audit_checkpoint_no_delete"))
+            else:
+                conn.execute(text("DROP TRIGGER audit_event_append_only ON audit_event"))
+                conn.execute(text("DROP TRIGGER audit_checkpoint_append_only ON audit_checkpoint"))
+            conn.execute(text("DELETE FROM audit_event WHERE seq = :s"), {"s": size - 1})
+            conn.execute(text("DELETE FROM audit_checkpoint"))
+        report = api_env.audit.verify()
+    assert not report.ok
+    assert any(f"published but the catalog holds {size - 1} entries" in f for f in report.failures), report.failures

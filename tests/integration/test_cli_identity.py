@@ -1,0 +1,95 @@
+"""The CLI acts as a registered user (issue 13 item 6): holds, retention runs and user changes
+go into the API's signed audit trail under the token's user; a free-text ``--by``/``--role`` is
+refused; the separate hold log is no longer written by the CLI."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from archive.audit.query import AuditFilter
+from archive.audit.service import AuditTrail
+from archive.identity.model import Role
+from archive.identity.service import IdentityService
+from archive.model import us_from_utc
+from archive.retention.audit import HoldActor, HoldRole
+from archive.retention.tables import AUDIT as HOLD_LOG
+from tests.integration.retention_support import DAY, REnv, starts
+from tests.integration.test_retention_cli import config, renv, run  # noqa: F401  (fixtures)
+
+
+def _token(renv: REnv, tmp_path: Path, user: str, role: Role, agency: str = "police") -> Path:
+    ident = IdentityService(renv.engine)
+    ident.add_user(user, user.title(), role, agency=agency)
+    path = tmp_path / f"{user}.token"
+    path.write_text(ident.create_token(user, days=1).secret + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
+def _trail(renv: REnv) -> AuditTrail:
+    return AuditTrail(renv.engine, renv.ledger.keys, None, origin_prefix="archive.mojokerto", log_bucket=renv.logs)
+
+
+def _hold_log_rows(renv: REnv) -> int:
+    with renv.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(HOLD_LOG)).scalar_one())
+
+
+def _add_hold(renv: REnv, config: Path, token: Path) -> tuple[int, str]:  # noqa: F811
+    now = renv.clock()
+    frm, to = (now - 2 * DAY).isoformat(), (now - 2 * DAY + timedelta(seconds=20)).isoformat()
+    code, out, _ = run(config, "holds", "add", "--case", "LP/9", "--reason", "robbery", "--camera",
+                       renv.cam("lobby"), "--from", frm, "--to", to, "--token-file", str(token))
+    return code, out
+
+
+def test_free_text_identity_is_refused_and_releases_nothing(renv: REnv, config: Path, tmp_path: Path,  # noqa: F811
+                                                            capsys) -> None:
+    renv.record(renv.cam("lobby"), starts(renv.clock() - 2 * DAY, 2), renv.upload_lock())
+    now = renv.clock()
+    hold, _ = renv.svc.holds.create(HoldActor("budi", HoldRole.INVESTIGATOR), case_id="LP/9", reason="robbery",
+                                    cameras=[renv.cam("lobby")], start_us=us_from_utc(now - 2 * DAY),
+                                    end_us=us_from_utc(now - DAY))
+    code, out, err = run(config, "holds", "release", str(hold.id), "--reason", "x", "--by", "ghost-user", "--role", "admin",
+                         capsys=capsys)
+    assert code == 2, (code, out, err)
+    assert "--by" in err and "token" in err and "Traceback" not in err and err.count("\n") == 1
+    code, out, _ = run(config, "holds", "list")
+    assert "1 hold(s)" in out and "released" not in out
+    code, _, err = run(config, "holds", "release", str(hold.id), "--reason", "x", capsys=capsys)
+    assert code == 2 and "--token-file" in err  # no token: no identity, nothing released
+
+
+def test_cli_actions_go_into_the_signed_trail_as_the_token_user(renv: REnv, config: Path,  # noqa: F811
+                                                                 tmp_path: Path, monkeypatch) -> None:
+    renv.record(renv.cam("lobby"), starts(renv.clock() - 2 * DAY, 2), renv.upload_lock())
+    before = _hold_log_rows(renv)
+    code, out = _add_hold(renv, config, _token(renv, tmp_path, "budi", Role.INVESTIGATOR))
+    assert code == 0, out
+    monkeypatch.setenv("ARCHIVE_TOKEN", _token(renv, tmp_path, "citra", Role.LEGAL).read_text().strip())
+    code, out, _ = run(config, "holds", "release", "1", "--reason", "case closed")
+    assert code == 0 and "released by citra" in out, out
+    admin = _token(renv, tmp_path, "andi", Role.ADMIN)
+    monkeypatch.delenv("ARCHIVE_TOKEN")
+    code, out, _ = run(config, "retention", "run", "--token-file", str(admin))
+    assert code == 0, out
+    trail = _trail(renv)
+    got = {(e.record.action, e.record.actor, e.record.role) for e in trail.events(AuditFilter(newest_first=False))}
+    assert ("hold.create", "budi", "investigator") in got
+    assert ("hold.release", "citra", "legal") in got
+    assert ("retention.run", "andi", "admin") in got
+    create = trail.events(AuditFilter(action="hold.create"))[0].record
+    assert create.method == "CLI" and create.token and create.agency == "police"
+    assert _hold_log_rows(renv) == before  # the separate hold log chain is no longer written
+    assert trail.verify().ok
+
+
+def test_first_admin_is_created_by_the_os_user_owning_the_data_dir(renv: REnv, config: Path) -> None:  # noqa: F811
+    code, out, _ = run(config, "users", "add", "root-admin", "--role", "admin", "--agency", "ops")
+    assert code == 0, out
+    rec = _trail(renv).events(AuditFilter(action="users.add"))[0].record
+    assert rec.actor == f"os:{getpass.getuser()}" and rec.role == "admin" and rec.status == 200
