@@ -22,6 +22,8 @@ from archive.witness_config import ExportConfig, WitnessEndpoint
 
 ENV_PREFIX = "ARCHIVE_"
 ENV_CONFIG_PATH = "ARCHIVE_CONFIG"
+ENV_TOKEN = "ARCHIVE_TOKEN"  # noqa: S105  (the name of a variable, not a secret)
+"""The CLI's identity (archive.cli.identity), not a configuration key."""
 DEFAULT_CONFIG_NAME = "archive.toml"
 DEFAULTS_SOURCE = "<defaults>"
 SECRET_KEYS = frozenset({"secret_key", "access_key", "password", "url", "webhook_url"})
@@ -314,7 +316,7 @@ def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:
     """Split ``ARCHIVE_<SECTION>_<KEY>`` variables; unknown ones raise ConfigError."""
     out: dict[str, dict[str, str]] = {}
     for name, value in env.items():
-        if not name.startswith(ENV_PREFIX) or name == ENV_CONFIG_PATH:
+        if not name.startswith(ENV_PREFIX) or name in (ENV_CONFIG_PATH, ENV_TOKEN):
             continue
         rest = name[len(ENV_PREFIX):].lower()
         section = next((s for s in _SECTIONS if rest.startswith(s + "_")), None)

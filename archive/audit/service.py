@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
 from archive.audit.entry import AuditRecord
@@ -58,9 +59,12 @@ class AuditTrail:
     def record_in(self, conn: Connection, record: AuditRecord) -> AuditAppend:
         """Append one record inside the caller's transaction ``conn`` (it commits with the
         action's change, or not at all). The caller calls :meth:`seal` after its commit and before
-        it answers. Raises CatalogError (the caller's transaction must roll back), MalformedError."""
+        it answers. Raises sqlalchemy's IntegrityError (lost a race: retry the transaction),
+        CatalogError (the caller's transaction must roll back), MalformedError."""
         try:
             return self.log.append_in(conn, [record])[0]
+        except DbIntegrityError:
+            raise  # lost a race for the sequence: the caller retries its whole transaction
         except SQLAlchemyError as exc:
             raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
 

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from sqlalchemy import Engine
 
 from archive.audit.service import AuditTrail
+from archive.bootstrap.journal import TrailJournal
 from archive.catalog.registry import RegistryRepository
 from archive.config import Config
 from archive.errors import ConfigError
@@ -30,6 +31,7 @@ from archive.ledger.service import Ledger
 from archive.ledger.witnessing import witness_clients
 from archive.model import Camera, us_from_utc
 from archive.recorder.ffmpeg import find_ffmpeg
+from archive.retention.audit import HoldJournal
 from archive.retention.audit import HoldLog as HoldAuditLog
 from archive.retention.executor import PruneLog
 from archive.retention.holds import HoldService
@@ -50,9 +52,11 @@ def _utc_now() -> datetime:
 
 
 def assemble_holds(*, engine: Engine, store: ObjectStore, cameras: Callable[[], Sequence[Camera]],
-                   settings: RetentionSettings, now: Callable[[], datetime] = _utc_now) -> HoldService:  # fmt: skip
-    """The legal-hold service (its hold log included), with the release guard of export holds
-    (:mod:`archive.export.hold_guard`). Raises nothing itself."""
+                   settings: RetentionSettings, now: Callable[[], datetime] = _utc_now,
+                   audit: AuditTrail | None = None) -> HoldService:  # fmt: skip
+    """The legal-hold service with the release guard of export holds (:mod:`archive.export.hold_guard`).
+    Its events go into ``audit`` (the runtime's signed trail, :class:`TrailJournal`), or, for a
+    service built without one (tools, tests), into the retention hold log. Raises nothing itself."""
 
     def now_us() -> int:
         return us_from_utc(now())
@@ -60,7 +64,8 @@ def assemble_holds(*, engine: Engine, store: ObjectStore, cameras: Callable[[], 
     def known(camera_id: str) -> bool:
         return any(c.id == camera_id for c in cameras())
 
-    return HoldService(engine, store, HoldAuditLog(engine, now_us), now_us=now_us, known_camera=known,
+    journal: HoldJournal = HoldAuditLog(engine, now_us) if audit is None else TrailJournal(audit, now_us)
+    return HoldService(engine, store, journal, now_us=now_us, known_camera=known,
                        workers=settings.delete_workers, release_guards=(export_hold_guard(engine),))  # fmt: skip
 
 

@@ -276,7 +276,8 @@ class Runtime:
         """Legal holds (shared by retention, exports and the API)."""
         part = self._part("holds", lambda: assemble_holds(engine=self.engine, store=self.deferred_store,
                                                           cameras=self.registry.cameras,
-                                                          settings=self.retention_settings, now=self._now))
+                                                          settings=self.retention_settings, now=self._now,
+                                                          audit=self.audit))
         assert isinstance(part, HoldService)
         return part
 

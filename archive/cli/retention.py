@@ -2,14 +2,14 @@
 
 :func:`register` adds them to the ``archive`` parser. Handlers get ``(args, cfg, out)`` and return
 an exit code; archive errors are mapped by ``archive/cli/main.py`` (UserError -> 2, others -> 1).
-Until the API brings authentication, the CLI acts as the operator named by ``--by`` (default:
-the OS user) in ``--role`` (default ``admin``: shell access to the server is admin access).
+Changing commands (``holds add|release``, ``retention run``) act as the registered user of a token
+(``--token-file`` or ``$ARCHIVE_TOKEN``, :mod:`archive.cli.identity`); what they do goes into the
+signed audit trail in the same transaction as the change. ``--by``/``--role`` are refused (exit 2).
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,10 +18,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import cli_time_us, runtime
+from archive.cli.identity import add_identity_options, cli_user
 from archive.config import Config
 from archive.errors import UserError
 
 if TYPE_CHECKING:  # heavy imports stay inside the handlers: `archive --help` stays fast
+    from archive.bootstrap import Runtime
     from archive.retention.audit import HoldActor
     from archive.retention.service import RetentionService
 
@@ -36,18 +38,9 @@ def open_service(cfg: Config, now: Callable[[], datetime] | None = None) -> Iter
         yield rt.retention
 
 
-def _actor(args: argparse.Namespace) -> HoldActor:
-    from archive.retention.audit import HoldActor, HoldRole
-
-    try:
-        role = HoldRole(args.role)
-    except ValueError as exc:
-        roles = ", ".join(r.value for r in HoldRole if r is not HoldRole.SYSTEM)
-        raise UserError(f"--role must be one of {roles}") from exc
-    if role is HoldRole.SYSTEM:
-        raise UserError("--role system is reserved for the scheduler")
-    name = (args.by or "").strip() or getpass.getuser()
-    return HoldActor(name, role)
+def _actor(args: argparse.Namespace, rt: Runtime) -> HoldActor:
+    """The token's registered user (archive.cli.identity). Raises UserError."""
+    return cli_user(args, rt.identity).hold_actor()
 
 
 def _print_json(data: Any, out: TextIO) -> None:
@@ -94,9 +87,8 @@ def _cmd_run(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.retention.report import run_lines
     from archive.retention.service import summary
 
-    actor = _actor(args)
-    with open_service(cfg) as svc:
-        report = svc.run(actor=actor, confirm=args.confirm, owner=args.owner)
+    with runtime(cfg) as rt:
+        report = rt.retention.run(actor=_actor(args, rt), confirm=args.confirm, owner=args.owner)
     if args.json:
         _print_json(summary(report) | {"run_id": report.run_id}, out)
     else:
@@ -142,8 +134,8 @@ def _cmd_holds_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     if start is None or end is None:  # argparse makes them required
         raise UserError("--from and --to are required")
     expires = cli_time_us(args.expires, "--expires")
-    with open_service(cfg) as svc:
-        hold, rep = svc.holds.create(_actor(args), case_id=args.case, reason=args.reason, cameras=args.camera,
+    with runtime(cfg) as rt:
+        hold, rep = rt.holds.create(_actor(args, rt), case_id=args.case, reason=args.reason, cameras=args.camera,
                                      start_us=start, end_us=end, expires_us=expires,
                                      agency=_agency(args.agency))  # fmt: skip
     print(f"legal hold {hold.id} created for case {hold.case_id} on {', '.join(hold.cameras)}", file=out)
@@ -168,8 +160,8 @@ def _cmd_holds_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def _cmd_holds_release(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    with open_service(cfg) as svc:
-        hold, rep = svc.holds.release(_actor(args), args.id, args.reason)
+    with runtime(cfg) as rt:
+        hold, rep = rt.holds.release(_actor(args, rt), args.id, args.reason)
     print(f"legal hold {hold.id} (case {hold.case_id}) released by {hold.released_by}", file=out)
     if rep is not None:
         _sync_lines(rep, out)
@@ -183,11 +175,6 @@ def _cmd_holds_sync(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
         print(f"expired holds: {', '.join(map(str, rep.expired))}", file=out)
     _sync_lines(rep, out)
     return 0 if rep.ok else 1
-
-
-def _who(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--by", help="who does this (default: the OS user)")
-    p.add_argument("--role", default="admin", help="admin, investigator, legal, owner, auditor (default admin)")
 
 
 def register(sub: Any) -> None:
@@ -208,7 +195,7 @@ def register(sub: Any) -> None:
     run.add_argument("--confirm", action="store_true",
                      help="admin: confirm shortened policies also for existing footage")  # fmt: skip
     run.add_argument("--json", action="store_true", help="machine-readable output")
-    _who(run)
+    add_identity_options(run)
     run.set_defaults(handler=_cmd_run)
     runs = rs.add_parser("runs", help="list recent executor runs")
     runs.add_argument("--limit", type=int, default=10)
@@ -226,7 +213,7 @@ def register(sub: Any) -> None:
     add.add_argument("--expires", help="when the hold lapses by itself (default: indefinite)")
     add.add_argument("--agency", help="the agency the hold belongs to: its legal staff may see and release it "
                                       "(default: none, only admins release it)")  # fmt: skip
-    _who(add)
+    add_identity_options(add)
     add.set_defaults(handler=_cmd_holds_add)
     lst = hs.add_parser("list", help="list holds (active only unless --all)")
     lst.add_argument("--all", action="store_true", help="include released and expired holds")
@@ -236,7 +223,7 @@ def register(sub: Any) -> None:
     rel = hs.add_parser("release", help="release a hold (admin or legal); S3 holds lifted where nothing else holds")
     rel.add_argument("id", type=int, help="hold id")
     rel.add_argument("--reason", required=True, help="why (recorded in the audit)")
-    _who(rel)
+    add_identity_options(rel)
     rel.set_defaults(handler=_cmd_holds_release)
     hs.add_parser("sync", help="expire holds and make S3 legal holds match the active holds").set_defaults(
         handler=_cmd_holds_sync)

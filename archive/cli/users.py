@@ -1,14 +1,15 @@
 """CLI commands of the API: ``users add|list|revoke``, ``tokens create|list|revoke``, ``api serve``.
 
 :func:`register` adds them to the ``archive`` parser. User and token changes made here are
-written to the audit trail too (actor ``cli:<os user>``, from ``local``), whether they succeed
-or fail. A token's secret is printed once, when it is created.
+written to the signed audit trail (from ``local``, method ``CLI``), whether they succeed or fail,
+by the user of ``--token-file``/``$ARCHIVE_TOKEN`` or, without a token, by the OS user owning the
+data dir as actor ``os:<login>`` (how the very first admin is created; :mod:`archive.cli.identity`).
+A token's secret is printed once, when it is created.
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import time
 from collections.abc import Callable, Iterator
@@ -16,6 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import runtime
+from archive.cli.identity import CliActor, operator_or_user
 from archive.config import Config
 from archive.errors import ERRORS
 
@@ -32,11 +34,25 @@ def _identity(cfg: Config) -> Iterator[tuple[IdentityService, AuditTrail]]:
         yield rt.identity, rt.audit
 
 
-def _audited(trail: AuditTrail, action: str, args: argparse.Namespace, work: Callable[[], Any]) -> Any:
+def _acting(args: argparse.Namespace, cfg: Config, ident: IdentityService) -> CliActor:
+    """Who changes users or tokens: a token's admin, or the data dir's OS owner. Raises UserError."""
+    from archive.errors import ForbiddenError
+
+    who = operator_or_user(args, cfg, ident)
+    if who.role != "admin":
+        raise ForbiddenError(f"only an admin may change users or tokens ({who.user} is {who.role})")
+    return who
+
+
+_NOT_TARGET = frozenset({"handler", "config", "log_level", "sub", "command", "token_file", "free_by", "free_role"})
+
+
+def _audited(trail: AuditTrail, action: str, args: argparse.Namespace, work: Callable[[], Any],
+             who: CliActor) -> Any:  # fmt: skip
     from archive.api.errors import problem
     from archive.audit.entry import AuditRecord
 
-    target = {k: str(v) for k, v in vars(args).items() if k not in ("handler", "config", "log_level", "sub", "command")}
+    target = {k: str(v) for k, v in vars(args).items() if k not in _NOT_TARGET}
     detail: dict[str, str] = {}
     status = 500
     try:
@@ -48,7 +64,8 @@ def _audited(trail: AuditTrail, action: str, args: argparse.Namespace, work: Cal
     finally:
         trail.record(AuditRecord(at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI",
                                  path=f"archive {args.command} {args.sub}", status=status,
-                                 actor=f"cli:{getpass.getuser()}", target=target, detail=detail))  # fmt: skip
+                                 actor=who.user, agency=who.agency, owner=who.owner, role=who.role,
+                                 token=who.token, target=target, detail=detail))  # fmt: skip
     return result
 
 
@@ -62,8 +79,9 @@ def cmd_users_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.identity.model import parse_role
 
     with _identity(cfg) as (ident, trail):
+        who = _acting(args, cfg, ident)
         u = _audited(trail, "users.add", args, lambda: ident.add_user(
-            args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner))
+            args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner), who)
     print(f"added {u.id} ({u.role.value}, {u.agency or 'owner ' + str(u.owner_id)})", file=out)
     return 0
 
@@ -86,7 +104,7 @@ def cmd_users_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_users_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        u = _audited(trail, "users.revoke", args, lambda: ident.revoke_user(args.id))
+        u = _audited(trail, "users.revoke", args, lambda: ident.revoke_user(args.id), _acting(args, cfg, ident))
     print(f"revoked {u.id} and all their tokens", file=out)
     return 0
 
@@ -99,7 +117,8 @@ def cmd_tokens_create(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
         raise UserError(f"--days must be between 1 and {cfg.api.token_max_days} (api.token_max_days)")
     with _identity(cfg) as (ident, trail):
         issued = _audited(trail, "tokens.create", args,
-                          lambda: ident.create_token(args.user, days=days, label=args.label))  # fmt: skip
+                          lambda: ident.create_token(args.user, days=days, label=args.label),
+                          _acting(args, cfg, ident))  # fmt: skip
     print(issued.secret, file=out)
     print(f"# token {issued.token.id} of {args.user}, expires {_when(issued.token.expires_us)}; shown once, "
           "stored only as its SHA-256", file=out)  # fmt: skip
@@ -117,7 +136,8 @@ def cmd_tokens_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        k = _audited(trail, "tokens.revoke", args, lambda: ident.revoke_token(args.token_id))
+        k = _audited(trail, "tokens.revoke", args, lambda: ident.revoke_token(args.token_id),
+                     _acting(args, cfg, ident))  # fmt: skip
     print(f"revoked token {k.id} of {k.user_id}", file=out)
     return 0
 
@@ -133,6 +153,12 @@ def cmd_api_serve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     return 0
 
 
+def _who(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--token-file", metavar="PATH",
+                   help="act as this token's admin (default $ARCHIVE_TOKEN; else the data dir's OS owner)")
+    p.add_argument("--by", dest="free_by", help=argparse.SUPPRESS)
+
+
 def register(sub: Any) -> None:
     """Add ``users``, ``tokens`` and ``api`` to the ``archive`` subparsers."""
     users = sub.add_parser("users", help="API users (roles, agencies, owners)")
@@ -143,12 +169,14 @@ def register(sub: Any) -> None:
     add.add_argument("--role", required=True, help="admin, investigator, legal, owner or auditor")
     add.add_argument("--agency", help="the user's agency, e.g. police (every role but owner)")
     add.add_argument("--owner", help="the camera owner whose staff the user is (role owner)")
+    _who(add)
     add.set_defaults(handler=cmd_users_add)
     lst = users.add_parser("list", help="list users")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(handler=cmd_users_list)
     rev = users.add_parser("revoke", help="disable a user and revoke all their tokens")
     rev.add_argument("id")
+    _who(rev)
     rev.set_defaults(handler=cmd_users_revoke)
 
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="sub", required=True)
@@ -156,12 +184,14 @@ def register(sub: Any) -> None:
     cr.add_argument("user")
     cr.add_argument("--days", type=int, help="validity in days (default api.token_days)")
     cr.add_argument("--label", default="", help="what the token is for")
+    _who(cr)
     cr.set_defaults(handler=cmd_tokens_create)
     tl = tokens.add_parser("list", help="list tokens (ids and validity, never secrets)")
     tl.add_argument("user", nargs="?", help="only this user's")
     tl.set_defaults(handler=cmd_tokens_list)
     tr = tokens.add_parser("revoke", help="revoke a token by id")
     tr.add_argument("token_id")
+    _who(tr)
     tr.set_defaults(handler=cmd_tokens_revoke)
 
     api = sub.add_parser("api", help="the evidence API").add_subparsers(dest="sub", required=True)

@@ -19,7 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .audit import HoldActor, HoldLog, HoldRole
+    from .audit import HoldActor, HoldJournal, HoldLog, HoldRole
     from .holds import Hold, HoldService
     from .jobs import RetentionJobs
     from .planner import CameraRule, HoldSpan, Plan, Seg, plan
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
     from .upload import PolicyStore, UploadRetention
 
 _WHERE = {
-    "HoldActor": "audit", "HoldLog": "audit", "HoldRole": "audit", "Hold": "holds", "HoldService": "holds",
+    "HoldActor": "audit", "HoldJournal": "audit", "HoldLog": "audit", "HoldRole": "audit",
+    "Hold": "holds", "HoldService": "holds",
     "RetentionJobs": "jobs",
     "CameraRule": "planner", "HoldSpan": "planner", "Plan": "planner", "Seg": "planner", "plan": "planner",
     "ExportApproval": "policy", "PolicySet": "policy", "load_policies": "policy_load",
@@ -43,6 +44,7 @@ __all__ = [
     "ExportApproval",
     "Hold",
     "HoldActor",
+    "HoldJournal",
     "HoldLog",
     "HoldRole",
     "HoldService",

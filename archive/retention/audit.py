@@ -13,7 +13,7 @@ import hashlib
 import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, insert, select
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
@@ -39,10 +39,34 @@ class HoldRole(enum.StrEnum):
 
 @dataclass(frozen=True)
 class HoldActor:
-    """Who does something: a person (or ``system``) in a role."""
+    """Who does something: a person (or ``system``) in a role; for the audit trail also their
+    agency or owner, the token they used, and from where (``ip``, ``method``: ``CLI`` or the
+    HTTP method, ``path``: the command or the request path)."""
 
     name: str
     role: HoldRole
+    agency: str | None = None
+    owner: str | None = None
+    token: str | None = None
+    ip: str = "local"
+    method: str = "CLI"
+    path: str = ""
+
+
+class HoldJournal(Protocol):
+    """Where holds and retention record what they do: :class:`HoldLog` (a service built without a
+    runtime) or the archive's signed audit trail (the runtime's; ``archive.bootstrap.journal``)."""
+
+    def append(self, actor: HoldActor, action: str, subject: str, detail: Mapping[str, Any] | None = None,
+               conn: Connection | None = None) -> int:  # fmt: skip
+        """Record one event (inside ``conn``'s transaction when given); returns its seq.
+        Raises CatalogError / ConflictError (nothing recorded)."""
+        ...
+
+    def committed(self) -> None:
+        """Called after a transaction that appended with ``conn`` committed, before the caller
+        answers (the trail covers the entries by a signed head). Raises ArchiveError."""
+        ...
 
 
 SYSTEM = HoldActor("retention-scheduler", HoldRole.SYSTEM)
@@ -95,6 +119,9 @@ class HoldLog:
             except SQLAlchemyError as exc:
                 raise CatalogError(f"cannot write the retention audit: {exc}") from exc
         raise ConflictError("retention audit: too many concurrent appends")
+
+    def committed(self) -> None:
+        """Nothing to do: this chain has no signed head."""
 
     def _append(self, conn: Connection, actor: HoldActor, action: str, subject: str, detail: str) -> int:
         tip = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)).first()

@@ -36,7 +36,7 @@ from archive.errors import (
     UserError,
 )
 from archive.model import utc_from_us
-from archive.retention.audit import HoldActor, HoldLog, HoldRole
+from archive.retention.audit import HoldActor, HoldJournal, HoldRole
 from archive.retention.lock import JobLock
 from archive.retention.planner import HoldSpan
 from archive.retention.repo import SEGMENT
@@ -115,7 +115,7 @@ class _Version:
 class HoldService:
     """Create, list, release and enforce legal holds. Thread-safe."""
 
-    def __init__(self, engine: Engine, store: ObjectStore, audit: HoldLog, *, now_us: Callable[[], int],
+    def __init__(self, engine: Engine, store: ObjectStore, audit: HoldJournal, *, now_us: Callable[[], int],
                  known_camera: Callable[[str], bool] | None = None, workers: int = 8,
                  lock_wait_s: float = 60.0, release_guards: Sequence[ReleaseGuard] = ()) -> None:  # fmt: skip
         self._engine = engine
@@ -191,7 +191,9 @@ class HoldService:
         for _ in range(_RETRIES):
             try:
                 with self._engine.begin() as conn:
-                    return fn(conn)
+                    done = fn(conn)
+                self._audit.committed()  # the change and its record committed together; now covered
+                return done
             except DbIntegrityError:
                 continue  # lost an audit-sequence race: retry the whole change
             except SQLAlchemyError as exc:

@@ -21,7 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from archive.errors import ERRORS, CatalogError, ConflictError, ForbiddenError
 from archive.model import Camera, us_from_utc
-from archive.retention.audit import SYSTEM, HoldActor, HoldLog, HoldRole
+from archive.retention.audit import SYSTEM, HoldActor, HoldJournal, HoldRole
 from archive.retention.executor import ExecutionReport, Executor, PruneLog
 from archive.retention.extend import ExtendReport, extend_locks
 from archive.retention.holds import HoldService, SyncReport
@@ -90,7 +90,7 @@ class RetentionService:
         cameras: Callable[[], Sequence[Camera]],
         policies: PolicyStore,
         holds: HoldService,
-        audit: HoldLog,
+        audit: HoldJournal,
         usage: UsageProbe | None,
         settings: RetentionSettings,
         now: Callable[[], datetime],

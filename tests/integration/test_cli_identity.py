@@ -51,7 +51,7 @@ def test_free_text_identity_is_refused_and_releases_nothing(renv: REnv, config: 
                                                             capsys) -> None:
     renv.record(renv.cam("lobby"), starts(renv.clock() - 2 * DAY, 2), renv.upload_lock())
     now = renv.clock()
-    hold, _ = renv.svc.holds.create(HoldActor("budi", HoldRole.INVESTIGATOR), case_id="LP/9", reason="robbery",
+    hold, _ = renv.service().holds.create(HoldActor("budi", HoldRole.INVESTIGATOR), case_id="LP/9", reason="robbery",
                                     cameras=[renv.cam("lobby")], start_us=us_from_utc(now - 2 * DAY),
                                     end_us=us_from_utc(now - DAY))
     code, out, err = run(config, "holds", "release", str(hold.id), "--reason", "x", "--by", "ghost-user", "--role", "admin",

@@ -16,7 +16,7 @@ from tests.integration.retention_support import DAY, REnv, make_renv, starts, wa
 @pytest.fixture
 def renv(s3_store, tmp_path: Path):
     env = make_renv(f"sqlite:///{tmp_path / 'catalog.sqlite3'}", s3_store, tmp_path,
-                    origin_prefix="archive.mojokerto")
+                    origin_prefix="archive.mojokerto", own_log_bucket=True)
     yield env
     env.engine.dispose()
 

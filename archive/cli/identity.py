@@ -1,0 +1,125 @@
+"""Who runs a CLI command: the registered user of a token, or the server's operator.
+
+The CLI acts as the user of a token (issue 13 item 6), given as ``--token-file PATH`` (a file
+holding the token, e.g. mode 0600) or ``$ARCHIVE_TOKEN``, checked by the identity service like
+an API request (unknown, revoked, expired or unconfirmed: exit 2). What the command does is then
+recorded in the one signed audit trail under that user, role, agency or owner and token id.
+A free-text identity (``--by``, ``--role``) is refused with exit 2: nobody can act as someone else.
+
+Bootstrapping: :func:`operator_or_user` also accepts, without a token, the OS user who owns the
+archive's data dir (the server's operator, who holds the catalog anyway); it is recorded as
+actor ``os:<user>`` in role admin. Only server administration takes it (users, tokens, camera
+import, key rotation); evidence actions (holds, retention runs) need a token.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import pwd
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from archive.config import ENV_TOKEN as _ENV_NAME
+from archive.config import Config
+from archive.errors import UnauthenticatedError, UserError
+
+if TYPE_CHECKING:
+    from archive.identity.service import IdentityService
+    from archive.retention.audit import HoldActor
+
+__all__ = ["CliActor", "add_identity_options", "cli_user", "operator_or_user"]
+
+_HOW = "give --token-file PATH or set $ARCHIVE_TOKEN (a token of a registered user: 'archive tokens create USER')"
+
+
+@dataclass(frozen=True)
+class CliActor:
+    """Who acts: ``user`` (a registered user id, or ``os:<login>`` for the operator) in ``role``."""
+
+    user: str
+    role: str
+    agency: str | None
+    owner: str | None
+    token: str | None
+    command: str
+
+    def hold_actor(self) -> HoldActor:
+        """The actor as the hold and retention services take it (CLI, from ``local``)."""
+        from archive.retention.audit import HoldActor, HoldRole
+
+        return HoldActor(self.user, HoldRole(self.role), agency=self.agency, owner=self.owner, token=self.token,
+                         ip="local", method="CLI", path=self.command)  # fmt: skip
+
+
+def add_identity_options(p: argparse.ArgumentParser) -> None:
+    """``--token-file``; ``--by`` and ``--role`` are parsed (hidden) only to be refused with a sentence."""
+    p.add_argument("--token-file", metavar="PATH", help=f"act as the user of this token (default ${_ENV_NAME})")
+    p.add_argument("--by", dest="free_by", help=argparse.SUPPRESS)
+    p.add_argument("--role", dest="free_role", help=argparse.SUPPRESS)
+
+
+def _command(args: argparse.Namespace) -> str:
+    return " ".join(str(p) for p in ("archive", getattr(args, "command", ""), getattr(args, "sub", "")) if p)
+
+
+def _refuse_free_text(args: argparse.Namespace) -> None:
+    if getattr(args, "free_by", None) is not None or getattr(args, "free_role", None) is not None:
+        raise UserError(f"--by and --role are no longer accepted (nobody may act as someone else): {_HOW}")
+
+
+def _presented(args: argparse.Namespace) -> str | None:
+    path = getattr(args, "token_file", None)
+    if path:
+        try:
+            text = Path(path).read_text(encoding="utf-8").strip()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise UserError(f"--token-file {path}: cannot read it ({exc.__class__.__name__})") from exc
+        if not text:
+            raise UserError(f"--token-file {path} is empty")
+        return text
+    return os.environ.get(_ENV_NAME, "").strip() or None
+
+
+def _user(identity: IdentityService, token: str, command: str) -> CliActor:
+    try:
+        who = identity.authenticate(token)
+    except UnauthenticatedError as exc:
+        raise UserError(f"the token was refused: {exc}") from exc
+    if not who.confirmed:
+        raise UserError(f"user {who.user_id} is not confirmed yet; nobody may act as them until then")
+    return CliActor(who.user_id, who.role.value, who.agency, who.owner_id, who.token_id, command)
+
+
+def cli_user(args: argparse.Namespace, identity: IdentityService) -> CliActor:
+    """The registered user of the presented token. Raises UserError (``--by``/``--role`` given,
+    no token, unreadable file, or a token the identity service refuses)."""
+    _refuse_free_text(args)
+    token = _presented(args)
+    if token is None:
+        raise UserError(f"say who you are: {_HOW}")
+    return _user(identity, token, _command(args))
+
+
+def operator_or_user(args: argparse.Namespace, cfg: Config, identity: IdentityService) -> CliActor:
+    """The token's user when a token is presented, else the server operator ``os:<login>`` (role
+    admin) when this OS user owns the data dir (before it exists: the nearest folder above it).
+    Raises UserError (as :func:`cli_user`, or neither)."""
+    _refuse_free_text(args)
+    token = _presented(args)
+    if token is not None:
+        return _user(identity, token, _command(args))
+    uid = os.geteuid()
+    where = next((p for p in (cfg.data_dir, *cfg.data_dir.parents) if p.exists()), cfg.data_dir)
+    try:
+        owner = where.stat().st_uid
+    except OSError as exc:
+        raise UserError(f"cannot read the data dir {where}: {exc.strerror}") from exc
+    if owner != uid:
+        raise UserError(f"only the OS user owning {cfg.data_dir} may act without a token: {_HOW}")
+    try:
+        login = pwd.getpwuid(uid).pw_name
+    except KeyError:
+        login = str(uid)
+    return CliActor(f"os:{login}", "admin", None, None, None, _command(args))
