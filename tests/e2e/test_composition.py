@@ -25,14 +25,14 @@ DRIVER = textwrap.dedent('''
     from archive.ledger.service import Ledger
     from archive.ledger.writers import WriterClaims
     from archive.recorder.service import Recorder
-    from archive.retention.audit import HoldLog
+    from archive.bootstrap.journal import TrailJournal
     from archive.retention.holds import HoldService
     from archive.retention.jobs import RetentionJobs
     from archive.retention.service import RetentionService
     from archive.retention.upload import PolicyStore
     from archive.scheduler import JobScheduler
     from archive.search.service import SearchService
-    PARTS = [Engine, Ledger, KeyRing, AuditTrail, GroupCommit, HoldService, HoldLog, PolicyStore, RetentionService,
+    PARTS = [Engine, Ledger, KeyRing, AuditTrail, GroupCommit, HoldService, TrailJournal, PolicyStore, RetentionService,
              RetentionJobs, JobScheduler, Checkpointer, ExportService, BuildRunner, IdentityService, SearchService,
              Recorder, WriterClaims]
     config, port = sys.argv[1], int(sys.argv[2])

@@ -132,7 +132,7 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     audit = AuditTrail(engine, KeyRing(engine, box, lsettings), store, origin_prefix=lsettings.origin_prefix,
                        log_bucket=logs, retention=timedelta(days=1))
     holds = assemble_holds(engine=engine, store=store, cameras=lambda: CAMERAS,
-                           settings=RetentionSettings(policies_dir=tmp_path / "policies"))
+                           settings=RetentionSettings(policies_dir=tmp_path / "policies"), audit=audit)
     exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
                                policies=lambda: None, auto_build=False,
                                settings=ExportSettings(exports_dir=tmp_path / "exports", working_copy=False))

@@ -21,8 +21,8 @@ from tests.integration.retention_support import DAY, REnv, starts
 from tests.integration.test_retention_cli import config, renv, run  # noqa: F401  (fixtures)
 
 
-def _token(renv: REnv, tmp_path: Path, user: str, role: Role, agency: str = "police") -> Path:
-    ident = IdentityService(renv.engine)
+def _token(env: REnv, tmp_path: Path, user: str, role: Role, agency: str = "police") -> Path:
+    ident = IdentityService(env.engine)
     ident.add_user(user, user.title(), role, agency=agency)
     path = tmp_path / f"{user}.token"
     path.write_text(ident.create_token(user, days=1).secret + "\n", encoding="utf-8")
@@ -30,12 +30,12 @@ def _token(renv: REnv, tmp_path: Path, user: str, role: Role, agency: str = "pol
     return path
 
 
-def _trail(renv: REnv) -> AuditTrail:
-    return AuditTrail(renv.engine, renv.ledger.keys, None, origin_prefix="archive.mojokerto", log_bucket=renv.logs)
+def _trail(env: REnv) -> AuditTrail:
+    return AuditTrail(env.engine, env.ledger.keys, None, origin_prefix="archive.mojokerto", log_bucket=env.logs)
 
 
-def _hold_log_rows(renv: REnv) -> int:
-    with renv.engine.connect() as conn:
+def _hold_log_rows(env: REnv) -> int:
+    with env.engine.connect() as conn:
         return int(conn.execute(select(func.count()).select_from(HOLD_LOG)).scalar_one())
 
 
@@ -54,8 +54,8 @@ def test_free_text_identity_is_refused_and_releases_nothing(renv: REnv, config: 
     hold, _ = renv.service().holds.create(HoldActor("budi", HoldRole.INVESTIGATOR), case_id="LP/9", reason="robbery",
                                     cameras=[renv.cam("lobby")], start_us=us_from_utc(now - 2 * DAY),
                                     end_us=us_from_utc(now - DAY))
-    code, out, err = run(config, "holds", "release", str(hold.id), "--reason", "x", "--by", "ghost-user", "--role", "admin",
-                         capsys=capsys)
+    code, out, err = run(config, "holds", "release", str(hold.id), "--reason", "x", "--by", "ghost-user",
+                         "--role", "admin", capsys=capsys)
     assert code == 2, (code, out, err)
     assert "--by" in err and "token" in err and "Traceback" not in err and err.count("\n") == 1
     code, out, _ = run(config, "holds", "list")

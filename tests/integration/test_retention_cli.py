@@ -48,6 +48,18 @@ def config(renv: REnv, seaweed, tmp_path: Path) -> Path:
     return path
 
 
+def token(renv: REnv, tmp_path: Path, user: str, role: str) -> str:
+    """A token file of a new registered user (the CLI acts as a token's user)."""
+    from archive.identity.model import Role
+    from archive.identity.service import IdentityService
+
+    ident = IdentityService(renv.engine)
+    ident.add_user(user, user.title(), Role(role), agency="police")
+    path = tmp_path / f"{user}.token"
+    path.write_text(ident.create_token(user, days=1).secret, encoding="utf-8")
+    return str(path)
+
+
 def run(config: Path, *argv: str, capsys=None) -> tuple[int, str, str]:
     out = io.StringIO()
     code = main(["--config", str(config), *argv], out=out)
@@ -55,7 +67,9 @@ def run(config: Path, *argv: str, capsys=None) -> tuple[int, str, str]:
     return code, out.getvalue(), err
 
 
-def test_check_plan_hold_run_release(renv: REnv, config: Path, capsys) -> None:
+def test_check_plan_hold_run_release(renv: REnv, config: Path, capsys, tmp_path: Path) -> None:
+    budi, cron = token(renv, tmp_path, "budi", "investigator"), token(renv, tmp_path, "cron", "admin")
+    citra = token(renv, tmp_path, "citra", "legal")
     lobby = renv.cam("lobby")
     now = renv.clock()
     renv.record(lobby, starts(now - 20 * DAY, 6), renv.upload_lock())
@@ -75,20 +89,20 @@ def test_check_plan_hold_run_release(renv: REnv, config: Path, capsys) -> None:
 
     frm, to = (now - 20 * DAY).isoformat(), (now - 20 * DAY + timedelta(seconds=20)).isoformat()
     code, out, _ = run(config, "holds", "add", "--case", "LP/7/2025", "--reason", "robbery", "--camera", lobby,
-                       "--from", frm, "--to", to, "--by", "budi", "--role", "investigator")
+                       "--from", frm, "--to", to, "--token-file", budi)
     assert code == 0 and "legal hold 1 created" in out and "2 versions held" in out, out
     code, out, _ = run(config, "holds", "list", "--json")
     holds = json.loads(out)
     assert [h["case"] for h in holds] == ["LP/7/2025"] and holds[0]["created_by"] == "budi"
 
-    code, out, _ = run(config, "retention", "run", "--by", "cron")
+    code, out, _ = run(config, "retention", "run", "--token-file", cron)
     assert code == 0 and "deleted 4 of 4 planned" in out, out
-    code, out, err = run(config, "holds", "release", "1", "--reason", "done", "--role", "investigator",
+    code, out, err = run(config, "holds", "release", "1", "--reason", "done", "--token-file", budi,
                          capsys=capsys)
     assert code == 1 and "may not release" in err
-    code, out, _ = run(config, "holds", "release", "1", "--reason", "done", "--by", "citra", "--role", "legal")
+    code, out, _ = run(config, "holds", "release", "1", "--reason", "done", "--token-file", citra)
     assert code == 0 and "released by citra" in out and "2 released" in out
-    code, out, _ = run(config, "retention", "run", "--json")
+    code, out, _ = run(config, "retention", "run", "--json", "--token-file", cron)
     assert code == 0 and json.loads(out)["deleted"] == 2
     code, out, _ = run(config, "retention", "runs")
     assert code == 0 and out.count(" ok ") == 2
@@ -97,6 +111,7 @@ def test_check_plan_hold_run_release(renv: REnv, config: Path, capsys) -> None:
 
 
 def test_bad_input_exits_2_with_file_and_line(renv: REnv, config: Path, tmp_path: Path, capsys) -> None:
+    budi, inv = token(renv, tmp_path, "budi", "investigator"), "--token-file"
     bad = tmp_path / "bad"
     bad.mkdir()
     (bad / "_city.toml").write_text((renv.policies / "_city.toml").read_text())
@@ -104,10 +119,10 @@ def test_bad_input_exits_2_with_file_and_line(renv: REnv, config: Path, tmp_path
     code, _, err = run(config, "retention", "check", "--dir", str(bad), capsys=capsys)
     assert code == 2 and f"{bad / 'x.toml'}:4: unknown key 'retain'" in err
     code, _, err = run(config, "holds", "add", "--case", "C", "--reason", "r", "--camera", "nope", "--from",
-                       "2025-01-01T00:00:00Z", "--to", "2025-01-02T00:00:00Z", capsys=capsys)
+                       "2025-01-01T00:00:00Z", "--to", "2025-01-02T00:00:00Z", inv, budi, capsys=capsys)
     assert code == 2 and "unknown camera" in err
     code, _, err = run(config, "holds", "add", "--case", "C", "--reason", "r", "--camera", renv.cam("lobby"),
-                       "--from", "2025-01-01T00:00:00", "--to", "2025-01-02T00:00:00Z", capsys=capsys)
+                       "--from", "2025-01-01T00:00:00", "--to", "2025-01-02T00:00:00Z", inv, budi, capsys=capsys)
     assert code == 2 and "time zone" in err
-    code, _, err = run(config, "retention", "run", "--confirm", "--role", "investigator", capsys=capsys)
+    code, _, err = run(config, "retention", "run", "--confirm", inv, budi, capsys=capsys)
     assert code == 1 and "only an admin" in err

@@ -13,7 +13,7 @@ from litestar import Request, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, JSONBody
 
-from archive.api.context import audit_detail, principal_of
+from archive.api.context import audit_detail, context_of, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.params import HoldId, instant, printable, time_range
 from archive.api.render import interval_out, opt_time
@@ -35,8 +35,11 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _actor(who: Principal) -> HoldActor:
-    return HoldActor(who.user_id, RetentionRole(who.role.value))
+def _actor(request: Request[Any, Any, Any], who: Principal) -> HoldActor:
+    """The caller as the hold service records it in the audit trail (with the change, one transaction)."""
+    return HoldActor(who.user_id, RetentionRole(who.role.value), agency=who.agency, owner=who.owner_id,
+                     token=who.token_id, ip=context_of(request).client_ip, method=request.method,
+                     path=request.url.path)  # fmt: skip
 
 
 def _out(t: TimeFormatter, h: Hold, sight: HoldSight, now_us: int) -> HoldOut:
@@ -95,7 +98,8 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
         expires = instant(data.expires, "expires") if data.expires else None
         for cam in dict.fromkeys(data.cameras):
             search.camera(who, cam)
-        hold, report = holds.create(_actor(who), case_id=data.case_id, reason=data.reason, cameras=data.cameras,
+        hold, report = holds.create(_actor(request, who), case_id=data.case_id, reason=data.reason,
+                                    cameras=data.cameras,
                                     start_us=lo, end_us=hi, expires_us=expires, agency=who.agency,
                                     owner_id=who.owner_id)  # fmt: skip
         audit_detail(request, hold_id=hold.id, case_id=hold.case_id, cameras=list(hold.cameras), agency=hold.agency,
@@ -112,7 +116,7 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
         scope = search.scope(who)
         before = holds.get(hold_id)
         check_release(who, before, scope, owners([before]))  # 404 / 403; the export guard (409) is the service's
-        hold, report = holds.release(_actor(who), hold_id, data.reason)
+        hold, report = holds.release(_actor(request, who), hold_id, data.reason)
         audit_detail(request, hold_id=hold_id, case_id=hold.case_id, reason=data.reason,
                      objects_released=report.held_off if report else None)  # fmt: skip
         _, sight = seen(who, scope, hold_id)
