@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -62,11 +63,22 @@ def _audited(trail: AuditTrail, action: str, args: argparse.Namespace, work: Cal
         status, detail = problem(exc)[0], {"error": str(exc)}
         raise
     finally:
-        trail.record(AuditRecord(at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI",
-                                 path=f"archive {args.command} {args.sub}", status=status,
-                                 actor=who.user, agency=who.agency, owner=who.owner, role=who.role,
-                                 token=who.token, target=target, detail=detail))  # fmt: skip
+        _write(trail, failed=status != 200, record=AuditRecord(
+            at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI",
+            path=f"archive {args.command} {args.sub}", status=status, actor=who.user, agency=who.agency,
+            owner=who.owner, role=who.role, token=who.token, target=target, detail=detail))
     return result
+
+
+def _write(trail: AuditTrail, *, failed: bool, record: Any) -> None:
+    """Record (and seal); when the command already failed, a failure to record or seal is logged
+    and the command's own error is what the user sees. Raises like :meth:`AuditTrail.record`."""
+    try:
+        trail.record(record)
+    except ERRORS as exc:
+        if not failed:
+            raise
+        logging.getLogger(__name__).error("audit record of a failed command not stored or sealed: %s", exc)
 
 
 def _when(us: int | None) -> str:

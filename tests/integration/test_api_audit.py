@@ -59,7 +59,7 @@ def test_chain_checkpoint_verify_and_tamper(api_env: ApiEnv) -> None:
         assert head2 is not None and head2.size > head.size
         v = c.get(f"{P}/audit/verify", headers=api_env.auth("auditor")).json()
         # one signed head per commit (SPEC 7.2): sequential requests, one per entry
-        assert v["ok"] and v["failures"] == [] and v["checkpoints_checked"] == head2.size == api_env.audit.size()
+        assert v["ok"] and v["failures"] == [] and v["checkpoints_checked"] == head2.size
         assert v["signed_size"] == head2.size
         h = c.get(f"{P}/audit/head", headers=api_env.auth("auditor")).json()
         assert h["signed_size"] == head2.size and h["note"].startswith("archive.mojokerto/audit\n")

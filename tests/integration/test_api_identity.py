@@ -130,6 +130,6 @@ def test_cli_users_and_tokens(tmp_path: Path, catalog_url: str) -> None:
             rows = conn.execute(text("SELECT action, actor, status FROM audit_event ORDER BY seq")).all()
         assert [(a, s) for a, _, s in rows] == [("users.add", 200), ("users.add", 422), ("tokens.create", 200),
                                                 ("tokens.revoke", 200), ("users.revoke", 200), ("tokens.create", 409)]
-        assert all(str(actor).startswith("cli:") for _, actor, _ in rows)
+        assert all(str(actor).startswith("os:") for _, actor, _ in rows)
     finally:
         engine.dispose()
