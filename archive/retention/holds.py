@@ -121,8 +121,7 @@ class HoldService:
         self._engine = engine
         self._lock_wait_s = lock_wait_s
         self._store = store
-        self._audit = audit
-        self.audit = audit  # the hold log, shared with the retention service (one chain per process)
+        self.audit = audit  # the journal, shared with the retention service (one trail per process)
         self._now_us = now_us
         self._known = known_camera
         self._workers = workers
@@ -192,7 +191,7 @@ class HoldService:
             try:
                 with self._engine.begin() as conn:
                     done = fn(conn)
-                self._audit.committed()  # the change and its record committed together; now covered
+                self.audit.committed()  # the change and its record committed together: seal, then answer
                 return done
             except DbIntegrityError:
                 continue  # lost an audit-sequence race: retry the whole change
@@ -239,7 +238,7 @@ class HoldService:
             pk = res.inserted_primary_key
             hid = int(pk[0]) if pk is not None else 0
             conn.execute(insert(HOLD_CAMERA), [{"hold_id": hid, "camera_id": c} for c in cams])
-            self._audit.append(actor, "hold.create", f"hold {hid} case {case_id}", {
+            self.audit.append(actor, "hold.create", f"hold {hid} case {case_id}", {
                 "cameras": list(cams), "start": _iso(start_us), "end": _iso(end_us),
                 "expires": _iso(expires_us) if expires_us is not None else "indefinite", "reason": reason,
                 "agency": agency, "owner": owner_id}, conn=conn)
@@ -275,7 +274,7 @@ class HoldService:
                 released_by=actor.name, released_role=actor.role.value, released_us=now, release_reason=reason.strip()))
             if done.rowcount != 1:
                 raise ConflictError(f"legal hold {hold_id} was released concurrently")
-            self._audit.append(actor, "hold.release", f"hold {hold_id} case {hold.case_id}",
+            self.audit.append(actor, "hold.release", f"hold {hold_id} case {hold.case_id}",
                                {"cameras": list(hold.cameras), "reason": reason.strip()}, conn=conn)  # fmt: skip
             return hold_id
 
@@ -291,7 +290,7 @@ class HoldService:
                 conn.execute(update(HOLD).where(and_(HOLD.c.id == h.id, HOLD.c.released_us.is_(None))).values(
                     released_by="system", released_role=HoldRole.SYSTEM.value, released_us=now,
                     release_reason="expired"))
-                self._audit.append(HoldActor("system", HoldRole.SYSTEM), "hold.expire", f"hold {h.id} case {h.case_id}",
+                self.audit.append(HoldActor("system", HoldRole.SYSTEM), "hold.expire", f"hold {h.id} case {h.case_id}",
                                    {"cameras": list(h.cameras), "expires": _iso(h.expires_us or now)}, conn=conn)
                 return h.id
             self._tx("cannot expire a legal hold", write)
