@@ -56,6 +56,12 @@ class AuditTrail:
         published head): the caller must fail closed."""
         return self._writer.append(record)
 
+    def record_unsealed(self, record: AuditRecord) -> AuditAppend:
+        """Append one record in its own transaction without signing a head: it is covered by the
+        next signed head (the service's checkpointer, or the next sealed record). For operator
+        commands that do not otherwise reach the object store. Raises CatalogError, ConflictError."""
+        return self.log.append(record)
+
     def record_in(self, conn: Connection, record: AuditRecord) -> AuditAppend:
         """Append one record inside the caller's transaction ``conn`` (it commits with the
         action's change, or not at all). The caller calls :meth:`seal` after its commit and before

@@ -15,21 +15,26 @@ import, key rotation); evidence actions (holds, retention runs) need a token.
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import pwd
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from archive.config import ENV_TOKEN as _ENV_NAME
 from archive.config import Config
-from archive.errors import UnauthenticatedError, UserError
+from archive.errors import ERRORS, ForbiddenError, UnauthenticatedError, UserError
 
 if TYPE_CHECKING:
+    from archive.audit.service import AuditTrail
     from archive.identity.service import IdentityService
     from archive.retention.audit import HoldActor
 
-__all__ = ["CliActor", "add_identity_options", "cli_user", "operator_or_user"]
+__all__ = ["CliActor", "add_identity_options", "add_operator_options", "admin_operator", "audited", "cli_user",
+           "operator_or_user"]
 
 _HOW = "give --token-file PATH or set $ARCHIVE_TOKEN (a token of a registered user: 'archive tokens create USER')"
 
@@ -123,3 +128,54 @@ def operator_or_user(args: argparse.Namespace, cfg: Config, identity: IdentitySe
     except KeyError:
         login = str(uid)
     return CliActor(f"os:{login}", "admin", None, None, None, _command(args))
+
+
+def add_operator_options(p: argparse.ArgumentParser) -> None:
+    """``--token-file`` for server administration (default: the data dir's OS owner); ``--by`` refused."""
+    p.add_argument("--token-file", metavar="PATH",
+                   help="act as this token's admin (default $ARCHIVE_TOKEN; else the data dir's OS owner)")
+    p.add_argument("--by", dest="free_by", help=argparse.SUPPRESS)
+
+
+def admin_operator(args: argparse.Namespace, cfg: Config, identity: IdentityService, what: str) -> CliActor:
+    """:func:`operator_or_user`, who must be an admin. Raises UserError, ForbiddenError."""
+    who = operator_or_user(args, cfg, identity)
+    if who.role != "admin":
+        raise ForbiddenError(f"only an admin may {what} ({who.user} is {who.role})")
+    return who
+
+
+_NOT_TARGET = frozenset({"handler", "config", "log_level", "sub", "command", "token_file", "free_by", "free_role",
+                         "needs_archive"})  # fmt: skip
+
+
+def audited(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namespace, work: Callable[[], Any],
+            *, seal: bool = True) -> Any:  # fmt: skip
+    """Run ``work`` and record it in the trail by ``who`` (from ``local``, method ``CLI``), whether it
+    succeeds (status 200) or fails (the error's HTTP status). ``seal``: sign and publish the head
+    before returning (SPEC.md 7.5); without, the entry is covered by the next signed head (the
+    running service's checkpointer). Returns what ``work`` returns; raises what it raises, or
+    what recording raises when ``work`` succeeded (a failed command's own error wins)."""
+    from archive.api.errors import problem
+    from archive.audit.entry import AuditRecord
+
+    target = {k: str(v) for k, v in vars(args).items() if k not in _NOT_TARGET}
+    detail: dict[str, str] = {}
+    status = 500
+    try:
+        result = work()
+        status = 200
+    except ERRORS as exc:
+        status, detail = problem(exc)[0], {"error": str(exc)}
+        raise
+    finally:
+        record = AuditRecord(at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI",
+                             path=who.command, status=status, actor=who.user, agency=who.agency, owner=who.owner,
+                             role=who.role, token=who.token, target=target, detail=detail)  # fmt: skip
+        try:
+            trail.record(record) if seal else trail.record_unsealed(record)
+        except ERRORS as exc:
+            if status == 200:
+                raise
+            logging.getLogger(__name__).error("audit record of a failed command not stored or sealed: %s", exc)
+    return result

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import cli_time, runtime
+from archive.cli.identity import add_operator_options, admin_operator, audited
 from archive.config import Config
 from archive.errors import UserError
 from archive.model import utc_from_us
@@ -108,9 +109,11 @@ def cmd_keys_show(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     """Rotate the log signing key: key entries in every log, checkpoints signed by both keys."""
-    with open_ledger(cfg) as ledger:
+    with runtime(cfg) as rt:
+        ledger = rt.ledger
         ledger.keys.active()
-        old, new = ledger.rotate_keys()
+        who = admin_operator(args, cfg, rt.identity, "rotate keys")
+        old, new = audited(rt.audit, who, "keys.rotate", args, ledger.rotate_keys)
         print(f"retired {old.verifier_key}\nactive  {new.verifier_key}", file=out)
         print(f"{len(ledger.logs())} logs now carry a key entry signed by the old key", file=out)
     return 0
@@ -195,9 +198,9 @@ def register(sub: Any) -> None:
     show = keys.add_parser("show", help="print the public verifier keys (never a private key)")
     show.add_argument("--camera", help="only this camera's log key")
     show.set_defaults(handler=cmd_keys_show)
-    keys.add_parser("rotate", help="new signing key; every log gets a key entry signed by the old one").set_defaults(
-        handler=cmd_keys_rotate
-    )
+    rot = keys.add_parser("rotate", help="new signing key; every log gets a key entry signed by the old one")
+    add_operator_options(rot)
+    rot.set_defaults(handler=cmd_keys_rotate)
 
     lg = sub.add_parser("log", help="camera evidence logs").add_subparsers(dest="sub", required=True)
     ck = lg.add_parser("checkpoint", help="print a signed checkpoint (with cosignatures)")

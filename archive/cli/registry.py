@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from archive.cli.common import no_archive_needed, runtime
+from archive.cli.identity import add_operator_options, admin_operator, audited
 from archive.config import DEFAULT_CONFIG_NAME, Config, load_config, mask_url, masked
 from archive.errors import UserError
 
@@ -65,7 +66,9 @@ def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
     from archive.registry.importer import import_registry
 
     with runtime(cfg) as rt:
-        report = import_registry(Path(args.file), rt.registry, force=args.force)
+        who = admin_operator(args, cfg, rt.identity, "import cameras")
+        report = audited(rt.audit, who, "cameras.import", args,
+                         lambda: import_registry(Path(args.file), rt.registry, force=args.force), seal=False)
     for kind, c in (("owners", report.owners), ("cameras", report.cameras)):
         print(f"{kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged", file=out)
     return 0
@@ -74,10 +77,10 @@ def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
 def _cmd_cameras_switch(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     """``cameras disable|enable|remove ID``: a running ``archive up`` applies it within ~5 s (archive.cli.follow)."""
     with runtime(cfg) as rt:
-        if args.sub == "remove":
-            cam = rt.registry.remove(args.camera_id)
-        else:
-            cam = rt.registry.set_enabled(args.camera_id, args.sub == "enable")
+        who = admin_operator(args, cfg, rt.identity, f"{args.sub} cameras")
+        cam = audited(rt.audit, who, f"cameras.{args.sub}", args, lambda: rt.registry.remove(args.camera_id)
+                      if args.sub == "remove" else rt.registry.set_enabled(args.camera_id, args.sub == "enable"),
+                      seal=False)  # fmt: skip
     state = "removed (disabled; its evidence and log stay)" if cam.removed else (
         "enabled" if cam.enabled else "disabled")
     print(f"camera {cam.id}: {state}", file=out)
@@ -153,6 +156,7 @@ def register(sub: Any) -> None:
     imp = cams.add_parser("import", help="import owners and cameras from YAML or CSV (idempotent, all or nothing)")
     imp.add_argument("file", help="a .yaml/.yml or .csv file")
     imp.add_argument("--force", action="store_true", help="re-add cameras that were removed, under the same id")
+    add_operator_options(imp)
     imp.set_defaults(handler=_cmd_cameras_import)
     lst = cams.add_parser("list", help="list registered cameras (passwords never shown)")
     lst.add_argument("--owner", help="only this owner's cameras")
@@ -164,6 +168,7 @@ def register(sub: Any) -> None:
                                   "or log entry is deleted, and its id is re-added only by 'import --force'")):
         sw = cams.add_parser(name, help=what)
         sw.add_argument("camera_id", help="camera id")
+        add_operator_options(sw)
         sw.set_defaults(handler=_cmd_cameras_switch)
 
     owners = sub.add_parser("owners", help="camera owners").add_subparsers(dest="sub", required=True)

@@ -1,7 +1,8 @@
 """CLI commands of the API: ``users add|list|revoke``, ``tokens create|list|revoke``, ``api serve``.
 
 :func:`register` adds them to the ``archive`` parser. User and token changes made here are
-written to the signed audit trail (from ``local``, method ``CLI``), whether they succeed or fail,
+written to the signed audit trail (from ``local``, method ``CLI``; covered by the next signed head,
+not before the command ends: they need no object store), whether they succeed or fail,
 by the user of ``--token-file``/``$ARCHIVE_TOKEN`` or, without a token, by the OS user owning the
 data dir as actor ``os:<login>`` (how the very first admin is created; :mod:`archive.cli.identity`).
 A token's secret is printed once, when it is created.
@@ -11,16 +12,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import runtime
-from archive.cli.identity import CliActor, operator_or_user
+from archive.cli.identity import CliActor, add_operator_options, admin_operator, audited
 from archive.config import Config
-from archive.errors import ERRORS
 
 if TYPE_CHECKING:
     from archive.audit.service import AuditTrail
@@ -37,48 +35,7 @@ def _identity(cfg: Config) -> Iterator[tuple[IdentityService, AuditTrail]]:
 
 def _acting(args: argparse.Namespace, cfg: Config, ident: IdentityService) -> CliActor:
     """Who changes users or tokens: a token's admin, or the data dir's OS owner. Raises UserError."""
-    from archive.errors import ForbiddenError
-
-    who = operator_or_user(args, cfg, ident)
-    if who.role != "admin":
-        raise ForbiddenError(f"only an admin may change users or tokens ({who.user} is {who.role})")
-    return who
-
-
-_NOT_TARGET = frozenset({"handler", "config", "log_level", "sub", "command", "token_file", "free_by", "free_role"})
-
-
-def _audited(trail: AuditTrail, action: str, args: argparse.Namespace, work: Callable[[], Any],
-             who: CliActor) -> Any:  # fmt: skip
-    from archive.api.errors import problem
-    from archive.audit.entry import AuditRecord
-
-    target = {k: str(v) for k, v in vars(args).items() if k not in _NOT_TARGET}
-    detail: dict[str, str] = {}
-    status = 500
-    try:
-        result = work()
-        status = 200
-    except ERRORS as exc:
-        status, detail = problem(exc)[0], {"error": str(exc)}
-        raise
-    finally:
-        _write(trail, failed=status != 200, record=AuditRecord(
-            at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI",
-            path=f"archive {args.command} {args.sub}", status=status, actor=who.user, agency=who.agency,
-            owner=who.owner, role=who.role, token=who.token, target=target, detail=detail))
-    return result
-
-
-def _write(trail: AuditTrail, *, failed: bool, record: Any) -> None:
-    """Record (and seal); when the command already failed, a failure to record or seal is logged
-    and the command's own error is what the user sees. Raises like :meth:`AuditTrail.record`."""
-    try:
-        trail.record(record)
-    except ERRORS as exc:
-        if not failed:
-            raise
-        logging.getLogger(__name__).error("audit record of a failed command not stored or sealed: %s", exc)
+    return admin_operator(args, cfg, ident, "change users or tokens")
 
 
 def _when(us: int | None) -> str:
@@ -91,9 +48,9 @@ def cmd_users_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.identity.model import parse_role
 
     with _identity(cfg) as (ident, trail):
-        who = _acting(args, cfg, ident)
-        u = _audited(trail, "users.add", args, lambda: ident.add_user(
-            args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner), who)
+        u = audited(trail, _acting(args, cfg, ident), "users.add", args, lambda: ident.add_user(
+            args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner),
+            seal=False)
     print(f"added {u.id} ({u.role.value}, {u.agency or 'owner ' + str(u.owner_id)})", file=out)
     return 0
 
@@ -116,7 +73,8 @@ def cmd_users_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_users_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        u = _audited(trail, "users.revoke", args, lambda: ident.revoke_user(args.id), _acting(args, cfg, ident))
+        u = audited(trail, _acting(args, cfg, ident), "users.revoke", args, lambda: ident.revoke_user(args.id),
+                    seal=False)
     print(f"revoked {u.id} and all their tokens", file=out)
     return 0
 
@@ -128,9 +86,8 @@ def cmd_tokens_create(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
     if not 1 <= days <= cfg.api.token_max_days:
         raise UserError(f"--days must be between 1 and {cfg.api.token_max_days} (api.token_max_days)")
     with _identity(cfg) as (ident, trail):
-        issued = _audited(trail, "tokens.create", args,
-                          lambda: ident.create_token(args.user, days=days, label=args.label),
-                          _acting(args, cfg, ident))  # fmt: skip
+        issued = audited(trail, _acting(args, cfg, ident), "tokens.create", args,
+                          lambda: ident.create_token(args.user, days=days, label=args.label), seal=False)
     print(issued.secret, file=out)
     print(f"# token {issued.token.id} of {args.user}, expires {_when(issued.token.expires_us)}; shown once, "
           "stored only as its SHA-256", file=out)  # fmt: skip
@@ -148,8 +105,8 @@ def cmd_tokens_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        k = _audited(trail, "tokens.revoke", args, lambda: ident.revoke_token(args.token_id),
-                     _acting(args, cfg, ident))  # fmt: skip
+        k = audited(trail, _acting(args, cfg, ident), "tokens.revoke", args,
+                    lambda: ident.revoke_token(args.token_id), seal=False)
     print(f"revoked token {k.id} of {k.user_id}", file=out)
     return 0
 
@@ -165,12 +122,6 @@ def cmd_api_serve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     return 0
 
 
-def _who(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--token-file", metavar="PATH",
-                   help="act as this token's admin (default $ARCHIVE_TOKEN; else the data dir's OS owner)")
-    p.add_argument("--by", dest="free_by", help=argparse.SUPPRESS)
-
-
 def register(sub: Any) -> None:
     """Add ``users``, ``tokens`` and ``api`` to the ``archive`` subparsers."""
     users = sub.add_parser("users", help="API users (roles, agencies, owners)")
@@ -181,14 +132,14 @@ def register(sub: Any) -> None:
     add.add_argument("--role", required=True, help="admin, investigator, legal, owner or auditor")
     add.add_argument("--agency", help="the user's agency, e.g. police (every role but owner)")
     add.add_argument("--owner", help="the camera owner whose staff the user is (role owner)")
-    _who(add)
+    add_operator_options(add)
     add.set_defaults(handler=cmd_users_add)
     lst = users.add_parser("list", help="list users")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(handler=cmd_users_list)
     rev = users.add_parser("revoke", help="disable a user and revoke all their tokens")
     rev.add_argument("id")
-    _who(rev)
+    add_operator_options(rev)
     rev.set_defaults(handler=cmd_users_revoke)
 
     tokens = sub.add_parser("tokens", help="API tokens").add_subparsers(dest="sub", required=True)
@@ -196,14 +147,14 @@ def register(sub: Any) -> None:
     cr.add_argument("user")
     cr.add_argument("--days", type=int, help="validity in days (default api.token_days)")
     cr.add_argument("--label", default="", help="what the token is for")
-    _who(cr)
+    add_operator_options(cr)
     cr.set_defaults(handler=cmd_tokens_create)
     tl = tokens.add_parser("list", help="list tokens (ids and validity, never secrets)")
     tl.add_argument("user", nargs="?", help="only this user's")
     tl.set_defaults(handler=cmd_tokens_list)
     tr = tokens.add_parser("revoke", help="revoke a token by id")
     tr.add_argument("token_id")
-    _who(tr)
+    add_operator_options(tr)
     tr.set_defaults(handler=cmd_tokens_revoke)
 
     api = sub.add_parser("api", help="the evidence API").add_subparsers(dest="sub", required=True)

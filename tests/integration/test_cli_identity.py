@@ -88,8 +88,19 @@ def test_cli_actions_go_into_the_signed_trail_as_the_token_user(renv: REnv, conf
     assert trail.verify().ok
 
 
-def test_first_admin_is_created_by_the_os_user_owning_the_data_dir(renv: REnv, config: Path) -> None:  # noqa: F811
+def test_first_admin_is_created_by_the_os_user_owning_the_data_dir(renv: REnv, config: Path,  # noqa: F811
+                                                                   tmp_path: Path, capsys) -> None:
     code, out, _ = run(config, "users", "add", "root-admin", "--role", "admin", "--agency", "ops")
     assert code == 0, out
-    rec = _trail(renv).events(AuditFilter(action="users.add"))[0].record
+    trail = _trail(renv)
+    rec = trail.events(AuditFilter(action="users.add"))[0].record
     assert rec.actor == f"os:{getpass.getuser()}" and rec.role == "admin" and rec.status == 200
+    imported = trail.events(AuditFilter(action="cameras.import"))[0].record  # the fixture's import
+    assert imported.actor == f"os:{getpass.getuser()}" and imported.method == "CLI"
+    code, _, err = run(config, "cameras", "disable", renv.cam("lobby"), "--by", "ghost-user", capsys=capsys)
+    assert code == 2 and "--by" in err
+    investigator = _token(renv, tmp_path, "budi", Role.INVESTIGATOR)
+    code, _, err = run(config, "users", "add", "x-admin", "--role", "admin", "--agency", "ops",
+                       "--token-file", str(investigator), capsys=capsys)
+    assert code == 1 and "only an admin" in err
+    assert [e.record.status for e in trail.events(AuditFilter(action="users.add", newest_first=False))] == [200]
