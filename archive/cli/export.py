@@ -1,7 +1,8 @@
 """``archive export request|approve|refuse|build|download|list|show|custody|key`` and
 ``archive verify package FILE`` (also ``archive verify FILE.zip``).
 
-People act as an API user (``--as USER``, resolved in the catalog: role, agency, owner), from
+People act as the registered user of a token (``--token-file PATH`` or ``$ARCHIVE_TOKEN``, checked
+by the identity service; a typed ``--as USER`` is refused), from
 ``cli:<os user>@<host>``; every step goes into the custody log and the audit trail.
 """
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import cli_time_us, no_archive_needed, require_archive, runtime
+from archive.cli.identity import cli_principal, has_identity
 from archive.config import Config
 from archive.errors import UserError
 from archive.export.verifier.main import add_arguments, progress_printer, run_outcome
@@ -35,16 +37,11 @@ def _exports(cfg: Config) -> Iterator[Exports]:
         yield rt.exports
 
 
-def _who(ex: Exports, user: str | None) -> Principal:
-    from archive.identity.model import Principal
+def _who(ex: Exports, args: argparse.Namespace) -> Principal:
+    """The registered user of the presented token (archive.cli.identity). Raises UserError."""
     from archive.identity.service import IdentityService
 
-    if not user:
-        raise UserError("say who you are: --as USER (an API user; see 'archive users list')")
-    u = IdentityService(ex.service.engine).user(user)
-    if not u.active:
-        raise UserError(f"user {user} is revoked")
-    return Principal(u.id, u.name, u.role, u.agency, u.owner_id, "cli", confirmed=u.confirmed)
+    return cli_principal(args, IdentityService(ex.service.engine))
 
 
 def _time_us(value: str, what: str) -> int:
@@ -80,7 +77,7 @@ def cmd_request(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     req = ExportRequest(args.case, args.legal_basis, args.reason, tuple(cams), _time_us(args.time_from, "--from"),
                         _time_us(args.time_to, "--to"))  # fmt: skip
     with _exports(cfg) as ex:
-        who = _who(ex, args.user)
+        who = _who(ex, args)
         view = ex.service.request(who, SearchService(ex.service.engine).scope(who), req, origin=cli_origin())
         _print(ex.service.record(view.id), ex, out)
     return 0
@@ -91,7 +88,7 @@ def _decide(args: argparse.Namespace, cfg: Config, out: TextIO, approve: bool) -
     from archive.search.service import SearchService
 
     with _exports(cfg) as ex:
-        who = _who(ex, args.user)
+        who = _who(ex, args)
         view = ex.service.decide(who, SearchService(ex.service.engine).scope(who), args.id, approve,
                                  args.reason or "", origin=cli_origin())  # fmt: skip
         _print(ex.service.record(view.id), ex, out)
@@ -116,7 +113,7 @@ def cmd_withdraw(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.export.model import cli_origin
 
     with _exports(cfg) as ex:
-        view = ex.service.withdraw(_who(ex, args.user), args.id, args.reason, origin=cli_origin())
+        view = ex.service.withdraw(_who(ex, args), args.id, args.reason, origin=cli_origin())
         _print(ex.service.record(view.id), ex, out)
     return 0
 
@@ -126,8 +123,8 @@ def cmd_build(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.export.model import Actor, cli_origin
 
     with _exports(cfg) as ex:
-        if args.user:
-            operator = Actor.of(_who(ex, args.user), cli_origin())
+        if has_identity(args):
+            operator = Actor.of(_who(ex, args), cli_origin())
         else:
             origin = cli_origin()
             operator = Actor(origin.removeprefix("cli:").split("@")[0], "command-line operator", "operator", None,
@@ -144,7 +141,7 @@ def cmd_download(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.export.model import cli_origin
 
     with _exports(cfg) as ex:
-        who = _who(ex, args.user)
+        who = _who(ex, args)
         f = ex.service.package_file(who, args.id)
         print(f"SHA-256 {f.sha256}  {f.size} bytes  {f.filename}", file=out, flush=True)
         dest = Path(args.out) if args.out else Path.cwd() / f.filename
@@ -164,11 +161,11 @@ def cmd_download(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def cmd_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """List exports (those the user may see with --as)."""
+    """List exports (those the token's user may see; all without a token)."""
     with _exports(cfg) as ex:
         recs = ex.service.records()
-        if args.user:
-            who = _who(ex, args.user)
+        if has_identity(args):
+            who = _who(ex, args)
             recs = [r for r in recs if ex.service.sees(who, r)]
         if args.json:
             json.dump([_doc(r) for r in recs], out, indent=2, ensure_ascii=False)
@@ -195,7 +192,7 @@ def cmd_show(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
     with _exports(cfg) as ex:
         rec = ex.service.record(args.id)
-        if args.user and not ex.service.sees(_who(ex, args.user), rec):
+        if has_identity(args) and not ex.service.sees(_who(ex, args), rec):
             raise UserError(f"export {args.id} not found")
         events = [decode_event(x) for x in ex.service.custody.lines(args.id)]
         if args.json:
@@ -234,20 +231,21 @@ def cmd_key(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def cmd_verify_package(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Verify a package (zip or folder) offline; with --as, record the result in its custody log."""
+    """Verify a package (zip or folder) offline; with --token-file, record the result in its custody log."""
     if args.package is None and args.sub not in (None, "package"):
         args.package = args.sub  # 'archive verify FILE.zip'
-    if args.user:
+    record = bool(getattr(args, "token_file", None)) or getattr(args, "free_as", None) is not None
+    if record:
         args.package_hash = True
     code, outcome = run_outcome(args, out, sys.stderr)
-    if args.user and outcome is not None:
+    if record and outcome is not None:
         require_archive(cfg)  # recording the result needs the archive (the check alone does not)
         from archive.export.model import Actor, cli_origin
 
         with _exports(cfg) as ex:
             if outcome.export_id is None:
                 raise UserError("the package names no export id; nothing recorded")
-            ex.service.record_verification(Actor.of(_who(ex, args.user), cli_origin()), outcome.export_id, {
+            ex.service.record_verification(Actor.of(_who(ex, args), cli_origin()), outcome.export_id, {
                 "valid": outcome.valid, "verdict": outcome.verdict(), "failed_step": outcome.failed_step,
                 "package_sha256": outcome.package_sha256,
                 "trust": "pinned" if args.trust else "bundled keys", "tool": "archive verify package"})  # fmt: skip
@@ -290,8 +288,12 @@ def _verify_group(sub: Any) -> Any:
 
 
 def _add_user(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--as", dest="user", required=required, metavar="USER",
-                   help="the API user you act as (role, agency or owner come from the catalog)")  # fmt: skip
+    """``--token-file`` (or ``$ARCHIVE_TOKEN``): act as that token's user (needed unless
+    ``required`` is False); a typed ``--as USER`` is parsed only to be refused (exit 2)."""
+    need = "" if required else " (optional)"
+    p.add_argument("--token-file", metavar="PATH",
+                   help=f"act as the registered user of this token{need} (default $ARCHIVE_TOKEN)")  # fmt: skip
+    p.add_argument("--as", dest="free_as", help=argparse.SUPPRESS)
 
 
 def register(sub: Any) -> None:
@@ -347,7 +349,9 @@ def register(sub: Any) -> None:
     group = _verify_group(sub)
     vp = group.add_parser("package", help="verify an evidence package offline (also: archive verify FILE.zip)")
     add_arguments(vp, package_required=False)
-    vp.add_argument("--as", dest="user", metavar="USER", help="record the result in the export's custody log as USER")
+    vp.add_argument("--token-file", metavar="PATH", help="record the result in the export's custody log as this "
+                                                        "token's registered user")  # fmt: skip
+    vp.add_argument("--as", dest="free_as", help=argparse.SUPPRESS)
     no_archive_needed(vp).set_defaults(handler=cmd_verify_package)
     if isinstance(group._name_parser_map, dict):
         paths = _PackagePaths(group._name_parser_map, vp)

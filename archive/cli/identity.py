@@ -30,11 +30,12 @@ from archive.errors import ERRORS, ForbiddenError, UnauthenticatedError, UserErr
 
 if TYPE_CHECKING:
     from archive.audit.service import AuditTrail
+    from archive.identity.model import Principal
     from archive.identity.service import IdentityService
     from archive.retention.audit import HoldActor
 
-__all__ = ["CliActor", "add_identity_options", "add_operator_options", "admin_operator", "audited", "cli_user",
-           "operator_or_user"]
+__all__ = ["CliActor", "add_identity_options", "add_operator_options", "admin_operator", "audited", "cli_principal",
+           "cli_user", "has_identity", "operator_or_user"]
 
 _HOW = "give --token-file PATH or set $ARCHIVE_TOKEN (a token of a registered user: 'archive tokens create USER')"
 
@@ -70,8 +71,11 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def _refuse_free_text(args: argparse.Namespace) -> None:
-    if getattr(args, "free_by", None) is not None or getattr(args, "free_role", None) is not None:
-        raise UserError(f"--by and --role are no longer accepted (nobody may act as someone else): {_HOW}")
+    given = [f"--{k.removeprefix('free_')}" for k in ("free_by", "free_role", "free_as")
+             if getattr(args, k, None) is not None]  # fmt: skip
+    if given:
+        raise UserError(f"{' and '.join(given)}: a typed name is no longer accepted (nobody may act as someone "
+                        f"else): {_HOW}")  # fmt: skip
 
 
 def _presented(args: argparse.Namespace) -> str | None:
@@ -87,24 +91,42 @@ def _presented(args: argparse.Namespace) -> str | None:
     return os.environ.get(_ENV_NAME, "").strip() or None
 
 
-def _user(identity: IdentityService, token: str, command: str) -> CliActor:
+def _principal(identity: IdentityService, token: str) -> Principal:
     try:
         who = identity.authenticate(token)
     except UnauthenticatedError as exc:
         raise UserError(f"the token was refused: {exc}") from exc
     if not who.confirmed:
         raise UserError(f"user {who.user_id} is not confirmed yet; nobody may act as them until then")
+    return who
+
+
+def _user(identity: IdentityService, token: str, command: str) -> CliActor:
+    who = _principal(identity, token)
     return CliActor(who.user_id, who.role.value, who.agency, who.owner_id, who.token_id, command)
 
 
-def cli_user(args: argparse.Namespace, identity: IdentityService) -> CliActor:
-    """The registered user of the presented token. Raises UserError (``--by``/``--role`` given,
-    no token, unreadable file, or a token the identity service refuses)."""
+def has_identity(args: argparse.Namespace) -> bool:
+    """True when a token is presented (``--token-file`` or ``$ARCHIVE_TOKEN``); a free-text
+    identity counts too, so that it is refused rather than ignored."""
+    free = any(getattr(args, k, None) is not None for k in ("free_by", "free_role", "free_as"))
+    return free or bool(getattr(args, "token_file", None)) or bool(os.environ.get(_ENV_NAME, "").strip())
+
+
+def cli_principal(args: argparse.Namespace, identity: IdentityService) -> Principal:
+    """The registered user of the presented token, as the API sees a caller. Raises UserError
+    (``--by``/``--role``/``--as`` given, no token, unreadable file, or a refused token)."""
     _refuse_free_text(args)
     token = _presented(args)
     if token is None:
         raise UserError(f"say who you are: {_HOW}")
-    return _user(identity, token, _command(args))
+    return _principal(identity, token)
+
+
+def cli_user(args: argparse.Namespace, identity: IdentityService) -> CliActor:
+    """:func:`cli_principal` as a :class:`CliActor`. Raises UserError."""
+    who = cli_principal(args, identity)
+    return CliActor(who.user_id, who.role.value, who.agency, who.owner_id, who.token_id, _command(args))
 
 
 def operator_or_user(args: argparse.Namespace, cfg: Config, identity: IdentityService) -> CliActor:

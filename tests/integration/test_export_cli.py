@@ -38,33 +38,41 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
         f'[secrets]\nkey_file = "{tmp_path / "keys" / "credentials.key"}"\n'
         f'[retention]\npolicies_dir = "{xs.policies_dir(tmp_path)}"\n', encoding="utf-8")
     config = load_config(cfg)
+
+    def tok(uid: str) -> str:  # the CLI acts as the registered user of a token
+        return str(tmp_path / f"{uid}.token")
+
     with Runtime(config) as rt:
         rt.registry.apply(xs.OWNERS, [(c, None) for c in xs.CAMERAS])
         ident = IdentityService(rt.engine)
         for uid, (name, role, agency, owner) in xs.USERS.items():
             ident.add_user(uid, name, role, agency=agency, owner_id=owner)
+            (tmp_path / f"{uid}.token").write_text(ident.create_token(uid, days=1).secret, encoding="utf-8")
         ledger = Ledger(rt.engine, rt.store, rt.secret_box, ledger_settings(config), claims=claiming_writer(rt.engine))
         env = types.SimpleNamespace(ledger=ledger, store=rt.store, media=config.storage.media_bucket)
         xs.record_cameras(env, xs.make_clips(tmp_path / "clips"))  # type: ignore[arg-type]
-    code, out = _run(cfg, "export", "request", "--as", "inv1", "--case", "LP/7/2025", "--legal-basis", "KUHAP 43",
+    code, out = _run(cfg, "export", "request", "--token-file", tok("inv1"), "--case", "LP/7/2025",
+                     "--legal-basis", "KUHAP 43",
                      "--reason", "hit and run", "--camera", "cam-a,mall-1", "--from", "2025-03-14T16:00:01+07:00",
                      "--to", "2025-03-14T09:00:19Z")
     assert code == 0, out
     eid = re.search(r"export (\w+)", out).group(1)  # type: ignore[union-attr]
     assert "status requested" in out and "mall: pending (owner)" in out
-    code, _ = _run(cfg, "export", "approve", eid, "--as", "admin1")
+    code, _ = _run(cfg, "export", "approve", eid, "--as", "own1", "--reason", "typed name")
+    assert code == 2 and "--as" in capsys.readouterr().err  # a typed name is refused: nothing approved
+    code, _ = _run(cfg, "export", "approve", eid, "--token-file", tok("admin1"))
     assert code == 1 and "staff of owner mall" in capsys.readouterr().err
-    code, out = _run(cfg, "export", "approve", eid, "--as", "own1", "--reason", "ok")
+    code, out = _run(cfg, "export", "approve", eid, "--token-file", tok("own1"), "--reason", "ok")
     assert code == 0 and "status approved" in out
-    code, out = _run(cfg, "export", "build", eid, "--as", "admin1", "--quiet")
+    code, out = _run(cfg, "export", "build", eid, "--token-file", tok("admin1"), "--quiet")
     assert code == 0 and "status built" in out, out
-    code, out = _run(cfg, "export", "download", eid, "--as", "inv1", "--out", str(tmp_path))
+    code, out = _run(cfg, "export", "download", eid, "--token-file", tok("inv1"), "--out", str(tmp_path))
     assert code == 0 and out.startswith("SHA-256 ") and "SHA-256 checked" in out
     sha = out.split()[1]
     (pkg,) = list(tmp_path.glob("LP_7_2025_*.zip"))
     code, out = _run(cfg, "export", "key")
     fp = re.search(r"fingerprint (sha256:\w+)", out).group(1)  # type: ignore[union-attr]
-    code, out = _run(cfg, "verify", str(pkg), "--trust", fp, "--as", "legal1", "--quiet")
+    code, out = _run(cfg, "verify", str(pkg), "--trust", fp, "--token-file", tok("legal1"), "--quiet")
     assert code == 0 and "VERDICT: VALID" in out and f"package SHA-256: {sha}" in out and "recorded" in out
     code, out = _run(cfg, "export", "custody", eid, "--out", str(tmp_path / "custody.jsonl"))
     code, out = _run(cfg, "verify", "package", str(pkg), "--custody", str(tmp_path / "custody.jsonl"), "--quiet")
@@ -75,12 +83,13 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
     code, out = _run(cfg, "export", "show", eid, "--json")
     events = [e["event"] for e in json.loads(out)["custody"]]
     assert events[-3:] == ["packaged", "downloaded", "verified"]
-    code, out = _run(cfg, "export", "list", "--as", "own1")
+    code, out = _run(cfg, "export", "list", "--token-file", tok("own1"))
     assert code == 0 and eid in out and "built" in out
-    code, out = _run(cfg, "export", "refuse", eid, "--as", "own1", "--reason", "late")
+    code, out = _run(cfg, "export", "refuse", eid, "--token-file", tok("own1"), "--reason", "late")
     assert code == 2 and "is built, not awaiting decisions" in capsys.readouterr().err
     # A refused request releases the legal hold it placed (audited in the hold log and the custody log).
-    code, out = _run(cfg, "export", "request", "--as", "inv1", "--case", "LP/8/2025", "--legal-basis", "KUHAP 43",
+    code, out = _run(cfg, "export", "request", "--token-file", tok("inv1"), "--case", "LP/8/2025",
+                     "--legal-basis", "KUHAP 43",
                      "--reason", "theft", "--camera", "mall-1", "--from", "2025-03-14T09:00:01Z",
                      "--to", "2025-03-14T09:00:09Z")  # fmt: skip
     refused = re.search(r"export (\w+)", out).group(1)  # type: ignore[union-attr]
@@ -88,7 +97,7 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
     active = re.compile(rf"^ *{hold}  case LP/8/2025 .* active ", re.MULTILINE)
     code, out = _run(cfg, "holds", "list")
     assert code == 0 and active.search(out), out
-    code, out = _run(cfg, "export", "refuse", refused, "--as", "own1", "--reason", "no warrant")
+    code, out = _run(cfg, "export", "refuse", refused, "--token-file", tok("own1"), "--reason", "no warrant")
     assert code == 0 and "status refused" in out, out
     code, out = _run(cfg, "holds", "list")
     assert not active.search(out), out
