@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from archive.retention.audit import HoldActor
 
 __all__ = ["CliActor", "add_identity_options", "add_operator_options", "admin_operator", "audited", "cli_principal",
-           "cli_user", "has_identity", "operator_or_user"]
+           "cli_user", "has_identity", "operator_or_user", "record_action"]
 
 _HOW = "give --token-file PATH or set $ARCHIVE_TOKEN (a token of a registered user: 'archive tokens create USER')"
 
@@ -179,9 +179,7 @@ def audited(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namesp
     running service's checkpointer). Returns what ``work`` returns; raises what it raises, or
     what recording raises when ``work`` succeeded (a failed command's own error wins)."""
     from archive.api.errors import problem
-    from archive.audit.entry import AuditRecord
 
-    target = {k: str(v) for k, v in vars(args).items() if k not in _NOT_TARGET}
     detail: dict[str, str] = {}
     status = 500
     try:
@@ -191,13 +189,24 @@ def audited(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namesp
         status, detail = problem(exc)[0], {"error": str(exc)}
         raise
     finally:
-        record = AuditRecord(at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI",
-                             path=who.command, status=status, actor=who.user, agency=who.agency, owner=who.owner,
-                             role=who.role, token=who.token, target=target, detail=detail)  # fmt: skip
-        try:
-            trail.record(record) if seal else trail.record_unsealed(record)
-        except ERRORS as exc:
-            if status == 200:
-                raise
-            logging.getLogger(__name__).error("audit record of a failed command not stored or sealed: %s", exc)
+        record_action(trail, who, action, args, status, detail, seal=seal, must=status == 200)
     return result
+
+
+def record_action(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namespace, status: int,
+                  detail: dict[str, str], *, seal: bool, must: bool) -> None:  # fmt: skip
+    """Record one CLI action (see :func:`audited`). ``must`` False: a failure to record is logged,
+    not raised (the command's own outcome is what the user must see). Raises like
+    :meth:`AuditTrail.record`."""
+    from archive.audit.entry import AuditRecord
+
+    target = {k: str(v) for k, v in vars(args).items() if k not in _NOT_TARGET}
+    record = AuditRecord(at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI", path=who.command,
+                         status=status, actor=who.user, agency=who.agency, owner=who.owner, role=who.role,
+                         token=who.token, target=target, detail=detail)  # fmt: skip
+    try:
+        trail.record(record) if seal else trail.record_unsealed(record)
+    except ERRORS as exc:
+        if must:
+            raise
+        logging.getLogger(__name__).error("audit record of %s not stored or sealed: %s", action, exc)

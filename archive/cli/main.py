@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
+from archive.cli.audit import register as register_audit
 from archive.cli.common import Handler, require_archive
 from archive.cli.export import register as register_export
 from archive.cli.ledger import register as register_ledger
@@ -43,6 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_api(sub)  # users, tokens, api serve
     register_retention(sub)  # retention, holds
     register_export(sub)  # export, verify package
+    register_audit(sub)  # audit verify, audit events
     return p
 
 

@@ -174,6 +174,7 @@ class RetentionService:
                             "owner": ch.owner_id, "old_rule": ch.old_rule, "old_keep_days": ch.old_keep_us / DAY_US,
                             "new_rule": ch.new_rule, "new_keep_days": ch.new_keep_us / DAY_US,
                             "policies_digest": digest}, conn=conn)  # fmt: skip
+                self.audit.committed()  # the states and their records committed together: seal them
                 return
             except DbIntegrityError:
                 continue

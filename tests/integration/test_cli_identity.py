@@ -8,7 +8,7 @@ import getpass
 from datetime import timedelta
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from archive.audit.query import AuditFilter
 from archive.audit.service import AuditTrail
@@ -86,6 +86,18 @@ def test_cli_actions_go_into_the_signed_trail_as_the_token_user(renv: REnv, conf
     assert create.method == "CLI" and create.token and create.agency == "police"
     assert _hold_log_rows(renv) == before  # the separate hold log chain is no longer written
     assert trail.verify().ok
+    code, out, _ = run(config, "audit", "verify", "--token-file", str(admin))
+    assert code == 0 and out.rstrip().endswith("OK"), out
+
+    # SPEC 7.5: the CLI's sealed actions cannot be erased from the catalog unnoticed
+    with renv.engine.begin() as conn:
+        signed = int(conn.execute(text("SELECT max(size) FROM audit_checkpoint")).scalar_one())
+        conn.execute(text("DROP TRIGGER audit_event_no_delete"))
+        conn.execute(text("DROP TRIGGER audit_checkpoint_no_delete"))
+        conn.execute(text("DELETE FROM audit_event WHERE seq >= :n"), {"n": signed - 1})
+        conn.execute(text("DELETE FROM audit_checkpoint"))
+    code, out, _ = run(config, "audit", "verify", "--token-file", str(admin))
+    assert code == 1 and f"a checkpoint of size {signed} was published" in out, out
 
 
 def test_first_admin_is_created_by_the_os_user_owning_the_data_dir(renv: REnv, config: Path,  # noqa: F811
