@@ -76,7 +76,7 @@ class AuditTrail:
 
     def seal(self) -> SignedHead | None:
         """Cover every committed entry by a signed head published under COMPLIANCE lock in the
-        log bucket (SPEC.md 7.5): from then on deleting any of them from the catalog is detected
+        log bucket (SPEC.md 7.6): from then on deleting any of them from the catalog is detected
         by :meth:`verify`. No-op without a store (None). Raises like :meth:`checkpoint`."""
         if self.signer is None:
             return None

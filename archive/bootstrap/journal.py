@@ -5,7 +5,7 @@ hold and retention services: each event becomes an ``archive-audit/1`` entry of 
 writes and auditors read (``/api/v1/audit/events``), by the actor's user, role, agency or owner
 and token. An event appended with the service's transaction commits with the change itself
 (``hold.create``, ``hold.release``, ``hold.expire``, policy changes); :meth:`committed` then
-signs and publishes the head before the service answers (SPEC.md 7.5).
+signs and publishes the head before the service answers (SPEC.md 7.6).
 """
 
 from __future__ import annotations

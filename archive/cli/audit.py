@@ -3,7 +3,7 @@
 Both act as a token's auditor or admin (``--token-file`` / ``$ARCHIVE_TOKEN``) or, without a
 token, as the OS user owning the data dir (``os:<login>``, :mod:`archive.cli.identity`); each
 read is itself recorded in the trail. ``verify`` checks every entry, every checkpoint and the
-head published in the log bucket (SPEC.md 7.5) and exits 1 when anything fails: entries
+head published in the log bucket (SPEC.md 7.6) and exits 1 when anything fails: entries
 deleted from the catalog after their head was published are reported there.
 """
 

@@ -175,7 +175,7 @@ def audited(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namesp
             *, seal: bool = True) -> Any:  # fmt: skip
     """Run ``work`` and record it in the trail by ``who`` (from ``local``, method ``CLI``), whether it
     succeeds (status 200) or fails (the error's HTTP status). ``seal``: sign and publish the head
-    before returning (SPEC.md 7.5); without, the entry is covered by the next signed head (the
+    before returning (SPEC.md 7.6); without, the entry is covered by the next signed head (the
     running service's checkpointer). Returns what ``work`` returns; raises what it raises, or
     what recording raises when ``work`` succeeded (a failed command's own error wins)."""
     from archive.api.errors import problem

@@ -58,7 +58,7 @@ def test_chain_checkpoint_verify_and_tamper(api_env: ApiEnv) -> None:
         head2 = api_env.audit.checkpoint()
         assert head2 is not None and head2.size > head.size
         v = c.get(f"{P}/audit/verify", headers=api_env.auth("auditor")).json()
-        # one signed head per commit (SPEC 7.5): the verify request itself is sealed before its answer
+        # one signed head per commit (SPEC 7.6): the verify request itself is sealed before its answer
         assert v["ok"] and v["failures"] == [] and v["checkpoints_checked"] >= head2.size
         assert v["signed_size"] >= head2.size
         h = c.get(f"{P}/audit/head", headers=api_env.auth("auditor")).json()
@@ -134,7 +134,7 @@ def test_checkpointer_runs_with_the_app(api_env: ApiEnv) -> None:
 
 
 def test_erase_bound_every_answered_request_is_covered(api_env: ApiEnv) -> None:
-    """SPEC 7.2: a response is sent only after its entry is covered by a published signed head,
+    """SPEC 7.6: a response is sent only after its entry is covered by a published signed head,
     so deleting even the last entry (and every checkpoint row) with raw SQL is detected."""
     with TestClient(api_env.app()) as c:
         _traffic(api_env, c)

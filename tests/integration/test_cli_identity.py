@@ -89,7 +89,7 @@ def test_cli_actions_go_into_the_signed_trail_as_the_token_user(renv: REnv, conf
     code, out, _ = run(config, "audit", "verify", "--token-file", str(admin))
     assert code == 0 and out.rstrip().endswith("OK"), out
 
-    # SPEC 7.5: the CLI's sealed actions cannot be erased from the catalog unnoticed
+    # SPEC 7.6: the CLI's sealed actions cannot be erased from the catalog unnoticed
     with renv.engine.begin() as conn:
         signed = int(conn.execute(text("SELECT max(size) FROM audit_checkpoint")).scalar_one())
         conn.execute(text("DROP TRIGGER audit_event_no_delete"))
