@@ -60,7 +60,7 @@ def test_run_deletes_expired_footage_logs_prunes_and_keeps_the_log_verifiable(re
     assert {c.camera_id: c.count for c in preview.plan.cameras}[lobby] == 5
 
     report = svc.run()
-    assert report.status == "ok", report
+    assert report.status == "ok", (report.execution, report.holds, report.extension.failed)  # what failed
     assert report.execution.deleted == 8 and report.execution.failed == 0
     assert renv.versions(lobby) == {v for _, _, v in new}
     assert renv.versions(atcs) == {v for _, _, v in a_new}
