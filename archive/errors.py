@@ -20,7 +20,9 @@ with ``raise ... from exc``. The CLI maps :class:`UserError` to exit code 2 and 
     │   ├── ObjectMissingError        key or version not there
     │   ├── ObjectLockedError         refused because of object lock or legal hold
     │   └── StorageDeniedError        refused for another reason (credentials, policy)
-    ├── CatalogError              the relational catalog
+    ├── CatalogError              the relational catalog (translated in archive.catalog.errors)
+    │   ├── CatalogConflictError      a constraint refused the write (another writer won)
+    │   └── CatalogUnavailableError   the database is locked/busy or the connection is lost
     ├── SecretError               encryption key missing/corrupt, ciphertext not decryptable
     ├── ToolError                 an external program (ffmpeg, weed, gst) missing or failed
     └── WitnessError              a witness refused a checkpoint or could not be reached
@@ -132,6 +134,14 @@ class CatalogError(ArchiveError):
     """The catalog database failed (unreachable, migration missing, constraint)."""
 
 
+class CatalogConflictError(CatalogError):
+    """A catalog constraint refused the write (a unique key another writer inserted first)."""
+
+
+class CatalogUnavailableError(CatalogError):
+    """The catalog database is locked or busy, or the connection to it failed or was lost."""
+
+
 class SecretError(ArchiveError):
     """An encryption key is missing or corrupt, or a ciphertext cannot be decrypted."""
 
@@ -165,8 +175,9 @@ ERRORS: tuple[type[Exception], ...] = (ArchiveError, IntegrityError)
 """Everything a seam (CLI, API) translates; anything else is a bug."""
 
 __all__ = [
-    "ERRORS", "AccessError", "ArchiveError", "CatalogError", "ConfigError", "ConflictError", "ForbiddenError",
-    "IntegrityError", "NotFoundError", "NotRunningError", "ObjectLockedError", "ObjectMissingError", "Problem",
+    "ERRORS", "AccessError", "ArchiveError", "CatalogConflictError", "CatalogError", "CatalogUnavailableError",
+    "ConfigError", "ConflictError", "ForbiddenError", "IntegrityError", "NotFoundError", "NotRunningError",
+    "ObjectLockedError", "ObjectMissingError", "Problem",
     "SecretError", "StorageDeniedError", "StorageError", "StorageUnavailableError", "TooManyAttemptsError",
     "ToolError", "UnauthenticatedError", "UserError", "ValidationError", "WitnessError", "WitnessSizeError",
     "WriterClaimLostError", "WriterHeldError",

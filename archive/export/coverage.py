@@ -11,11 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, func, select, union_all
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
-from archive.catalog.log_tables import GapRow, SegmentRow
-from archive.errors import CatalogError, Problem, ValidationError
+from archive.errors import Problem, ValidationError
+from archive.ledger.index import covered_interval
 
 __all__ = ["Covered", "covered", "require_covered"]
 
@@ -31,17 +30,8 @@ class Covered:
 
 def covered(engine: Engine, camera_id: str) -> Covered:
     """The first start and last end over the camera's segments and gaps. Raises CatalogError."""
-    seg, gap = SegmentRow.__table__, GapRow.__table__  # type: ignore[attr-defined]
-    both = union_all(
-        select(seg.c.start_us.label("s"), seg.c.end_us.label("e")).where(seg.c.camera_id == camera_id),
-        select(gap.c.start_us.label("s"), gap.c.end_us.label("e")).where(gap.c.camera_id == camera_id),
-    ).subquery()
-    try:
-        with engine.connect() as conn:
-            first, last = conn.execute(select(func.min(both.c.s), func.max(both.c.e))).one()
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read what camera {camera_id} has recorded: {exc}") from exc
-    return Covered(camera_id, None if first is None else int(first), None if last is None else int(last))
+    first, last = covered_interval(engine, camera_id)
+    return Covered(camera_id, first, last)
 
 
 def require_covered(engine: Engine, cameras: Iterable[str], start_us: int, end_us: int, now_us: int,

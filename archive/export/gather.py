@@ -19,28 +19,21 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, func, select, union_all
-from sqlalchemy.exc import SQLAlchemyError
-
-from archive.errors import CatalogError, ConflictError, NotFoundError
+from archive.errors import ConflictError
 from archive.integrity import (
     ALG_COSIGNATURE_V1,
     CompletenessError,
-    Entry,
     InclusionProof,
     IntegrityError,
-    Prune,
     RangeProof,
     RangeReport,
     Segment,
     SignedNote,
     VerifierKey,
-    inclusion_proof,
-    range_proof,
     verify_cosignatures,
     verify_range,
 )
-from archive.ledger import repo as lrepo
+from archive.ledger.evidence import logged_evidence
 from archive.ledger.service import Ledger
 from archive.model import us_from_utc, utc_from_us
 
@@ -85,26 +78,6 @@ class CameraEvidence:
         return sum(s.size for s in self.segments)
 
 
-def _window(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[int, int] | None:
-    parts = [select(t.c.seq).where(and_(t.c.camera_id == camera_id, t.c.end_us > lo, t.c.start_us < hi))
-             for t in (lrepo.SEGMENT, lrepo.GAP)]  # fmt: skip
-    u = union_all(*parts).subquery()
-    row = conn.execute(select(func.min(u.c.seq), func.max(u.c.seq))).one()
-    return None if row[0] is None else (int(row[0]), int(row[1]) + 1)
-
-
-def _prunes_after(conn: Connection, origin: str, first: int, end: int, size: int) -> list[tuple[bytes, InclusionProof]]:
-    out = []
-    src = lrepo.hash_source(conn, origin)
-    for rec in lrepo.entries_of_kind(conn, origin, "prune", hi=size):
-        if rec.seq < end:
-            continue  # inside the range: exported with the entries
-        p = Entry.decode(rec.data).payload
-        if isinstance(p, Prune) and p.from_seq < end and p.to_seq > first:
-            out.append((rec.data, InclusionProof(rec.seq, size, inclusion_proof(rec.seq, size, src))))
-    return out
-
-
 def packaged_note(note: str, origin: str, witnesses: Sequence[VerifierKey]) -> tuple[str, tuple[str, ...]]:
     """The checkpoint note as a package carries it: the log's own signatures, and the witness
     cosignatures that verify with one of ``witnesses``; plus, for each line left out, why.
@@ -147,26 +120,9 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
     origin = ledger.log_id(camera_id)
     ledger.checkpoint(camera_id)  # sign what is logged now, so the checkpoint covers the range
     view = ledger.signer.latest(camera_id)
-    try:
-        with ledger.engine.connect() as conn:
-            win = _window(conn, camera_id, start_us, end_us)
-            if win is None:
-                raise NotFoundError(f"camera {camera_id} has no recording or gap entry between "
-                                    f"{utc_from_us(start_us).isoformat()} and {utc_from_us(end_us).isoformat()}")
-            first, end = win
-            if view is None or view.size < end:
-                raise ConflictError(f"camera {camera_id}: entries up to seq {end - 1} are not signed yet")
-            rows = list(lrepo.iter_entries(conn, origin, first, end))
-            if [r.seq for r in rows] != list(range(first, end)):
-                raise IntegrityError("entries are missing from the catalog", log=origin)
-            proof = range_proof(first, end, view.size, lrepo.hash_source(conn, origin))
-            prunes = _prunes_after(conn, origin, first, end, view.size)
-            buckets = dict(conn.execute(select(lrepo.SEGMENT.c.seq, lrepo.SEGMENT.c.bucket).where(and_(
-                lrepo.SEGMENT.c.camera_id == camera_id, lrepo.SEGMENT.c.seq >= first,
-                lrepo.SEGMENT.c.seq < end))).all())  # fmt: skip
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read the log of camera {camera_id}: {exc}") from exc
-    entries = tuple(r.data for r in rows)
+    ev = logged_evidence(ledger.engine, origin, camera_id, start_us, end_us, None if view is None else view.size)
+    assert view is not None  # logged_evidence refuses a range that is not signed
+    first, end, entries, proof, prunes, buckets = ev.first, ev.end, ev.entries, ev.proof, list(ev.prunes), ev.buckets
     try:
         report = verify_range(entries, proof, SignedNote.parse(view.note), ledger.signer.trusted_keys(origin),
                               origin=origin, time_from=utc_from_us(start_us), time_to=utc_from_us(end_us),

@@ -26,8 +26,8 @@ from typing import Any, Final
 from sqlalchemy import Connection, Select, Table, and_, bindparam, insert, literal_column, select, update
 from sqlmodel import SQLModel
 
-from archive.catalog import log_tables  # noqa: F401  (registers the tables in SQLModel.metadata)
 from archive.errors import WriterClaimLostError, WriterHeldError
+from archive.ledger import tables  # noqa: F401  (registers the tables in SQLModel.metadata)
 
 __all__ = [
     "CLAIM",

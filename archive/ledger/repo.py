@@ -1,4 +1,4 @@
-"""Persistence of the evidence logs: SQL (Core) over the tables of :mod:`archive.catalog.log_tables`.
+"""Persistence of the evidence logs: SQL (Core) over the tables of :mod:`archive.ledger.tables`.
 
 Functions take an open :class:`~sqlalchemy.Connection`; the caller owns the transaction, so an
 append (entry + nodes + writer state + segment/gap row) commits as one unit. Core statements
@@ -16,8 +16,8 @@ from typing import Final
 from sqlalchemy import Connection, Insert, Table, Update, and_, bindparam, func, insert, select, update
 from sqlmodel import SQLModel
 
-from archive.catalog import log_tables  # noqa: F401  (registers the tables in SQLModel.metadata)
 from archive.integrity import Appended, Node, TreeHashes, WriterState
+from archive.ledger import tables  # noqa: F401  (registers the tables in SQLModel.metadata)
 from archive.ledger.claims import WriterClaim
 
 __all__ = [

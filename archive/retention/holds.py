@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, false, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError as DbIntegrityError
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -35,11 +35,11 @@ from archive.errors import (
     StorageError,
     UserError,
 )
+from archive.ledger.segment_rows import unpruned_overlapping
 from archive.model import utc_from_us
 from archive.retention.audit import HoldActor, HoldJournal, HoldRole
 from archive.retention.lock import JobLock
 from archive.retention.planner import HoldSpan
-from archive.retention.repo import SEGMENT
 from archive.retention.tables import HOLD, HOLD_CAMERA, HOLD_OBJECT
 from archive.storage.base import ObjectStore
 
@@ -337,12 +337,8 @@ class HoldService:
                      pool: ThreadPoolExecutor) -> tuple[int, int, list[str], list[str]]:  # fmt: skip
         try:
             with self._engine.connect() as conn:
-                desired: dict[int, _Version] = {}
-                if spans:
-                    cover = or_(*(and_(SEGMENT.c.start_us < s.end_us, SEGMENT.c.end_us > s.start_us) for s in spans))
-                    q = select(SEGMENT.c.seq, SEGMENT.c.bucket, SEGMENT.c.object_key, SEGMENT.c.version_id).where(
-                        and_(SEGMENT.c.camera_id == cam, SEGMENT.c.pruned == false(), cover))
-                    desired = {int(r[0]): _Version(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(q)}
+                desired = {r.seq: _Version(r.seq, r.bucket, r.object_key, r.version_id)
+                           for r in unpruned_overlapping(conn, cam, [(s.start_us, s.end_us) for s in spans])}
                 q2 = select(HOLD_OBJECT.c.seq, HOLD_OBJECT.c.bucket, HOLD_OBJECT.c.object_key,
                             HOLD_OBJECT.c.version_id).where(HOLD_OBJECT.c.camera_id == cam)  # fmt: skip
                 current = {int(r[0]): _Version(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(q2)}

@@ -1,8 +1,7 @@
 """Recordings of cameras in a time range: coverage intervals, gaps, pruned media, segment pages.
 
-A segment overlaps ``[lo, hi)`` when ``start < hi`` and ``end > lo``. To use the index
-``segment(camera_id, start_us)`` the scan starts at ``lo - MAX_SEGMENT_US`` (segments are
-2-60 s long by configuration; the bound leaves a wide margin). Segment pages are keyset
+The rows come from the ledger's index (:mod:`archive.ledger.index`, :mod:`archive.ledger.hot_index`);
+a segment overlaps ``[lo, hi)`` when ``start < hi`` and ``end > lo``. Segment pages are keyset
 pages over ``(camera_id, start_us, seq)``; the cursor is opaque to clients.
 """
 
@@ -12,16 +11,15 @@ import base64
 import binascii
 from collections.abc import Sequence
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection
 
 from archive.errors import Problem, ValidationError
-from archive.search import hot
+from archive.ledger import hot_index, index
 from archive.search.intervals import merge, subtract
 from archive.search.islands import clipped, islands
 from archive.search.model import CameraCoverage, GapView, Interval, SegmentHit
-from archive.search.tables import GAP, MAX_SEGMENT_US, SEGMENT
 
-__all__ = ["GAP", "MAX_SEGMENT_US", "SEGMENT", "coverage", "decode_cursor", "encode_cursor", "gaps", "segments_page"]
+__all__ = ["coverage", "decode_cursor", "encode_cursor", "gaps", "segments_page"]
 
 Cursor = tuple[str, int, int]
 Span = tuple[int, int, bool, int]
@@ -58,7 +56,8 @@ def segments_page(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int,
         cams = [c for c in cams if c >= after[0]]
     for cam in cams:
         pos = (after[1], after[2]) if after is not None and cam == after[0] else None
-        out.extend(hot.page_rows(conn, cam, lo, hi, pos, limit - len(out) + 1))
+        out.extend(SegmentHit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], bool(r[11]),
+                              bool(r[12])) for r in hot_index.page_rows(conn, cam, lo, hi, pos, limit - len(out) + 1))
         if len(out) > limit:
             break
     if len(out) > limit:
@@ -69,12 +68,7 @@ def segments_page(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int,
 
 def gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> list[GapView]:
     """Gap entries overlapping ``[lo, hi)``, by start."""
-    rows = conn.execute(
-        select(GAP.c.seq, GAP.c.start_us, GAP.c.end_us, GAP.c.reason, GAP.c.detail)
-        .where(and_(GAP.c.camera_id == camera_id, GAP.c.start_us < hi, GAP.c.end_us > lo))
-        .order_by(GAP.c.start_us, GAP.c.seq)
-    )
-    return [GapView(int(r[0]), int(r[1]), int(r[2]), str(r[3]), str(r[4])) for r in rows]
+    return [GapView(*r) for r in index.gap_rows(conn, camera_id, lo, hi)]
 
 
 def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
@@ -93,7 +87,8 @@ def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
         if segments is not None:
             spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
         else:
-            spans, found_gaps = hot.spans_and_gaps(conn, camera_id, lo, hi)
+            spans, gap_tuples = hot_index.spans_and_gaps(conn, camera_id, lo, hi)
+            found_gaps = [GapView(*g) for g in gap_tuples]
         covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
         pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
         count, size = len(spans), sum(sz for _, _, _, sz in spans)

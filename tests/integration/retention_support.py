@@ -19,7 +19,7 @@ from sqlalchemy import Engine, select
 
 from archive.bootstrap.assemble import assemble_retention
 from archive.catalog.db import make_engine
-from archive.catalog.log_tables import SegmentRow
+from archive.ledger.tables import SegmentRow
 from archive.catalog.migrate import upgrade
 from archive.integrity import MediaInfo
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, inspect, select, text, update
 
-from archive.catalog.log_tables import (
+from archive.ledger.tables import (
     GapRow,
     LogCheckpointRow,
     LogCosignatureRow,

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from archive.catalog.log_tables import LogEntryRow
+from archive.ledger.tables import LogEntryRow
 from archive.errors import ConflictError, ForbiddenError, ObjectLockedError, StorageUnavailableError
 from archive.ledger.verify_log import verify_log
 from archive.retention.audit import HoldActor, HoldRole

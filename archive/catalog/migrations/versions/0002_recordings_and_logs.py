@@ -1,5 +1,5 @@
 """Recordings (segments, gaps) and per-camera evidence logs (entries, nodes, state, checkpoints,
-cosignatures, signing keys). Must match archive/catalog/log_tables.py (a test checks).
+cosignatures, signing keys). Must match archive/ledger/tables.py (a test checks).
 
 Revision ID: 0002
 Revises: 0001

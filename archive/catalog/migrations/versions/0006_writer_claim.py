@@ -1,5 +1,5 @@
 """One writer per camera log: the ``writer_claim`` table (holder, epoch, expiry by the database
-clock) and the claim of the last append on ``log_state``. Must match archive/catalog/log_tables.py.
+clock) and the claim of the last append on ``log_state``. Must match archive/ledger/tables.py.
 
 Revision ID: 0006
 Revises: 0005

@@ -1,7 +1,9 @@
 """Catalog tables of recordings and per-camera evidence logs (sqlmodel; migration 0002).
 
-Owned by :mod:`archive.ledger`, which is the only importer. Times are integer microseconds
-since the Unix epoch, UTC (``*_us``), as in :mod:`archive.catalog.tables`.
+Owned by :mod:`archive.ledger`, which is the only importer (an import-linter contract, "the ledger
+owns its tables"): other packages ask the ledger's read modules (:mod:`archive.ledger.index`,
+:mod:`archive.ledger.segment_rows`, :mod:`archive.ledger.evidence`) instead of querying these.
+Times are integer microseconds since the Unix epoch, UTC (``*_us``), as in :mod:`archive.catalog.tables`.
 
 - ``segment`` / ``gap``: the searchable index of what a camera recorded; every row is also an
   entry of the camera's log (``seq``), and verification compares the two.

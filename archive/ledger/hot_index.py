@@ -1,10 +1,11 @@
-"""The two hot queries of a recordings search as SQL text with explicit columns, run on the
-DB-API cursor: a page of segments, and the segments' spans plus the gap entries of a range.
+"""The two hot queries of a recordings search over the ledger's index, as SQL text with explicit
+columns run on the DB-API cursor: a page of segments, and the segments' spans plus the gap entries
+of a range. Rows are plain tuples; search makes its views from them.
 
 SQLAlchemy's execution and row objects cost more than the queries themselves here (about 2.4x
 measured on both backends), so these two statements bypass them. The text is written once per
 parameter style (SQLite ``:name``, psycopg ``%(name)s``) and uses the index
-``segment(camera_id, start_us)`` exactly like :func:`archive.search.tables.overlap`.
+``segment(camera_id, start_us)`` exactly like :mod:`archive.ledger.index`.
 Database errors are raised as :class:`~archive.errors.CatalogError`.
 """
 
@@ -17,12 +18,17 @@ from typing import Any
 from sqlalchemy import Connection
 
 from archive.errors import CatalogError
-from archive.search.model import GapView, SegmentHit
-from archive.search.tables import MAX_SEGMENT_US
+from archive.ledger.index import MAX_SEGMENT_US
 
-__all__ = ["page_rows", "spans_and_gaps"]
+__all__ = ["GapTuple", "HitTuple", "Span", "page_rows", "spans_and_gaps"]
 
 Span = tuple[int, int, bool, int]
+"""``(start_us, end_us, pruned, size)`` of one segment."""
+HitTuple = tuple[Any, ...]
+"""``(camera_id, seq, start_us, end_us, duration_us, size, sha256, container, codec, width, height,
+partial, pruned)`` of one segment."""
+GapTuple = tuple[int, int, int, str, str]
+"""``(seq, start_us, end_us, reason, detail)`` of one gap entry."""
 
 _OVERLAP = "camera_id = {cam} AND start_us >= {lo_min} AND start_us < {hi} AND end_us > {lo}"
 _PAGE = ("SELECT camera_id, seq, start_us, end_us, duration_us, size, sha256, container, codec, width, height, "  # noqa: S608
@@ -59,25 +65,24 @@ def _params(camera_id: str, lo: int, hi: int, **extra: Any) -> dict[str, Any]:
 
 
 def page_rows(conn: Connection, camera_id: str, lo: int, hi: int, after: tuple[int, int] | None,
-              n: int) -> list[SegmentHit]:  # fmt: skip
-    """Up to ``n`` segments of ``camera_id`` overlapping ``[lo, hi)`` after ``(start_us, seq)``."""
+              n: int) -> list[HitTuple]:  # fmt: skip
+    """Up to ``n`` segments of ``camera_id`` overlapping ``[lo, hi)`` after ``(start_us, seq)``.
+    Raises CatalogError."""
     extra: dict[str, Any] = {"n": n}
     if after is not None:
         extra.update(a_start=after[0], a_seq=after[1])
-    rows = _fetch(conn, _sql(_PAGE, conn.dialect.name, after is not None), _params(camera_id, lo, hi, **extra))
-    return [SegmentHit(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], r[10], bool(r[11]), bool(r[12]))
-            for r in rows]  # fmt: skip
+    return _fetch(conn, _sql(_PAGE, conn.dialect.name, after is not None), _params(camera_id, lo, hi, **extra))
 
 
-def spans_and_gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[list[Span], list[GapView]]:
+def spans_and_gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[list[Span], list[GapTuple]]:
     """The overlapping segments ``(start, end, pruned, size)`` by start, and the gap entries
-    overlapping ``[lo, hi)`` by start - one round trip."""
+    overlapping ``[lo, hi)`` by ``(start, seq)`` - one round trip. Raises CatalogError."""
     spans: list[Span] = []
-    gaps: list[GapView] = []
+    gaps: list[GapTuple] = []
     for r in _fetch(conn, _sql(_SPANS, conn.dialect.name), _params(camera_id, lo, hi)):
         if r[0] == 0:
             spans.append((r[1], r[2], bool(r[3]), r[4]))
         else:
-            gaps.append(GapView(int(r[5]), r[1], r[2], str(r[6]), str(r[7])))
-    gaps.sort(key=lambda g: (g.start_us, g.seq))
+            gaps.append((int(r[5]), r[1], r[2], str(r[6]), str(r[7])))
+    gaps.sort(key=lambda g: (g[1], g[0]))
     return spans, gaps
