@@ -22,12 +22,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, and_, func, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 
 from archive.audit.entry import AuditRecord, encode
 from archive.audit.tables import EVENT, LOCK, NODE
-from archive.errors import CatalogError, ConflictError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, CatalogError, CatalogUnavailableError, ConflictError
 from archive.integrity import ZERO_HASH, CompactRange, WriterState
 from archive.integrity.errors import MalformedError
 
@@ -104,15 +103,15 @@ class AuditLog:
         with self._lock:
             for attempt in range(_RETRIES):
                 try:
-                    return self._append_once(records)
-                except (DbIntegrityError, OperationalError) as exc:
+                    with catalog_errors("audit append failed, nothing was written"):
+                        return self._append_once(records)
+                except CatalogError as exc:
                     self._state = None
-                    if isinstance(exc, OperationalError) and "locked" not in str(exc).lower():
-                        raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
+                    retry = isinstance(exc, CatalogConflictError) or (
+                        isinstance(exc, CatalogUnavailableError) and "locked" in str(exc.__cause__).lower())
+                    if not retry:
+                        raise
                     time.sleep(0.002 * (attempt + 1))
-                except SQLAlchemyError as exc:
-                    self._state = None
-                    raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
         raise ConflictError(f"audit log {self.origin} changed during {_RETRIES} append attempts")
 
     def _take_lock(self, conn: Connection) -> int:
@@ -171,11 +170,8 @@ class AuditLog:
 
     def size(self) -> int:
         """Number of entries (one indexed lookup). Raises CatalogError."""
-        try:
-            with self._engine.connect() as conn:
-                top = conn.execute(select(func.max(EVENT.c.seq))).scalar()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the audit log: {exc}") from exc
+        with catalog_errors("cannot read the audit log"), self._engine.connect() as conn:
+            top = conn.execute(select(func.max(EVENT.c.seq))).scalar()
         return 0 if top is None else int(top) + 1
 
 

@@ -6,15 +6,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
 from archive.audit.entry import AuditRecord
 from archive.audit.log import AuditAppend, AuditLog, GroupCommit
 from archive.audit.query import AuditEventView, AuditFilter, read_events
 from archive.audit.signer import AuditCheckpointer, AuditSigner, SignedHead
 from archive.audit.verify import AuditReport, verify_audit
-from archive.errors import CatalogError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, CatalogError
 from archive.integrity.errors import MalformedError
 from archive.integrity.keys import check_key_name
 from archive.ledger.keyring import KeyRing
@@ -68,11 +67,10 @@ class AuditTrail:
         it answers. Raises sqlalchemy's IntegrityError (lost a race: retry the transaction),
         CatalogError (the caller's transaction must roll back), MalformedError."""
         try:
-            return self.log.append_in(conn, [record])[0]
-        except DbIntegrityError:
+            with catalog_errors("audit append failed, nothing was written"):
+                return self.log.append_in(conn, [record])[0]
+        except CatalogConflictError:
             raise  # lost a race for the sequence: the caller retries its whole transaction
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"audit append failed, nothing was written: {exc}") from exc
 
     def seal(self) -> SignedHead | None:
         """Cover every committed entry by a signed head published under COMPLIANCE lock in the
@@ -84,11 +82,8 @@ class AuditTrail:
 
     def events(self, f: AuditFilter) -> list[AuditEventView]:
         """Entries matching ``f``. Raises CatalogError; IntegrityError for an undecodable entry."""
-        try:
-            with self._engine.connect() as conn:
-                return read_events(conn, f)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the audit trail: {exc}") from exc
+        with catalog_errors("cannot read the audit trail"), self._engine.connect() as conn:
+            return read_events(conn, f)
 
     def verify(self) -> AuditReport:
         """Verify the whole trail (see :func:`archive.audit.verify.verify_audit`). Raises CatalogError."""

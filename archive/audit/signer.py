@@ -20,13 +20,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
 from archive.audit.entry import decode
 from archive.audit.log import load_state
 from archive.audit.tables import CHECKPOINT, EVENT, NODE
-from archive.errors import ERRORS, CatalogError, ObjectMissingError
+from archive.catalog.errors import catalog_errors
+from archive.errors import ERRORS, CatalogConflictError, ObjectMissingError
 from archive.integrity import (
     Checkpoint,
     CompactRange,
@@ -105,12 +104,9 @@ class AuditSigner:
 
     def latest(self) -> SignedHead | None:
         """The latest checkpoint recorded in the catalog (not re-verified). Raises CatalogError."""
-        try:
-            with self._engine.connect() as conn:
-                cols = (CHECKPOINT.c.size, CHECKPOINT.c.root, CHECKPOINT.c.note, CHECKPOINT.c.signed_us)
-                row = conn.execute(select(*cols).order_by(CHECKPOINT.c.size.desc()).limit(1)).first()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read audit checkpoints: {exc}") from exc
+        with catalog_errors("cannot read audit checkpoints"), self._engine.connect() as conn:
+            cols = (CHECKPOINT.c.size, CHECKPOINT.c.root, CHECKPOINT.c.note, CHECKPOINT.c.signed_us)
+            row = conn.execute(select(*cols).order_by(CHECKPOINT.c.size.desc()).limit(1)).first()
         return None if row is None else SignedHead(int(row[0]), bytes.fromhex(row[1]), str(row[2]), int(row[3]))
 
     def checkpoint(self) -> SignedHead | None:
@@ -121,11 +117,8 @@ class AuditSigner:
             StorageError: publishing failed (nothing recorded). CatalogError, SecretError.
         """
         with self._lock:
-            try:
-                with self._engine.connect() as conn:
-                    plan = self._plan(conn)
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"cannot read the audit log: {exc}") from exc
+            with catalog_errors("cannot read the audit log"), self._engine.connect() as conn:
+                plan = self._plan(conn)
             if plan is None:
                 return None
             size, root, prev, entries = plan
@@ -215,15 +208,13 @@ class AuditSigner:
         self._store.put_bytes(self._bucket, LATEST_KEY, note.encode(), content_type="text/plain", retention=lock)
         signed_us = us_from_utc(now)
         try:
-            with self._engine.begin() as conn:
+            with catalog_errors(f"audit checkpoint {size} published but not recorded"), self._engine.begin() as conn:
                 conn.execute(insert(CHECKPOINT).values(
                     size=size, log_id=self.origin, root=root.hex(), note=note, signed_us=signed_us,
                     object_key=put.key, version_id=put.version_id, entries_key=batch.key,
                     entries_version_id=batch.version_id))  # fmt: skip
-        except DbIntegrityError:
+        except CatalogConflictError:
             log.warning("audit checkpoint of size %d was already recorded", size)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"audit checkpoint {size} published but not recorded: {exc}") from exc
         log.info("signed audit checkpoint of %s at size %d", self.origin, size)
         return SignedHead(size, root, note, signed_us)
 

@@ -16,13 +16,13 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, select
-from sqlalchemy.exc import SQLAlchemyError
 
 from archive.audit.entry import decode
 from archive.audit.log import load_state
 from archive.audit.signer import LATEST_KEY, audit_keys
 from archive.audit.tables import CHECKPOINT, EVENT
-from archive.errors import ERRORS, CatalogError, ObjectMissingError
+from archive.catalog.errors import catalog_errors
+from archive.errors import ERRORS, ObjectMissingError
 from archive.integrity import CompactRange, IntegrityError, VerifierKey, WriterState, leaf_hash, open_checkpoint
 from archive.ledger.keyring import KeyRing
 from archive.storage.base import ObjectStore
@@ -129,21 +129,18 @@ def verify_audit(engine: Engine, store: ObjectStore | None, keys: KeyRing, origi
             published = None
         except ERRORS as exc:
             fails.add(f"published head {LATEST_KEY}: {exc}")
-    try:
-        with engine.connect() as conn:
-            try:
-                state: WriterState | None = load_state(conn, origin)
-            except IntegrityError as exc:
-                fails.add(f"writer state: {exc}")
-                state = None
-            roots = _checkpoints(conn, trusted, origin, fails)
-            if published is not None:
-                roots.setdefault(published.size, published.root)
-                if roots[published.size] != published.root:
-                    fails.add(f"published head of size {published.size} has another root than the catalog's")
-            tree, last, checked = _scan(conn, origin, roots, fails)
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read the audit log: {exc}") from exc
+    with catalog_errors("cannot read the audit log"), engine.connect() as conn:
+        try:
+            state: WriterState | None = load_state(conn, origin)
+        except IntegrityError as exc:
+            fails.add(f"writer state: {exc}")
+            state = None
+        roots = _checkpoints(conn, trusted, origin, fails)
+        if published is not None:
+            roots.setdefault(published.size, published.root)
+            if roots[published.size] != published.root:
+                fails.add(f"published head of size {published.size} has another root than the catalog's")
+        tree, last, checked = _scan(conn, origin, roots, fails)
     if state is not None and (tree.size != state.size or last != state.last_hash or tree.edge != state.edge):
         fails.add(f"stored right-edge nodes (size {state.size}) differ from the log rebuilt from {tree.size} entries")
     if published is not None and published.size > tree.size:

@@ -6,8 +6,8 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogError
 
 
@@ -35,15 +35,12 @@ def make_engine(url: str) -> Engine:
     if url.startswith("sqlite:///") and not url.startswith("sqlite:///:memory:"):
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
-        engine = create_engine(url, pool_pre_ping=True)
-    except (SQLAlchemyError, ImportError, ValueError) as exc:
+        with catalog_errors("cannot use catalog URL", "class"):
+            engine = create_engine(url, pool_pre_ping=True)
+    except (ImportError, ValueError) as exc:
         raise CatalogError(f"cannot use catalog URL: {exc.__class__.__name__}") from exc
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", _sqlite_pragmas)
-    try:
-        with engine.connect() as conn:
-            conn.execute(text("SELECT 1"))
-    except SQLAlchemyError as exc:
-        reason = getattr(exc, "orig", None) or exc
-        raise CatalogError(f"catalog database unreachable ({engine.dialect.name}): {reason}") from exc
+    with catalog_errors(f"catalog database unreachable ({engine.dialect.name})", "reason"), engine.connect() as conn:
+        conn.execute(text("SELECT 1"))
     return engine

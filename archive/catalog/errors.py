@@ -3,7 +3,8 @@ adapter's): every catalog read or write runs inside :func:`catalog_errors`.
 
     sqlalchemy.exc.IntegrityError                      -> CatalogConflictError (a constraint: another
                                                           writer won; callers may retry)
-    OperationalError "database is locked"/"busy",
+    OperationalError "database is locked"/"busy"/
+    "unable to open database" (SQLite),
     a lost or refused connection (DisconnectionError,
     InterfaceError, connection_invalidated, psycopg
     OperationalError)                                  -> CatalogUnavailableError
@@ -30,7 +31,7 @@ Detail = Literal["full", "reason", "class"]
 text without SQLAlchemy's decoration (``reason``), or only the error's class name (``class``,
 where the text could hold a query parameter)."""
 
-_BUSY = ("database is locked", "database is busy", "database table is locked")
+_BUSY = ("database is locked", "database is busy", "database table is locked", "unable to open database")
 
 
 def _unavailable(exc: sa_exc.SQLAlchemyError) -> bool:

@@ -9,8 +9,8 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
-from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogError
 
 _SCRIPTS = Path(__file__).resolve().parent / "migrations"
@@ -34,27 +34,20 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The revision the database is at (None for an empty database). Raises CatalogError."""
-    try:
-        with engine.connect() as conn:
-            return MigrationContext.configure(conn).get_current_revision()
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read the catalog's migration state: {exc}") from exc
+    with catalog_errors("cannot read the catalog's migration state"), engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     """Migrate the catalog to ``revision``. Raises CatalogError."""
-    try:
+    with catalog_errors("catalog migration failed"):
         command.upgrade(_alembic_config(engine), revision)
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"catalog migration failed: {exc}") from exc
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     """Migrate the catalog down to ``revision`` (``base`` empties it). Raises CatalogError."""
-    try:
+    with catalog_errors("catalog downgrade failed"):
         command.downgrade(_alembic_config(engine), revision)
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"catalog downgrade failed: {exc}") from exc
 
 
 def require_current(engine: Engine) -> None:

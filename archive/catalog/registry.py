@@ -9,11 +9,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func
-from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
+from archive.catalog.errors import catalog_errors
 from archive.catalog.tables import CameraRow, OwnerRow
-from archive.errors import CatalogError, ConflictError, NotFoundError
+from archive.errors import ConflictError, NotFoundError
 from archive.model import Camera, CameraCredentials, Owner, OwnerKind
 from archive.secretbox import SecretBox
 
@@ -61,11 +61,8 @@ class RegistryRepository:
 
     def owners(self) -> list[Owner]:
         """All owners, by id."""
-        try:
-            with Session(self._engine) as s:
-                return [_owner(r) for r in s.exec(select(OwnerRow).order_by(col(OwnerRow.id)))]
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read owners: {exc}") from exc
+        with catalog_errors("cannot read owners"), Session(self._engine) as s:
+            return [_owner(r) for r in s.exec(select(OwnerRow).order_by(col(OwnerRow.id)))]
 
     def cameras(self, owner_id: str | None = None, enabled_only: bool = False) -> list[Camera]:
         """Cameras, by id, optionally of one owner and/or only the enabled ones."""
@@ -74,30 +71,21 @@ class RegistryRepository:
             stmt = stmt.where(col(CameraRow.owner_id) == owner_id)
         if enabled_only:
             stmt = stmt.where(col(CameraRow.enabled).is_(True))
-        try:
-            with Session(self._engine) as s:
-                return [_camera(r) for r in s.exec(stmt)]
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read cameras: {exc}") from exc
+        with catalog_errors("cannot read cameras"), Session(self._engine) as s:
+            return [_camera(r) for r in s.exec(stmt)]
 
     def camera(self, camera_id: str) -> Camera:
         """One camera. Raises NotFoundError if it is not registered."""
-        try:
-            with Session(self._engine) as s:
-                row = s.get(CameraRow, camera_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read camera: {exc}") from exc
+        with catalog_errors("cannot read camera"), Session(self._engine) as s:
+            row = s.get(CameraRow, camera_id)
         if row is None:
             raise NotFoundError(f"no such camera: {camera_id[:64]}")
         return _camera(row)
 
     def credentials(self, camera_id: str) -> CameraCredentials | None:
         """Decrypt a camera's password (None if it has none). Raises NotFoundError, SecretError."""
-        try:
-            with Session(self._engine) as s:
-                row = s.get(CameraRow, camera_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read camera: {exc}") from exc
+        with catalog_errors("cannot read camera"), Session(self._engine) as s:
+            row = s.get(CameraRow, camera_id)
         if row is None:
             raise NotFoundError(f"no such camera: {camera_id[:64]}")
         if row.password_enc is None:
@@ -106,21 +94,15 @@ class RegistryRepository:
 
     def camera_counts_by_owner(self) -> dict[str, int]:
         """Number of cameras per owner id."""
-        try:
-            with Session(self._engine) as s:
-                rows = s.exec(select(col(CameraRow.owner_id), func.count()).group_by(col(CameraRow.owner_id)))
-                return {str(o): int(n) for o, n in rows}
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot count cameras: {exc}") from exc
+        with catalog_errors("cannot count cameras"), Session(self._engine) as s:
+            rows = s.exec(select(col(CameraRow.owner_id), func.count()).group_by(col(CameraRow.owner_id)))
+            return {str(o): int(n) for o, n in rows}
 
     def cameras_with_password(self) -> int:
         """Number of enabled cameras whose URL needs a stored password. Raises CatalogError."""
-        try:
-            with Session(self._engine) as s:
-                query = select(func.count()).where(col(CameraRow.password_enc).is_not(None), col(CameraRow.enabled))
-                return int(s.exec(query).one())
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot count cameras: {exc}") from exc
+        with catalog_errors("cannot count cameras"), Session(self._engine) as s:
+            query = select(func.count()).where(col(CameraRow.password_enc).is_not(None), col(CameraRow.enabled))
+            return int(s.exec(query).one())
 
     def set_enabled(self, camera_id: str, enabled: bool) -> Camera:
         """Enable or disable a camera (a running ``archive up`` follows within a few seconds).
@@ -137,21 +119,18 @@ class RegistryRepository:
         return self._change(camera_id, enabled=False, remove=True)
 
     def _change(self, camera_id: str, *, enabled: bool, remove: bool) -> Camera:
-        try:
-            with Session(self._engine) as s, s.begin():
-                row = s.get(CameraRow, camera_id)
-                if row is None:
-                    raise NotFoundError(f"no such camera: {camera_id[:64]}")
-                if enabled and row.removed_us is not None:
-                    raise ConflictError(f"camera {camera_id} was removed: re-add it with 'archive cameras import "
-                                        "--force FILE' to record it again")  # fmt: skip
-                row.enabled, row.updated_us = enabled, _now_us()
-                if remove and row.removed_us is None:
-                    row.removed_us = row.updated_us
-                s.flush()
-                return _camera(row)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot change camera {camera_id[:64]}: {exc}") from exc
+        with catalog_errors(f"cannot change camera {camera_id[:64]}"), Session(self._engine) as s, s.begin():
+            row = s.get(CameraRow, camera_id)
+            if row is None:
+                raise NotFoundError(f"no such camera: {camera_id[:64]}")
+            if enabled and row.removed_us is not None:
+                raise ConflictError(f"camera {camera_id} was removed: re-add it with 'archive cameras import "
+                                    "--force FILE' to record it again")  # fmt: skip
+            row.enabled, row.updated_us = enabled, _now_us()
+            if remove and row.removed_us is None:
+                row.removed_us = row.updated_us
+            s.flush()
+            return _camera(row)
 
     def apply(self, owners: Sequence[Owner], cameras: Sequence[tuple[Camera, str | None]], *,
               force: bool = False) -> ImportReport:  # fmt: skip
@@ -164,25 +143,22 @@ class RegistryRepository:
         oc: Counter[str] = Counter()
         cc: Counter[str] = Counter()
         now = _now_us()
-        try:
-            with Session(self._engine) as s, s.begin():
-                for o in owners:
-                    row = s.get(OwnerRow, o.id)
-                    agencies = json.dumps(list(o.agencies))
-                    if row is None:
-                        s.add(OwnerRow(id=o.id, name=o.name, kind=o.kind.value, agencies=agencies,
-                                       created_us=now, updated_us=now))
-                        oc["created"] += 1
-                    elif (row.name, row.kind, row.agencies) == (o.name, o.kind.value, agencies):
-                        oc["unchanged"] += 1
-                    else:
-                        row.name, row.kind, row.agencies, row.updated_us = o.name, o.kind.value, agencies, now
-                        oc["updated"] += 1
-                s.flush()
-                for cam, password in cameras:
-                    cc[self._upsert_camera(s, cam, password, now, force)] += 1
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"import failed, nothing was written: {exc}") from exc
+        with catalog_errors("import failed, nothing was written"), Session(self._engine) as s, s.begin():
+            for o in owners:
+                row = s.get(OwnerRow, o.id)
+                agencies = json.dumps(list(o.agencies))
+                if row is None:
+                    s.add(OwnerRow(id=o.id, name=o.name, kind=o.kind.value, agencies=agencies,
+                                   created_us=now, updated_us=now))
+                    oc["created"] += 1
+                elif (row.name, row.kind, row.agencies) == (o.name, o.kind.value, agencies):
+                    oc["unchanged"] += 1
+                else:
+                    row.name, row.kind, row.agencies, row.updated_us = o.name, o.kind.value, agencies, now
+                    oc["updated"] += 1
+            s.flush()
+            for cam, password in cameras:
+                cc[self._upsert_camera(s, cam, password, now, force)] += 1
         return ImportReport(ImportCounts(**oc), ImportCounts(**cc))
 
     def _upsert_camera(self, s: Session, cam: Camera, password: str | None, now: int, force: bool) -> str:

@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import ERRORS, CatalogError, ConflictError, ToolError
+from archive.catalog.errors import catalog_errors
+from archive.errors import ERRORS, ConflictError, ToolError
 from archive.export import repo
 from archive.export.builder import BuildJob, PackageBuilder
 from archive.export.model import SYSTEM, Actor, ExportRecord, ExportStatus
@@ -65,11 +65,8 @@ class ExportBuilds:
                         keys.log_signer(active.key_id, name), tuple(bundled))  # fmt: skip
 
     def _set(self, export_id: str, **values: Any) -> None:
-        try:
-            with self._svc.engine.begin() as conn:
-                repo.set_fields(conn, export_id, updated_us=self._now_us(), **values)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot update export {export_id}: {exc}") from exc
+        with catalog_errors(f"cannot update export {export_id}"), self._svc.engine.begin() as conn:
+            repo.set_fields(conn, export_id, updated_us=self._now_us(), **values)
 
     def build(self, export_id: str, operator: Actor, progress: Progress | None = None, *,
               working_copy: bool | None = None) -> ExportRecord:  # fmt: skip

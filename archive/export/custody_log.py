@@ -14,12 +14,11 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
 from archive.audit.entry import AuditRecord
 from archive.audit.service import AuditTrail
-from archive.errors import CatalogError, ConflictError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, ConflictError
 from archive.export import repo
 from archive.export.model import Actor, ExportSettings
 from archive.export.verifier.custody import ZERO, encode_event
@@ -80,15 +79,14 @@ class CustodyLog:
         """
         for _ in range(_RETRIES):
             try:
-                with self._engine.begin() as conn:
-                    if also is not None:
-                        also(conn)
-                    data = self.append(conn, export_id, event, actor, detail)
-                break
-            except DbIntegrityError:
+                with catalog_errors(f"cannot write the custody log of export {export_id}"):
+                    with self._engine.begin() as conn:
+                        if also is not None:
+                            also(conn)
+                        data = self.append(conn, export_id, event, actor, detail)
+                    break
+            except CatalogConflictError:
                 continue
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"cannot write the custody log of export {export_id}: {exc}") from exc
         else:
             raise ConflictError(f"custody log of export {export_id}: too many concurrent appends")
         self.mirror(export_id, event, actor, detail)
@@ -96,8 +94,5 @@ class CustodyLog:
 
     def lines(self, export_id: str) -> list[bytes]:
         """Every event's bytes, in order. Raises CatalogError."""
-        try:
-            with self._engine.connect() as conn:
-                return repo.custody_lines(conn, export_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the custody log of export {export_id}: {exc}") from exc
+        with catalog_errors(f"cannot read the custody log of export {export_id}"), self._engine.connect() as conn:
+            return repo.custody_lines(conn, export_id)

@@ -14,9 +14,9 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import Engine, or_, select
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, ConflictError
+from archive.catalog.errors import catalog_errors
+from archive.errors import ConflictError
 from archive.export.model import ExportStatus
 from archive.export.tables import REQUEST
 from archive.retention.holds import Hold, ReleaseGuard
@@ -36,11 +36,8 @@ def export_hold_guard(engine: Engine) -> ReleaseGuard:
         cond = REQUEST.c.hold_id == hold.id
         if mark:
             cond = or_(cond, REQUEST.c.id == mark.group(1))
-        try:
-            with engine.connect() as conn:
-                rows = conn.execute(select(REQUEST.c.id, REQUEST.c.status).where(cond)).all()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the exports of legal hold {hold.id}: {exc}") from exc
+        with catalog_errors(f"cannot read the exports of legal hold {hold.id}"), engine.connect() as conn:
+            rows = conn.execute(select(REQUEST.c.id, REQUEST.c.status).where(cond)).all()
         for export_id, status in rows:
             if ExportStatus(status) in IN_WORKFLOW:
                 raise ConflictError(

@@ -23,13 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.errors import catalog_errors
 from archive.catalog.registry import RegistryRepository
 from archive.errors import (
     ERRORS,
-    CatalogError,
+    CatalogConflictError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -89,22 +88,16 @@ class ExportService:
     # -- reading -------------------------------------------------------------------------
     def record(self, export_id: str) -> ExportRecord:
         """One export (no access check). Raises NotFoundError."""
-        try:
-            with self._engine.connect() as conn:
-                rec = repo.load(conn, export_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read export {export_id[:40]!r}: {exc}") from exc
+        with catalog_errors(f"cannot read export {export_id[:40]!r}"), self._engine.connect() as conn:
+            rec = repo.load(conn, export_id)
         if rec is None:
             raise NotFoundError(f"export {export_id[:40]!r} not found")
         return rec
 
     def records(self, status: Sequence[ExportStatus] = ()) -> list[ExportRecord]:
         """Every export (no access check), newest first."""
-        try:
-            with self._engine.connect() as conn:
-                return repo.load_all(conn, status=status)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot list exports: {exc}") from exc
+        with catalog_errors("cannot list exports"), self._engine.connect() as conn:
+            return repo.load_all(conn, status=status)
 
     @staticmethod
     def sees(who: Principal, rec: ExportRecord) -> bool:
@@ -207,21 +200,19 @@ class ExportService:
         events: list[tuple[str, Actor, dict[str, Any]]] = [("requested", actor, detail)]
         events += [("approved", POLICY_ACTOR, {"owner": a.owner_id, "rule": a.rule.value, "reason": a.reason})
                    for a in auto]  # fmt: skip
-        try:
-            with self._engine.begin() as conn:
-                repo.insert_request(conn, {
-                    "id": export_id, "case_id": case_id, "legal_basis": req.legal_basis.strip(),
-                    "reason": req.reason.strip(), "start_us": req.start_us, "end_us": req.end_us,
-                    "status": status.value, "requested_by": who.user_id, "requested_name": who.name,
-                    "requested_role": who.role.value, "requested_agency": who.agency, "requested_us": now,
-                    "hold_id": hold.id, "progress_done": 0, "progress_total": 0, "updated_us": now,
-                }, [(c, o, rules[o].value) for c, o in cams.items()])  # fmt: skip
-                for a in auto:
-                    repo.insert_decision(conn, export_id, a)
-                for event, by, d in events:
-                    self.custody.append(conn, export_id, event, by, d)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot store the export request (legal hold {hold.id} stays in force): {exc}") from exc
+        failed = f"cannot store the export request (legal hold {hold.id} stays in force)"
+        with catalog_errors(failed), self._engine.begin() as conn:
+            repo.insert_request(conn, {
+                "id": export_id, "case_id": case_id, "legal_basis": req.legal_basis.strip(),
+                "reason": req.reason.strip(), "start_us": req.start_us, "end_us": req.end_us,
+                "status": status.value, "requested_by": who.user_id, "requested_name": who.name,
+                "requested_role": who.role.value, "requested_agency": who.agency, "requested_us": now,
+                "hold_id": hold.id, "progress_done": 0, "progress_total": 0, "updated_us": now,
+            }, [(c, o, rules[o].value) for c, o in cams.items()])  # fmt: skip
+            for a in auto:
+                repo.insert_decision(conn, export_id, a)
+            for event, by, d in events:
+                self.custody.append(conn, export_id, event, by, d)
         for event, by, d in events:
             self.custody.mirror(export_id, event, by, d)
         if status is ExportStatus.APPROVED and self.on_approved is not None:
@@ -266,7 +257,7 @@ class ExportService:
 
         try:
             self.custody.record(export_id, decision, actor, detail, also=write)
-        except (DbIntegrityError, ConflictError) as exc:
+        except (CatalogConflictError, ConflictError) as exc:
             raise ConflictError(f"export {export_id} was decided concurrently: {exc}") from exc
         if status is ExportStatus.APPROVED and self.on_approved is not None:
             self.on_approved(export_id)

@@ -12,11 +12,17 @@ from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.errors import catalog_errors
 from archive.catalog.tables import OwnerRow
-from archive.errors import CatalogError, ConflictError, NotFoundError, Problem, UnauthenticatedError, ValidationError
+from archive.errors import (
+    CatalogConflictError,
+    ConflictError,
+    NotFoundError,
+    Problem,
+    UnauthenticatedError,
+    ValidationError,
+)
 from archive.identity.duties import OPERATOR, check_confirmation
 from archive.identity.model import (
     AGENCY_ID,
@@ -76,22 +82,17 @@ class IdentityService:
         if not AGENCY_ID.match(agency_id):
             raise ValidationError([Problem("agency", f"{agency_id!r} is not a valid agency id (a-z, 0-9, _ and -)")])
         try:
-            with self._engine.begin() as conn:
+            with catalog_errors("cannot store agency"), self._engine.begin() as conn:
                 if conn.execute(select(AGENCY.c.id).where(AGENCY.c.id == agency_id)).first() is None:
                     conn.execute(insert(AGENCY).values(id=agency_id, name=name or agency_id, created_us=self._now_us()))
-        except DbIntegrityError:
+        except CatalogConflictError:
             return  # created concurrently
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot store agency: {exc}") from exc
 
     def agencies(self) -> list[tuple[str, str]]:
         """``(id, name)`` of every agency, by id."""
-        try:
-            with self._engine.connect() as conn:
-                rows = conn.execute(select(AGENCY.c.id, AGENCY.c.name).order_by(AGENCY.c.id))
-                return [(str(r[0]), str(r[1])) for r in rows]
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read agencies: {exc}") from exc
+        with catalog_errors("cannot read agencies"), self._engine.connect() as conn:
+            rows = conn.execute(select(AGENCY.c.id, AGENCY.c.name).order_by(AGENCY.c.id))
+            return [(str(r[0]), str(r[1])) for r in rows]
 
     # -- users ---------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, role: Role, *, agency: str | None = None,
@@ -117,7 +118,7 @@ class IdentityService:
         now = self._now_us()
         confirmed_by, confirmed_us = (OPERATOR, now) if created_by is None else (None, None)
         try:
-            with self._engine.begin() as conn:
+            with catalog_errors("cannot store user"), self._engine.begin() as conn:
                 if owner_id is not None and conn.execute(
                     select(_OWNER.c.id).where(_OWNER.c.id == owner_id)
                 ).first() is None:
@@ -128,27 +129,19 @@ class IdentityService:
                                                  owner_id=owner_id, created_us=now, disabled_us=None,
                                                  created_by=created_by, confirmed_by=confirmed_by,
                                                  confirmed_us=confirmed_us))  # fmt: skip
-        except DbIntegrityError as exc:
+        except CatalogConflictError as exc:
             raise ConflictError(f"user {user_id!r} already exists") from exc
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot store user: {exc}") from exc
         return UserView(user_id, name, role, agency, owner_id, now, None, created_by, confirmed_by, confirmed_us)
 
     def users(self) -> list[UserView]:
         """Every user, by id."""
-        try:
-            with self._engine.connect() as conn:
-                return [_user(r) for r in conn.execute(select(USER).order_by(USER.c.id))]
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read users: {exc}") from exc
+        with catalog_errors("cannot read users"), self._engine.connect() as conn:
+            return [_user(r) for r in conn.execute(select(USER).order_by(USER.c.id))]
 
     def user(self, user_id: str) -> UserView:
         """One user. Raises NotFoundError."""
-        try:
-            with self._engine.connect() as conn:
-                row = conn.execute(select(USER).where(USER.c.id == user_id)).first()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read user: {exc}") from exc
+        with catalog_errors("cannot read user"), self._engine.connect() as conn:
+            row = conn.execute(select(USER).where(USER.c.id == user_id)).first()
         if row is None:
             raise NotFoundError(f"user {user_id!r} does not exist")
         return _user(row)
@@ -170,18 +163,12 @@ class IdentityService:
         member = (USER.c.owner_id == user.owner_id) if user.role is Role.OWNER else (USER.c.agency_id == user.agency)
         stmt = select(USER.c.id).where(member & USER.c.role.in_([r.value for r in vouching]) & (USER.c.id != user_id)
                                        & USER.c.disabled_us.is_(None) & USER.c.confirmed_us.is_not(None)).limit(1)
-        try:
-            with self._engine.connect() as conn:
-                has_members = conn.execute(stmt).first() is not None
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read users: {exc}") from exc
+        with catalog_errors("cannot read users"), self._engine.connect() as conn:
+            has_members = conn.execute(stmt).first() is not None
         check_confirmation(who, user, group_has_members=has_members)
-        try:
-            with self._engine.begin() as conn:
-                done = conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.confirmed_us.is_(None))
-                                    .values(confirmed_by=who.user_id, confirmed_us=self._now_us())).rowcount
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot confirm user: {exc}") from exc
+        with catalog_errors("cannot confirm user"), self._engine.begin() as conn:
+            done = conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.confirmed_us.is_(None))
+                                .values(confirmed_by=who.user_id, confirmed_us=self._now_us())).rowcount
         if done != 1:
             raise ConflictError(f"user {user_id!r} was confirmed concurrently")
         with self._lock:
@@ -192,14 +179,11 @@ class IdentityService:
         """Disable a user and revoke all their tokens (idempotent). Raises NotFoundError."""
         self.user(user_id)
         now = self._now_us()
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.disabled_us.is_(None))
-                             .values(disabled_us=now))  # fmt: skip
-                conn.execute(update(TOKEN).where((TOKEN.c.user_id == user_id) & TOKEN.c.revoked_us.is_(None))
-                             .values(revoked_us=now))  # fmt: skip
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot revoke user: {exc}") from exc
+        with catalog_errors("cannot revoke user"), self._engine.begin() as conn:
+            conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.disabled_us.is_(None))
+                         .values(disabled_us=now))  # fmt: skip
+            conn.execute(update(TOKEN).where((TOKEN.c.user_id == user_id) & TOKEN.c.revoked_us.is_(None))
+                         .values(revoked_us=now))  # fmt: skip
         with self._lock:
             self._cache.clear()
         return self.user(user_id)
@@ -223,13 +207,10 @@ class IdentityService:
             raise ConflictError(f"user {user_id!r} is revoked; no token can be issued")
         tok, now = new_token(), self._now_us()
         view = TokenView(tok.token_id, user_id, label, now, now + days * _DAY_US, None, issued_by[:64])
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(insert(TOKEN).values(id=view.id, user_id=user_id, token_hash=token_hash(tok.whole),
-                                                  label=label, created_us=now, expires_us=view.expires_us,
-                                                  revoked_us=None, issued_by=view.issued_by))  # fmt: skip
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot store token: {exc}") from exc
+        with catalog_errors("cannot store token"), self._engine.begin() as conn:
+            conn.execute(insert(TOKEN).values(id=view.id, user_id=user_id, token_hash=token_hash(tok.whole),
+                                              label=label, created_us=now, expires_us=view.expires_us,
+                                              revoked_us=None, issued_by=view.issued_by))  # fmt: skip
         return IssuedToken(view, tok.whole)
 
     def tokens(self, user_id: str | None = None) -> list[TokenView]:
@@ -238,22 +219,16 @@ class IdentityService:
                       TOKEN.c.revoked_us, TOKEN.c.issued_by).order_by(TOKEN.c.created_us.desc())  # fmt: skip
         if user_id is not None:
             stmt = stmt.where(TOKEN.c.user_id == user_id)
-        try:
-            with self._engine.connect() as conn:
-                return [_token(r) for r in conn.execute(stmt)]
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read tokens: {exc}") from exc
+        with catalog_errors("cannot read tokens"), self._engine.connect() as conn:
+            return [_token(r) for r in conn.execute(stmt)]
 
     def revoke_token(self, token_id: str) -> TokenView:
         """Revoke one token (idempotent). Raises NotFoundError."""
         now = self._now_us()
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(update(TOKEN).where((TOKEN.c.id == token_id) & TOKEN.c.revoked_us.is_(None))
-                             .values(revoked_us=now))  # fmt: skip
-                row = conn.execute(select(TOKEN).where(TOKEN.c.id == token_id)).first()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot revoke token: {exc}") from exc
+        with catalog_errors("cannot revoke token"), self._engine.begin() as conn:
+            conn.execute(update(TOKEN).where((TOKEN.c.id == token_id) & TOKEN.c.revoked_us.is_(None))
+                         .values(revoked_us=now))  # fmt: skip
+            row = conn.execute(select(TOKEN).where(TOKEN.c.id == token_id)).first()
         if row is None:
             raise NotFoundError(f"token {token_id!r} does not exist")
         with self._lock:
@@ -297,11 +272,8 @@ class IdentityService:
             .select_from(TOKEN.join(USER, USER.c.id == TOKEN.c.user_id))
             .where(TOKEN.c.id == tok.token_id)
         )  # fmt: skip
-        try:
-            with self._engine.connect() as conn:
-                row = conn.execute(stmt).first()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read tokens: {exc}") from exc
+        with catalog_errors("cannot read tokens"), self._engine.connect() as conn:
+            row = conn.execute(stmt).first()
         if row is None or not hash_matches(tok.whole, row.token_hash):
             raise UnauthenticatedError("unknown token")
         if row.revoked_us is not None:

@@ -17,10 +17,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, ConflictError, WriterClaimLostError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, CatalogError, ConflictError, WriterClaimLostError
 from archive.integrity import LogWriter, Payload, WriterState, make_key_rotation
 from archive.ledger.claims import WriterClaim, check_claim
 from archive.ledger.facts import AppendResult
@@ -126,23 +125,24 @@ class LogAppender:
                 f"camera {camera_id}: this process does not hold the camera's writer claim (one writer per camera: "
                 f"claim it before recording); nothing was written"
             )
-        last: Exception | None = None
+        last: BaseException | None = None
         with self.locks.hold(origin):
             for _attempt in range(_RETRIES):
                 # the key a new log starts with, read (or created on first run) outside the transaction
                 new_log_key = None if origin in self._cache else self._keys.active().key_id
                 try:
-                    return self._append_once(camera_id, origin, payload, extra, dedupe, key_id_after, new_log_key,
-                                             claim)  # fmt: skip
+                    with catalog_errors(f"append to log {origin} failed, nothing was written"):
+                        return self._append_once(camera_id, origin, payload, extra, dedupe, key_id_after,
+                                                 new_log_key, claim)  # fmt: skip
                 except WriterClaimLostError:
                     self._cache.pop(origin, None)
                     raise
-                except (StaleStateError, DbIntegrityError) as exc:
+                except (StaleStateError, CatalogConflictError) as exc:
                     self._cache.pop(origin, None)  # someone else appended or the DB went back: reload
-                    last = exc
-                except SQLAlchemyError as exc:
+                    last = exc.__cause__ if isinstance(exc, CatalogConflictError) else exc
+                except CatalogError:
                     self._cache.pop(origin, None)
-                    raise CatalogError(f"append to log {origin} failed, nothing was written: {exc}") from exc
+                    raise
         raise ConflictError(
             f"append to log {origin} failed {_RETRIES} times, nothing was written (another writer, or a catalog "
             f"row already holds the next seq): {last}"
@@ -183,11 +183,8 @@ class LogAppender:
     def key_in_effect(self, camera_id: str) -> str | None:
         """The master key id currently signing the camera's log (None: no log yet)."""
         origin = self._settings.origin(camera_id)
-        try:
-            with self._engine.connect() as conn:
-                rec = load_state(conn, origin)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read log state of {origin}: {exc}") from exc
+        with catalog_errors(f"cannot read log state of {origin}"), self._engine.connect() as conn:
+            rec = load_state(conn, origin)
         return None if rec is None else rec.key_id
 
     def catch_up_key(self, camera_id: str) -> AppendResult | None:

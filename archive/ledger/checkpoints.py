@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import ERRORS, CatalogError
+from archive.catalog.errors import catalog_errors
+from archive.errors import ERRORS, CatalogConflictError, CatalogError
 from archive.integrity import (
     ZERO_HASH,
     Checkpoint,
@@ -99,23 +98,17 @@ class CheckpointSigner:
         """The latest checkpoint recorded in the catalog (with witness cosignature lines
         appended when ``cosigned``), or None. Raises CatalogError."""
         origin = self._settings.origin(camera_id)
-        try:
-            with self._engine.connect() as conn:
-                rec = repo.latest_checkpoint(conn, origin)
-                lines = repo.cosignature_lines(conn, origin, rec.size) if rec and cosigned else []
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read checkpoints of {origin}: {exc}") from exc
+        with catalog_errors(f"cannot read checkpoints of {origin}"), self._engine.connect() as conn:
+            rec = repo.latest_checkpoint(conn, origin)
+            lines = repo.cosignature_lines(conn, origin, rec.size) if rec and cosigned else []
         return None if rec is None else _view(rec, lines)
 
     def at(self, camera_id: str, size: int, *, cosigned: bool = True) -> CheckpointView | None:
         """The recorded checkpoint of ``size`` (cosignatures appended), or None. Raises CatalogError."""
         origin = self._settings.origin(camera_id)
-        try:
-            with self._engine.connect() as conn:
-                rec = repo.checkpoint_at(conn, origin, size)
-                lines = repo.cosignature_lines(conn, origin, size) if rec and cosigned else []
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read checkpoints of {origin}: {exc}") from exc
+        with catalog_errors(f"cannot read checkpoints of {origin}"), self._engine.connect() as conn:
+            rec = repo.checkpoint_at(conn, origin, size)
+            lines = repo.cosignature_lines(conn, origin, size) if rec and cosigned else []
         return None if rec is None else _view(rec, lines)
 
     def checkpoint(self, camera_id: str) -> CheckpointView | None:
@@ -133,11 +126,8 @@ class CheckpointSigner:
         origin = self._settings.origin(camera_id)
         with self._appender.locks.hold(origin):
             self._appender.catch_up_key(camera_id)
-            try:
-                with self._engine.connect() as conn:
-                    plan = self._plan(conn, camera_id, origin)
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"cannot read log {origin}: {exc}") from exc
+            with catalog_errors(f"cannot read log {origin}"), self._engine.connect() as conn:
+                plan = self._plan(conn, camera_id, origin)
             if plan is None:
                 return None
             if not plan.signers:  # nothing new: the latest checkpoint stands
@@ -271,15 +261,14 @@ class CheckpointSigner:
         checkpoint repairs it from the log bucket)."""
         claims = self._appender.claims
         claim = None if claims is None or camera_id is None else claims.held(camera_id)
+        failed = f"checkpoint of {rec.log_id} at {rec.size} published but not recorded"
         try:
-            with self._engine.begin() as conn:
+            with catalog_errors(failed), self._engine.begin() as conn:
                 if claim is not None:
                     check_claim(conn, claim)
                 repo.insert_checkpoint(conn, rec)
-        except DbIntegrityError:
+        except CatalogConflictError:
             log.warning("checkpoint %s size %d was already recorded", rec.log_id, rec.size)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"checkpoint of {rec.log_id} at {rec.size} published but not recorded: {exc}") from exc
 
     def _unchanged(self, camera_id: str, origin: str, prev: _Signed) -> CheckpointView:
         if prev.record is not None:
@@ -322,11 +311,11 @@ class Checkpointer:
     def run_once(self) -> RoundResult:
         """Checkpoint every log with entries newer than its last recorded checkpoint."""
         try:
-            with self._engine.connect() as conn:
+            with catalog_errors("catalog"), self._engine.connect() as conn:
                 pending = repo.pending_logs(conn)
-        except SQLAlchemyError as exc:
-            log.error("checkpointer: cannot list logs: %s", exc)
-            self.last_round = RoundResult((), (("*", f"catalog: {exc}"),))
+        except CatalogError as exc:
+            log.error("checkpointer: cannot list logs: %s", exc.__cause__)
+            self.last_round = RoundResult((), (("*", str(exc)),))
             return self.last_round
         signed: list[str] = []
         failed: list[tuple[str, str]] = []

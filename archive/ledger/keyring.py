@@ -16,9 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, NotFoundError, SecretError
+from archive.catalog.errors import catalog_errors
+from archive.errors import NotFoundError, SecretError
 from archive.integrity import Signer, VerifierKey
 from archive.integrity.errors import MalformedError
 from archive.ledger.repo import SIGNING_KEY
@@ -80,15 +80,12 @@ class KeyRing:
 
     def records(self) -> list[KeyRecord]:
         """Every key of this name, oldest first."""
-        try:
-            with self._engine.connect() as conn:
-                rows = conn.execute(
-                    select(SIGNING_KEY).where(SIGNING_KEY.c.name == self._name).order_by(
-                        SIGNING_KEY.c.created_us, SIGNING_KEY.c.key_id
-                    )
-                ).mappings().all()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read signing keys: {exc}") from exc
+        with catalog_errors("cannot read signing keys"), self._engine.connect() as conn:
+            rows = conn.execute(
+                select(SIGNING_KEY).where(SIGNING_KEY.c.name == self._name).order_by(
+                    SIGNING_KEY.c.created_us, SIGNING_KEY.c.key_id
+                )
+            ).mappings().all()
         return [
             KeyRecord(r["name"], r["key_id"], r["verifier_key"], r["created_us"], r["retired_us"], bool(r["active"]))
             for r in rows
@@ -120,15 +117,12 @@ class KeyRing:
             cached = self._signers.get(key_id)
             if cached is not None:
                 return cached
-            try:
-                with self._engine.connect() as conn:
-                    row = conn.execute(
-                        select(SIGNING_KEY.c.private_enc).where(
-                            (SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == key_id)
-                        )
-                    ).first()
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"cannot read signing key: {exc}") from exc
+            with catalog_errors("cannot read signing key"), self._engine.connect() as conn:
+                row = conn.execute(
+                    select(SIGNING_KEY.c.private_enc).where(
+                        (SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == key_id)
+                    )
+                ).first()
             if row is None:
                 raise NotFoundError(f"signing key {self._name}+{key_id} is not in the catalog")
             try:
@@ -160,23 +154,20 @@ class KeyRing:
         signer = Signer.generate(self._name)
         key_id = signer.key_id.hex()
         now = self._now_us()
-        try:
-            with self._engine.begin() as conn:
-                for old in retire:
-                    conn.execute(
-                        update(SIGNING_KEY)
-                        .where((SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == old))
-                        .values(active=False, retired_us=now)
-                    )
+        with catalog_errors("cannot store a new signing key"), self._engine.begin() as conn:
+            for old in retire:
                 conn.execute(
-                    insert(SIGNING_KEY).values(
-                        name=self._name, key_id=key_id, verifier_key=signer.verifier_key.encode(),
-                        private_enc=self._box.encrypt(signer.encode(), _context(self._name, key_id)),
-                        created_us=now, retired_us=None, active=True,
-                    )
-                )  # fmt: skip
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot store a new signing key: {exc}") from exc
+                    update(SIGNING_KEY)
+                    .where((SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == old))
+                    .values(active=False, retired_us=now)
+                )
+            conn.execute(
+                insert(SIGNING_KEY).values(
+                    name=self._name, key_id=key_id, verifier_key=signer.verifier_key.encode(),
+                    private_enc=self._box.encrypt(signer.encode(), _context(self._name, key_id)),
+                    created_us=now, retired_us=None, active=True,
+                )
+            )  # fmt: skip
         self._signers[key_id] = signer
         self._dedupe_active()
         return key_id
@@ -186,13 +177,10 @@ class KeyRing:
         act = [k for k in self.records() if k.active]
         if len(act) <= 1:
             return
-        try:
-            with self._engine.begin() as conn:
-                for k in act[1:]:
-                    conn.execute(
-                        update(SIGNING_KEY)
-                        .where((SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == k.key_id))
-                        .values(active=False, retired_us=k.created_us)
-                    )
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot fix duplicate active signing keys: {exc}") from exc
+        with catalog_errors("cannot fix duplicate active signing keys"), self._engine.begin() as conn:
+            for k in act[1:]:
+                conn.execute(
+                    update(SIGNING_KEY)
+                    .where((SIGNING_KEY.c.name == self._name) & (SIGNING_KEY.c.key_id == k.key_id))
+                    .values(active=False, retired_us=k.created_us)
+                )

@@ -15,9 +15,9 @@ from datetime import datetime
 from typing import Final
 
 from sqlalchemy import Connection, Engine, Insert, and_, bindparam, func, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, ConflictError
+from archive.catalog.errors import catalog_errors
+from archive.errors import ConflictError
 from archive.integrity import Clock, Gap, GapReason, Prune
 from archive.integrity.errors import MalformedError
 from archive.ledger.appender import LogAppender, LogLocks
@@ -240,11 +240,8 @@ class Ledger:
     # -- queries -------------------------------------------------------------------------
     def logs(self, camera_id: str | None = None) -> list[LogStateRecord]:
         """Every log (or the camera's) with its writer state. Raises CatalogError."""
-        try:
-            with self.engine.connect() as conn:
-                states = all_states(conn, camera_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot list logs: {exc}") from exc
+        with catalog_errors("cannot list logs"), self.engine.connect() as conn:
+            states = all_states(conn, camera_id)
         prefix = self.settings.origin_prefix + "/camera/"
         return [s for s in states if s.log_id.startswith(prefix)]
 
@@ -256,22 +253,16 @@ class Ledger:
 
     def last_gap_end(self, camera_id: str) -> datetime | None:
         """The latest end of the camera's logged gaps, or None. Raises CatalogError."""
-        try:
-            with self.engine.connect() as conn:
-                end_us = conn.execute(select(func.max(GAP.c.end_us)).where(GAP.c.camera_id == camera_id)).scalar()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read gaps of {camera_id}: {exc}") from exc
+        with catalog_errors(f"cannot read gaps of {camera_id}"), self.engine.connect() as conn:
+            end_us = conn.execute(select(func.max(GAP.c.end_us)).where(GAP.c.camera_id == camera_id)).scalar()
         return None if end_us is None else utc_from_us(int(end_us))
 
     def last_segment(self, camera_id: str) -> SegmentView | None:
         """The camera's segment with the highest seq, or None. Raises CatalogError."""
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(SEGMENT).where(SEGMENT.c.camera_id == camera_id).order_by(SEGMENT.c.seq.desc()).limit(1)
-                ).mappings().first()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read segments of {camera_id}: {exc}") from exc
+        with catalog_errors(f"cannot read segments of {camera_id}"), self.engine.connect() as conn:
+            row = conn.execute(
+                select(SEGMENT).where(SEGMENT.c.camera_id == camera_id).order_by(SEGMENT.c.seq.desc()).limit(1)
+            ).mappings().first()
         if row is None:
             return None
         return SegmentView(

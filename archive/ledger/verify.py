@@ -23,9 +23,8 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Connection, and_, func, select, union_all
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError
+from archive.catalog.errors import catalog_errors
 from archive.integrity import (
     DEFAULT_TOLERANCE_US,
     Checkpoint,
@@ -156,12 +155,9 @@ def verify_camera(
     window = time_from is not None and time_to is not None
     span = f" from {format_time(time_from)} to {format_time(time_to)}" if window and time_from and time_to else ""
     rb = ReportBuilder(f"camera {camera_id}{span} (log {origin})", camera=camera_id, log=origin)
-    try:
-        with ledger.engine.connect() as conn:
-            scan = _verify_log_part(conn, ledger, camera_id, origin, trusted, rb, time_from, time_to, tolerance_us)
-            rows = _segment_rows(conn, camera_id, scan)
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read the catalog: {exc}") from exc
+    with catalog_errors("cannot read the catalog"), ledger.engine.connect() as conn:
+        scan = _verify_log_part(conn, ledger, camera_id, origin, trusted, rb, time_from, time_to, tolerance_us)
+        rows = _segment_rows(conn, camera_id, scan)
     if scan is not None and media:
         _check_media(ledger, camera_id, scan, rows, rb, workers, window, now or datetime.now(UTC))
     return rb.build()

@@ -16,9 +16,8 @@ import re
 from collections.abc import Sequence
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError
+from archive.catalog.errors import catalog_errors
 from archive.integrity import (
     Checkpoint,
     CompactRange,
@@ -62,11 +61,8 @@ def verify_log(ledger: Ledger, camera_id: str, *, trusted: Sequence[VerifierKey]
     """
     origin = ledger.log_id(camera_id)
     rb = ReportBuilder(f"log of camera {camera_id} ({origin})", camera=camera_id, log=origin)
-    try:
-        with ledger.engine.connect() as conn:
-            _verify(conn, ledger, camera_id, origin, trusted, rb)
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read the catalog: {exc}") from exc
+    with catalog_errors("cannot read the catalog"), ledger.engine.connect() as conn:
+        _verify(conn, ledger, camera_id, origin, trusted, rb)
     return rb.build()
 
 

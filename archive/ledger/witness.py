@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, ConflictError, NotFoundError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, ConflictError, NotFoundError
 from archive.integrity import (
     ALG_COSIGNATURE_V1,
     VERSION,
@@ -144,14 +143,11 @@ def consistency_proof_for(
             raise NotFoundError(f"camera {camera_id} has no signed checkpoint")
         new_size = latest.size
     origin = ledger.log_id(camera_id)
-    try:
-        with ledger.engine.connect() as conn:
-            st = repo.load_state(conn, origin)
-            if st is None or new_size > st.size:
-                raise MalformedError(f"log {origin} has {st.size if st else 0} entries, not {new_size}")
-            hashes = consistency_proof(old_size, new_size, repo.hash_source(conn, origin))
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read log {origin}: {exc}") from exc
+    with catalog_errors(f"cannot read log {origin}"), ledger.engine.connect() as conn:
+        st = repo.load_state(conn, origin)
+        if st is None or new_size > st.size:
+            raise MalformedError(f"log {origin} has {st.size if st else 0} entries, not {new_size}")
+        hashes = consistency_proof(old_size, new_size, repo.hash_source(conn, origin))
     return ConsistencyProof(old_size, new_size, hashes)
 
 
@@ -183,15 +179,13 @@ def add_cosignature(
         except IntegrityError as exc:
             raise SignatureError(f"cosignature does not verify over checkpoint {size}: {exc}") from exc
     try:
-        with ledger.engine.begin() as conn:
+        with catalog_errors("cannot store the cosignature"), ledger.engine.begin() as conn:
             conn.execute(
                 insert(repo.COSIGNATURE).values(
                     log_id=view.log_id, size=size, name=sig.name, key_id=sig.key_id.hex(), timestamp=cosig.timestamp,
                     line=sig.line().rstrip("\n"), added_us=time.time_ns() // 1000,
                 )
             )  # fmt: skip
-    except DbIntegrityError as exc:
+    except CatalogConflictError as exc:
         raise ConflictError(f"a cosignature by {sig.name}+{sig.key_id.hex()} on size {size} is already stored") from exc
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot store the cosignature: {exc}") from exc
     return cosig

@@ -23,10 +23,9 @@ from collections.abc import Iterable
 from typing import Final
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, WriterClaimLostError, WriterHeldError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, CatalogError, WriterClaimLostError, WriterHeldError
 from archive.ledger.claims import ClaimRecord, WriterClaim, current_claim, release_claim, renew_claim, take_claim
 
 __all__ = ["DEFAULT_TTL_S", "WriterClaims", "process_holder"]
@@ -80,12 +79,10 @@ class WriterClaims:
         """
         for _attempt in range(2):
             try:
-                with self._engine.begin() as conn:
+                with catalog_errors(f"cannot claim camera {camera_id}"), self._engine.begin() as conn:
                     claim = take_claim(conn, camera_id, self.holder, self._ttl_us)
-            except DbIntegrityError:
+            except CatalogConflictError:
                 continue  # another holder inserted the first row meanwhile: read it again
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"cannot claim camera {camera_id}: {exc}") from exc
             with self._guard:
                 self._held[camera_id] = claim
                 self._lost.pop(camera_id, None)
@@ -127,11 +124,8 @@ class WriterClaims:
 
     def describe(self, camera_id: str) -> ClaimRecord | None:
         """The camera's current claim row (whoever holds it). Raises CatalogError."""
-        try:
-            with self._engine.connect() as conn:
-                return current_claim(conn, camera_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the writer claim of camera {camera_id}: {exc}") from exc
+        with catalog_errors(f"cannot read the writer claim of camera {camera_id}"), self._engine.connect() as conn:
+            return current_claim(conn, camera_id)
 
     def renew_all(self) -> None:
         """Renew every held claim once. A claim another holder took over is dropped (and listed
@@ -140,7 +134,8 @@ class WriterClaims:
             claims = list(self._held.values())
         for claim in claims:
             try:
-                with self._engine.begin() as conn:
+                with catalog_errors(f"cannot renew the writer claim of camera {claim.camera_id}"), \
+                        self._engine.begin() as conn:
                     renew_claim(conn, claim, self._ttl_us)
             except WriterClaimLostError as exc:
                 log.error("%s", exc)
@@ -148,9 +143,9 @@ class WriterClaims:
                     if self._held.get(claim.camera_id) == claim:
                         del self._held[claim.camera_id]
                     self._lost[claim.camera_id] = str(exc)
-            except SQLAlchemyError as exc:
+            except CatalogError as exc:
                 log.warning("cannot renew the writer claim of camera %s (database): %s; recording goes on "
-                            "into the spool", claim.camera_id, exc.__class__.__name__)  # fmt: skip
+                            "into the spool", claim.camera_id, exc.__cause__.__class__.__name__)  # fmt: skip
 
     def release(self, camera_id: str) -> None:
         """Release the camera's claim (it expires now; the epoch stays). Raises nothing: a
@@ -160,10 +155,10 @@ class WriterClaims:
         if claim is None:
             return
         try:
-            with self._engine.begin() as conn:
+            with catalog_errors(f"cannot release the writer claim of camera {camera_id}"), self._engine.begin() as conn:
                 release_claim(conn, claim)
-        except SQLAlchemyError as exc:
-            log.warning("cannot release the writer claim of camera %s: %s", camera_id, exc.__class__.__name__)
+        except CatalogError as exc:
+            log.warning("cannot release the writer claim of camera %s: %s", camera_id, exc.__cause__.__class__.__name__)
 
     def release_all(self) -> None:
         """Stop renewing and release every held claim."""

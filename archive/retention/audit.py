@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sqlalchemy import Connection, Engine, insert, select
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, ConflictError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, ConflictError
 from archive.retention.tables import AUDIT
 
 GENESIS = "0" * 64
@@ -112,12 +111,10 @@ class HoldLog:
             return self._append(conn, actor, action, subject[:300], text)
         for _ in range(_RETRIES):
             try:
-                with self._engine.begin() as c:
+                with catalog_errors("cannot write the retention audit"), self._engine.begin() as c:
                     return self._append(c, actor, action, subject[:300], text)
-            except DbIntegrityError:
+            except CatalogConflictError:
                 continue
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"cannot write the retention audit: {exc}") from exc
         raise ConflictError("retention audit: too many concurrent appends")
 
     def committed(self) -> None:
@@ -137,11 +134,8 @@ class HoldLog:
         stmt = select(AUDIT).order_by(AUDIT.c.seq.desc()).limit(limit)
         if action_prefix:
             stmt = stmt.where(AUDIT.c.action.startswith(action_prefix))
-        try:
-            with self._engine.connect() as conn:
-                rows = conn.execute(stmt).mappings().all()
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the retention audit: {exc}") from exc
+        with catalog_errors("cannot read the retention audit"), self._engine.connect() as conn:
+            rows = conn.execute(stmt).mappings().all()
         return [AuditEvent(r["seq"], r["at_us"], r["actor"], r["role"], r["action"], r["subject"],
                            json.loads(r["detail"]), r["prev_hash"], r["hash"]) for r in reversed(rows)]  # fmt: skip
 
@@ -149,18 +143,15 @@ class HoldLog:
         """Re-hash the whole chain; returns the problems found (empty: intact). Raises CatalogError."""
         problems: list[str] = []
         prev, expect = GENESIS, 0
-        try:
-            with self._engine.connect() as conn:
-                for r in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings():
-                    if r["seq"] != expect:
-                        problems.append(f"audit seq {expect} is missing (next is {r['seq']})")
-                    if r["prev_hash"] != prev:
-                        problems.append(f"audit seq {r['seq']}: prev_hash does not match the event before")
-                    digest = _hash(r["prev_hash"], r["at_us"], r["actor"], r["role"], r["action"], r["subject"],
-                                   r["detail"])
-                    if digest != r["hash"]:
-                        problems.append(f"audit seq {r['seq']}: content does not match its hash")
-                    prev, expect = r["hash"], r["seq"] + 1
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the retention audit: {exc}") from exc
+        with catalog_errors("cannot read the retention audit"), self._engine.connect() as conn:
+            for r in conn.execute(select(AUDIT).order_by(AUDIT.c.seq)).mappings():
+                if r["seq"] != expect:
+                    problems.append(f"audit seq {expect} is missing (next is {r['seq']})")
+                if r["prev_hash"] != prev:
+                    problems.append(f"audit seq {r['seq']}: prev_hash does not match the event before")
+                digest = _hash(r["prev_hash"], r["at_us"], r["actor"], r["role"], r["action"], r["subject"],
+                               r["detail"])
+                if digest != r["hash"]:
+                    problems.append(f"audit seq {r['seq']}: content does not match its hash")
+                prev, expect = r["hash"], r["seq"] + 1
         return problems

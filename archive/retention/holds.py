@@ -23,11 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.errors import catalog_errors
 from archive.errors import (
-    CatalogError,
+    CatalogConflictError,
     ConflictError,
     ForbiddenError,
     NotFoundError,
@@ -131,40 +130,28 @@ class HoldService:
     def list_holds(self, *, include_inactive: bool = False, camera_id: str | None = None) -> list[Hold]:
         """Holds by id (active only unless ``include_inactive``), optionally of one camera."""
         now = self._now_us()
-        try:
-            with self._engine.connect() as conn:
-                holds = self._load(conn, camera_id=camera_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read legal holds: {exc}") from exc
+        with catalog_errors("cannot read legal holds"), self._engine.connect() as conn:
+            holds = self._load(conn, camera_id=camera_id)
         return [h for h in holds if include_inactive or h.active(now)]
 
     def get(self, hold_id: int) -> Hold:
         """One hold. Raises NotFoundError."""
-        try:
-            with self._engine.connect() as conn:
-                found = self._load(conn, hold_id=hold_id)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read legal hold {hold_id}: {exc}") from exc
+        with catalog_errors(f"cannot read legal hold {hold_id}"), self._engine.connect() as conn:
+            found = self._load(conn, hold_id=hold_id)
         if not found:
             raise NotFoundError(f"legal hold {hold_id} not found")
         return found[0]
 
     def active_spans(self) -> list[HoldSpan]:
         """Spans of every unreleased hold (the planner applies expiry at its ``now``)."""
-        try:
-            with self._engine.connect() as conn:
-                holds = self._load(conn, unreleased=True)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read legal holds: {exc}") from exc
+        with catalog_errors("cannot read legal holds"), self._engine.connect() as conn:
+            holds = self._load(conn, unreleased=True)
         return [s for h in holds for s in h.spans()]
 
     def spans_for(self, camera_id: str) -> list[HoldSpan]:
         """Spans of the unreleased holds of one camera (read fresh: the executor's last check)."""
-        try:
-            with self._engine.connect() as conn:
-                holds = self._load(conn, camera_id=camera_id, unreleased=True)
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read legal holds of {camera_id}: {exc}") from exc
+        with catalog_errors(f"cannot read legal holds of {camera_id}"), self._engine.connect() as conn:
+            holds = self._load(conn, camera_id=camera_id, unreleased=True)
         return [s for h in holds for s in h.spans() if s.camera_id == camera_id]
 
     def _load(self, conn: Connection, *, hold_id: int | None = None, camera_id: str | None = None,
@@ -189,14 +176,13 @@ class HoldService:
     def _tx(self, what: str, fn: Callable[[Connection], int]) -> int:
         for _ in range(_RETRIES):
             try:
-                with self._engine.begin() as conn:
-                    done = fn(conn)
-                self.audit.committed()  # the change and its record committed together: seal, then answer
-                return done
-            except DbIntegrityError:
+                with catalog_errors(what):
+                    with self._engine.begin() as conn:
+                        done = fn(conn)
+                    self.audit.committed()  # the change and its record committed together: seal, then answer
+                    return done
+            except CatalogConflictError:
                 continue  # lost an audit-sequence race: retry the whole change
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"{what}: {exc}") from exc
         raise ConflictError(f"{what}: too many concurrent changes, try again")
 
     def create(self, actor: HoldActor, *, case_id: str, reason: str, cameras: Sequence[str], start_us: int, end_us: int,
@@ -313,11 +299,8 @@ class HoldService:
         expired = tuple(self.expire())
         now = self._now_us()
         holds = [h for h in self.list_holds() if h.active(now)]
-        try:
-            with self._engine.connect() as conn:
-                held_cams = {str(r[0]) for r in conn.execute(select(HOLD_OBJECT.c.camera_id).distinct())}
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read held objects: {exc}") from exc
+        with catalog_errors("cannot read held objects"), self._engine.connect() as conn:
+            held_cams = {str(r[0]) for r in conn.execute(select(HOLD_OBJECT.c.camera_id).distinct())}
         targets = sorted(set(cameras) if cameras is not None else held_cams | {c for h in holds for c in h.cameras})
         on = off = 0
         missing: list[str] = []
@@ -335,15 +318,12 @@ class HoldService:
 
     def _sync_camera(self, cam: str, spans: list[HoldSpan],
                      pool: ThreadPoolExecutor) -> tuple[int, int, list[str], list[str]]:  # fmt: skip
-        try:
-            with self._engine.connect() as conn:
-                desired = {r.seq: _Version(r.seq, r.bucket, r.object_key, r.version_id)
-                           for r in unpruned_overlapping(conn, cam, [(s.start_us, s.end_us) for s in spans])}
-                q2 = select(HOLD_OBJECT.c.seq, HOLD_OBJECT.c.bucket, HOLD_OBJECT.c.object_key,
-                            HOLD_OBJECT.c.version_id).where(HOLD_OBJECT.c.camera_id == cam)  # fmt: skip
-                current = {int(r[0]): _Version(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(q2)}
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read held versions of {cam}: {exc}") from exc
+        with catalog_errors(f"cannot read held versions of {cam}"), self._engine.connect() as conn:
+            desired = {r.seq: _Version(r.seq, r.bucket, r.object_key, r.version_id)
+                       for r in unpruned_overlapping(conn, cam, [(s.start_us, s.end_us) for s in spans])}
+            q2 = select(HOLD_OBJECT.c.seq, HOLD_OBJECT.c.bucket, HOLD_OBJECT.c.object_key,
+                        HOLD_OBJECT.c.version_id).where(HOLD_OBJECT.c.camera_id == cam)  # fmt: skip
+            current = {int(r[0]): _Version(int(r[0]), r[1], r[2], r[3]) for r in conn.execute(q2)}
         to_on = [v for s, v in desired.items() if s not in current]
         to_off = [v for s, v in current.items() if s not in desired]
 
@@ -381,16 +361,13 @@ class HoldService:
         now = self._now_us()
         rows: list[dict[str, Any]] = [{"camera_id": cam, "seq": v.seq, "bucket": v.bucket, "object_key": v.key,
                                        "version_id": v.version_id, "applied_us": now} for v in on]  # fmt: skip
-        try:
-            with self._engine.begin() as conn:
-                if rows:
-                    conn.execute(insert(HOLD_OBJECT), rows)
-                for i in range(0, len(off), 500):
-                    seqs = [v.seq for v in off[i:i + 500]]
-                    gone = and_(HOLD_OBJECT.c.camera_id == cam, HOLD_OBJECT.c.seq.in_(seqs))
-                    conn.execute(delete(HOLD_OBJECT).where(gone))
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot record held versions of {cam}: {exc}") from exc
+        with catalog_errors(f"cannot record held versions of {cam}"), self._engine.begin() as conn:
+            if rows:
+                conn.execute(insert(HOLD_OBJECT), rows)
+            for i in range(0, len(off), 500):
+                seqs = [v.seq for v in off[i:i + 500]]
+                gone = and_(HOLD_OBJECT.c.camera_id == cam, HOLD_OBJECT.c.seq.in_(seqs))
+                conn.execute(delete(HOLD_OBJECT).where(gone))
 
 
 def _iso(us: int) -> str:

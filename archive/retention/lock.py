@@ -19,10 +19,9 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Engine, and_, insert, or_, select, update
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, ConflictError
+from archive.catalog.errors import catalog_errors
+from archive.errors import CatalogConflictError, CatalogError, ConflictError
 from archive.retention.tables import JOB_LOCK
 
 log = logging.getLogger(__name__)
@@ -51,15 +50,15 @@ class JobLock:
             if conn.execute(select(JOB_LOCK.c.name).where(JOB_LOCK.c.name == self.name)).first() is not None:
                 return
         try:
-            with self._engine.begin() as conn:
+            with catalog_errors(f"cannot create the {self.name} lock"), self._engine.begin() as conn:
                 conn.execute(insert(JOB_LOCK).values(name=self.name))
-        except DbIntegrityError:
+        except CatalogConflictError:
             pass  # another process created it first: fine
 
     def acquire(self) -> bool:
         """Take the lease if it is free or expired (or already ours). Returns whether we hold it."""
         now = self._now_us()
-        try:
+        with catalog_errors(f"cannot take the {self.name} lock"):
             self._ensure_row()
             with self._engine.begin() as conn:
                 done = conn.execute(
@@ -70,8 +69,6 @@ class JobLock:
                     .values(holder=self.holder, acquired_us=now, expires_us=now + self._lease_us)
                 )  # fmt: skip
                 got = done.rowcount == 1
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot take the {self.name} lock: {exc}") from exc
         if got:
             self.lost.clear()
         return got
@@ -80,14 +77,14 @@ class JobLock:
         """Extend our lease. Returns False (and sets :attr:`lost`) if it is no longer ours."""
         now = self._now_us()
         try:
-            with self._engine.begin() as conn:
+            with catalog_errors(f"cannot renew the {self.name} lock"), self._engine.begin() as conn:
                 done = conn.execute(
                     update(JOB_LOCK)
                     .where(and_(JOB_LOCK.c.name == self.name, JOB_LOCK.c.holder == self.holder))
                     .values(expires_us=now + self._lease_us)
                 )
-        except SQLAlchemyError as exc:
-            log.warning("cannot renew the %s lock: %s", self.name, exc)
+        except CatalogError as exc:
+            log.warning("cannot renew the %s lock: %s", self.name, exc.__cause__)
             return True  # keep going until the lease really lapses; the next beat retries
         if done.rowcount != 1:
             self.lost.set()
@@ -100,24 +97,18 @@ class JobLock:
         if self._beat is not None:
             self._beat.join(timeout=5)
             self._beat = None
-        try:
-            with self._engine.begin() as conn:
-                conn.execute(
-                    update(JOB_LOCK)
-                    .where(and_(JOB_LOCK.c.name == self.name, JOB_LOCK.c.holder == self.holder))
-                    .values(holder=None, acquired_us=None, expires_us=None)
-                )
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot release the {self.name} lock: {exc}") from exc
+        with catalog_errors(f"cannot release the {self.name} lock"), self._engine.begin() as conn:
+            conn.execute(
+                update(JOB_LOCK)
+                .where(and_(JOB_LOCK.c.name == self.name, JOB_LOCK.c.holder == self.holder))
+                .values(holder=None, acquired_us=None, expires_us=None)
+            )
 
     def current_holder(self) -> tuple[str | None, int | None]:
         """``(holder, expires_us)`` as stored now."""
-        try:
-            with self._engine.connect() as conn:
-                row = conn.execute(select(JOB_LOCK.c.holder, JOB_LOCK.c.expires_us)
-                                   .where(JOB_LOCK.c.name == self.name)).first()  # fmt: skip
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"cannot read the {self.name} lock: {exc}") from exc
+        with catalog_errors(f"cannot read the {self.name} lock"), self._engine.connect() as conn:
+            row = conn.execute(select(JOB_LOCK.c.holder, JOB_LOCK.c.expires_us)
+                               .where(JOB_LOCK.c.name == self.name)).first()  # fmt: skip
         return (None, None) if row is None else (row[0], row[1])
 
     def _heartbeat(self, every_s: float) -> None:

@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError as DbIntegrityError
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import ERRORS, CatalogError, ConflictError, ForbiddenError
+from archive.catalog.errors import catalog_errors
+from archive.errors import ERRORS, CatalogConflictError, ConflictError, ForbiddenError
 from archive.model import Camera, us_from_utc
 from archive.retention.audit import SYSTEM, HoldActor, HoldJournal, HoldRole
 from archive.retention.executor import ExecutionReport, Executor, PruneLog
@@ -165,21 +164,20 @@ class RetentionService:
                        digest: str) -> None:  # fmt: skip
         for _ in range(5):
             try:
-                with self.engine.begin() as conn:
-                    for st in states.values():
-                        save_state(conn, st)
-                    for ch in changes:
-                        who = actor if ch.kind.value == "shortening_confirmed" else SYSTEM
-                        self.audit.append(who, f"policy.{ch.kind.value}", f"camera {ch.camera_id}", {
-                            "owner": ch.owner_id, "old_rule": ch.old_rule, "old_keep_days": ch.old_keep_us / DAY_US,
-                            "new_rule": ch.new_rule, "new_keep_days": ch.new_keep_us / DAY_US,
-                            "policies_digest": digest}, conn=conn)  # fmt: skip
-                self.audit.committed()  # the states and their records committed together: seal them
-                return
-            except DbIntegrityError:
+                with catalog_errors("cannot record policy changes"):
+                    with self.engine.begin() as conn:
+                        for st in states.values():
+                            save_state(conn, st)
+                        for ch in changes:
+                            who = actor if ch.kind.value == "shortening_confirmed" else SYSTEM
+                            self.audit.append(who, f"policy.{ch.kind.value}", f"camera {ch.camera_id}", {
+                                "owner": ch.owner_id, "old_rule": ch.old_rule, "old_keep_days": ch.old_keep_us / DAY_US,
+                                "new_rule": ch.new_rule, "new_keep_days": ch.new_keep_us / DAY_US,
+                                "policies_digest": digest}, conn=conn)  # fmt: skip
+                    self.audit.committed()  # the states and their records committed together: seal them
+                    return
+            except CatalogConflictError:
                 continue
-            except SQLAlchemyError as exc:
-                raise CatalogError(f"cannot record policy changes: {exc}") from exc
         raise ConflictError("cannot record policy changes: the audit kept changing")
 
     def run(self, *, actor: HoldActor = SYSTEM, confirm: bool = False, owner: str | None = None) -> RunReport:

@@ -15,9 +15,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 
-from archive.errors import CatalogError, NotFoundError, Problem, ValidationError
+from archive.catalog.errors import catalog_errors
+from archive.errors import NotFoundError, Problem, ValidationError
 from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, camera_scope
 from archive.search import media, recordings
@@ -90,11 +90,8 @@ class SearchService:
 
     @contextmanager
     def _conn(self) -> Iterator[Connection]:
-        try:
-            with self._engine.connect() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise CatalogError(f"catalog query failed: {exc.__class__.__name__}") from exc
+        with catalog_errors("catalog query failed", "class"), self._engine.connect() as conn:
+            yield conn
 
     def _scope(self, conn: Connection, who: Principal) -> CameraScope:
         snap = self._snapshot(conn)

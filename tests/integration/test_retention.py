@@ -378,7 +378,8 @@ def test_segment_source_pages_through_ties_without_losing_or_repeating(catalog_u
 
     from archive.catalog.db import make_engine
     from archive.catalog.migrate import upgrade
-    from archive.retention.repo import SEGMENT, segment_source
+    from archive.ledger.repo import SEGMENT
+    from archive.ledger.segment_rows import segment_source
 
     engine = make_engine(catalog_url)
     try:
