@@ -3,7 +3,8 @@
 Functions take an open :class:`~sqlalchemy.Connection`; the caller owns the transaction, so an
 append (entry + nodes + writer state + segment/gap row) commits as one unit. Core statements
 instead of ORM objects: the append path is hot and ORM object building dominates (MEASUREMENTS.md).
-Every function lets :class:`sqlalchemy.exc.SQLAlchemyError` through; services translate it.
+Every function lets :class:`sqlalchemy.exc.SQLAlchemyError` through; callers translate it in the one
+seam, :func:`archive.catalog.errors.catalog_errors`.
 """
 
 from __future__ import annotations
