@@ -25,8 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Engine, and_, func, select
-from sqlalchemy.exc import SQLAlchemyError
 
+from archive.catalog.errors import catalog_errors
 from archive.errors import ERRORS, CatalogError, ConfigError, ConflictError, WitnessError, WitnessSizeError
 from archive.fsmodes import write_private
 from archive.integrity import IntegrityError, VerifierKey
@@ -115,10 +115,10 @@ class WitnessSubmitter:
 
     def _all_cameras(self) -> set[str]:
         try:
-            with self._ledger.engine.connect() as conn:
+            with catalog_errors("cannot list the logs"), self._ledger.engine.connect() as conn:
                 return {s.camera_id for s in repo.all_states(conn)}
-        except SQLAlchemyError as exc:
-            log.warning("witnesses: cannot list the logs: %s", exc)
+        except CatalogError as exc:
+            log.warning("witnesses: cannot list the logs: %s", exc.__cause__)
             return set()
 
     def _submit_one(self, client: WitnessClient, camera_id: str) -> None:
@@ -163,11 +163,8 @@ def cosigned_sizes(engine: Engine, key: VerifierKey) -> dict[str, tuple[int, int
     c = repo.COSIGNATURE.c
     q = (select(c.log_id, func.max(c.size), func.max(c.added_us))
          .where(and_(c.name == key.name, c.key_id == key.key_id.hex())).group_by(c.log_id))  # fmt: skip
-    try:
-        with engine.connect() as conn:
-            return {str(r[0]): (int(r[1]), int(r[2])) for r in conn.execute(q)}
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read witness cosignatures: {exc}") from exc
+    with catalog_errors("cannot read witness cosignatures"), engine.connect() as conn:
+        return {str(r[0]): (int(r[1]), int(r[2])) for r in conn.execute(q)}
 
 
 @dataclass(frozen=True)
@@ -206,12 +203,9 @@ def witness_report(engine: Engine, clients: Sequence[WitnessClient], data_dir: P
     except (OSError, ValueError, AttributeError):
         raw = {}
     ck = repo.CHECKPOINT.c
-    try:
-        with engine.connect() as conn:
-            latest = {str(r[0]): int(r[1]) for r in conn.execute(select(ck.log_id, func.max(ck.size))
-                                                                  .group_by(ck.log_id))}  # fmt: skip
-    except SQLAlchemyError as exc:
-        raise CatalogError(f"cannot read checkpoints: {exc}") from exc
+    with catalog_errors("cannot read checkpoints"), engine.connect() as conn:
+        latest = {str(r[0]): int(r[1]) for r in conn.execute(select(ck.log_id, func.max(ck.size))
+                                                              .group_by(ck.log_id))}  # fmt: skip
     out = []
     for c in clients:
         sizes = cosigned_sizes(engine, c.key)
