@@ -19,8 +19,8 @@ import pytest
 from sqlalchemy import select
 
 from archive.catalog.db import make_engine
-from archive.catalog.log_tables import LogEntryRow
 from archive.errors import ArchiveError
+from archive.ledger.tables import LogEntryRow
 from archive.recorder.status_file import read_status_file
 from tests.fixtures.cameras import SimCameraFactory
 

@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 from sqlalchemy import select
 
 from archive.api.media_links import MediaLinks
-from archive.search.tables import SEGMENT
+from archive.ledger.repo import SEGMENT
 from tests.integration.api_support import T0, ApiEnv, api_env_fixture, iso, record_segments  # noqa: F401
 
 P = "/api/v1"
