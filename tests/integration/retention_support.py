@@ -19,10 +19,10 @@ from sqlalchemy import Engine, select
 
 from archive.bootstrap.assemble import assemble_retention
 from archive.catalog.db import make_engine
-from archive.ledger.tables import SegmentRow
 from archive.catalog.migrate import upgrade
 from archive.integrity import MediaInfo
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
+from archive.ledger.tables import SegmentRow
 from archive.model import Camera
 from archive.retention.service import RetentionService
 from archive.retention.settings import RetentionSettings

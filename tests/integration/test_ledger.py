@@ -15,16 +15,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, inspect, select, text, update
 
-from archive.ledger.tables import (
-    GapRow,
-    LogCheckpointRow,
-    LogCosignatureRow,
-    LogEntryRow,
-    LogNodeRow,
-    LogStateRow,
-    SegmentRow,
-    SigningKeyRow,
-)
 from archive.catalog.migrate import downgrade, upgrade
 from archive.errors import ConflictError
 from archive.integrity import (
@@ -41,6 +31,16 @@ from archive.integrity import (
 )
 from archive.ledger import Checkpointer, repo
 from archive.ledger.settings import checkpoint_key, entries_key, latest_checkpoint_key
+from archive.ledger.tables import (
+    GapRow,
+    LogCheckpointRow,
+    LogCosignatureRow,
+    LogEntryRow,
+    LogNodeRow,
+    LogStateRow,
+    SegmentRow,
+    SigningKeyRow,
+)
 from archive.ledger.verify import verify_camera
 from archive.ledger.verify_log import verify_log
 from archive.storage.base import LockMode

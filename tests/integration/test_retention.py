@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from archive.ledger.tables import LogEntryRow
 from archive.errors import ConflictError, ForbiddenError, ObjectLockedError, StorageUnavailableError
+from archive.ledger.tables import LogEntryRow
 from archive.ledger.verify_log import verify_log
 from archive.retention.audit import HoldActor, HoldRole
 from archive.retention.lock import JobLock
