@@ -13,7 +13,7 @@ from archive.audit.query import AuditEventView, AuditFilter, read_events
 from archive.audit.signer import AuditCheckpointer, AuditSigner, SignedHead
 from archive.audit.verify import AuditReport, verify_audit
 from archive.catalog.errors import catalog_errors
-from archive.errors import CatalogConflictError, CatalogError
+from archive.errors import CatalogError
 from archive.integrity.errors import MalformedError
 from archive.integrity.keys import check_key_name
 from archive.ledger.keyring import KeyRing
@@ -64,13 +64,10 @@ class AuditTrail:
     def record_in(self, conn: Connection, record: AuditRecord) -> AuditAppend:
         """Append one record inside the caller's transaction ``conn`` (it commits with the
         action's change, or not at all). The caller calls :meth:`seal` after its commit and before
-        it answers. Raises sqlalchemy's IntegrityError (lost a race: retry the transaction),
-        CatalogError (the caller's transaction must roll back), MalformedError."""
-        try:
-            with catalog_errors("audit append failed, nothing was written"):
-                return self.log.append_in(conn, [record])[0]
-        except CatalogConflictError:
-            raise  # lost a race for the sequence: the caller retries its whole transaction
+        it answers. Raises CatalogConflictError (lost a race for the sequence: the caller retries
+        its whole transaction), CatalogError (the caller's transaction must roll back), MalformedError."""
+        with catalog_errors("audit append failed, nothing was written"):
+            return self.log.append_in(conn, [record])[0]
 
     def seal(self) -> SignedHead | None:
         """Cover every committed entry by a signed head published under COMPLIANCE lock in the
