@@ -9,6 +9,10 @@ can bypass, and the bypass probe says so.
 from __future__ import annotations
 
 import datetime as dt
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +24,9 @@ from archive.errors import ObjectLockedError
 from archive.storage.base import LockMode, Retention
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
+from tests.fixtures.s3 import store_for
+
+ARCHIVE = Path(sys.executable).parent / "archive"
 
 
 @pytest.fixture(scope="module")
@@ -81,3 +88,84 @@ def test_an_old_admin_identity_file_is_replaced_at_start(tmp_path: Path) -> None
             S3Store(weed.endpoint, "AKOLD", "old-secret", secure=False).ping()
         ingest = S3Store(weed.endpoint, weed.credentials.access_key, weed.credentials.secret_key, secure=False)
         assert ingest.put_bytes("media-x", "k", b"x").version_id  # the bucket was made in the admin session
+
+
+def test_bypass_probe_tells_an_admin_key_from_the_service_keys(embedded: Runtime, seaweed: EmbeddedSeaweed) -> None:
+    from archive.storage.bypass_probe import probe_bypass
+
+    media = embedded.config.storage.media_bucket
+    for store in (embedded.store, embedded.retention_store):
+        result = probe_bypass(store, media)
+        assert result.refused and not result.can_bypass, result
+    bucket = f"t-bypass-{dt.datetime.now(dt.UTC):%H%M%S%f}"
+    store_for(seaweed).ensure_bucket(bucket)
+    result = probe_bypass(store_for(seaweed), bucket, identity="the admin key")
+    assert result.can_bypass and "the admin key CAN bypass GOVERNANCE retention" in result.detail
+
+
+def test_health_reports_each_protection(embedded: Runtime) -> None:
+    from archive.health import check_health
+
+    checks = {c.name: c for c in check_health(embedded).checks}
+    assert checks["storage.bypass"].ok, checks["storage.bypass"]
+    assert "archive-ingest cannot bypass" in checks["storage.bypass"].detail
+    assert "archive-retention cannot bypass" in checks["storage.bypass"].detail
+    assert {"storage.lock_mode", "recorder.argv_privacy", "data.file_modes", "api.proxy_trust"} <= set(checks)
+    assert checks["storage.lock_mode"].detail.startswith("GOVERNANCE")
+
+
+def _s3_config(tmp_path: Path, seaweed: EmbeddedSeaweed, extra: str = "") -> Path:
+    tag = dt.datetime.now(dt.UTC).strftime("%H%M%S%f")
+    media, logs = f"bp-media-{tag}", f"bp-logs-{tag}"
+    store_for(seaweed).ensure_bucket(media)
+    store_for(seaweed).ensure_bucket(logs)
+    admin = seaweed.admin_credentials  # an operator who configured the store's Admin key
+    path = tmp_path / "archive.toml"
+    path.write_text(
+        f'[paths]\ndata_dir = "var"\n[storage]\nmode = "s3"\nendpoint = "{seaweed.endpoint}"\n'
+        f'access_key = "{admin.access_key}"\nsecret_key = "{admin.secret_key}"\nsecure = false\n'
+        f'media_bucket = "{media}"\nlog_bucket = "{logs}"\n{extra}', encoding="utf-8")  # fmt: skip
+    return path
+
+
+def test_up_refuses_to_start_with_an_identity_that_can_bypass(seaweed: EmbeddedSeaweed, tmp_path: Path) -> None:
+    cfg = _s3_config(tmp_path, seaweed)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+    subprocess.run([str(ARCHIVE), "--config", str(cfg), "init"], capture_output=True, env=env, timeout=60, check=True)
+    done = subprocess.run([str(ARCHIVE), "--config", str(cfg), "up"], capture_output=True, text=True, env=env,
+                          timeout=120, cwd=tmp_path)  # fmt: skip
+    assert done.returncode == 2, done.stdout + done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.strip()]
+    assert len(errors) == 1 and "Traceback" not in done.stderr, done.stderr
+    assert "refusing to start" in errors[0] and "CAN bypass GOVERNANCE retention" in errors[0]
+    assert "accept_bypass_risk = true" in errors[0]
+    assert admin_secret_absent(done.stdout + done.stderr, seaweed)
+
+
+def admin_secret_absent(text: str, seaweed: EmbeddedSeaweed) -> bool:
+    return seaweed.admin_credentials.secret_key not in text
+
+
+def test_accepting_the_bypass_risk_is_explicit(seaweed: EmbeddedSeaweed, tmp_path: Path) -> None:
+    from archive.health import check_health, refusals
+
+    cfg = load_config(_s3_config(tmp_path, seaweed, "accept_bypass_risk = true\n"), env={})
+    with Runtime(cfg) as rt:
+        report = check_health(rt)
+    check = {c.name: c for c in report.checks}["storage.bypass"]
+    assert check.ok and check.detail.startswith("RISK ACCEPTED ([storage] accept_bypass_risk = true)")
+    assert refusals(report) == []
+
+
+def test_early_deletion_under_governance_waits_for_the_lock(embedded: Runtime) -> None:
+    """The retention identity's delete of a still-locked version (with the bypass header, as the
+    executor sends for an early selection) is refused; once the lock ends the same delete works."""
+    bucket, key, version = _locked_segment(embedded, seconds=3)
+    until = embedded.store.stat(bucket, key, version).retention
+    assert until is not None
+    with pytest.raises(ObjectLockedError):
+        embedded.retention_store.delete_version(bucket, key, version, bypass_governance=True)
+    delay = (until.until - dt.datetime.now(dt.UTC)).total_seconds()
+    time.sleep(max(0.0, delay) + 1.2)
+    embedded.retention_store.delete_version(bucket, key, version, bypass_governance=True)
+    assert version not in {v.version_id for v in embedded.store.list_versions(bucket, key)}
