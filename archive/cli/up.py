@@ -30,7 +30,7 @@ from archive.cli.common import runtime
 from archive.config import Config
 from archive.errors import ConflictError
 from archive.fsmodes import secure_process
-from archive.model import Camera, Owner, OwnerKind
+from archive.model import Camera, Owner, OwnerKind, unrecorded_scheme
 from archive.recorder.status_file import read_status_file, report, status_json, write_status_file
 
 if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
@@ -147,9 +147,14 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         # an earlier run's demo cameras point at simulators that ended with it: replaced below, never recorded
         stale = [] if only else [c for c in cameras if is_demo(c)]
         cameras = [c for c in cameras if c not in stale]
+        unrecorded = {c.id: why for c in cameras if (why := unrecorded_scheme(c.stream_url)) is not None}
+        if only is not None and unrecorded:
+            raise ConflictError(f"camera {only} is not recorded: {unrecorded[only]}")
+        cameras = [c for c in cameras if c.id not in unrecorded]  # an earlier version's http(s) camera
         # one writer per camera: claim before the store, the spool or ffmpeg is touched; released last
         stack.callback(rt.writer_claims.release_all)
         claimed, skipped = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=only is not None)
+        skipped.update(unrecorded)
         for camera_id, why in skipped.items():
             print(f"SKIP {camera_id}: {why}", file=out)
         cameras = [c for c in cameras if c.id in claimed]
