@@ -112,6 +112,17 @@ def test_health_reports_each_protection(embedded: Runtime) -> None:
     assert "archive-retention cannot bypass" in checks["storage.bypass"].detail
     assert {"storage.lock_mode", "recorder.argv_privacy", "data.file_modes", "api.proxy_trust"} <= set(checks)
     assert checks["storage.lock_mode"].detail.startswith("GOVERNANCE")
+    data = embedded.config.data_dir
+    (data / "run").mkdir(mode=0o700, exist_ok=True)
+    (data / "run" / "status.json").write_text("{}", encoding="utf-8")  # as while a service runs
+    mode = data.stat().st_mode & 0o777
+    try:
+        data.chmod(0o755)
+        modes = {c.name: c for c in check_health(embedded).checks}["data.file_modes"]
+        assert not modes.ok and f"{data} is 0755;" in modes.detail and "while the service runs" in modes.detail
+    finally:
+        data.chmod(mode)
+        (data / "run" / "status.json").unlink()
 
 
 def _s3_config(tmp_path: Path, seaweed: EmbeddedSeaweed, extra: str = "") -> Path:
