@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from archive.audit.service import AuditTrail
 from archive.bootstrap.assemble import assemble_exports, assemble_holds, assemble_retention, export_settings
-from archive.bootstrap.store import StoreEndpoint, attach_running, embedded_endpoint, forget_running, publish_running
+from archive.bootstrap.store import StoreEndpoint, find_store
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import require_current, upgrade
 from archive.catalog.registry import RegistryRepository
@@ -154,19 +154,8 @@ class Runtime:
         return part
 
     def _find_store(self) -> StoreEndpoint:
-        s = self.config.storage
-        if s.mode == "s3":
-            return StoreEndpoint(s.endpoint, s.access_key, s.secret_key, s.secure, s.region)
-        attached = attach_running(self.config)
-        if attached is not None:
-            return attached
-        weed = EmbeddedSeaweed(self.config.data_dir / "store", buckets=(s.media_bucket, s.log_bucket))
-        weed.start()  # buckets made in a one-time Admin session; the service identities have no Admin
-        self._stack.callback(forget_running, self.config)
-        self._stack.callback(weed.stop)
-        self._seaweed = weed
-        publish_running(self.config, weed)
-        return embedded_endpoint(weed)
+        endpoint, self._seaweed = find_store(self.config, self._stack)
+        return endpoint
 
     def _open_store(self) -> ObjectStore:
         store = self.store_endpoint().open()

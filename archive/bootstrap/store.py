@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from archive.errors import StorageError
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
 
-__all__ = ["StoreEndpoint", "attach_running", "embedded_endpoint", "forget_running", "publish_running", "state_file"]
+__all__ = ["StoreEndpoint", "attach_running", "embedded_endpoint", "find_store", "forget_running", "publish_running",
+           "state_file"]
 
 
 @dataclass(frozen=True)
@@ -91,3 +93,22 @@ def forget_running(cfg: Config) -> None:
     """Remove the note written by :func:`publish_running`."""
     with contextlib.suppress(OSError):
         state_file(cfg).unlink()
+
+
+def find_store(cfg: Config, stack: ExitStack) -> tuple[StoreEndpoint, EmbeddedSeaweed | None]:
+    """The configured endpoint; else the embedded store another process of this data dir runs;
+    else the embedded store started here (its stop goes on ``stack``; returned as the second
+    value). Its buckets are made in a one-time Admin session: the service identities have no
+    Admin. Raises ToolError if it cannot start, StorageError if an endpoint is wrong."""
+    s = cfg.storage
+    if s.mode == "s3":
+        return StoreEndpoint(s.endpoint, s.access_key, s.secret_key, s.secure, s.region), None
+    attached = attach_running(cfg)
+    if attached is not None:
+        return attached, None
+    weed = EmbeddedSeaweed(cfg.data_dir / "store", buckets=(s.media_bucket, s.log_bucket))
+    weed.start()
+    stack.callback(forget_running, cfg)
+    stack.callback(weed.stop)
+    publish_running(cfg, weed)
+    return embedded_endpoint(weed), weed
