@@ -211,7 +211,8 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
             stack.callback(notifier.close)
         stale_ids = {c.id for c in stale} - {c.id for c in cameras}  # not replaced by this run's simulators
         def skip(c: Camera) -> bool:
-            return c.id in stale_ids or (demo_only and not is_demo(c))
+            return (c.id in stale_ids or (demo_only and not is_demo(c))
+                    or unrecorded_scheme(c.stream_url) is not None)  # an http(s) camera: reported, never recorded
 
         # `record --camera` records one camera: it follows nothing
         follower = None if only else RegistryFollower(rt, recorder, {c.id for c in cameras}, out, skip=skip)
