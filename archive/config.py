@@ -53,6 +53,8 @@ class StorageConfig:
     capacity_bytes: int = 0
     """What the archive may occupy: storage pressure is the sum of its stored objects' sizes against
     this (0: no capacity, no early deletion). Never the filesystem, which others share."""
+    accept_bypass_risk: bool = False
+    """Start even when a store identity can bypass GOVERNANCE retention (``storage.bypass``)."""
 
 
 @dataclass(frozen=True)

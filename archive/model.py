@@ -66,3 +66,16 @@ def us_from_utc(dt: datetime) -> int:
         raise ValueError("naive datetime: every time in the archive is timezone-aware")
     delta = dt - datetime(1970, 1, 1, tzinfo=UTC)
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+RECORDED_SCHEMES = ("rtsp", "rtsps")
+"""The stream URL schemes the recorder records (import refuses others; ``archive up`` skips an
+older camera with another one and reports it)."""
+
+
+def unrecorded_scheme(url: str) -> str | None:
+    """Why a camera with ``url`` is not recorded (its scheme is not RTSP), or None when it is."""
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if scheme in RECORDED_SCHEMES:
+        return None
+    return f"its stream URL scheme {scheme or '(none)'!r} is not recorded (RTSP only: rtsp:// or rtsps://)"

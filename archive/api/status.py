@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from archive.api.ports import CheckResult, HealthCheck, Metric, MetricSource
 from archive.errors import ERRORS, ArchiveError
@@ -17,8 +17,8 @@ from archive.recorder.health import HealthLimits, assess
 from archive.recorder.status import CameraState, RecorderStatus
 from archive.storage.base import ObjectStore
 
-__all__ = ["check_metrics", "ledger_metrics", "recorder_check", "recorder_metrics", "storage_check",
-           "witness_metrics"]
+__all__ = ["check_metrics", "ledger_metrics", "protection_metrics", "recorder_check", "recorder_metrics",
+           "storage_check", "witness_metrics"]
 
 
 class _CachedPing:
@@ -131,6 +131,18 @@ def ledger_metrics(log_sizes: Callable[[], dict[str, int]]) -> MetricSource:
         for cam, size in sorted(sizes.items()):
             yield Metric("archive_log_entries", "entries in the camera's evidence log", "gauge", size,
                          (("camera", cam),))  # fmt: skip
+
+    return samples
+
+
+def protection_metrics(protections: Callable[[], Sequence[Mapping[str, object]]]) -> MetricSource:
+    """``archive_protection_ok{check=...}`` (1/0, open) for each protection the running service
+    checked at its start (``archive up`` publishes them: storage.bypass, file modes, ...)."""
+
+    def samples() -> Iterable[Metric]:
+        for p in protections():
+            yield Metric("archive_protection_ok", "1 when the protection was on at the service's start", "gauge",
+                         1 if p.get("ok") else 0, (("check", str(p.get("name"))),))  # fmt: skip
 
     return samples
 

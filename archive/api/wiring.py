@@ -8,7 +8,7 @@ adds the health checks and metric sources of what the process runs (the recorder
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
 from archive.api.deps import ApiDeps, ApiSettings
@@ -17,6 +17,7 @@ from archive.api.ports import HealthCheck, MetricSource
 from archive.api.status import (
     check_metrics,
     ledger_metrics,
+    protection_metrics,
     recorder_check,
     recorder_metrics,
     storage_check,
@@ -46,7 +47,8 @@ def api_settings(cfg: ApiConfig, runtime: Runtime) -> ApiSettings:
 
 
 def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | None = None,
-               retention_plan: Callable[[], Plan] | None = None, checkpoint_audit: bool = True) -> ApiDeps:  # fmt: skip
+               retention_plan: Callable[[], Plan] | None = None, checkpoint_audit: bool = True,
+               protections: Callable[[], Sequence[Mapping[str, object]]] | None = None) -> ApiDeps:  # fmt: skip
     """Everything the API needs, from the runtime's parts.
 
     Starts (or attaches to) the store; reads (or makes) the media-link key. Raises ConfigError,
@@ -68,6 +70,8 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
         limits = HealthLimits.from_config(rt.config.recorder)
         checks.append(recorder_check(recorder_status, limits))
         sources.append(recorder_metrics(recorder_status, limits))
+    if protections is not None:
+        sources.append(protection_metrics(protections))
     return ApiDeps(
         identity=rt.identity, search=rt.search, audit=rt.audit, settings=api_settings(rt.config.api, rt),
         registry=rt.registry, media=store, media_key=load_link_key(rt.config.data_dir / "keys" / "media-links.key"),

@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 
 from archive.audit.service import AuditTrail
 from archive.bootstrap.assemble import assemble_exports, assemble_holds, assemble_retention, export_settings
-from archive.bootstrap.store import StoreEndpoint, attach_running, forget_running, publish_running
+from archive.bootstrap.store import StoreEndpoint, find_store
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import require_current, upgrade
 from archive.catalog.registry import RegistryRepository
@@ -51,7 +51,6 @@ from archive.search.service import SearchLimits, SearchService
 from archive.secretbox import SecretBox
 from archive.storage.base import ObjectStore
 from archive.storage.deferred import DeferredStore
-from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
 
 __all__ = ["Runtime"]
@@ -148,28 +147,18 @@ class Runtime:
 
     # -- storage ----------------------------------------------------------------------------
     def store_endpoint(self) -> StoreEndpoint:
-        """Where the store is; starts the embedded SeaweedFS unless one already serves this data dir.
+        """Where the store is (found once); starts the embedded SeaweedFS unless one already serves
+        this data dir. Raises ToolError if it cannot start, StorageError if an endpoint is wrong."""
+        part = self._part("store_endpoint", self._find_store)
+        assert isinstance(part, StoreEndpoint)
+        return part
 
-        Raises ToolError if it cannot start, StorageError if a configured endpoint is wrong.
-        """
-        s = self.config.storage
-        if s.mode == "s3":
-            return StoreEndpoint(s.endpoint, s.access_key, s.secret_key, s.secure, s.region)
-        attached = attach_running(self.config)
-        if attached is not None:
-            return attached
-        weed = EmbeddedSeaweed(self.config.data_dir / "store")
-        weed.start()
-        self._stack.callback(forget_running, self.config)
-        self._stack.callback(weed.stop)
-        self._seaweed = weed
-        publish_running(self.config, weed)
-        return StoreEndpoint(weed.endpoint, weed.access_key, weed.secret_key, False, "")
+    def _find_store(self) -> StoreEndpoint:
+        endpoint, self._seaweed = find_store(self.config, self._stack)
+        return endpoint
 
     def _open_store(self) -> ObjectStore:
-        ep = self.store_endpoint()
-        store = S3Store(endpoint=ep.endpoint, access_key=ep.access_key, secret_key=ep.secret_key,
-                        secure=ep.secure, region=ep.region or None)  # fmt: skip
+        store = self.store_endpoint().open()
         store.ensure_bucket(self.config.storage.media_bucket, object_lock=True)
         store.ensure_bucket(self.config.storage.log_bucket, object_lock=True)
         return store
@@ -178,6 +167,17 @@ class Runtime:
     def deferred_store(self) -> DeferredStore:
         """The store as the parts get it: opened (started) at its first call."""
         part = self._part("store", lambda: DeferredStore(self._open_store))
+        assert isinstance(part, DeferredStore)
+        return part
+
+    def _open_retention_store(self) -> ObjectStore:
+        _ = self.store  # the buckets are ensured (with the service identity) first
+        return self.store_endpoint().open(retention=True)
+
+    @property
+    def retention_store(self) -> DeferredStore:
+        """The store with the retention identity (``archive-retention``): retention and holds."""
+        part = self._part("retention_store", lambda: DeferredStore(self._open_retention_store))
         assert isinstance(part, DeferredStore)
         return part
 
@@ -274,7 +274,7 @@ class Runtime:
     @property
     def holds(self) -> HoldService:
         """Legal holds (shared by retention, exports and the API)."""
-        part = self._part("holds", lambda: assemble_holds(engine=self.engine, store=self.deferred_store,
+        part = self._part("holds", lambda: assemble_holds(engine=self.engine, store=self.retention_store,
                                                           cameras=self.registry.cameras,
                                                           settings=self.retention_settings, now=self._now,
                                                           audit=self.audit))
@@ -285,7 +285,7 @@ class Runtime:
     def retention(self) -> RetentionService:
         """Retention executor and planner over the catalog, store and logs, with the runtime's holds."""
         part = self._part("retention", lambda: assemble_retention(
-            engine=self.engine, store=self.deferred_store, ledger=self.ledger, cameras=self.registry.cameras,
+            engine=self.engine, store=self.retention_store, ledger=self.ledger, cameras=self.registry.cameras,
             settings=self.retention_settings, now=self._now, policies=self.policies, holds=self.holds))
         assert isinstance(part, RetentionService)
         return part

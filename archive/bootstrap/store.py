@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,21 +15,40 @@ from archive.errors import StorageError
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import EmbeddedSeaweed
 
-__all__ = ["StoreEndpoint", "attach_running", "forget_running", "publish_running", "state_file"]
+__all__ = ["StoreEndpoint", "attach_running", "embedded_endpoint", "find_store", "forget_running", "publish_running",
+           "state_file"]
 
 
 @dataclass(frozen=True)
 class StoreEndpoint:
-    """How to reach the object store."""
+    """How to reach the object store; the retention key pair is the first one when not given (a
+    configured ``s3`` endpoint has one identity; the embedded store has ``archive-retention``)."""
 
     endpoint: str
     access_key: str
     secret_key: str
     secure: bool
     region: str
+    retention_access_key: str = ""
+    retention_secret_key: str = ""
 
     def __repr__(self) -> str:
         return f"StoreEndpoint(endpoint={self.endpoint!r}, access_key='***', secret_key='***')"
+
+    def open(self, *, retention: bool = False) -> S3Store:
+        """A client with the service (or, with ``retention``, the retention) identity. Raises StorageError."""
+        ak, sk = self.access_key, self.secret_key
+        if retention and self.retention_access_key:
+            ak, sk = self.retention_access_key, self.retention_secret_key
+        return S3Store(endpoint=self.endpoint, access_key=ak, secret_key=sk, secure=self.secure,
+                       region=self.region or None)  # fmt: skip
+
+
+def embedded_endpoint(weed: EmbeddedSeaweed) -> StoreEndpoint:
+    """The endpoint of a running embedded store with its two service identities."""
+    ids = weed.identities
+    return StoreEndpoint(weed.endpoint, ids.ingest.access_key, ids.ingest.secret_key, False, "",
+                         ids.retention.access_key, ids.retention.secret_key)  # fmt: skip
 
 
 def _pid_alive(pid: int) -> bool:
@@ -54,10 +74,11 @@ def attach_running(cfg: Config) -> StoreEndpoint | None:
         return None
     if not isinstance(state, dict) or not _pid_alive(int(state.get("pid", 0))):
         return None
-    ak, sk = EmbeddedSeaweed.read_credentials(cfg.data_dir / "store")
-    ep = StoreEndpoint(str(state["endpoint"]), ak, sk, False, "")
+    ids = EmbeddedSeaweed.read_identities(cfg.data_dir / "store")
+    ep = StoreEndpoint(str(state["endpoint"]), ids.ingest.access_key, ids.ingest.secret_key, False, "",
+                       ids.retention.access_key, ids.retention.secret_key)  # fmt: skip
     try:
-        S3Store(endpoint=ep.endpoint, access_key=ak, secret_key=sk, secure=False).ping()
+        ep.open().ping()
     except StorageError:
         return None
     return ep
@@ -72,3 +93,22 @@ def forget_running(cfg: Config) -> None:
     """Remove the note written by :func:`publish_running`."""
     with contextlib.suppress(OSError):
         state_file(cfg).unlink()
+
+
+def find_store(cfg: Config, stack: ExitStack) -> tuple[StoreEndpoint, EmbeddedSeaweed | None]:
+    """The configured endpoint; else the embedded store another process of this data dir runs;
+    else the embedded store started here (its stop goes on ``stack``; returned as the second
+    value). Its buckets are made in a one-time Admin session: the service identities have no
+    Admin. Raises ToolError if it cannot start, StorageError if an endpoint is wrong."""
+    s = cfg.storage
+    if s.mode == "s3":
+        return StoreEndpoint(s.endpoint, s.access_key, s.secret_key, s.secure, s.region), None
+    attached = attach_running(cfg)
+    if attached is not None:
+        return attached, None
+    weed = EmbeddedSeaweed(cfg.data_dir / "store", buckets=(s.media_bucket, s.log_bucket))
+    weed.start()
+    stack.callback(forget_running, cfg)
+    stack.callback(weed.stop)
+    publish_running(cfg, weed)
+    return embedded_endpoint(weed), weed

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from archive.config import Config, load_config
-from archive.errors import ERRORS, NotFoundError, ToolError
+from archive.errors import ERRORS, NotFoundError, NotRunningError, ToolError
 
 if TYPE_CHECKING:
     from archive.recorder.status import RecorderStatus
@@ -144,6 +144,19 @@ def _published_status(cfg: Config) -> Callable[[], RecorderStatus]:
     return status
 
 
+def _published_protections(cfg: Config) -> Callable[[], list[dict[str, object]]]:
+    from archive.cli.up import read_status
+
+    def protections() -> list[dict[str, object]]:
+        try:
+            found = read_status(cfg).get("protections")
+        except NotRunningError:
+            return []
+        return [p for p in found if isinstance(p, dict)] if isinstance(found, list) else []
+
+    return protections
+
+
 def main(argv: list[str] | None = None) -> int:
     """Serve the API of the ``archive up`` whose pid is ``--parent``; returns the exit code."""
     from archive.api.app import create_app
@@ -169,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         cfg = load_config()
         with Runtime(cfg, export_builder=False) as rt:  # the parent builds exports (its runner polls)
-            app = create_app(build_deps(rt, recorder_status=_published_status(cfg)), pages=pages_of(rt))
+            app = create_app(build_deps(rt, recorder_status=_published_status(cfg),
+                                        protections=_published_protections(cfg)), pages=pages_of(rt))  # fmt: skip
             started = run_server(server_config(app, cfg.api.host, cfg.api.port, ServerLimits.of(cfg.api)), ready)
     except ERRORS as exc:
         print(f"error: API process: {exc}", file=sys.stderr)

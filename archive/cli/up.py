@@ -21,15 +21,16 @@ import resource
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import runtime
 from archive.config import Config
+from archive.errors import ConflictError
 from archive.fsmodes import secure_process
-from archive.model import Camera, Owner, OwnerKind
+from archive.model import Camera, Owner, OwnerKind, unrecorded_scheme
 from archive.recorder.status_file import read_status_file, report, status_json, write_status_file
 
 if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
@@ -113,13 +114,14 @@ def _raise_descriptor_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _publish(path: Path, recorder: Recorder, limits: HealthLimits,
-             skipped: dict[str, str]) -> tuple[RecorderStatus | None, RecorderHealth | None]:  # fmt: skip
+def _publish(path: Path, recorder: Recorder, limits: HealthLimits, skipped: dict[str, str],
+             protections: Sequence[Mapping[str, object]] = (),
+             ) -> tuple[RecorderStatus | None, RecorderHealth | None]:  # fmt: skip
     """Take and publish the recorder's status (and the health it holds); an OSError (e.g. EMFILE, a
     full disk) is logged, never raised: publishing status must not end the service."""
     try:
         status = recorder.status()
-        health = write_status_file(path, status, limits, skipped)
+        health = write_status_file(path, status, limits, skipped, protections)
     except OSError as exc:
         log.error("recorder status not published: %s", exc)
         return None, None
@@ -133,7 +135,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     """
     from archive.cli.api_child import ApiProcess
     from archive.cli.follow import FOLLOW_EVERY_S, RegistryFollower
-    from archive.health import check_health
+    from archive.health import PROTECTIONS, check_health, refusals
     from archive.recorder.health import HealthLimits
     from archive.recorder.notify import webhook_notifier
     from archive.sim.cameras import SimulatedCameraSet
@@ -145,9 +147,14 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         # an earlier run's demo cameras point at simulators that ended with it: replaced below, never recorded
         stale = [] if only else [c for c in cameras if is_demo(c)]
         cameras = [c for c in cameras if c not in stale]
+        unrecorded = {c.id: why for c in cameras if (why := unrecorded_scheme(c.stream_url)) is not None}
+        if only is not None and unrecorded:
+            raise ConflictError(f"camera {only} is not recorded: {unrecorded[only]}")
+        cameras = [c for c in cameras if c.id not in unrecorded]  # an earlier version's http(s) camera
         # one writer per camera: claim before the store, the spool or ffmpeg is touched; released last
         stack.callback(rt.writer_claims.release_all)
         claimed, skipped = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=only is not None)
+        skipped.update(unrecorded)
         for camera_id, why in skipped.items():
             print(f"SKIP {camera_id}: {why}", file=out)
         cameras = [c for c in cameras if c.id in claimed]
@@ -155,6 +162,9 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         report = check_health(rt)
         for c in report.checks:
             print(f"{'ok  ' if c.ok else 'FAIL'} {c.name:<22} {c.detail}", file=out)
+        for sentence in refusals(report):  # a protection that is off and not accepted: do not run
+            raise ConflictError(f"refusing to start: {sentence}")
+        protections = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks if c.name in PROTECTIONS]
         if only is None and (demo or not cameras) and not skipped:
             print("no cameras registered: starting simulated cameras" if not demo else "demo mode", file=out)
             if stale:
@@ -186,7 +196,8 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         stack.callback(recorder.stop)
         publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
         stack.callback(lambda: publish.unlink(missing_ok=True))
-        _publish(publish, recorder, limits, skipped | rt.writer_claims.lost())  # the API process reads it at once
+        # the API process reads it at once
+        _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections)
         api = ApiProcess(cfg, out)  # the API in its own process: what it suffers never stops a camera
         stack.callback(api.stop)
         api.start()
@@ -200,7 +211,8 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
             stack.callback(notifier.close)
         stale_ids = {c.id for c in stale} - {c.id for c in cameras}  # not replaced by this run's simulators
         def skip(c: Camera) -> bool:
-            return c.id in stale_ids or (demo_only and not is_demo(c))
+            return (c.id in stale_ids or (demo_only and not is_demo(c))
+                    or unrecorded_scheme(c.stream_url) is not None)  # an http(s) camera: reported, never recorded
 
         # `record --camera` records one camera: it follows nothing
         follower = None if only else RegistryFollower(rt, recorder, {c.id for c in cameras}, out, skip=skip)
@@ -211,7 +223,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
             if time.monotonic() < next_status:
                 continue
             next_status = time.monotonic() + STATUS_FILE_EVERY_S
-            status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost())
+            status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections)
             api.supervise()
             if status is not None and health is not None and notifier is not None:
                 notifier.observe(health, status.taken_at)

@@ -139,16 +139,20 @@ class ExportRecord:
             return None
         return min(1.0, self.progress_done / self.progress_total) if self.progress_total else 0.0
 
-    def view(self) -> ExportView:
-        """The API's view of this export."""
+    def view(self, owner: str | None = None) -> ExportView:
+        """The API's view of this export; for ``owner``'s staff only that owner's cameras and
+        approvals (another owner's camera ids are not theirs to know)."""
         approvals = tuple(
             f"{a.owner_id}: {a.decision or 'pending'} ({a.rule.value}"
             + (f", by {a.actor} at {format_time(utc_from_us(a.at_us))}" if a.actor and a.at_us else "") + ")"
-            for a in self.approvals
+            for a in self.approvals if owner is None or a.owner_id == owner
         )
+        cameras = tuple(c for c, o in self.cameras if owner is None or o == owner)
+        hidden = len(self.cameras) - len(cameras)
         notes = tuple(x for x in (self.error and f"build failed: {self.error}",
-                                  self.hold_id is not None and f"legal hold {self.hold_id}") if x)  # fmt: skip
-        return ExportView(self.id, self.case_id, self.status.value, self.camera_ids, self.start_us, self.end_us,
+                                  self.hold_id is not None and f"legal hold {self.hold_id}",
+                                  hidden and f"{hidden} camera(s) of other owners not shown") if x)  # fmt: skip
+        return ExportView(self.id, self.case_id, self.status.value, cameras, self.start_us, self.end_us,
                           self.requested_by, self.requested_agency, self.requested_us, approvals, self.progress,
                           self.package_sha256, self.package_size, notes,
                           error=self.error if self.status is ExportStatus.FAILED else None)  # fmt: skip

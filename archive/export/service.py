@@ -118,17 +118,21 @@ class ExportService:
     def list(self, who: Principal, scope: CameraScope) -> list[ExportView]:
         """Exports ``who`` may see, newest first."""
         require(who, Permission.EXPORTS_READ)
-        return [r.view() for r in self.records() if self.sees(who, r)]
+        return [r.view(who.only_owner) for r in self.records() if self.sees(who, r)]
 
     def get(self, who: Principal, scope: CameraScope, export_id: str) -> ExportView:
         """One export. Raises NotFoundError."""
         require(who, Permission.EXPORTS_READ)
-        return self.visible(who, export_id).view()
+        return self.visible(who, export_id).view(who.only_owner)
 
     def custody_lines(self, who: Principal, export_id: str) -> builtins.list[bytes]:
-        """The whole custody log (the package's events and those after). Raises NotFoundError."""
+        """The whole custody log (package events and later). Raises NotFoundError; ForbiddenError to
+        owner staff when it also covers other owners' cameras (it names them; signed lines stay whole)."""
         require(who, Permission.EXPORTS_READ)
-        self.visible(who, export_id)
+        rec = self.visible(who, export_id)
+        if who.only_owner is not None and rec.owner_ids - {who.owner_id}:
+            raise ForbiddenError(f"the custody log of export {export_id} names cameras of other owners: owner staff "
+                                 "do not read it (an auditor or the requesting agency can give it)")  # fmt: skip
         return self.custody.lines(export_id)
 
     # -- requesting ------------------------------------------------------------------------
@@ -217,7 +221,7 @@ class ExportService:
             self.custody.mirror(export_id, event, by, d)
         if status is ExportStatus.APPROVED and self.on_approved is not None:
             self.on_approved(export_id)
-        return self.record(export_id).view()
+        return self.record(export_id).view(who.only_owner)
 
     # -- deciding --------------------------------------------------------------------------
     def decide(self, who: Principal, scope: CameraScope, export_id: str, approve: bool, reason: str, *,
@@ -266,7 +270,7 @@ class ExportService:
                 self.release_hold(export_id, actor, f"export {export_id} refused by {who.user_id}: {reason.strip()}")
             except ERRORS as exc:  # the refusal stands; release_refused_holds retries
                 log.error("export %s refused, but its legal hold %s was not released: %s", export_id, rec.hold_id, exc)
-        return self.record(export_id).view()
+        return self.record(export_id).view(who.only_owner)
 
     # -- withdrawing -------------------------------------------------------------------------
     WITHDRAWABLE = (ExportStatus.REQUESTED, ExportStatus.APPROVED, ExportStatus.FAILED)
@@ -304,7 +308,7 @@ class ExportService:
             self.release_hold(export_id, actor, f"export {export_id} withdrawn by {who.user_id}: {reason.strip()}")
         except ERRORS as exc:  # the withdrawal stands; release_refused_holds retries
             log.error("export %s withdrawn, but its legal hold %s was not released: %s", export_id, rec.hold_id, exc)
-        return self.record(export_id).view()
+        return self.record(export_id).view(who.only_owner)
 
     # -- releasing the hold of a refused export --------------------------------------------
     def release_hold(self, export_id: str, actor: Actor, reason: str) -> bool:

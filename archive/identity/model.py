@@ -41,6 +41,11 @@ class Principal:
     token_id: str
     confirmed: bool = True
 
+    @property
+    def only_owner(self) -> str | None:
+        """The owner whose cameras alone this caller may see named (owner staff), else None."""
+        return self.owner_id if self.role is Role.OWNER else None
+
 
 @dataclass(frozen=True)
 class UserView:

@@ -13,7 +13,7 @@ import dataclasses
 import json
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
@@ -27,17 +27,21 @@ STALE_S: Final = 30.0
 
 
 def write_status_file(path: Path, status: RecorderStatus, limits: HealthLimits,
-                      skipped: Mapping[str, str] | None = None) -> RecorderHealth:  # fmt: skip
+                      skipped: Mapping[str, str] | None = None,
+                      protections: Sequence[Mapping[str, object]] = ()) -> RecorderHealth:  # fmt: skip
     """Atomically publish the snapshot, scrubbed of credentials, in a file of mode 0600; returns the
-    health it holds. ``skipped``: cameras not recorded because another live process holds their
-    writer claim (each is a problem). Raises OSError."""
+    health it holds. ``skipped``: cameras not recorded (another live process holds their writer
+    claim, or their URL is refused), each a problem. ``protections``: the start's protection checks
+    (``name``, ``ok``, ``detail``; archive.health), each one off a problem. Raises OSError."""
     health = assess(status, limits)
     data = dataclasses.asdict(status)
     data["pid"] = os.getpid()
     data["spool_alarm"] = status.spool_alarm
     data["skipped"] = [{"camera_id": k, "reason": v} for k, v in sorted((skipped or {}).items())]
+    data["protections"] = [dict(p) for p in protections]
     data["problems"] = list(health.problems) + [f"camera {k} is not recorded: {v}"
                                                 for k, v in sorted((skipped or {}).items())]  # fmt: skip
+    data["problems"] += [f"protection {p['name']} is off: {p['detail']}" for p in protections if not p["ok"]]
     data["health"] = [dataclasses.asdict(c) for c in health.cameras]
     write_private(path, json.dumps(scrub_tree(data), default=str, indent=1).encode("utf-8"))
     return health

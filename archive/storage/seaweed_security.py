@@ -1,4 +1,4 @@
-"""Secret material for the embedded SeaweedFS: the S3 identity file and the lock-down config.
+"""Secret material for the embedded SeaweedFS: the lock-down config (identities: seaweed_identities).
 
 SeaweedFS enforces S3 object lock only in its S3 gateway. Its filer, volume and master servers
 have their own HTTP and gRPC ports that bypass the S3 layer (a filer ``DELETE`` removed a
@@ -32,8 +32,6 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from archive.errors import ToolError
 
-S3_ACTIONS = ("Admin", "Read", "List", "Tagging", "Write", "WriteAcp", "ReadAcp")
-_IDENTITY_NAME = "archive"
 # Every [grpc.<component>] section SeaweedFS reads (weed scaffold -config=security).
 _GRPC_COMPONENTS = (
     "volume",
@@ -55,7 +53,7 @@ SECURITY_FILE = "security.toml"
 
 @dataclass(frozen=True)
 class S3Credentials:
-    """The access key pair of the embedded store's one identity (the secret is never in repr)."""
+    """One S3 access key pair (the secret is never in repr)."""
 
     access_key: str
     secret_key: str = field(repr=False)
@@ -74,42 +72,6 @@ def write_private(path: Path, data: bytes) -> None:
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
-
-
-def load_or_create_identity(path: Path) -> S3Credentials:
-    """Return the credentials in the S3 identity file ``path``, generating it on first use.
-
-    The file is SeaweedFS's ``-s3.config`` format with exactly one identity. It is created with
-    mode 0600 and tightened to 0600 if found looser. Raises :class:`ToolError` if it exists but is
-    unreadable or malformed (it is never silently replaced: that would lock out the archive).
-    """
-    if path.exists():
-        try:
-            if path.stat().st_mode & 0o077:
-                path.chmod(0o600)
-            doc = json.loads(path.read_text(encoding="utf-8"))
-            cred = doc["identities"][0]["credentials"][0]
-            access, secret = cred["accessKey"], cred["secretKey"]
-        except (OSError, ValueError, KeyError, IndexError, TypeError) as exc:
-            raise ToolError(f"SeaweedFS identity file {path} is unreadable or malformed: {exc}") from exc
-        if not isinstance(access, str) or not isinstance(secret, str) or not access or not secret:
-            raise ToolError(f"SeaweedFS identity file {path} has an empty access key or secret")
-        return S3Credentials(access, secret)
-    creds = S3Credentials("AK" + secrets.token_hex(9).upper(), secrets.token_urlsafe(30))
-    doc = {
-        "identities": [
-            {
-                "name": _IDENTITY_NAME,
-                "credentials": [{"accessKey": creds.access_key, "secretKey": creds.secret_key}],
-                "actions": list(S3_ACTIONS),
-            }
-        ]
-    }
-    try:
-        write_private(path, json.dumps(doc, indent=2).encode("utf-8"))
-    except OSError as exc:
-        raise ToolError(f"cannot write SeaweedFS identity file {path}: {exc}") from exc
-    return creds
 
 
 def _pem_cert(cert: x509.Certificate) -> bytes:

@@ -16,6 +16,7 @@ import pytest
 
 from archive.sim.cameras import SimulatedCameraSet
 from archive.storage.seaweed import EmbeddedSeaweed
+from tests.fixtures.s3 import service_store_for
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 CAM = "dishub-002"
@@ -51,6 +52,7 @@ def _config(path: Path, data_dir: str, seaweed: EmbeddedSeaweed, media: str, log
 def test_second_recorder_of_a_camera_refuses_and_the_log_verifies(seaweed: EmbeddedSeaweed, tmp_path: Path) -> None:
     tag = uuid.uuid4().hex[:10]
     media, logs = f"ow-media-{tag}", f"ow-logs-{tag}"
+    service_store_for(seaweed, media, logs)  # the service identity (in the configs) cannot make buckets
     # two processes on one catalog and one store, each with its own data dir (spool), as on two hosts
     cfg_a = _config(tmp_path / "a.toml", "var-a", seaweed, media, logs)
     cfg_b = _config(tmp_path / "b.toml", "var-b", seaweed, media, logs)

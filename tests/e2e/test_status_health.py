@@ -83,7 +83,7 @@ def recorder_check(port: int) -> dict[str, object]:
 
 @pytest.fixture
 def own_seaweed(tmp_path: Path) -> Iterator[EmbeddedSeaweed]:
-    server = EmbeddedSeaweed(tmp_path / "seaweed")
+    server = EmbeddedSeaweed(tmp_path / "seaweed", buckets=("archive-media", "archive-log"))
     server.start()
     yield server
     server.stop()

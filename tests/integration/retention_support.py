@@ -123,17 +123,19 @@ class REnv:
 
 
 def make_renv(url: str, store: ObjectStore, tmp_path: Path, owners: dict[str, str] | None = None,
-              origin_prefix: str | None = None, own_log_bucket: bool = False) -> REnv:
+              origin_prefix: str | None = None, own_log_bucket: bool = False,
+              admin: ObjectStore | None = None) -> REnv:
     """A fresh catalog + ledger over the shared buckets; cameras ``<tag>-<name>`` of the given owners.
     Log origins are ``<tag>.archive/...`` unless ``origin_prefix`` is given (the CLI uses the default).
-    ``own_log_bucket``: a log bucket of its own (an archive whose audit trail publishes its head there)."""
+    ``own_log_bucket``: a log bucket of its own (an archive whose audit trail publishes its head there).
+    ``admin`` makes the buckets when ``store`` is a service identity (which cannot)."""
     engine = make_engine(url)
     upgrade(engine)
-    media, logs = shared_buckets(store)
+    media, logs = shared_buckets(admin or store)
     tag = f"t{uuid.uuid4().hex[:8]}"
     if own_log_bucket:
         logs = f"ret-logs-{tag}"
-        store.ensure_bucket(logs, object_lock=True)
+        (admin or store).ensure_bucket(logs, object_lock=True)
     settings = LedgerSettings(origin_prefix=origin_prefix or f"{tag}.archive", media_bucket=media, log_bucket=logs,
                               log_retention=timedelta(days=1))
     ledger = Ledger(engine, store, SecretBox.from_key_file(tmp_path / "keys" / "credentials.key"), settings,

@@ -114,7 +114,7 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
                                                  in f for ch in res["checks"] for f in ch["failures"]), res
             assert c.post(f"{P}/exports/verify", params={"witness": "nonsense"}, content=data,
                           headers=tok["legal1"]).status_code == 400  # fmt: skip
-            lines = c.get(f"{P}/exports/{eid}/custody", headers=tok["own1"]).text.splitlines()
+            lines = c.get(f"{P}/exports/{eid}/custody", headers=tok["legal1"]).text.splitlines()
             events = [__import__("json").loads(x)["event"] for x in lines]
             assert events.count("downloaded") == 3 and events.count("verified") == 3
             assert '"from":"testclient"' in lines[0]
@@ -150,3 +150,27 @@ def test_refusal_over_the_api_releases_the_hold(env: xs.XEnv) -> None:
                                                                headers=tok["inv1"]).text.splitlines()]  # fmt: skip
         assert [e["event"] for e in events][-2:] == ["refused", "hold_released"]
         assert events[-1]["detail"]["legal_hold"] == hold and events[-1]["from"] == "testclient"
+
+
+def test_owner_staff_see_only_their_own_cameras_of_a_multi_owner_export(env: xs.XEnv) -> None:
+    """Issue 14 item 13: mall staff approve their part of a police export that also covers a Dishub
+    camera; no answer they get names the other owner's camera (nor that owner)."""
+    app, tok = _app(env)
+    with TestClient(app) as c:
+        body = {"case_id": "LP/11/2025", "legal_basis": "KUHAP art. 43", "reason": "robbery",
+                "cameras": ["cam-a", "mall-1"], "start": "2025-03-14T09:00:01Z", "end": "2025-03-14T09:00:15Z"}
+        eid = c.post(f"{P}/exports", json=body, headers=tok["inv1"]).json()["id"]
+        answers = [c.get(f"{P}/exports", headers=tok["own1"]), c.get(f"{P}/exports/{eid}", headers=tok["own1"]),
+                   c.post(f"{P}/exports/{eid}/decision", json={"approve": True, "reason": "ok"}, headers=tok["own1"])]
+        for r in answers:
+            assert r.status_code in (200, 201), r.text
+            assert "cam-a" not in r.text and "dishub" not in r.text, r.text
+        listed = [e for e in answers[0].json()["items"] if e["id"] == eid]
+        assert listed and listed[0]["cameras"] == ["mall-1"]
+        assert answers[1].json()["cameras"] == ["mall-1"]
+        assert all(a.startswith("mall: ") for a in answers[2].json()["approvals"])
+        custody = c.get(f"{P}/exports/{eid}/custody", headers=tok["own1"])
+        assert custody.status_code == 403 and "cam-a" not in custody.text, custody.text
+        assert "names cameras of other owners" in custody.text
+        mine = c.get(f"{P}/exports/{eid}", headers=tok["inv1"]).json()  # the requesting agency sees all
+        assert mine["cameras"] == ["cam-a", "mall-1"]

@@ -18,6 +18,7 @@ from archive.ledger.service import Ledger
 from archive.ledger.settings import ledger_settings
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.claims import claiming_writer
+from tests.fixtures.s3 import service_store_for
 from tests.integration import export_support as xs
 
 
@@ -29,6 +30,7 @@ def _run(cfg: Path, *argv: str) -> tuple[int, str]:
 def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> None:
     creds = seaweed.credentials
     tag = uuid.uuid4().hex[:8]
+    service_store_for(seaweed, f"clim-{tag}", f"clil-{tag}")  # the service identity cannot make buckets
     cfg = tmp_path / "archive.toml"
     cfg.write_text(
         f'[paths]\ndata_dir = "{tmp_path / "var"}"\n'

@@ -20,7 +20,7 @@ from archive.storage.base import ObjectStore
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
 from tests.fixtures.memory_sink import MemorySink
-from tests.fixtures.s3 import store_for
+from tests.fixtures.s3 import service_store_for
 from tests.integration.test_recorder import SEGMENT_SECONDS, assert_covered, gaps, make_recorder, segments, wait_until
 
 
@@ -130,7 +130,7 @@ def test_a_frozen_camera_is_a_timeout_not_a_recorder_stop(
 @pytest.fixture
 def own_seaweed(tmp_path: Path) -> Iterator[EmbeddedSeaweed]:
     """A SeaweedFS of this test alone, so stopping it disturbs no other test."""
-    server = EmbeddedSeaweed(tmp_path / "seaweed")
+    server = EmbeddedSeaweed(tmp_path / "seaweed", buckets=("media",))  # made in its one-time Admin session
     server.start()
     yield server
     server.stop()
@@ -140,7 +140,7 @@ def test_a_full_spool_with_the_store_stopped_is_spool_full(
     sim_cameras: SimCameraFactory, own_seaweed: EmbeddedSeaweed, tmp_path: Path
 ) -> None:
     (cam,) = sim_cameras(1, "h264")
-    store = store_for(own_seaweed)
+    store = service_store_for(own_seaweed)  # the identity the service runs with
     store.ensure_bucket("media", object_lock=True)
     spec = RecordingSpec.create("cam-p", cam.url, segment_seconds=2)
     sink = MemorySink()
@@ -170,7 +170,7 @@ def test_an_outage_ingested_only_after_a_restart_keeps_its_reason(
     sim_cameras: SimCameraFactory, own_seaweed: EmbeddedSeaweed, tmp_path: Path
 ) -> None:
     (cam,) = sim_cameras(1, "h264")
-    store = store_for(own_seaweed)
+    store = service_store_for(own_seaweed)  # the identity the service runs with
     store.ensure_bucket("media", object_lock=True)
     spec = RecordingSpec.create("cam-k", cam.url, segment_seconds=2)
     sink, root = MemorySink(), tmp_path / "spool"

@@ -23,7 +23,7 @@ from archive.storage.base import ObjectStore
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
 from tests.fixtures.memory_sink import MemorySink
-from tests.fixtures.s3 import store_for
+from tests.fixtures.s3 import service_store_for
 from tests.integration.test_recorder import (
     CONTIGUOUS_S,
     SEGMENT_SECONDS,
@@ -206,7 +206,7 @@ def test_sigkill_of_recorder_and_ffmpeg_then_restart_ingests_the_partial_segment
 @pytest.fixture
 def own_seaweed(tmp_path: Path) -> Iterator[EmbeddedSeaweed]:
     """A SeaweedFS of this test alone, so stopping it disturbs no other test."""
-    server = EmbeddedSeaweed(tmp_path / "seaweed")
+    server = EmbeddedSeaweed(tmp_path / "seaweed", buckets=("media",))  # made in its one-time Admin session
     server.start()
     yield server
     server.stop()
@@ -216,7 +216,7 @@ def test_store_down_spool_grows_nothing_is_lost_and_it_drains_when_back(
     sim_cameras: SimCameraFactory, own_seaweed: EmbeddedSeaweed, tmp_path: Path
 ) -> None:
     (cam,) = sim_cameras(1, "h264")
-    store = store_for(own_seaweed)
+    store = service_store_for(own_seaweed)  # the identity the service runs with
     store.ensure_bucket("media", object_lock=True)
     spec = RecordingSpec.create("cam-s", cam.url, segment_seconds=2)
     sink = MemorySink()

@@ -30,8 +30,9 @@ LEGAL = HoldActor("citra", HoldRole.LEGAL)
 
 
 @pytest.fixture
-def renv(catalog_url: str, s3_store, tmp_path: Path):
-    env = make_renv(catalog_url, s3_store, tmp_path)
+def renv(catalog_url: str, s3_store, retention_store, tmp_path: Path):
+    """Retention runs with the service's ``archive-retention`` identity (no governance bypass)."""
+    env = make_renv(catalog_url, retention_store, tmp_path, admin=s3_store)
     yield env
     env.engine.dispose()
 
@@ -248,11 +249,15 @@ def test_lengthening_extends_the_locks_of_stored_footage(renv: REnv) -> None:
 
 
 def test_shortening_applies_forward_until_an_admin_confirms(renv: REnv) -> None:
+    """A confirmed shortening selects footage early; the retention identity cannot bypass the
+    GOVERNANCE lock set at upload (issue 14 item 12), so it is deleted once that lock ends."""
     lobby = renv.cam("lobby")
     now = renv.clock()
     first = now - 20 * DAY
-    # footage uploaded under the old 30-day storage default: locked for 30 days from its start
-    segs = renv.record(lobby, starts(first, 4), Retention(LockMode.GOVERNANCE, first + 30 * DAY))
+    # footage uploaded under the old 30-day storage default; its lock here ends in a few seconds
+    # (standing in for the 10 days left of a real one)
+    lock_end = now + timedelta(seconds=8)
+    segs = renv.record(lobby, starts(first, 4), Retention(LockMode.GOVERNANCE, lock_end))
     svc = renv.service(default_keep_days=30)
     report = svc.run()
     assert report.execution.deleted == 0 and report.preview.plan.count == 0
@@ -261,8 +266,13 @@ def test_shortening_applies_forward_until_an_admin_confirms(renv: REnv) -> None:
     with pytest.raises(ForbiddenError):
         svc.run(actor=INVESTIGATOR, confirm=True)
     report = svc.run(actor=ADMIN, confirm=True)
+    assert all(s.early for c in report.preview.plan.cameras for s in c.selections)  # selected early
+    assert report.execution.deleted == 0  # ... but the bypass is refused: early deletion waits for the lock
+    assert {f.kind for f in report.execution.failures} == {"locked"}, report.execution.failures
+    assert renv.versions(lobby) == {v for _, _, v in segs}
+    wait_until(lock_end)
+    report = svc.run()
     assert report.execution.deleted == 4, report.execution.failures
-    assert all(s.early for c in report.preview.plan.cameras for s in c.selections)  # bypassed the old lock
     assert renv.versions(lobby) == set() and len(segs) == 4
     confirmed = svc.audit.events("policy.shortening_confirmed")
     assert confirmed and confirmed[0].actor == "ani" and confirmed[0].role == "admin"
@@ -290,11 +300,16 @@ def test_storage_pressure_alarm_first_then_oldest_unheld_within_the_owners_rules
     report = svc.run()
     pr = report.preview.plan.pressure
     assert pr is not None and pr.level.value == "delete" and pr.need_bytes == 6 * SIZE
-    assert report.execution.deleted == 5  # every unheld dishub segment older than 14 days, oldest first
     assert pr.shortfall_bytes == SIZE and pr.blocked  # satpolpp and newer footage are off limits
-    assert renv.versions(atcs) == {a_old[0][2]} | {v for _, _, v in a_new}
+    # selected: every unheld dishub segment older than 14 days, oldest first ...
+    assert sum(x.count for c in report.preview.plan.cameras for x in c.selections if x.pressure) == 5
+    # ... but the retention identity cannot bypass the GOVERNANCE lock (issue 14 item 12): under
+    # pressure, footage whose lock has not ended stays (the run reports each as locked)
+    assert report.execution.deleted == 0 and {f.kind for f in report.execution.failures} == {"locked"}
+    assert report.execution.failed == 5
+    assert renv.versions(atcs) == {v for _, _, v in a_old + a_new}
     assert renv.versions(kantor) == {v for _, _, v in k_old}
-    assert prunes(renv, atcs)[0]["rule"] == "dishub.toml#storage_pressure.min_keep_days:14d"
+    assert prunes(renv, atcs) == []
 
 
 def test_compliance_mode_never_deletes_early(renv: REnv) -> None:

@@ -28,7 +28,7 @@ def run(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
                           cwd=tmp_path, timeout=120, check=False)  # fmt: skip
 
 
-def publish(tmp_path: Path, *, last_segment_ago: float) -> None:
+def publish(tmp_path: Path, *, last_segment_ago: float, protections: tuple[dict[str, object], ...] = ()) -> None:
     now = dt.datetime.now(dt.UTC)
     cam = CameraStatus(
         camera_id="dishub-001", url="rtsp://cam/1", state=CameraState.RECONNECTING, state_since=now, pid=None,
@@ -38,7 +38,7 @@ def publish(tmp_path: Path, *, last_segment_ago: float) -> None:
         ingest=IngestStatus("dishub-001", ingested=12), segment_seconds=10.0, watched_since=now,
     )  # fmt: skip
     write_status_file(tmp_path / "state" / "run" / "status.json", RecorderStatus(now, True, None, (cam,)),
-                      HealthLimits())  # fmt: skip
+                      HealthLimits(), protections=protections)  # fmt: skip
 
 
 def test_status_without_a_running_service_exits_1_with_one_sentence(tmp_path: Path) -> None:
@@ -75,3 +75,22 @@ def test_status_piped_to_a_reader_that_went_away_prints_no_traceback(tmp_path: P
     err = proc.stderr.read().decode()
     assert proc.wait(60) == 141  # README: 141 when the reader went away (128 + SIGPIPE), silently
     assert "Traceback" not in err and "BrokenPipeError" not in err, err
+
+
+def test_a_protection_off_at_the_start_is_a_status_problem_and_a_metric(tmp_path: Path) -> None:
+    """``archive up`` publishes its protection checks (storage.bypass, ...): one that is off is a
+    problem of ``archive status`` and ``archive_protection_ok`` 0 in the metrics."""
+    from archive.api.status import protection_metrics
+
+    off = {"name": "storage.bypass", "ok": False, "detail": "the service identity CAN bypass GOVERNANCE retention"}
+    on = {"name": "storage.lock_mode", "ok": True, "detail": "GOVERNANCE"}
+    publish(tmp_path, last_segment_ago=5, protections=(on,))
+    assert run(tmp_path, "status").returncode == 0
+    publish(tmp_path, last_segment_ago=5, protections=(on, off))
+    r = run(tmp_path, "status")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "PROBLEM: protection storage.bypass is off: the service identity CAN bypass GOVERNANCE retention" in r.stdout
+    doc = json.loads(run(tmp_path, "status", "--json").stdout)
+    assert {p["name"]: p["ok"] for p in doc["protections"]} == {"storage.lock_mode": True, "storage.bypass": False}
+    samples = {dict(m.labels)["check"]: m.value for m in protection_metrics(lambda: doc["protections"])()}
+    assert samples == {"storage.lock_mode": 1, "storage.bypass": 0}

@@ -37,7 +37,7 @@ from archive.storage.base import LockMode, ObjectInfo, ObjectStore, Retention
 from archive.storage.probe import CLEANUP, PROBE_PREFIX, probe_object_lock
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed import GRPC_OFFSET, EmbeddedSeaweed, find_weed
-from tests.fixtures.s3 import store_for
+from tests.fixtures.s3 import service_store_for, store_for
 
 
 def _utc(seconds: float) -> dt.datetime:
@@ -276,9 +276,8 @@ def test_wrong_credentials_are_denied_without_leaking_the_secret(
 
 
 def test_stopped_store_is_unavailable_within_seconds(tmp_path: Path) -> None:
-    with EmbeddedSeaweed(tmp_path / "second") as second:
-        store = store_for(second)
-        store.ensure_bucket("short-lived")
+    with EmbeddedSeaweed(tmp_path / "second", buckets=("short-lived",)) as second:
+        store = service_store_for(second)
         put = store.put_bytes("short-lived", "k", b"1")
     assert not second.running
     calls: list[Callable[[], object]] = [
@@ -497,11 +496,10 @@ def test_binds_only_to_loopback(seaweed: EmbeddedSeaweed, s3_store: S3Store) -> 
 
 def test_credentials_and_data_survive_restart(tmp_path: Path) -> None:
     data_dir = tmp_path / "store"
-    with EmbeddedSeaweed(data_dir) as first:
+    with EmbeddedSeaweed(data_dir, buckets=("evidence",)) as first:  # made in a one-time Admin session
         creds = first.credentials
         ports = first.ports
-        store = store_for(first)
-        store.ensure_bucket("evidence")
+        store = service_store_for(first)
         put = store.put_bytes("evidence", "cam/seg.ts", b"kept", retention=_compliance(), legal_hold=True)
     identity = data_dir / "s3.json"
     assert stat.S_IMODE(identity.stat().st_mode) == 0o600
@@ -509,10 +507,11 @@ def test_credentials_and_data_survive_restart(tmp_path: Path) -> None:
     assert stat.S_IMODE((data_dir / "conf" / "security.toml").stat().st_mode) == 0o600
     assert creds.secret_key not in repr(creds)
 
-    with EmbeddedSeaweed(data_dir) as second:
+    assert "Admin" not in identity.read_text(encoding="utf-8")  # the session's Admin identity is gone
+    with EmbeddedSeaweed(data_dir, buckets=("evidence",)) as second:
         assert second.credentials == creds
         assert second.ports == ports  # still free, so reused
-        store = store_for(second)
+        store = service_store_for(second)
         info = store.stat("evidence", "cam/seg.ts", put.version_id)
         assert info.legal_hold is True and info.retention is not None
         assert store.get_bytes("evidence", "cam/seg.ts", put.version_id) == b"kept"
@@ -525,7 +524,7 @@ def test_two_instances_run_side_by_side(seaweed: EmbeddedSeaweed, tmp_path: Path
     with EmbeddedSeaweed(tmp_path / "other") as other:
         assert set(other.ports.http() + other.ports.grpc()).isdisjoint(seaweed.ports.http() + seaweed.ports.grpc())
         assert other.credentials != seaweed.credentials
-        store_for(other).ping()
+        service_store_for(other).ping()
         store_for(seaweed).ping()
 
 

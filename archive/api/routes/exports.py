@@ -139,7 +139,7 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
         if rec.status.value not in ("approved", "failed"):
             raise ConflictError(f"export {export_id} is {rec.status.value}: nothing to build")
         exports.runner.submit(export_id, Actor.of(who, ip(request)))
-        return _out(times, rec.view())
+        return _out(times, rec.view(who.only_owner))
 
     @get("/exports/{export_id:str}/package/meta", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_DOWNLOAD.value, "audit": "exports.package_meta"},
