@@ -2,7 +2,7 @@
 
 Before signing, :meth:`AuditSigner.checkpoint` proves from the catalog that the tree it signs
 extends the last checkpoint ever signed (the larger of the catalog's record and the log
-bucket's ``audit/checkpoint.latest``): the new entries decode, chain from the last signed
+bucket's ``logs/<origin>/checkpoint.latest``): the new entries decode, chain from the last signed
 entry and match their stored hashes; a consistency proof from the stored nodes links the old
 root to the new one and a range proof rebuilds the new root from the new entries. Otherwise
 it raises IntegrityError and signs nothing. The note is signed with the ledger's active key
@@ -42,25 +42,33 @@ from archive.integrity import (
 )
 from archive.integrity.errors import ChainError
 from archive.ledger.keyring import KeyRing
+from archive.ledger.settings import checkpoint_key, latest_checkpoint_key
+from archive.ledger.settings import entries_key as ledger_entries_key
 from archive.model import us_from_utc
 from archive.periodic import Periodic
 from archive.storage.base import LockMode, ObjectStore, Retention
 
-__all__ = ["AuditCheckpointer", "AuditSigner", "SignedHead", "audit_keys"]
+__all__ = ["AuditCheckpointer", "AuditSigner", "SignedHead", "audit_keys", "entries_key", "latest_key", "note_key"]
 
 log = logging.getLogger(__name__)
-PREFIX = "audit/"
-LATEST_KEY = PREFIX + "checkpoint.latest"
+# Audit objects live under the audit log's own origin, like every camera log (SPEC 7.6):
+# ``logs/<prefix>/audit/...``, so two archives (or two origins) sharing a log bucket never read
+# or overwrite each other's head.
 
 
-def note_key(size: int) -> str:
-    """Object key of the signed checkpoint of ``size``."""
-    return f"{PREFIX}checkpoints/{size:012d}.note"
+def latest_key(origin: str) -> str:
+    """Object key whose newest version is the latest signed audit checkpoint of ``origin``."""
+    return latest_checkpoint_key(origin)
 
 
-def entries_key(start: int, end: int) -> str:
-    """Object key of the JSON Lines batch of entries ``[start, end)``."""
-    return f"{PREFIX}entries/{start:012d}-{end:012d}.jsonl"
+def note_key(origin: str, size: int) -> str:
+    """Object key of the signed audit checkpoint of ``size``."""
+    return checkpoint_key(origin, size)
+
+
+def entries_key(origin: str, start: int, end: int) -> str:
+    """Object key of the JSON Lines batch of audit entries ``[start, end)``."""
+    return ledger_entries_key(origin, start, end)
 
 
 @dataclass(frozen=True)
@@ -135,7 +143,7 @@ class AuditSigner:
             cp = open_checkpoint(str(row[0]), trusted, origin=self.origin)
             found.append(SignedHead(cp.size, cp.root, str(row[0]), int(row[1])))
         try:
-            text = self._store.get_bytes(self._bucket, LATEST_KEY)
+            text = self._store.get_bytes(self._bucket, latest_key(self.origin))
         except ObjectMissingError:
             text = None
         if text is not None:
@@ -201,11 +209,13 @@ class AuditSigner:
         signer = self._keys.log_signer(self._keys.active().key_id, self.origin)
         note = sign_note(Checkpoint(self.origin, size, root).text(), [signer]).encode()
         lock = Retention(LockMode.COMPLIANCE, now + self._retention)
-        batch = self._store.put_bytes(self._bucket, entries_key(old, size), b"".join(e + b"\n" for e in entries),
+        body = b"".join(e + b"\n" for e in entries)
+        batch = self._store.put_bytes(self._bucket, entries_key(self.origin, old, size), body,
                                       content_type="application/jsonl", retention=lock)  # fmt: skip
-        put = self._store.put_bytes(self._bucket, note_key(size), note.encode(), content_type="text/plain",
-                                    retention=lock)  # fmt: skip
-        self._store.put_bytes(self._bucket, LATEST_KEY, note.encode(), content_type="text/plain", retention=lock)
+        put = self._store.put_bytes(self._bucket, note_key(self.origin, size), note.encode(),
+                                    content_type="text/plain", retention=lock)  # fmt: skip
+        self._store.put_bytes(self._bucket, latest_key(self.origin), note.encode(), content_type="text/plain",
+                              retention=lock)  # fmt: skip
         signed_us = us_from_utc(now)
         try:
             with catalog_errors(f"audit checkpoint {size} published but not recorded"), self._engine.begin() as conn:

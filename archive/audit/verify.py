@@ -5,7 +5,7 @@ failure: a missing seq, bytes that are not a canonical ``archive-audit/1`` entry
 ``prev`` chain, stored leaf/entry hashes or filter columns that disagree with the bytes, a
 checkpoint whose signature does not verify with the archive's keys or whose root differs from
 the tree rebuilt from the entries, stored right-edge nodes that differ from the rebuilt tree, and a
-published ``audit/checkpoint.latest`` that is larger than the catalog's log (entries deleted
+published ``logs/<origin>/checkpoint.latest`` that is larger than the catalog's log (entries deleted
 or catalog rolled back) or has another root.
 """
 
@@ -19,7 +19,7 @@ from sqlalchemy import Connection, Engine, select
 
 from archive.audit.entry import decode
 from archive.audit.log import load_state
-from archive.audit.signer import LATEST_KEY, audit_keys
+from archive.audit.signer import audit_keys, latest_key
 from archive.audit.tables import CHECKPOINT, EVENT
 from archive.catalog.errors import catalog_errors
 from archive.errors import ERRORS, ObjectMissingError
@@ -124,11 +124,11 @@ def verify_audit(engine: Engine, store: ObjectStore | None, keys: KeyRing, origi
     published = None
     if store is not None:
         try:
-            published = open_checkpoint(store.get_bytes(log_bucket, LATEST_KEY), trusted, origin=origin)
+            published = open_checkpoint(store.get_bytes(log_bucket, latest_key(origin)), trusted, origin=origin)
         except ObjectMissingError:
             published = None
         except ERRORS as exc:
-            fails.add(f"published head {LATEST_KEY}: {exc}")
+            fails.add(f"published head {latest_key(origin)}: {exc}")
     with catalog_errors("cannot read the audit log"), engine.connect() as conn:
         try:
             state: WriterState | None = load_state(conn, origin)

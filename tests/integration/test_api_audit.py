@@ -8,6 +8,7 @@ from litestar.testing import TestClient
 from sqlalchemy import text
 
 from archive.audit.query import AuditFilter
+from archive.audit.signer import latest_key
 from archive.errors import CatalogError
 from tests.integration.api_support import T0, ApiEnv, api_env_fixture, iso  # noqa: F401
 
@@ -64,7 +65,7 @@ def test_chain_checkpoint_verify_and_tamper(api_env: ApiEnv) -> None:
         h = c.get(f"{P}/audit/head", headers=api_env.auth("auditor")).json()
         assert h["signed_size"] == head2.size + 1 and h["note"].startswith("archive.mojokerto/audit\n")
         # published under COMPLIANCE object lock in the log bucket
-        info = api_env.store.stat(api_env.logs, "audit/checkpoint.latest")
+        info = api_env.store.stat(api_env.logs, latest_key(api_env.audit.origin))
         assert info.retention is not None and info.retention.mode.value == "COMPLIANCE"
 
     # rows are append-only for everyone using the catalog
