@@ -28,6 +28,7 @@ room.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Sequence
 
 from archive.errors import Problem, ValidationError
@@ -37,9 +38,13 @@ from archive.recorder.process import end_orphans
 from archive.recorder.spool import CameraSpool
 from archive.recorder.status import CameraStatus, RecorderStatus
 from archive.recorder.worker import CameraWorker, Clock, SupervisorSettings, tcp_unreachable, utc_now
-from archive.redact import remember_secret, scrub_optional
+from archive.redact import remember_secret, scrub, scrub_optional
 
 __all__ = ["CameraWorker", "Supervisor", "SupervisorSettings", "tcp_unreachable"]
+
+log = logging.getLogger(__name__)
+CRASH_RESTART_S = 2.0  # a camera loop that raised is started again after this pause
+
 
 class Supervisor:
     """All cameras of one recorder. Build, :meth:`prepare`, then ``await run()``; :meth:`request_stop` ends it.
@@ -105,7 +110,29 @@ class Supervisor:
 
     def _launch(self, worker: CameraWorker) -> None:
         own_stop = asyncio.Event()
-        self._tasks[worker.spec.camera_id] = (own_stop, asyncio.ensure_future(worker.run(own_stop)))
+        task = asyncio.ensure_future(worker.run(own_stop))
+        self._tasks[worker.spec.camera_id] = (own_stop, task)
+        task.add_done_callback(lambda done: self._ended(worker, own_stop, done))
+
+    def _ended(self, worker: CameraWorker, own_stop: asyncio.Event, task: asyncio.Future[None]) -> None:
+        """A camera loop that raised is never silent: logged at once, and started again unless the
+        camera or the recorder is stopping (the gap that follows carries the timeline's reason)."""
+        if task.cancelled() or own_stop.is_set():
+            return
+        exc = task.exception()
+        if exc is None:
+            return
+        camera_id = worker.spec.camera_id
+        log.error("camera %s: its recording loop failed (%s); starting it again in %g s", camera_id,
+                  scrub(f"{type(exc).__name__}: {exc}", worker.spec.secrets), CRASH_RESTART_S)  # fmt: skip
+        if self._loop is not None:
+            self._loop.call_later(CRASH_RESTART_S, self._relaunch, worker, own_stop)
+
+    def _relaunch(self, worker: CameraWorker, own_stop: asyncio.Event) -> None:
+        current = self._tasks.get(worker.spec.camera_id)
+        stopping = self._stop is None or self._stop.is_set() or own_stop.is_set()
+        if not stopping and current is not None and current[0] is own_stop and worker in self.workers:
+            self._launch(worker)
 
     def add(self, spec: RecordingSpec, timeout: float = 30.0) -> bool:
         """Start recording a camera while running (thread-safe; False if it is recorded already or the

@@ -157,3 +157,28 @@ def test_a_full_spool_pauses_recording_without_deleting_and_resumes_when_drained
             spool.remove_ingested(f, stored_size=f.size)
         wait_for(lambda: rec.status().camera("c1").state is not CameraState.SPOOL_FULL)
         wait_for(lambda: rec.status().camera("c1").bitrate_bps is not None)
+
+
+def test_a_camera_loop_that_raises_is_logged_at_once_and_started_again(
+    tmp_path: Path, listener: str, fake_ffmpeg: Callable[[str], str], monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    from archive.recorder import worker as worker_module
+
+    original = worker_module.CameraWorker.run
+    calls = {"n": 0}
+
+    async def run_failing_once(self: worker_module.CameraWorker, stop: object) -> None:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise RuntimeError("a bug in the camera loop")
+        await original(self, stop)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(worker_module.CameraWorker, "run", run_failing_once)
+    spec = RecordingSpec.create("c1", listener)
+    with caplog.at_level("ERROR", logger="archive.recorder.supervisor"), \
+            Recorder([spec], settings(tmp_path, fake_ffmpeg("writer"))) as rec:
+        wait_for(lambda: rec.status().camera("c1").last_segment_at is not None, timeout=15)
+    assert calls["n"] == 2
+    assert any("camera c1: its recording loop failed (RuntimeError: a bug in the camera loop)" in r.getMessage()
+               for r in caplog.records)
