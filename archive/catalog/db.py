@@ -36,7 +36,7 @@ def make_engine(url: str) -> Engine:
         Path(url[len("sqlite:///"):]).parent.mkdir(parents=True, exist_ok=True)
     try:
         with catalog_errors("cannot use catalog URL", "class"):
-            engine = create_engine(url, pool_pre_ping=True)
+            engine = create_engine(url, pool_pre_ping=True, hide_parameters=True)  # no bound value in an error text
     except (ImportError, ValueError) as exc:
         raise CatalogError(f"cannot use catalog URL: {exc.__class__.__name__}") from exc
     if engine.dialect.name == "sqlite":

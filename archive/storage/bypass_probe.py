@@ -32,7 +32,7 @@ class BypassProbeResult:
 
 
 def probe_bypass(store: ObjectStore, bucket: str, *, identity: str = "the service identity",
-                 retain_for: dt.timedelta = dt.timedelta(seconds=5)) -> BypassProbeResult:  # fmt: skip
+                 retain_for: dt.timedelta = dt.timedelta(seconds=60)) -> BypassProbeResult:  # fmt: skip
     """Try a bypass-governance delete of a freshly locked probe version in ``bucket`` with ``store``.
 
     Raises :class:`StorageUnavailableError` when the store is down; every other failure is a result.
@@ -55,5 +55,8 @@ def probe_bypass(store: ObjectStore, bucket: str, *, identity: str = "the servic
         raise
     except StorageError as exc:
         return BypassProbeResult(identity, False, False, f"the bypass probe failed for another reason: {exc}")
+    if dt.datetime.now(dt.UTC) >= now + retain_for:  # the lock had ended: a plain delete proves nothing
+        return BypassProbeResult(identity, False, False, f"the bypass probe was inconclusive: its delete in {bucket} "
+                                 f"came after the probe's {retain_for.total_seconds():g} s lock ended")  # fmt: skip
     return BypassProbeResult(identity, True, False, f"{identity} CAN bypass GOVERNANCE retention: it deleted a "
                              f"locked probe version in {bucket} before its retention ended")  # fmt: skip

@@ -217,7 +217,8 @@ class EmbeddedSeaweed:
                     create_buckets(self.endpoint, admin, missing)
                     record_buckets(self.data_dir, missing)
                 finally:
-                    self._halt()
+                    self._halt()  # the Admin leaves the identity file even when the session failed
+                    write_identities(self.identity_path, ids, admin=self._admin)
             write_identities(self.identity_path, ids, admin=self._admin)  # never an Admin for the service
             self._serve(weed)
         except BaseException:

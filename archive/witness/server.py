@@ -39,7 +39,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(Reply.error(404, f"no such endpoint: POST {self.path[:100]}"))
             return
         length = self.headers.get("Content-Length")
-        if length is None or not length.isdigit():
+        if length is None or not (length.isascii() and length.isdigit()):  # "²".isdigit() is True
             self.close_connection = True
             self._send(Reply.error(400, "a Content-Length header is needed"))
             return

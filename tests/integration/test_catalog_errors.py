@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Column, Integer, MetaData, Table, create_engine, insert, text
+from sqlalchemy import Column, Integer, MetaData, Table, Text, create_engine, insert, text
 from sqlalchemy.exc import IntegrityError, OperationalError, SQLAlchemyError
 
 from archive.catalog.db import make_engine
@@ -16,7 +16,7 @@ from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogConflictError, CatalogError, CatalogUnavailableError
 
 _META = MetaData()
-_T = Table("seam_probe", _META, Column("id", Integer, primary_key=True))
+_T = Table("seam_probe", _META, Column("id", Integer, primary_key=True), Column("secret", Text))
 
 
 @pytest.fixture
@@ -35,6 +35,15 @@ def test_constraint_is_a_conflict(engine):
         conn.execute(insert(_T).values(id=1))
     assert isinstance(got.value, CatalogError)
     assert isinstance(got.value.__cause__, IntegrityError)
+
+
+def test_a_bound_value_never_reaches_the_error_text(engine):
+    """A statement's parameters (a token hash, an encrypted key) are not part of the message."""
+    with engine.begin() as conn:
+        conn.execute(insert(_T).values(id=7, secret="first"))
+    with pytest.raises(CatalogConflictError) as got, catalog_errors("cannot store probe 7"), engine.begin() as conn:
+        conn.execute(insert(_T).values(id=7, secret="S3CRET-bound-value"))
+    assert "S3CRET" not in str(got.value) and "S3CRET" not in str(got.value.__cause__)
 
 
 def test_locked_database_is_unavailable(engine, catalog_url):

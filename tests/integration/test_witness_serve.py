@@ -106,3 +106,16 @@ def test_cosigns_refuses_forks_and_keeps_its_state(witness: WitnessProcess, log_
     status, _, body = witness.post(_req(5, _tree(9), log))
     assert status == 200
     assert json.loads(witness.state.read_text())["logs"][ORIGIN] == {"size": 9, "root": _tree(9).root().hex()}
+
+
+def test_a_non_ascii_digit_length_is_a_400_not_a_traceback(witness: WitnessProcess) -> None:
+    import socket
+    from urllib.parse import urlsplit
+
+    where = urlsplit(witness.url)
+    with socket.create_connection((where.hostname, where.port), timeout=10) as sock:
+        # byte 0xB2 is "²" in ISO-8859-1, the header charset: str.isdigit() says True, int() refuses it
+        sock.sendall(b"POST /add-checkpoint HTTP/1.1\r\nHost: w\r\nContent-Length: \xb2\r\n\r\n")
+        answer = sock.recv(4096).decode("latin-1")
+    assert answer.startswith("HTTP/1.1 400") or answer.startswith("HTTP/1.0 400"), answer[:200]
+    assert "Traceback" not in answer
