@@ -74,7 +74,11 @@ class RegistryFollower:
                     self._say(f"SKIP {camera_id}: {held.get(camera_id, 'held by another recorder')}")
                     continue
                 (spec,) = self._rt.recording_specs([cams[camera_id]])
-                self._recorder.add_camera(spec)
+                recorded = {c.camera_id for c in self._recorder.status().cameras}
+                if not self._recorder.add_camera(spec) and camera_id not in recorded:  # the recorder is stopping
+                    log.warning("camera %s was enabled but the recorder did not take it (stopping?)", camera_id)
+                    self._held_until[camera_id] = time.monotonic() + RETRY_HELD_S
+                    continue
             except _FAILURES as exc:
                 log.error("camera %s was enabled but cannot be recorded: %s", camera_id, exc)
                 self._held_until[camera_id] = time.monotonic() + RETRY_HELD_S

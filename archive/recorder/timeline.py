@@ -38,15 +38,17 @@ log = logging.getLogger(__name__)
 NOT_RUNNING: Final = "the recorder was not running"
 CLEAN_STOP: Final = "the recorder was stopped"  # the mark a clean stop leaves (supervisor)
 UNCLEAN_END: Final = "the recorder ended without a clean stop (killed, crashed or powered off)"
-OPERATOR_STOP: Final = "the camera was"  # + " disabled by an operator at T" (recorder.follow)
+OPERATOR_STOP: Final = "the camera was"  # + " disabled by an operator (the recorder saw it at T; ...)" (cli.follow)
 STATES_FILE: Final = "states.jsonl"  # in the camera's spool directory
 _URL: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://\S+")
 _KEPT_MARKS: Final = 4096  # a camera flapping for days: the oldest marks are dropped first
 
 
 def operator_stop(what: str, at: dt.datetime) -> str:
-    """The detail of a camera an operator took out of recording (``what``: disabled, removed) at ``at``."""
-    return f"{OPERATOR_STOP} {what} by an operator at {_iso(at)} (archive cameras {what[:-1]} or the API)"
+    """The detail of a camera an operator took out of recording (``what``: disabled, removed); ``at`` is
+    when the recorder saw the change (the registry keeps no time of the change itself)."""
+    return (f"{OPERATOR_STOP} {what} by an operator (the recorder saw it at {_iso(at)}; "
+            f"archive cameras {what[:-1]} or the API)")
 
 
 def without_urls(text: str) -> str:
