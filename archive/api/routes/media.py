@@ -10,7 +10,9 @@ through the API process, so the store itself may stay on loopback.
 
 from __future__ import annotations
 
+import hashlib
 import itertools
+import logging
 from collections.abc import Iterator
 from typing import Annotated, Any
 
@@ -25,7 +27,9 @@ from archive.api.ports import MediaStore
 from archive.errors import NotFoundError
 from archive.search.model import SegmentRef
 
-__all__ = ["routes"]
+__all__ = ["checked_chunks", "routes"]
+
+log = logging.getLogger(__name__)
 
 Value = Annotated[str | None, QueryParameter(max_length=512, description="as minted; see the playlist")]
 _TYPES = {"mpegts": "video/mp2t", "mp4": "video/mp4", "matroska": "video/x-matroska"}
@@ -34,6 +38,27 @@ _TYPES = {"mpegts": "video/mp2t", "mp4": "video/mp4", "matroska": "video/x-matro
 def content_type(ref: SegmentRef) -> str:
     """The HTTP media type of a segment's container (``application/octet-stream`` when unknown)."""
     return _TYPES.get(ref.container, "application/octet-stream")
+
+
+def checked_chunks(chunks: Iterator[bytes], ref: SegmentRef) -> Iterator[bytes]:
+    """``chunks`` as they come, hashed on the way; the last chunk is held back until the whole body
+    matched the logged SHA-256 and size. On a mismatch nothing more is sent and the stream ends with
+    an error, so the client gets fewer bytes than ``Content-Length`` promised and never a whole
+    body that differs from what the log vouches for (the store's copy is damaged or replaced)."""
+    digest, size, held = hashlib.sha256(), 0, None
+    for chunk in chunks:
+        digest.update(chunk)
+        size += len(chunk)
+        if held is not None:
+            yield held
+        held = chunk
+    if size != ref.size or digest.hexdigest() != ref.sha256:
+        log.error("segment %s of %s: the stored bytes (%d bytes, sha256 %s) do not match the log (%d bytes, %s); "
+                  "the download was cut short", ref.seq, ref.camera_id, size, digest.hexdigest(), ref.size,
+                  ref.sha256)  # fmt: skip
+        raise OSError(f"segment {ref.seq} of {ref.camera_id}: stored bytes differ from the logged ones")
+    if held is not None:
+        yield held
 
 
 def routes(deps: ApiDeps, store: MediaStore) -> list[HTTPRouteHandler]:
@@ -52,7 +77,7 @@ def routes(deps: ApiDeps, store: MediaStore) -> list[HTTPRouteHandler]:
                                 "(deleted by retention)")  # fmt: skip
         chunks: Iterator[bytes] = store.open(ref.bucket, ref.object_key, ref.version_id)
         first = next(chunks, b"")  # a store error is answered (503) before the headers are sent
-        return Stream(itertools.chain((first,), chunks), media_type=content_type(ref),
+        return Stream(checked_chunks(itertools.chain((first,), chunks), ref), media_type=content_type(ref),
                       headers={"Content-Length": str(ref.size), "Cache-Control": "private, no-store",
                                "X-Segment-SHA256": ref.sha256})  # fmt: skip
 
