@@ -71,10 +71,14 @@ class PackageBuilder:
 
     def __init__(self, ledger: Ledger, store: ObjectStore, settings: ExportSettings, *,
                  prefetch_bytes: int = 64 << 20, workers: int = 4,
-                 cosign: Callable[[Sequence[str]], object] | None = None) -> None:  # fmt: skip
+                 cosign: Callable[[Sequence[str]], object] | None = None,
+                 recorder_state: Callable[[str], str | None] | None = None) -> None:  # fmt: skip
         """``cosign(camera ids)``: submit the cameras' latest checkpoints to the witnesses
-        (:mod:`archive.export.witness_policy`)."""
+        (:mod:`archive.export.witness_policy`). ``recorder_state(camera id)``: the running
+        recorder's current state of a camera as a sentence (None: not known), written beside an
+        ongoing outage; it must not raise."""
         self._ledger = ledger
+        self._state = recorder_state
         self._cosign = cosign
         self._store = store
         self._settings = settings
@@ -82,15 +86,16 @@ class PackageBuilder:
         self._workers = workers
 
     def gather(self, rec: ExportRecord) -> list[CameraEvidence]:
-        """Every camera's verified evidence, its checkpoint cosigned by the witnesses first (when
-        there are any). Raises like :func:`archive.export.gather.gather`, and ConflictError when a
+        """Every camera's verified evidence (up to its last logged instant when the range runs into
+        an outage still going on), its checkpoint cosigned by the witnesses first (when there are any). Raises like :func:`archive.export.gather.gather`, and ConflictError when a
         checkpoint has fewer cosignatures than ``[export] witness_policy`` needs."""
         if self._cosign is not None:
             for cam in rec.camera_ids:
                 self._ledger.checkpoint(cam)
             self._cosign(rec.camera_ids)
         out = [gather(self._ledger, cam, rec.start_us, rec.end_us, self._settings.tolerance_us,
-                      self._settings.witness_keys) for cam in rec.camera_ids]  # fmt: skip
+                      self._settings.witness_keys, self._state(cam) if self._state else None)
+               for cam in rec.camera_ids]  # fmt: skip
         for ev in out:
             require_quorum(ev, self._settings.witness_keys, self._settings.witness_quorum)
         return out
@@ -165,7 +170,7 @@ class PackageBuilder:
         w.add_bytes("report.pdf", render_report_pdf(shown), "report")
         sections = [camera_section(ev, job.cameras.get(ev.camera_id),
                                    job.owners.get(job.cameras[ev.camera_id].owner_id)
-                                   if ev.camera_id in job.cameras else None, paths[ev.camera_id])
+                                   if ev.camera_id in job.cameras else None, paths[ev.camera_id], created_us)
                     for ev in evidence]  # fmt: skip
         data = manifest_bytes(rec=rec, package=w.root, archive_name=job.archive_name, created_us=created_us,
                               operator=job.operator, requester=job.requester, settings=self._settings,

@@ -7,6 +7,11 @@ that delete media in it (each with an inclusion proof), and the media objects to
 result is verified with :func:`archive.integrity.verify_range` exactly as the package's
 verifier will, so a package is only built from evidence that proves the requested range.
 
+A range that runs into an outage still going on (the camera's last segment or gap ends before the
+range does, and no gap is logged yet because the recorder logs a gap only when it ends) is
+gathered up to that last logged instant; the rest is an :class:`OngoingOutage`, which the
+manifest names as "not yet logged" (EXPORT-SPEC.md 4.2): the log vouches for none of it.
+
 Witness cosignatures on the checkpoint are kept only when they verify with a known witness
 key (:func:`packaged_note`): every cosignature in a package can be checked by its verifier
 with the keys bundled beside it. Left-out ones are named in ``cosignatures_left_out``.
@@ -34,10 +39,14 @@ from archive.integrity import (
     verify_range,
 )
 from archive.ledger.evidence import logged_evidence
+from archive.ledger.index import covered_interval
 from archive.ledger.service import Ledger
 from archive.model import us_from_utc, utc_from_us
 
-__all__ = ["CameraEvidence", "ExportSegmentRef", "gather", "packaged_note", "require_quorum"]
+__all__ = ["STATE_UNKNOWN", "CameraEvidence", "ExportSegmentRef", "OngoingOutage", "gather", "packaged_note",
+           "require_quorum"]  # fmt: skip
+
+STATE_UNKNOWN = "the recorder's current state is not known to the export service"
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +66,16 @@ class ExportSegmentRef:
 
 
 @dataclass(frozen=True)
+class OngoingOutage:
+    """The end of a requested range after the camera's last logged instant ``from_us``: an outage
+    still going on when the package was built, not yet logged (no gap entry vouches for it).
+    ``state``: the recorder's current state of the camera as a sentence, or :data:`STATE_UNKNOWN`."""
+
+    from_us: int
+    state: str
+
+
+@dataclass(frozen=True)
 class CameraEvidence:
     """Everything the package needs about one camera (see the module docstring)."""
 
@@ -71,6 +90,7 @@ class CameraEvidence:
     segments: tuple[ExportSegmentRef, ...]
     report: RangeReport
     cosignatures_left_out: tuple[str, ...] = ()
+    ongoing: OngoingOutage | None = None
 
     @property
     def media_bytes(self) -> int:
@@ -106,19 +126,26 @@ def packaged_note(note: str, origin: str, witnesses: Sequence[VerifierKey]) -> t
 
 
 def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance_us: int,
-           witnesses: Sequence[VerifierKey] = ()) -> CameraEvidence:  # fmt: skip
+           witnesses: Sequence[VerifierKey] = (), state: str | None = None) -> CameraEvidence:  # fmt: skip
     """One camera's evidence for ``[start_us, end_us)``, verified (module docstring); witness
-    cosignatures as :func:`packaged_note` keeps them.
+    cosignatures as :func:`packaged_note` keeps them. When the camera's log ends inside the range
+    (an outage still going on), the evidence ends at the last logged instant and ``ongoing``
+    names the rest, with ``state`` (the recorder's current state of the camera, if known).
 
     Raises:
         NotFoundError: no segment or gap of the camera overlaps the range.
         ConflictError: the log does not (yet) prove the whole range, e.g. the range reaches
-            past the last recorded entry or a catalog row disagrees with its entry.
+            before the first recorded entry, has a hole between entries, or a catalog row
+            disagrees with its entry.
         IntegrityError: stored evidence does not verify (an alarm: tampering or corruption).
         CatalogError, StorageError, SecretError: signing the checkpoint or reading failed.
     """
     origin = ledger.log_id(camera_id)
+    _, last = covered_interval(ledger.engine, camera_id)  # read first: the checkpoint below covers it
     ledger.checkpoint(camera_id)  # sign what is logged now, so the checkpoint covers the range
+    ongoing = None
+    if last is not None and start_us < last < end_us:
+        ongoing, end_us = OngoingOutage(last, state or STATE_UNKNOWN), last
     view = ledger.signer.latest(camera_id)
     ev = logged_evidence(ledger.engine, origin, camera_id, start_us, end_us, None if view is None else view.size)
     assert view is not None  # logged_evidence refuses a range that is not signed
@@ -138,7 +165,7 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
                                    s.media.container))  # fmt: skip
     note, left_out = packaged_note(view.note, origin, witnesses)
     return CameraEvidence(camera_id, origin, first, end, entries, proof, note, tuple(prunes), tuple(segs), report,
-                          left_out)  # fmt: skip
+                          left_out, ongoing)  # fmt: skip
 
 
 def require_quorum(ev: CameraEvidence, keys: Sequence[VerifierKey], quorum: int) -> int:

@@ -23,7 +23,8 @@ from archive.export.zipout import FileRecord
 from archive.integrity import Signer, format_time, sign_note
 from archive.model import Camera, Owner, utc_from_us
 
-__all__ = ["CameraPaths", "camera_section", "manifest_bytes", "person", "sign_manifest"]
+__all__ = ["ONGOING_NOTE", "CameraPaths", "camera_section", "manifest_bytes", "ongoing_section", "person",
+           "sign_manifest"]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -49,8 +50,22 @@ def person(a: Actor) -> dict[str, Any]:
     return {"user": a.user, "name": a.name, "role": a.role, "agency": a.agency, "owner": a.owner, "from": a.origin}
 
 
-def camera_section(ev: CameraEvidence, cam: Camera | None, owner: Owner | None, paths: CameraPaths) -> dict[str, Any]:
-    """The ``cameras[]`` item of one camera."""
+ONGOING_NOTE = ("not yet logged: an outage still going on when the package was built (the recorder logs a gap "
+                "only when it ends); no log entry vouches for it, so it is not covered")  # fmt: skip
+
+
+def ongoing_section(ev: CameraEvidence, created_us: int) -> dict[str, Any] | None:
+    """The ``ongoing_outage`` of a camera section (EXPORT-SPEC.md 4.2): from the camera's last
+    logged instant to the build, never a logged gap; None when the log covers the range's end."""
+    if ev.ongoing is None:
+        return None
+    return {"from": _t(ev.ongoing.from_us), "until": _t(created_us), "logged": False, "state": ev.ongoing.state,
+            "note": ONGOING_NOTE}  # fmt: skip
+
+
+def camera_section(ev: CameraEvidence, cam: Camera | None, owner: Owner | None, paths: CameraPaths,
+                   created_us: int) -> dict[str, Any]:  # fmt: skip
+    """The ``cameras[]`` item of one camera; ``created_us``: the build time (the end of an ongoing outage)."""
     cp = ev.report.checkpoint
     wc = paths.working_copy
     return {
@@ -68,6 +83,7 @@ def camera_section(ev: CameraEvidence, cam: Camera | None, owner: Owner | None, 
         if wc else None,
         "working_copy_error": paths.working_copy_error,
         "witness_cosignatures_left_out": list(ev.cosignatures_left_out),
+        "ongoing_outage": ongoing_section(ev, created_us),
     }  # fmt: skip
 
 

@@ -15,7 +15,15 @@ from dataclasses import dataclass
 
 from archive.export.gather import CameraEvidence
 from archive.export.model import Actor, ExportRecord, ExportSettings
-from archive.export.report_text import camera_facts, clock_summary, custody_lines, times_note, trust_text, when_us
+from archive.export.report_text import (
+    camera_facts,
+    clock_summary,
+    custody_lines,
+    ongoing_text,
+    times_note,
+    trust_text,
+    when_us,
+)
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
 from archive.export.zipout import FileRecord
@@ -144,9 +152,12 @@ def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
             rows.append((str(e.seq), _when(s, a), _when(s, b), _dur(b - a), f"<b>{_e(g.reason.value)}</b>",
                          _e(g.detail)))  # fmt: skip
             cls.append("gap")
+    ongoing = ongoing_text(s, ev, r.created_us, hi)
+    none = "<p>None logged.</p>" if ongoing else "<p>None: recorded segments cover the whole requested range.</p>"
     parts.append("<p><b>Gaps</b> (intervals without media, with the recorder's reason):</p>" +
-                 (_rows(rows, ("Seq", "From", "To", "Length", "Reason", "Detail"), cls) if rows else
-                  "<p>None: recorded segments cover the whole requested range.</p>"))  # fmt: skip
+                 (_rows(rows, ("Seq", "From", "To", "Length", "Reason", "Detail"), cls) if rows else none))  # fmt: skip
+    if ongoing is not None:
+        parts.append(f'<p class="gap"><b>Ongoing outage (not yet logged, not covered)</b>: {_e(ongoing)}</p>')
     if rep.pruned:
         parts.append("<p><b>Media deleted by retention</b> before the export (entries kept): seqs "
                      + ", ".join(f"{a}..{b - 1}" for a, b in rep.pruned) + "</p>")

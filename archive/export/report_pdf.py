@@ -10,7 +10,15 @@ from __future__ import annotations
 from archive.export.gather import CameraEvidence
 from archive.export.pdf import PdfText
 from archive.export.report import DISTRIBUTION, ReportInput
-from archive.export.report_text import camera_facts, clock_summary, custody_lines, times_note, trust_text, when_us
+from archive.export.report_text import (
+    camera_facts,
+    clock_summary,
+    custody_lines,
+    ongoing_text,
+    times_note,
+    trust_text,
+    when_us,
+)
 from archive.export.verifier.formats import fingerprint
 from archive.integrity import Cosignature, Gap, Segment, SignedNote, format_time
 from archive.model import us_from_utc, utc_from_us
@@ -75,8 +83,11 @@ def _coverage(d: PdfText, r: ReportInput, ev: CameraEvidence) -> None:
         if cosigs else "No witness cosigned this checkpoint.", gap=3.0)  # fmt: skip
     if ev.cosignatures_left_out:
         d.paragraph("Cosignatures left out (not verifiable by the archive): " + "; ".join(ev.cosignatures_left_out))
-    if not gaps:
+    ongoing = ongoing_text(r.settings, ev, r.created_us, hi)
+    if not gaps and ongoing is None:
         d.paragraph("Gaps: none; recorded segments cover the whole requested range.", gap=3.0)
+    elif not gaps:
+        d.paragraph("Gaps: none logged.", gap=3.0)
     else:
         d.paragraph("Gaps (intervals without media, with the recorder's reason):", bold=True, gap=3.0)
     for e in gaps:
@@ -85,6 +96,8 @@ def _coverage(d: PdfText, r: ReportInput, ev: CameraEvidence) -> None:
             a, b = us_from_utc(g.start), us_from_utc(g.end)
             d.paragraph(f"seq {e.seq}: {_when(r, a)} to {_when(r, b)}, {_dur(b - a)}: {g.reason.value}"
                         + (f" ({g.detail})" if g.detail else ""), indent=2, hang=4)  # fmt: skip
+    if ongoing is not None:
+        d.paragraph(f"Ongoing outage (not yet logged, not covered): {ongoing}", bold=True, gap=3.0)
     if rep.pruned:
         d.paragraph("Media deleted by retention before the export (entries kept): seqs "
                     + ", ".join(f"{a}..{b - 1}" for a, b in rep.pruned), gap=3.0)  # fmt: skip

@@ -13,11 +13,20 @@ from archive.export.gather import CameraEvidence
 from archive.export.model import ExportSettings
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
-from archive.export.verifier.wording import ZONES, custody_sentence, duration, readable_facts, trust_paragraph, when
+from archive.export.verifier.wording import (
+    ZONES,
+    custody_sentence,
+    duration,
+    ongoing_sentence,
+    readable_facts,
+    trust_paragraph,
+    when,
+)
 from archive.integrity import Clock, Signer
 from archive.model import utc_from_us
 
-__all__ = ["archive_name", "camera_facts", "clock_summary", "custody_lines", "times_note", "trust_text", "when_us"]
+__all__ = ["archive_name", "camera_facts", "clock_summary", "custody_lines", "ongoing_text", "times_note", "trust_text",
+           "when_us"]  # fmt: skip
 
 
 def times_note(s: ExportSettings) -> str:
@@ -61,6 +70,14 @@ def camera_facts(s: ExportSettings, ev: CameraEvidence) -> list[str]:
     prefix = f"{ev.camera_id}: "
     facts = readable_facts([prefix + n for n in ev.report.notes], s.tolerance_us, s.zone_name)
     return [f.removeprefix(prefix) for f in facts]
+
+
+def ongoing_text(s: ExportSettings, ev: CameraEvidence, created_us: int, end_us: int) -> str | None:
+    """The camera's ongoing outage (not yet logged) as a sentence, None when it has none."""
+    if ev.ongoing is None:
+        return None
+    return ongoing_sentence(ev.camera_id, utc_from_us(ev.ongoing.from_us), utc_from_us(created_us),
+                            utc_from_us(end_us), ev.ongoing.state, s.zone_name)  # fmt: skip
 
 
 def archive_name(signer: Signer) -> str:

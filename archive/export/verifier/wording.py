@@ -188,6 +188,18 @@ def readable_facts(facts: Sequence[str], tolerance_us: int, zone: str = "Asia/Ja
     return out
 
 
+def ongoing_sentence(camera: str, start: datetime | str, until: datetime | str, end: datetime | str, state: str,
+                     zone: str = "Asia/Jakarta") -> str:  # fmt: skip
+    """The ongoing outage of a camera (EXPORT-SPEC.md 4.2) as a sentence: its log ends at ``start``
+    inside the requested range (which ends at ``end``), the outage was still going on at ``until``
+    (the build), and no entry vouches for it. Raises ValueError for a time that is not one."""
+    a, b, z = _parse(start), _parse(until), _parse(end)
+    return (f"{camera}: ongoing outage, not yet logged: the camera's log ends at {when(a, zone)} and the outage was "
+            f"still going on when the package was built, {when(b, zone)} (the recorder logs a gap only when it "
+            f"ends); {when(a, zone)} to {when(z, zone)} ({duration((z - a) // timedelta(microseconds=1))}) of the "
+            f"requested range is not vouched for by the log and not covered. Recorder state: {state.rstrip('.')}.")
+
+
 def trust_paragraph(archive: str, fingerprint: str) -> str:
     """How to obtain the key to trust, for the report and README."""
     return (f"This package says it was signed by the archive named {archive} with the key of fingerprint "
