@@ -1,6 +1,11 @@
 """Per-camera checks of a package: the log range against its signed checkpoint (SPEC.md 8,
 via ``integrity.verify_range``), the checkpoint's witness cosignatures (:mod:`.witness`),
-completeness of the requested range, and every segment file against its log entry."""
+completeness of the requested range, and every segment file against its log entry.
+
+A camera section with an ``ongoing_outage`` (EXPORT-SPEC.md 4.2) is checked for completeness up
+to the outage's ``from`` only, which must be where the exported segment and gap entries end and
+inside the requested range; the rest of the range is reported as not covered (the log vouches for
+none of it), never counted as covered."""
 
 from __future__ import annotations
 
@@ -12,13 +17,37 @@ from typing import TYPE_CHECKING, Any
 from .formats import FormatError, Trust
 from .outcome import CheckBuilder
 from .witness import check_cosignatures
+from .wording import ongoing_sentence
 
 if TYPE_CHECKING or __name__.startswith("archive."):
     from archive import integrity as itg
 else:  # inside a package: the copy of integrity/ beside this folder
     import integrity as itg
 
-__all__ = ["CameraFiles", "check_camera"]
+__all__ = ["CameraFiles", "Ongoing", "check_camera"]
+
+
+@dataclass(frozen=True)
+class Ongoing:
+    """A camera section's ``ongoing_outage``: archive times ``start`` (the log's last instant,
+    manifest ``from``) and ``until`` (the build), and the recorder's state then."""
+
+    start: str
+    until: str
+    state: str
+
+    @classmethod
+    def parse(cls, d: Any) -> Ongoing | None:
+        """Parse ``ongoing_outage`` (None or absent: none). Raises FormatError (also for one said
+        to be logged: an ongoing outage never is)."""
+        if d is None:
+            return None
+        if not isinstance(d, dict) or d.get("logged") is not False:
+            raise FormatError("ongoing_outage must be an object with \"logged\": false (an outage still going on "
+                              "is not yet logged)")  # fmt: skip
+        if not all(isinstance(d.get(k), str) for k in ("from", "until", "state")):
+            raise FormatError("ongoing_outage needs the strings from, until and state")
+        return cls(d["from"], d["until"], d["state"])
 
 
 @dataclass(frozen=True)
@@ -38,6 +67,7 @@ class CameraFiles:
     prunes: str | None
     prune_proofs: str | None
     working_copy: str | None
+    ongoing: Ongoing | None = None
 
     @classmethod
     def parse(cls, d: Mapping[str, Any]) -> CameraFiles:
@@ -57,7 +87,8 @@ class CameraFiles:
                       size=int(d["checkpoint"]["size"]), root=str(d["checkpoint"]["root"]), segments=segs,
                       prunes=str(prunes["path"]) if prunes else None,
                       prune_proofs=str(prunes["proofs"]) if prunes else None,
-                      working_copy=str(wc["path"]) if wc else None)  # fmt: skip
+                      working_copy=str(wc["path"]) if wc else None,
+                      ongoing=Ongoing.parse(d.get("ongoing_outage")))  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"manifest camera section is malformed: {exc!r}") from exc
         return out
@@ -95,6 +126,9 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
         chk.fail(f"cannot read the log files: {exc}")
         return facts
     _check_identity(cam, chk)
+    covered_to = _ongoing_start(cam, time_from, time_to, chk)
+    if covered_to is None:
+        return facts
     if (proof.start, proof.end, proof.tree_size) != (cam.first, cam.end, cam.size):
         chk.fail(f"manifest says entries [{cam.first}, {cam.end}) of a tree of size {cam.size}, the range proof is "
                  f"for [{proof.start}, {proof.end}) of {proof.tree_size}")  # fmt: skip
@@ -102,7 +136,7 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
     pruned: list[tuple[int, int]] = []
     try:
         rep = itg.verify_range(entries, proof, note, trust.keys_for(cam.log), origin=cam.log, time_from=time_from,
-                               time_to=time_to, tolerance_us=tolerance_us, prunes=prunes)  # fmt: skip
+                               time_to=covered_to, tolerance_us=tolerance_us, prunes=prunes)  # fmt: skip
         decoded, pruned = list(rep.entries), list(rep.pruned)
         signers = ", ".join(f"{k.name}+{k.key_id.hex()}" for k in rep.signed_by)
         chk.note(f"log {cam.log}: entries [{rep.start}, {rep.end}) rebuild the root {rep.checkpoint.root.hex()} of "
@@ -111,9 +145,12 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
             chk.fail(f"manifest names checkpoint root {cam.root}, the checkpoint has {rep.checkpoint.root.hex()}")
         if rep.covered is not None:
             a, b = (itg.format_time(t) for t in rep.covered)
-            chk.note(f"requested range {a} .. {b} is covered by segment and gap entries "
+            upto = " (up to its ongoing outage)" if cam.ongoing is not None else ""
+            chk.note(f"requested range {a} .. {b}{upto} is covered by segment and gap entries "
                      f"(holes up to {rep.tolerance_us} us tolerated and reported)")  # fmt: skip
         facts.extend(f"{cam.camera}: {n}" for n in rep.notes)
+        if cam.ongoing is not None:
+            facts.append(_check_ongoing(cam, cam.ongoing, rep, covered_to, time_to, chk))
     except itg.IntegrityError as exc:
         chk.fail(str(exc))
         for i, data in enumerate(entries):
@@ -129,6 +166,40 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
         shown = f"SHA-256 {got[0]}, {got[1]} bytes" if got else "missing"
         chk.note(f"derived working copy {cam.working_copy} ({shown}): a convenience, not evidence")
     return facts
+
+
+def _ongoing_start(cam: CameraFiles, time_from: datetime, time_to: datetime, chk: CheckBuilder) -> datetime | None:
+    """Where the log must cover the range to: ``time_to``, or the start of the camera's ongoing
+    outage when that lies inside the range and before its ``until`` (None, with a failure, else)."""
+    if cam.ongoing is None:
+        return time_to
+    try:
+        start = itg.parse_time(cam.ongoing.start, "ongoing outage from")
+        until = itg.parse_time(cam.ongoing.until, "ongoing outage until")
+    except itg.IntegrityError as exc:
+        chk.fail(f"ongoing outage: {exc}")
+        return None
+    if not time_from < start < time_to <= until:
+        chk.fail(f"ongoing outage from {cam.ongoing.start} until {cam.ongoing.until}: it must begin inside the "
+                 f"requested range {itg.format_time(time_from)} .. {itg.format_time(time_to)} and last to its end")
+        return None
+    return start
+
+
+def _check_ongoing(cam: CameraFiles, oo: Ongoing, rep: itg.RangeReport, start: datetime, time_to: datetime,
+                   chk: CheckBuilder) -> str:  # fmt: skip
+    """An ongoing outage begins where the camera's exported log ends (the end of its last segment
+    or gap entry): one said to begin earlier would pass logged time off as an outage. Returns the
+    fact for people."""
+    ends = [e.payload.end for e in rep.entries if isinstance(e.payload, (itg.Segment, itg.Gap))]
+    last = max(ends) if ends else None
+    if last != start:
+        shown = itg.format_time(last) if last is not None else "nowhere (no segment or gap entry)"
+        chk.fail(f"ongoing outage from {oo.start}: the exported log's last segment or gap ends at {shown}; an "
+                 "ongoing outage begins where the camera's log ends")  # fmt: skip
+    said = ongoing_sentence(cam.camera, start, oo.until, time_to, oo.state)
+    chk.note(said)
+    return said
 
 
 def _check_identity(cam: CameraFiles, chk: CheckBuilder) -> None:
