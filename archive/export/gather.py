@@ -10,7 +10,7 @@ verifier will, so a package is only built from evidence that proves the requeste
 A range that runs into an outage still going on (the camera's last segment or gap ends before the
 range does, and no gap is logged yet because the recorder logs a gap only when it ends) is
 gathered up to that last logged instant; the rest is an :class:`OngoingOutage`, which the
-manifest names as "not yet logged" (EXPORT-SPEC.md 4.2): the log vouches for none of it.
+manifest names as "not yet logged" (EXPORT-SPEC.md 4.1): the log vouches for none of it.
 
 Witness cosignatures on the checkpoint are kept only when they verify with a known witness
 key (:func:`packaged_note`): every cosignature in a package can be checked by its verifier

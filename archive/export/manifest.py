@@ -55,7 +55,7 @@ ONGOING_NOTE = ("not yet logged: an outage still going on when the package was b
 
 
 def ongoing_section(ev: CameraEvidence, created_us: int) -> dict[str, Any] | None:
-    """The ``ongoing_outage`` of a camera section (EXPORT-SPEC.md 4.2): from the camera's last
+    """The ``ongoing_outage`` of a camera section (EXPORT-SPEC.md 4.1): from the camera's last
     logged instant to the build, never a logged gap; None when the log covers the range's end."""
     if ev.ongoing is None:
         return None

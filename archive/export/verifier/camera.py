@@ -2,7 +2,7 @@
 via ``integrity.verify_range``), the checkpoint's witness cosignatures (:mod:`.witness`),
 completeness of the requested range, and every segment file against its log entry.
 
-A camera section with an ``ongoing_outage`` (EXPORT-SPEC.md 4.2) is checked for completeness up
+A camera section with an ``ongoing_outage`` (EXPORT-SPEC.md 4.1) is checked for completeness up
 to the outage's ``from`` only, which must be where the exported segment and gap entries end and
 inside the requested range; the rest of the range is reported as not covered (the log vouches for
 none of it), never counted as covered."""

@@ -190,7 +190,7 @@ def readable_facts(facts: Sequence[str], tolerance_us: int, zone: str = "Asia/Ja
 
 def ongoing_sentence(camera: str, start: datetime | str, until: datetime | str, end: datetime | str, state: str,
                      zone: str = "Asia/Jakarta") -> str:  # fmt: skip
-    """The ongoing outage of a camera (EXPORT-SPEC.md 4.2) as a sentence: its log ends at ``start``
+    """The ongoing outage of a camera (EXPORT-SPEC.md 4.1) as a sentence: its log ends at ``start``
     inside the requested range (which ends at ``end``), the outage was still going on at ``until``
     (the build), and no entry vouches for it. Raises ValueError for a time that is not one."""
     a, b, z = _parse(start), _parse(until), _parse(end)
