@@ -130,15 +130,19 @@ def export_settings(cfg: Config) -> ExportSettings:
 def assemble_exports(*, engine: Engine, store: ObjectStore, ledger: Ledger, registry: RegistryRepository,
                      holds: HoldService, audit: AuditTrail | None, policies: Callable[[], PolicySet | None],
                      settings: ExportSettings, auto_build: bool = True,
-                     cosign: Callable[[Sequence[str]], object] | None = None) -> Exports:  # fmt: skip
+                     cosign: Callable[[Sequence[str]], object] | None = None,
+                     recorder_state: Callable[[str], str | None] | None = None) -> Exports:  # fmt: skip
     """The export parts. With ``auto_build`` an export is queued on the runner as soon as it is
     approved (the runner builds only once started); ``cosign``: the witness submission run before
-    a package is built. Raises OSError if the exports folder cannot be made."""
+    a package is built; ``recorder_state(camera id)``: the running recorder's state of a camera,
+    written beside an ongoing outage (EXPORT-SPEC.md 4.1). Raises OSError if the exports folder
+    cannot be made."""
     settings.exports_dir.mkdir(parents=True, exist_ok=True)
     custody = CustodyLog(engine, settings, audit)
     service = ExportService(engine=engine, registry=registry, holds=holds, custody=custody, policies=policies,
                             settings=settings)  # fmt: skip
-    builds = ExportBuilds(service, PackageBuilder(ledger, store, settings, cosign=cosign), ledger,
+    builds = ExportBuilds(service, PackageBuilder(ledger, store, settings, cosign=cosign,
+                                                    recorder_state=recorder_state), ledger,
                           ffmpeg=lambda: find_ffmpeg(settings.ffmpeg))  # fmt: skip
     runner = BuildRunner(service, builds)
     if auto_build:

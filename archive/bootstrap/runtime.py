@@ -40,6 +40,7 @@ from archive.recorder.ffmpeg import RecordingSpec
 from archive.recorder.ingest import Ingester
 from archive.recorder.ledger_sink import LedgerSink
 from archive.recorder.service import Recorder
+from archive.recorder.status_file import STATUS_PATH, camera_state
 from archive.recorder.supervisor import SupervisorSettings
 from archive.retention.holds import HoldService
 from archive.retention.jobs import RetentionJobs
@@ -305,7 +306,8 @@ class Runtime:
             engine=self.engine, store=self.deferred_store, ledger=self.ledger, registry=self.registry,
             holds=self.holds, audit=self.audit, policies=self.policies.current,
             settings=export_settings(self.config), auto_build=self._export_builder,
-            cosign=self.witnesses.submit if self.witnesses is not None else None))
+            cosign=self.witnesses.submit if self.witnesses is not None else None,
+            recorder_state=lambda cam: camera_state(self.config.data_dir / STATUS_PATH, cam)))
         assert isinstance(part, Exports)
         return part
 

@@ -31,7 +31,7 @@ from archive.config import Config
 from archive.errors import ConflictError
 from archive.fsmodes import secure_process
 from archive.model import Camera, Owner, OwnerKind, unrecorded_scheme
-from archive.recorder.status_file import read_status_file, report, status_json, write_status_file
+from archive.recorder.status_file import STATUS_PATH, read_status_file, report, status_json, write_status_file
 
 if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
     from archive.bootstrap import Runtime
@@ -98,7 +98,7 @@ def _print_status(status: RecorderStatus, out: TextIO) -> None:
 
 def status_file(cfg: Config) -> Path:
     """Where a running service publishes its recorder status for ``archive status``."""
-    return cfg.data_dir / "run" / "status.json"
+    return cfg.data_dir / STATUS_PATH
 
 
 def read_status(cfg: Config) -> dict[str, object]:

@@ -65,6 +65,37 @@ def read_status_file(path: Path) -> dict[str, object]:
     return data
 
 
+STATUS_PATH: Final = Path("run") / "status.json"
+"""Where the service publishes its snapshot, relative to the data folder."""
+
+
+def camera_state(path: Path, camera_id: str) -> str | None:
+    """The running recorder's current state of ``camera_id`` from the snapshot at ``path``, as a
+    sentence for an export's ongoing outage (e.g. ``reconnecting since 2026-12-03T14:40:00Z,
+    not recording since ..., last exit: camera_unreachable: ...``); None when no service
+    publishes one there. Never raises."""
+    try:
+        data = read_status_file(path)
+    except NotRunningError:
+        return None
+    age = f"status snapshot {data.get('age_seconds')} s old" + (", stale: the service may be down"
+                                                                  if data.get("stale") else "")  # fmt: skip
+    cams = data.get("cameras")
+    for cam in cams if isinstance(cams, list) else []:
+        if isinstance(cam, dict) and cam.get("camera_id") == camera_id:
+            parts = [f"{cam.get('state')} since {cam.get('state_since')}"]
+            if cam.get("not_recording_since"):
+                parts.append(f"not recording since {cam.get('not_recording_since')}")
+            if cam.get("last_exit"):
+                parts.append(f"last exit: {cam.get('last_exit')}")
+            return f"{'; '.join(parts)} ({age})"[:1000]
+    skipped = data.get("skipped")
+    for sk in skipped if isinstance(skipped, list) else []:
+        if isinstance(sk, dict) and sk.get("camera_id") == camera_id:
+            return f"not recorded by the running service: {sk.get('reason')} ({age})"[:1000]
+    return f"not recorded by the running service ({age})"
+
+
 def _problems(data: dict[str, object]) -> list[str]:
     found = data.get("problems")
     problems = [str(p) for p in found] if isinstance(found, list) else []

@@ -154,7 +154,7 @@ def record_cameras(env: XEnv, clips: list[bytes]) -> None:
 def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = True,
              witness_keys: tuple[VerifierKey, ...] = (), witness_quorum: int = 0,
              cosign: Callable[[Any], object] | None = None, fork_of: XEnv | None = None,
-             log_bucket: str | None = None) -> XEnv:
+             log_bucket: str | None = None, recorder_state: Callable[[str], str | None] | None = None) -> XEnv:
     """``fork_of``: ``url`` is a copy of that env's catalog (same key ring, logs, users), used
     with the same names and its own ``log_bucket`` (an insider's second archive)."""
     engine = make_engine(url)
@@ -183,7 +183,8 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
     settings = ExportSettings(exports_dir=tmp / "exports", working_copy=working_copy, witness_keys=witness_keys,
                               witness_quorum=witness_quorum)
     exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
-                           policies=lambda: policies, settings=settings, auto_build=False, cosign=cosign)
+                           policies=lambda: policies, settings=settings, auto_build=False, cosign=cosign,
+                               recorder_state=recorder_state)
     identity = IdentityService(engine)
     for uid, (name, role, agency, owner) in USERS.items() if fork_of is None else ():
         identity.add_user(uid, name, role, agency=agency, owner_id=owner)

@@ -16,14 +16,24 @@ import pytest
 
 from archive.export.model import ExportStatus
 from archive.export.verifier.checks import verify_package
+from archive.recorder.health import HealthLimits
+from archive.recorder.status import CameraState
+from archive.recorder.status_file import camera_state, write_status_file
 from archive.storage.s3 import S3Store
 from tests.integration import export_support as xs
+from tests.unit.recorder.test_health import camera
+from tests.unit.recorder.test_health import status as recorder_status
 
 
 @pytest.fixture(scope="module")
 def built(s3_store: S3Store, tmp_path_factory: pytest.TempPathFactory) -> tuple[xs.XEnv, Path]:
     tmp = tmp_path_factory.mktemp("ongoing")
-    env = xs.make_env(f"sqlite:///{tmp / 'catalog.sqlite3'}", s3_store, tmp, working_copy=False)
+    status = tmp / "status.json"  # what a running recorder publishes: cam-a down, reconnecting
+    down = camera("cam-a", state=CameraState.RECONNECTING, not_recording_since=xs.T0 + timedelta(seconds=20),
+                  last_exit="camera_unreachable: connection refused by 10.0.0.1:554")  # fmt: skip
+    write_status_file(status, recorder_status(down), HealthLimits())
+    env = xs.make_env(f"sqlite:///{tmp / 'catalog.sqlite3'}", s3_store, tmp, working_copy=False,
+                      recorder_state=lambda cam: camera_state(status, cam))  # fmt: skip
     xs.record_cameras(env, xs.make_clips(tmp / "clips"))  # cam-a: last segment ends at T0 + 20 s, no gap after
     eid = xs.request(env, cameras=("cam-a",), start=xs.T0 + timedelta(seconds=1), end=xs.T0 + timedelta(seconds=40))
     rec = env.exports.builds.build(eid, env.actor("admin1"))  # dishub's policy approved the request
@@ -44,8 +54,13 @@ def test_the_range_is_exported_up_to_the_last_logged_instant(built: tuple[xs.XEn
     oo = cam["ongoing_outage"]
     assert oo["from"] == "2025-03-14T09:00:20.000000Z" and oo["logged"] is False
     assert oo["until"] == m["created_at"]
-    assert "not yet logged" in oo["note"] and "recorder" in oo["state"]
+    assert "not yet logged" in oo["note"]
+    assert oo["state"].startswith("reconnecting since ") and "connection refused by 10.0.0.1:554" in oo["state"]
     assert "ongoing outage, not yet logged" in report and "16:00:20 WIB (09:00:20 UTC)" in report, report
+    assert "Recorder state: reconnecting since" in report
+    jsonschema = pytest.importorskip("jsonschema")
+    here = Path(__file__).resolve().parents[2] / "archive" / "integrity"
+    jsonschema.Draft202012Validator(json.loads((here / "export-manifest.schema.json").read_text())).validate(m)
 
 
 def test_the_archive_verifier_says_valid_and_lists_the_ongoing_outage(built: tuple[xs.XEnv, Path]) -> None:
