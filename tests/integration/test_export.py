@@ -157,9 +157,13 @@ def test_refusal_validation_and_visibility(env: xs.XEnv) -> None:
 
 
 def test_build_refuses_a_range_the_log_does_not_cover(env: xs.XEnv) -> None:
+    """A hole between logged entries (20-30 s, no gap entry) is not covered: the build fails. (A
+    range that only runs past the camera's last entry is an ongoing outage instead, exported up
+    to that entry: test_export_ongoing.py.)"""
     from datetime import timedelta
 
-    eid = xs.request(env, cameras=("cam-a",), end=xs.T0 + timedelta(seconds=40))
+    xs.store_segment(env, "cam-a", xs.make_clips(env.tmp.parent / "clips")[0], xs.T0 + timedelta(seconds=30))
+    eid = xs.request(env, cameras=("cam-a",), end=xs.T0 + timedelta(seconds=32))
     with pytest.raises(ConflictError, match="not cover"):
         env.exports.builds.build(eid, env.actor("admin1"))
     rec = env.exports.service.record(eid)
