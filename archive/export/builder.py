@@ -87,8 +87,9 @@ class PackageBuilder:
 
     def gather(self, rec: ExportRecord) -> list[CameraEvidence]:
         """Every camera's verified evidence (up to its last logged instant when the range runs into
-        an outage still going on), its checkpoint cosigned by the witnesses first (when there are any). Raises like :func:`archive.export.gather.gather`, and ConflictError when a
-        checkpoint has fewer cosignatures than ``[export] witness_policy`` needs."""
+        an outage still going on), its checkpoint cosigned by the witnesses first (when there are
+        any). Raises like :func:`archive.export.gather.gather`, and ConflictError when a checkpoint
+        has fewer cosignatures than ``[export] witness_policy`` needs."""
         if self._cosign is not None:
             for cam in rec.camera_ids:
                 self._ledger.checkpoint(cam)
