@@ -110,6 +110,14 @@ def _drop_entry(pkg: Pkg) -> None:
     pkg.files["cameras/cam-1/entries.jsonl"] = (b"".join(lines[:3] + lines[4:]), "entries")
 
 
+def _early_ongoing(pkg: Pkg) -> None:
+    """cam-1 said to be in an ongoing outage (not yet logged, EXPORT-SPEC.md 4.1) from 20 s, but its
+    exported log runs to 35 s: logged time passed off as an outage."""
+    pkg.manifest["cameras"][0]["ongoing_outage"] = {
+        "from": "2025-03-14T02:00:20.000000Z", "until": pkg.manifest["created_at"], "logged": False,
+        "state": "reconnecting", "note": "not yet logged"}  # fmt: skip
+
+
 def _truncate_custody(pkg: Pkg) -> None:
     lines = pkg.files["custody.jsonl"][0].splitlines(keepends=True)
     pkg.files["custody.jsonl"] = (b"".join(lines[:-1]), "custody")
@@ -273,6 +281,8 @@ def vectors() -> list[Vector]:
                INSIDER, _insider(_slip), (A,), "INVALID", 5),
         Vector("entry-removed", "the gap entry removed from entries.jsonl, re-listed and re-signed", INSIDER,
                _insider(_drop_entry), (A,), "INVALID", 6),
+        Vector("ongoing-outage-hides-log", "an ongoing outage (not yet logged) said to begin before the exported "
+               "log ends, re-signed", INSIDER, _insider(_early_ongoing), (A,), "INVALID", 6),
         Vector("proof-not-canonical", "range-proof.json re-indented (same values)", INSIDER,
                _insider(_noncanonical_proof), (A,), "INVALID", 6),
         Vector("proof-two-newlines", "range-proof.json with a second final newline", INSIDER,
