@@ -28,6 +28,7 @@ from archive.errors import ConflictError
 from archive.integrity import (
     ALG_COSIGNATURE_V1,
     CompletenessError,
+    Gap,
     InclusionProof,
     IntegrityError,
     RangeProof,
@@ -147,7 +148,8 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
     if last is not None and start_us < last < end_us:
         ongoing, end_us = OngoingOutage(last, state or STATE_UNKNOWN), last
     view = ledger.signer.latest(camera_id)
-    ev = logged_evidence(ledger.engine, origin, camera_id, start_us, end_us, None if view is None else view.size)
+    ev = logged_evidence(ledger.engine, origin, camera_id, start_us, end_us, None if view is None else view.size,
+                         to_tree_end=ongoing is not None)  # fmt: skip
     assert view is not None  # logged_evidence refuses a range that is not signed
     first, end, entries, proof, prunes, buckets = ev.first, ev.end, ev.entries, ev.proof, list(ev.prunes), ev.buckets
     try:
@@ -156,6 +158,9 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
                               tolerance_us=tolerance_us, prunes=prunes)  # fmt: skip
     except CompletenessError as exc:
         raise ConflictError(f"camera {camera_id}: the log does not cover the requested range: {exc}") from exc
+    if ongoing is not None and ongoing.from_us != _last_end(report):
+        raise ConflictError(f"camera {camera_id} was recorded again while its evidence was gathered (its log ended at "
+                            f"{utc_from_us(ongoing.from_us).isoformat()}): build the export again")  # fmt: skip
     segs = []
     for e in report.entries:
         s = e.payload
@@ -166,6 +171,12 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
     note, left_out = packaged_note(view.note, origin, witnesses)
     return CameraEvidence(camera_id, origin, first, end, entries, proof, note, tuple(prunes), tuple(segs), report,
                           left_out, ongoing)  # fmt: skip
+
+
+def _last_end(report: RangeReport) -> int | None:
+    """The latest end of the segment and gap entries of ``report``."""
+    ends = [us_from_utc(e.payload.end) for e in report.entries if isinstance(e.payload, (Segment, Gap))]
+    return max(ends) if ends else None
 
 
 def require_quorum(ev: CameraEvidence, keys: Sequence[VerifierKey], quorum: int) -> int:

@@ -57,9 +57,11 @@ def _prunes_after(conn: Connection, origin: str, first: int, end: int, size: int
 
 
 def logged_evidence(engine: Engine, origin: str, camera_id: str, lo: int, hi: int,
-                    signed_size: int | None) -> LoggedEvidence:  # fmt: skip
+                    signed_size: int | None, *, to_tree_end: bool = False) -> LoggedEvidence:  # fmt: skip
     """The evidence of ``camera_id`` (log ``origin``) over ``[lo, hi)`` in the tree of the latest
-    signed checkpoint, of size ``signed_size`` (None: none signed yet).
+    signed checkpoint, of size ``signed_size`` (None: none signed yet). ``to_tree_end``: the
+    entries run on to the end of that tree (an ongoing outage: they show that no segment or gap
+    follows the last one, EXPORT-SPEC.md 4.1).
 
     Raises:
         NotFoundError: no segment or gap of the camera overlaps the range.
@@ -75,6 +77,7 @@ def logged_evidence(engine: Engine, origin: str, camera_id: str, lo: int, hi: in
         first, end = win
         if signed_size is None or signed_size < end:
             raise ConflictError(f"camera {camera_id}: entries up to seq {end - 1} are not signed yet")
+        end = signed_size if to_tree_end else end
         rows = list(repo.iter_entries(conn, origin, first, end))
         if [r.seq for r in rows] != list(range(first, end)):
             raise IntegrityError("entries are missing from the catalog", log=origin)

@@ -16,6 +16,7 @@ import pytest
 
 from archive.export.model import ExportStatus
 from archive.export.verifier.checks import verify_package
+from archive.integrity import Clock
 from archive.recorder.health import HealthLimits
 from archive.recorder.status import CameraState
 from archive.recorder.status_file import camera_state, write_status_file
@@ -35,6 +36,8 @@ def built(s3_store: S3Store, tmp_path_factory: pytest.TempPathFactory) -> tuple[
     env = xs.make_env(f"sqlite:///{tmp / 'catalog.sqlite3'}", s3_store, tmp, working_copy=False,
                       recorder_state=lambda cam: camera_state(status, cam))  # fmt: skip
     xs.record_cameras(env, xs.make_clips(tmp / "clips"))  # cam-a: last segment ends at T0 + 20 s, no gap after
+    env.ledger.append_clock("cam-a", Clock(at=xs.T0 + timedelta(seconds=30), synced=True, source="chrony",
+                                           offset_us=-100, max_error_us=2000, stratum=2))  # fmt: skip
     eid = xs.request(env, cameras=("cam-a",), start=xs.T0 + timedelta(seconds=1), end=xs.T0 + timedelta(seconds=40))
     rec = env.exports.builds.build(eid, env.actor("admin1"))  # dishub's policy approved the request
     assert rec.package_path is not None
@@ -54,6 +57,9 @@ def test_the_range_is_exported_up_to_the_last_logged_instant(built: tuple[xs.XEn
     oo = cam["ongoing_outage"]
     assert oo["from"] == "2025-03-14T09:00:20.000000Z" and oo["logged"] is False
     assert oo["until"] == m["created_at"]
+    # The entries run to the end of the signed tree (the clock entry after the outage began is
+    # exported): they show that no segment or gap follows 'from'.
+    assert cam["entries"]["end"] == cam["checkpoint"]["size"] == 10
     assert "not yet logged" in oo["note"]
     assert oo["state"].startswith("reconnecting since ") and "connection refused by 10.0.0.1:554" in oo["state"]
     assert "ongoing outage, not yet logged" in report and "16:00:20 WIB (09:00:20 UTC)" in report, report

@@ -4,7 +4,7 @@ completeness of the requested range, and every segment file against its log entr
 
 A camera section with an ``ongoing_outage`` (EXPORT-SPEC.md 4.1) is checked for completeness up
 to the outage's ``from`` only, which must be where the exported segment and gap entries end and
-inside the requested range; the rest of the range is reported as not covered (the log vouches for
+inside the requested range, with the entries running to the end of the signed tree; the rest of the range is reported as not covered (the log vouches for
 none of it), never counted as covered."""
 
 from __future__ import annotations
@@ -189,14 +189,18 @@ def _ongoing_start(cam: CameraFiles, time_from: datetime, time_to: datetime, chk
 def _check_ongoing(cam: CameraFiles, oo: Ongoing, rep: itg.RangeReport, start: datetime, time_to: datetime,
                    chk: CheckBuilder) -> str:  # fmt: skip
     """An ongoing outage begins where the camera's exported log ends (the end of its last segment
-    or gap entry): one said to begin earlier would pass logged time off as an outage. Returns the
-    fact for people."""
+    or gap entry): one said to begin earlier would pass logged time off as an outage; and the
+    entries run to the end of the signed tree, so no segment or gap follows. Returns the fact for
+    people."""
     ends = [e.payload.end for e in rep.entries if isinstance(e.payload, (itg.Segment, itg.Gap))]
     last = max(ends) if ends else None
     if last != start:
         shown = itg.format_time(last) if last is not None else "nowhere (no segment or gap entry)"
         chk.fail(f"ongoing outage from {oo.start}: the exported log's last segment or gap ends at {shown}; an "
                  "ongoing outage begins where the camera's log ends")  # fmt: skip
+    if cam.end != cam.size:
+        chk.fail(f"ongoing outage from {oo.start}: the exported entries end at seq {cam.end} of a tree of size "
+                 f"{cam.size}; they must run to the end of the signed log to show that no segment or gap follows")
     said = ongoing_sentence(cam.camera, start, oo.until, time_to, oo.state)
     chk.note(said)
     return said
