@@ -4,8 +4,8 @@ completeness of the requested range, and every segment file against its log entr
 
 A camera section with an ``ongoing_outage`` (EXPORT-SPEC.md 4.1) is checked for completeness up
 to the outage's ``from`` only, which must be where the exported segment and gap entries end and
-inside the requested range, with the entries running to the end of the signed tree; the rest of the range is reported as not covered (the log vouches for
-none of it), never counted as covered."""
+inside the requested range, with the entries running to the end of the signed tree; the rest of
+the range is reported as not covered (the log vouches for none of it), never counted as covered."""
 
 from __future__ import annotations
 
