@@ -1,8 +1,8 @@
 """What a camera's log covers, checked when an export is requested (not after its approval).
 
 A camera's log covers the time from its first entry (segment or gap, SPEC.md 2.2/2.3) to its
-last; a request for a range the log cannot cover (before its first entry, in the future, or a
-camera with no entry yet) is refused at once with the covered interval, so it never fails in the
+last; a request for a range the log cannot cover (before its first entry, after its last one, in
+the future, or a camera with no entry yet) is refused at once with the covered interval, so it never fails in the
 background after approval with a legal hold left behind.
 """
 
@@ -37,7 +37,8 @@ def covered(engine: Engine, camera_id: str) -> Covered:
 def require_covered(engine: Engine, cameras: Iterable[str], start_us: int, end_us: int, now_us: int,
                     when: Callable[[int], str]) -> None:  # fmt: skip
     """Refuse a range the log of one of ``cameras`` cannot cover: it starts before the camera's
-    first entry, ends after ``now_us``, or the camera has no entry yet. ``when`` formats a time
+    first entry or at or after the end of its last one (wholly inside an outage not yet logged),
+    ends after ``now_us``, or the camera has no entry yet. ``when`` formats a time
     for the message (display zone and UTC).
 
     Raises:
@@ -55,5 +56,10 @@ def require_covered(engine: Engine, cameras: Iterable[str], start_us: int, end_u
         elif start_us < c.first_us:
             problems.append(Problem("start", f"camera {camera_id} is recorded from {when(c.first_us)} to "
                                              f"{when(c.last_us)}: the range starts before its first recording"))
+        elif start_us >= c.last_us:
+            problems.append(Problem("start", f"camera {camera_id} is recorded from {when(c.first_us)} to "
+                                             f"{when(c.last_us)}: the range starts after its last log entry (an "
+                                             "outage still going on is not yet logged; a range that begins "
+                                             "before it is exported with it marked as ongoing)"))  # fmt: skip
     if problems:
         raise ValidationError(problems)

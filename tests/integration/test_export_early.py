@@ -30,6 +30,7 @@ def env(s3_store: S3Store, tmp_path: Path) -> xs.XEnv:
     ("2025-03-14T08:59:00Z", "2025-03-14T09:00:15Z", "camera mall-1 is recorded from 2025-03-14 16:00:0"),
     ("2025-03-13T09:00:00Z", "2025-03-13T10:00:00Z", "the range starts before its first recording"),
     ("NOW-1h", "NOW+1h", "the range ends in the future"),
+    ("2025-03-14T09:00:30Z", "2025-03-14T09:00:40Z", "the range starts after its last log entry"),
 ])
 def test_range_the_log_cannot_cover_is_refused_at_request_time(env: xs.XEnv, start: str, end: str,
                                                                needle: str) -> None:  # fmt: skip
