@@ -39,7 +39,7 @@ class TrailJournal:
     def _record(self, actor: HoldActor, action: str, subject: str, detail: Mapping[str, Any] | None) -> AuditRecord:
         return AuditRecord(at_us=self._now_us(), ip=actor.ip, action=action, method=actor.method,
                            path=actor.path or subject, status=_OK, actor=actor.name, agency=actor.agency,
-                           owner=actor.owner, role=actor.role.value, token=actor.token, target={"subject": subject},
+                           owner=actor.owner, role=actor.role_name, token=actor.token, target={"subject": subject},
                            detail=dict(detail or {}))  # fmt: skip
 
     def append(self, actor: HoldActor, action: str, subject: str, detail: Mapping[str, Any] | None = None,

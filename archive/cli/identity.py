@@ -53,9 +53,10 @@ class CliActor:
 
     def hold_actor(self) -> HoldActor:
         """The actor as the hold and retention services take it (CLI, from ``local``)."""
-        from archive.retention.audit import HoldActor, HoldRole
+        from archive.identity.model import Role
+        from archive.retention.audit import HoldActor
 
-        return HoldActor(self.user, HoldRole(self.role), agency=self.agency, owner=self.owner, token=self.token,
+        return HoldActor(self.user, Role(self.role), agency=self.agency, owner=self.owner, token=self.token,
                          ip="local", method="CLI", path=self.command)  # fmt: skip
 
 

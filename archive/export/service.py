@@ -45,13 +45,15 @@ from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope, Permission, camera_scope, require
 from archive.integrity import format_time
 from archive.model import utc_from_us
-from archive.retention.audit import HoldActor, HoldRole
+from archive.retention.audit import HoldActor
 from archive.retention.holds import CREATE_ROLES, RELEASE_ROLES, HoldService
 from archive.retention.policy import ExportApproval, PolicySet
 
 __all__ = ["ExportService"]
 
 log = logging.getLogger(__name__)
+_ROLES = {r.value: r for r in Role}
+"""The user roles by their recorded names (an actor may also be ``system``, which is none of them)."""
 POLICY_ACTOR = Actor("policy", "approval by the owner's policy file", "system", None, None, "archive")
 
 
@@ -167,11 +169,13 @@ class ExportService:
         return f"{self.settings.local_us(us)} = {_iso(us)}"
 
     @staticmethod
-    def _hold_actor(user: str, role_name: str, allowed: frozenset[HoldRole]) -> HoldActor:
-        role = HoldRole(role_name)
-        if role in allowed:
+    def _hold_actor(user: str, role_name: str, allowed: frozenset[Role]) -> HoldActor:
+        """``user`` in ``role_name`` if that role may act on holds itself; otherwise (another role,
+        or the export service itself, role ``system``) the export service on their behalf."""
+        role = _ROLES.get(role_name)
+        if role is not None and role in allowed:
             return HoldActor(user, role)
-        return HoldActor(f"export-service on behalf of {user} ({role_name})", HoldRole.ADMIN)
+        return HoldActor(f"export-service on behalf of {user} ({role_name})", Role.ADMIN)
 
     def request(self, who: Principal, scope: CameraScope, req: ExportRequest, *, origin: str = "api") -> ExportView:
         """Create a request: validate, place the legal hold on cameras x range at once, store the

@@ -19,7 +19,7 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .audit import HoldActor, HoldJournal, HoldLog, HoldRole
+    from .audit import HoldActor, HoldJournal, HoldLog
     from .holds import Hold, HoldService
     from .jobs import RetentionJobs
     from .planner import CameraRule, HoldSpan, Plan, Seg, plan
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from .upload import PolicyStore, UploadRetention
 
 _WHERE = {
-    "HoldActor": "audit", "HoldJournal": "audit", "HoldLog": "audit", "HoldRole": "audit",
+    "HoldActor": "audit", "HoldJournal": "audit", "HoldLog": "audit",
     "Hold": "holds", "HoldService": "holds",
     "RetentionJobs": "jobs",
     "CameraRule": "planner", "HoldSpan": "planner", "Plan": "planner", "Seg": "planner", "plan": "planner",
@@ -46,7 +46,6 @@ __all__ = [
     "HoldActor",
     "HoldJournal",
     "HoldLog",
-    "HoldRole",
     "HoldService",
     "HoldSpan",
     "Plan",

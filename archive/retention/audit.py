@@ -8,7 +8,6 @@ retried with the new tip).
 
 from __future__ import annotations
 
-import enum
 import hashlib
 import json
 from collections.abc import Callable, Mapping
@@ -19,37 +18,37 @@ from sqlalchemy import Connection, Engine, insert, select
 
 from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogConflictError, ConflictError
+from archive.identity.model import Role
 from archive.retention.tables import AUDIT
 
 GENESIS = "0" * 64
 _RETRIES = 5
 
 
-class HoldRole(enum.StrEnum):
-    """Roles of the archive (DESIGN.md 5), plus ``system`` for the scheduler itself."""
-
-    ADMIN = "admin"
-    INVESTIGATOR = "investigator"
-    LEGAL = "legal"
-    OWNER = "owner"
-    AUDITOR = "auditor"
-    SYSTEM = "system"
+SYSTEM_ROLE = "system"
+"""What is recorded as the role of an actor without a user role (the archive itself)."""
 
 
 @dataclass(frozen=True)
 class HoldActor:
-    """Who does something: a person (or ``system``) in a role; for the audit trail also their
+    """Who does something: a person in a user role, or the archive itself (``role`` None, e.g.
+    the retention scheduler; recorded with the role ``system``); for the audit trail also their
     agency or owner, the token they used, and from where (``ip``, ``method``: ``CLI`` or the
     HTTP method, ``path``: the command or the request path)."""
 
     name: str
-    role: HoldRole
+    role: Role | None
     agency: str | None = None
     owner: str | None = None
     token: str | None = None
     ip: str = "local"
     method: str = "CLI"
     path: str = ""
+
+    @property
+    def role_name(self) -> str:
+        """The role as recorded: the user role's value, or ``system`` for the archive itself."""
+        return SYSTEM_ROLE if self.role is None else self.role.value
 
 
 class HoldJournal(Protocol):
@@ -68,7 +67,8 @@ class HoldJournal(Protocol):
         ...
 
 
-SYSTEM = HoldActor("retention-scheduler", HoldRole.SYSTEM)
+SYSTEM = HoldActor("retention-scheduler", None)
+"""The retention scheduler: not a user, so no user role."""
 
 
 @dataclass(frozen=True)
@@ -124,8 +124,8 @@ class HoldLog:
         tip = conn.execute(select(AUDIT.c.seq, AUDIT.c.hash).order_by(AUDIT.c.seq.desc()).limit(1)).first()
         seq, prev = (0, GENESIS) if tip is None else (int(tip[0]) + 1, str(tip[1]))
         at = self._now_us()
-        digest = _hash(prev, at, actor.name, actor.role.value, action, subject, detail)
-        conn.execute(insert(AUDIT).values(seq=seq, at_us=at, actor=actor.name, role=actor.role.value, action=action,
+        digest = _hash(prev, at, actor.name, actor.role_name, action, subject, detail)
+        conn.execute(insert(AUDIT).values(seq=seq, at_us=at, actor=actor.name, role=actor.role_name, action=action,
                                           subject=subject, detail=detail, prev_hash=prev, hash=digest))  # fmt: skip
         return seq
 

@@ -34,9 +34,10 @@ from archive.errors import (
     StorageError,
     UserError,
 )
+from archive.identity.model import Role
 from archive.ledger.segment_rows import unpruned_overlapping
 from archive.model import utc_from_us
-from archive.retention.audit import HoldActor, HoldJournal, HoldRole
+from archive.retention.audit import SYSTEM_ROLE, HoldActor, HoldJournal
 from archive.retention.lock import JobLock
 from archive.retention.planner import HoldSpan
 from archive.retention.tables import HOLD, HOLD_CAMERA, HOLD_OBJECT
@@ -44,8 +45,8 @@ from archive.storage.base import ObjectStore
 
 log = logging.getLogger(__name__)
 
-CREATE_ROLES = frozenset({HoldRole.ADMIN, HoldRole.INVESTIGATOR})
-RELEASE_ROLES = frozenset({HoldRole.ADMIN, HoldRole.LEGAL})
+CREATE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR})
+RELEASE_ROLES = frozenset({Role.ADMIN, Role.LEGAL})
 _RETRIES = 5
 SYNC_LOCK = "legal-hold-sync"
 
@@ -198,7 +199,7 @@ class HoldService:
             CatalogError: nothing was written. StorageError is not raised: see the report.
         """
         if actor.role not in CREATE_ROLES:
-            raise ForbiddenError(f"role {actor.role.value} may not create legal holds (admin, investigator may)")
+            raise ForbiddenError(f"role {actor.role_name} may not create legal holds (admin, investigator may)")
         now = self._now_us()
         cams = tuple(dict.fromkeys(c.strip() for c in cameras if c.strip()))
         case_id, reason = case_id.strip(), reason.strip()
@@ -219,7 +220,7 @@ class HoldService:
         def write(conn: Connection) -> int:
             res = conn.execute(insert(HOLD).values(
                 case_id=case_id, reason=reason, start_us=start_us, end_us=end_us, expires_us=expires_us,
-                created_by=actor.name, created_role=actor.role.value, created_us=now, agency=agency,
+                created_by=actor.name, created_role=actor.role_name, created_us=now, agency=agency,
                 owner_id=owner_id))  # fmt: skip
             pk = res.inserted_primary_key
             hid = int(pk[0]) if pk is not None else 0
@@ -245,7 +246,7 @@ class HoldService:
             UserError: no reason given. CatalogError.
         """
         if actor.role not in RELEASE_ROLES:
-            raise ForbiddenError(f"role {actor.role.value} may not release legal holds (admin, legal may)")
+            raise ForbiddenError(f"role {actor.role_name} may not release legal holds (admin, legal may)")
         if not reason.strip():
             raise UserError("releasing a legal hold needs a reason")
         hold = self.get(hold_id)
@@ -257,7 +258,7 @@ class HoldService:
 
         def write(conn: Connection) -> int:
             done = conn.execute(update(HOLD).where(and_(HOLD.c.id == hold_id, HOLD.c.released_us.is_(None))).values(
-                released_by=actor.name, released_role=actor.role.value, released_us=now, release_reason=reason.strip()))
+                released_by=actor.name, released_role=actor.role_name, released_us=now, release_reason=reason.strip()))
             if done.rowcount != 1:
                 raise ConflictError(f"legal hold {hold_id} was released concurrently")
             self.audit.append(actor, "hold.release", f"hold {hold_id} case {hold.case_id}",
@@ -274,9 +275,9 @@ class HoldService:
         for h in due:
             def write(conn: Connection, h: Hold = h) -> int:
                 conn.execute(update(HOLD).where(and_(HOLD.c.id == h.id, HOLD.c.released_us.is_(None))).values(
-                    released_by="system", released_role=HoldRole.SYSTEM.value, released_us=now,
+                    released_by="system", released_role=SYSTEM_ROLE, released_us=now,
                     release_reason="expired"))
-                self.audit.append(HoldActor("system", HoldRole.SYSTEM), "hold.expire", f"hold {h.id} case {h.case_id}",
+                self.audit.append(HoldActor("system", None), "hold.expire", f"hold {h.id} case {h.case_id}",
                                    {"cameras": list(h.cameras), "expires": _iso(h.expires_us or now)}, conn=conn)
                 return h.id
             self._tx("cannot expire a legal hold", write)

@@ -19,8 +19,9 @@ from sqlalchemy import Engine
 
 from archive.catalog.errors import catalog_errors
 from archive.errors import ERRORS, CatalogConflictError, ConflictError, ForbiddenError
+from archive.identity.model import Role
 from archive.model import Camera, us_from_utc
-from archive.retention.audit import SYSTEM, HoldActor, HoldJournal, HoldRole
+from archive.retention.audit import SYSTEM, HoldActor, HoldJournal
 from archive.retention.executor import ExecutionReport, Executor, PruneLog
 from archive.retention.extend import ExtendReport, extend_locks
 from archive.retention.holds import HoldService, SyncReport
@@ -189,7 +190,7 @@ class RetentionService:
             ValidationError: the policy files are invalid (nothing is deleted).
             CatalogError: the catalog failed. Store failures are reported, not raised.
         """
-        if confirm and actor.role is not HoldRole.ADMIN:
+        if confirm and actor.role is not Role.ADMIN:
             raise ForbiddenError("only an admin may confirm shortening a retention period")
         lock = self.job_lock()
         with lock.held():

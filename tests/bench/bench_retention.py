@@ -102,7 +102,8 @@ def build_db(path: Path, cams: list[Camera], days: int) -> int:
 
 def add_holds(path: Path, cams: list[Camera]) -> None:
     """Three legal holds (catalog only: the bench has no store)."""
-    from archive.retention.audit import HoldActor, HoldLog, HoldRole
+    from archive.identity.model import Role
+    from archive.retention.audit import HoldActor, HoldLog
     from archive.retention.holds import HoldService
 
     engine = make_engine(f"sqlite:///{path}")
@@ -110,7 +111,7 @@ def add_holds(path: Path, cams: list[Camera]) -> None:
     svc = HoldService(engine, None, HoldLog(engine, lambda: now), now_us=lambda: now)  # type: ignore[arg-type]
     base = us_from_utc(T0)
     for i, cam in enumerate((cams[-1], cams[-5], cams[0])):
-        svc.create(HoldActor("bench", HoldRole.ADMIN), case_id=f"B{i}", reason="bench", cameras=[cam.id],
+        svc.create(HoldActor("bench", Role.ADMIN), case_id=f"B{i}", reason="bench", cameras=[cam.id],
                    start_us=base + (i + 1) * 86_400_000_000, end_us=base + (i + 2) * 86_400_000_000, apply=False)
     engine.dispose()
 

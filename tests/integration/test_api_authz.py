@@ -19,7 +19,6 @@ from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
 from archive.model import us_from_utc
 from archive.retention.audit import HoldActor
-from archive.retention.audit import HoldRole as RRole
 from tests.integration.api_support import ROLES, T0, USERS, ApiEnv, api_env_fixture, iso  # noqa: F401
 
 ALL = frozenset(ROLES)
@@ -104,7 +103,7 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
         return f"{P}/tokens/{ident.create_token('inv1', days=1).token.id}/revoke", {}
 
     def fresh_hold(_: str) -> Call:  # placed by the police on a camera shared with them (legal1 may release it)
-        hold, _r = env.deps.holds.create(HoldActor("inv1", RRole.INVESTIGATOR), case_id=f"C-{next(_counter)}",  # type: ignore[union-attr]
+        hold, _r = env.deps.holds.create(HoldActor("inv1", Role.INVESTIGATOR), case_id=f"C-{next(_counter)}",  # type: ignore[union-attr]
                                          reason="test", cameras=["kota-1"], start_us=1, end_us=2, agency="police")
         return f"{P}/holds/{hold.id}/release", {"json": {"reason": "case closed"}}
 
@@ -131,7 +130,7 @@ def requests_for(env: ApiEnv, tmp: Any) -> dict[tuple[str, str], Callable[[str],
     assert package.package_path is not None
     body = Path(package.package_path).read_bytes()
     standing = {"kota-1": built, "mall-1": requested("mall-1", "C-0")}
-    hold, _r = env.deps.holds.create(HoldActor("inv1", RRole.INVESTIGATOR), case_id="C-standing", reason="test",  # type: ignore[union-attr]
+    hold, _r = env.deps.holds.create(HoldActor("inv1", Role.INVESTIGATOR), case_id="C-standing", reason="test",  # type: ignore[union-attr]
                                      cameras=["kota-1", "mall-1"], start_us=1, end_us=2, agency="police")
     first = {"mall-1": env.seqs["mall-1"][0], "kota-1": env.seqs["kota-1"][0]}
     body_hold = {"case_id": "C-9", "reason": "robbery", "start": iso(T0), "end": iso(T0 + timedelta(minutes=1))}

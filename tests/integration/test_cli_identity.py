@@ -15,7 +15,7 @@ from archive.audit.service import AuditTrail
 from archive.identity.model import Role
 from archive.identity.service import IdentityService
 from archive.model import us_from_utc
-from archive.retention.audit import HoldActor, HoldRole
+from archive.retention.audit import HoldActor
 from archive.retention.tables import AUDIT as HOLD_LOG
 from tests.integration.retention_support import DAY, REnv, starts
 from tests.integration.test_retention_cli import config, renv, run  # noqa: F401  (fixtures)
@@ -51,7 +51,7 @@ def test_free_text_identity_is_refused_and_releases_nothing(renv: REnv, config: 
                                                             capsys) -> None:
     renv.record(renv.cam("lobby"), starts(renv.clock() - 2 * DAY, 2), renv.upload_lock())
     now = renv.clock()
-    hold, _ = renv.service().holds.create(HoldActor("budi", HoldRole.INVESTIGATOR), case_id="LP/9", reason="robbery",
+    hold, _ = renv.service().holds.create(HoldActor("budi", Role.INVESTIGATOR), case_id="LP/9", reason="robbery",
                                     cameras=[renv.cam("lobby")], start_us=us_from_utc(now - 2 * DAY),
                                     end_us=us_from_utc(now - DAY))
     code, out, err = run(config, "holds", "release", str(hold.id), "--reason", "x", "--by", "ghost-user",

@@ -199,11 +199,12 @@ def test_refusal_releases_only_its_own_legal_hold(env: xs.XEnv, monkeypatch: pyt
     from datetime import timedelta
 
     from archive.errors import CatalogError
-    from archive.retention.audit import HoldActor, HoldLog, HoldRole
+    from archive.identity.model import Role
+    from archive.retention.audit import HoldActor, HoldLog
 
     svc = env.exports.service
     # Another case's hold on the first 6 s of mall-1, and two exports of the same camera and range.
-    other, _ = env.holds.create(HoldActor("inv1", HoldRole.INVESTIGATOR), case_id="LP/other", reason="another case",
+    other, _ = env.holds.create(HoldActor("inv1", Role.INVESTIGATOR), case_id="LP/other", reason="another case",
                                 cameras=["mall-1"], start_us=xs.us_from_utc(xs.T0),
                                 end_us=xs.us_from_utc(xs.T0 + timedelta(seconds=6)))  # fmt: skip
     first, second = xs.request(env, cameras=("mall-1",)), xs.request(env, cameras=("mall-1",))

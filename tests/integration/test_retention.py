@@ -15,18 +15,19 @@ import pytest
 from sqlalchemy import select, text, update
 
 from archive.errors import ConflictError, ForbiddenError, ObjectLockedError, StorageUnavailableError
+from archive.identity.model import Role
 from archive.ledger.tables import LogEntryRow
 from archive.ledger.verify_log import verify_log
-from archive.retention.audit import HoldActor, HoldRole
+from archive.retention.audit import HoldActor
 from archive.retention.lock import JobLock
 from archive.retention.service import LOCK_NAME
 from archive.retention.tables import AUDIT
 from archive.storage.base import LockMode, Retention
 from tests.integration.retention_support import DAY, SEG, SIZE, REnv, make_renv, starts, wait_until
 
-ADMIN = HoldActor("ani", HoldRole.ADMIN)
-INVESTIGATOR = HoldActor("budi", HoldRole.INVESTIGATOR)
-LEGAL = HoldActor("citra", HoldRole.LEGAL)
+ADMIN = HoldActor("ani", Role.ADMIN)
+INVESTIGATOR = HoldActor("budi", Role.INVESTIGATOR)
+LEGAL = HoldActor("citra", Role.LEGAL)
 
 
 @pytest.fixture
@@ -96,7 +97,7 @@ def test_legal_hold_blocks_deletion_in_catalog_and_store(renv: REnv) -> None:
     wait_until(renv.clock() + timedelta(seconds=2))
     svc = renv.service(batch_size=100)
     with pytest.raises(ForbiddenError):
-        svc.holds.create(HoldActor("mall-staff", HoldRole.OWNER), case_id="X", reason="r", cameras=[lobby],
+        svc.holds.create(HoldActor("mall-staff", Role.OWNER), case_id="X", reason="r", cameras=[lobby],
                          start_us=0, end_us=1)
     held_range = (first + 3 * SEG, first + 6 * SEG)  # seqs 3, 4, 5
     from archive.model import us_from_utc

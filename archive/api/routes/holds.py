@@ -22,7 +22,6 @@ from archive.errors import NotFoundError
 from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, Permission
 from archive.retention.audit import HoldActor
-from archive.retention.audit import HoldRole as RetentionRole
 from archive.retention.hold_access import Disclosure, HoldSight, check_release, disclosure
 from archive.retention.holds import Hold, HoldService
 from archive.search.times import TimeFormatter
@@ -37,7 +36,7 @@ def now_us() -> int:
 
 def _actor(request: Request[Any, Any, Any], who: Principal) -> HoldActor:
     """The caller as the hold service records it in the audit trail (with the change, one transaction)."""
-    return HoldActor(who.user_id, RetentionRole(who.role.value), agency=who.agency, owner=who.owner_id,
+    return HoldActor(who.user_id, who.role, agency=who.agency, owner=who.owner_id,
                      token=who.token_id, ip=context_of(request).client_ip, method=request.method,
                      path=request.url.path)  # fmt: skip
 
