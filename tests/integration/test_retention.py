@@ -148,6 +148,8 @@ def test_overlapping_holds_release_s3_hold_only_when_no_other_covers(renv: REnv)
     assert rep.expired == (b.id,) and rep.held_off == 4
     assert svc.holds.list_holds() == [] and len(svc.holds.list_holds(include_inactive=True)) == 2
     assert svc.audit.events("hold.expire")[0].actor == "system"
+    assert svc.audit.events("hold.expire")[0].role == "system"  # the archive itself: no user role
+    assert [h.released_role for h in svc.holds.list_holds(include_inactive=True)] == ["admin", "system"]
 
 
 def test_failed_delete_is_reported_never_marked_and_retried(renv: REnv) -> None:
@@ -295,6 +297,7 @@ def test_storage_pressure_alarm_first_then_oldest_unheld_within_the_owners_rules
     report = svc.run()
     assert report.execution.deleted == 0 and any("alarm" in a for a in report.alarms)
     assert svc.audit.events("storage.alarm")
+    assert {(e.actor, e.role) for e in svc.audit.events("storage.alarm")} == {("retention-scheduler", "system")}
     renv.usage.used = 91 * SIZE + SIZE // 2
     assert svc.run().execution.deleted == 0  # still below delete_at
     renv.usage.used = 94 * SIZE  # need 94 - 88 = 6 segments
