@@ -1,7 +1,7 @@
 """The audit entry of a change made by a request, written in the change's own transaction.
 
 :func:`note_of` binds the request's principal, client address, method and path to the archive's
-audit trail as an :class:`~archive.identity.journal.ChangeNote`: the identity service appends
+audit trail as an :class:`~archive.catalog.notes.ChangeNote`: the identity service appends
 the entry (``user.add``, ``token.revoke``, ...) inside the transaction that stores the change and
 seals it before the handler returns (SPEC.md 7.6, obligations 1 and 2). The gate still records the
 request itself (``users.add``, ...) when the response starts.
@@ -29,7 +29,7 @@ _OK = 200
 
 @dataclass(frozen=True)
 class RequestNote:
-    """A :class:`~archive.identity.journal.ChangeNote` for one request (module docstring)."""
+    """A :class:`~archive.catalog.notes.ChangeNote` for one request (module docstring)."""
 
     trail: AuditTrail
     who: Principal

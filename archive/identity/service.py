@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, insert, select, update
 
 from archive.catalog.errors import catalog_errors
+from archive.catalog.notes import ChangeNote
 from archive.catalog.tables import OwnerRow
 from archive.errors import (
     CatalogConflictError,
@@ -24,7 +25,6 @@ from archive.errors import (
     ValidationError,
 )
 from archive.identity.duties import OPERATOR, check_confirmation
-from archive.identity.journal import ChangeNote
 from archive.identity.model import (
     AGENCY_ID,
     USER_ID,
@@ -80,7 +80,7 @@ class IdentityService:
 
     def _tx(self, what: str, note: ChangeNote | None, body: Callable[[Connection], Any]) -> Any:
         """Run ``body`` in one transaction; with ``note``, ``body`` writes the change's audit entry
-        in it and the entry is sealed after the commit (:mod:`archive.identity.journal`). A lost race
+        in it and the entry is sealed after the commit (:mod:`archive.catalog.notes`). A lost race
         (CatalogConflictError: the audit sequence, or a row made concurrently) retries the whole
         change. Raises what ``body`` raises, CatalogError, ConflictError (too many races), and
         what :meth:`ChangeNote.committed` raises."""
@@ -121,7 +121,7 @@ class IdentityService:
 
         ``created_by`` (the administrator acting over the API) makes the user pending until
         :meth:`confirm_user`; None is the server operator's CLI: confirmed at once. ``note``:
-        the audit entry ``user.add`` commits with the user (:mod:`archive.identity.journal`).
+        the audit entry ``user.add`` commits with the user (:mod:`archive.catalog.notes`).
 
         Raises:
             ValidationError: bad id or name, or a membership that does not fit the role.

@@ -1,7 +1,8 @@
-"""Where identity changes record themselves: in the same transaction as the change (SPEC.md 7.6).
+"""Where catalog changes record themselves: in the same transaction as the change (SPEC.md 7.6).
 
 A :class:`ChangeNote` is given to each changing call of
-:class:`~archive.identity.service.IdentityService` by its caller (the API binds one to the
+:class:`~archive.identity.service.IdentityService` and
+:class:`~archive.catalog.registry.RegistryRepository` by its caller (the API binds one to the
 request's principal and the archive's audit trail). The service calls :meth:`ChangeNote.write`
 inside the transaction that stores the change, so the change and its audit entry commit together
 or not at all, and :meth:`ChangeNote.committed` after the commit, before it returns (the trail
