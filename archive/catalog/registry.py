@@ -204,7 +204,7 @@ class RegistryRepository:
             cc[what] += 1
             if what != "unchanged":
                 changed[f"camera/{cam.id}"] = {"change": what}
-        if note is not None and changed:
+        if note is not None:  # also when nothing changed: the attempt is recorded with it
             s.flush()
             note.write(s.connection(), "registry.change", "registry", {"changed": changed})
         return ImportReport(ImportCounts(**oc), ImportCounts(**cc))
