@@ -117,7 +117,8 @@ class IdentityService:
     def add_user(self, user_id: str, name: str, role: Role, *, agency: str | None = None,
                  owner_id: str | None = None, created_by: str | None = None,
                  note: ChangeNote | None = None) -> UserView:  # fmt: skip
-        """Create a user. The agency is created when new; the owner must be registered.
+        """Create a user. The agency is created when new (in the user's transaction); the owner
+        must be registered.
 
         ``created_by`` (the administrator acting over the API) makes the user pending until
         :meth:`confirm_user`; None is the server operator's CLI: confirmed at once. ``note``:
@@ -134,10 +135,10 @@ class IdentityService:
         if not name.strip() or len(name) > 200 or not name.isprintable():
             problems.append(Problem("name", "the name must be 1-200 printable characters"))
         problems += check_membership(role, agency, owner_id)
+        if agency is not None and not AGENCY_ID.match(agency):
+            problems.append(Problem("agency", f"{agency!r} is not a valid agency id (a-z, 0-9, _ and -)"))
         if problems:
             raise ValidationError(problems)
-        if agency is not None:
-            self.ensure_agency(agency)
         now = self._now_us()
         confirmed_by, confirmed_us = (OPERATOR, now) if created_by is None else (None, None)
 
@@ -147,6 +148,8 @@ class IdentityService:
                 raise NotFoundError(f"owner {owner_id!r} is not registered")
             if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is not None:
                 raise ConflictError(f"user {user_id!r} already exists")
+            if agency is not None and conn.execute(select(AGENCY.c.id).where(AGENCY.c.id == agency)).first() is None:
+                conn.execute(insert(AGENCY).values(id=agency, name=agency, created_us=now))  # with the user, or not
             conn.execute(insert(USER).values(id=user_id, name=name, role=role.value, agency_id=agency,
                                              owner_id=owner_id, created_us=now, disabled_us=None,
                                              created_by=created_by, confirmed_by=confirmed_by,

@@ -156,6 +156,9 @@ def test_user_and_token_changes_commit_with_their_audit_entry(api_env: ApiEnv, m
         assert r.status_code == 503, r.text
         with pytest.raises(NotFoundError):
             api_env.identity.user("ghost")
+        assert c.post(f"{P}/users", json={"id": "ghost2", "name": "G", "role": "investigator", "agency": "shadow"},
+                      headers=h).status_code == 503
+        assert "shadow" not in dict(api_env.identity.agencies())  # not even the new agency
         assert c.post(f"{P}/tokens/{mine.token.id}/revoke", headers=h).status_code == 503
         assert api_env.identity.authenticate(mine.secret).user_id == "inv1"  # still valid: nothing stored
         inv = api_env.auth("investigator")
