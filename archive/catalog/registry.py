@@ -5,15 +5,17 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
 from archive.catalog.errors import catalog_errors
+from archive.catalog.notes import ChangeNote
 from archive.catalog.tables import CameraRow, OwnerRow
-from archive.errors import ConflictError, NotFoundError
+from archive.errors import CatalogConflictError, ConflictError, NotFoundError
 from archive.model import Camera, CameraCredentials, Owner, OwnerKind
 from archive.secretbox import SecretBox
 
@@ -33,6 +35,10 @@ class ImportReport:
 
     owners: ImportCounts
     cameras: ImportCounts
+
+
+_T = TypeVar("_T")
+_RETRIES = 5
 
 
 def _now_us() -> int:
@@ -58,6 +64,24 @@ class RegistryRepository:
     def __init__(self, engine: Engine, box: SecretBox) -> None:
         self._engine = engine
         self._box = box
+
+    def _tx(self, what: str, note: ChangeNote | None, body: Callable[[Session], _T]) -> _T:
+        """``body`` in one transaction, which with ``note`` also holds the change's audit entry
+        (sealed after the commit, :mod:`archive.catalog.notes`); a lost audit-sequence race
+        retries it. Raises what ``body`` raises, CatalogError, ConflictError (too many races)
+        and what :meth:`ChangeNote.committed` raises."""
+        for _ in range(_RETRIES if note is not None else 1):
+            try:
+                with catalog_errors(what), Session(self._engine) as s, s.begin():
+                    out = body(s)
+            except CatalogConflictError:
+                if note is None:
+                    raise
+                continue
+            if note is not None:
+                note.committed()
+            return out
+        raise ConflictError(f"{what}: too many concurrent changes, try again")
 
     def owners(self) -> list[Owner]:
         """All owners, by id."""
@@ -104,22 +128,25 @@ class RegistryRepository:
             query = select(func.count()).where(col(CameraRow.password_enc).is_not(None), col(CameraRow.enabled))
             return int(s.exec(query).one())
 
-    def set_enabled(self, camera_id: str, enabled: bool) -> Camera:
-        """Enable or disable a camera (a running ``archive up`` follows within a few seconds).
+    def set_enabled(self, camera_id: str, enabled: bool, note: ChangeNote | None = None) -> Camera:
+        """Enable or disable a camera (a running ``archive up`` follows within a few seconds);
+        ``note``: its audit entry ``camera.enable`` / ``camera.disable`` commits with it.
 
         Raises:
             NotFoundError: no such camera.
             ConflictError: enabling a removed camera (re-add it with ``cameras import --force``).
+            CatalogError: nothing changed (also when ``note`` cannot append).
         """
-        return self._change(camera_id, enabled=enabled, remove=False)
+        return self._change(camera_id, enabled=enabled, remove=False, note=note)
 
-    def remove(self, camera_id: str) -> Camera:
-        """Take a camera out of service: disabled and marked removed. Nothing of its evidence, log
-        entries or registry row is deleted. Raises NotFoundError."""
-        return self._change(camera_id, enabled=False, remove=True)
+    def remove(self, camera_id: str, note: ChangeNote | None = None) -> Camera:
+        """Take a camera out of service: disabled and marked removed (``note``: its entry
+        ``camera.remove`` commits with it). Nothing of its evidence, log entries or registry row
+        is deleted. Raises NotFoundError, CatalogError."""
+        return self._change(camera_id, enabled=False, remove=True, note=note)
 
-    def _change(self, camera_id: str, *, enabled: bool, remove: bool) -> Camera:
-        with catalog_errors(f"cannot change camera {camera_id[:64]}"), Session(self._engine) as s, s.begin():
+    def _change(self, camera_id: str, *, enabled: bool, remove: bool, note: ChangeNote | None) -> Camera:
+        def body(s: Session) -> Camera:
             row = s.get(CameraRow, camera_id)
             if row is None:
                 raise NotFoundError(f"no such camera: {camera_id[:64]}")
@@ -130,35 +157,56 @@ class RegistryRepository:
             if remove and row.removed_us is None:
                 row.removed_us = row.updated_us
             s.flush()
+            if note is not None:
+                action = "camera.remove" if remove else "camera.enable" if enabled else "camera.disable"
+                note.write(s.connection(), action, f"camera/{camera_id}", {"camera": camera_id})
             return _camera(row)
 
+        return self._tx(f"cannot change camera {camera_id[:64]}", note, body)
+
     def apply(self, owners: Sequence[Owner], cameras: Sequence[tuple[Camera, str | None]], *,
-              force: bool = False) -> ImportReport:  # fmt: skip
+              force: bool = False, note: ChangeNote | None = None) -> ImportReport:  # fmt: skip
         """Upsert owners then cameras in ONE transaction: all or nothing. A removed camera is
-        re-added (in service again) only with ``force``.
+        re-added (in service again) only with ``force``. ``note``: the audit entry
+        ``registry.change`` (which owners and cameras were created or updated, owners' sharing
+        before and after) commits in the same transaction.
 
         Unchanged rows are not touched. Raises CatalogError (and changes nothing) on failure,
-        ConflictError for a removed camera without ``force``.
+        also when ``note`` cannot append; ConflictError for a removed camera without ``force``.
         """
+        return self._tx("import failed, nothing was written", note,
+                        lambda s: self._apply(s, owners, cameras, force, note))  # fmt: skip
+
+    def _apply(self, s: Session, owners: Sequence[Owner], cameras: Sequence[tuple[Camera, str | None]], force: bool,
+               note: ChangeNote | None) -> ImportReport:  # fmt: skip
         oc: Counter[str] = Counter()
         cc: Counter[str] = Counter()
         now = _now_us()
-        with catalog_errors("import failed, nothing was written"), Session(self._engine) as s, s.begin():
-            for o in owners:
-                row = s.get(OwnerRow, o.id)
-                agencies = json.dumps(list(o.agencies))
-                if row is None:
-                    s.add(OwnerRow(id=o.id, name=o.name, kind=o.kind.value, agencies=agencies,
-                                   created_us=now, updated_us=now))
-                    oc["created"] += 1
-                elif (row.name, row.kind, row.agencies) == (o.name, o.kind.value, agencies):
-                    oc["unchanged"] += 1
-                else:
-                    row.name, row.kind, row.agencies, row.updated_us = o.name, o.kind.value, agencies, now
-                    oc["updated"] += 1
+        changed: dict[str, Any] = {}
+        for o in owners:
+            row = s.get(OwnerRow, o.id)
+            agencies = json.dumps(list(o.agencies))
+            if row is None:
+                s.add(OwnerRow(id=o.id, name=o.name, kind=o.kind.value, agencies=agencies,
+                               created_us=now, updated_us=now))
+                oc["created"] += 1
+                changed[f"owner/{o.id}"] = {"change": "created", "agencies": list(o.agencies)}
+            elif (row.name, row.kind, row.agencies) == (o.name, o.kind.value, agencies):
+                oc["unchanged"] += 1
+            else:
+                changed[f"owner/{o.id}"] = {"change": "updated", "agencies_before": json.loads(row.agencies),
+                                            "agencies": list(o.agencies)}  # fmt: skip
+                row.name, row.kind, row.agencies, row.updated_us = o.name, o.kind.value, agencies, now
+                oc["updated"] += 1
+        s.flush()
+        for cam, password in cameras:
+            what = self._upsert_camera(s, cam, password, now, force)
+            cc[what] += 1
+            if what != "unchanged":
+                changed[f"camera/{cam.id}"] = {"change": what}
+        if note is not None:  # also when nothing changed: the attempt is recorded with it
             s.flush()
-            for cam, password in cameras:
-                cc[self._upsert_camera(s, cam, password, now, force)] += 1
+            note.write(s.connection(), "registry.change", "registry", {"changed": changed})
         return ImportReport(ImportCounts(**oc), ImportCounts(**cc))
 
     def _upsert_camera(self, s: Session, cam: Camera, password: str | None, now: int, force: bool) -> str:

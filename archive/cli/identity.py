@@ -19,23 +19,28 @@ import logging
 import os
 import pwd
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from archive.config import ENV_TOKEN as _ENV_NAME
 from archive.config import Config
 from archive.errors import ERRORS, ForbiddenError, UnauthenticatedError, UserError
 
 if TYPE_CHECKING:
+    from sqlalchemy import Connection
+
     from archive.audit.service import AuditTrail
+    from archive.catalog.notes import ChangeNote
     from archive.identity.model import Principal
     from archive.identity.service import IdentityService
     from archive.retention.audit import HoldActor
 
-__all__ = ["CliActor", "add_identity_options", "add_operator_options", "admin_operator", "audited", "cli_principal",
-           "cli_user", "has_identity", "operator_or_user", "record_action"]
+__all__ = ["CliActor", "CliNote", "add_identity_options", "add_operator_options", "admin_operator", "audited",
+           "audited_change", "cli_principal", "cli_user", "has_identity", "operator_or_user", "record_action"]
+
+_T = TypeVar("_T")
 
 _HOW = "give --token-file PATH or set $ARCHIVE_TOKEN (a token of a registered user: 'archive tokens create USER')"
 
@@ -194,6 +199,57 @@ def audited(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namesp
     return result
 
 
+def audited_change(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namespace,
+                   work: Callable[[ChangeNote], _T], *, seal: bool) -> _T:  # fmt: skip
+    """Run ``work`` with a :class:`CliNote`: the service it calls appends the entry ``action``
+    (by ``who``, status 200, the service's own action as ``detail.change``) in the transaction
+    of the change, so a change is never stored without its entry (SPEC.md 7.6). ``seal``: the
+    note signs and publishes the head after the commit; without, the entry is covered by the
+    next signed head. A failed ``work`` is recorded like :func:`audited` does. Returns what
+    ``work`` returns; raises what it raises (CatalogError when the entry could not be appended:
+    nothing was stored)."""
+    from archive.api.errors import problem
+
+    note = CliNote(trail, who, action, _target(args), seal)
+    try:
+        return work(note)
+    except ERRORS as exc:
+        record_action(trail, who, action, args, problem(exc)[0], {"error": str(exc)}, seal=seal, must=False)
+        raise
+
+
+@dataclass(frozen=True)
+class CliNote:
+    """A :class:`~archive.catalog.notes.ChangeNote` for one CLI command (:func:`audited_change`)."""
+
+    trail: AuditTrail
+    who: CliActor
+    action: str
+    target: dict[str, str]
+    seal: bool
+
+    def write(self, conn: Connection, action: str, subject: str, detail: Mapping[str, Any]) -> None:
+        """Append the command's entry inside ``conn``'s transaction. Raises like
+        :meth:`AuditTrail.record_in`."""
+        from archive.audit.entry import AuditRecord
+
+        who = self.who
+        self.trail.record_in(conn, AuditRecord(
+            at_us=time.time_ns() // 1000, ip="local", action=self.action, method="CLI", path=who.command, status=200,
+            actor=who.user, agency=who.agency, owner=who.owner, role=who.role, token=who.token,
+            target={**self.target, "subject": subject}, detail={"change": action, **detail}))  # fmt: skip
+
+    def committed(self) -> None:
+        """Seal the entry when the command seals (else the next signed head covers it). Raises
+        like :meth:`AuditTrail.seal`."""
+        if self.seal:
+            self.trail.seal()
+
+
+def _target(args: argparse.Namespace) -> dict[str, str]:
+    return {k: str(v) for k, v in vars(args).items() if k not in _NOT_TARGET}
+
+
 def record_action(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namespace, status: int,
                   detail: dict[str, str], *, seal: bool, must: bool) -> None:  # fmt: skip
     """Record one CLI action (see :func:`audited`). ``must`` False: a failure to record is logged,
@@ -201,7 +257,7 @@ def record_action(trail: AuditTrail, who: CliActor, action: str, args: argparse.
     :meth:`AuditTrail.record`."""
     from archive.audit.entry import AuditRecord
 
-    target = {k: str(v) for k, v in vars(args).items() if k not in _NOT_TARGET}
+    target = _target(args)
     record = AuditRecord(at_us=time.time_ns() // 1000, ip="local", action=action, method="CLI", path=who.command,
                          status=status, actor=who.user, agency=who.agency, owner=who.owner, role=who.role,
                          token=who.token, target=target, detail=detail)  # fmt: skip

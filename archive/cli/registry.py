@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from archive.cli.common import no_archive_needed, runtime
-from archive.cli.identity import add_operator_options, admin_operator, audited
+from archive.cli.identity import add_operator_options, admin_operator, audited_change
 from archive.config import DEFAULT_CONFIG_NAME, Config, load_config, mask_url, masked
 from archive.errors import UserError
 
@@ -67,8 +67,8 @@ def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
 
     with runtime(cfg) as rt:
         who = admin_operator(args, cfg, rt.identity, "import cameras")
-        report = audited(rt.audit, who, "cameras.import", args,
-                         lambda: import_registry(Path(args.file), rt.registry, force=args.force), seal=False)
+        report = audited_change(rt.audit, who, "cameras.import", args, lambda note: import_registry(
+            Path(args.file), rt.registry, force=args.force, note=note), seal=False)
     for kind, c in (("owners", report.owners), ("cameras", report.cameras)):
         print(f"{kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged", file=out)
     return 0
@@ -78,9 +78,9 @@ def _cmd_cameras_switch(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
     """``cameras disable|enable|remove ID``: a running ``archive up`` applies it within ~5 s (archive.cli.follow)."""
     with runtime(cfg) as rt:
         who = admin_operator(args, cfg, rt.identity, f"{args.sub} cameras")
-        cam = audited(rt.audit, who, f"cameras.{args.sub}", args, lambda: rt.registry.remove(args.camera_id)
-                      if args.sub == "remove" else rt.registry.set_enabled(args.camera_id, args.sub == "enable"),
-                      seal=False)  # fmt: skip
+        cam = audited_change(rt.audit, who, f"cameras.{args.sub}", args, lambda note: rt.registry.remove(
+            args.camera_id, note) if args.sub == "remove" else rt.registry.set_enabled(
+            args.camera_id, args.sub == "enable", note), seal=False)  # fmt: skip
     state = "removed (disabled; its evidence and log stay)" if cam.removed else (
         "enabled" if cam.enabled else "disabled")
     print(f"camera {cam.id}: {state}", file=out)

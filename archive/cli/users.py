@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import runtime
-from archive.cli.identity import CliActor, add_operator_options, admin_operator, audited
+from archive.cli.identity import CliActor, add_operator_options, admin_operator, audited_change
 from archive.config import Config
 
 if TYPE_CHECKING:
@@ -48,8 +48,8 @@ def cmd_users_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.identity.model import parse_role
 
     with _identity(cfg) as (ident, trail):
-        u = audited(trail, _acting(args, cfg, ident), "users.add", args, lambda: ident.add_user(
-            args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner),
+        u = audited_change(trail, _acting(args, cfg, ident), "users.add", args, lambda note: ident.add_user(
+            args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner, note=note),
             seal=False)
     print(f"added {u.id} ({u.role.value}, {u.agency or 'owner ' + str(u.owner_id)})", file=out)
     return 0
@@ -73,8 +73,8 @@ def cmd_users_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_users_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        u = audited(trail, _acting(args, cfg, ident), "users.revoke", args, lambda: ident.revoke_user(args.id),
-                    seal=False)
+        u = audited_change(trail, _acting(args, cfg, ident), "users.revoke", args,
+                           lambda note: ident.revoke_user(args.id, note), seal=False)
     print(f"revoked {u.id} and all their tokens", file=out)
     return 0
 
@@ -86,8 +86,9 @@ def cmd_tokens_create(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
     if not 1 <= days <= cfg.api.token_max_days:
         raise UserError(f"--days must be between 1 and {cfg.api.token_max_days} (api.token_max_days)")
     with _identity(cfg) as (ident, trail):
-        issued = audited(trail, _acting(args, cfg, ident), "tokens.create", args,
-                          lambda: ident.create_token(args.user, days=days, label=args.label), seal=False)
+        issued = audited_change(trail, _acting(args, cfg, ident), "tokens.create", args,
+                                lambda note: ident.create_token(args.user, days=days, label=args.label, note=note),
+                                seal=False)
     print(issued.secret, file=out)
     print(f"# token {issued.token.id} of {args.user}, expires {_when(issued.token.expires_us)}; shown once, "
           "stored only as its SHA-256", file=out)  # fmt: skip
@@ -105,8 +106,8 @@ def cmd_tokens_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        k = audited(trail, _acting(args, cfg, ident), "tokens.revoke", args,
-                    lambda: ident.revoke_token(args.token_id), seal=False)
+        k = audited_change(trail, _acting(args, cfg, ident), "tokens.revoke", args,
+                           lambda note: ident.revoke_token(args.token_id, note), seal=False)
     print(f"revoked token {k.id} of {k.user_id}", file=out)
     return 0
 

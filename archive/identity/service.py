@@ -11,9 +11,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Engine, insert, select, update
+from sqlalchemy import Connection, Engine, insert, select, update
 
 from archive.catalog.errors import catalog_errors
+from archive.catalog.notes import ChangeNote
 from archive.catalog.tables import OwnerRow
 from archive.errors import (
     CatalogConflictError,
@@ -41,6 +42,7 @@ from archive.identity.tokens import hash_matches, new_token, parse_token, token_
 __all__ = ["IdentityService"]
 
 _DAY_US = 86_400 * 1_000_000
+_RETRIES = 5
 _OWNER = OwnerRow.__table__  # type: ignore[attr-defined]
 
 
@@ -76,6 +78,23 @@ class IdentityService:
         self._cache: dict[str, tuple[str, Principal, int, int]] = {}
         self._lock = threading.Lock()
 
+    def _tx(self, what: str, note: ChangeNote | None, body: Callable[[Connection], Any]) -> Any:
+        """Run ``body`` in one transaction; with ``note``, ``body`` writes the change's audit entry
+        in it and the entry is sealed after the commit (:mod:`archive.catalog.notes`). A lost race
+        (CatalogConflictError: the audit sequence, or a row made concurrently) retries the whole
+        change. Raises what ``body`` raises, CatalogError, ConflictError (too many races), and
+        what :meth:`ChangeNote.committed` raises."""
+        for _ in range(_RETRIES):
+            try:
+                with catalog_errors(what), self._engine.begin() as conn:
+                    out = body(conn)
+            except CatalogConflictError:
+                continue
+            if note is not None:
+                note.committed()
+            return out
+        raise ConflictError(f"{what}: too many concurrent changes, try again")
+
     # -- agencies ------------------------------------------------------------------------
     def ensure_agency(self, agency_id: str, name: str | None = None) -> None:
         """Create the agency if it does not exist. Raises ValidationError for a bad id."""
@@ -96,41 +115,50 @@ class IdentityService:
 
     # -- users ---------------------------------------------------------------------------
     def add_user(self, user_id: str, name: str, role: Role, *, agency: str | None = None,
-                 owner_id: str | None = None, created_by: str | None = None) -> UserView:  # fmt: skip
-        """Create a user. The agency is created when new; the owner must be registered.
+                 owner_id: str | None = None, created_by: str | None = None,
+                 note: ChangeNote | None = None) -> UserView:  # fmt: skip
+        """Create a user. The agency is created when new (in the user's transaction); the owner
+        must be registered.
 
         ``created_by`` (the administrator acting over the API) makes the user pending until
-        :meth:`confirm_user`; None is the server operator's CLI: confirmed at once.
+        :meth:`confirm_user`; None is the server operator's CLI: confirmed at once. ``note``:
+        the audit entry ``user.add`` commits with the user (:mod:`archive.catalog.notes`).
 
         Raises:
             ValidationError: bad id or name, or a membership that does not fit the role.
             NotFoundError: the owner is not registered.
             ConflictError: a user with this id exists.
+            CatalogError: nothing stored (also when ``note`` cannot append); what
+                :meth:`ChangeNote.committed` raises (stored, not yet sealed).
         """
         problems = [] if USER_ID.match(user_id) else [Problem("id", f"{user_id!r} is not a valid user id")]
         if not name.strip() or len(name) > 200 or not name.isprintable():
             problems.append(Problem("name", "the name must be 1-200 printable characters"))
         problems += check_membership(role, agency, owner_id)
+        if agency is not None and not AGENCY_ID.match(agency):
+            problems.append(Problem("agency", f"{agency!r} is not a valid agency id (a-z, 0-9, _ and -)"))
         if problems:
             raise ValidationError(problems)
-        if agency is not None:
-            self.ensure_agency(agency)
         now = self._now_us()
         confirmed_by, confirmed_us = (OPERATOR, now) if created_by is None else (None, None)
-        try:
-            with catalog_errors("cannot store user"), self._engine.begin() as conn:
-                if owner_id is not None and conn.execute(
-                    select(_OWNER.c.id).where(_OWNER.c.id == owner_id)
-                ).first() is None:
-                    raise NotFoundError(f"owner {owner_id!r} is not registered")
-                if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is not None:
-                    raise ConflictError(f"user {user_id!r} already exists")
-                conn.execute(insert(USER).values(id=user_id, name=name, role=role.value, agency_id=agency,
-                                                 owner_id=owner_id, created_us=now, disabled_us=None,
-                                                 created_by=created_by, confirmed_by=confirmed_by,
-                                                 confirmed_us=confirmed_us))  # fmt: skip
-        except CatalogConflictError as exc:
-            raise ConflictError(f"user {user_id!r} already exists") from exc
+
+        def body(conn: Connection) -> None:
+            owner = select(_OWNER.c.id).where(_OWNER.c.id == owner_id)
+            if owner_id is not None and conn.execute(owner).first() is None:
+                raise NotFoundError(f"owner {owner_id!r} is not registered")
+            if conn.execute(select(USER.c.id).where(USER.c.id == user_id)).first() is not None:
+                raise ConflictError(f"user {user_id!r} already exists")
+            if agency is not None and conn.execute(select(AGENCY.c.id).where(AGENCY.c.id == agency)).first() is None:
+                conn.execute(insert(AGENCY).values(id=agency, name=agency, created_us=now))  # with the user, or not
+            conn.execute(insert(USER).values(id=user_id, name=name, role=role.value, agency_id=agency,
+                                             owner_id=owner_id, created_us=now, disabled_us=None,
+                                             created_by=created_by, confirmed_by=confirmed_by,
+                                             confirmed_us=confirmed_us))  # fmt: skip
+            if note is not None:
+                note.write(conn, "user.add", f"user/{user_id}", {"user": user_id, "role": role.value,
+                                                                 "agency": agency, "owner": owner_id})  # fmt: skip
+
+        self._tx("cannot store user", note, body)
         return UserView(user_id, name, role, agency, owner_id, now, None, created_by, confirmed_by, confirmed_us)
 
     def users(self) -> list[UserView]:
@@ -146,10 +174,11 @@ class IdentityService:
             raise NotFoundError(f"user {user_id!r} does not exist")
         return _user(row)
 
-    def confirm_user(self, user_id: str, who: Principal) -> UserView:
-        """Confirm a pending user (separation of duties, :mod:`archive.identity.duties` rule 3).
+    def confirm_user(self, user_id: str, who: Principal, note: ChangeNote | None = None) -> UserView:
+        """Confirm a pending user (separation of duties, :mod:`archive.identity.duties` rule 3);
+        ``note``: the entry ``user.confirm`` commits with the confirmation.
 
-        Raises:
+        Raises (and CatalogError, like :meth:`add_user`):
             NotFoundError: no such user. ConflictError: already confirmed, or revoked.
             ForbiddenError: ``who`` may not vouch for this user.
         """
@@ -166,36 +195,51 @@ class IdentityService:
         with catalog_errors("cannot read users"), self._engine.connect() as conn:
             has_members = conn.execute(stmt).first() is not None
         check_confirmation(who, user, group_has_members=has_members)
-        with catalog_errors("cannot confirm user"), self._engine.begin() as conn:
+
+        def body(conn: Connection) -> None:
             done = conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.confirmed_us.is_(None))
                                 .values(confirmed_by=who.user_id, confirmed_us=self._now_us())).rowcount
-        if done != 1:
-            raise ConflictError(f"user {user_id!r} was confirmed concurrently")
+            if done != 1:
+                raise ConflictError(f"user {user_id!r} was confirmed concurrently")
+            if note is not None:
+                note.write(conn, "user.confirm", f"user/{user_id}", {"user": user_id, "role": user.role.value,
+                                                                     "created_by": user.created_by})  # fmt: skip
+
+        self._tx("cannot confirm user", note, body)
         with self._lock:
             self._cache.clear()
         return self.user(user_id)
 
-    def revoke_user(self, user_id: str) -> UserView:
-        """Disable a user and revoke all their tokens (idempotent). Raises NotFoundError."""
+    def revoke_user(self, user_id: str, note: ChangeNote | None = None) -> UserView:
+        """Disable a user and revoke all their tokens (idempotent); ``note``: the entry
+        ``user.revoke`` commits with it. Raises NotFoundError, CatalogError (like :meth:`add_user`)."""
         self.user(user_id)
         now = self._now_us()
-        with catalog_errors("cannot revoke user"), self._engine.begin() as conn:
+
+        def body(conn: Connection) -> None:
             conn.execute(update(USER).where((USER.c.id == user_id) & USER.c.disabled_us.is_(None))
                          .values(disabled_us=now))  # fmt: skip
-            conn.execute(update(TOKEN).where((TOKEN.c.user_id == user_id) & TOKEN.c.revoked_us.is_(None))
-                         .values(revoked_us=now))  # fmt: skip
+            tokens = conn.execute(update(TOKEN).where((TOKEN.c.user_id == user_id) & TOKEN.c.revoked_us.is_(None))
+                                  .values(revoked_us=now)).rowcount  # fmt: skip
+            if note is not None:
+                note.write(conn, "user.revoke", f"user/{user_id}", {"user": user_id, "tokens_revoked": tokens})
+
+        self._tx("cannot revoke user", note, body)
         with self._lock:
             self._cache.clear()
         return self.user(user_id)
 
     # -- tokens --------------------------------------------------------------------------
-    def create_token(self, user_id: str, *, days: int, label: str = "", issued_by: str = OPERATOR) -> IssuedToken:
+    def create_token(self, user_id: str, *, days: int, label: str = "", issued_by: str = OPERATOR,
+                     note: ChangeNote | None = None) -> IssuedToken:  # fmt: skip
         """Issue a token valid for ``days`` days; the secret is returned once. ``issued_by``:
         the user themself (API) or :data:`OPERATOR` (server CLI; the user sees a notice).
+        ``note``: the entry ``token.create`` (never the secret) commits with the token.
 
         Raises:
             ValidationError: ``days`` below 1 or the label too long.
             NotFoundError: no such user. ConflictError: the user is revoked.
+            CatalogError: like :meth:`add_user`.
         """
         problems = [] if days >= 1 else [Problem("days", "a token must be valid for at least 1 day")]
         if len(label) > 200 or not label.isprintable():
@@ -207,10 +251,16 @@ class IdentityService:
             raise ConflictError(f"user {user_id!r} is revoked; no token can be issued")
         tok, now = new_token(), self._now_us()
         view = TokenView(tok.token_id, user_id, label, now, now + days * _DAY_US, None, issued_by[:64])
-        with catalog_errors("cannot store token"), self._engine.begin() as conn:
+
+        def body(conn: Connection) -> None:
             conn.execute(insert(TOKEN).values(id=view.id, user_id=user_id, token_hash=token_hash(tok.whole),
                                               label=label, created_us=now, expires_us=view.expires_us,
                                               revoked_us=None, issued_by=view.issued_by))  # fmt: skip
+            if note is not None:
+                note.write(conn, "token.create", f"token/{view.id}", {"user": user_id, "token_id": view.id,
+                                                                      "expires_us": view.expires_us})  # fmt: skip
+
+        self._tx("cannot store token", note, body)
         return IssuedToken(view, tok.whole)
 
     def tokens(self, user_id: str | None = None) -> list[TokenView]:
@@ -222,15 +272,22 @@ class IdentityService:
         with catalog_errors("cannot read tokens"), self._engine.connect() as conn:
             return [_token(r) for r in conn.execute(stmt)]
 
-    def revoke_token(self, token_id: str) -> TokenView:
-        """Revoke one token (idempotent). Raises NotFoundError."""
+    def revoke_token(self, token_id: str, note: ChangeNote | None = None) -> TokenView:
+        """Revoke one token (idempotent); ``note``: the entry ``token.revoke`` commits with it.
+        Raises NotFoundError, CatalogError (like :meth:`add_user`)."""
         now = self._now_us()
-        with catalog_errors("cannot revoke token"), self._engine.begin() as conn:
+
+        def body(conn: Connection) -> Any:
             conn.execute(update(TOKEN).where((TOKEN.c.id == token_id) & TOKEN.c.revoked_us.is_(None))
                          .values(revoked_us=now))  # fmt: skip
-            row = conn.execute(select(TOKEN).where(TOKEN.c.id == token_id)).first()
-        if row is None:
-            raise NotFoundError(f"token {token_id!r} does not exist")
+            found = conn.execute(select(TOKEN).where(TOKEN.c.id == token_id)).first()
+            if found is None:
+                raise NotFoundError(f"token {token_id!r} does not exist")
+            if note is not None:
+                note.write(conn, "token.revoke", f"token/{token_id}", {"user": found.user_id, "token_id": token_id})
+            return found
+
+        row = self._tx("cannot revoke token", note, body)
         with self._lock:
             self._cache.pop(token_id, None)
         return _token(row)

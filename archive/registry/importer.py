@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from archive.catalog.notes import ChangeNote
 from archive.catalog.registry import ImportReport, RegistryRepository
 from archive.errors import Problem, ValidationError
 from archive.model import OwnerKind
@@ -43,8 +44,10 @@ def _duty_problems(checked: RegistryInput, repo: RegistryRepository) -> list[Pro
     return problems
 
 
-def import_registry(path: Path, repo: RegistryRepository, *, force: bool = False) -> ImportReport:
-    """Import owners and cameras from ``path`` idempotently.
+def import_registry(path: Path, repo: RegistryRepository, *, force: bool = False,
+                    note: ChangeNote | None = None) -> ImportReport:  # fmt: skip
+    """Import owners and cameras from ``path`` idempotently (``note``: the audit entry commits
+    with the import, :meth:`RegistryRepository.apply`).
 
     Raises ValidationError (listing every problem with file:line, including the separation
     of duties rules above; nothing written) or CatalogError (the transaction rolled back;
@@ -56,4 +59,4 @@ def import_registry(path: Path, repo: RegistryRepository, *, force: bool = False
     problems = _duty_problems(checked, repo)
     if problems:
         raise ValidationError(problems)
-    return repo.apply(checked.owners, [(c.camera, c.password) for c in checked.cameras], force=force)
+    return repo.apply(checked.owners, [(c.camera, c.password) for c in checked.cameras], force=force, note=note)

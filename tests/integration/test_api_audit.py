@@ -33,11 +33,12 @@ def test_who_what_when_where_result(api_env: ApiEnv) -> None:
         assert r.status_code == 200
         items = r.json()["items"]
     got = [(i["action"], i["actor"], i["role"], i["agency"], i["result"], i["status"]) for i in items]
-    assert got[:6] == [
+    assert got[:7] == [
         ("cameras.search", "inv1", "investigator", "police", "ok", 200),
         ("recordings.search", "legal1", "legal", "police", "ok", 200),
         ("users.list", "inv1", "investigator", "police", "denied", 403),
         ("auth.failed", None, None, None, "denied", 401),
+        ("user.add", "admin1", "admin", "diskominfo", "ok", 200),  # the change's own, in its transaction
         ("users.add", "admin1", "admin", "diskominfo", "ok", 201),
         ("verify.camera", "aud1", "auditor", "inspektorat", "ok", 200),
     ]
@@ -46,7 +47,7 @@ def test_who_what_when_where_result(api_env: ApiEnv) -> None:
     assert first["target"] == {"query.q": "alun"} and len(first["entry_hash"]) == 64
     assert items[2]["detail"]["error"]
     assert items[3]["detail"]["reason"] == "malformed token (expected arc1_<id>_<secret>)"
-    assert items[5]["detail"]["ok"] is True
+    assert items[6]["detail"]["ok"] is True
     assert items[1]["target"]["query.end"] == "2025-03-14T16:01:00+07:00"
 
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from litestar.testing import TestClient
 
+from archive.audit.query import AuditFilter
 from archive.export.views import ExportRequest
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
@@ -155,3 +157,33 @@ def test_an_agency_colleague_confirms_an_agency_user(api_env: ApiEnv) -> None:
         r = c.post(f"{P}/users/inv2/confirm", headers=api_env.auth("legal"))
         assert r.status_code == 200, r.text
         assert c.get(f"{P}/cameras", headers=inv2).status_code == 200
+
+
+def test_sharing_and_camera_changes_commit_with_their_audit_entry(api_env: ApiEnv,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """SPEC 7.6 obligation 1: a sharing or camera change whose audit entry cannot be appended is
+    not stored (503); a stored one has its entry, sealed before the answer."""
+    from archive.errors import CatalogError
+
+    assert api_env.deps.registry is not None
+    owner, admin = api_env.auth("owner"), api_env.auth("admin")
+    before = {o.id: o.agencies for o in api_env.deps.registry.owners()}["mall"]
+    real = api_env.audit.record_in
+
+    def broken(conn: object, record: object) -> None:
+        raise CatalogError("audit append refused")
+
+    with TestClient(api_env.app()) as c:
+        monkeypatch.setattr(api_env.audit, "record_in", broken)
+        r = c.put(f"{P}/owners/mall/sharing", headers=owner, json={"agencies": ["police", "satpol"]})
+        assert r.status_code == 503, r.text
+        assert {o.id: o.agencies for o in api_env.deps.registry.owners()}["mall"] == before
+        assert c.patch(f"{P}/cameras/cam-a", headers=admin, json={"enabled": False}).status_code == 503
+        assert api_env.deps.registry.camera("cam-a").enabled
+        monkeypatch.setattr(api_env.audit, "record_in", real)
+        assert c.put(f"{P}/owners/mall/sharing", headers=owner, json={"agencies": ["satpol"]}).status_code == 200
+    [entry] = [e.record for e in api_env.audit.events(AuditFilter(newest_first=False))
+               if e.record.action == "registry.change"]  # fmt: skip
+    assert entry.actor == "own1" and entry.detail["changed"]["owner/mall"]["agencies"] == ["satpol"]
+    head = api_env.audit.latest()
+    assert head is not None and head.size == api_env.audit.size()  # sealed before the answer

@@ -92,8 +92,10 @@ def test_users_and_tokens_through_the_api(api_env: ApiEnv) -> None:
         assert c.post(f"{P}/users/sari/revoke", headers=h).json()["active"] is False
         assert c.get(f"{P}/me", headers={"Authorization": f"Bearer {tok['token']}"}).status_code == 401
     actions = [e.record.action for e in api_env.audit.events(AuditFilter(actor="admin1", newest_first=False))]
-    assert actions[:3] == ["users.add", "users.add", "users.add"] and "tokens.create" in actions
-    assert "users.revoke" in actions
+    requests = [a for a in actions if a.split(".")[0] in ("users", "tokens")]  # the gate's, after each answer
+    assert requests[:3] == ["users.add", "users.add", "users.add"] and "tokens.create" in requests
+    assert "users.revoke" in requests
+    assert actions[:2] == ["user.add", "users.add"] and "user.revoke" in actions  # each change's own, first
 
 
 def _config(tmp_path: Path, url: str) -> Path:
@@ -133,3 +135,45 @@ def test_cli_users_and_tokens(tmp_path: Path, catalog_url: str) -> None:
         assert all(str(actor).startswith("os:") for _, actor, _ in rows)
     finally:
         engine.dispose()
+
+
+def test_user_and_token_changes_commit_with_their_audit_entry(api_env: ApiEnv, monkeypatch: pytest.MonkeyPatch) -> None:
+    """SPEC 7.6 obligation 1: a user or token change whose audit entry cannot be appended is not
+    stored (503); one that is stored has its entry in the trail, covered by a signed head."""
+    from archive.errors import CatalogError
+
+    h = api_env.auth("admin")
+    mine = api_env.identity.create_token("inv1", days=1, label="spare")
+    real = api_env.audit.record_in
+
+    def broken(conn: object, record: object) -> None:
+        raise CatalogError("audit append refused")
+
+    with TestClient(api_env.app()) as c:
+        monkeypatch.setattr(api_env.audit, "record_in", broken)
+        r = c.post(f"{P}/users", json={"id": "ghost", "name": "G", "role": "investigator", "agency": "police"},
+                   headers=h)
+        assert r.status_code == 503, r.text
+        with pytest.raises(NotFoundError):
+            api_env.identity.user("ghost")
+        assert c.post(f"{P}/users", json={"id": "ghost2", "name": "G", "role": "investigator", "agency": "shadow"},
+                      headers=h).status_code == 503
+        assert "shadow" not in dict(api_env.identity.agencies())  # not even the new agency
+        assert c.post(f"{P}/tokens/{mine.token.id}/revoke", headers=h).status_code == 503
+        assert api_env.identity.authenticate(mine.secret).user_id == "inv1"  # still valid: nothing stored
+        inv = api_env.auth("investigator")
+        before = len(api_env.identity.tokens("inv1"))
+        assert c.post(f"{P}/users/inv1/tokens", json={"days": 1}, headers=inv).status_code == 503
+        assert len(api_env.identity.tokens("inv1")) == before
+        assert c.post(f"{P}/users/legal1/revoke", headers=h).status_code == 503
+        assert api_env.identity.user("legal1").active
+        monkeypatch.setattr(api_env.audit, "record_in", real)
+        assert c.post(f"{P}/users", json={"id": "ghost", "name": "G", "role": "investigator", "agency": "police"},
+                      headers=h).status_code == 201
+        assert c.post(f"{P}/users/ghost/confirm", headers=inv).status_code == 200
+    changes = [e.record for e in api_env.audit.events(AuditFilter(newest_first=False))
+               if e.record.action in ("user.add", "user.confirm")]  # fmt: skip
+    assert [(r.action, r.actor, r.detail.get("user")) for r in changes] == [
+        ("user.add", "admin1", "ghost"), ("user.confirm", "inv1", "ghost")]
+    head = api_env.audit.latest()
+    assert head is not None and head.size == api_env.audit.size()  # sealed before the answer

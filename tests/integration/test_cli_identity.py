@@ -116,3 +116,38 @@ def test_first_admin_is_created_by_the_os_user_owning_the_data_dir(renv: REnv, c
                        "--token-file", str(investigator), capsys=capsys)
     assert code == 1 and "only an admin" in err
     assert [e.record.status for e in trail.events(AuditFilter(action="users.add", newest_first=False))] == [200]
+
+
+def test_cli_user_token_and_camera_changes_commit_with_their_entry(renv: REnv, config: Path, tmp_path: Path,  # noqa: F811
+                                                                    monkeypatch, capsys) -> None:  # fmt: skip
+    """SPEC 7.6 obligation 1 for the server operator's commands: when the audit entry cannot be
+    appended, `archive users|tokens|cameras ...` store nothing and exit 1 (not 0)."""
+    from archive.errors import CatalogError
+
+    admin = _token(renv, tmp_path, "root2", Role.ADMIN, agency="ops")
+    ident = IdentityService(renv.engine)
+    spare = ident.create_token("root2", days=1, label="spare")
+    lobby = renv.cam("lobby")
+
+    def broken(self: AuditTrail, conn: object, record: object) -> None:
+        raise CatalogError("audit append refused")
+
+    monkeypatch.setattr(AuditTrail, "record_in", broken)
+    tok = ["--token-file", str(admin)]
+    code, _, err = run(config, "users", "add", "ghost", "--role", "investigator", "--agency", "police", *tok,
+                       capsys=capsys)
+    assert code == 1 and "Traceback" not in err, err
+    assert "ghost" not in {u.id for u in ident.users()}
+    assert run(config, "tokens", "revoke", spare.token.id, *tok)[0] == 1
+    assert ident.authenticate(spare.secret).user_id == "root2"
+    before = len(ident.tokens("root2"))
+    assert run(config, "tokens", "create", "root2", *tok)[0] == 1
+    assert len(ident.tokens("root2")) == before
+    assert run(config, "cameras", "disable", lobby, *tok)[0] == 1
+    with renv.engine.connect() as conn:
+        assert conn.execute(text("SELECT enabled FROM camera WHERE id = :i"), {"i": lobby}).scalar_one()
+    monkeypatch.undo()
+    assert run(config, "users", "add", "ghost", "--role", "investigator", "--agency", "police", *tok)[0] == 0
+    entries = [e.record for e in _trail(renv).events(AuditFilter(actor="root2", newest_first=False))]
+    assert [(r.action, r.status, r.detail.get("change")) for r in entries if r.status == 200] == [
+        ("users.add", 200, "user.add")]

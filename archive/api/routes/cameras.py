@@ -11,6 +11,7 @@ from litestar.params import FromPath, FromQuery, JSONBody, QueryParameter
 
 from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
+from archive.api.notes import note_of
 from archive.api.params import bbox, near
 from archive.api.render import camera_out
 from archive.api.schemas import CameraOut, CameraPatch, CamerasOut, OwnerOut, OwnersOut, SharingIn
@@ -112,7 +113,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         changes = {k: getattr(new, k) for k in ("name", "location", "tags", "enabled", "latitude", "longitude")
                    if getattr(new, k) != getattr(cam, k)}  # fmt: skip
         creds = registry.credentials(camera_id)
-        registry.apply([], [(new, creds.password if creds else None)])
+        registry.apply([], [(new, creds.password if creds else None)], note=note_of(request, deps.audit))
         search.invalidate()
         audit_detail(request, changed={k: str(v) for k, v in changes.items()},
                      before={k: str(getattr(cam, k)) for k in changes})  # fmt: skip
@@ -132,7 +133,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         old = found[owner_id]
         check_sharing_change(who, old, data.agencies)  # separation of duties, rule 1
         new = Owner(old.id, old.name, old.kind, tuple(sorted(set(data.agencies))))
-        registry.apply([new], [])
+        registry.apply([new], [], note=note_of(request, deps.audit))
         search.invalidate()
         audit_detail(request, before=list(old.agencies), after=list(new.agencies))
         return OwnerOut(id=new.id, name=new.name, kind=new.kind.value, agencies=list(new.agencies))

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 
 from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
+from archive.api.notes import note_of
 from archive.api.render import opt_time
 from archive.api.schemas import MeOut, TokenIn, TokenIssuedOut, TokenOut, TokensOut, UserIn, UserOut, UsersOut
 from archive.errors import Problem, ValidationError
@@ -78,7 +79,8 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           summary="Add a user (role, and agency or owner)")  # fmt: skip
     def add_user(request: Request[Any, Any, Any], data: JSONBody[UserIn]) -> UserOut:
         u = ident.add_user(data.id, data.name, parse_role(data.role), agency=data.agency, owner_id=data.owner,
-                           created_by=principal_of(request).user_id)  # pending until someone else confirms
+                           created_by=principal_of(request).user_id,  # pending until someone else confirms
+                           note=note_of(request, deps.audit))
         audit_detail(request, user=u.id, role=u.role.value, agency=u.agency, owner=u.owner_id, confirmed=False)
         return _user(times, u)
 
@@ -86,7 +88,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           opt={"permission": Permission.USERS_CONFIRM.value, "audit": "users.confirm"},
           summary="Confirm a pending user (their owner's staff, their agency's members or a second admin)")  # fmt: skip
     def confirm_user(request: Request[Any, Any, Any], user_id: FromPath[str]) -> UserOut:
-        u = ident.confirm_user(user_id, principal_of(request))
+        u = ident.confirm_user(user_id, principal_of(request), note_of(request, deps.audit))
         audit_detail(request, user=u.id, role=u.role.value, agency=u.agency, owner=u.owner_id,
                      created_by=u.created_by)
         return _user(times, u)
@@ -95,7 +97,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           opt={"permission": Permission.USERS_WRITE.value, "audit": "users.revoke"},
           summary="Revoke a user and all their tokens")  # fmt: skip
     def revoke_user(request: Request[Any, Any, Any], user_id: FromPath[str]) -> UserOut:
-        u = ident.revoke_user(user_id)
+        u = ident.revoke_user(user_id, note_of(request, deps.audit))
         audit_detail(request, user=u.id)
         return _user(times, u)
 
@@ -116,7 +118,8 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         days = cfg.token_days if data.days is None else data.days
         if not 1 <= days <= cfg.token_max_days:
             raise ValidationError([Problem("days", f"between 1 and {cfg.token_max_days}")])
-        issued = ident.create_token(user_id, days=days, label=data.label, issued_by=who.user_id)
+        issued = ident.create_token(user_id, days=days, label=data.label, issued_by=who.user_id,
+                                    note=note_of(request, deps.audit))
         audit_detail(request, user=user_id, token_id=issued.token.id, days=days)
         return TokenIssuedOut(token=issued.secret, id=issued.token.id, user=user_id,
                               expires_at=times.utc(issued.token.expires_us),
@@ -126,7 +129,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           opt={"permission": Permission.USERS_WRITE.value, "audit": "tokens.revoke"},
           summary="Revoke a token")  # fmt: skip
     def revoke_token(request: Request[Any, Any, Any], token_id: FromPath[str]) -> TokenOut:
-        k = ident.revoke_token(token_id)
+        k = ident.revoke_token(token_id, note_of(request, deps.audit))
         audit_detail(request, token_id=k.id, user=k.user_id)
         return _token(times, k)
 
