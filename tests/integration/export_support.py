@@ -32,7 +32,6 @@ from archive.identity.policy import CameraScope
 from archive.identity.service import IdentityService
 from archive.integrity import MediaInfo, Signer, VerifierKey, sign_note
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
-from archive.ledger.keyring import KeyRing
 from archive.model import Camera, Owner, OwnerKind, us_from_utc
 from archive.recorder.ffmpeg import find_ffmpeg
 from archive.retention.audit import HoldLog as RetentionAudit
@@ -171,7 +170,7 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
         lset = replace(fork_of.ledger.settings, log_bucket=log_bucket or logs)
     ledger = Ledger(engine, store, box, lset,
                     claims=claiming_writer(engine, fork_of.ledger.claims.holder if fork_of else None))
-    audit = AuditTrail(engine, KeyRing(engine, box, lset), store, origin_prefix=lset.origin_prefix,
+    audit = AuditTrail(engine, ledger.audit_keys, store, origin_prefix=lset.origin_prefix,
                        log_bucket=logs, retention=timedelta(days=1))
 
     def now_us() -> int:
