@@ -22,7 +22,7 @@ from archive.errors import UserError
 from archive.model import utc_from_us
 
 #: archive.ledger.keyring.PURPOSES, spelled here so that `archive --help` does not import the ledger
-KEY_PURPOSES = ("camera", "audit")
+KEY_PURPOSES = ("camera", "audit", "export")
 
 if TYPE_CHECKING:  # the heavy imports happen inside the handlers: `archive --help` stays fast
     from archive.integrity import VerifierKey
@@ -115,7 +115,7 @@ def cmd_keys_show(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_keys_rotate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     """Rotate the key of ``--purpose`` (default camera): for camera, key entries in every log
-    and checkpoints signed by both keys; for audit, a new key that signs the audit log from now."""
+    and checkpoints signed by both keys; for audit or export, a new key that signs from now."""
     with runtime(cfg) as rt:
         ledger = rt.ledger
         audit = rt.audit  # first: an older archive's audit ring is migrated (adopted) here
@@ -125,9 +125,12 @@ def cmd_keys_rotate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
         print(f"retired {old.verifier_key}\nactive  {new.verifier_key}", file=out)
         if args.purpose == "camera":
             print(f"{len(ledger.logs())} logs now carry a key entry signed by the old key", file=out)
-        else:
-            print(f"the {args.purpose} log is signed by the new key from now; its old checkpoints keep verifying "
+        elif args.purpose == "audit":
+            print("the audit log is signed by the new key from now; its old checkpoints keep verifying "
                   "with the retired key", file=out)  # fmt: skip
+        else:
+            print("new packages are signed by the new export key; publish it ('archive export key'); packages "
+                  "made before carry the retired key", file=out)  # fmt: skip
     return 0
 
 
@@ -211,7 +214,7 @@ def register(sub: Any) -> None:
     show.add_argument("--camera", help="only this camera's log key")
     show.set_defaults(handler=cmd_keys_show)
     rot = keys.add_parser("rotate", help="new signing key of one purpose (camera: every camera log gets a key "
-                          "entry signed by the old one; audit: the audit log's key)")  # fmt: skip
+                          "entry signed by the old one; audit: the audit log's; export: the package key)")  # fmt: skip
     rot.add_argument("--purpose", choices=KEY_PURPOSES, default="camera", help="which key (default: camera)")
     add_operator_options(rot)
     rot.set_defaults(handler=cmd_keys_rotate)

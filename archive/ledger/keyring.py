@@ -1,12 +1,13 @@
 """Signing keys, one ring per purpose: generated on first use, private half stored only as
 SecretBox ciphertext.
 
-Purposes (SPEC.md 2.6), each its own Ed25519 key with its own record name and rotation:
+Three purposes (SPEC.md 7.1), each its own Ed25519 key with its own record name and rotation:
 
 - ``camera``: record name ``settings.signing_key_name`` (the name the one key of older archives
-  had, so their camera logs keep verifying unchanged); signs every camera log and (not yet
-  separated) every export manifest under the name ``<origin_prefix>/export``.
+  had, so their camera logs keep verifying unchanged); signs every camera log.
 - ``audit``: record name ``<signing_key_name>/audit``; signs the audit log.
+- ``export``: record name ``<signing_key_name>/export``; signs export manifests (under the
+  name ``<origin_prefix>/export``).
 
 SPEC.md 7.1 requires a log key's name to equal the log's origin, so a camera log signs with
 its ring's private key under its own origin as name (a distinct key id per log);
@@ -37,7 +38,7 @@ from archive.secretbox import SecretBox
 __all__ = ["PURPOSES", "KeyRecord", "KeyRing", "key_record_name"]
 
 #: the purposes a key signs for, each its own ring (module docstring)
-PURPOSES = ("camera", "audit")
+PURPOSES = ("camera", "audit", "export")
 
 
 def key_record_name(settings: LedgerSettings, purpose: str) -> str:
@@ -78,7 +79,7 @@ def _context(name: str, key_id: str) -> str:
 
 
 class KeyRing:
-    """The archive's signing keys of one purpose (``camera`` or ``audit``) in the
+    """The archive's signing keys of one purpose (``camera``, ``audit`` or ``export``) in the
     catalog. Thread-safe.
 
     Construction raises ConfigError for an unknown purpose. Every method raises CatalogError

@@ -77,9 +77,10 @@ class Ledger:
         def now_us() -> int:
             return us_from_utc(now())
 
-        #: the camera-log key ring (it also signs export manifests); the audit log has its own (SPEC.md 2.6)
+        #: the camera-log key ring; the audit log and export manifests have their own (SPEC.md 7.1)
         self.keys = KeyRing(engine, box, self.settings, now_us)
         self.audit_keys = KeyRing(engine, box, self.settings, now_us, purpose="audit")
+        self.export_keys = KeyRing(engine, box, self.settings, now_us, purpose="export")
         self.locks = LogLocks()
         #: the writer claims this process holds (one writer per camera log); segments and gaps are
         #: appended only under one, every append and checkpoint checks the one it holds
@@ -220,8 +221,8 @@ class Ledger:
         return self.signer.checkpoint(camera_id)
 
     def key_ring(self, purpose: str) -> KeyRing:
-        """The key ring of ``purpose`` (``camera`` or ``audit``). Raises ConfigError."""
-        rings = {"camera": self.keys, "audit": self.audit_keys}
+        """The key ring of ``purpose`` (``camera``, ``audit`` or ``export``). Raises ConfigError."""
+        rings = {"camera": self.keys, "audit": self.audit_keys, "export": self.export_keys}
         if purpose not in rings:
             raise ConfigError(f"unknown key purpose {purpose!r} (one of {', '.join(rings)})")
         return rings[purpose]
@@ -229,7 +230,8 @@ class Ledger:
     def rotate_keys(self, purpose: str = "camera") -> tuple[KeyRecord, KeyRecord]:
         """Retire the active key of ``purpose``, activate a new one. For ``camera``: append a
         ``key`` entry (signed by the old key) to every camera log and sign a checkpoint of each
-        with both keys. The audit log trusts every key of its ring (old checkpoints stay valid).
+        with both keys. The audit log trusts every key of its ring (old checkpoints stay valid);
+        a package carries the export key that signed it.
 
         Returns ``(old, new)``. A log that fails here is caught up at its next checkpoint.
 

@@ -119,9 +119,22 @@ class XEnv:
 
     @property
     def fingerprint(self) -> str:
+        """The export key's fingerprint (it signs manifests)."""
         from archive.export.verifier.formats import fingerprint
 
-        return fingerprint(self.ledger.keys.active().public.public_key)
+        return fingerprint(self.ledger.export_keys.active().public.public_key)
+
+    @property
+    def trust(self) -> list[str]:
+        """What a court is given: the export key's and the camera log key's fingerprints."""
+        from archive.export.verifier.formats import fingerprint
+
+        return [self.fingerprint, fingerprint(self.ledger.keys.active().public.public_key)]
+
+    @property
+    def trust_args(self) -> list[str]:
+        """:attr:`trust` as command-line flags."""
+        return [a for f in self.trust for a in ("--trust", f)]
 
 
 def store_segment(env: XEnv, camera: str, data: bytes, start: datetime, *, logged_sha256: str | None = None,
@@ -207,7 +220,8 @@ def approve_and_build(env: XEnv, export_id: str) -> Path:
 
 def export_signer(env: XEnv) -> Signer:
     """The archive's package signer (what an insider holding the signing key could use)."""
-    return env.ledger.keys.log_signer(env.ledger.keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
+    keys = env.ledger.export_keys
+    return keys.log_signer(keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
 
 
 def reseal_custody(lines: list[bytes], files: list[dict[str, Any]]) -> list[bytes]:

@@ -1,6 +1,7 @@
-"""Separate keys per purpose (issue 15 item 4, SPEC.md 2.6): the audit log has its own key ring,
-so a holder of the audit key cannot sign a camera checkpoint that verifies; an older archive,
-whose one key signed both, keeps verifying and is separated by one rotation."""
+"""Separate keys per purpose (issue 15 item 4, SPEC.md 7.1): camera logs, the audit log and
+export manifests each have their own key ring, so a holder of the export (or audit) key cannot
+sign a camera checkpoint that verifies; an older archive, whose one key signed all, keeps
+verifying and is separated by rotation."""
 
 from __future__ import annotations
 
@@ -57,6 +58,21 @@ def test_audit_key_alone_cannot_sign_a_camera_checkpoint(env: Env) -> None:
     verify_checkpoint(view.note, env.ledger.signer.trusted_keys(origin), origin=origin)  # the real one does
 
 
+def test_export_key_alone_cannot_sign_a_camera_checkpoint(env: Env) -> None:
+    record(env, CAM, 2)
+    view = env.ledger.checkpoint(CAM)
+    assert view is not None
+    export = env.ledger.export_keys.active()
+    assert export.name == f"{env.ledger.keys.name}/export"
+    assert export.public.public_key not in {k.public.public_key for k in env.ledger.keys.records()}
+    assert export.public.public_key != env.ledger.audit_keys.active().public.public_key
+    origin = env.ledger.log_id(CAM)
+    forged = sign_note(Checkpoint(origin, view.size + 1, b"\x07" * 32).text(),
+                       [env.ledger.export_keys.log_signer(export.key_id, origin)])  # fmt: skip
+    with pytest.raises(IntegrityError):
+        verify_checkpoint(forged.encode(), env.ledger.signer.trusted_keys(origin), origin=origin)
+
+
 def test_older_archive_audit_log_keeps_verifying_and_one_rotation_separates(env: Env) -> None:
     old = _trail(env, old_archive=True)  # signed by the one key, as before
     _event(old, "users.add")
@@ -99,3 +115,10 @@ def test_cli_rotates_the_audit_key_only(env: Env, seaweed, tmp_path: Path) -> No
     code, out = run("keys", "show")
     assert code == 0 and "# camera key" in out and out.count("# audit key") == 2, out
     assert run("verify", "camera", CAM)[0] == 0
+    export = env.ledger.export_keys.active()
+    code, out = run("keys", "rotate", "--purpose", "export")
+    assert code == 0 and "new packages are signed by the new export key" in out, out
+    assert env.ledger.export_keys.active().key_id != export.key_id
+    assert env.ledger.keys.active().key_id == camera.key_id
+    code, out = run("export", "key")
+    assert code == 0 and out.count("fingerprint sha256:") == 2 and "# verify with: --trust" in out, out
