@@ -183,8 +183,10 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
         lset = replace(fork_of.ledger.settings, log_bucket=log_bucket or logs)
     ledger = Ledger(engine, store, box, lset,
                     claims=claiming_writer(engine, fork_of.ledger.claims.holder if fork_of else None))
+    # the audit log goes to the ledger's log bucket (a fork's own, so it never reads the honest
+    # archive's audit head, signed by an audit key made after the copy)
     audit = AuditTrail(engine, ledger.audit_keys, store, origin_prefix=lset.origin_prefix,
-                       log_bucket=logs, retention=timedelta(days=1))
+                       log_bucket=lset.log_bucket, retention=timedelta(days=1))
 
     def now_us() -> int:
         return time.time_ns() // 1000
