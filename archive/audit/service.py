@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, select
 
 from archive.audit.entry import AuditRecord
 from archive.audit.log import AuditAppend, AuditLog, GroupCommit
 from archive.audit.query import AuditEventView, AuditFilter, read_events
 from archive.audit.signer import AuditCheckpointer, AuditSigner, SignedHead
+from archive.audit.tables import CHECKPOINT
 from archive.audit.verify import AuditReport, verify_audit
 from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogError
@@ -40,10 +41,19 @@ class AuditTrail:
 
     def __init__(self, engine: Engine, keys: KeyRing, store: ObjectStore | None, *, origin_prefix: str,
                  log_bucket: str, retention: timedelta = timedelta(days=3650),
-                 now: Callable[[], datetime] = _utc_now) -> None:  # fmt: skip
+                 now: Callable[[], datetime] = _utc_now, legacy_keys: KeyRing | None = None) -> None:  # fmt: skip
+        """``keys``: the audit key ring. ``legacy_keys``: the camera ring, whose keys signed the
+        audit log of an archive made before separate keys: when the audit ring is empty and the
+        audit log already has a signed checkpoint, they are copied into it (:meth:`KeyRing.adopt`,
+        SPEC.md 2.6) so old checkpoints keep verifying. Raises CatalogError, SecretError."""
         self._engine, self._keys, self._store, self._bucket = engine, keys, store, log_bucket
         self.origin = audit_origin(origin_prefix)
         self.log = AuditLog(engine, self.origin)
+        if legacy_keys is not None and legacy_keys.name != keys.name and not keys.records():
+            with catalog_errors("cannot read audit checkpoints"), engine.connect() as conn:
+                signed = conn.execute(select(CHECKPOINT.c.size).limit(1)).first() is not None
+            if signed:
+                keys.adopt(legacy_keys)
         self.signer = (AuditSigner(engine, store, keys, self.origin, log_bucket=log_bucket, retention=retention,
                                    now=now) if store is not None else None)  # fmt: skip
         self._writer = GroupCommit(self.log, after_commit=self.seal)

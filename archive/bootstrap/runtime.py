@@ -227,8 +227,9 @@ class Runtime:
 
         def build() -> AuditTrail:
             ls = self.ledger_settings
-            return AuditTrail(self.engine, self.keyring, self.deferred_store, origin_prefix=ls.origin_prefix,
-                              log_bucket=ls.log_bucket, retention=ls.log_retention or timedelta(days=3650))  # fmt: skip
+            return AuditTrail(self.engine, self.ledger.audit_keys, self.deferred_store, origin_prefix=ls.origin_prefix,
+                              log_bucket=ls.log_bucket, retention=ls.log_retention or timedelta(days=3650),
+                              legacy_keys=self.keyring)  # fmt: skip
 
         part = self._part("audit", build)
         assert isinstance(part, AuditTrail)

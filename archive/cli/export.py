@@ -220,13 +220,18 @@ def cmd_custody(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def cmd_key(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Print the key that signs packages and its fingerprint (publish it; verifiers --trust it)."""
+    """Print the key that signs packages (the export key) and the key that signs the camera logs
+    in them, each with its fingerprint (publish both; verifiers --trust both)."""
     from archive.export.verifier.formats import fingerprint
 
     with _exports(cfg) as ex:
-        k = ex.ledger.keys.active()
-        vk = k.log_key(f"{ex.ledger.settings.origin_prefix}/export")
+        prefix = ex.ledger.settings.origin_prefix
+        vk = ex.ledger.export_keys.active().log_key(f"{prefix}/export")
+        cam = ex.ledger.keys.active().public
         print(f"{vk.encode()}\nfingerprint {fingerprint(vk.public_key)}", file=out)
+        print(f"# camera logs {prefix}/camera/<id> are signed by {cam.encode()}\n"
+              f"camera fingerprint {fingerprint(cam.public_key)}", file=out)  # fmt: skip
+        print(f"# verify with: --trust {fingerprint(vk.public_key)} --trust {fingerprint(cam.public_key)}", file=out)
     return 0
 
 

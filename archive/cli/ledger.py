@@ -21,6 +21,9 @@ from archive.config import Config
 from archive.errors import UserError
 from archive.model import utc_from_us
 
+#: archive.ledger.keyring.PURPOSES, spelled here so that `archive --help` does not import the ledger
+KEY_PURPOSES = ("camera", "audit", "export")
+
 if TYPE_CHECKING:  # the heavy imports happen inside the handlers: `archive --help` stays fast
     from archive.integrity import VerifierKey
     from archive.ledger.report import VerifyReport
@@ -93,13 +96,16 @@ def _print_report(report: VerifyReport, as_json: bool, out: TextIO) -> int:
 
 # -- keys -------------------------------------------------------------------------------------
 def cmd_keys_show(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Print the signing keys (public halves) and every log's verifier key."""
+    """Print the signing keys (public halves) of each purpose and every log's verifier key."""
+    from archive.ledger.keyring import PURPOSES
+
     with open_ledger(cfg) as ledger:
         active = ledger.keys.active()
-        for k in ledger.keys.records():
-            state = "active" if k.active else f"retired {utc_from_us(k.retired_us or 0).isoformat()}"
-            print(f"# key {k.key_id} created {utc_from_us(k.created_us).isoformat()} {state}: {k.verifier_key}",
-                  file=out)  # fmt: skip
+        for purpose in PURPOSES:
+            for k in ledger.key_ring(purpose).records():
+                state = "active" if k.active else f"retired {utc_from_us(k.retired_us or 0).isoformat()}"
+                print(f"# {purpose} key {k.key_id} created {utc_from_us(k.created_us).isoformat()} {state}: "
+                      f"{k.verifier_key}", file=out)  # fmt: skip
         cams = [args.camera] if args.camera else [s.camera_id for s in ledger.logs()]
         print("# log verifier keys (publish these; a verifier trusts them out of band):", file=out)
         for cam in cams:
@@ -108,14 +114,23 @@ def cmd_keys_show(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
-    """Rotate the log signing key: key entries in every log, checkpoints signed by both keys."""
+    """Rotate the key of ``--purpose`` (default camera): for camera, key entries in every log
+    and checkpoints signed by both keys; for audit or export, a new key that signs from now."""
     with runtime(cfg) as rt:
         ledger = rt.ledger
-        ledger.keys.active()
+        audit = rt.audit  # first: an older archive's audit ring is migrated (adopted) here
+        ledger.key_ring(args.purpose).active()
         who = admin_operator(args, cfg, rt.identity, "rotate keys")
-        old, new = audited(rt.audit, who, "keys.rotate", args, ledger.rotate_keys)
+        old, new = audited(audit, who, "keys.rotate", args, lambda: ledger.rotate_keys(args.purpose))
         print(f"retired {old.verifier_key}\nactive  {new.verifier_key}", file=out)
-        print(f"{len(ledger.logs())} logs now carry a key entry signed by the old key", file=out)
+        if args.purpose == "camera":
+            print(f"{len(ledger.logs())} logs now carry a key entry signed by the old key", file=out)
+        elif args.purpose == "audit":
+            print("the audit log is signed by the new key from now; its old checkpoints keep verifying "
+                  "with the retired key", file=out)  # fmt: skip
+        else:
+            print("new packages are signed by the new export key; publish it ('archive export key'); packages "
+                  "made before carry the retired key", file=out)  # fmt: skip
     return 0
 
 
@@ -198,7 +213,9 @@ def register(sub: Any) -> None:
     show = keys.add_parser("show", help="print the public verifier keys (never a private key)")
     show.add_argument("--camera", help="only this camera's log key")
     show.set_defaults(handler=cmd_keys_show)
-    rot = keys.add_parser("rotate", help="new signing key; every log gets a key entry signed by the old one")
+    rot = keys.add_parser("rotate", help="new signing key of one purpose (camera: every camera log gets a key "
+                          "entry signed by the old one; audit: the audit log's; export: the package key)")  # fmt: skip
+    rot.add_argument("--purpose", choices=KEY_PURPOSES, default="camera", help="which key (default: camera)")
     add_operator_options(rot)
     rot.set_defaults(handler=cmd_keys_rotate)
 

@@ -31,6 +31,7 @@ from archive.export.manifest import CameraPaths, camera_section, manifest_bytes,
 from archive.export.model import ExportRecord, ExportSettings
 from archive.export.report import ReportInput, render_report
 from archive.export.report_pdf import render_report_pdf
+from archive.export.report_text import log_fingerprints
 from archive.export.static import add_static
 from archive.export.verifier.custody import verify_chain
 from archive.export.working_copy import WorkingCopy, make_working_copy
@@ -166,7 +167,8 @@ class PackageBuilder:
         events = verify_chain(custody, rec.id)
         created_us = us_from_utc(parse_time(events[-1].at, "custody event"))
         shown = ReportInput(rec, w.root, created_us, job.requester, job.operator, evidence, job.cameras, job.owners,
-                            working, errors, list(w.records), events, job.signer, self._settings)  # fmt: skip
+                            working, errors, list(w.records), events, job.signer, self._settings,
+                            log_fingerprints(job.signer, job.keys))  # fmt: skip
         w.add_bytes("report.html", render_report(shown), "report")
         w.add_bytes("report.pdf", render_report_pdf(shown), "report")
         sections = [camera_section(ev, job.cameras.get(ev.camera_id),

@@ -54,13 +54,14 @@ class ExportBuilds:
         requester = Actor(rec.requested_by, rec.requested_name, rec.requested_role, rec.requested_agency, None, origin)
         cams = {c.id: c for c in self._svc.registry.cameras() if c.id in rec.camera_ids}
         owners = {o.id: o for o in self._svc.registry.owners()}
-        keys = self._ledger.keys
+        # the manifest is signed by the export key, the camera logs by the camera key (SPEC 7.1)
+        keys = self._ledger.export_keys
         active = keys.active()
         name = f"{self._ledger.settings.origin_prefix}/export"
         origins = [self._ledger.log_id(c) for c in rec.camera_ids]
-        bundled: list[VerifierKey] = []
-        for k in keys.records():
-            bundled += [k.log_key(n) for n in (name, *origins)]
+        bundled: list[VerifierKey] = [k.log_key(name) for k in keys.records()]
+        for k in self._ledger.keys.records():
+            bundled += [k.log_key(n) for n in origins]
         return BuildJob(rec, cams, owners, requester, operator, self._ledger.settings.origin_prefix,
                         keys.log_signer(active.key_id, name), tuple(bundled))  # fmt: skip
 

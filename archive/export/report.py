@@ -58,6 +58,8 @@ class ReportInput:
     custody: Sequence[CustodyEvent]
     signer: Signer
     settings: ExportSettings
+    #: fingerprints of the camera log keys when they are not the export key's (report_text.log_fingerprints)
+    log_fingerprints: tuple[str, ...] = ()
 
 
 def _e(value: object) -> str:
@@ -213,8 +215,10 @@ def render_report(r: ReportInput) -> bytes:
         f"<h2>Distribution</h2><p>{_e(DISTRIBUTION)}</p>",
         "<h2>Files and hashes</h2>", _files(r),
         "<h2>How to verify</h2><p>With Python 3.11+ and the <code>cryptography</code> package, and no network:</p>"
-        f"<pre>python verify_package.py --trust {_e(fp)}</pre><p>run in the unpacked folder (or give the zip).</p>"
-        f"<p><b>The key to trust.</b> {_e(trust_text(r.signer))}</p><p>The package format is specified in "
+        f"<pre>python verify_package.py {_e(' '.join(f'--trust {f}' for f in (fp, *r.log_fingerprints)))}</pre>"
+        "<p>run in the unpacked folder (or give the zip).</p>"
+        f"<p><b>The key to trust.</b> {_e(trust_text(r.signer, r.log_fingerprints))}</p>"
+        "<p>The package format is specified in "
         "<code>integrity/EXPORT-SPEC.md</code> and the log format in <code>integrity/SPEC.md</code>; the verifier "
         "lists every check with its step number and exits 0 only if all hold.</p>",
     ]  # fmt: skip

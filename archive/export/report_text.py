@@ -9,6 +9,8 @@ package uses too, so the report and a verification say the same things in the sa
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from archive.export.gather import CameraEvidence
 from archive.export.model import ExportSettings
 from archive.export.verifier.custody import CustodyEvent
@@ -22,7 +24,7 @@ from archive.export.verifier.wording import (
     trust_paragraph,
     when,
 )
-from archive.integrity import Clock, Signer
+from archive.integrity import ALG_ED25519, Clock, Signer, VerifierKey
 from archive.model import utc_from_us
 
 __all__ = ["archive_name", "camera_facts", "clock_summary", "custody_lines", "ongoing_text", "times_note", "trust_text",
@@ -85,6 +87,15 @@ def archive_name(signer: Signer) -> str:
     return signer.name.removesuffix("/export")
 
 
-def trust_text(signer: Signer) -> str:
-    """How to obtain the key to trust, naming the archive and the fingerprint."""
-    return trust_paragraph(archive_name(signer), fingerprint(signer.public_key))
+def log_fingerprints(signer: Signer, keys: Iterable[VerifierKey]) -> tuple[str, ...]:
+    """Fingerprints of the camera log keys among ``keys`` (the package's keys file) that are not
+    the export key ``signer``'s (an archive made before separate keys signs both with one)."""
+    prefix = f"{archive_name(signer)}/camera/"
+    found = (fingerprint(k.public_key) for k in keys if k.name.startswith(prefix) and k.alg == ALG_ED25519)
+    return tuple(f for f in dict.fromkeys(found) if f != fingerprint(signer.public_key))
+
+
+def trust_text(signer: Signer, logs: tuple[str, ...] = ()) -> str:
+    """How to obtain the keys to trust, naming the archive and the fingerprints (``logs``: of
+    the camera log keys, :func:`log_fingerprints`)."""
+    return trust_paragraph(archive_name(signer), fingerprint(signer.public_key), logs)

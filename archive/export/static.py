@@ -10,7 +10,7 @@ import archive.integrity
 from archive.export import verifier
 from archive.export.job import BuildJob
 from archive.export.model import ExportSettings
-from archive.export.report_text import trust_text, when_us
+from archive.export.report_text import log_fingerprints, trust_text, when_us
 from archive.export.verifier.formats import fingerprint, keys_text
 from archive.export.zipout import PackageWriter
 
@@ -32,6 +32,8 @@ def _sources(folder: Path) -> list[Path]:
 def readme(job: BuildJob, settings: ExportSettings) -> str:
     """README.txt: what the package is and how to check it."""
     rec, fp = job.record, fingerprint(job.signer.public_key)
+    logs = log_fingerprints(job.signer, job.keys)
+    flags = " ".join(f"--trust {f}" for f in (fp, *logs))
     return f"""EVIDENCE EXPORT - case {rec.case_id} (export {rec.id})
 Format: archive-export/1, made by the Mojokerto command center archive ({job.archive_name}).
 
@@ -60,17 +62,17 @@ What is in this folder
   verify_package.py      the verifier: needs only Python 3.11+ and the 'cryptography' package.
 
 The key to trust
-{textwrap.fill(trust_text(job.signer), 100, initial_indent="  ", subsequent_indent="  ")}
+{textwrap.fill(trust_text(job.signer, logs), 100, initial_indent="  ", subsequent_indent="  ")}
 
 How to verify (no network needed)
-  1. Get the archive's signing-key fingerprint FROM THE ARCHIVE'S OPERATOR, not from this package
+  1. Get the archive's signing-key fingerprints FROM THE ARCHIVE'S OPERATOR, not from this package
      (a forger writes this folder too): the operator prints it with 'archive export key' and
      publishes it; a court or police unit keeps its own copy.
   2. Use a verifier you trust: 'archive verify package' of your own installation, or a copy of
      verify_package.py taken from the archive's published source (the one in this folder may have
      been replaced with the package; compare it with the published one before you run it).
-  3. Run: python verify_package.py --trust sha256:<the fingerprint you obtained>
-     (this package says it was signed with {fp}; believe that only if it matches step 1)
+  3. Run: python verify_package.py --trust sha256:<each fingerprint you obtained>
+     (this package says: {flags}; believe that only if it matches step 1)
 
   The verifier prints every check. VALID (exit 0) only when every check holds AND the signatures
   chain to the key you gave; a package that is intact but signed by a key you did not give is

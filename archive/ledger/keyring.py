@@ -1,11 +1,21 @@
-"""Log signing keys: generated on first use, private half stored only as SecretBox ciphertext.
+"""Signing keys, one ring per purpose: generated on first use, private half stored only as
+SecretBox ciphertext.
 
-One Ed25519 key (record name = ``settings.signing_key_name``) signs every log. SPEC.md 7.1
-requires a log key's name to equal the log's origin, so each log signs with the same private
-key under its own origin as name (a distinct key id per log); :meth:`KeyRing.log_key` gives
-that per-log verifier key, which is what verifiers must trust. Rotation
-(:meth:`KeyRing.rotate`) makes a new key active and retires the old one in one transaction;
-the ledger then appends a ``key`` entry (signed by the old key) to every log.
+Three purposes (SPEC.md 7.1), each its own Ed25519 key with its own record name and rotation:
+
+- ``camera``: record name ``settings.signing_key_name`` (the name the one key of older archives
+  had, so their camera logs keep verifying unchanged); signs every camera log.
+- ``audit``: record name ``<signing_key_name>/audit``; signs the audit log.
+- ``export``: record name ``<signing_key_name>/export``; signs export manifests (under the
+  name ``<origin_prefix>/export``).
+
+SPEC.md 7.1 requires a log key's name to equal the log's origin, so a camera log signs with
+its ring's private key under its own origin as name (a distinct key id per log);
+:meth:`KeyRecord.log_key` gives that per-log verifier key, which is what verifiers must trust.
+Rotation (:meth:`KeyRing.rotate`) makes a new key active and retires the old one in one
+transaction; for camera logs the ledger then appends a ``key`` entry (signed by the old key) to
+every log. :meth:`KeyRing.adopt` copies another ring's keys (the migration of an audit log that
+was signed by the single key of an older archive).
 """
 
 from __future__ import annotations
@@ -18,14 +28,25 @@ from dataclasses import dataclass
 from sqlalchemy import Engine, insert, select, update
 
 from archive.catalog.errors import catalog_errors
-from archive.errors import NotFoundError, SecretError
+from archive.errors import CatalogConflictError, ConfigError, NotFoundError, SecretError
 from archive.integrity import Signer, VerifierKey
 from archive.integrity.errors import MalformedError
 from archive.ledger.repo import SIGNING_KEY
 from archive.ledger.settings import LedgerSettings
 from archive.secretbox import SecretBox
 
-__all__ = ["KeyRecord", "KeyRing"]
+__all__ = ["PURPOSES", "KeyRecord", "KeyRing", "key_record_name"]
+
+#: the purposes a key signs for, each its own ring (module docstring)
+PURPOSES = ("camera", "audit", "export")
+
+
+def key_record_name(settings: LedgerSettings, purpose: str) -> str:
+    """The record name of the ``purpose`` ring. Raises ConfigError for an unknown purpose."""
+    if purpose not in PURPOSES:
+        raise ConfigError(f"unknown key purpose {purpose!r} (one of {', '.join(PURPOSES)})")
+    base = settings.signing_key_name
+    return base if purpose == "camera" else f"{base}/{purpose}"
 
 
 @dataclass(frozen=True)
@@ -58,17 +79,19 @@ def _context(name: str, key_id: str) -> str:
 
 
 class KeyRing:
-    """The archive's log signing keys in the catalog. Thread-safe.
+    """The archive's signing keys of one purpose (``camera``, ``audit`` or ``export``) in the
+    catalog. Thread-safe.
 
-    Every method raises CatalogError when the database fails and SecretError when a private
-    key cannot be decrypted (wrong key file).
+    Construction raises ConfigError for an unknown purpose. Every method raises CatalogError
+    when the database fails and SecretError when a private key cannot be decrypted (wrong key file).
     """
 
     def __init__(self, engine: Engine, box: SecretBox, settings: LedgerSettings,
-                 now_us: Callable[[], int] | None = None) -> None:  # fmt: skip
+                 now_us: Callable[[], int] | None = None, *, purpose: str = "camera") -> None:  # fmt: skip
         self._engine = engine
         self._box = box
-        self._name = settings.signing_key_name
+        self.purpose = purpose
+        self._name = key_record_name(settings, purpose)
         self._now_us = now_us or (lambda: time.time_ns() // 1000)
         self._lock = threading.Lock()
         self._signers: dict[str, Signer] = {}
@@ -149,6 +172,33 @@ class KeyRing:
                 raise NotFoundError("no active signing key to rotate (none was ever created)")
             new_id = self._create(retire=tuple(k.key_id for k in act))
         return act[0], self.record(new_id)
+
+    def adopt(self, source: KeyRing) -> bool:
+        """Copy every key of ``source`` (active and retired, same private halves, renamed to this
+        ring's record name) into this ring, if it has no key yet. Returns True when it copied.
+
+        The migration of a purpose that an older archive signed with its single key: what that
+        key signed keeps verifying, and one :meth:`rotate` of this ring separates the purposes.
+        """
+        with self._lock:
+            if self.records():
+                return False
+            now = self._now_us()
+            try:
+                with catalog_errors("cannot copy signing keys"), self._engine.begin() as conn:
+                    for rec in source.records():
+                        signer = Signer(self._name, source.signer(rec.key_id).private_key)
+                        key_id = signer.key_id.hex()
+                        conn.execute(
+                            insert(SIGNING_KEY).values(
+                                name=self._name, key_id=key_id, verifier_key=signer.verifier_key.encode(),
+                                private_enc=self._box.encrypt(signer.encode(), _context(self._name, key_id)),
+                                created_us=min(rec.created_us, now), retired_us=rec.retired_us, active=rec.active,
+                            )
+                        )  # fmt: skip
+            except CatalogConflictError:
+                return False  # another process copied them first
+        return True
 
     def _create(self, retire: tuple[str, ...]) -> str:
         signer = Signer.generate(self._name)

@@ -17,7 +17,7 @@ from typing import Final
 from sqlalchemy import Connection, Engine, Insert, and_, bindparam, func, insert, select, update
 
 from archive.catalog.errors import catalog_errors
-from archive.errors import ConflictError
+from archive.errors import ConfigError, ConflictError
 from archive.integrity import Clock, Gap, GapReason, Prune
 from archive.integrity.errors import MalformedError
 from archive.ledger.appender import LogAppender, LogLocks
@@ -77,7 +77,10 @@ class Ledger:
         def now_us() -> int:
             return us_from_utc(now())
 
+        #: the camera-log key ring; the audit log and export manifests have their own (SPEC.md 7.1)
         self.keys = KeyRing(engine, box, self.settings, now_us)
+        self.audit_keys = KeyRing(engine, box, self.settings, now_us, purpose="audit")
+        self.export_keys = KeyRing(engine, box, self.settings, now_us, purpose="export")
         self.locks = LogLocks()
         #: the writer claims this process holds (one writer per camera log); segments and gaps are
         #: appended only under one, every append and checkpoint checks the one it holds
@@ -217,16 +220,28 @@ class Ledger:
         """
         return self.signer.checkpoint(camera_id)
 
-    def rotate_keys(self) -> tuple[KeyRecord, KeyRecord]:
-        """Retire the active signing key, activate a new one, append a ``key`` entry (signed by
-        the old key) to every log and sign a checkpoint of each with both keys.
+    def key_ring(self, purpose: str) -> KeyRing:
+        """The key ring of ``purpose`` (``camera``, ``audit`` or ``export``). Raises ConfigError."""
+        rings = {"camera": self.keys, "audit": self.audit_keys, "export": self.export_keys}
+        if purpose not in rings:
+            raise ConfigError(f"unknown key purpose {purpose!r} (one of {', '.join(rings)})")
+        return rings[purpose]
+
+    def rotate_keys(self, purpose: str = "camera") -> tuple[KeyRecord, KeyRecord]:
+        """Retire the active key of ``purpose``, activate a new one. For ``camera``: append a
+        ``key`` entry (signed by the old key) to every camera log and sign a checkpoint of each
+        with both keys. The audit log trusts every key of its ring (old checkpoints stay valid);
+        a package carries the export key that signed it.
 
         Returns ``(old, new)``. A log that fails here is caught up at its next checkpoint.
 
         Raises:
-            NotFoundError: no key yet. CatalogError, SecretError, StorageError.
+            NotFoundError: no key yet. ConfigError: unknown purpose. CatalogError, SecretError,
+            StorageError.
         """
-        old, new = self.keys.rotate()
+        old, new = self.key_ring(purpose).rotate()
+        if purpose != "camera":
+            return old, new
         for st in self.logs():
             self.appender.catch_up_key(st.camera_id)
             self.checkpoint(st.camera_id)

@@ -30,7 +30,6 @@ from archive.identity.model import Role
 from archive.identity.service import IdentityService
 from archive.integrity import GapReason, MediaInfo
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
-from archive.ledger.keyring import KeyRing
 from archive.ledger.verify import verify_camera
 from archive.model import Camera, Owner, OwnerKind, us_from_utc
 from archive.retention.planner import CameraPlan, Plan
@@ -129,7 +128,7 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     lsettings = LedgerSettings(media_bucket=media, log_bucket=logs, log_retention=timedelta(days=1))
     ledger = Ledger(engine, store, box, lsettings, claims=claiming_writer(engine))
     identity = IdentityService(engine)
-    audit = AuditTrail(engine, KeyRing(engine, box, lsettings), store, origin_prefix=lsettings.origin_prefix,
+    audit = AuditTrail(engine, ledger.audit_keys, store, origin_prefix=lsettings.origin_prefix,
                        log_bucket=logs, retention=timedelta(days=1))
     holds = assemble_holds(engine=engine, store=store, cameras=lambda: CAMERAS,
                            settings=RetentionSettings(policies_dir=tmp_path / "policies"), audit=audit)

@@ -32,7 +32,6 @@ from archive.identity.policy import CameraScope
 from archive.identity.service import IdentityService
 from archive.integrity import MediaInfo, Signer, VerifierKey, sign_note
 from archive.ledger import Ledger, LedgerSettings, SegmentFacts
-from archive.ledger.keyring import KeyRing
 from archive.model import Camera, Owner, OwnerKind, us_from_utc
 from archive.recorder.ffmpeg import find_ffmpeg
 from archive.retention.audit import HoldLog as RetentionAudit
@@ -120,9 +119,22 @@ class XEnv:
 
     @property
     def fingerprint(self) -> str:
+        """The export key's fingerprint (it signs manifests)."""
         from archive.export.verifier.formats import fingerprint
 
-        return fingerprint(self.ledger.keys.active().public.public_key)
+        return fingerprint(self.ledger.export_keys.active().public.public_key)
+
+    @property
+    def trust(self) -> list[str]:
+        """What a court is given: the export key's and the camera log key's fingerprints."""
+        from archive.export.verifier.formats import fingerprint
+
+        return [self.fingerprint, fingerprint(self.ledger.keys.active().public.public_key)]
+
+    @property
+    def trust_args(self) -> list[str]:
+        """:attr:`trust` as command-line flags."""
+        return [a for f in self.trust for a in ("--trust", f)]
 
 
 def store_segment(env: XEnv, camera: str, data: bytes, start: datetime, *, logged_sha256: str | None = None,
@@ -171,8 +183,10 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
         lset = replace(fork_of.ledger.settings, log_bucket=log_bucket or logs)
     ledger = Ledger(engine, store, box, lset,
                     claims=claiming_writer(engine, fork_of.ledger.claims.holder if fork_of else None))
-    audit = AuditTrail(engine, KeyRing(engine, box, lset), store, origin_prefix=lset.origin_prefix,
-                       log_bucket=logs, retention=timedelta(days=1))
+    # the audit log goes to the ledger's log bucket (a fork's own, so it never reads the honest
+    # archive's audit head, signed by an audit key made after the copy)
+    audit = AuditTrail(engine, ledger.audit_keys, store, origin_prefix=lset.origin_prefix,
+                       log_bucket=lset.log_bucket, retention=timedelta(days=1))
 
     def now_us() -> int:
         return time.time_ns() // 1000
@@ -208,7 +222,8 @@ def approve_and_build(env: XEnv, export_id: str) -> Path:
 
 def export_signer(env: XEnv) -> Signer:
     """The archive's package signer (what an insider holding the signing key could use)."""
-    return env.ledger.keys.log_signer(env.ledger.keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
+    keys = env.ledger.export_keys
+    return keys.log_signer(keys.active().key_id, f"{env.ledger.settings.origin_prefix}/export")
 
 
 def reseal_custody(lines: list[bytes], files: list[dict[str, Any]]) -> list[bytes]:

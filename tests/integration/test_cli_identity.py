@@ -31,7 +31,7 @@ def _token(env: REnv, tmp_path: Path, user: str, role: Role, agency: str = "poli
 
 
 def _trail(env: REnv) -> AuditTrail:
-    return AuditTrail(env.engine, env.ledger.keys, None, origin_prefix="archive.mojokerto", log_bucket=env.logs)
+    return AuditTrail(env.engine, env.ledger.audit_keys, None, origin_prefix="archive.mojokerto", log_bucket=env.logs)
 
 
 def _hold_log_rows(env: REnv) -> int:

@@ -67,20 +67,20 @@ def test_request_approve_build_download_verify(env: xs.XEnv, tmp_path: Path) -> 
     with pytest.raises(ForbiddenError):
         svc.package_file(env.who("own1"), eid)  # owners approve, they do not download
     # archive verify FILE.zip (the shortcut) and archive verify package DIR, pinned to the archive's key.
-    code, out = _cli("verify", str(path), "--trust", env.fingerprint, "--quiet")
+    code, out = _cli("verify", str(path), *env.trust_args, "--quiet")
     assert code == 0, out
     assert "VERDICT: VALID" in out and "camera_unreachable (RTSP timeout)" in out and "recorder_stopped" in out
     unpacked = tmp_path / "unpacked"
     zipfile.ZipFile(path).extractall(unpacked)
     (folder,) = list(unpacked.iterdir())
-    code, out = _cli("verify", "package", str(folder), "--trust", env.fingerprint, "--json", "--quiet")
+    code, out = _cli("verify", "package", str(folder), *env.trust_args, "--json", "--quiet")
     assert code == 0 and json.loads(out)["valid"] is True
     # The package's custody log is sealed at 'built'; the catalog's continues it (packaged, downloaded).
     names = [json.loads(x)["event"] for x in svc.custody.lines(eid)]
     assert names == ["requested", "approved", "approved", "build_started", "built", "packaged", "downloaded"]
     cont = tmp_path / "custody.jsonl"
     cont.write_bytes(b"".join(x + b"\n" for x in svc.custody.lines(eid)))
-    outcome = verify_package(path, trust=[env.fingerprint], custody=cont)
+    outcome = verify_package(path, trust=env.trust, custody=cont)
     assert outcome.valid, outcome.failures
     assert any("is the package recorded by the archive" in d for c in outcome.checks for d in c.details)
     # Every custody event is in the audit trail too.

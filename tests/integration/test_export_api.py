@@ -92,7 +92,7 @@ def test_export_over_the_api(env: xs.XEnv, tmp_path: Path) -> None:
             assert bad.status_code == 416 and bad.headers["content-range"] == f"bytes */{meta['size']}"
             assert c.get(f"{P}/exports/{eid}/package", headers=tok["own1"]).status_code == 403
             # Verify an upload; a legal user's verification is recorded in the custody log.
-            r = c.post(f"{P}/exports/verify", params={"trust": env.fingerprint}, content=data,
+            r = c.post(f"{P}/exports/verify", params=[("trust", f) for f in env.trust], content=data,
                        headers={**tok["legal1"], "Content-Type": "application/zip"})
             assert r.status_code == 200, r.text
             res = r.json()

@@ -73,13 +73,14 @@ def test_export_commands(seaweed: EmbeddedSeaweed, tmp_path: Path, capsys) -> No
     sha = out.split()[1]
     (pkg,) = list(tmp_path.glob("LP_7_2025_*.zip"))
     code, out = _run(cfg, "export", "key")
-    fp = re.search(r"fingerprint (sha256:\w+)", out).group(1)  # type: ignore[union-attr]
-    code, out = _run(cfg, "verify", str(pkg), "--trust", fp, "--token-file", tok("legal1"), "--quiet")
+    trust = re.search(r"# verify with: (.*)", out).group(1).split()  # type: ignore[union-attr]
+    assert len(trust) == 4 and trust[1] != trust[3]  # the export key and the camera log key
+    code, out = _run(cfg, "verify", str(pkg), *trust, "--token-file", tok("legal1"), "--quiet")
     assert code == 0 and "VERDICT: VALID" in out and f"package SHA-256: {sha}" in out and "recorded" in out
     code, out = _run(cfg, "export", "custody", eid, "--out", str(tmp_path / "custody.jsonl"))
     code, out = _run(cfg, "verify", "package", str(pkg), "--custody", str(tmp_path / "custody.jsonl"), "--quiet")
     assert code == 3 and "VERDICT: UNVERIFIED" in out, out  # consistent, but no trust root from outside the package
-    code, out = _run(cfg, "verify", "package", str(pkg), "--custody", str(tmp_path / "custody.jsonl"), "--trust", fp,
+    code, out = _run(cfg, "verify", "package", str(pkg), "--custody", str(tmp_path / "custody.jsonl"), *trust,
                      "--quiet")
     assert code == 0 and "is the package recorded by the archive" in out, out
     code, out = _run(cfg, "export", "show", eid, "--json")

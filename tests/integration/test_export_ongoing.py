@@ -71,7 +71,7 @@ def test_the_range_is_exported_up_to_the_last_logged_instant(built: tuple[xs.XEn
 
 def test_the_archive_verifier_says_valid_and_lists_the_ongoing_outage(built: tuple[xs.XEnv, Path]) -> None:
     env, path = built
-    o = verify_package(path, trust=[env.fingerprint])
+    o = verify_package(path, trust=env.trust)
     assert o.valid, o.failures
     text = "\n".join(d for c in o.checks for d in (*c.details,)) + "\n".join(o.facts)
     assert "ongoing outage" in text and "not yet logged" in text and "not covered" in text
@@ -81,7 +81,7 @@ def test_the_bundled_verifier_alone_says_valid(built: tuple[xs.XEnv, Path], tmp_
     env, path = built
     zipfile.ZipFile(path).extractall(tmp_path)
     (folder,) = list(tmp_path.iterdir())
-    run = subprocess.run([sys.executable, "-I", "verify_package.py", "--trust", env.fingerprint], cwd=folder,
+    run = subprocess.run([sys.executable, "-I", "verify_package.py", *env.trust_args], cwd=folder,
                          capture_output=True, text=True, timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "VERDICT: VALID" in run.stdout and "ongoing outage" in run.stdout, run.stdout
@@ -100,6 +100,6 @@ def test_a_forged_ongoing_outage_that_hides_logged_time_fails(built: tuple[xs.XE
         cams[0]["ongoing_outage"]["from"] = "2025-03-14T09:00:10.000000Z"
 
     xs.reseal(folder, xs.export_signer(env), earlier)
-    o = verify_package(folder, trust=[env.fingerprint])
+    o = verify_package(folder, trust=env.trust)
     assert not o.valid and o.failed_step == 6, o.failures
     assert any("ongoing outage" in f for f in o.failures), o.failures

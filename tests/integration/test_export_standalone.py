@@ -65,7 +65,7 @@ def test_bundled_verifier_runs_alone(clean_python: Path, s3_store: S3Store, tmp_
                           text=True, env=clean).stdout
     assert "cryptography==" in pkgs and "archive" not in pkgs
     # Run in the unpacked folder with no argument, and on the zip from elsewhere.
-    run = subprocess.run([str(clean_python), "verify_package.py", "--trust", env.fingerprint, "--witness",
+    run = subprocess.run([str(clean_python), "verify_package.py", *env.trust_args, "--witness",
                           witness.verifier_key.encode()], cwd=folder, capture_output=True, text=True, env=clean,
                          timeout=120)  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
@@ -75,7 +75,7 @@ def test_bundled_verifier_runs_alone(clean_python: Path, s3_store: S3Store, tmp_
     assert "hashing" in run.stderr  # progress
     assert not list(folder.rglob("__pycache__")), "the verifier wrote into the evidence folder"
     run = subprocess.run([str(clean_python), str(folder / "verify_package.py"), str(outside / path.name),
-                          "--trust", env.fingerprint, "--package-hash"], cwd=tmp_path, capture_output=True,
+                          *env.trust_args, "--package-hash"], cwd=tmp_path, capture_output=True,
                          text=True, env=clean, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert f"package SHA-256: {env.exports.service.record(path.parent.name).package_sha256}" in run.stdout

@@ -68,7 +68,7 @@ _reseal = xs.reseal
 
 def test_honest_package_verifies_as_zip_and_folder(built: Built) -> None:
     for target in (built.zip, built.folder):
-        o = verify_package(target, trust=[built.env.fingerprint])
+        o = verify_package(target, trust=built.env.trust)
         assert o.valid, o.failures
     o = verify_package(built.zip)  # no trust root from outside the package: consistent, never VALID
     assert o.consistent and not o.valid and o.verdict().startswith("UNVERIFIED") and "keys bundled" in o.trust
@@ -80,7 +80,7 @@ def test_byte_flipped_in_a_segment(built: Built, tmp_path: Path) -> None:
     data = bytearray(seg.read_bytes())
     data[len(data) // 2] ^= 0x01
     seg.write_bytes(bytes(data))
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     assert f"{seg.relative_to(folder).as_posix()}: SHA-256" in msg and "differs from the manifest" in msg
     assert "camera cam-a: seq 1: segment file" in msg and "its log entry says" in msg
 
@@ -89,7 +89,7 @@ def test_segment_removed(built: Built, tmp_path: Path) -> None:
     folder = built.copy(tmp_path)
     seg = _segments(folder)[2]
     seg.unlink()
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     rel = seg.relative_to(folder).as_posix()
     assert f"{rel} is listed in the manifest but missing from the package" in msg
     assert f"camera cam-a: seq 2: segment file {rel} is missing from the package" in msg
@@ -101,7 +101,7 @@ def test_two_segments_reordered(built: Built, tmp_path: Path) -> None:
     da, db = a.read_bytes(), b.read_bytes()
     a.write_bytes(db)
     b.write_bytes(da)
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     assert "camera cam-a: seq 0: segment file" in msg and "camera cam-a: seq 1: segment file" in msg
     # Two log entries swapped instead: the hash chain and the range proof break.
     folder2 = built.copy(tmp_path / "entries")
@@ -109,7 +109,7 @@ def test_two_segments_reordered(built: Built, tmp_path: Path) -> None:
     lines = ent.read_bytes().splitlines(keepends=True)
     lines[1], lines[2] = lines[2], lines[1]
     ent.write_bytes(b"".join(lines))
-    msg = _fails(verify_package(folder2, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder2, trust=built.env.trust))
     assert "camera cam-a: log " in msg and "seq 1: entry says seq 2, expected 1" in msg
 
 
@@ -118,7 +118,7 @@ def test_manifest_replaced(built: Built, tmp_path: Path) -> None:
     m = json.loads((folder / "manifest.json").read_text())
     m["case"]["legal_basis"] = "none"
     (folder / "manifest.json").write_text(json.dumps(m, sort_keys=True, indent=2))
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     assert "manifest signature: manifest.json was replaced or edited: its SHA-256 is" in msg
 
 
@@ -144,11 +144,11 @@ def test_everything_resigned_with_another_key(built: Built, tmp_path: Path) -> N
     alone = verify_package(folder)
     assert alone.consistent and not alone.valid and "keys bundled in the package only" in alone.trust
     assert alone.verdict().startswith("UNVERIFIED")
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     assert "no key in the package has the trusted fingerprint" in msg
     assert "manifest.json.sig is not signed by a trusted key" in msg
     assert "camera cam-a: " in msg and "no signature by a trusted key" in msg
-    real = built.env.ledger.keys.active().log_key(f"{prefix}/export").encode()
+    real = built.env.ledger.export_keys.active().log_key(f"{prefix}/export").encode()
     msg = _fails(verify_package(folder, trust=[real]))
     assert "manifest.json.sig is not signed by a trusted key" in msg and "camera mall-1: " in msg
 
@@ -161,7 +161,7 @@ def test_custody_log_edited(built: Built, tmp_path: Path) -> None:
     ev["name"], ev["actor"] = "Someone Else", "other1"
     lines[2] = canonical(ev)
     path.write_bytes(b"".join(x + b"\n" for x in lines))
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     assert "custody.jsonl: SHA-256" in msg
     assert "custody log: custody event 3 (build_started): prev is" in msg and "was edited" in msg
     # Re-chained by the editor: the chain holds, but its head is not the one the manifest signed.
@@ -172,7 +172,7 @@ def test_custody_log_edited(built: Built, tmp_path: Path) -> None:
         lines[i] = canonical(d)
         prev = hashlib.sha256(lines[i]).hexdigest()
     path.write_bytes(b"".join(x + b"\n" for x in lines))
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     assert "the signed manifest says 5 events with head" in msg
 
 
@@ -198,7 +198,7 @@ def test_range_trimmed_to_hide_a_gap(built: Built, tmp_path: Path) -> None:
         c["segments"] = [s for s in c["segments"] if s["seq"] < 4]
 
     _reseal(folder, _export_signer(env), trim)
-    o = verify_package(folder, trust=[env.fingerprint])
+    o = verify_package(folder, trust=env.trust)
     msg = _fails(o)
     assert [c.name for c in o.checks if not c.ok] == ["camera cam-a"]
     assert "not covered after seq 3 (tolerance 500000 us)" in msg and "2025-03-14T09:00:08.000000Z" in msg
@@ -209,7 +209,7 @@ def test_range_trimmed_to_hide_a_gap(built: Built, tmp_path: Path) -> None:
         m["range"]["end"] = "2025-03-14T09:00:07.000000Z"
 
     _reseal(folder2, _export_signer(env), shorten)
-    o = verify_package(folder2, trust=[env.fingerprint])
+    o = verify_package(folder2, trust=env.trust)
     msg = _fails(o)
     assert "custody log: the manifest exports" in msg and "range or cameras changed after the request" in msg
 
@@ -217,7 +217,7 @@ def test_range_trimmed_to_hide_a_gap(built: Built, tmp_path: Path) -> None:
 def test_file_added_after_signing(built: Built, tmp_path: Path) -> None:
     folder = built.copy(tmp_path)
     (folder / "cameras" / "cam-a" / "segments" / "999_extra.ts").write_bytes(b"x")
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     assert "999_extra.ts is in the package but not in the signed manifest" in msg
 
 
@@ -232,7 +232,7 @@ def test_camera_sections_relabelled_by_an_insider(built: Built, tmp_path: Path) 
         a["id"], b["id"] = "mall-1", "cam-a"
 
     _reseal(folder, _export_signer(built.env), swap)
-    o = verify_package(folder, trust=[built.env.fingerprint])
+    o = verify_package(folder, trust=built.env.trust)
     msg = _fails(o)
     prefix = built.env.ledger.settings.origin_prefix
     assert f"camera mall-1: its log is {prefix}/camera/cam-a, which is not this camera's log" in msg, msg
@@ -248,7 +248,7 @@ def test_media_file_vouched_for_by_no_entry(built: Built, tmp_path: Path) -> Non
     extra = seg.parent / "0004_filler.ts"
     extra.write_bytes(seg.read_bytes())
     _reseal(folder, _export_signer(built.env))
-    msg = _fails(verify_package(folder, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder, trust=built.env.trust))
     rel = extra.relative_to(folder).as_posix()
     assert f"media files: {rel} is listed as a segment file but no camera's segment entry vouches for it" in msg
 
@@ -260,7 +260,7 @@ def test_media_file_vouched_for_by_no_entry(built: Built, tmp_path: Path) -> Non
         cam["segments"][1]["path"] = first
 
     _reseal(folder2, _export_signer(built.env), twice)
-    msg = _fails(verify_package(folder2, trust=[built.env.fingerprint]))
+    msg = _fails(verify_package(folder2, trust=built.env.trust))
     assert f"{first} is named by camera cam-a seq 0 and by camera cam-a seq 1" in msg, msg
 
 
@@ -294,7 +294,8 @@ def test_report_and_readme_read_as_sentences_with_wib_and_utc(built: Built) -> N
                      r"\(\d\d:\d\d:\d\d UTC\)", html), html  # fmt: skip
     assert "built the package" in html and "sealing" in html
     for text in (html, " ".join(readme.split())):
-        assert f"archive named {prefix} with the key of fingerprint {fp}" in text
+        assert f"archive named {prefix}: its manifest with the export key of fingerprint {fp}" in text
+        assert f"--trust {fp} --trust {built.env.trust[1]}" in text
         assert "archive export key" in text and "not from this package" in text
         assert not re.search(r"\b1[0-9]{15}\b", text), "a microsecond epoch"
     assert "integrity/EXPORT-SPEC.md" in readme

@@ -71,7 +71,7 @@ def _details(o: Outcome, check: str) -> str:
 
 
 def test_honest_package_with_a_cosignature_verifies(built: Built) -> None:
-    o = verify_package(built.zip, trust=[built.env.fingerprint])
+    o = verify_package(built.zip, trust=built.env.trust)
     assert o.valid, o.failures
     for cam in ("cam-a", "mall-1"):
         assert f"witness cosignature by {_label(built.witness)}" in _details(o, f"camera {cam}")
@@ -85,7 +85,7 @@ def test_honest_package_with_a_cosignature_verifies(built: Built) -> None:
     assert built.witness.verifier_key.encode() in (built.folder / "keys" / "keys.txt").read_text()
     assert "Witness cosignatures" in (built.folder / "report.html").read_text()
     # Requiring the witness (--witness): it cosigned every camera.
-    o = verify_package(built.folder, trust=[built.env.fingerprint], witness=[built.witness.verifier_key.encode()])
+    o = verify_package(built.folder, trust=built.env.trust, witness=[built.witness.verifier_key.encode()])
     assert o.valid, o.failures
     assert f"trusted witness {_label(built.witness)} (--witness) cosigned this checkpoint" in _details(
         o, "camera mall-1")
@@ -123,7 +123,7 @@ def test_tampered_cosignature_fails(built: Built, tmp_path: Path) -> None:
     folder = built.copy(tmp_path)
     _rewrite_cosignature(folder, "mall-1", built.witness.name, b"\x01")
     xs.reseal(folder, xs.export_signer(built.env))  # an insider re-signs the manifest: only the cosignature is off
-    o = verify_package(folder, trust=[built.env.fingerprint])
+    o = verify_package(folder, trust=built.env.trust)
     assert not o.valid
     (failure,) = o.failures
     assert failure.startswith(f"camera mall-1: witness cosignature by {_label(built.witness)} does NOT verify over "
@@ -138,6 +138,6 @@ def test_cosignature_with_no_key_fails(built: Built, tmp_path: Path) -> None:
     extra = NoteSignature(built.stranger.name, built.stranger.key_id, bytes(72))
     path.write_bytes(note.with_signature(extra).to_bytes())
     xs.reseal(folder, xs.export_signer(built.env))
-    o = verify_package(folder, trust=[built.env.fingerprint])
+    o = verify_package(folder, trust=built.env.trust)
     (failure,) = o.failures
     assert f"witness cosignature by {_label(built.stranger)}: no key for this witness" in failure

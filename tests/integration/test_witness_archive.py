@@ -125,7 +125,7 @@ def test_the_honest_package_is_valid_under_the_policy(world: World, tmp_path: Pa
     env = world.honest
     path = xs.approve_and_build(env, xs.request(env))
     key = world.witness.signer.verifier_key.encode()
-    o = verify_package(path, trust=[env.fingerprint], witness=[key], witness_quorum=1)
+    o = verify_package(path, trust=env.trust, witness=[key], witness_quorum=1)
     assert o.valid, o.failures
     assert "witness policy" not in " ".join(o.failures)
 
@@ -140,9 +140,9 @@ def test_a_package_of_the_fork_is_invalid_under_the_policy(world: World) -> None
         xs.approve_and_build(quorum_env, xs.request(quorum_env))
     path = xs.approve_and_build(env, xs.request(env))  # the insider builds it without a policy
     key = world.witness.signer.verifier_key.encode()
-    plain = verify_package(path, trust=[env.fingerprint])
+    plain = verify_package(path, trust=env.trust)
     assert plain.valid, plain.failures  # with the archive's own key alone, the fork looks fine ...
-    o = verify_package(path, trust=[env.fingerprint], witness=[key], witness_quorum=1)
+    o = verify_package(path, trust=env.trust, witness=[key], witness_quorum=1)
     assert not o.valid  # ... the witness policy catches it
     assert any("no valid cosignature by the trusted witness" in f for f in o.failures), o.failures
     assert all("camera cam-a" in f or "camera" not in f for f in o.failures)
@@ -153,16 +153,16 @@ def test_quorum_q_of_n_witnesses(world: World) -> None:
     path = next((env.tmp / "exports").rglob("*.zip"))
     key = world.witness.signer.verifier_key.encode()
     others = [witness_keygen(f"w{i}.example/witness").verifier_key.encode() for i in (2, 3)]
-    one_of_two = verify_package(path, trust=[env.fingerprint], witness=[key, others[0]], witness_quorum=1)
+    one_of_two = verify_package(path, trust=env.trust, witness=[key, others[0]], witness_quorum=1)
     assert one_of_two.valid, one_of_two.failures
     assert "witness policy 1 of 2: met (1 trusted witnesses cosigned size 9)" in " ".join(
         d for c in one_of_two.checks for d in c.details)
-    two_of_three = verify_package(path, trust=[env.fingerprint], witness=[key, *others], witness_quorum=2)
+    two_of_three = verify_package(path, trust=env.trust, witness=[key, *others], witness_quorum=2)
     assert not two_of_three.valid
     assert sorted(two_of_three.failures) == [
         f"camera {cam}: witness policy 2 of 3: NOT met, only 1 of the trusted witnesses cosigned this checkpoint "
         "(size 9): no independent party vouches that this is the log they saw" for cam in CAMS]
-    two_of_two = verify_package(path, trust=[env.fingerprint], witness=[key, others[0]])  # default: all n
+    two_of_two = verify_package(path, trust=env.trust, witness=[key, others[0]])  # default: all n
     assert not two_of_two.valid and len(two_of_two.failures) == 2
 
 
@@ -171,17 +171,17 @@ def test_the_quorum_option_of_both_verifiers(world: World, tmp_path: Path, capsy
     quorum is bad usage (exit 2, one sentence); 1 of 1 with the real witness is VALID (exit 0)."""
     path = next((world.honest.tmp / "exports").rglob("*.zip"))
     key = world.witness.signer.verifier_key.encode()
-    fp = world.honest.fingerprint
+    trust = world.honest.trust_args
     assert main(["verify", "package", str(path), "--witness-quorum", "1", "--quiet"]) == 2
     assert main(["verify", "package", str(path), "--witness", key, "--witness-quorum", "2", "--quiet"]) == 2
     err = capsys.readouterr().err
     assert "--witness-quorum needs the witness keys" in err and "must be between 1 and the 1 --witness keys" in err
-    assert main(["verify", "package", str(path), "--trust", fp, "--witness", key, "--witness-quorum", "1",
+    assert main(["verify", "package", str(path), *trust, "--witness", key, "--witness-quorum", "1",
                  "--quiet"]) == 0  # fmt: skip
     with zipfile.ZipFile(path) as z:
         z.extractall(tmp_path)
     (folder,) = list(tmp_path.iterdir())
-    bundled = subprocess.run([sys.executable, str(folder / "verify_package.py"), "--trust", fp, "--witness", key,
+    bundled = subprocess.run([sys.executable, str(folder / "verify_package.py"), *trust, "--witness", key,
                               "--witness-quorum", "1", "--quiet"], capture_output=True, text=True, timeout=120)
     assert bundled.returncode == 0, bundled.stdout + bundled.stderr
     assert "witness cosignature by police.example/witness" in bundled.stdout

@@ -205,7 +205,8 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
         quorum = _quorum(request.query_params.get("witness_quorum"))
         # no ?trust: the trust root is this archive's own key ring (outside the package), never the
         # keys the package carries; so a package signed by any other key is not VALID here
-        trust = given or [fingerprint(r.public.public_key) for r in exports.ledger.keys.records()]
+        rings = (exports.ledger.export_keys, exports.ledger.keys)  # the manifest's and the logs' keys
+        trust = given or [fingerprint(r.public.public_key) for ring in rings for r in ring.records()]
         folder = svc.settings.exports_dir / "uploads"
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}.zip"

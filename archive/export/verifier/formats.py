@@ -6,8 +6,9 @@
   bytes of manifest.json>``, signed with Ed25519 by the archive's export key
   (name ``<archive>/export``).
 - **Key fingerprint**: ``sha256:`` + hex SHA-256 of the 32-byte Ed25519 public key (the name
-  is not hashed). The archive signs its logs and its packages with one key under several names
-  (one per log, one for exports), so one fingerprint identifies all of them; a key trusted by
+  is not hashed). The archive signs its manifest with its export key and its camera logs with
+  its camera key (one key under one name per log; EXPORT-SPEC.md 5.2), so a package names two
+  fingerprints (one, for a package of an archive made before separate keys); a key trusted by
   fingerprint counts only under the names the keys file binds to it (EXPORT-SPEC.md 5.4).
 - **Keys file** ``keys/keys.txt``: one verifier key (SPEC.md 7.1) per line; ``#`` comments.
 """

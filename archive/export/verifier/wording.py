@@ -200,11 +200,24 @@ def ongoing_sentence(camera: str, start: datetime | str, until: datetime | str, 
             f"requested range is not vouched for by the log and not covered. Recorder state: {state.rstrip('.')}.")
 
 
-def trust_paragraph(archive: str, fingerprint: str) -> str:
-    """How to obtain the key to trust, for the report and README."""
-    return (f"This package says it was signed by the archive named {archive} with the key of fingerprint "
-            f"{fingerprint}. Believe that only after comparing it with the fingerprint the archive's operator "
-            "gives you, not from this package (a forger writes the package too): the operator prints it with "
-            "'archive export key' and publishes it; a court or police unit keeps its own copy. Then verify with a "
-            f"verifier you trust: python verify_package.py PACKAGE.zip --trust {fingerprint} (or 'archive verify "
-            "package' of your own installation). VALID needs that key; without it the verdict is UNVERIFIED.")
+def trust_paragraph(archive: str, fingerprint: str, log_fingerprints: tuple[str, ...] = ()) -> str:
+    """How to obtain the keys to trust, for the report and README. ``fingerprint``: the export
+    key's (it signs the manifest); ``log_fingerprints``: the camera log keys' when they differ."""
+    logs = [f for f in log_fingerprints if f != fingerprint]
+    if not logs:
+        return (f"This package says it was signed by the archive named {archive} with the key of fingerprint "
+                f"{fingerprint}. Believe that only after comparing it with the fingerprint the archive's operator "
+                "gives you, not from this package (a forger writes the package too): the operator prints it with "
+                "'archive export key' and publishes it; a court or police unit keeps its own copy. Then verify with "
+                f"a verifier you trust: python verify_package.py PACKAGE.zip --trust {fingerprint} (or 'archive "
+                "verify package' of your own installation). VALID needs that key; without it the verdict is "
+                "UNVERIFIED.")  # fmt: skip
+    flags = " ".join(f"--trust {f}" for f in (fingerprint, *logs))
+    return (f"This package says it was signed by the archive named {archive}: its manifest with the export key "
+            f"of fingerprint {fingerprint}, its camera logs with the camera log key of fingerprint "
+            f"{', '.join(logs)}. Believe that only after comparing them with the fingerprints the archive's "
+            "operator gives you, not from this package (a forger writes the package too): the operator prints "
+            "both with 'archive export key' and publishes them; a court or police unit keeps its own copy. Then "
+            f"verify with a verifier you trust: python verify_package.py PACKAGE.zip {flags} (or 'archive verify "
+            "package' of your own installation). VALID needs those keys; without them the verdict is "
+            "UNVERIFIED.")  # fmt: skip
