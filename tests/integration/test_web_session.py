@@ -137,8 +137,11 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
     "/ui/media/{camera_id:str}/{seq:int}": ("/ui/media/cam-a/{seq}",
                                             {"admin": 403, "investigator": 200, "legal": 200, "owner": 404,
                                              "auditor": 403}),
+    "/ui/verify": ("/ui/verify", {"admin": 200, "investigator": 403, "legal": 200, "owner": 403, "auditor": 200}),
+    "/ui/audit": ("/ui/audit?actor=inv1", {"admin": 403, "investigator": 403, "legal": 403, "owner": 403,
+                                           "auditor": 200}),
 }
-_POSTS = {"/ui/login", "/ui/logout"}  # forms: tested above (CSRF, throttle, audit)
+_POSTS = {"/ui/login", "/ui/logout", "/ui/verify"}  # forms: tested above and in test_web_evidence.py
 
 
 def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
