@@ -26,7 +26,7 @@ from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
-from . import evidence, pages, timeline
+from . import evidence, export_pages, pages, timeline
 from .gate import WebGate, page_guard
 from .render import VERIFY_OPT, page_error
 from .sessions import SessionStore
@@ -70,7 +70,8 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
             return WebGate(app, deps, throttle, store)
 
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
-                                                    *timeline.routes(deps, reader), *evidence.routes(deps)],
+                                                    *timeline.routes(deps, reader), *evidence.routes(deps),
+                                                    *export_pages.routes(deps)],
                     guards=[page_guard], opt={VERIFY_OPT: deps.exports is not None}, middleware=[gate],
                     exception_handlers={Exception: page_error},
                     include_in_schema=False)  # fmt: skip
