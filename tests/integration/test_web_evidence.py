@@ -1,7 +1,8 @@
 """The Verify and Audit pages against the real app (SeaweedFS + SQLite/PostgreSQL catalog): a real
 built package uploaded through the page gets the API's verdict, step and checks (one upload path),
 is recorded in the custody log; an upload without the session's CSRF token or with an empty body
-is refused; the audit trail is filtered by who/what/when with its verification status, bad input
+is refused; the exports list shows status and each export its custody log in words, within the
+service's visibility rules; the audit trail is filtered by who/what/when with its verification status, bad input
 names the field and keeps what was typed; the links are absent for roles that may not see them."""
 
 from __future__ import annotations
@@ -15,13 +16,11 @@ from litestar.testing import TestClient
 from archive.api.app import create_app
 from archive.audit.query import AuditFilter
 from archive.export.model import Actor as ExportActor
-from archive.export.views import ExportRequest
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
-from archive.model import us_from_utc
 from archive.web import web_pages
-from tests.integration.api_support import T0, ApiEnv, api_env_fixture  # noqa: F401
-from tests.integration.test_web_session import _login
+from tests.integration.api_support import ApiEnv, api_env_fixture  # noqa: F401
+from tests.integration.test_web_session import _login, requested_export
 
 _CSRF = re.compile(r'data-csrf="([^"]+)"')
 
@@ -34,11 +33,8 @@ def built_package(env: ApiEnv, camera: str = "kota-1") -> tuple[str, bytes]:
     """(export id, zip bytes) of a real package of ``camera`` over [T0, T0 + 60 s), requested by
     inv1 and approved and built by admin1."""
     svc = env.exports.service
-    inv = Principal("inv1", "x", Role.INVESTIGATOR, "police", None, "t")
     admin = Principal("admin1", "x", Role.ADMIN, "diskominfo", None, "t")
-    t0 = us_from_utc(T0)
-    eid = svc.request(inv, CameraScope(None), ExportRequest("LP/7/2025", "KUHAP 184", "theft", (camera,), t0,
-                                                           t0 + 60_000_000), origin="test").id
+    eid = requested_export(env, camera)
     svc.decide(admin, CameraScope(None), eid, True, "ok", origin="test")
     rec = env.exports.builds.build(eid, ExportActor.of(admin, "test"))
     assert rec.package_path is not None
@@ -111,3 +107,32 @@ def test_audit_page_filters_by_who_what_when_and_shows_the_trails_status(api_env
             assert c.get("/ui/audit").status_code == 403
     read = api_env.audit.events(AuditFilter(action="web.audit", newest_first=False))
     assert [e.record.status for e in read] == [200, 200, 200, 200, 400, 403, 403, 403, 403]
+
+
+def test_exports_pages_show_status_and_custody_in_words(api_env: ApiEnv) -> None:
+    eid, _ = built_package(api_env)  # kota-1 (owner kota), requested by the police
+    waiting = requested_export(api_env, "mall-1")
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        assert 'id="nav-exports"' in c.get("/ui/cameras").text
+        listed = c.get("/ui/exports").text
+        assert f'data-export="{eid}" data-status="built"' in listed
+        assert f'data-export="{waiting}" data-status="requested"' in listed
+        one = c.get(f"/ui/exports/{eid}")
+        assert one.status_code == 200 and 'data-status="built"' in one.text
+        custody = re.findall(r"<li>([^<]+)</li>", one.text.split('id="custody"', 1)[1])
+        assert len(custody) == 5 and "requested the export of cameras kota-1" in custody[0], custody
+        assert "(user admin1, admin, agency diskominfo) approved" in custody[1] and "built the package" in custody[3]
+        assert "stored the package file" in custody[4]
+        assert "WIB" in custody[0] and "UTC" in custody[0]
+        assert c.get("/ui/exports/nope").status_code == 404
+    with _client(api_env) as c:  # mall staff: only the mall export, and not the other owner's one
+        assert _login(c, api_env.tokens["owner"])[0] == 303
+        listed = c.get("/ui/exports").text
+        assert f'data-export="{waiting}"' in listed and f'data-export="{eid}"' not in listed
+        assert c.get(f"/ui/exports/{eid}").status_code == 404
+        mine = c.get(f"/ui/exports/{waiting}").text
+        assert "requested the export of cameras mall-1" in mine
+    seen = api_env.audit.events(AuditFilter(action="web.export", newest_first=False))
+    assert [(e.record.actor, e.record.status) for e in seen] == [("inv1", 200), ("inv1", 404), ("own1", 404),
+                                                                  ("own1", 200)]
