@@ -7,6 +7,7 @@ names the field and keeps what was typed; the links are absent for roles that ma
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from pathlib import Path
 from litestar.testing import TestClient
 
 from archive.api.app import create_app
+from archive.api.deps import ApiSettings
 from archive.audit.query import AuditFilter
 from archive.export.model import Actor as ExportActor
 from archive.identity.model import Principal, Role
@@ -25,8 +27,9 @@ from tests.integration.test_web_session import _login, requested_export
 _CSRF = re.compile(r'data-csrf="([^"]+)"')
 
 
-def _client(env: ApiEnv) -> TestClient:  # type: ignore[type-arg]
-    return TestClient(create_app(env.deps, pages=web_pages()), base_url="http://127.0.0.1")
+def _client(env: ApiEnv, settings: ApiSettings | None = None) -> TestClient:  # type: ignore[type-arg]
+    deps = dataclasses.replace(env.deps, settings=settings) if settings else env.deps
+    return TestClient(create_app(deps, pages=web_pages()), base_url="http://127.0.0.1")
 
 
 def built_package(env: ApiEnv, camera: str = "kota-1") -> tuple[str, bytes]:
@@ -71,12 +74,21 @@ def test_verify_page_gives_the_apis_verdict_for_a_real_package(api_env: ApiEnv) 
         assert refused.status_code == 403 and "CSRF" in refused.text
         empty = c.post("/ui/verify", content=b"", headers=head)
         assert empty.status_code == 400 and "send the package zip" in empty.text and "Traceback" not in empty.text
+    with _client(api_env, ApiSettings(failed_auth_limit=0, verify_upload_max_bytes=len(data) - 1)) as c:
+        assert _login(c, api_env.tokens["legal"])[0] == 303
+        csrf = _CSRF.search(c.get("/ui/verify").text)
+        assert csrf
+        big = c.post("/ui/verify", content=data, headers={"X-CSRF-Token": csrf.group(1)})
+        assert big.status_code == 413 and "Traceback" not in big.text, big.text[:200]
+    uploads = api_env.exports.service.settings.exports_dir / "uploads"
+    assert not list(uploads.iterdir())  # every upload deleted after its verification
     custody = [json.loads(x) for x in api_env.exports.service.custody.lines(eid)]
     tools = [e.get("detail", e).get("tool") for e in custody if e["event"] == "verified"]
     assert tools.count("web page") == 2 and tools.count("API upload") == 2, custody[-1]
     seen = api_env.audit.events(AuditFilter(action="web.verify", newest_first=False))
     assert [(e.record.actor, e.record.status, e.record.detail.get("valid")) for e in seen] == [
-        ("legal1", 200, True), ("legal1", 200, False), ("legal1", 403, None), ("legal1", 400, None)]
+        ("legal1", 200, True), ("legal1", 200, False), ("legal1", 403, None), ("legal1", 400, None),
+        ("legal1", 413, None)]
 
 
 def test_audit_page_filters_by_who_what_when_and_shows_the_trails_status(api_env: ApiEnv) -> None:
