@@ -26,9 +26,9 @@ from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
-from . import pages, timeline
+from . import evidence, export_pages, pages, timeline
 from .gate import WebGate, page_guard
-from .render import page_error
+from .render import VERIFY_OPT, page_error
 from .sessions import SessionStore
 from .timeline import MediaReader
 
@@ -70,8 +70,10 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
             return WebGate(app, deps, throttle, store)
 
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
-                                                    *timeline.routes(deps, reader)],
-                    guards=[page_guard], middleware=[gate], exception_handlers={Exception: page_error},
+                                                    *timeline.routes(deps, reader), *evidence.routes(deps),
+                                                    *export_pages.routes(deps)],
+                    guards=[page_guard], opt={VERIFY_OPT: deps.exports is not None}, middleware=[gate],
+                    exception_handlers={Exception: page_error},
                     include_in_schema=False)  # fmt: skip
         static = create_static_files_router(path=f"{UI_PREFIX}/static", directories=[HERE / "static"],
                                             include_in_schema=False, opt={"public": True})  # fmt: skip

@@ -14,7 +14,10 @@ from archive.identity.policy import Permission, allowed
 
 from .gate import error_page, session_of
 
-__all__ = ["can", "page", "page_error"]
+__all__ = ["VERIFY_OPT", "can", "page", "page_error"]
+
+VERIFY_OPT = "ui_verify"
+"""Router option: True when the Verify and Exports pages are served (the API has exports)."""
 
 
 def can(who: Principal | None, permission: Permission) -> bool:
@@ -28,6 +31,9 @@ def page(request: Request[Any, Any, Any], name: str, *, status: int = 200, **val
     session = session_of(request)
     context = {"who": who, "csrf": session.csrf if session else "", "zone": "Asia/Jakarta",
                "can_play": can(who, Permission.PLAYBACK), "can_recordings": can(who, Permission.RECORDINGS_READ),
+               "can_verify": can(who, Permission.VERIFY) and bool(request.route_handler.opt.get(VERIFY_OPT)),
+               "can_exports": can(who, Permission.EXPORTS_READ) and bool(request.route_handler.opt.get(VERIFY_OPT)),
+               "can_audit": can(who, Permission.AUDIT_READ),
                **values}  # fmt: skip
     return Template(template_name=name, context=context, status_code=status)
 

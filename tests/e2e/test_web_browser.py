@@ -6,7 +6,11 @@ outage (camera_unreachable) between two recorded runs. Asserted: a bad login sho
 good one lands on the cameras; the gap lane sits at the outage with its reason; a click plays and
 ``video.currentTime`` advances with decoded frames; an owner never sees another owner's camera
 (direct URLs too: 404); an auditor gets no footage (403, no links); no console error and no failed
-request on any page; desktop and 390x844. Screenshots go to the test's tmp folder.
+request on any page; desktop and 390x844. Verify: a real built package (and a tampered copy)
+uploaded in the page gets the API's status, failing step and checks; Audit: an auditor sees the
+trail verified and filters it by who; Exports: the built export and its custody log in words
+(with those verifications); an investigator has neither link (403 by URL). Screenshots
+go to the test's tmp folder.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from archive.storage.base import LockMode, ObjectStore, Retention
 from archive.web import web_pages
 from tests.integration.api_support import MEDIA, ApiEnv, make_env
 from tests.integration.export_support import make_clips
+from tests.integration.test_web_evidence import built_package
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)  # 16:00 WIB
@@ -225,3 +230,67 @@ def test_auditor_gets_no_footage(served: Served, browser: Any) -> None:
     assert page.locator("#video").count() == 0 and page.locator("#lane-gap .bar-gap").count() == 1
     _shot(served, page, "admin-timeline")
     assert watch.problems == []
+
+
+def test_verify_and_audit_pages(served: Served, browser: Any, tmp_path: Path) -> None:
+    served.env.ledger.checkpoint("cam-a")
+    eid, data = built_package(served.env, "cam-a")
+    tampered = bytearray(data)
+    tampered[len(data) // 3] ^= 0x01
+    files = {"valid": tmp_path / "case.zip", "tampered": tmp_path / "tampered.zip"}
+    files["valid"].write_bytes(data)
+    files["tampered"].write_bytes(bytes(tampered))
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    watch = Watch(page)
+    _login(served, page, "legal")
+    assert page.locator("#nav-verify").count() == 1 and page.locator("#nav-audit").count() == 0
+    page.click("#nav-verify")
+    page.wait_for_url(f"{served.url}/ui/verify")
+    for name, path in files.items():
+        api = context.request.post(f"{served.url}/api/v1/exports/verify", data=path.read_bytes(),
+                                   headers={"Authorization": f"Bearer {served.env.tokens['legal']}"}).json()
+        page.set_input_files("#package", str(path))
+        page.click("#verify")
+        page.wait_for_selector(f"#verdict-card[data-status={api['status']}]")
+        assert api["status"] == ("VALID" if name == "valid" else "INVALID")
+        step = page.get_attribute("#verdict-card", "data-failed-step")
+        assert step == ("" if api["failed_step"] is None else str(api["failed_step"]))
+        assert page.locator("tr.check").count() == len(api["checks"])
+        assert page.locator("tr.check[data-ok=no]").count() == sum(1 for c in api["checks"] if not c["ok"])
+        _shot(served, page, f"legal-verify-{name}")
+    page.click("#nav-exports")
+    page.click(f"tr[data-export='{eid}'] a")
+    page.wait_for_url(f"{served.url}/ui/exports/{eid}")
+    assert page.get_attribute("#export", "data-status") == "built"
+    custody = page.locator("#custody li").all_inner_texts()
+    assert "requested the export of cameras cam-a" in custody[0] and "stored the package file" in custody[4]
+    assert sum("verified" in x for x in custody) == 4, custody  # two uploads in the page, two over the API
+    _shot(served, page, "legal-export-custody")
+    assert watch.problems == []
+    context.close()
+    context = browser.new_context(viewport=PHONE)
+    page = context.new_page()
+    watch = Watch(page)
+    _login(served, page, "auditor")
+    page.click("#nav-audit")
+    page.wait_for_url(f"{served.url}/ui/audit")
+    assert page.get_attribute("#audit-check", "data-ok") == "yes" and page.locator("tr[data-seq]").count() > 0
+    page.fill("#f-actor", "legal1")
+    page.click("#filter")
+    page.wait_for_url("**/ui/audit?actor=legal1**")
+    actors = page.locator("tr[data-seq]").evaluate_all("rows => rows.map(r => r.dataset.actor)")
+    assert actors and set(actors) == {"legal1"}
+    assert page.locator("tr[data-action='exports.verify']").count() == 2  # the API's two uploads above
+    _shot(served, page, "auditor-audit")
+    assert watch.problems == []
+    context.close()
+    context = browser.new_context(viewport=DESKTOP)
+    page = context.new_page()
+    watch = Watch(page)
+    _login(served, page, "investigator")
+    assert page.locator("#nav-verify").count() == 0 and page.locator("#nav-audit").count() == 0
+    for url in ("/ui/verify", "/ui/audit"):
+        assert context.request.get(served.url + url).status == 403, url
+    assert watch.problems == []
+    context.close()

@@ -12,10 +12,22 @@ from litestar.testing import TestClient
 from archive.api.app import create_app
 from archive.api.deps import ApiSettings
 from archive.audit.query import AuditFilter
+from archive.export.views import ExportRequest
+from archive.identity.model import Principal, Role
+from archive.identity.policy import CameraScope
+from archive.model import us_from_utc
 from archive.web import web_pages
-from tests.integration.api_support import ApiEnv, api_env_fixture  # noqa: F401
+from tests.integration.api_support import T0, ApiEnv, api_env_fixture  # noqa: F401
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def requested_export(env: ApiEnv, camera: str) -> str:
+    """The id of an export of ``camera`` over [T0, T0 + 60 s) requested by inv1 (police)."""
+    t0 = us_from_utc(T0)
+    inv = Principal("inv1", "x", Role.INVESTIGATOR, "police", None, "t")
+    return env.exports.service.request(inv, CameraScope(None), ExportRequest(
+        "LP/7/2025", "KUHAP 184", "theft", (camera,), t0, t0 + 60_000_000), origin="test").id
 
 
 def _client(env: ApiEnv, settings: ApiSettings | None = None) -> TestClient:  # type: ignore[type-arg]
@@ -137,8 +149,14 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
     "/ui/media/{camera_id:str}/{seq:int}": ("/ui/media/cam-a/{seq}",
                                             {"admin": 403, "investigator": 200, "legal": 200, "owner": 404,
                                              "auditor": 403}),
+    "/ui/verify": ("/ui/verify", {"admin": 200, "investigator": 403, "legal": 200, "owner": 403, "auditor": 200}),
+    "/ui/exports": ("/ui/exports", {r: 200 for r in ("admin", "investigator", "legal", "owner", "auditor")}),
+    "/ui/exports/{export_id:str}": ("/ui/exports/{eid}", {"admin": 200, "investigator": 200, "legal": 200,
+                                                          "owner": 404, "auditor": 200}),
+    "/ui/audit": ("/ui/audit?actor=inv1", {"admin": 403, "investigator": 403, "legal": 403, "owner": 403,
+                                           "auditor": 200}),
 }
-_POSTS = {"/ui/login", "/ui/logout"}  # forms: tested above (CSRF, throttle, audit)
+_POSTS = {"/ui/login", "/ui/logout", "/ui/verify"}  # forms: tested above and in test_web_evidence.py
 
 
 def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
@@ -148,14 +166,15 @@ def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
     posts = {r.path for r in app.routes if r.path.startswith("/ui") and "POST" in getattr(r, "methods", set())}
     assert gets == set(_PAGES) and posts == _POSTS  # a new page route needs its row here
     seq = api_env.seqs["cam-a"][10]
+    eid = requested_export(api_env, "cam-a")
     for role in ("admin", "investigator", "legal", "owner", "auditor"):
         with _client(api_env) as c:
             assert _login(c, api_env.tokens[role])[0] == 303
             for url, expect in _PAGES.values():
-                r = c.get(url.format(seq=seq), follow_redirects=False)
+                r = c.get(url.format(seq=seq, eid=eid), follow_redirects=False)
                 assert r.status_code == expect[role], (role, url, r.text[:200])
                 assert "Traceback" not in r.text
         with _client(api_env) as anonymous:  # without a session: the login form, for every page
             for path, (url, _) in _PAGES.items():
-                r = anonymous.get(url.format(seq=seq), follow_redirects=False)
+                r = anonymous.get(url.format(seq=seq, eid=eid), follow_redirects=False)
                 assert r.status_code == (200 if path == "/ui/login" else 303), url

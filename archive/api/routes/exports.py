@@ -8,16 +8,14 @@ every download is a ``downloaded`` custody event with its byte range."""
 from __future__ import annotations
 
 import base64
-import contextlib
-import uuid
 from typing import Any
 
-import anyio.to_thread
 from litestar import Request, get, head, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody
 from litestar.response import File, Response, Stream
 
+from archive.api import package_upload
 from archive.api.context import audit_detail, context_of, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.params import printable, time_range
@@ -36,11 +34,9 @@ from archive.api.schemas import (
 from archive.errors import ConflictError, ForbiddenError, UserError
 from archive.export.model import Actor
 from archive.export.parts import Exports
-from archive.export.verifier.checks import verify_package
-from archive.export.verifier.formats import FormatError, fingerprint
 from archive.export.views import ExportFile, ExportRequest, ExportView
 from archive.identity.model import Role
-from archive.identity.policy import Permission, require
+from archive.identity.policy import Permission
 from archive.search.times import TimeFormatter
 
 __all__ = ["routes"]
@@ -198,45 +194,10 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
                   "?witness_quorum=Q of them); the "
                   "result goes into the export's custody log when the caller may see it")  # fmt: skip
     async def verify_upload(request: Request[Any, Any, Any]) -> PackageVerifyOut:
-        who = principal_of(request)
-        require(who, Permission.VERIFY)
-        given = request.query_params.getall("trust", [])
-        witness = request.query_params.getall("witness", [])
-        quorum = _quorum(request.query_params.get("witness_quorum"))
-        # no ?trust: the trust root is this archive's own key ring (outside the package), never the
-        # keys the package carries; so a package signed by any other key is not VALID here
-        rings = (exports.ledger.export_keys, exports.ledger.keys)  # the manifest's and the logs' keys
-        trust = given or [fingerprint(r.public.public_key) for ring in rings for r in ring.records()]
-        folder = svc.settings.exports_dir / "uploads"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{uuid.uuid4().hex}.zip"
-        try:
-            size = 0
-            with path.open("wb") as fh:
-                async for chunk in request.stream():  # to disk as it arrives: never the whole body in memory
-                    size += len(chunk)
-                    fh.write(chunk)
-            if size == 0:
-                raise UserError("send the package zip as the request body")
-            try:
-                outcome = await anyio.to_thread.run_sync(lambda: verify_package(path, trust=trust, witness=witness,
-                                                                                witness_quorum=quorum,
-                                                                                package_hash=True))  # fmt: skip
-            except FormatError as exc:  # a bad ?trust or ?witness value
-                raise UserError(str(exc)) from exc
-            recorded = False
-            if outcome.export_id is not None:
-                with contextlib.suppress(UserError, ForbiddenError):
-                    svc.visible(who, outcome.export_id)
-                    await anyio.to_thread.run_sync(lambda: svc.record_verification(
-                        Actor.of(who, ip(request)), str(outcome.export_id),
-                        {"valid": outcome.valid, "verdict": outcome.verdict(), "failed_step": outcome.failed_step,
-                         "package_sha256": outcome.package_sha256,
-                         "trust": "pinned" if given else "this archive's keys", "witnesses_required": len(witness),
-                         "tool": "API upload"}))  # fmt: skip
-                    recorded = True
-        finally:
-            path.unlink(missing_ok=True)
+        outcome, recorded = await package_upload.verify_upload(
+            exports, principal_of(request), request.stream(), origin=ip(request), tool="API upload",
+            trust=request.query_params.getall("trust", []), witness=request.query_params.getall("witness", []),
+            quorum=_quorum(request.query_params.get("witness_quorum")))
         audit_detail(request, valid=outcome.valid, export_id=outcome.export_id, sha256=outcome.package_sha256)
         return PackageVerifyOut(valid=outcome.valid, verdict=outcome.verdict(), status=outcome.status,
                                 failed_step=outcome.failed_step, export_id=outcome.export_id,

@@ -1,0 +1,79 @@
+"""The Exports pages: the exports a user may see with their status and build progress, and one
+export with its custody log in plain words (who did what, when in WIB and UTC, from where).
+
+Both read the export service the API reads (``exports.read``: every role; which exports and
+which custody logs follow the service's rules: a camera outside the user's scope makes the
+export 404, owner staff do not read a custody log that names other owners' cameras). Served
+when the API has exports; audited ``web.exports`` and ``web.export``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request, get
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import FromPath
+from litestar.response import Template
+
+from archive.api.context import audit_detail, principal_of
+from archive.api.deps import ApiDeps
+from archive.errors import ForbiddenError
+from archive.export.verifier.custody import decode_event
+from archive.export.verifier.formats import FormatError
+from archive.export.verifier.wording import custody_sentence
+from archive.export.views import ExportView
+from archive.identity.policy import Permission
+from archive.search.times import TimeFormatter
+
+from .render import page
+
+__all__ = ["routes"]
+
+
+def _row(t: TimeFormatter, e: ExportView) -> dict[str, Any]:
+    return {"id": e.id, "case_id": e.case_id, "status": e.status, "cameras": ", ".join(e.cameras),
+            "start": t.local(e.start_us)[:19].replace("T", " "), "end": t.local(e.end_us)[:19].replace("T", " "),
+            "start_utc": t.utc(e.start_us), "end_utc": t.utc(e.end_us), "requested_by": e.requested_by,
+            "agency": e.requested_agency or "", "progress": e.progress, "sha256": e.package_sha256 or "",
+            "size": e.package_size, "error": e.error or "", "approvals": ", ".join(e.approvals)}  # fmt: skip
+
+
+def _sentence(line: bytes, zone: str) -> str:
+    try:
+        return custody_sentence(decode_event(line), zone)
+    except FormatError as exc:  # never expected from the archive's own log; shown, not hidden
+        return f"(an event this page cannot read: {exc})"
+
+
+def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
+    """The Exports handlers (none when the API has no exports)."""
+    exports = deps.exports
+    if exports is None:
+        return []
+    svc, search, times = exports.service, deps.search, deps.settings.times
+    zone = deps.settings.times.zone_name
+
+    @get("/exports", sync_to_thread=True, opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.exports"},
+         summary="Exports the user may see, with status and build progress")  # fmt: skip
+    def export_list(request: Request[Any, Any, Any]) -> Template:
+        who = principal_of(request)
+        rows = [_row(times, e) for e in svc.list(who, search.scope(who))]
+        audit_detail(request, returned=len(rows))
+        return page(request, "exports.html", rows=rows)
+
+    @get("/exports/{export_id:str}", sync_to_thread=True,
+         opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.export"},
+         summary="One export and its custody log in plain words")  # fmt: skip
+    def export_page(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Template:
+        who = principal_of(request)
+        view = svc.get(who, search.scope(who), export_id)
+        refused = ""
+        try:
+            custody = [_sentence(line, zone) for line in svc.custody_lines(who, export_id)]
+        except ForbiddenError as exc:
+            custody, refused = [], str(exc)
+        audit_detail(request, export_id=export_id, custody_events=len(custody))
+        return page(request, "export.html", e=_row(times, view), custody=custody, refused=refused)
+
+    return [export_list, export_page]
