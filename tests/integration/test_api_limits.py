@@ -126,7 +126,7 @@ def test_x_forwarded_for_from_an_untrusted_peer_is_not_believed(served: Served) 
 
 
 def test_every_answer_carries_security_headers(served: Served) -> None:
-    with httpx.Client(base_url=served.base, timeout=10) as client:
+    with httpx.Client(base_url=served.base, timeout=60) as client:  # a first audited write after a start can stall
         answers = {
             "health": client.get("/health"),
             "docs": client.get("/schema"),
