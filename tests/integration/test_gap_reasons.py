@@ -150,6 +150,7 @@ def test_a_full_spool_with_the_store_stopped_is_spool_full(
     with recorder:
         wait_until(lambda: len(segments(sink, "cam-p")) >= 2, 30, "segments while the store is up")
         own_seaweed.stop()
+        wait_until(lambda: not recorder.status().store_available, 30, "the store to be seen down")
         wait_until(lambda: recorder.status().camera("cam-p").state is CameraState.SPOOL_FULL, 60, "the spool full")
         full = utcnow()
         time.sleep(4)
