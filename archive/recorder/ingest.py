@@ -212,7 +212,8 @@ class Ingester:
                     left = True
                 if cam.initialized and not cam.pending and not left:
                     try:
-                        log_trailing_gap(cam, self._sink, self._clock(), self._gap_tolerance)
+                        # tolerance 0: the next writer may be another process, which cannot know why
+                        log_trailing_gap(cam, self._sink, self._clock(), 0.0)
                     except Exception as exc:  # the sink is someone else's code: retried by the next call
                         self._sink_failed(cam, time.monotonic(), exc)
                         return False
