@@ -292,8 +292,11 @@ def test_a_witness_that_lost_its_state_fails_health_by_name(world: World, tmp_pa
         by = {m.name: m.value for m in samples}
         assert by["archive_witness_state_lost_logs"] == 1 and by["archive_witness_healthy"] == 0, by
 
-        w.stop()  # its operator restores the state it had (a backup): it holds what it cosigned again
-        w.state.write_bytes(older)
+        w.stop()
+        w.state.write_bytes(b'{"v": 1, "logs": {"x": ')  # a corrupt state: the witness refuses to start on it
+        with pytest.raises(AssertionError, match="the witness state does not read"):
+            w.start()  # (the archive then reports it as not answering: a failing witness)
+        w.state.write_bytes(older)  # its operator restores the state it had (a backup): it holds what it cosigned
         w.start()
         client = WitnessClient(w.url, w.signer.verifier_key, 10.0)
         assert WitnessSubmitter(env.ledger, [client], data / STATUS_FILE).submit(["cam-a"]) == {}
