@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from archive.config_rules import coerce, validate_api_limits, validate_retention, validate_witnessing
+from archive.config_rules import coerce, public_base, validate_api_limits, validate_retention, validate_witnessing
 from archive.errors import ConfigError
 from archive.redact import scrub
 from archive.witness_config import ExportConfig, WitnessEndpoint
@@ -100,6 +100,10 @@ class ApiConfig:
     """Zone shown beside UTC in every answer (IANA name)."""
     presign_seconds: int = 300
     """Lifetime of playback URLs (10-3600 s)."""
+    public_url: str = ""
+    """The API's address as players reach it (``https://archive.example.go.id``, a path allowed), the
+    base of every playback link; empty: links are relative (``/play/segment?...``). Never taken from
+    a request's Host header (host-header injection)."""
     token_days: int = 90
     token_max_days: int = 365
     token_cache_seconds: float = 2.0
@@ -293,6 +297,10 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: api.port must be between 1 and 65535")
     if not 10 <= cfg.api.presign_seconds <= 3600:
         raise ConfigError(f"{src}: api.presign_seconds must be between 10 and 3600")
+    try:
+        public_base(cfg.api.public_url)
+    except ConfigError as exc:
+        raise ConfigError(f"{src}: {exc}") from None
     if not 1 <= cfg.api.token_days <= cfg.api.token_max_days <= 3650:
         raise ConfigError(f"{src}: api.token_days must be between 1 and api.token_max_days (at most 3650)")
     if not 0 <= cfg.api.token_cache_seconds <= 60:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
 from archive.errors import ConfigError
 from archive.witness_config import WitnessEndpoint, parse_policy, parse_witnesses
 
-__all__ = ["coerce", "validate_api_limits", "validate_retention", "validate_witnessing"]
+__all__ = ["coerce", "public_base", "validate_api_limits", "validate_retention", "validate_witnessing"]
 
 
 def coerce(value: object, typ: Any, where: str) -> object:
@@ -93,3 +94,16 @@ def validate_witnessing(witnesses: Sequence[WitnessEndpoint], policy: str, src: 
     if parsed is not None and parsed[1] < len(witnesses):
         raise ConfigError(f"{src}: export.witness_policy counts {parsed[1]} witnesses, but [ledger] witnesses "
                           f"lists {len(witnesses)}")
+
+
+def public_base(url: str) -> str:
+    """``[api] public_url`` checked and without its trailing slash ("" stays ""). Raises
+    ConfigError unless it is an absolute http(s) URL with a host and no credentials, query or fragment."""
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.username is not None \
+            or parts.query or parts.fragment or "#" in url or "?" in url:
+        raise ConfigError("api.public_url must be an absolute http(s) URL with a host and no credentials, "
+                          "query or fragment, e.g. https://archive.example.go.id")
+    return url.rstrip("/")

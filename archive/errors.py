@@ -26,7 +26,8 @@ with ``raise ... from exc``. The CLI maps :class:`UserError` to exit code 2 and 
     ├── SecretError               encryption key missing/corrupt, ciphertext not decryptable
     ├── ToolError                 an external program (ffmpeg, weed, gst) missing or failed
     └── WitnessError              a witness refused a checkpoint or could not be reached
-        └── WitnessSizeError      the witness holds another size (HTTP 409 with its size)
+        ├── WitnessSizeError      the witness holds another size (HTTP 409 with its size)
+        └── WitnessStateLostError it holds less than it cosigned before: it lost its state
 
     IntegrityError                evidence does not verify: the root of archive.integrity.errors.
                                   integrity/ is shipped alone inside exports (stdlib + cryptography),
@@ -171,6 +172,11 @@ class WitnessSizeError(WitnessError):
         self.size = size
 
 
+class WitnessStateLostError(WitnessError):
+    """The witness answered a smaller size than the largest one whose cosignature by its key the
+    archive holds: it lost (or rolled back) its state. Not resubmitted from that size."""
+
+
 ERRORS: tuple[type[Exception], ...] = (ArchiveError, IntegrityError)
 """Everything a seam (CLI, API) translates; anything else is a bug."""
 
@@ -180,5 +186,5 @@ __all__ = [
     "ObjectLockedError", "ObjectMissingError", "Problem",
     "SecretError", "StorageDeniedError", "StorageError", "StorageUnavailableError", "TooManyAttemptsError",
     "ToolError", "UnauthenticatedError", "UserError", "ValidationError", "WitnessError", "WitnessSizeError",
-    "WriterClaimLostError", "WriterHeldError",
+    "WitnessStateLostError", "WriterClaimLostError", "WriterHeldError",
 ]

@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from archive.audit.service import AuditTrail
 from archive.catalog.registry import RegistryRepository
+from archive.config_rules import public_base
 from archive.errors import ConfigError
 from archive.export.parts import Exports
 from archive.identity.service import IdentityService
@@ -42,6 +43,7 @@ class ApiSettings:
 
     display_timezone: str = "Asia/Jakarta"
     presign_seconds: int = 300
+    public_url: str = ""  # the base of playback links (no trailing slash); empty: relative links
     token_days: int = 90
     token_max_days: int = 365
     trusted_proxies: frozenset[str] = frozenset()
@@ -56,6 +58,7 @@ class ApiSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "zone", load_zone(self.display_timezone))
         object.__setattr__(self, "times", TimeFormatter(self.zone))
+        object.__setattr__(self, "public_url", public_base(self.public_url))
         if not 10 <= self.presign_seconds <= 3600:
             raise ConfigError("api.presign_seconds must be between 10 and 3600")
         if not 1 <= self.token_days <= self.token_max_days <= 3650:

@@ -178,7 +178,10 @@ def witness_metrics(report: Callable[[], Sequence[WitnessHealth]]) -> MetricSour
                          "gauge", h.failures, lab)  # fmt: skip
             yield Metric("archive_witness_failures_total", "failed submissions to the witness since the service "
                          "started", "counter", h.failures_total, lab)  # fmt: skip
-            yield Metric("archive_witness_healthy", "1 when the witness cosigns (no failing log, cosigned once)",
+            yield Metric("archive_witness_state_lost_logs", "camera logs for which the witness answered a smaller "
+                         "size than it cosigned before (it lost its state)", "gauge", h.state_lost, lab)  # fmt: skip
+            yield Metric("archive_witness_healthy", "1 when the witness cosigns (no failing log, no lost state, "
+                         "cosigned once)",
                          "gauge", 1 if h.ok else 0, lab)  # fmt: skip
 
     return samples

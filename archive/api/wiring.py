@@ -39,6 +39,7 @@ def api_settings(cfg: ApiConfig, runtime: Runtime) -> ApiSettings:
     """The API settings of ``[api]`` (search bounds: the runtime's search service's). Raises ConfigError."""
     proxies = frozenset(p.strip() for p in cfg.trusted_proxies.split(",") if p.strip())
     return ApiSettings(display_timezone=cfg.display_timezone, presign_seconds=cfg.presign_seconds,
+                       public_url=cfg.public_url,
                        token_days=cfg.token_days, token_max_days=cfg.token_max_days, trusted_proxies=proxies,
                        audit_checkpoint_seconds=cfg.audit_checkpoint_seconds,
                        verify_upload_max_bytes=cfg.verify_upload_max_bytes, failed_auth_limit=cfg.failed_auth_limit,

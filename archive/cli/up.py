@@ -134,7 +134,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     ``only``: record just this camera (``archive record --camera ID``); NotFoundError if unknown.
     """
     from archive.cli.api_child import ApiProcess
-    from archive.cli.follow import FOLLOW_EVERY_S, RegistryFollower
+    from archive.cli.follow import RegistryFollower
     from archive.health import PROTECTIONS, check_health, refusals
     from archive.recorder.health import HealthLimits
     from archive.recorder.notify import webhook_notifier
@@ -205,7 +205,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         print(f"recording {len(cameras)} cameras into {cfg.storage.media_bucket} "
               f"({cfg.storage.mode} store); Ctrl-C to stop", file=out)
         out.flush()
-        last_print = next_status = next_follow = time.monotonic()
+        last_print = next_status = time.monotonic()
         notifier = webhook_notifier(cfg.alerts)
         if notifier is not None:
             stack.callback(notifier.close)
@@ -215,11 +215,11 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
                     or unrecorded_scheme(c.stream_url) is not None)  # an http(s) camera: reported, never recorded
 
         # `record --camera` records one camera: it follows nothing
-        follower = None if only else RegistryFollower(rt, recorder, {c.id for c in cameras}, out, skip=skip)
+        if not only:  # disable/enable/remove apply within FOLLOW_EVERY_S (+ ffmpeg's stop), off this loop
+            follower = RegistryFollower(rt, recorder, {c.id for c in cameras}, out, skip=skip)
+            stack.callback(follower.stop)  # before the recorder stops (the stack unwinds in reverse)
+            follower.start()
         while not stop.wait(1.0):
-            if follower is not None and time.monotonic() >= next_follow:
-                follower.poll()  # disable/enable/remove apply within FOLLOW_EVERY_S (+ ffmpeg's stop)
-                next_follow = time.monotonic() + FOLLOW_EVERY_S
             if time.monotonic() < next_status:
                 continue
             next_status = time.monotonic() + STATUS_FILE_EVERY_S

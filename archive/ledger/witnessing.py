@@ -27,7 +27,15 @@ from pathlib import Path
 from sqlalchemy import Engine, and_, func, select
 
 from archive.catalog.errors import catalog_errors
-from archive.errors import ERRORS, CatalogError, ConfigError, ConflictError, WitnessError, WitnessSizeError
+from archive.errors import (
+    ERRORS,
+    CatalogError,
+    ConfigError,
+    ConflictError,
+    WitnessError,
+    WitnessSizeError,
+    WitnessStateLostError,
+)
 from archive.fsmodes import write_private
 from archive.integrity import IntegrityError, VerifierKey
 from archive.ledger import repo
@@ -61,6 +69,8 @@ class _Stats:
     """Cameras whose last submission to this witness failed, with why."""
     failures: int = 0
     """``len(failing)``."""
+    lost: dict[str, str] = field(default_factory=dict)
+    """Cameras for which it answered a smaller size than it cosigned before (it lost its state)."""
     failures_total: int = 0
     last_error: str = ""
     last_error_us: int = 0
@@ -98,10 +108,13 @@ class WitnessSubmitter:
                             raise WitnessError(f"not sent: {silent[client.label]} (earlier in this round)")
                         self._submit_one(client, cam)
                         st.failing.pop(cam, None)
+                        st.lost.pop(cam, None)
                         st.last_ok_us = self._now_us()
                     except ERRORS as exc:
                         if isinstance(exc, WitnessError) and exc.status is None and client.label not in silent:
                             silent[client.label] = str(exc)
+                        if isinstance(exc, WitnessStateLostError):
+                            st.lost[cam] = str(exc)[:300]
                         log.warning("witness %s: checkpoint of camera %s not cosigned: %s", client.label, cam, exc)
                         st.failing[cam] = str(exc)[:300]
                         st.failures_total += 1
@@ -125,7 +138,7 @@ class WitnessSubmitter:
         view = self._ledger.signer.latest(camera_id, cosigned=False)
         if view is None:
             return
-        known = cosigned_sizes(self._ledger.engine, client.key).get(view.log_id, (0, 0))[0]
+        known = cosigned = cosigned_sizes(self._ledger.engine, client.key).get(view.log_id, (0, 0))[0]
         if known == view.size:
             return
         for _ in range(2):
@@ -139,6 +152,12 @@ class WitnessSubmitter:
             except WitnessSizeError as exc:
                 if exc.size == known:
                     raise
+                if exc.size < cosigned:  # starting it over from there would hide that it forgot
+                    raise WitnessStateLostError(
+                        f"witness {client.label} LOST ITS STATE: it holds size {exc.size} of {view.log_id}, but "
+                        f"cosigned size {cosigned} before (state file gone, or an older copy restored); not "
+                        "resubmitted from that size: restore its state, or give it a new key",
+                        409) from exc  # fmt: skip
                 log.info("witness %s holds size %d of %s: retrying from it", client.label, exc.size, view.log_id)
                 known = exc.size
                 continue
@@ -187,11 +206,13 @@ class WitnessHealth:
     failures_total: int
     last_error: str = ""
     sizes: dict[str, int] = field(default_factory=dict)
+    state_lost: int = 0
+    lost_detail: str = ""
 
     @property
     def ok(self) -> bool:
-        """No log's last submission failed, and (if any log exists) it cosigned at least once."""
-        return self.failures == 0 and (self.logs == 0 or self.age_s is not None)
+        """No log's last submission failed, it lost no state, and (if any log exists) it cosigned at least once."""
+        return self.failures == 0 and self.state_lost == 0 and (self.logs == 0 or self.age_s is not None)
 
 
 def witness_report(engine: Engine, clients: Sequence[WitnessClient], data_dir: Path,
@@ -210,13 +231,15 @@ def witness_report(engine: Engine, clients: Sequence[WitnessClient], data_dir: P
     for c in clients:
         sizes = cosigned_sizes(engine, c.key)
         st = raw.get(c.label, {}) if isinstance(raw, dict) else {}
+        st = st if isinstance(st, dict) else {}
+        lost = {str(k): str(v) for k, v in st.get("lost", {}).items()} if isinstance(st.get("lost"), dict) else {}
         last_us = max((t for _s, t in sizes.values()), default=None)
         out.append(WitnessHealth(
             c.label, c.url, len(latest), sum(1 for lid, n in latest.items() if sizes.get(lid, (0, 0))[0] < n),
             max((s for s, _t in sizes.values()), default=0),
             None if last_us is None else max(0.0, (now - last_us) / 1e6),
             int(st.get("failures", 0)), int(st.get("failures_total", 0)), str(st.get("last_error", "")),
-            {lid: s for lid, (s, _t) in sizes.items()},
+            {lid: s for lid, (s, _t) in sizes.items()}, len(lost), next(iter(lost.values()), ""),
         ))  # fmt: skip
     return out
 
@@ -227,6 +250,8 @@ def describe_witness(h: WitnessHealth) -> str:
         text = f"{h.url}: has cosigned no checkpoint yet"
     else:
         text = f"{h.url}: cosigned up to size {h.last_size}, last {h.age_s:.0f} s ago"
+    if h.state_lost:
+        text += f"; {h.lost_detail} ({h.state_lost} logs)"
     text += f"; {h.behind} of {h.logs} logs behind"
     if h.failures:
         text += f"; {h.failures} logs failing ({h.failures_total} failures so far), last: {h.last_error}"

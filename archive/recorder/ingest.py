@@ -193,6 +193,38 @@ class Ingester:
             self._wake.clear()
         return False
 
+    def retire(self, camera_id: str, timeout: float, stop: threading.Event | None = None) -> bool:
+        """For a camera that stopped recording (its ffmpeg ended): wait until everything of it in the
+        spool is stored and logged, log the gap from its last segment to now (the reason its
+        timeline shows, e.g. an operator disabled it) and stop watching it, so another process may
+        take its writer claim. Returns True once done (also for a camera not watched), False when
+        ``timeout`` ran out or ``stop`` was set first (it stays watched; call again). Raises nothing."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._pass_lock:
+                with self._lock:
+                    cam = self._cams.get(camera_id)
+                if cam is None:
+                    return True
+                try:
+                    left = any(f.name not in cam.kept for f in cam.spool.scan(()))
+                except OSError:
+                    left = True
+                if cam.initialized and not cam.pending and not left:
+                    try:
+                        # tolerance 0: the next writer may be another process, which cannot know why
+                        log_trailing_gap(cam, self._sink, self._clock(), 0.0)
+                    except Exception as exc:  # the sink is someone else's code: retried by the next call
+                        self._sink_failed(cam, time.monotonic(), exc)
+                        return False
+                    with self._lock:
+                        del self._cams[camera_id]
+                    return True
+            if time.monotonic() >= deadline or (stop is not None and stop.is_set()):
+                return False
+            self.wake(camera_id)
+            time.sleep(0.1)
+
     def _job_done(self, _: object) -> None:
         self._wake.set()  # commit it and hand its worker the next file now, not at the next poll
 

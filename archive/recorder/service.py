@@ -95,6 +95,12 @@ class Recorder:
         Raises TimeoutError."""
         return self.supervisor.remove(camera_id, detail)
 
+    def retire_camera(self, camera_id: str, timeout: float, stop: threading.Event | None = None) -> bool:
+        """After :meth:`remove_camera`: store and log what is left of the camera in the spool, log
+        its gap up to now and stop ingesting it (:meth:`Ingester.retire`), so its writer claim can be
+        released. True once done; False when ``timeout`` ran out or ``stop`` was set. Raises nothing."""
+        return True if self.ingester is None else self.ingester.retire(camera_id, timeout, stop)
+
     def status(self) -> RecorderStatus:
         """A frozen snapshot of every camera and the store."""
         return self.supervisor.recorder_status()

@@ -156,8 +156,8 @@ class Supervisor:
             runs = [worker.spool.run_paths(run_id) for run_id in worker.spool.run_ids()]
             await asyncio.to_thread(end_orphans, runs)
             worker.timeline.start(self._clock())
-            if self._ingester is not None:
-                self._ingester.add_camera(worker.spool, worker.timeline)
+        if self._ingester is not None:  # a retired camera was forgotten by the ingester (its claim released)
+            self._ingester.add_camera(worker.spool, worker.timeline)
         self.workers = [*self.workers, worker]
         self._launch(worker)
         return True

@@ -6,13 +6,18 @@ the camera; an expired or forged link is 403; a range ending in the future is a 
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import pytest
 from litestar.testing import TestClient
 from sqlalchemy import select
 
+from archive.api.app import create_app
+from archive.api.deps import ApiSettings
 from archive.api.media_links import MediaLinks
+from archive.errors import ConfigError
 from archive.ledger.repo import SEGMENT
 from tests.integration.api_support import T0, ApiEnv, api_env_fixture, iso, record_segments  # noqa: F401
 
@@ -91,3 +96,42 @@ def test_a_range_ending_in_the_future_is_a_live_event_playlist(api_env: ApiEnv) 
         lines = r.text.splitlines()
         assert "#EXT-X-PLAYLIST-TYPE:EVENT" in lines and "#EXT-X-ENDLIST" not in lines
         assert len([x for x in lines if x.startswith("/play/segment?")]) == 2
+
+
+def test_a_forged_host_header_steers_no_link(api_env: ApiEnv) -> None:
+    """Host-header injection: a request naming ``Host: evil.example`` must not get a link to it
+    (a victim following it would send the signed link, and trust the answer, to the attacker).
+    Without ``[api] public_url`` every link is relative to the API the client already talks to."""
+    seq = api_env.seqs["cam-a"][5]
+    evil = {**api_env.auth("investigator"), "Host": "evil.example", "X-Forwarded-Host": "evil.example"}
+    with TestClient(api_env.app()) as c:
+        r = c.get(f"{P}/cameras/cam-a/segments/{seq}/url", params={"expires": 30}, headers=evil)
+        assert r.status_code == 200, r.text
+        assert "evil.example" not in r.text, r.text
+        assert r.json()["url"].startswith("/play/segment?"), r.json()["url"]
+        r = c.get(f"{P}/cameras/cam-a/playlist.m3u8", params=RANGE, headers=evil)
+        assert r.status_code == 200 and "evil.example" not in r.text, r.text
+
+
+def test_a_configured_public_url_is_the_links_base_whatever_the_host(api_env: ApiEnv) -> None:
+    settings = ApiSettings(failed_auth_limit=0, public_url="https://archive.mojokerto.example/")
+    app = create_app(replace(api_env.deps, settings=settings))
+    seq = api_env.seqs["cam-a"][5]
+    with TestClient(app) as c:
+        for host in ("evil.example", "archive.mojokerto.example"):
+            r = c.get(f"{P}/cameras/cam-a/segments/{seq}/url", params={"expires": 30},
+                      headers={**api_env.auth("investigator"), "Host": host})
+            url = r.json()["url"]
+            assert url.startswith("https://archive.mojokerto.example/play/segment?"), url
+        r = c.get(f"{P}/cameras/cam-a/playlist.m3u8", params=RANGE, headers={**api_env.auth("legal"),
+                                                                             "Host": "evil.example"})
+        uris = [x for x in r.text.splitlines() if x and not x.startswith("#")]
+        assert uris and all(u.startswith("https://archive.mojokerto.example/play/segment?") for u in uris), uris
+
+
+def test_a_public_url_must_be_an_absolute_http_url() -> None:
+    for bad in ("archive.example", "ftp://archive.example", "https://", "https://a.example/x?y=1",
+                "https://a.example/#f", "https://user:pw@a.example"):
+        with pytest.raises(ConfigError, match=r"api\.public_url"):
+            ApiSettings(public_url=bad)
+    assert ApiSettings(public_url="http://10.0.0.5:8080/archive/").public_url == "http://10.0.0.5:8080/archive"

@@ -29,7 +29,7 @@ from archive.health import witness_checks
 from archive.integrity import SignedNote, require_cosignatures
 from archive.ledger import repo as lrepo
 from archive.ledger.witness import witness_keygen
-from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, witness_clients, witness_report
+from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, cosigned_sizes, witness_clients, witness_report
 from archive.storage.s3 import S3Store
 from archive.witness.client import WitnessClient
 from tests.integration import export_support as xs
@@ -240,3 +240,68 @@ def test_a_409_is_retried_from_the_witness_size(world: World) -> None:
     view = env.ledger.signer.latest("mall-1")
     assert view is not None and view.size == 9 and view.cosignatures == 1
     require_cosignatures(SignedNote.parse(view.note), [world.witness.signer.verifier_key], 1)
+
+
+def test_a_witness_that_lost_its_state_fails_health_by_name(world: World, tmp_path: Path) -> None:
+    """A witness that lost its state (state file gone, or an older copy restored) answers 409
+    with a smaller size than the one whose cosignature the archive holds. Its cosignatures no
+    longer vouch for a single view of the log, so the archive does not quietly start it over from
+    that size: the submission fails with "lost its state", and health, ``archive status`` and the
+    metrics say so by the witness's name until it holds the right size again."""
+    env = world.honest
+    w = make_witness(tmp_path / "w2", env.ledger.settings.origin_prefix + "/camera/",
+                     [env.ledger.keys.active().public.encode()], name="court.example/witness").start()
+    data = tmp_path / "data"
+    try:
+        client = WitnessClient(w.url, w.signer.verifier_key, 10.0)
+        assert WitnessSubmitter(env.ledger, [client], data / STATUS_FILE).submit(CAMS) == {}
+        older = w.state.read_bytes()
+        w.stop()
+        w.state.unlink()  # the witness host lost its disk
+        w.start()
+        client = WitnessClient(w.url, w.signer.verifier_key, 10.0)
+        sub = WitnessSubmitter(env.ledger, [client], data / STATUS_FILE)
+        for cam in ("cam-a",):  # one more checkpoint, so there is something new to cosign
+            xs.store_segment(env, cam, world.clips[0], xs.T0 + 20 * xs.CLIP)
+            env.ledger.checkpoint(cam)
+        failed = sub.submit(CAMS)
+        assert set(failed) == {"cam-a"}, failed  # mall-1 has nothing new: not asked
+        assert "LOST ITS STATE" in failed["cam-a"] and "holds size 0" in failed["cam-a"], failed
+        assert cosigned_sizes(env.engine, w.signer.verifier_key)[env.ledger.log_id("cam-a")][0] == 9  # not 10
+        assert "LOST ITS STATE" in sub.submit(["cam-a"])["cam-a"]  # every later round too: never cosigned from 0
+        assert w.state.exists() is False or b"cam-a" not in w.state.read_bytes()
+
+        (tmp_path / "archive.toml").write_text(
+            f'[paths]\ndata_dir = "data"\n[catalog]\nurl = "sqlite:///{env.tmp / "a.sqlite3"}"\n[ledger]\n'
+            f'witnesses = [{{url = "{w.url}", key = "{w.signer.verifier_key.encode()}"}}]\n')
+        cfg = load_config(tmp_path / "archive.toml", env={})
+        docs, lines, bad = witness_status(cfg)
+        assert bad and docs[0]["ok"] is False and docs[0]["state_lost"] == 1, docs
+        assert "PROBLEM" in lines[0] and "LOST ITS STATE" in lines[0], lines
+
+        @dataclass
+        class Parts:
+            config: object
+            engine: object
+
+        (check,) = witness_checks(Parts(cfg, env.engine))  # type: ignore[arg-type]
+        assert not check.ok and check.name.startswith("witness court.example/witness+")
+        assert "LOST ITS STATE" in check.detail, check.detail
+        samples = list(witness_metrics(lambda: witness_report(env.engine, witness_clients(cfg.ledger.witnesses),
+                                                              cfg.data_dir))())  # fmt: skip
+        by = {m.name: m.value for m in samples}
+        assert by["archive_witness_state_lost_logs"] == 1 and by["archive_witness_healthy"] == 0, by
+
+        w.stop()
+        w.state.write_bytes(b'{"v": 1, "logs": {"x": ')  # a corrupt state: the witness refuses to start on it
+        with pytest.raises(AssertionError, match="the witness state does not read"):
+            w.start()  # (the archive then reports it as not answering: a failing witness)
+        w.state.write_bytes(older)  # its operator restores the state it had (a backup): it holds what it cosigned
+        w.start()
+        client = WitnessClient(w.url, w.signer.verifier_key, 10.0)
+        assert WitnessSubmitter(env.ledger, [client], data / STATUS_FILE).submit(["cam-a"]) == {}
+        (h,) = witness_report(env.engine, [client], data)
+        assert h.ok and h.state_lost == 0, h
+    finally:
+        if w.proc is not None:
+            w.stop()

@@ -22,7 +22,7 @@ def test_alert_rules_check() -> None:
     result = subprocess.run([promtool(), "check", "rules", "alerts.yml"], cwd=OPS, capture_output=True, text=True,
                             timeout=60, check=False)  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 5 rules found" in result.stdout
+    assert "SUCCESS: 6 rules found" in result.stdout
 
 
 def test_alert_rules_fire_when_they_should() -> None:

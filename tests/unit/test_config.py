@@ -39,6 +39,8 @@ def test_file_values_and_relative_paths(tmp_path):
         ("[catalog]\nurl='mysql://x'\n", "catalog.url must be"),
         ("storage = 3\n", "'storage' must be a table"),
         ("[storage\n", "not valid TOML"),
+        ("[api]\npublic_url='archive.example'\n", "api.public_url must be an absolute http(s) URL"),
+        ("[api]\npublic_url='https://u:p@archive.example'\n", "api.public_url must be an absolute http(s) URL"),
     ],
 )
 def test_bad_files_name_key_and_file(tmp_path, text, needle):

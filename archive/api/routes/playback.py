@@ -2,7 +2,8 @@
 
 Both are audited (camera, seqs, range, link lifetime). The links are the API's own signed
 ``/play/segment`` links (:mod:`archive.api.media_links`), never the store's address, valid for at
-most ``api.presign_seconds``. A range ending in the future is a live playlist
+most ``api.presign_seconds``: relative, or under ``[api] public_url`` when it is set, never built
+from the request's Host header. A range ending in the future is a live playlist
 (``#EXT-X-PLAYLIST-TYPE:EVENT``, no ``#EXT-X-ENDLIST``): a player reloads it for new segments.
 """
 
@@ -34,6 +35,7 @@ Expires = Annotated[int | None, QueryParameter(ge=10, le=3600, description="URL 
 def routes(deps: ApiDeps, links: MediaLinks) -> list[HTTPRouteHandler]:
     """The playback handlers bound to ``deps``."""
     search, times, max_s = deps.search, deps.settings.times, deps.settings.presign_seconds
+    base = deps.settings.public_url  # configured, never the request's Host header (host-header injection)
 
     @get("/cameras/{camera_id:str}/segments/{seq:int}/url", sync_to_thread=True,
          opt={"permission": Permission.PLAYBACK.value, "audit": "playback.segment"},
@@ -44,7 +46,7 @@ def routes(deps: ApiDeps, links: MediaLinks) -> list[HTTPRouteHandler]:
         ref = search.segment(principal_of(request), camera_id, seq)
         if ref.pruned:
             raise ConflictError(f"the media of segment {seq} of {camera_id} was deleted by retention (pruned)")
-        url = str(request.base_url).rstrip("/") + links.segment(ref, life)
+        url = base + links.segment(ref, life)
         until = request_time_us() + int(life.total_seconds() * 1e6)
         audit_detail(request, seq=seq, object_key=ref.object_key, version_id=ref.version_id, sha256=ref.sha256,
                      expires_s=int(life.total_seconds()))  # fmt: skip
@@ -64,7 +66,7 @@ def routes(deps: ApiDeps, links: MediaLinks) -> list[HTTPRouteHandler]:
         ongoing = hi > request_time_us()
         life = _lifetime(expires, max_s)
         refs = search.playlist_segments(principal_of(request), camera_id, lo, hi)
-        urls = ["" if r.pruned else links.segment(r, life) for r in refs]
+        urls = ["" if r.pruned else base + links.segment(r, life) for r in refs]
         live = [r.seq for r in refs if not r.pruned]
         audit_detail(request, segments=len(live), first_seq=live[0] if live else None,
                      last_seq=live[-1] if live else None, pruned=len(refs) - len(live),

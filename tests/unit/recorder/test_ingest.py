@@ -301,3 +301,32 @@ def test_a_backlog_larger_than_the_window_is_ingested_in_order(
     assert ingester.status("cam1").backlog_files == 0
     assert_contiguous = [abs((b.start - a.end).total_seconds()) < 0.05 for a, b in itertools.pairwise(sink.segments)]
     assert all(assert_contiguous)
+
+
+def test_retire_waits_for_the_spool_then_logs_the_gap_and_forgets_the_camera(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    """A camera an operator disabled: :meth:`Ingester.retire` returns True only once its last
+    segment is stored and logged (store down: False, the file kept, the camera still watched),
+    then logs the gap from that segment to now (however short: the next writer may be another
+    process) and stops watching the camera, so its writer claim can be released."""
+    sink = MemorySink()
+    last = add_segment(spool, ts_template, RUN_A, 0, T0)
+    now = T0 + dt.timedelta(seconds=0.4)  # shorter than the gap tolerance (1 s)
+    ingester = make(fake_store, sink, spool, clock=lambda: now)
+    ingester.note_run_end("cam1", RUN_A, RecorderGapReason.RECORDER_STOPPED, "disabled by an operator", at=T0)
+    ingester.start()
+    try:
+        fake_store.down = True
+        assert ingester.retire("cam1", 0.5) is False
+        assert last.exists() and sink.segments == [] and sink.gaps == []
+        fake_store.down = False
+        assert ingester.retire("cam1", 30) is True
+        assert not last.exists() and [s.seq for s in sink.segments] == [0]
+        (gap,) = sink.gaps
+        assert gap.start == sink.segments[0].end and gap.end == now and gap.detail == "disabled by an operator"
+        assert ingester.status("cam1").ingested == 0  # forgotten: an unknown camera's zeros
+        assert ingester.retire("cam1", 0.1) is True  # not watched: nothing to wait for
+    finally:
+        ingester.stop()
+    assert len(sink.gaps) == 1  # the stop logs nothing more for a camera it no longer watches
