@@ -19,7 +19,7 @@ import pytest
 
 from archive.export.verifier.checks import verify_package
 from archive.export.verifier.custody import ZERO
-from archive.export.verifier.formats import canonical, keys_text
+from archive.export.verifier.formats import canonical, fingerprint, keys_text
 from archive.export.verifier.outcome import Outcome
 from archive.integrity import SignedNote, Signer, range_proof, sign_note
 from archive.ledger import repo as lrepo
@@ -299,3 +299,53 @@ def test_report_and_readme_read_as_sentences_with_wib_and_utc(built: Built) -> N
         assert "archive export key" in text and "not from this package" in text
         assert not re.search(r"\b1[0-9]{15}\b", text), "a microsecond epoch"
     assert "integrity/EXPORT-SPEC.md" in readme
+
+
+def _purpose_swap(built: Built, tmp_path: Path, *, manifest_by_camera_key: bool) -> Path:
+    """A package re-signed by the holder of ONE of the archive's two keys, who lists that key under
+    the other purpose's name in keys/keys.txt (besides the genuine lines): the camera key under
+    ``<archive>/export`` (it then signs an edited manifest), or the export key under a camera's
+    log origin (it then signs that camera's checkpoint). Both keys are the archive's real ones
+    (its key rings)."""
+    folder = built.copy(tmp_path)
+    env, prefix = built.env, built.env.ledger.settings.origin_prefix
+    cam_ring, exp_ring = env.ledger.keys, env.ledger.export_keys
+    camera_key = lambda name: cam_ring.log_signer(cam_ring.active().key_id, name)  # noqa: E731
+    export_key = lambda name: exp_ring.log_signer(exp_ring.active().key_id, name)  # noqa: E731
+    kpath = folder / "keys" / "keys.txt"
+    if manifest_by_camera_key:
+        signer = camera_key(f"{prefix}/export")
+        kpath.write_text(kpath.read_text() + signer.verifier_key.encode() + "\n")
+
+        def edit(m: dict[str, Any]) -> None:
+            m["case"]["reason"] = "written by the holder of the camera key"
+            m["signing_key"] = {"name": signer.name, "verifier_key": signer.verifier_key.encode(),
+                                "fingerprint": fingerprint(signer.public_key)}  # fmt: skip
+
+        _reseal(folder, signer, edit)
+    else:
+        origin = f"{prefix}/camera/cam-a"
+        p = folder / "cameras" / "cam-a" / "checkpoint.note"
+        p.write_bytes(sign_note(SignedNote.parse(p.read_bytes()).text, [export_key(origin)]).to_bytes())
+        kpath.write_text(kpath.read_text() + export_key(origin).verifier_key.encode() + "\n")
+        _reseal(folder, _export_signer(env))
+    return folder
+
+
+def test_camera_key_listed_under_the_export_name_does_not_verify_the_manifest(built: Built, tmp_path: Path) -> None:
+    """A trusted fingerprint is bound to one purpose: the camera key (trusted for the camera logs)
+    signing the manifest under the export key's name is refused at step 2 (it was VALID)."""
+    folder = _purpose_swap(built, tmp_path, manifest_by_camera_key=True)
+    o = verify_package(folder, trust=built.env.trust)
+    assert (o.status, o.failed_step) == ("INVALID", 2), o.verdict()
+    assert "manifest.json.sig is not signed by a trusted key" in _fails(o)
+
+
+def test_export_key_listed_under_a_log_origin_does_not_verify_the_log(built: Built, tmp_path: Path) -> None:
+    """... and vice versa: the export key signing a camera checkpoint under the log origin is
+    refused at step 6 for that camera (it was VALID)."""
+    folder = _purpose_swap(built, tmp_path, manifest_by_camera_key=False)
+    o = verify_package(folder, trust=built.env.trust)
+    assert (o.status, o.failed_step) == ("INVALID", 6), o.verdict()
+    assert [c.name for c in o.checks if not c.ok] == ["camera cam-a"], o.failures
+    assert "no signature by a trusted key" in _fails(o)
