@@ -26,6 +26,7 @@ from archive.export.report_text import (
 )
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
+from archive.export.verifier.wording import trust_flags
 from archive.export.zipout import FileRecord
 from archive.integrity import Cosignature, Gap, Segment, SignedNote, Signer, format_time
 from archive.model import Camera, Owner, us_from_utc, utc_from_us
@@ -215,7 +216,7 @@ def render_report(r: ReportInput) -> bytes:
         f"<h2>Distribution</h2><p>{_e(DISTRIBUTION)}</p>",
         "<h2>Files and hashes</h2>", _files(r),
         "<h2>How to verify</h2><p>With Python 3.11+ and the <code>cryptography</code> package, and no network:</p>"
-        f"<pre>python verify_package.py {_e(' '.join(f'--trust {f}' for f in (fp, *r.log_fingerprints)))}</pre>"
+        f"<pre>python verify_package.py {_e(trust_flags(fp, r.log_fingerprints))}</pre>"
         "<p>run in the unpacked folder (or give the zip).</p>"
         f"<p><b>The key to trust.</b> {_e(trust_text(r.signer, r.log_fingerprints))}</p>"
         "<p>The package format is specified in "

@@ -145,7 +145,7 @@ def test_everything_resigned_with_another_key(built: Built, tmp_path: Path) -> N
     assert alone.consistent and not alone.valid and "keys bundled in the package only" in alone.trust
     assert alone.verdict().startswith("UNVERIFIED")
     msg = _fails(verify_package(folder, trust=built.env.trust))
-    assert "no key in the package has the trusted fingerprint" in msg
+    assert "no key in the package has the trusted export key fingerprint" in msg
     assert "manifest.json.sig is not signed by a trusted key" in msg
     assert "camera cam-a: " in msg and "no signature by a trusted key" in msg
     real = built.env.ledger.export_keys.active().log_key(f"{prefix}/export").encode()
@@ -295,7 +295,7 @@ def test_report_and_readme_read_as_sentences_with_wib_and_utc(built: Built) -> N
     assert "built the package" in html and "sealing" in html
     for text in (html, " ".join(readme.split())):
         assert f"archive named {prefix}: its manifest with the export key of fingerprint {fp}" in text
-        assert f"--trust {fp} --trust {built.env.trust[1]}" in text
+        assert f"--trust export={fp} --trust {built.env.trust[1]}" in text
         assert "archive export key" in text and "not from this package" in text
         assert not re.search(r"\b1[0-9]{15}\b", text), "a microsecond epoch"
     assert "integrity/EXPORT-SPEC.md" in readme

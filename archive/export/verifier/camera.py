@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .formats import FormatError, Trust
+from .formats import CAMERA, FormatError, Trust
 from .outcome import CheckBuilder
 from .witness import check_cosignatures
 from .wording import ongoing_sentence
@@ -135,8 +135,9 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
     decoded: list[itg.Entry] = []
     pruned: list[tuple[int, int]] = []
     try:
-        rep = itg.verify_range(entries, proof, note, trust.keys_for(cam.log), origin=cam.log, time_from=time_from,
-                               time_to=covered_to, tolerance_us=tolerance_us, prunes=prunes)  # fmt: skip
+        rep = itg.verify_range(entries, proof, note, trust.keys_for(cam.log, CAMERA), origin=cam.log,
+                               time_from=time_from, time_to=covered_to, tolerance_us=tolerance_us,
+                               prunes=prunes)  # fmt: skip
         decoded, pruned = list(rep.entries), list(rep.pruned)
         signers = ", ".join(f"{k.name}+{k.key_id.hex()}" for k in rep.signed_by)
         chk.note(f"log {cam.log}: entries [{rep.start}, {rep.end}) rebuild the root {rep.checkpoint.root.hex()} of "
