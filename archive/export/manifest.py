@@ -84,6 +84,7 @@ def camera_section(ev: CameraEvidence, cam: Camera | None, owner: Owner | None, 
         "working_copy_error": paths.working_copy_error,
         "witness_cosignatures_left_out": list(ev.cosignatures_left_out),
         "ongoing_outage": ongoing_section(ev, created_us),
+        "clock_before": ev.clock_before,
     }  # fmt: skip
 
 

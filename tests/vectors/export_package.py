@@ -151,7 +151,7 @@ def camera(cam: str, rotate: bool = False, log_seed: bytes = ARCHIVE_SEED,
         "checkpoint": {"path": f"{base}/checkpoint.note", "size": len(lines), "root": w.root().hex()},
         "prunes": None, "segments": [{"seq": q, "path": p} for q, p in sorted(segs.items())],
         "pruned": [], "working_copy": None, "working_copy_error": "not made for the test vectors",
-        "witness_cosignatures_left_out": [],
+        "witness_cosignatures_left_out": [], "clock_before": 0,
     }  # fmt: skip
     return files, section
 

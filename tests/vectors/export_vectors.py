@@ -337,6 +337,9 @@ def vectors() -> list[Vector]:
                _insider(_drop_entry), A, "INVALID", 6),
         Vector("ongoing-outage-hides-log", "an ongoing outage (not yet logged) said to begin before the exported "
                "log ends, re-signed", INSIDER, _insider(_early_ongoing), A, "INVALID", 6),
+        Vector("clock-before-wrong", "cam-1's clock_before names a segment entry, not the first exported entry "
+               "(the clock entry before the range), re-signed", INSIDER,
+               _insider(lambda p: p.manifest["cameras"][0].update(clock_before=1)), A, "INVALID", 6),
         Vector("proof-not-canonical", "range-proof.json re-indented (same values)", INSIDER,
                _insider(_noncanonical_proof), A, "INVALID", 6),
         Vector("proof-two-newlines", "range-proof.json with a second final newline", INSIDER,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from .clock import ABSENT, check_clock_before
 from .formats import CAMERA, FormatError, Trust
 from .outcome import CheckBuilder
 from .witness import check_cosignatures
@@ -68,6 +69,7 @@ class CameraFiles:
     prune_proofs: str | None
     working_copy: str | None
     ongoing: Ongoing | None = None
+    clock_before: int | None = ABSENT
 
     @classmethod
     def parse(cls, d: Mapping[str, Any]) -> CameraFiles:
@@ -88,10 +90,20 @@ class CameraFiles:
                       prunes=str(prunes["path"]) if prunes else None,
                       prune_proofs=str(prunes["proofs"]) if prunes else None,
                       working_copy=str(wc["path"]) if wc else None,
-                      ongoing=Ongoing.parse(d.get("ongoing_outage")))  # fmt: skip
+                      ongoing=Ongoing.parse(d.get("ongoing_outage")),
+                      clock_before=_clock_before(d))  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"manifest camera section is malformed: {exc!r}") from exc
         return out
+
+
+def _clock_before(d: Mapping[str, Any]) -> int | None:
+    if "clock_before" not in d:
+        return ABSENT
+    v = d["clock_before"]
+    if v is not None and (type(v) is not int or v < 0):
+        raise FormatError(f"clock_before must be a seq (int >= 0) or null, not {v!r}")
+    return v if v is None else int(v)
 
 
 def _lines(data: bytes, what: str) -> list[bytes]:
@@ -160,6 +172,7 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
             except itg.IntegrityError:
                 chk.fail(f"entry line {i + 1} of {cam.entries} does not decode; its segment is not checked")
     check_cosignatures(note, cam.log, witnesses, required, chk, quorum)
+    facts.append(check_clock_before(cam.camera, cam.clock_before, cam.first, decoded, chk))
     _check_entry_cameras(cam, decoded, chk)
     _check_segments(cam, decoded, pruned, actual, chk, facts)
     if cam.working_copy:
