@@ -349,3 +349,25 @@ def test_export_key_listed_under_a_log_origin_does_not_verify_the_log(built: Bui
     assert (o.status, o.failed_step) == ("INVALID", 6), o.verdict()
     assert [c.name for c in o.checks if not c.ok] == ["camera cam-a"], o.failures
     assert "no signature by a trusted key" in _fails(o)
+
+
+def test_a_still_frame_per_camera_labelled_derived_and_hashed(built: Built) -> None:
+    """Each camera's first keyframe as a JPEG made by ffmpeg (EXPORT-SPEC.md 4): labelled derived
+    (not evidence) in its name, the manifest and the report, hashed in the file list like every
+    file, and shown in the report."""
+    m = json.loads((built.folder / "manifest.json").read_text())
+    listed = {f["path"]: f for f in m["files"]}
+    html = (built.folder / "report.html").read_text()
+    for cam in m["cameras"]:
+        still = cam["still"]
+        assert still is not None and still["derived"] is True and "not evidence" in still["note"], still
+        assert still["path"] == f"cameras/{cam['id']}/still-DERIVED.jpg"
+        data = (built.folder / still["path"]).read_bytes()
+        assert data[:3] == b"\xff\xd8\xff" and len(data) > 500  # a JPEG
+        f = listed[still["path"]]
+        assert (f["kind"], f["sha256"], f["size"]) == ("derived", hashlib.sha256(data).hexdigest(), len(data))
+        assert (still["sha256"], still["size"]) == (f["sha256"], f["size"])
+        assert f'src="{still["path"]}"' in html
+        first = min(cam["segments"], key=lambda s: s["seq"])
+        assert f"seq {first['seq']}" in still["note"]
+    assert "DERIVED still frame" in html
