@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from archive.export.gather import CameraEvidence
 from archive.export.model import Actor, ExportRecord, ExportSettings
@@ -61,6 +61,8 @@ class ReportInput:
     settings: ExportSettings
     #: fingerprints of the camera log keys when they are not the export key's (report_text.log_fingerprints)
     log_fingerprints: tuple[str, ...] = ()
+    #: each camera's derived still frame (its first keyframe, EXPORT-SPEC.md 4), when ffmpeg made one
+    stills: Mapping[str, FileRecord] = field(default_factory=dict)
 
 
 def _e(value: object) -> str:
@@ -168,6 +170,13 @@ def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
     if rep.notes:
         parts.append("<p><b>Facts the verifier reports</b>:</p><ul>"
                      + "".join(f"<li>{_e(n)}</li>" for n in camera_facts(s, ev)) + "</ul>")  # fmt: skip
+    still = r.stills.get(ev.camera_id)
+    if still is not None:
+        parts.append(f'<p class="derived"><b>DERIVED still frame</b> <code>{_e(still.path)}</code> ({still.size} '
+                     f"bytes, SHA-256 <code>{still.sha256}</code>): the first keyframe of the camera's first exported "
+                     "segment, decoded by ffmpeg, so a reader sees what the camera saw. It is not evidence: the "
+                     f'segments are.<br><img src="{_e(still.path)}" alt="still frame of camera {_e(ev.camera_id)} '
+                     '(derived)" style="max-width:100%"></p>')  # fmt: skip
     wc, err = r.working.get(ev.camera_id), r.working_errors.get(ev.camera_id)
     if wc is not None:
         parts.append(f'<p class="derived"><b>DERIVED working copy</b> <code>{_e(wc.path)}</code> ({wc.size} bytes, '

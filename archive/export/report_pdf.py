@@ -104,6 +104,11 @@ def _coverage(d: PdfText, r: ReportInput, ev: CameraEvidence) -> None:
     d.paragraph(f"Clock: {clock_summary(r.settings, ev)}", gap=3.0)
     for n in camera_facts(r.settings, ev):
         d.paragraph(f"Fact the verifier reports: {n}", indent=2, hang=4)
+    still = r.stills.get(ev.camera_id)
+    if still is not None:
+        d.paragraph(f"DERIVED still frame {still.path} ({still.size} bytes, SHA-256 {still.sha256}): the first "
+                    "keyframe of the camera's first exported segment, decoded by ffmpeg (shown in report.html; this "
+                    "PDF is text only). It is not evidence: the segments are.", gap=3.0)  # fmt: skip
     wc, err = r.working.get(ev.camera_id), r.working_errors.get(ev.camera_id)
     if wc is not None:
         d.paragraph(f"DERIVED working copy {wc.path} ({wc.size} bytes, SHA-256 {wc.sha256}): the segments joined by "

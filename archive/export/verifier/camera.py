@@ -70,6 +70,7 @@ class CameraFiles:
     working_copy: str | None
     ongoing: Ongoing | None = None
     clock_before: int | None = ABSENT
+    still: str | None = None
 
     @classmethod
     def parse(cls, d: Mapping[str, Any]) -> CameraFiles:
@@ -91,7 +92,8 @@ class CameraFiles:
                       prune_proofs=str(prunes["proofs"]) if prunes else None,
                       working_copy=str(wc["path"]) if wc else None,
                       ongoing=Ongoing.parse(d.get("ongoing_outage")),
-                      clock_before=_clock_before(d))  # fmt: skip
+                      clock_before=_clock_before(d),
+                      still=str(d["still"]["path"]) if d.get("still") else None)  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"manifest camera section is malformed: {exc!r}") from exc
         return out
@@ -179,6 +181,10 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
         got = actual.get(cam.working_copy)
         shown = f"SHA-256 {got[0]}, {got[1]} bytes" if got else "missing"
         chk.note(f"derived working copy {cam.working_copy} ({shown}): a convenience, not evidence")
+    if cam.still:
+        got = actual.get(cam.still)
+        shown = f"SHA-256 {got[0]}, {got[1]} bytes" if got else "missing"
+        chk.note(f"derived still frame {cam.still} ({shown}): the first keyframe for people, not evidence")
     return facts
 
 
