@@ -199,11 +199,6 @@ class Trust:
             return [k for k in {k.encode(): k for k in (*bound, *given) if k.alg == itg.ALG_ED25519}.values()]
         return [k for k in self.named if k.name == name and k.alg == itg.ALG_ED25519]
 
-    def pins(self, purpose: str) -> bool:
-        """True when the person verifying gave a key for ``purpose``."""
-        return self.pinned and (any(p == purpose for p, _ in self.purposes)
-                                or any(purpose_of(k.name) == purpose for k in self.given))  # fmt: skip
-
     def describe(self) -> str:
         """One line for the report."""
         if self.pinned:
