@@ -195,7 +195,8 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         recorder = rt.recorder(cameras)
         recorder.start()
         stack.callback(recorder.stop)
-        clocks = ClockWriter(rt.ledger, [c.id for c in cameras])  # SPEC.md 2.5: the host clock's state in each log
+        # SPEC.md 2.5: the host clock's state in the log of each camera recorded now (also one enabled later)
+        clocks = ClockWriter(rt.ledger, lambda: [c.camera_id for c in recorder.status().cameras])
         clocks.start()
         stack.callback(clocks.stop)
         publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)

@@ -64,14 +64,21 @@ def read_host_clock(now: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.
 
 
 class ClockWriter:
-    """Appends the host clock's state to the logs of ``cameras`` (module docstring); started and
-    stopped with the recorder. ``read``: the clock reader (tests pass another). A failed append is
-    logged and retried at the next check, never raised."""
+    """Appends the host clock's state to the logs of ``cameras`` (module docstring): the camera
+    ids, or a function giving the ones recorded now (a camera enabled later gets its first entry
+    at the next check); started and stopped with the recorder. ``read``: the clock reader (tests
+    pass another). A failed append is logged and retried at the next check, never raised."""
 
-    def __init__(self, ledger: Ledger, cameras: Sequence[str], *, interval_s: float = 600.0,
-                 read: Callable[[], Clock | None] = read_host_clock,
+    def __init__(self, ledger: Ledger, cameras: Sequence[str] | Callable[[], Sequence[str]], *,
+                 interval_s: float = 600.0, read: Callable[[], Clock | None] = read_host_clock,
                  check_s: float = _CHECK_S) -> None:  # fmt: skip
-        self._ledger, self._cameras, self._interval, self._read = ledger, list(cameras), interval_s, read
+        self._cameras: Callable[[], Sequence[str]]
+        if callable(cameras):
+            self._cameras = cameras
+        else:
+            ids = list(cameras)
+            self._cameras = lambda: ids
+        self._ledger, self._interval, self._read = ledger, interval_s, read
         self._last: dict[str, Clock] = {}
         self._lock = threading.Lock()
         self._periodic = Periodic("clock-entries", check_s, self.run_once)
@@ -81,7 +88,7 @@ class ClockWriter:
         the last, or ``synced`` changed); returns how many were appended. Never raises."""
         written = 0
         with self._lock:
-            for cam in self._cameras:
+            for cam in self._cameras():
                 # read per log, just before its append: a segment logged after a clock entry cannot end
                 # after the entry's time (SPEC.md 8 step 8 (b)), however many logs come before this one
                 clock = self._read()

@@ -67,3 +67,11 @@ def test_real_reader_writes_a_real_entry(env: Env) -> None:
     w.stop()
     (c,) = _clocks(env, "cam-a")
     assert c.source == SOURCE
+
+
+def test_a_camera_recorded_later_gets_its_entry_at_the_next_check(env: Env) -> None:
+    recorded = ["cam-a"]
+    w = ClockWriter(env.ledger, lambda: list(recorded))
+    assert w.run_once() == 1
+    recorded.append("cam-b")  # enabled while the service runs
+    assert w.run_once() == 1 and len(_clocks(env, "cam-b")) == 1 and len(_clocks(env, "cam-a")) == 1
