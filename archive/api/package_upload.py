@@ -38,8 +38,9 @@ async def verify_upload(exports: Exports, who: Principal, body: AsyncIterator[by
     empty body, a bad ``trust`` or ``witness`` value)."""
     require(who, Permission.VERIFY)
     svc = exports.service
-    rings = (exports.ledger.export_keys, exports.ledger.keys)  # the manifest's and the logs' keys
-    roots = list(trust) or [fingerprint(r.public.public_key) for ring in rings for r in ring.records()]
+    rings = (("export", exports.ledger.export_keys), ("camera", exports.ledger.keys))  # manifest's, logs' keys
+    roots = list(trust) or [f"{purpose}={fingerprint(r.public.public_key)}" for purpose, ring in rings
+                            for r in ring.records()]  # fmt: skip
     folder = svc.settings.exports_dir / "uploads"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{uuid.uuid4().hex}.zip"

@@ -231,7 +231,8 @@ def cmd_key(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
         print(f"{vk.encode()}\nfingerprint {fingerprint(vk.public_key)}", file=out)
         print(f"# camera logs {prefix}/camera/<id> are signed by {cam.encode()}\n"
               f"camera fingerprint {fingerprint(cam.public_key)}", file=out)  # fmt: skip
-        print(f"# verify with: --trust {fingerprint(vk.public_key)} --trust {fingerprint(cam.public_key)}", file=out)
+        flags = f"--trust export={fingerprint(vk.public_key)} --trust camera={fingerprint(cam.public_key)}"
+        print(f"# verify with: {flags}", file=out)
     return 0
 
 

@@ -136,6 +136,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     from archive.cli.api_child import ApiProcess
     from archive.cli.follow import RegistryFollower
     from archive.health import PROTECTIONS, check_health, refusals
+    from archive.ledger.clock_entries import ClockWriter
     from archive.recorder.health import HealthLimits
     from archive.recorder.notify import webhook_notifier
     from archive.sim.cameras import SimulatedCameraSet
@@ -194,6 +195,10 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         recorder = rt.recorder(cameras)
         recorder.start()
         stack.callback(recorder.stop)
+        # SPEC.md 2.5: the host clock's state in the log of each camera recorded now (also one enabled later)
+        clocks = ClockWriter(rt.ledger, lambda: [c.camera_id for c in recorder.status().cameras])
+        clocks.start()
+        stack.callback(clocks.stop)
         publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
         stack.callback(lambda: publish.unlink(missing_ok=True))
         # the API process reads it at once

@@ -16,6 +16,7 @@ plus one segment, whatever the number of cameras or hours.
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
@@ -34,12 +35,14 @@ from archive.export.report_pdf import render_report_pdf
 from archive.export.report_text import log_fingerprints
 from archive.export.static import add_static
 from archive.export.verifier.custody import verify_chain
-from archive.export.working_copy import WorkingCopy, make_working_copy
+from archive.export.working_copy import Still, WorkingCopy, make_still, make_working_copy
 from archive.export.zipout import FileRecord, PackageWriter
 from archive.integrity import IntegrityError, canonical_json, parse_time
 from archive.ledger.service import Ledger
 from archive.model import us_from_utc
 from archive.storage.base import ObjectStore
+
+log = logging.getLogger(__name__)
 
 __all__ = ["BuildJob", "BuiltPackage", "PackageBuilder", "package_name"]
 
@@ -141,12 +144,13 @@ class PackageBuilder:
         rec = job.record
         paths: dict[str, CameraPaths] = {}
         copies: dict[str, Future[WorkingCopy]] = {}
+        stills: dict[str, Future[Still]] = {}
         refs = [r for ev in evidence for r in ev.segments]
         with Prefetcher(self._store, refs, budget=self._prefetch, workers=self._workers) as stream, \
                 ThreadPoolExecutor(1, thread_name_prefix="export-ffmpeg") as ff:  # fmt: skip
             add_static(w, job, self._settings)
             for ev in evidence:
-                paths[ev.camera_id] = self._camera(w, ev, stream, scratch, tick, ffmpeg, ff, copies)
+                paths[ev.camera_id] = self._camera(w, ev, stream, scratch, tick, ffmpeg, ff, copies, stills)
             working: dict[str, FileRecord] = {}
             errors: dict[str, str] = {}
             for cam, fut in copies.items():
@@ -156,9 +160,17 @@ class PackageBuilder:
                     continue
                 working[cam] = w.add_file(f"cameras/{cam}/working-copy-DERIVED.mp4", wc.path, "derived", tick=tick)
                 wc.path.unlink(missing_ok=True)
+            pictures: dict[str, tuple[FileRecord, int]] = {}
+            for cam, sf in stills.items():
+                st = sf.result()
+                if st.path is None:
+                    log.warning("camera %s: no still frame: %s", cam, st.error)
+                    continue
+                pictures[cam] = (w.add_file(f"cameras/{cam}/still-DERIVED.jpg", st.path, "derived"), st.seq)
+                st.path.unlink(missing_ok=True)
         for cam, p in paths.items():
             paths[cam] = CameraPaths(p.entries, p.proof, p.checkpoint, p.segments, p.prunes, p.prune_proofs,
-                                     working.get(cam), errors.get(cam))  # fmt: skip
+                                     working.get(cam), errors.get(cam), *pictures.get(cam, (None, None)))  # fmt: skip
         evidence_digest = hashlib.sha256(canonical_json(
             {"files": [[f.path, f.sha256, f.size] for f in sorted(w.records, key=lambda f: f.path)]})).hexdigest()
         custody = seal({"package": w.root, "files": len(w.records), "media_bytes": media,
@@ -168,7 +180,8 @@ class PackageBuilder:
         created_us = us_from_utc(parse_time(events[-1].at, "custody event"))
         shown = ReportInput(rec, w.root, created_us, job.requester, job.operator, evidence, job.cameras, job.owners,
                             working, errors, list(w.records), events, job.signer, self._settings,
-                            log_fingerprints(job.signer, job.keys))  # fmt: skip
+                            log_fingerprints(job.signer, job.keys),
+                            {c: f for c, (f, _) in pictures.items()})  # fmt: skip
         w.add_bytes("report.html", render_report(shown), "report")
         w.add_bytes("report.pdf", render_report_pdf(shown), "report")
         sections = [camera_section(ev, job.cameras.get(ev.camera_id),
@@ -187,7 +200,7 @@ class PackageBuilder:
 
     def _camera(self, w: PackageWriter, ev: CameraEvidence, stream: Prefetcher, scratch: Path,
                 tick: Callable[[int], None], ffmpeg: str | None, ff: ThreadPoolExecutor,
-                copies: dict[str, Future[WorkingCopy]]) -> CameraPaths:  # fmt: skip
+                copies: dict[str, Future[WorkingCopy]], stills: dict[str, Future[Still]]) -> CameraPaths:  # fmt: skip
         base = f"cameras/{ev.camera_id}"
         w.add_bytes(f"{base}/entries.jsonl", b"".join(e + b"\n" for e in ev.entries), "entries")
         w.add_bytes(f"{base}/range-proof.json", ev.proof.to_json() + b"\n", "proof")
@@ -228,5 +241,7 @@ class PackageBuilder:
                      "joined by ffmpeg concat with stream copy; NOT EVIDENCE, the segments are")  # fmt: skip
             copies[ev.camera_id] = ff.submit(make_working_copy, ffmpeg, ev.camera_id, local,
                                              scratch / f"{ev.camera_id}.mp4", label=label)  # fmt: skip
+            stills[ev.camera_id] = ff.submit(make_still, ffmpeg, ev.camera_id, ev.segments[0].seq, local[0],
+                                             scratch / f"{ev.camera_id}-still.jpg")  # fmt: skip
         return CameraPaths(f"{base}/entries.jsonl", f"{base}/range-proof.json", f"{base}/checkpoint.note", segs,
                            prunes, proofs, None, None)  # fmt: skip

@@ -1,8 +1,9 @@
 """Collecting one camera's evidence for a time range from the ledger (catalog + log bucket).
 
 For the requested ``[start, end)``: the entries ``[L, R)`` of every segment and gap that
-overlaps it (and whatever lies between them), a checkpoint signed now (so ``N >= R``), the
-range proof of ``[L, R)`` in the tree of size ``N``, prune entries written after the range
+overlaps it (and whatever lies between them, from the latest clock entry before them), a
+checkpoint signed now (so ``N >= R``), the range proof of ``[L, R)`` in the tree of size
+``N``, prune entries written after the range
 that delete media in it (each with an inclusion proof), and the media objects to copy. The
 result is verified with :func:`archive.integrity.verify_range` exactly as the package's
 verifier will, so a package is only built from evidence that proves the requested range.
@@ -92,6 +93,7 @@ class CameraEvidence:
     report: RangeReport
     cosignatures_left_out: tuple[str, ...] = ()
     ongoing: OngoingOutage | None = None
+    clock_before: int | None = None
 
     @property
     def media_bytes(self) -> int:
@@ -170,7 +172,7 @@ def gather(ledger: Ledger, camera_id: str, start_us: int, end_us: int, tolerance
                                    s.media.container))  # fmt: skip
     note, left_out = packaged_note(view.note, origin, witnesses)
     return CameraEvidence(camera_id, origin, first, end, entries, proof, note, tuple(prunes), tuple(segs), report,
-                          left_out, ongoing)  # fmt: skip
+                          left_out, ongoing, ev.clock_before)  # fmt: skip
 
 
 def _last_end(report: RangeReport) -> int | None:

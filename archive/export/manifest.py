@@ -39,6 +39,8 @@ class CameraPaths:
     prune_proofs: str | None
     working_copy: FileRecord | None
     working_copy_error: str | None
+    still: FileRecord | None = None
+    still_seq: int | None = None
 
 
 def _t(us: int) -> str:
@@ -82,8 +84,12 @@ def camera_section(ev: CameraEvidence, cam: Camera | None, owner: Owner | None, 
                          "note": "derived: segments joined by ffmpeg concat with stream copy; not evidence"}
         if wc else None,
         "working_copy_error": paths.working_copy_error,
+        "still": {"path": paths.still.path, "derived": True, "sha256": paths.still.sha256, "size": paths.still.size,
+                  "note": f"derived: the first keyframe of the segment of log entry seq {paths.still_seq}, decoded by "
+                          "ffmpeg into a JPEG for people; not evidence"} if paths.still else None,
         "witness_cosignatures_left_out": list(ev.cosignatures_left_out),
         "ongoing_outage": ongoing_section(ev, created_us),
+        "clock_before": ev.clock_before,
     }  # fmt: skip
 
 

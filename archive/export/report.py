@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from archive.export.gather import CameraEvidence
 from archive.export.model import Actor, ExportRecord, ExportSettings
@@ -26,6 +26,7 @@ from archive.export.report_text import (
 )
 from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
+from archive.export.verifier.wording import trust_flags
 from archive.export.zipout import FileRecord
 from archive.integrity import Cosignature, Gap, Segment, SignedNote, Signer, format_time
 from archive.model import Camera, Owner, us_from_utc, utc_from_us
@@ -60,6 +61,8 @@ class ReportInput:
     settings: ExportSettings
     #: fingerprints of the camera log keys when they are not the export key's (report_text.log_fingerprints)
     log_fingerprints: tuple[str, ...] = ()
+    #: each camera's derived still frame (its first keyframe, EXPORT-SPEC.md 4), when ffmpeg made one
+    stills: Mapping[str, FileRecord] = field(default_factory=dict)
 
 
 def _e(value: object) -> str:
@@ -167,6 +170,13 @@ def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
     if rep.notes:
         parts.append("<p><b>Facts the verifier reports</b>:</p><ul>"
                      + "".join(f"<li>{_e(n)}</li>" for n in camera_facts(s, ev)) + "</ul>")  # fmt: skip
+    still = r.stills.get(ev.camera_id)
+    if still is not None:
+        parts.append(f'<p class="derived"><b>DERIVED still frame</b> <code>{_e(still.path)}</code> ({still.size} '
+                     f"bytes, SHA-256 <code>{still.sha256}</code>): the first keyframe of the camera's first exported "
+                     "segment, decoded by ffmpeg, so a reader sees what the camera saw. It is not evidence: the "
+                     f'segments are.<br><img src="{_e(still.path)}" alt="still frame of camera {_e(ev.camera_id)} '
+                     '(derived)" style="max-width:100%"></p>')  # fmt: skip
     wc, err = r.working.get(ev.camera_id), r.working_errors.get(ev.camera_id)
     if wc is not None:
         parts.append(f'<p class="derived"><b>DERIVED working copy</b> <code>{_e(wc.path)}</code> ({wc.size} bytes, '
@@ -215,7 +225,7 @@ def render_report(r: ReportInput) -> bytes:
         f"<h2>Distribution</h2><p>{_e(DISTRIBUTION)}</p>",
         "<h2>Files and hashes</h2>", _files(r),
         "<h2>How to verify</h2><p>With Python 3.11+ and the <code>cryptography</code> package, and no network:</p>"
-        f"<pre>python verify_package.py {_e(' '.join(f'--trust {f}' for f in (fp, *r.log_fingerprints)))}</pre>"
+        f"<pre>python verify_package.py {_e(trust_flags(fp, r.log_fingerprints))}</pre>"
         "<p>run in the unpacked folder (or give the zip).</p>"
         f"<p><b>The key to trust.</b> {_e(trust_text(r.signer, r.log_fingerprints))}</p>"
         "<p>The package format is specified in "

@@ -104,6 +104,11 @@ def _coverage(d: PdfText, r: ReportInput, ev: CameraEvidence) -> None:
     d.paragraph(f"Clock: {clock_summary(r.settings, ev)}", gap=3.0)
     for n in camera_facts(r.settings, ev):
         d.paragraph(f"Fact the verifier reports: {n}", indent=2, hang=4)
+    still = r.stills.get(ev.camera_id)
+    if still is not None:
+        d.paragraph(f"DERIVED still frame {still.path} ({still.size} bytes, SHA-256 {still.sha256}): the first "
+                    "keyframe of the camera's first exported segment, decoded by ffmpeg (shown in report.html; this "
+                    "PDF is text only). It is not evidence: the segments are.", gap=3.0)  # fmt: skip
     wc, err = r.working.get(ev.camera_id), r.working_errors.get(ev.camera_id)
     if wc is not None:
         d.paragraph(f"DERIVED working copy {wc.path} ({wc.size} bytes, SHA-256 {wc.sha256}): the segments joined by "
@@ -140,11 +145,11 @@ def render_report_pdf(r: ReportInput) -> bytes:
     d.heading("How to verify")
     d.paragraph("With Python 3.11+ and the cryptography package, and no network, in the unpacked folder (or give "
                 "the zip):")  # fmt: skip
-    logs = " --trust LOG_FINGERPRINT" if r.log_fingerprints else ""
-    d.paragraph(f"python verify_package.py --trust FINGERPRINT{logs}", indent=4, gap=3.0)
-    d.paragraph(f"FINGERPRINT = {fingerprint(r.signer.public_key)}", indent=4)
-    for lf in r.log_fingerprints:
-        d.paragraph(f"LOG_FINGERPRINT = {lf}", indent=4)
+    d.paragraph("python verify_package.py --trust export=FINGERPRINT --trust camera=LOG_FINGERPRINT", indent=4,
+                gap=3.0)  # fmt: skip
+    d.paragraph(f"FINGERPRINT = {fingerprint(r.signer.public_key)} (the export key: the manifest)", indent=4)
+    for lf in r.log_fingerprints or (fingerprint(r.signer.public_key),):
+        d.paragraph(f"LOG_FINGERPRINT = {lf} (the camera key: the camera logs)", indent=4)
     d.paragraph(f"The key to trust. {trust_text(r.signer, r.log_fingerprints)}", gap=3.0)
     d.paragraph("The package format is specified in integrity/EXPORT-SPEC.md and the log format in "
                 "integrity/SPEC.md; the verifier lists every check with its step number and exits 0 only if all "

@@ -50,8 +50,24 @@ def custody_lines(s: ExportSettings, events: list[CustodyEvent]) -> list[str]:
     return [custody_sentence(e, s.zone_name) for e in events]
 
 
+def _at_start(s: ExportSettings, ev: CameraEvidence) -> str:
+    """The clock's state at the start of the range: the clock entry exported before it (EXPORT-SPEC.md 7.2)."""
+    head = ev.report.entries[0] if ev.report.entries else None
+    if ev.clock_before is None or head is None or not isinstance(head.payload, Clock):
+        return ("The camera's log holds no clock entry before the range, so whether the recorder's clock was "
+                "synchronized at its start is unknown. ")  # fmt: skip
+    c = head.payload
+    state = "synchronized" if c.synced else "NOT synchronized"
+    return f"At the start of the range the recorder's clock was {state} (clock entry of {when(c.at, s.zone_name)}). "
+
+
 def clock_summary(s: ExportSettings, ev: CameraEvidence) -> str:
-    """What the clock entries among the exported entries say about the recorder's clock."""
+    """What the clock entries among the exported entries say about the recorder's clock: its state
+    at the start of the range (the latest clock entry before it), then over the range."""
+    return _at_start(s, ev) + _over_range(s, ev)
+
+
+def _over_range(s: ExportSettings, ev: CameraEvidence) -> str:
     clocks = [e.payload for e in ev.report.entries if isinstance(e.payload, Clock)]
     if not clocks:
         return ("No clock entry lies among the exported log entries: this package does not record whether the "

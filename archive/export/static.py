@@ -12,6 +12,7 @@ from archive.export.job import BuildJob
 from archive.export.model import ExportSettings
 from archive.export.report_text import log_fingerprints, trust_text, when_us
 from archive.export.verifier.formats import fingerprint, keys_text
+from archive.export.verifier.wording import trust_flags
 from archive.export.zipout import PackageWriter
 
 __all__ = ["add_static", "readme"]
@@ -33,7 +34,7 @@ def readme(job: BuildJob, settings: ExportSettings) -> str:
     """README.txt: what the package is and how to check it."""
     rec, fp = job.record, fingerprint(job.signer.public_key)
     logs = log_fingerprints(job.signer, job.keys)
-    flags = " ".join(f"--trust {f}" for f in (fp, *logs))
+    flags = trust_flags(fp, logs)
     return f"""EVIDENCE EXPORT - case {rec.case_id} (export {rec.id})
 Format: archive-export/1, made by the Mojokerto command center archive ({job.archive_name}).
 
@@ -71,16 +72,19 @@ How to verify (no network needed)
   2. Use a verifier you trust: 'archive verify package' of your own installation, or a copy of
      verify_package.py taken from the archive's published source (the one in this folder may have
      been replaced with the package; compare it with the published one before you run it).
-  3. Run: python verify_package.py --trust sha256:<each fingerprint you obtained>
-     (this package says: {flags}; believe that only if it matches step 1)
+  3. Run: python verify_package.py --trust export=sha256:<the export key's fingerprint>
+                                   --trust camera=sha256:<the camera key's fingerprint>
+     (this package says: {flags}; believe that only if it matches step 1; each fingerprint is
+     trusted for the one purpose you give it)
 
   The verifier prints every check. VALID (exit 0) only when every check holds AND the signatures
-  chain to the key you gave; a package that is intact but signed by a key you did not give is
+  chain to the keys you gave; a package that is intact but signed by a key you did not give is
   UNVERIFIED (exit 3), never VALID; INVALID is exit 1. To include events after the package was made
   (downloads, verifications), ask the archive for 'archive export custody {rec.id}' and pass it
   with --custody. Witness cosignatures on the checkpoints are checked with the witness keys in
   keys/keys.txt; to require one by a witness you trust, pass its verifier key with --witness
-  (repeatable; a witness key you obtained yourself is also a trust root).
+  (repeatable). A witness vouches for the camera logs it cosigned, not for the manifest (case,
+  custody): with witness keys alone the verdict is UNVERIFIED; VALID needs --trust export=...
 """
 
 

@@ -4,9 +4,11 @@
 Usage, from the unpacked package folder or with the zip::
 
     python verify_package.py                   # the folder this script is in
-    python verify_package.py CASE.zip --trust sha256:<fingerprint of the archive's key>
+    python verify_package.py CASE.zip --trust export=sha256:<the export key's fingerprint> \
+        --trust camera=sha256:<the camera key's fingerprint>      # both from the archive's operator
 
-Every check is listed with its result; the exit status is 0 only if all of them hold. The
+Every check is listed with its result; the exit status is 0 only if all of them hold and the
+manifest is signed by the export key given (3: intact, but no trusted export key). The
 code is in ``verifier/`` and ``integrity/`` beside this script (the log format is specified in
 ``integrity/SPEC.md``); it reads nothing from the network.
 """

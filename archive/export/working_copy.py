@@ -4,6 +4,9 @@ ffmpeg's concat demuxer with stream copy (no re-encoding), for people to watch.
 It is labelled as derived in its metadata, the manifest and the report, and hashed like every
 other file, but it is not evidence: the native segments are. Gaps between segments are not
 represented in it (the concat demuxer joins segments back to back); the report lists them.
+
+The still frame of a camera is the first keyframe of its first exported segment, decoded by
+ffmpeg into a JPEG, likewise derived and hashed, for the report (EXPORT-SPEC.md 4).
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from pathlib import Path
 
 from archive.errors import ToolError
 
-__all__ = ["WorkingCopy", "make_working_copy"]
+__all__ = ["Still", "WorkingCopy", "make_still", "make_working_copy"]
 
 
 @dataclass(frozen=True)
@@ -55,3 +58,29 @@ def make_working_copy(ffmpeg: str, camera_id: str, segments: Sequence[Path], out
     finally:
         listing.unlink(missing_ok=True)
     return WorkingCopy(camera_id, out, None, time.monotonic() - start)
+
+
+@dataclass(frozen=True)
+class Still:
+    """A camera's still frame: ``path`` on success, else ``error``; ``seq`` the segment it is from."""
+
+    camera_id: str
+    seq: int
+    path: Path | None
+    error: str | None
+
+
+def make_still(ffmpeg: str, camera_id: str, seq: int, segment: Path, out: Path, *,
+               timeout_s: float = 120.0) -> Still:  # fmt: skip
+    """The first keyframe of ``segment`` (the camera's first exported segment, log entry ``seq``)
+    as a JPEG at ``out``, decoded by ffmpeg: a derived picture for people, not evidence. Never
+    raises (errors are returned; the package is built without it)."""
+    cmd = [ffmpeg, "-nostdin", "-hide_banner", "-loglevel", "error", "-skip_frame", "nokey", "-i", str(segment),
+           "-map", "0:v:0", "-frames:v", "1", "-q:v", "3", "-f", "image2", "-c:v", "mjpeg", "-y", str(out)]  # fmt: skip
+    try:
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, check=False)
+        if done.returncode != 0 or not out.is_file() or out.stat().st_size == 0:
+            raise ToolError(f"ffmpeg exited {done.returncode}: {done.stderr.strip()[-500:]}")
+    except (OSError, subprocess.SubprocessError, ToolError) as exc:
+        return Still(camera_id, seq, None, str(exc))
+    return Still(camera_id, seq, out, None)

@@ -1,9 +1,11 @@
 """The evidence of camera C over ``[lo, hi)``, read from the ledger for an export.
 
 The entries ``[L, R)`` of every segment and gap that overlaps the range (and whatever lies
-between them), the range proof of ``[L, R)`` in the signed tree of size ``N >= R``, the prune
-entries written after the range that delete media in it (each with an inclusion proof), and the
-bucket of each segment in the range. The caller (:mod:`archive.export.gather`) verifies it
+between them), from the latest ``clock`` entry logged before the first of them when there is
+one (EXPORT-SPEC.md 7.2: the clock's state at the start of the range travels with it), the
+range proof of ``[L, R)`` in the signed tree of size ``N >= R``, the prune entries written
+after the range that delete media in it (each with an inclusion proof), and the bucket of each
+segment in the range. The caller (:mod:`archive.export.gather`) verifies it
 exactly as a package's verifier will.
 """
 
@@ -26,7 +28,8 @@ __all__ = ["LoggedEvidence", "logged_evidence"]
 @dataclass(frozen=True)
 class LoggedEvidence:
     """What the ledger holds for one camera's range (module docstring); ``buckets``: seq -> bucket
-    of the segments among the entries."""
+    of the segments among the entries; ``clock_before``: the seq of the latest clock entry before
+    the range's first segment or gap entry (the first exported entry), None when the log has none."""
 
     first: int
     end: int
@@ -34,6 +37,14 @@ class LoggedEvidence:
     proof: RangeProof
     prunes: tuple[tuple[bytes, InclusionProof], ...]
     buckets: Mapping[int, str]
+    clock_before: int | None = None
+
+
+def _clock_before(conn: Connection, origin: str, first: int) -> int | None:
+    e = repo.ENTRY
+    row = conn.execute(select(func.max(e.c.seq)).where(and_(e.c.log_id == origin, e.c.kind == "clock",
+                                                            e.c.seq < first))).one()  # fmt: skip
+    return None if row[0] is None else int(row[0])
 
 
 def _window(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[int, int] | None:
@@ -75,6 +86,8 @@ def logged_evidence(engine: Engine, origin: str, camera_id: str, lo: int, hi: in
             raise NotFoundError(f"camera {camera_id} has no recording or gap entry between "
                                 f"{utc_from_us(lo).isoformat()} and {utc_from_us(hi).isoformat()}")  # fmt: skip
         first, end = win
+        clock = _clock_before(conn, origin, first)
+        first = first if clock is None else clock
         if signed_size is None or signed_size < end:
             raise ConflictError(f"camera {camera_id}: entries up to seq {end - 1} are not signed yet")
         end = signed_size if to_tree_end else end
@@ -86,4 +99,4 @@ def logged_evidence(engine: Engine, origin: str, camera_id: str, lo: int, hi: in
         seg = repo.SEGMENT
         buckets = {int(s): str(b) for s, b in conn.execute(select(seg.c.seq, seg.c.bucket).where(and_(
             seg.c.camera_id == camera_id, seg.c.seq >= first, seg.c.seq < end))).all()}  # fmt: skip
-    return LoggedEvidence(first, end, tuple(r.data for r in rows), proof, tuple(prunes), buckets)
+    return LoggedEvidence(first, end, tuple(r.data for r in rows), proof, tuple(prunes), buckets, clock)

@@ -32,6 +32,7 @@ from dataclasses import replace
 from typing import Final
 
 from archive.errors import IntegrityError, StorageUnavailableError
+from archive.integrity import DEFAULT_TOLERANCE_US
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
 from archive.recorder.ingest_state import CameraIngest, Pending, gap_between, log_trailing_gap, tidy_spool
@@ -43,7 +44,10 @@ from archive.recorder.timeline import StateTimeline
 from archive.redact import scrub
 from archive.storage.base import ObjectStore
 
-DEFAULT_GAP_TOLERANCE_S: Final = 1.0
+#: A hole between two segments longer than this is logged as a gap: the verifiers' default tolerance T
+#: (SPEC.md 8 step 8, 500 ms), so every hole an export's verification would refuse as "not covered" is a gap
+#: with its reason, and a hole left unlogged is one T absorbs as measurement error (SPEC.md 9).
+DEFAULT_GAP_TOLERANCE_S: Final = DEFAULT_TOLERANCE_US / 1_000_000
 MAX_PENDING: Final = 64  # segments of one camera held in memory at once (the rest wait on disk)
 RESCAN_S: Final = 5.0  # a camera nobody woke is rescanned at least this often
 DEFAULT_RETRY: Final = Backoff(1.0, 30.0)

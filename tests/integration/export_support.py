@@ -126,10 +126,11 @@ class XEnv:
 
     @property
     def trust(self) -> list[str]:
-        """What a court is given: the export key's and the camera log key's fingerprints."""
+        """What a court is given: the export key's and the camera log key's fingerprints, each
+        for its purpose (``export=``, ``camera=``)."""
         from archive.export.verifier.formats import fingerprint
 
-        return [self.fingerprint, fingerprint(self.ledger.keys.active().public.public_key)]
+        return [f"export={self.fingerprint}", f"camera={fingerprint(self.ledger.keys.active().public.public_key)}"]
 
     @property
     def trust_args(self) -> list[str]:

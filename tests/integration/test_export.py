@@ -100,7 +100,7 @@ def test_report_and_manifest_say_what_a_judge_needs(env: xs.XEnv) -> None:
     report = z.read(f"{root}/report.html").decode()
     for text in ("LP/123/III/2025/Reskrim", "KUHAP art. 43", "Sunrise Mall", "Jl. Mojopahit", "camera_unreachable",
                  "RTSP timeout", "WIB (UTC+07:00, Asia/Jakarta)", "Penyidik Satu", "Mall Staff", "DERIVED",
-                 "verify_package.py --trust sha256:"):
+                 "verify_package.py --trust export=sha256:"):
         assert text in report, text
     m = json.loads(z.read(f"{root}/manifest.json"))
     # The same report as PDF (no dependency): a real renderer (Ghostscript) reads its text back.
@@ -114,7 +114,7 @@ def test_report_and_manifest_say_what_a_judge_needs(env: xs.XEnv) -> None:
                                str(env.tmp / "report.pdf")], capture_output=True, text=True, check=True).stdout
         for want in ("Evidence export: case LP/123/III/2025/Reskrim", "KUHAP art. 43", "Sunrise Mall",
                      "camera_unreachable (RTSP timeout)", "recorder_stopped", "WIB (UTC+07:00, Asia/Jakarta)",
-                     "Penyidik Satu", "DERIVED working copy", "verify_package.py --trust FINGERPRINT",
+                     "Penyidik Satu", "DERIVED working copy", "verify_package.py --trust export=FINGERPRINT",
                      f"FINGERPRINT = {env.fingerprint}", "page 1 of"):
             assert want in text, want
     assert m["case"]["legal_basis"].startswith("KUHAP") and m["requested_by"]["user"] == "inv1"

@@ -19,7 +19,7 @@ import pytest
 
 from archive.export.verifier.checks import verify_package
 from archive.export.verifier.custody import ZERO
-from archive.export.verifier.formats import canonical, keys_text
+from archive.export.verifier.formats import canonical, fingerprint, keys_text
 from archive.export.verifier.outcome import Outcome
 from archive.integrity import SignedNote, Signer, range_proof, sign_note
 from archive.ledger import repo as lrepo
@@ -145,7 +145,7 @@ def test_everything_resigned_with_another_key(built: Built, tmp_path: Path) -> N
     assert alone.consistent and not alone.valid and "keys bundled in the package only" in alone.trust
     assert alone.verdict().startswith("UNVERIFIED")
     msg = _fails(verify_package(folder, trust=built.env.trust))
-    assert "no key in the package has the trusted fingerprint" in msg
+    assert "no key in the package has the trusted export key fingerprint" in msg
     assert "manifest.json.sig is not signed by a trusted key" in msg
     assert "camera cam-a: " in msg and "no signature by a trusted key" in msg
     real = built.env.ledger.export_keys.active().log_key(f"{prefix}/export").encode()
@@ -295,7 +295,79 @@ def test_report_and_readme_read_as_sentences_with_wib_and_utc(built: Built) -> N
     assert "built the package" in html and "sealing" in html
     for text in (html, " ".join(readme.split())):
         assert f"archive named {prefix}: its manifest with the export key of fingerprint {fp}" in text
-        assert f"--trust {fp} --trust {built.env.trust[1]}" in text
+        assert f"--trust export={fp} --trust {built.env.trust[1]}" in text
         assert "archive export key" in text and "not from this package" in text
         assert not re.search(r"\b1[0-9]{15}\b", text), "a microsecond epoch"
     assert "integrity/EXPORT-SPEC.md" in readme
+
+
+def _purpose_swap(built: Built, tmp_path: Path, *, manifest_by_camera_key: bool) -> Path:
+    """A package re-signed by the holder of ONE of the archive's two keys, who lists that key under
+    the other purpose's name in keys/keys.txt (besides the genuine lines): the camera key under
+    ``<archive>/export`` (it then signs an edited manifest), or the export key under a camera's
+    log origin (it then signs that camera's checkpoint). Both keys are the archive's real ones
+    (its key rings)."""
+    folder = built.copy(tmp_path)
+    env, prefix = built.env, built.env.ledger.settings.origin_prefix
+    cam_ring, exp_ring = env.ledger.keys, env.ledger.export_keys
+    camera_key = lambda name: cam_ring.log_signer(cam_ring.active().key_id, name)  # noqa: E731
+    export_key = lambda name: exp_ring.log_signer(exp_ring.active().key_id, name)  # noqa: E731
+    kpath = folder / "keys" / "keys.txt"
+    if manifest_by_camera_key:
+        signer = camera_key(f"{prefix}/export")
+        kpath.write_text(kpath.read_text() + signer.verifier_key.encode() + "\n")
+
+        def edit(m: dict[str, Any]) -> None:
+            m["case"]["reason"] = "written by the holder of the camera key"
+            m["signing_key"] = {"name": signer.name, "verifier_key": signer.verifier_key.encode(),
+                                "fingerprint": fingerprint(signer.public_key)}  # fmt: skip
+
+        _reseal(folder, signer, edit)
+    else:
+        origin = f"{prefix}/camera/cam-a"
+        p = folder / "cameras" / "cam-a" / "checkpoint.note"
+        p.write_bytes(sign_note(SignedNote.parse(p.read_bytes()).text, [export_key(origin)]).to_bytes())
+        kpath.write_text(kpath.read_text() + export_key(origin).verifier_key.encode() + "\n")
+        _reseal(folder, _export_signer(env))
+    return folder
+
+
+def test_camera_key_listed_under_the_export_name_does_not_verify_the_manifest(built: Built, tmp_path: Path) -> None:
+    """A trusted fingerprint is bound to one purpose: the camera key (trusted for the camera logs)
+    signing the manifest under the export key's name is refused at step 2 (it was VALID)."""
+    folder = _purpose_swap(built, tmp_path, manifest_by_camera_key=True)
+    o = verify_package(folder, trust=built.env.trust)
+    assert (o.status, o.failed_step) == ("INVALID", 2), o.verdict()
+    assert "manifest.json.sig is not signed by a trusted key" in _fails(o)
+
+
+def test_export_key_listed_under_a_log_origin_does_not_verify_the_log(built: Built, tmp_path: Path) -> None:
+    """... and vice versa: the export key signing a camera checkpoint under the log origin is
+    refused at step 6 for that camera (it was VALID)."""
+    folder = _purpose_swap(built, tmp_path, manifest_by_camera_key=False)
+    o = verify_package(folder, trust=built.env.trust)
+    assert (o.status, o.failed_step) == ("INVALID", 6), o.verdict()
+    assert [c.name for c in o.checks if not c.ok] == ["camera cam-a"], o.failures
+    assert "no signature by a trusted key" in _fails(o)
+
+
+def test_a_still_frame_per_camera_labelled_derived_and_hashed(built: Built) -> None:
+    """Each camera's first keyframe as a JPEG made by ffmpeg (EXPORT-SPEC.md 4): labelled derived
+    (not evidence) in its name, the manifest and the report, hashed in the file list like every
+    file, and shown in the report."""
+    m = json.loads((built.folder / "manifest.json").read_text())
+    listed = {f["path"]: f for f in m["files"]}
+    html = (built.folder / "report.html").read_text()
+    for cam in m["cameras"]:
+        still = cam["still"]
+        assert still is not None and still["derived"] is True and "not evidence" in still["note"], still
+        assert still["path"] == f"cameras/{cam['id']}/still-DERIVED.jpg"
+        data = (built.folder / still["path"]).read_bytes()
+        assert data[:3] == b"\xff\xd8\xff" and len(data) > 500  # a JPEG
+        f = listed[still["path"]]
+        assert (f["kind"], f["sha256"], f["size"]) == ("derived", hashlib.sha256(data).hexdigest(), len(data))
+        assert (still["sha256"], still["size"]) == (f["sha256"], f["size"])
+        assert f'src="{still["path"]}"' in html
+        first = min(cam["segments"], key=lambda s: s["seq"])
+        assert f"seq {first['seq']}" in still["note"]
+    assert "DERIVED still frame" in html

@@ -141,3 +141,17 @@ def test_cosignature_with_no_key_fails(built: Built, tmp_path: Path) -> None:
     o = verify_package(folder, trust=built.env.trust)
     (failure,) = o.failures
     assert f"witness cosignature by {_label(built.stranger)}: no key for this witness" in failure
+
+
+def test_witness_alone_is_not_valid(built: Built) -> None:
+    """A witness vouches for the logs it cosigned, not for the manifest text (case, custody): with
+    only --witness keys (every one of which cosigned) the verdict is UNVERIFIED, exit 3 (it was
+    VALID, exit 0); VALID needs the export key pinned with --trust."""
+    key = built.witness.verifier_key.encode()
+    o = verify_package(built.zip, witness=[key])
+    assert o.consistent and (o.status, o.failed_step) == ("UNVERIFIED", 8), o.verdict()
+    assert "witness" in o.verdict() and "--trust" in o.verdict()
+    out = io.StringIO()
+    assert main(["verify", "package", str(built.zip), "--witness", key, "--quiet"], out=out) == 3, out.getvalue()
+    assert "VERDICT: UNVERIFIED at step 8 (trust)" in out.getvalue()
+    assert verify_package(built.zip, trust=built.env.trust, witness=[key]).valid

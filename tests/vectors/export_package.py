@@ -16,6 +16,7 @@ from archive.export.verifier.custody import ZERO, encode_event
 from archive.export.verifier.formats import ManifestNote, fingerprint, keys_text
 from archive.export.verifier.rules import evidence_sha256
 from archive.integrity import (
+    ALG_COSIGNATURE_V1,
     Clock,
     Gap,
     GapReason,
@@ -24,6 +25,7 @@ from archive.integrity import (
     Segment,
     Signer,
     TreeHashes,
+    cosign,
     format_time,
     make_key_rotation,
     range_proof,
@@ -47,6 +49,11 @@ def seed(label: str) -> bytes:
 
 
 ARCHIVE_SEED, NEW_SEED, FORGER_SEED = seed("archive"), seed("archive, after rotation"), seed("forger")
+CAMERA_SEED = seed("archive camera key")
+"""The camera key of a package signed with separate keys per purpose (``honest(split=True)``)."""
+WITNESS = Signer.from_seed("witness.vectors.example", seed("witness"), ALG_COSIGNATURE_V1)
+"""The witness of ``honest(witnessed=True)`` (cosignature/v1)."""
+WITNESS_TIME = 1_741_924_800  # 2025-03-14T04:00:00Z, after every entry
 
 
 def signer(name: str, key_seed: bytes = ARCHIVE_SEED) -> Signer:
@@ -86,11 +93,13 @@ def _segment_bytes(cam: str, n: int) -> bytes:
     return f"{cam} segment {n} (opaque media bytes for the test vectors)\n".encode() * 8
 
 
-def camera(cam: str, rotate: bool = False) -> tuple[dict[str, tuple[bytes, str]], dict[str, Any]]:
+def camera(cam: str, rotate: bool = False, log_seed: bytes = ARCHIVE_SEED,
+           witnessed: bool = False) -> tuple[dict[str, tuple[bytes, str]], dict[str, Any]]:  # fmt: skip
     """One camera's log files and manifest section: entries [0, 6) of a tree of 8 (clock before
     the range, segment, segment, gap (or a key rotation), segment, clock; a segment and a clock
-    follow the range), the range proof, the checkpoint signed by the log key (the new key when
-    ``rotate``), and the exported segment files."""
+    follow the range), the range proof, the checkpoint signed by the log key ``log_seed`` (the
+    new key when ``rotate``; cosigned by :data:`WITNESS` when ``witnessed``), and the exported
+    segment files."""
     origin = f"{ARCHIVE}/camera/{cam}"
     base = f"cameras/{cam}"
     w = LogWriter(origin)
@@ -128,7 +137,9 @@ def camera(cam: str, rotate: bool = False) -> tuple[dict[str, tuple[bytes, str]]
     clock(46)
     leaves = [hashlib.sha256(b"\x00" + d).digest() for d in lines]
     proof = range_proof(0, 6, len(lines), TreeHashes.from_list(leaves))
-    note = sign_checkpoint(w.checkpoint(), signer(origin, NEW_SEED if rotate else ARCHIVE_SEED))
+    note = sign_checkpoint(w.checkpoint(), signer(origin, NEW_SEED if rotate else log_seed))
+    if witnessed:
+        note = note.with_signature(cosign(note, WITNESS, WITNESS_TIME).to_note_signature())
     files[f"{base}/entries.jsonl"] = (b"".join(d + b"\n" for d in lines[:6]), "entries")
     files[f"{base}/range-proof.json"] = (proof.to_json() + b"\n", "proof")
     files[f"{base}/checkpoint.note"] = (note.to_bytes(), "checkpoint")
@@ -140,7 +151,7 @@ def camera(cam: str, rotate: bool = False) -> tuple[dict[str, tuple[bytes, str]]
         "checkpoint": {"path": f"{base}/checkpoint.note", "size": len(lines), "root": w.root().hex()},
         "prunes": None, "segments": [{"seq": q, "path": p} for q, p in sorted(segs.items())],
         "pruned": [], "working_copy": None, "working_copy_error": "not made for the test vectors",
-        "witness_cosignatures_left_out": [],
+        "witness_cosignatures_left_out": [], "clock_before": 0,
     }  # fmt: skip
     return files, section
 
@@ -171,18 +182,25 @@ README = b"""EVIDENCE EXPORT - test vector of archive-export/1 (EXPORT-SPEC.md 1
 """
 
 
-def honest(rotate: bool = False, cameras: tuple[str, ...] = CAMERAS) -> Pkg:
-    """The honest package (``rotate``: the logs and the export key rotated before signing)."""
+def honest(rotate: bool = False, cameras: tuple[str, ...] = CAMERAS, *, split: bool = False,
+           witnessed: bool = False) -> Pkg:  # fmt: skip
+    """The honest package (``rotate``: the logs and the export key rotated before signing;
+    ``split``: the logs signed by a camera key of their own, :data:`CAMERA_SEED`, as the archive
+    does since separate keys per purpose; ``witnessed``: every checkpoint cosigned by
+    :data:`WITNESS`, whose key the keys file lists)."""
     files: dict[str, tuple[bytes, str]] = {"README.txt": (README, "readme")}
     sections = []
+    log_seed = CAMERA_SEED if split else ARCHIVE_SEED
     for cam in cameras:
-        f, sec = camera(cam, rotate)
+        f, sec = camera(cam, rotate, log_seed, witnessed)
         files.update(f)
         sections.append(sec)
-    names = [f"{ARCHIVE}/export", *(f"{ARCHIVE}/camera/{c}" for c in cameras)]
-    keys = [signer(n).verifier_key for n in names]
+    logs = [f"{ARCHIVE}/camera/{c}" for c in cameras]
+    keys = [signer(f"{ARCHIVE}/export").verifier_key, *(signer(n, log_seed).verifier_key for n in logs)]
     if rotate:
-        keys += [signer(n, NEW_SEED).verifier_key for n in names]
+        keys += [signer(n, NEW_SEED).verifier_key for n in (f"{ARCHIVE}/export", *logs)]
+    if witnessed:
+        keys.append(WITNESS.verifier_key)
     files["keys/keys.txt"] = (keys_text(keys, ["Public keys of the test vectors' archive."]).encode(), "keys")
     manifest = {
         "format": "archive-export/1", "export_id": EXPORT_ID, "package": PACKAGE,

@@ -27,11 +27,13 @@ from archive.integrity import SignedNote, sign_note
 from tests.vectors.export_package import (
     ARCHIVE,
     ARCHIVE_SEED,
+    CAMERA_SEED,
     CAMERAS,
     FORGER_SEED,
     NEW_SEED,
     OUT,
     PACKAGE,
+    WITNESS,
     Pkg,
     fp,
     honest,
@@ -168,6 +170,30 @@ def _bad_signature(sig: bytes) -> bytes:
     return b"".join(lines[:-1]) + (last[:cut] + base64.b64encode(bytes(raw)).decode() + "\n").encode()
 
 
+def _add_key(pkg: Pkg, name: str, key_seed: bytes) -> None:
+    """keys/keys.txt lists the key of ``key_seed`` under ``name`` too (besides its genuine lines)."""
+    line = signer(name, key_seed).verifier_key.encode()
+    _edit(pkg, "keys/keys.txt", lambda d: d + line.encode() + b"\n")
+
+
+def _camera_key_signs_manifest(pkg: Pkg) -> None:
+    """The holder of the camera key alone lists it under the export key's name and signs an
+    edited manifest with it."""
+    _add_key(pkg, f"{ARCHIVE}/export", CAMERA_SEED)
+    pkg.key_seed = CAMERA_SEED
+    pkg.manifest["case"]["reason"] = "written by the holder of the camera key"
+
+
+def _export_key_signs_log(pkg: Pkg) -> None:
+    """The holder of the export key alone lists it under cam-1's log origin and signs cam-1's
+    checkpoint with it (as it would after rewriting the log)."""
+    origin = f"{ARCHIVE}/camera/cam-1"
+    _add_key(pkg, origin, ARCHIVE_SEED)
+    path = "cameras/cam-1/checkpoint.note"
+    text = SignedNote.parse(pkg.files[path][0]).text
+    pkg.files[path] = (sign_note(text, [signer(origin, ARCHIVE_SEED)]).to_bytes(), "checkpoint")
+
+
 def _noncanonical_proof(pkg: Pkg) -> None:
     _edit(pkg, "cameras/cam-1/range-proof.json",
           lambda d: json.dumps(json.loads(d), indent=1).encode() + b"\n")  # fmt: skip
@@ -223,9 +249,21 @@ class Vector:
     verdict: str
     step: int | None
     rotated: bool = False
+    split: bool = False
+    witnessed: bool = False
+    witness: tuple[str, ...] = ()
 
 
-A, N, F = fp(ARCHIVE_SEED), fp(NEW_SEED), fp(FORGER_SEED)
+def both(fingerprint: str) -> tuple[str, str]:
+    """``--trust`` values trusting one key for both purposes (a package made before separate keys)."""
+    return f"export={fingerprint}", f"camera={fingerprint}"
+
+
+FA, FN, FF, FC = fp(ARCHIVE_SEED), fp(NEW_SEED), fp(FORGER_SEED), fp(CAMERA_SEED)
+A, N, F = both(FA), both(FN), both(FF)
+SPLIT = (f"export={FA}", f"camera={FC}")
+"""The trust of a package signed with separate keys: the export key and the camera key, each for its purpose."""
+W = WITNESS.verifier_key.encode()
 CONTENT, FORGER, INSIDER, NONE = "content only", "attacker key", "archive key", "none (honest)"
 
 
@@ -235,69 +273,88 @@ def vectors() -> list[Vector]:
         _edit(p, _seg(p), _flip)
 
     v = [
-        Vector("honest", "the honest package", NONE, _same, (A,), "VALID", None),
+        Vector("honest", "the honest package", NONE, _same, A, "VALID", None),
         Vector("honest-no-trust", "the honest package, no trust root given", NONE, _same, (), "UNVERIFIED", 8),
-        Vector("honest-other-trust", "the honest package, trusting another key", NONE, _same, (F,), "INVALID", 2),
-        Vector("rotated-trust-new", "logs and export key rotated; trusting the new key", NONE, _same, (N,), "VALID",
+        Vector("honest-other-trust", "the honest package, trusting another key", NONE, _same, F, "INVALID", 2),
+        Vector("rotated-trust-new", "logs and export key rotated; trusting the new key", NONE, _same, N, "VALID",
                None, rotated=True),
         Vector("rotated-trust-old", "logs and export key rotated; trusting only the old key: no trust is carried "
-               "over by a key entry inside an export", NONE, _same, (A,), "INVALID", 2, rotated=True),
-        Vector("segment-byte-flipped", "one byte of a segment file changed", CONTENT, _content(seg1), (A,),
+               "over by a key entry inside an export", NONE, _same, A, "INVALID", 2, rotated=True),
+        Vector("split-keys", "the honest package signed with separate keys (export key: manifest; camera key: "
+               "logs), each trusted for its purpose", NONE, _same, SPLIT, "VALID", None, split=True),
+        Vector("split-keys-purposes-swapped", "separate keys, the two fingerprints given for each other's "
+               "purpose: a key is trusted for one purpose only", NONE, _same, (f"export={FC}", f"camera={FA}"),
+               "INVALID", 2, split=True),
+        Vector("camera-key-signs-manifest", "the camera key, listed also under the export key's name, signs an "
+               "edited manifest (holder of the camera key only)", INSIDER,
+               _insider(_camera_key_signs_manifest, True), SPLIT, "INVALID", 2, split=True),
+        Vector("export-key-signs-log", "the export key, listed also under cam-1's log origin, signs cam-1's "
+               "checkpoint (holder of the export key only)", INSIDER, _insider(_export_key_signs_log, True), SPLIT,
+               "INVALID", 6, split=True),
+        Vector("witnessed", "every checkpoint cosigned by a witness; the archive's keys and the witness key "
+               "trusted", NONE, _same, A, "VALID", None, witnessed=True, witness=(W,)),
+        Vector("witness-only", "every checkpoint cosigned by the witness given with --witness, no --trust: a "
+               "witness vouches for the logs, not for the manifest", NONE, _same, (), "UNVERIFIED", 8,
+               witnessed=True, witness=(W,)),
+        Vector("segment-byte-flipped", "one byte of a segment file changed", CONTENT, _content(seg1), A,
                "INVALID", 4),
         Vector("segment-byte-flipped-resealed", "one byte of a segment changed, manifest re-listed and re-signed",
-               INSIDER, _insider(seg1), (A,), "INVALID", 6),
-        Vector("manifest-edited", "manifest.json edited, signature kept", CONTENT, _manifest_edited, (A,),
+               INSIDER, _insider(seg1), A, "INVALID", 6),
+        Vector("manifest-edited", "manifest.json edited, signature kept", CONTENT, _manifest_edited, A,
                "INVALID", 2),
         Vector("forged-all-trusted", "every signature made by a forger's key, verified with the archive's "
-               "fingerprint", FORGER, _insider(_forged, True), (A,), "INVALID", 2),
+               "fingerprint", FORGER, _insider(_forged, True), A, "INVALID", 2),
         Vector("forged-all-untrusted", "every signature made by a forger's key, no trust root given", FORGER,
                _insider(_forged, True), (), "UNVERIFIED", 8),
         Vector("bad-signature", "a bit of the manifest signature flipped", CONTENT, _sig_lines(_bad_signature),
-               (A,), "INVALID", 2),
+               A, "INVALID", 2),
         Vector("signature-line-unknown-key", "a second signature line by a key the package does not list",
-               CONTENT, _sig_lines(_unknown_line), (A,), "INVALID", 2),
+               CONTENT, _sig_lines(_unknown_line), A, "INVALID", 2),
         Vector("signature-line-duplicate", "the export key's signature line twice", CONTENT,
-               _sig_lines(_duplicate_line), (A,), "INVALID", 2),
+               _sig_lines(_duplicate_line), A, "INVALID", 2),
         Vector("signature-line-malformed", "a signature line that is not name and base64", CONTENT,
-               _sig_lines(_malformed_line), (A,), "INVALID", 2),
+               _sig_lines(_malformed_line), A, "INVALID", 2),
         Vector("keys-non-ascii-name", "keys/keys.txt lists a key whose name is not ASCII", INSIDER,
-               _insider(_non_ascii_key), (A,), "INVALID", 2),
-        Vector("duplicate-member", "manifest.json twice in the zip", CONTENT, _duplicate_member, (A,), "INVALID", 1),
+               _insider(_non_ascii_key), A, "INVALID", 2),
+        Vector("duplicate-member", "manifest.json twice in the zip", CONTENT, _duplicate_member, A, "INVALID", 1),
         Vector("path-traversal", "a member named <package>/../evil.txt", CONTENT,
-               _member(f"{PACKAGE}/../evil.txt"), (A,), "INVALID", 1),
-        Vector("member-outside-folder", "a member outside the package folder", CONTENT, _member("evil.txt"), (A,),
+               _member(f"{PACKAGE}/../evil.txt"), A, "INVALID", 1),
+        Vector("member-outside-folder", "a member outside the package folder", CONTENT, _member("evil.txt"), A,
                "INVALID", 1),
         Vector("member-non-ascii", "a member name that is not ASCII", CONTENT,
-               _member(f"{PACKAGE}/cameras/cam-1/segments/caf\u00e9.ts"), (A,), "INVALID", 1),
+               _member(f"{PACKAGE}/cameras/cam-1/segments/caf\u00e9.ts"), A, "INVALID", 1),
         Vector("unlisted-member", "a file added that the manifest does not list", CONTENT,
-               _member(f"{PACKAGE}/cameras/cam-1/segments/000000000003_0099.ts"), (A,), "INVALID", 4),
-        Vector("long-string", "a manifest string of 4097 code points", INSIDER, _insider(_long_reason), (A,),
+               _member(f"{PACKAGE}/cameras/cam-1/segments/000000000003_0099.ts"), A, "INVALID", 4),
+        Vector("long-string", "a manifest string of 4097 code points", INSIDER, _insider(_long_reason), A,
                "INVALID", 3),
         Vector("relabelled-camera", "the two camera sections swap their ids (genuine logs, wrong camera)", INSIDER,
-               _insider(_relabel), (A,), "INVALID", 3),
+               _insider(_relabel), A, "INVALID", 3),
         Vector("zip-folder-renamed", "the zip's folder is not the manifest's package name", CONTENT, _renamed_top,
-               (A,), "INVALID", 3),
+               A, "INVALID", 3),
         Vector("slipped-segment-file", "a segment file in the outage that no entry vouches for, listed and re-signed",
-               INSIDER, _insider(_slip), (A,), "INVALID", 5),
+               INSIDER, _insider(_slip), A, "INVALID", 5),
         Vector("entry-removed", "the gap entry removed from entries.jsonl, re-listed and re-signed", INSIDER,
-               _insider(_drop_entry), (A,), "INVALID", 6),
+               _insider(_drop_entry), A, "INVALID", 6),
         Vector("ongoing-outage-hides-log", "an ongoing outage (not yet logged) said to begin before the exported "
-               "log ends, re-signed", INSIDER, _insider(_early_ongoing), (A,), "INVALID", 6),
+               "log ends, re-signed", INSIDER, _insider(_early_ongoing), A, "INVALID", 6),
+        Vector("clock-before-wrong", "cam-1's clock_before names a segment entry, not the first exported entry "
+               "(the clock entry before the range), re-signed", INSIDER,
+               _insider(lambda p: p.manifest["cameras"][0].update(clock_before=1)), A, "INVALID", 6),
         Vector("proof-not-canonical", "range-proof.json re-indented (same values)", INSIDER,
-               _insider(_noncanonical_proof), (A,), "INVALID", 6),
+               _insider(_noncanonical_proof), A, "INVALID", 6),
         Vector("proof-two-newlines", "range-proof.json with a second final newline", INSIDER,
-               _insider(lambda p: _edit(p, "cameras/cam-1/range-proof.json", lambda d: d + b"\n")), (A,),
+               _insider(lambda p: _edit(p, "cameras/cam-1/range-proof.json", lambda d: d + b"\n")), A,
                "INVALID", 6),
         Vector("entries-no-final-newline", "entries.jsonl without its final newline", INSIDER,
-               _insider(lambda p: _edit(p, "cameras/cam-1/entries.jsonl", lambda d: d[:-1])), (A,), "INVALID", 6),
+               _insider(lambda p: _edit(p, "cameras/cam-1/entries.jsonl", lambda d: d[:-1])), A, "INVALID", 6),
         Vector("custody-truncated", "the custody log's last event (built) cut off, head re-signed", INSIDER,
-               _insider(_truncate_custody), (A,), "INVALID", 7),
+               _insider(_truncate_custody), A, "INVALID", 7),
         Vector("custody-cut-short", "the custody log cut in its last line", CONTENT,
-               _content(lambda p: _edit(p, "custody.jsonl", lambda d: d[:-20])), (A,), "INVALID", 4),
+               _content(lambda p: _edit(p, "custody.jsonl", lambda d: d[:-20])), A, "INVALID", 4),
         Vector("evidence-sha256-wrong", "the built event's evidence_sha256 changed, chain re-linked, re-signed",
-               INSIDER, _insider(_bad_evidence), (A,), "INVALID", 7),
+               INSIDER, _insider(_bad_evidence), A, "INVALID", 7),
         Vector("evidence-changed-after-seal", "README.txt replaced after the custody log was sealed, re-signed",
-               INSIDER, _insider(lambda p: _edit(p, "README.txt", lambda d: b"trust me\n")), (A,), "INVALID", 7),
+               INSIDER, _insider(lambda p: _edit(p, "README.txt", lambda d: b"trust me\n")), A, "INVALID", 7),
     ]  # fmt: skip
     return v
 
@@ -305,20 +362,23 @@ def vectors() -> list[Vector]:
 def build(out: Path) -> dict[str, Any]:
     """Write every vector into ``out`` and return the index."""
     out.mkdir(parents=True, exist_ok=True)
-    base, rotated = honest(), honest(rotate=True)
+    bases = {(False, False, False): honest(), (True, False, False): honest(rotate=True),
+             (False, True, False): honest(split=True), (False, False, True): honest(witnessed=True)}
     index: dict[str, Any] = {
         "format": "archive-export-vectors/1",
         "spec": "archive/integrity/EXPORT-SPEC.md, section 10",
-        "keys": {"archive": A, "archive after rotation": N, "forger": F},
+        "keys": {"archive": FA, "archive after rotation": FN, "forger": FF, "archive camera key (split-keys)": FC,
+                 "witness": W},
         "vectors": [],
     }
     for vec in vectors():
-        pkg, manifest, sig = vec.tamper((rotated if vec.rotated else base).copy())
+        pkg, manifest, sig = vec.tamper(bases[vec.rotated, vec.split, vec.witnessed].copy())
         path = out / f"{vec.name}.zip"
         write_zip(pkg, path, manifest=manifest, sig=sig)
         index["vectors"].append({
             "file": path.name, "description": vec.description, "attacker": vec.model, "trust": list(vec.trust),
-            "verdict": vec.verdict, "step": vec.step, "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
+            "witness": list(vec.witness), "verdict": vec.verdict, "step": vec.step,
+            "sha256": hashlib.sha256(path.read_bytes()).hexdigest()})
     (out / "index.json").write_text(json.dumps(index, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     return index
 

@@ -189,7 +189,8 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
     @post("/exports/verify", status_code=200, request_max_body_size=max_upload,
           opt={"permission": Permission.VERIFY.value, "audit": "exports.verify"},
           summary="Verify an uploaded package (body: the zip, at most [api] verify_upload_max_bytes); "
-                  "?trust=<fingerprint or key> repeatable (default: this archive's own keys); "
+                  "?trust=export=<fingerprint> / camera=<fingerprint> (or a whole verifier key) repeatable, each key "
+                  "for that purpose only (default: this archive's own export and camera keys); "
                   "?witness=<witness verifier key> repeatable (each must have cosigned every checkpoint, or "
                   "?witness_quorum=Q of them); the "
                   "result goes into the export's custody log when the caller may see it")  # fmt: skip

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from .formats import FormatError, Trust
+from .clock import ABSENT, check_clock_before
+from .formats import CAMERA, FormatError, Trust
 from .outcome import CheckBuilder
 from .witness import check_cosignatures
 from .wording import ongoing_sentence
@@ -68,6 +69,8 @@ class CameraFiles:
     prune_proofs: str | None
     working_copy: str | None
     ongoing: Ongoing | None = None
+    clock_before: int | None = ABSENT
+    still: str | None = None
 
     @classmethod
     def parse(cls, d: Mapping[str, Any]) -> CameraFiles:
@@ -88,10 +91,21 @@ class CameraFiles:
                       prunes=str(prunes["path"]) if prunes else None,
                       prune_proofs=str(prunes["proofs"]) if prunes else None,
                       working_copy=str(wc["path"]) if wc else None,
-                      ongoing=Ongoing.parse(d.get("ongoing_outage")))  # fmt: skip
+                      ongoing=Ongoing.parse(d.get("ongoing_outage")),
+                      clock_before=_clock_before(d),
+                      still=str(d["still"]["path"]) if d.get("still") else None)  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"manifest camera section is malformed: {exc!r}") from exc
         return out
+
+
+def _clock_before(d: Mapping[str, Any]) -> int | None:
+    if "clock_before" not in d:
+        return ABSENT
+    v = d["clock_before"]
+    if v is not None and (type(v) is not int or v < 0):
+        raise FormatError(f"clock_before must be a seq (int >= 0) or null, not {v!r}")
+    return v if v is None else int(v)
 
 
 def _lines(data: bytes, what: str) -> list[bytes]:
@@ -135,8 +149,9 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
     decoded: list[itg.Entry] = []
     pruned: list[tuple[int, int]] = []
     try:
-        rep = itg.verify_range(entries, proof, note, trust.keys_for(cam.log), origin=cam.log, time_from=time_from,
-                               time_to=covered_to, tolerance_us=tolerance_us, prunes=prunes)  # fmt: skip
+        rep = itg.verify_range(entries, proof, note, trust.keys_for(cam.log, CAMERA), origin=cam.log,
+                               time_from=time_from, time_to=covered_to, tolerance_us=tolerance_us,
+                               prunes=prunes)  # fmt: skip
         decoded, pruned = list(rep.entries), list(rep.pruned)
         signers = ", ".join(f"{k.name}+{k.key_id.hex()}" for k in rep.signed_by)
         chk.note(f"log {cam.log}: entries [{rep.start}, {rep.end}) rebuild the root {rep.checkpoint.root.hex()} of "
@@ -159,12 +174,17 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
             except itg.IntegrityError:
                 chk.fail(f"entry line {i + 1} of {cam.entries} does not decode; its segment is not checked")
     check_cosignatures(note, cam.log, witnesses, required, chk, quorum)
+    facts.append(check_clock_before(cam.camera, cam.clock_before, cam.first, decoded, chk))
     _check_entry_cameras(cam, decoded, chk)
     _check_segments(cam, decoded, pruned, actual, chk, facts)
     if cam.working_copy:
         got = actual.get(cam.working_copy)
         shown = f"SHA-256 {got[0]}, {got[1]} bytes" if got else "missing"
         chk.note(f"derived working copy {cam.working_copy} ({shown}): a convenience, not evidence")
+    if cam.still:
+        got = actual.get(cam.still)
+        shown = f"SHA-256 {got[0]}, {got[1]} bytes" if got else "missing"
+        chk.note(f"derived still frame {cam.still} ({shown}): the first keyframe for people, not evidence")
     return facts
 
 

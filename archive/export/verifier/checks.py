@@ -4,8 +4,8 @@ others), and the verdict names the first failing step.
 
 1. **package**: the zip or folder opens, member names follow the member rules, the signed files
    are there.
-2. **manifest signature**: ``manifest.json.sig`` verifies with a trusted key (``--trust``, else
-   the bundled keys) and names the SHA-256 of ``manifest.json``; **keys file**, **signature
+2. **manifest signature**: ``manifest.json.sig`` verifies with a trusted export key (``--trust
+   export=...``, else the bundled keys) and names the SHA-256 of ``manifest.json``; **keys file**, **signature
    lines** (:mod:`.rules`).
 3. **manifest**: format, export id, requested range, cameras; **manifest rules** (lengths,
    ASCII names, one name binding export key, logs and cameras).
@@ -20,7 +20,9 @@ others), and the verdict names the first failing step.
 7. **custody log**: the hash chain, its head signed in the manifest; optionally a continued
    custody log from the archive (``--custody``), which must extend the package's; **custody
    evidence** (the ``built`` event's ``evidence_sha256``).
-8. trust: VALID only with a trust root from outside the package, else UNVERIFIED.
+8. trust: VALID only when the manifest is signed by an export key the person verifying gave
+   (``--trust export=...``); else UNVERIFIED, with ``--witness`` keys too (they vouch for the
+   logs, not for the manifest's text).
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from . import FORMAT
 from .camera import CameraFiles, check_camera
 from .custody import CustodyEvent, split_lines, verify_chain
-from .formats import FormatError, ManifestNote, Trust, fingerprint, parse_keys, parse_strict, resolve_trust
+from .formats import EXPORT, FormatError, ManifestNote, Trust, fingerprint, parse_keys, parse_strict, resolve_trust
 from .outcome import Check, CheckBuilder, Outcome
 from .rules import camera_files, custody_evidence, keys_file, manifest_rules, signature_lines
 from .source import PackageSource, hash_member, open_package, read_all
@@ -72,6 +74,7 @@ class _Run:
         self.export_id: str | None = None
         self.trust = Trust((), (), pinned=False)
         self.events: list[CustodyEvent] = []
+        self.manifest_pinned = False
 
     def maybe(self, name: str) -> bytes | None:
         """A small file's bytes, None when absent or unreadable (reported by another check)."""
@@ -123,8 +126,9 @@ class _Run:
             stated = ManifestNote.parse(note.text)
             self.export_id = stated.export_id
             names = sorted({s.name for s in note.signatures})
-            keys = [k for n in names for k in self.trust.keys_for(n)]
+            keys = [k for n in names for k in self.trust.keys_for(n, EXPORT)]
             signed_by = itg.verify_note(note, keys)
+            self.manifest_pinned = self.trust.pinned and bool(signed_by)
             for k in signed_by:
                 chk.note(f"manifest.json.sig signed by {k.name}+{k.key_id.hex()}, fingerprint "
                          f"{fingerprint(k.public_key)}")  # fmt: skip
@@ -362,7 +366,9 @@ def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | Non
         src.close()
     m = run.manifest or {}
     case = m.get("case") if isinstance(m.get("case"), dict) else {}
-    trusted = run.trust.pinned or bool(required)  # a trust root from outside the package
+    # VALID needs the export key pinned from outside the package (EXPORT-SPEC.md 5.4, 8): the manifest
+    # (case, custody) is signed by it alone; a witness vouches for the logs it cosigned, never for that text.
+    trusted = run.manifest_pinned
     tol = tolerance_us if tolerance_us is not None else m.get("tolerance_us")
     facts = readable_facts(run.facts, tol if type(tol) is int else 500_000)
     return Outcome(package=str(path), checks=tuple(run.checks), facts=tuple(facts), trust=run.trust.describe(),

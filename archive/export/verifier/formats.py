@@ -8,8 +8,9 @@
 - **Key fingerprint**: ``sha256:`` + hex SHA-256 of the 32-byte Ed25519 public key (the name
   is not hashed). The archive signs its manifest with its export key and its camera logs with
   its camera key (one key under one name per log; EXPORT-SPEC.md 5.2), so a package names two
-  fingerprints (one, for a package of an archive made before separate keys); a key trusted by
-  fingerprint counts only under the names the keys file binds to it (EXPORT-SPEC.md 5.4).
+  fingerprints (one, for a package of an archive made before separate keys); a key is trusted
+  for one purpose (``--trust export=F``, ``--trust camera=F``) and counts only under that
+  purpose's names that the keys file binds to it (EXPORT-SPEC.md 5.4).
 - **Keys file** ``keys/keys.txt``: one verifier key (SPEC.md 7.1) per line; ``#`` comments.
 """
 
@@ -28,7 +29,10 @@ else:  # inside a package: the copy of integrity/ beside this folder
     import integrity as itg
 
 __all__ = [
+    "CAMERA",
+    "EXPORT",
     "MANIFEST_NOTE_HEAD",
+    "PURPOSES",
     "FormatError",
     "ManifestNote",
     "Trust",
@@ -37,6 +41,7 @@ __all__ = [
     "keys_text",
     "parse_keys",
     "parse_strict",
+    "purpose_of",
     "resolve_trust",
 ]
 
@@ -144,12 +149,32 @@ def parse_keys(text: str, what: str = "keys/keys.txt") -> list[itg.VerifierKey]:
     return out
 
 
+EXPORT = "export"
+"""Purpose of the export key: it signs ``manifest.json.sig`` under ``<archive>/export``."""
+CAMERA = "camera"
+"""Purpose of the camera key: it signs every camera log's checkpoints under ``<archive>/camera/<id>``."""
+PURPOSES = (EXPORT, CAMERA)
+
+
+def purpose_of(name: str) -> str | None:
+    """The purpose a signing name serves in a package: ``export`` for ``<archive>/export``,
+    ``camera`` for ``<archive>/camera/<id>``, None for any other name."""
+    if name.endswith("/export"):
+        return EXPORT
+    if "/camera/" in name:
+        return CAMERA
+    return None
+
+
 @dataclass(frozen=True)
 class Trust:
     """The keys signatures are checked against.
 
-    ``pinned``: the public keys come from the person verifying (``--trust``), and are accepted
-    under any key name; otherwise the keys bundled in the package are used, each under its own
+    ``pinned``: the keys come from the person verifying (``--trust``). Each is bound to one
+    purpose (EXPORT-SPEC.md 5.4): a key given as ``export=`` counts only under the export key's
+    name, one given as ``camera=`` only under log origins, in both cases only under the names
+    ``keys/keys.txt`` binds to that key; a whole verifier key given without a purpose counts only
+    under its own name. Otherwise the keys bundled in the package are used, each under its own
     name, which proves only that the package is intact as its signer made it. ``problems``:
     ``--trust`` values that matched no key.
     """
@@ -159,26 +184,31 @@ class Trust:
     pinned: bool
     problems: tuple[str, ...] = ()
     given: tuple[itg.VerifierKey, ...] = ()
+    purposes: tuple[tuple[str, bytes], ...] = ()
 
-    def keys_for(self, name: str) -> list[itg.VerifierKey]:
-        """The trusted Ed25519 note keys under ``name``. A key trusted by ``--trust`` counts only
-        under a name the package's keys file binds to it, or the name of a whole verifier key
-        given with ``--trust`` (EXPORT-SPEC.md 5: a fingerprint names the key material, the
-        keys file its names, and step 3 requires those names to be ``<archive>/...``)."""
+    def keys_for(self, name: str, purpose: str) -> list[itg.VerifierKey]:
+        """The trusted Ed25519 note keys under ``name`` for ``purpose`` (:data:`EXPORT` when
+        checking the manifest, :data:`CAMERA` a camera log). Pinned: a key trusted for the other
+        purpose never counts, whatever name the package lists it under."""
+        if purpose_of(name) != purpose:
+            return []
         if self.pinned:
-            bound = [k for k in self.named if k.name == name and k.public_key in self.public_keys]
+            raw = {pk for p, pk in self.purposes if p == purpose}
+            bound = [k for k in self.named if k.name == name and k.public_key in raw]
             given = [k for k in self.given if k.name == name]
             return [k for k in {k.encode(): k for k in (*bound, *given) if k.alg == itg.ALG_ED25519}.values()]
         return [k for k in self.named if k.name == name and k.alg == itg.ALG_ED25519]
 
     def describe(self) -> str:
         """One line for the report."""
-        prints = ", ".join(sorted({fingerprint(pk) for pk in self.public_keys})) or "none"
         if self.pinned:
-            return f"trusted keys given with --trust: {prints}"
+            parts = [f"{p} {fingerprint(pk)}" for p, pk in dict.fromkeys(self.purposes)]
+            parts += [f"{k.name} {fingerprint(k.public_key)}" for k in self.given]
+            return f"trusted keys given with --trust: {', '.join(parts) or 'none'}"
+        prints = ", ".join(sorted({fingerprint(pk) for pk in self.public_keys})) or "none"
         return (f"keys bundled in the package only ({prints}); this shows the package is intact as its signer "
-                "made it, not who the signer is: compare the fingerprint with the archive's published one, "
-                "or run again with --trust FINGERPRINT")  # fmt: skip
+                "made it, not who the signer is: compare the fingerprints with the archive's published ones, "
+                "or run again with --trust export=FINGERPRINT --trust camera=FINGERPRINT")  # fmt: skip
 
 
 def _fingerprint_hex(value: str) -> str | None:
@@ -188,34 +218,58 @@ def _fingerprint_hex(value: str) -> str | None:
     return None
 
 
+def _split_purpose(value: str) -> tuple[str | None, str]:
+    head, sep, rest = value.partition("=")
+    if sep and "+" not in head and head.strip().lower() in PURPOSES:
+        return head.strip().lower(), rest.strip()
+    return None, value.strip()
+
+
 def resolve_trust(values: Iterable[str], bundled: Sequence[itg.VerifierKey]) -> Trust:
-    """Trust from ``--trust`` values (verifier keys, or fingerprints of at least 32 hex digits,
-    matched against the bundled keys), or the bundled keys when ``values`` is empty.
+    """Trust from ``--trust`` values, or the bundled keys when ``values`` is empty.
+
+    A value is ``export=KEY`` or ``camera=KEY`` (the purpose the person verifying trusts the key
+    for; ``KEY`` a fingerprint of at least 32 hex digits, matched against the bundled keys, or a
+    whole verifier key), or a whole verifier key alone (trusted under its own name only).
 
     Raises:
-        FormatError: a value that is neither a verifier key nor a fingerprint.
+        FormatError: a value that is neither, or a fingerprint without its purpose.
     """
     given = [v for v in values if v.strip()]
     if not given:
         return Trust(tuple(dict.fromkeys(k.public_key for k in bundled)), tuple(bundled), pinned=False)
     keys: list[bytes] = []
     whole: list[itg.VerifierKey] = []
+    purposes: list[tuple[str, bytes]] = []
     problems: list[str] = []
     for value in given:
-        if "+" in value:
+        purpose, text = _split_purpose(value)
+        if "+" in text:
             try:
-                whole.append(itg.VerifierKey.parse(value.strip()))
-                keys.append(whole[-1].public_key)
+                key = itg.VerifierKey.parse(text)
             except itg.IntegrityError as exc:
                 raise FormatError(f"--trust {value!r}: not a verifier key: {exc}") from exc
+            keys.append(key.public_key)
+            if purpose is None:
+                whole.append(key)
+            else:
+                purposes.append((purpose, key.public_key))
             continue
-        hexed = _fingerprint_hex(value)
+        hexed = _fingerprint_hex(text)
         if hexed is None:
-            raise FormatError(f"--trust {value!r}: give a verifier key (name+id+key) or a key fingerprint "
-                              f"(sha256:<hex>, at least {MIN_FINGERPRINT_HEX} hex digits)")  # fmt: skip
+            raise FormatError(f"--trust {value!r}: give export=FINGERPRINT or camera=FINGERPRINT (sha256:<hex>, at "
+                              f"least {MIN_FINGERPRINT_HEX} hex digits), or a whole verifier key "
+                              "(name+id+key)")  # fmt: skip
+        if purpose is None:
+            raise FormatError(f"--trust {value!r}: say which of the archive's keys this is: --trust export={text} "
+                              f"for the export key (it signs the manifest) or --trust camera={text} for the camera "
+                              "key (it signs the camera logs), as 'archive export key' prints them; a fingerprint "
+                              "is trusted for one purpose only (a package made before separate keys: give its one "
+                              "fingerprint as both)")  # fmt: skip
         found = [k.public_key for k in bundled if hashlib.sha256(k.public_key).hexdigest().startswith(hexed)]
         if not found:
-            problems.append(f"no key in the package has the trusted fingerprint sha256:{hexed}")
+            problems.append(f"no key in the package has the trusted {purpose} key fingerprint sha256:{hexed}")
         keys.extend(found)
+        purposes.extend((purpose, pk) for pk in dict.fromkeys(found))
     return Trust(tuple(dict.fromkeys(keys)), tuple(bundled), pinned=True, problems=tuple(problems),
-                 given=tuple(whole))
+                 given=tuple(whole), purposes=tuple(dict.fromkeys(purposes)))

@@ -1,9 +1,11 @@
 """Command line of the package verifier (``python verify_package.py`` and ``archive verify package``).
 
 Exit status: 0 only if every check held and the signatures chain to a key you trusted (VALID);
-1 if the package does not verify (INVALID); 3 if it is internally consistent but no trust root was
-given (UNVERIFIED: no ``--trust`` and no ``--witness``); 2 for bad usage (a ``--trust`` value that
-is neither a key nor a fingerprint, a ``--witness`` value that is not a witness key, a missing file).
+1 if the package does not verify (INVALID); 3 if it is internally consistent but the export key
+that signed the manifest was not given (UNVERIFIED: no ``--trust export=...``, also with only
+``--witness`` keys); 2 for bad usage (a ``--trust`` value that is neither ``export=KEY``,
+``camera=KEY`` nor a whole verifier key, a ``--witness`` value that is not a witness key, a
+missing file).
 """
 
 from __future__ import annotations
@@ -28,12 +30,15 @@ def add_arguments(p: argparse.ArgumentParser, *, package_required: bool) -> None
     p.add_argument("package", nargs=None if package_required else "?",
                    help="the package zip, or the folder it was unpacked into")  # fmt: skip
     p.add_argument("--trust", action="append", default=[], metavar="KEY",
-                   help="a trusted key: verifier key (name+id+key) or fingerprint sha256:<hex> of the archive's "
-                        "signing key, obtained from the archive's operator (never from the package); repeatable. "
-                        "Without it (or --witness) the verdict is at best UNVERIFIED (exit 3)")
+                   help="a key of the archive you trust, for one purpose: export=sha256:<hex> (the export key, "
+                        "signs the manifest) or camera=sha256:<hex> (the camera key, signs the camera logs), as "
+                        "'archive export key' prints them, obtained from the archive's operator (never from the "
+                        "package); a whole verifier key (name+id+key) counts under its own name. Repeatable. "
+                        "Without the export key the verdict is at best UNVERIFIED (exit 3), with --witness too")
     p.add_argument("--witness", action="append", default=[], metavar="KEY",
                    help="verifier key (name+id+key, type 0x04) of a witness you trust; every camera's checkpoint "
-                        "must carry a valid cosignature by it (or Q of them: --witness-quorum)")  # fmt: skip
+                        "must carry a valid cosignature by it (or Q of them: --witness-quorum). It vouches for the "
+                        "logs only: VALID still needs --trust export=...")  # fmt: skip
     p.add_argument("--witness-quorum", type=int, metavar="Q",
                    help="the witness policy 'Q of n': each camera's checkpoint needs valid cosignatures by at "
                         "least Q of the n --witness keys (default: all n)")  # fmt: skip
@@ -115,6 +120,7 @@ def main(argv: Sequence[str] | None = None, default: Path | None = None) -> int:
                                             "hashes, log entries against segments, range proofs to the signed "
                                             "checkpoints, signatures, completeness of the requested range, and "
                                             "the custody log. Exit 0 only if every check holds and the "
-                                            "package is signed by a key you trust (--trust / --witness).")  # fmt: skip
+                                            "package is signed by keys you trust (--trust export=F --trust "
+                                            "camera=F).")  # fmt: skip
     add_arguments(p, package_required=False)
     return run(p.parse_args(argv), sys.stdout, sys.stderr, default)

@@ -72,10 +72,10 @@ class Outcome:
 
     @property
     def valid(self) -> bool:
-        """True when every check held AND the signatures chain to a trust root from outside the
-        package (``--trust`` key or fingerprint, or ``--witness`` keys that cosigned every
-        checkpoint). A package signed only by keys it carries itself is never VALID (a forger
-        writes those keys too)."""
+        """True when every check held AND the manifest is signed by an export key the person
+        verifying gave (``--trust export=...``). A package signed only by keys it carries itself
+        is never VALID (a forger writes those keys too), nor one vouched for only by ``--witness``
+        keys (a witness cosigns the logs, not the manifest's case and custody)."""
         return self.consistent and self.trusted
 
     @property
@@ -107,8 +107,9 @@ class Outcome:
         step = self.failed_step or max(STEPS)
         if self.consistent:
             return (f"UNVERIFIED at {step_title(step)}: internally consistent, but signed by a key you have not "
-                    "trusted: give --trust with the archive's key or fingerprint obtained from its operator (not "
-                    "from this package), or --witness with a witness's key")
+                    "trusted: give --trust export=FINGERPRINT and --trust camera=FINGERPRINT with the archive's "
+                    "keys obtained from its operator (not from this package); a witness key (--witness) vouches "
+                    "for the camera logs it cosigned, not for the manifest (case, custody), so it is not enough")
         bad = [c.name for c in self.checks if not c.ok]
         return f"INVALID at {step_title(step)}: {len(bad)} check(s) failed: {', '.join(bad)}"
 

@@ -16,7 +16,8 @@ from typing import Any
 
 from .custody import CustodyEvent
 
-__all__ = ["ZONES", "custody_sentence", "duration", "readable_facts", "readable_line", "trust_paragraph", "when"]
+__all__ = ["ZONES", "custody_sentence", "duration", "readable_facts", "readable_line", "trust_flags", "trust_paragraph",
+           "when"]
 
 ZONES: Mapping[str, tuple[str, int]] = {"Asia/Jakarta": ("WIB", 7), "Asia/Pontianak": ("WIB", 7),
                                         "Asia/Makassar": ("WITA", 8), "Asia/Jayapura": ("WIT", 9)}  # fmt: skip
@@ -200,24 +201,33 @@ def ongoing_sentence(camera: str, start: datetime | str, until: datetime | str, 
             f"requested range is not vouched for by the log and not covered. Recorder state: {state.rstrip('.')}.")
 
 
+def trust_flags(fingerprint: str, log_fingerprints: tuple[str, ...] = ()) -> str:
+    """The verifier's trust flags: the export key for the manifest, each camera log key for the
+    logs (the export key's own fingerprint again for a package made before separate keys)."""
+    logs = [f for f in log_fingerprints if f != fingerprint] or [fingerprint]
+    return " ".join([f"--trust export={fingerprint}", *(f"--trust camera={f}" for f in logs)])
+
+
 def trust_paragraph(archive: str, fingerprint: str, log_fingerprints: tuple[str, ...] = ()) -> str:
     """How to obtain the keys to trust, for the report and README. ``fingerprint``: the export
     key's (it signs the manifest); ``log_fingerprints``: the camera log keys' when they differ."""
     logs = [f for f in log_fingerprints if f != fingerprint]
+    flags = trust_flags(fingerprint, log_fingerprints)
     if not logs:
-        return (f"This package says it was signed by the archive named {archive} with the key of fingerprint "
-                f"{fingerprint}. Believe that only after comparing it with the fingerprint the archive's operator "
-                "gives you, not from this package (a forger writes the package too): the operator prints it with "
-                "'archive export key' and publishes it; a court or police unit keeps its own copy. Then verify with "
-                f"a verifier you trust: python verify_package.py PACKAGE.zip --trust {fingerprint} (or 'archive "
-                "verify package' of your own installation). VALID needs that key; without it the verdict is "
-                "UNVERIFIED.")  # fmt: skip
-    flags = " ".join(f"--trust {f}" for f in (fingerprint, *logs))
+        return (f"This package says it was signed by the archive named {archive} with one key of fingerprint "
+                f"{fingerprint} (its manifest and its camera logs). Believe that only after comparing it with the "
+                "fingerprints the archive's operator gives you, not from this package (a forger writes the package "
+                "too): the operator prints them with 'archive export key' and publishes them; a court or police "
+                f"unit keeps its own copy. Then verify with a verifier you trust: python verify_package.py "
+                f"PACKAGE.zip {flags} (or 'archive verify package' of your own installation). Each fingerprint is "
+                "trusted for one purpose (export: the manifest; camera: the logs). VALID needs the export key; "
+                "without it the verdict is UNVERIFIED, also with witness keys.")  # fmt: skip
     return (f"This package says it was signed by the archive named {archive}: its manifest with the export key "
             f"of fingerprint {fingerprint}, its camera logs with the camera log key of fingerprint "
             f"{', '.join(logs)}. Believe that only after comparing them with the fingerprints the archive's "
             "operator gives you, not from this package (a forger writes the package too): the operator prints "
             "both with 'archive export key' and publishes them; a court or police unit keeps its own copy. Then "
             f"verify with a verifier you trust: python verify_package.py PACKAGE.zip {flags} (or 'archive verify "
-            "package' of your own installation). VALID needs those keys; without them the verdict is "
-            "UNVERIFIED.")  # fmt: skip
+            "package' of your own installation). Each fingerprint is trusted for one purpose (export: the "
+            "manifest; camera: the logs). VALID needs those keys; without the export key the verdict is "
+            "UNVERIFIED, also with witness keys.")  # fmt: skip

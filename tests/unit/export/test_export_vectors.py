@@ -17,6 +17,7 @@ import pytest
 
 from archive.export import static
 from archive.export.verifier.checks import verify_package
+from archive.export.verifier.formats import FormatError
 from tests.vectors import export_vectors as gen
 
 VECTORS = gen.OUT
@@ -42,7 +43,7 @@ def test_committed_vectors_are_what_the_generator_makes(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c["file"] for c in CASES])
 def test_archive_verifier_gives_the_expected_verdict_and_step(case: dict[str, Any]) -> None:
-    o = verify_package(VECTORS / case["file"], trust=case["trust"])
+    o = verify_package(VECTORS / case["file"], trust=case["trust"], witness=case["witness"])
     assert (o.status, o.failed_step) == (case["verdict"], case["step"]), o.failures
     assert o.to_dict()["failed_step"] == case["step"]
     if case["step"] is not None:
@@ -69,7 +70,7 @@ from verifier.checks import verify_package
 from pathlib import Path
 out = []
 for case in json.loads(Path(sys.argv[2]).read_text())["vectors"]:
-    o = verify_package(Path(sys.argv[2]).parent / case["file"], trust=case["trust"])
+    o = verify_package(Path(sys.argv[2]).parent / case["file"], trust=case["trust"], witness=case["witness"])
     out.append([case["file"], o.status, o.failed_step])
 assert not [m for m in sys.modules if m == "archive" or m.startswith("archive.")]
 print(json.dumps(out))
@@ -85,10 +86,11 @@ def test_bundled_verifier_alone_gives_every_verdict_and_step(bundled: Path, tmp_
 
 
 @pytest.mark.parametrize("name, code", [("honest.zip", 0), ("honest-no-trust.zip", 3), ("entry-removed.zip", 1),
-                                        ("duplicate-member.zip", 1)])  # fmt: skip
+                                        ("duplicate-member.zip", 1), ("witness-only.zip", 3),
+                                        ("camera-key-signs-manifest.zip", 1)])  # fmt: skip
 def test_bundled_launcher_prints_the_failing_step(bundled: Path, name: str, code: int) -> None:
     case = next(c for c in CASES if c["file"] == name)
-    args = [a for t in case["trust"] for a in ("--trust", t)]
+    args = [a for t in case["trust"] for a in ("--trust", t)] + [a for w in case["witness"] for a in ("--witness", w)]
     run = subprocess.run([sys.executable, "-I", str(bundled / "verify_package.py"), str(VECTORS / name), "--quiet",
                           *args], capture_output=True, text=True, timeout=60)  # fmt: skip
     assert run.returncode == code, run.stdout + run.stderr
@@ -97,6 +99,19 @@ def test_bundled_launcher_prints_the_failing_step(bundled: Path, name: str, code
         assert last == "VERDICT: VALID: every check held"
     else:
         assert last.startswith(f"VERDICT: {case['verdict']} at step {case['step']} (")
+
+
+def test_a_fingerprint_without_its_purpose_is_bad_usage(bundled: Path) -> None:
+    """A bare fingerprint does not say which key it is; trusted for every purpose it would let the
+    holder of one key sign for the other (EXPORT-SPEC.md 5.4): exit 2 with the way to say it."""
+    fa = INDEX["keys"]["archive"]
+    run = subprocess.run([sys.executable, "-I", str(bundled / "verify_package.py"), str(VECTORS / "honest.zip"),
+                          "--quiet", "--trust", fa], capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert run.returncode == 2, run.stdout + run.stderr
+    assert f"--trust export={fa}" in run.stderr and f"--trust camera={fa}" in run.stderr
+    for bad in ("sha256:" + "0" * 64, "nonsense", "audit=" + fa):
+        with pytest.raises(FormatError):
+            verify_package(VECTORS / "honest.zip", trust=[bad])
 
 
 def test_vector_manifests_follow_the_schema() -> None:

@@ -13,8 +13,9 @@ from typing import cast
 
 import pytest
 
+from archive.integrity import DEFAULT_TOLERANCE_US
 from archive.recorder.backoff import Backoff
-from archive.recorder.ingest import Ingester
+from archive.recorder.ingest import DEFAULT_GAP_TOLERANCE_S, Ingester
 from archive.recorder.ingest_job import default_key
 from archive.recorder.sink import GapRecord, RecorderGapReason
 from archive.recorder.spool import CameraSpool
@@ -140,6 +141,27 @@ def test_a_gap_between_runs_is_recorded_in_order_with_the_reason(
     assert gap.seconds == pytest.approx(36.0, abs=0.1)
 
 
+def test_a_hole_between_runs_longer_than_the_verifiers_tolerance_is_a_gap(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    """Writer and verifier agree (SPEC.md 8 step 8, 9): a hole the verifier's default tolerance T
+    (0.5 s) would refuse as "not covered" is logged as a gap. Run B's first segment starts 0.7 s
+    after run A's last ended: no gap was logged (the writer tolerated 1 s), so an export over it
+    failed; now the timeline tiles exactly."""
+    add_segment(spool, ts_template, RUN_A, 0, T0)
+    add_segment(spool, ts_template, RUN_A, 1, T0 + dt.timedelta(seconds=2))
+    add_segment(spool, ts_template, RUN_B, 0, T0 + dt.timedelta(seconds=4.7))
+    sink = MemorySink()
+    ingester = make(fake_store, sink, spool, per_camera=3)
+    ingester.note_run_end("cam1", RUN_A, RecorderGapReason.FFMPEG_EXIT, "connection reset")
+    assert ingester.drain(30)
+    assert len(sink.gaps) == 1, [(s.start, s.end) for s in sink.segments]
+    (gap,) = sink.gaps
+    assert gap.start == sink.segments[1].end and gap.end == sink.segments[2].start
+    assert gap.seconds == pytest.approx(0.7, abs=0.01) and gap.reason is RecorderGapReason.FFMPEG_EXIT
+    assert DEFAULT_GAP_TOLERANCE_S * 1_000_000 <= DEFAULT_TOLERANCE_US
+
+
 def test_an_unexplained_gap_is_recorder_stopped_and_seq_continues_from_the_sink(
     fake_store: FakeStore, spool: CameraSpool, ts_template: Path
 ) -> None:
@@ -186,7 +208,7 @@ def test_no_trailing_gap_when_recording_was_current_or_segments_still_wait(
 ) -> None:
     sink = MemorySink()
     add_segment(spool, ts_template, RUN_A, 0, T0)
-    current = make(fake_store, sink, spool, clock=lambda: T0 + dt.timedelta(seconds=1))
+    current = make(fake_store, sink, spool, clock=lambda: T0 + dt.timedelta(seconds=0.4))  # within T
     assert current.drain(30)
     current.stop()
     assert sink.gaps == []  # stopped right after the last segment: nothing to explain
