@@ -15,8 +15,10 @@ set +e
 # TEST_WORKERS: pytest-xdist workers (default 3; 0 = this one process). Most tests wait on real-time
 # cameras, not on a core, so 3 workers suit a 2-core machine. The name has no ARCHIVE_ prefix on
 # purpose: the archive's configuration refuses unknown ARCHIVE_* variables, and the CLI subprocesses
-# the tests start inherit this environment.
-.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --durations=25 "$@"
+# the tests start inherit this environment. --dist worksteal: a worker that runs out of tests takes
+# queued ones from a busy worker, so one worker holding several long tests does not leave the run's tail
+# to a single core.
+.venv/bin/python -m pytest -n "${TEST_WORKERS:-3}" --dist worksteal --durations=25 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then
