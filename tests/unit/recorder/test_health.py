@@ -9,7 +9,8 @@ from pathlib import Path
 
 from archive.api.metrics import render
 from archive.api.ports import CheckResult
-from archive.api.status import check_metrics, recorder_check, recorder_metrics
+from archive.api.status import check_metrics, recorder_check, recorder_metrics, witness_metrics
+from archive.ledger.witnessing import WitnessHealth
 from archive.recorder.health import HealthLimits, assess
 from archive.recorder.spool import SpoolUsage
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
@@ -89,7 +90,9 @@ def test_the_api_check_and_metrics_tell_the_same_story() -> None:
 def test_every_metric_the_alert_rules_use_is_exported() -> None:
     st = status(camera())
     ok = CheckResult("storage", True, "")
-    text = render([*recorder_metrics(lambda: st)(), *check_metrics("storage", lambda: ok)()])
+    witness = WitnessHealth("w1", "https://witness.example", 1, 0, 5, 1.0, 0, 0)
+    text = render([*recorder_metrics(lambda: st)(), *check_metrics("storage", lambda: ok)(),
+                   *witness_metrics(lambda: [witness])()])  # fmt: skip
     exported = set(re.findall(r"^([a-z_]+)[{ ]", text, re.M))
     used = set(re.findall(r"\b(archive_[a-z_]+)\b", ALERTS.read_text()))
     assert used and used <= exported, used - exported
