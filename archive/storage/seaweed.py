@@ -6,12 +6,11 @@ Data directory layout (the directory is made mode 0700)::
     buckets.json the buckets the one-time Admin session made (archive.storage.seaweed_provision)
     ports.json   the ports of the last run, reused when still free
     weed.log     everything weed prints (appended; one header line per start)
-    conf/        security.toml, gRPC CA/cert/key: regenerated at every start (0600)
-    run/         filer and S3 unix sockets
+    conf/, run/  security.toml, gRPC CA/cert/key (regenerated at every start, 0600); unix sockets
     weed/        SeaweedFS's own data (-dir)
 
-Every server binds to 127.0.0.1. See :mod:`archive.storage.seaweed_security` for how the
-filer, volume and master ports are closed, and what remains (same OS user / root).
+Every server binds to 127.0.0.1 (:mod:`archive.storage.seaweed_security`: how the filer, volume
+and master ports are closed). ``start()`` returns once every bucket took a write (``warm_up``).
 """
 
 from __future__ import annotations
@@ -39,15 +38,14 @@ from archive.storage.seaweed_identities import (
 )
 from archive.storage.seaweed_ports import GRPC_OFFSET, HOST, SeaweedPorts, pick_ports, port_free
 from archive.storage.seaweed_proc import answers, find_weed, terminate
-from archive.storage.seaweed_provision import create_buckets, missing_buckets, record_buckets
+from archive.storage.seaweed_provision import create_buckets, missing_buckets, record_buckets, warm_up
 from archive.storage.seaweed_security import S3Credentials, write_security_config
 
 __all__ = ["GRPC_OFFSET", "HOST", "EmbeddedSeaweed", "S3Credentials", "SeaweedPorts", "find_weed"]
 
 REGION = "us-east-1"
 _MAX_SOCKET_PATH = 100  # sun_path is 108 bytes on Linux
-# Inherited variables that would change what weed does (AWS_* creates an extra identity).
-_SCRUBBED_ENV_PREFIXES = ("WEED_", "AWS_", "S3_")
+_SCRUBBED_ENV_PREFIXES = ("WEED_", "AWS_", "S3_")  # inherited, they change what weed does (AWS_*: an identity)
 
 
 class EmbeddedSeaweed:
@@ -221,6 +219,7 @@ class EmbeddedSeaweed:
                     write_identities(self.identity_path, ids, admin=self._admin)
             write_identities(self.identity_path, ids, admin=self._admin)  # never an Admin for the service
             self._serve(weed)
+            warm_up(self.endpoint, ids.ingest, self._buckets, self._start_timeout)  # writes work on return
         except BaseException:
             self._halt()
             self._unlock_data_dir()

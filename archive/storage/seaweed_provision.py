@@ -11,15 +11,16 @@ starts skip the session.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterable
 from pathlib import Path
 
-from archive.errors import StorageError, ToolError
+from archive.errors import StorageError, StorageUnavailableError, ToolError
 from archive.storage.probe import PROBE_PREFIX
 from archive.storage.s3 import S3Store
 from archive.storage.seaweed_security import S3Credentials, write_private
 
-__all__ = ["create_buckets", "missing_buckets", "record_buckets"]
+__all__ = ["create_buckets", "missing_buckets", "record_buckets", "warm_up"]
 
 MARKER = "buckets.json"
 
@@ -63,3 +64,35 @@ def create_buckets(endpoint: str, admin: S3Credentials, buckets: Iterable[str]) 
             store.delete_version(bucket, f"{PROBE_PREFIX}provision", put.version_id)
         except StorageError as exc:
             raise ToolError(f"cannot create bucket {bucket} in the embedded store: {exc}") from exc
+
+
+WARMUP_KEY = f"{PROBE_PREFIX}warmup"
+
+
+def warm_up(endpoint: str, creds: S3Credentials, buckets: Iterable[str], timeout: float) -> None:
+    """Make one small write into each bucket with the service identity ``creds``, in attempts of
+    at most 3 s, before the store is handed to the service; keep only the newest warm-up version.
+
+    Measured (issue 14): right after a start, SeaweedFS's first PUT into a bucket can hang in
+    its volume assignment until the client's 10 s read timeout, while the next PUT goes through
+    at once; the first audited request then answered 503 after 10 s. Raises :class:`ToolError`
+    when a bucket took no write within ``timeout`` seconds.
+    """
+    store = S3Store(endpoint, creds.access_key, creds.secret_key, secure=False, connect_timeout=2.0,
+                    read_timeout=3.0)  # fmt: skip
+    deadline = time.monotonic() + timeout
+    for bucket in buckets:
+        while True:
+            try:
+                put = store.put_bytes(bucket, WARMUP_KEY, b"archive store warm-up\n", content_type="text/plain")
+                break
+            except StorageUnavailableError as exc:
+                if time.monotonic() >= deadline:
+                    raise ToolError(f"the embedded store took no write into {bucket} within {timeout:.0f} s: "
+                                    f"{exc}") from exc  # fmt: skip
+        try:
+            for old in list(store.list_versions(bucket, WARMUP_KEY)):
+                if old.key == WARMUP_KEY and old.version_id and old.version_id != put.version_id:
+                    store.delete_version(bucket, WARMUP_KEY, old.version_id)
+        except StorageError:
+            continue  # an old warm-up version stays: harmless
