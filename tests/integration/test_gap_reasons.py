@@ -160,11 +160,15 @@ def test_a_full_spool_with_the_store_stopped_is_spool_full(
         wait_until(lambda: len(segments(sink, "cam-p")) >= n + 1, 30, "a segment after the pause")
     found = gaps(sink, "cam-p")
     print("\n".join(f"{g.start:%H:%M:%S.%f} {g.end:%H:%M:%S.%f} {g.reason} {g.detail}" for g in found))
-    (gap,) = found
-    assert gap.reason is RecorderGapReason.SPOOL_FULL
-    assert re.fullmatch(rf"spool full: \d+ of {limit} bytes waiting for the store; recording resumes below 70%",
-                        gap.detail), gap.detail  # fmt: skip
-    assert gap.start < full < gap.end
+    # every gap is a spool_full one with its facts; one covers the moment the spool was seen full. More
+    # than one is true too: while the store was still stopping, the spool could drain below 70% once more
+    # (seen in a parallel run: two spool_full gaps, 13 s apart)
+    assert found
+    for gap in found:
+        assert gap.reason is RecorderGapReason.SPOOL_FULL, gap
+        assert re.fullmatch(rf"spool full: \d+ of {limit} bytes waiting for the store; recording resumes below 70%",
+                            gap.detail), gap.detail  # fmt: skip
+    assert any(gap.start < full < gap.end for gap in found), found
 
 
 def test_an_outage_ingested_only_after_a_restart_keeps_its_reason(
