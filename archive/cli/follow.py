@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, TextIO
 
 from archive.errors import ERRORS
 from archive.model import Camera
+from archive.periodic import Periodic
 from archive.recorder.timeline import operator_stop
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class RegistryFollower:
         self._held_until: dict[str, float] = {}  # camera id -> when to try claiming it again
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=CHANGE_WORKERS, thread_name_prefix="follow-change")
-        self._thread: threading.Thread | None = None
+        self._looker = Periodic("registry-follower", FOLLOW_EVERY_S, self.poll)
 
     @property
     def recording(self) -> set[str]:
@@ -77,20 +78,12 @@ class RegistryFollower:
 
     def start(self) -> None:
         """Look at the registry every :data:`FOLLOW_EVERY_S` seconds on a daemon thread."""
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._loop, name="registry-follower", daemon=True)
-            self._thread.start()
-
-    def _loop(self) -> None:
-        while not self._stop.wait(FOLLOW_EVERY_S):
-            self.poll()
+        self._looker.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Stop looking; wait up to ``timeout`` s for changes under way (a drain gives up at once)."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._looker.stop(timeout)
         self._pool.shutdown(wait=True, cancel_futures=True)
 
     def poll(self) -> None:
