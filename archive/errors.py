@@ -177,14 +177,43 @@ class WitnessStateLostError(WitnessError):
     archive holds: it lost (or rolled back) its state. Not resubmitted from that size."""
 
 
+class TimestampAuthorityError(ArchiveError):
+    """The RFC 3161 time-stamping authority (``[export] timestamp_url``) could not be reached,
+    refused the request, or answered a token that does not check (an export build then fails)."""
+
+
 ERRORS: tuple[type[Exception], ...] = (ArchiveError, IntegrityError)
 """Everything a seam (CLI, API) translates; anything else is a bug."""
 
 __all__ = [
-    "ERRORS", "AccessError", "ArchiveError", "CatalogConflictError", "CatalogError", "CatalogUnavailableError",
-    "ConfigError", "ConflictError", "ForbiddenError", "IntegrityError", "NotFoundError", "NotRunningError",
-    "ObjectLockedError", "ObjectMissingError", "Problem",
-    "SecretError", "StorageDeniedError", "StorageError", "StorageUnavailableError", "TooManyAttemptsError",
-    "ToolError", "UnauthenticatedError", "UserError", "ValidationError", "WitnessError", "WitnessSizeError",
-    "WitnessStateLostError", "WriterClaimLostError", "WriterHeldError",
+    "ERRORS",
+    "AccessError",
+    "ArchiveError",
+    "CatalogConflictError",
+    "CatalogError",
+    "CatalogUnavailableError",
+    "ConfigError",
+    "ConflictError",
+    "ForbiddenError",
+    "IntegrityError",
+    "NotFoundError",
+    "NotRunningError",
+    "ObjectLockedError",
+    "ObjectMissingError",
+    "Problem",
+    "SecretError",
+    "StorageDeniedError",
+    "StorageError",
+    "StorageUnavailableError",
+    "TimestampAuthorityError",
+    "TooManyAttemptsError",
+    "ToolError",
+    "UnauthenticatedError",
+    "UserError",
+    "ValidationError",
+    "WitnessError",
+    "WitnessSizeError",
+    "WitnessStateLostError",
+    "WriterClaimLostError",
+    "WriterHeldError",
 ]

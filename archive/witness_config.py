@@ -40,10 +40,18 @@ class WitnessEndpoint:
 
 @dataclass(frozen=True)
 class ExportConfig:
-    """Evidence exports: how many witnesses must have cosigned each camera's checkpoint."""
+    """Evidence exports: how many witnesses must have cosigned each camera's checkpoint, and an
+    optional RFC 3161 time-stamping authority."""
 
     witness_policy: str = ""
     """``"q of n"`` (see the module docstring); empty: no witness needed."""
+    timestamp_url: str = ""
+    """An RFC 3161 time-stamping authority (http/https); every package then carries a token over
+    each camera's checkpoint (EXPORT-SPEC.md 7.6); empty: none."""
+    timestamp_ca_file: str = ""
+    """PEM certificate(s) the TSA's tokens must chain to (checked at build time); empty: not checked."""
+    timestamp_timeout_s: float = 10.0
+    """How long one time-stamp request may take."""
 
 
 def _endpoint(url: object, key: object, where: str) -> WitnessEndpoint:

@@ -25,6 +25,7 @@ from archive.export.jobs import BuildRunner
 from archive.export.model import ExportSettings
 from archive.export.parts import Exports
 from archive.export.service import ExportService
+from archive.export.timestamping import timestamp_client
 from archive.export.verifier.formats import FormatError, parse_keys
 from archive.integrity import VerifierKey
 from archive.ledger.service import Ledger
@@ -120,11 +121,15 @@ def witness_quorum(cfg: Config, keys: Sequence[VerifierKey]) -> int:
 
 def export_settings(cfg: Config) -> ExportSettings:
     """Export settings from the configuration (packages in ``<data_dir>/exports``, times shown in
-    ``[api] display_timezone``, ``[recorder] ffmpeg``, the witness keys and policy). Raises ConfigError."""
+    ``[api] display_timezone``, ``[recorder] ffmpeg``, the witness keys and policy, the time-stamping
+    authority). Raises ConfigError."""
     keys = witness_keys(cfg)
+    ex = cfg.export
+    tsa = timestamp_client(ex.timestamp_url, cfg.resolve(ex.timestamp_ca_file) if ex.timestamp_ca_file else None,
+                           ex.timestamp_timeout_s)  # fmt: skip
     return ExportSettings(exports_dir=cfg.data_dir / "exports", zone_name=cfg.api.display_timezone,
                           ffmpeg=cfg.recorder.ffmpeg or None, witness_keys=keys,
-                          witness_quorum=witness_quorum(cfg, keys))  # fmt: skip
+                          witness_quorum=witness_quorum(cfg, keys), timestamps=tsa)  # fmt: skip
 
 
 def assemble_exports(*, engine: Engine, store: ObjectStore, ledger: Ledger, registry: RegistryRepository,

@@ -21,7 +21,7 @@ import re
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -30,14 +30,14 @@ from archive.export.gather import CameraEvidence, gather, require_quorum
 from archive.export.job import BuildJob
 from archive.export.manifest import CameraPaths, camera_section, manifest_bytes, sign_manifest
 from archive.export.model import ExportRecord, ExportSettings
-from archive.export.report import ReportInput, render_report
+from archive.export.report import ReportInput, TimeAnchor, render_report
 from archive.export.report_pdf import render_report_pdf
 from archive.export.report_text import log_fingerprints
 from archive.export.static import add_static
 from archive.export.verifier.custody import verify_chain
 from archive.export.working_copy import Still, WorkingCopy, make_still, make_working_copy
 from archive.export.zipout import FileRecord, PackageWriter
-from archive.integrity import IntegrityError, canonical_json, parse_time
+from archive.integrity import IntegrityError, SignedNote, canonical_json, format_time, parse_time
 from archive.ledger.service import Ledger
 from archive.model import us_from_utc
 from archive.storage.base import ObjectStore
@@ -111,6 +111,7 @@ class PackageBuilder:
 
         Raises:
             IntegrityError: a stored object differs from its log entry (nothing is kept).
+            TimestampAuthorityError: ``[export] timestamp_url`` is set and its TSA gave no checked token.
             ConflictError / NotFoundError: the logs do not prove the requested range.
             StorageError, CatalogError, SecretError, OSError (disk): the build failed; the
             partial file is deleted.
@@ -169,8 +170,9 @@ class PackageBuilder:
                 pictures[cam] = (w.add_file(f"cameras/{cam}/still-DERIVED.jpg", st.path, "derived"), st.seq)
                 st.path.unlink(missing_ok=True)
         for cam, p in paths.items():
-            paths[cam] = CameraPaths(p.entries, p.proof, p.checkpoint, p.segments, p.prunes, p.prune_proofs,
-                                     working.get(cam), errors.get(cam), *pictures.get(cam, (None, None)))  # fmt: skip
+            still, still_seq = pictures.get(cam, (None, None))
+            paths[cam] = replace(p, working_copy=working.get(cam), working_copy_error=errors.get(cam), still=still,
+                                 still_seq=still_seq)  # fmt: skip
         evidence_digest = hashlib.sha256(canonical_json(
             {"files": [[f.path, f.sha256, f.size] for f in sorted(w.records, key=lambda f: f.path)]})).hexdigest()
         custody = seal({"package": w.root, "files": len(w.records), "media_bytes": media,
@@ -181,7 +183,9 @@ class PackageBuilder:
         shown = ReportInput(rec, w.root, created_us, job.requester, job.operator, evidence, job.cameras, job.owners,
                             working, errors, list(w.records), events, job.signer, self._settings,
                             log_fingerprints(job.signer, job.keys),
-                            {c: f for c, (f, _) in pictures.items()})  # fmt: skip
+                            {c: f for c, (f, _) in pictures.items()},
+                            {c: TimeAnchor(p.timestamp, p.timestamp_time, p.timestamp_by or "")
+                             for c, p in paths.items() if p.timestamp and p.timestamp_time})  # fmt: skip
         w.add_bytes("report.html", render_report(shown), "report")
         w.add_bytes("report.pdf", render_report_pdf(shown), "report")
         sections = [camera_section(ev, job.cameras.get(ev.camera_id),
@@ -205,6 +209,11 @@ class PackageBuilder:
         w.add_bytes(f"{base}/entries.jsonl", b"".join(e + b"\n" for e in ev.entries), "entries")
         w.add_bytes(f"{base}/range-proof.json", ev.proof.to_json() + b"\n", "proof")
         w.add_bytes(f"{base}/checkpoint.note", ev.checkpoint_note.encode("utf-8"), "checkpoint")
+        stamp = stamp_time = stamp_by = None
+        if self._settings.timestamps is not None:  # EXPORT-SPEC.md 7.6: a TSA token over the checkpoint's text
+            answer, token = self._settings.timestamps.stamp(SignedNote.parse(ev.checkpoint_note).text.encode())
+            stamp, stamp_time, stamp_by = f"{base}/checkpoint.tsr", format_time(token.gen_time), token.signer_subject
+            w.add_bytes(stamp, answer, "timestamp")
         prunes = proofs = None
         if ev.prunes:
             prunes, proofs = f"{base}/prunes-after-range.jsonl", f"{base}/prune-inclusion-proofs.jsonl"
@@ -244,4 +253,5 @@ class PackageBuilder:
             stills[ev.camera_id] = ff.submit(make_still, ffmpeg, ev.camera_id, ev.segments[0].seq, local[0],
                                              scratch / f"{ev.camera_id}-still.jpg")  # fmt: skip
         return CameraPaths(f"{base}/entries.jsonl", f"{base}/range-proof.json", f"{base}/checkpoint.note", segs,
-                           prunes, proofs, None, None)  # fmt: skip
+                           prunes, proofs, None, None, timestamp=stamp, timestamp_time=stamp_time,
+                           timestamp_by=stamp_by)  # fmt: skip

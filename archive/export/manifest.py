@@ -41,6 +41,9 @@ class CameraPaths:
     working_copy_error: str | None
     still: FileRecord | None = None
     still_seq: int | None = None
+    timestamp: str | None = None
+    timestamp_time: str | None = None
+    timestamp_by: str | None = None
 
 
 def _t(us: int) -> str:
@@ -90,6 +93,7 @@ def camera_section(ev: CameraEvidence, cam: Camera | None, owner: Owner | None, 
         "witness_cosignatures_left_out": list(ev.cosignatures_left_out),
         "ongoing_outage": ongoing_section(ev, created_us),
         "clock_before": ev.clock_before,
+        "timestamp": {"path": paths.timestamp, "gen_time": paths.timestamp_time} if paths.timestamp else None,
     }  # fmt: skip
 
 

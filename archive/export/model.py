@@ -22,6 +22,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from archive.errors import ConfigError
+from archive.export.timestamping import TimestampClient
 from archive.export.views import ExportView
 from archive.identity.model import Principal
 from archive.integrity import ALG_COSIGNATURE_V1, DEFAULT_TOLERANCE_US, VerifierKey, format_time
@@ -168,7 +169,9 @@ class ExportSettings:
     make the derived MP4 per camera. ``max_range_us``: longest range one request may ask for.
     ``witness_keys``: the witnesses' keys (type 0x04); packages keep the checkpoint cosignatures
     these verify, and bundle the keys. ``witness_quorum``: how many of them must have cosigned
-    each camera's checkpoint (``[export] witness_policy``; 0: none).
+    each camera's checkpoint (``[export] witness_policy``; 0: none). ``timestamps``: the RFC 3161
+    time-stamping authority whose token over each camera's checkpoint every package carries
+    (``[export] timestamp_url``, EXPORT-SPEC.md 7.6; None: no token).
 
     Raises (on construction): ConfigError for an unknown zone or values out of range.
     """
@@ -182,6 +185,7 @@ class ExportSettings:
     max_cameras: int = 64
     witness_keys: tuple[VerifierKey, ...] = ()
     witness_quorum: int = 0
+    timestamps: TimestampClient | None = None
 
     def __post_init__(self) -> None:
         try:

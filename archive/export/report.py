@@ -28,7 +28,7 @@ from archive.export.verifier.custody import CustodyEvent
 from archive.export.verifier.formats import fingerprint
 from archive.export.verifier.wording import trust_flags
 from archive.export.zipout import FileRecord
-from archive.integrity import Cosignature, Gap, Segment, SignedNote, Signer, format_time
+from archive.integrity import Cosignature, Gap, Segment, SignedNote, Signer, format_time, parse_time
 from archive.model import Camera, Owner, us_from_utc, utc_from_us
 from archive.redact import scrub
 
@@ -63,6 +63,28 @@ class ReportInput:
     log_fingerprints: tuple[str, ...] = ()
     #: each camera's derived still frame (its first keyframe, EXPORT-SPEC.md 4), when ffmpeg made one
     stills: Mapping[str, FileRecord] = field(default_factory=dict)
+    #: each camera's RFC 3161 time-stamp token over its checkpoint (EXPORT-SPEC.md 7.6), when a TSA is configured
+    stamps: Mapping[str, TimeAnchor] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TimeAnchor:
+    """A camera checkpoint's RFC 3161 token: its path in the package, genTime (archive time) and TSA."""
+
+    path: str
+    gen_time: str
+    tsa: str
+
+
+def anchor_sentence(s: ExportSettings, ev: CameraEvidence, a: TimeAnchor) -> str:
+    """The report's sentence for one camera's time-stamp token (plain text, not escaped)."""
+    cp = ev.report.checkpoint
+    when = when_us(s, us_from_utc(parse_time(a.gen_time, "genTime")))
+    return (f"Independent time anchor: the time-stamping authority {a.tsa} signed, at {when}, that this camera's "
+            f"log of {cp.size} entries (root {cp.root.hex()}) existed, so no exported entry was written later "
+            f"(RFC 3161 token {a.path}; check it without this archive: sed -n '/^$/q;p' "
+            f"cameras/{ev.camera_id}/checkpoint.note > checkpoint.txt; openssl ts -verify -in {a.path} -data "
+            "checkpoint.txt -CAfile <the TSA's certificate, obtained from the TSA>).")
 
 
 def _e(value: object) -> str:
@@ -170,6 +192,9 @@ def _coverage(r: ReportInput, ev: CameraEvidence) -> str:
     if rep.notes:
         parts.append("<p><b>Facts the verifier reports</b>:</p><ul>"
                      + "".join(f"<li>{_e(n)}</li>" for n in camera_facts(s, ev)) + "</ul>")  # fmt: skip
+    anchor = r.stamps.get(ev.camera_id)
+    if anchor is not None:
+        parts.append(f"<p><b>Time anchor</b>: {_e(anchor_sentence(s, ev, anchor))}</p>")
     still = r.stills.get(ev.camera_id)
     if still is not None:
         parts.append(f'<p class="derived"><b>DERIVED still frame</b> <code>{_e(still.path)}</code> ({still.size} '

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from archive.export.gather import CameraEvidence
 from archive.export.pdf import PdfText
-from archive.export.report import DISTRIBUTION, ReportInput
+from archive.export.report import DISTRIBUTION, ReportInput, anchor_sentence
 from archive.export.report_text import (
     camera_facts,
     clock_summary,
@@ -104,6 +104,9 @@ def _coverage(d: PdfText, r: ReportInput, ev: CameraEvidence) -> None:
     d.paragraph(f"Clock: {clock_summary(r.settings, ev)}", gap=3.0)
     for n in camera_facts(r.settings, ev):
         d.paragraph(f"Fact the verifier reports: {n}", indent=2, hang=4)
+    anchor = r.stamps.get(ev.camera_id)
+    if anchor is not None:
+        d.paragraph(f"Time anchor: {anchor_sentence(r.settings, ev, anchor)}", gap=3.0)
     still = r.stills.get(ev.camera_id)
     if still is not None:
         d.paragraph(f"DERIVED still frame {still.path} ({still.size} bytes, SHA-256 {still.sha256}): the first "

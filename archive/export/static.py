@@ -85,6 +85,9 @@ How to verify (no network needed)
   keys/keys.txt; to require one by a witness you trust, pass its verifier key with --witness
   (repeatable). A witness vouches for the camera logs it cosigned, not for the manifest (case,
   custody): with witness keys alone the verdict is UNVERIFIED; VALID needs --trust export=...
+  A cameras/<id>/checkpoint.tsr file is an RFC 3161 time-stamp token over that camera's
+  checkpoint (EXPORT-SPEC.md 7.6); to require one on every camera by a time-stamping authority you
+  trust, pass its certificate (obtained from the TSA) with --tsa-cert FILE.
 """
 
 

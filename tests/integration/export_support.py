@@ -24,6 +24,7 @@ from archive.catalog.migrate import upgrade
 from archive.catalog.registry import RegistryRepository
 from archive.export.model import Actor, ExportSettings
 from archive.export.parts import Exports
+from archive.export.timestamping import TimestampClient
 from archive.export.verifier.custody import ZERO as CUSTODY_ZERO
 from archive.export.verifier.formats import ManifestNote, canonical
 from archive.export.verifier.rules import evidence_sha256
@@ -167,7 +168,8 @@ def record_cameras(env: XEnv, clips: list[bytes]) -> None:
 def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = True,
              witness_keys: tuple[VerifierKey, ...] = (), witness_quorum: int = 0,
              cosign: Callable[[Any], object] | None = None, fork_of: XEnv | None = None,
-             log_bucket: str | None = None, recorder_state: Callable[[str], str | None] | None = None) -> XEnv:
+             log_bucket: str | None = None, recorder_state: Callable[[str], str | None] | None = None,
+             timestamps: TimestampClient | None = None) -> XEnv:
     """``fork_of``: ``url`` is a copy of that env's catalog (same key ring, logs, users), used
     with the same names and its own ``log_bucket`` (an insider's second archive)."""
     engine = make_engine(url)
@@ -196,7 +198,7 @@ def make_env(url: str, store: ObjectStore, tmp: Path, *, working_copy: bool = Tr
                         known_camera=lambda c: c in {x.id for x in CAMERAS})
     policies = load_policies(policies_dir(tmp))
     settings = ExportSettings(exports_dir=tmp / "exports", working_copy=working_copy, witness_keys=witness_keys,
-                              witness_quorum=witness_quorum)
+                              witness_quorum=witness_quorum, timestamps=timestamps)
     exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,
                            policies=lambda: policies, settings=settings, auto_build=False, cosign=cosign,
                                recorder_state=recorder_state)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from .clock import ABSENT, check_clock_before
 from .formats import CAMERA, FormatError, Trust
 from .outcome import CheckBuilder
+from .timestamps import NO_TSA, TimestampFile, TsaTrust, check_camera_timestamp
 from .witness import check_cosignatures
 from .wording import ongoing_sentence
 
@@ -71,6 +72,7 @@ class CameraFiles:
     ongoing: Ongoing | None = None
     clock_before: int | None = ABSENT
     still: str | None = None
+    timestamp: TimestampFile | None = None
 
     @classmethod
     def parse(cls, d: Mapping[str, Any]) -> CameraFiles:
@@ -93,7 +95,8 @@ class CameraFiles:
                       working_copy=str(wc["path"]) if wc else None,
                       ongoing=Ongoing.parse(d.get("ongoing_outage")),
                       clock_before=_clock_before(d),
-                      still=str(d["still"]["path"]) if d.get("still") else None)  # fmt: skip
+                      still=str(d["still"]["path"]) if d.get("still") else None,
+                      timestamp=TimestampFile.parse(d.get("timestamp")))  # fmt: skip
         except (KeyError, TypeError, ValueError) as exc:
             raise FormatError(f"manifest camera section is malformed: {exc!r}") from exc
         return out
@@ -117,12 +120,14 @@ def _lines(data: bytes, what: str) -> list[bytes]:
 def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, int]], trust: Trust,
                  time_from: datetime, time_to: datetime, tolerance_us: int, chk: CheckBuilder,
                  witnesses: Sequence[itg.VerifierKey] = (),
-                 required: Sequence[itg.VerifierKey] = (), quorum: int | None = None) -> list[str]:  # fmt: skip
+                 required: Sequence[itg.VerifierKey] = (), quorum: int | None = None,
+                 tsa: TsaTrust = NO_TSA) -> list[str]:  # fmt: skip
     """Run the checks of one camera into ``chk``; return facts for the report.
 
     ``read(path) -> bytes`` reads a small package file; ``actual`` maps path to the
     (SHA-256, size) computed from the package's bytes; ``witnesses`` are the known witness
-    keys, ``required`` those that must have cosigned (``--witness``), or ``quorum`` of them.
+    keys, ``required`` those that must have cosigned (``--witness``), or ``quorum`` of them;
+    ``tsa``: the TSA certificates given (``--tsa-cert``) for the time-stamp token (:mod:`.timestamps`).
     """
     facts: list[str] = []
     try:
@@ -174,6 +179,9 @@ def check_camera(cam: CameraFiles, read: Any, actual: Mapping[str, tuple[str, in
             except itg.IntegrityError:
                 chk.fail(f"entry line {i + 1} of {cam.entries} does not decode; its segment is not checked")
     check_cosignatures(note, cam.log, witnesses, required, chk, quorum)
+    stamped = check_camera_timestamp(cam.camera, cam.timestamp, note, decoded, read, tsa, tolerance_us, chk)
+    if stamped is not None:
+        facts.append(stamped)
     facts.append(check_clock_before(cam.camera, cam.clock_before, cam.first, decoded, chk))
     _check_entry_cameras(cam, decoded, chk)
     _check_segments(cam, decoded, pruned, actual, chk, facts)
@@ -200,8 +208,10 @@ def _ongoing_start(cam: CameraFiles, time_from: datetime, time_to: datetime, chk
         chk.fail(f"ongoing outage: {exc}")
         return None
     if not time_from < start < time_to <= until:
-        chk.fail(f"ongoing outage from {cam.ongoing.start} until {cam.ongoing.until}: it must begin inside the "
-                 f"requested range {itg.format_time(time_from)} .. {itg.format_time(time_to)} and last to its end")
+        chk.fail(
+            f"ongoing outage from {cam.ongoing.start} until {cam.ongoing.until}: it must begin inside the "
+            f"requested range {itg.format_time(time_from)} .. {itg.format_time(time_to)} and last to its end"
+        )
         return None
     return start
 
@@ -219,8 +229,10 @@ def _check_ongoing(cam: CameraFiles, oo: Ongoing, rep: itg.RangeReport, start: d
         chk.fail(f"ongoing outage from {oo.start}: the exported log's last segment or gap ends at {shown}; an "
                  "ongoing outage begins where the camera's log ends")  # fmt: skip
     if cam.end != cam.size:
-        chk.fail(f"ongoing outage from {oo.start}: the exported entries end at seq {cam.end} of a tree of size "
-                 f"{cam.size}; they must run to the end of the signed log to show that no segment or gap follows")
+        chk.fail(
+            f"ongoing outage from {oo.start}: the exported entries end at seq {cam.end} of a tree of size "
+            f"{cam.size}; they must run to the end of the signed log to show that no segment or gap follows"
+        )
     said = ongoing_sentence(cam.camera, start, oo.until, time_to, oo.state)
     chk.note(said)
     return said

@@ -41,6 +41,7 @@ from .formats import EXPORT, FormatError, ManifestNote, Trust, fingerprint, pars
 from .outcome import Check, CheckBuilder, Outcome
 from .rules import camera_files, custody_evidence, keys_file, manifest_rules, signature_lines
 from .source import PackageSource, hash_member, open_package, read_all
+from .timestamps import NO_TSA, load_tsa_certificates
 from .witness import check_quorum, parse_witnesses
 from .wording import custody_sentence, readable_facts
 
@@ -75,6 +76,7 @@ class _Run:
         self.trust = Trust((), (), pinned=False)
         self.events: list[CustodyEvent] = []
         self.manifest_pinned = False
+        self.tsa = NO_TSA
 
     def maybe(self, name: str) -> bytes | None:
         """A small file's bytes, None when absent or unreadable (reported by another check)."""
@@ -246,7 +248,7 @@ class _Run:
 
     def _camera(self, cam: CameraFiles, chk: CheckBuilder, t_from: datetime, t_to: datetime, tol: int) -> list[str]:
         return check_camera(cam, self.read, self.actual, self.trust, t_from, t_to, tol, chk, self.witnesses,
-                            self.required, self.quorum)  # fmt: skip
+                            self.required, self.quorum, self.tsa)  # fmt: skip
 
     def custody(self, continued: Path | None, package_sha256: str | None) -> None:
         chk = CheckBuilder("custody log")
@@ -319,27 +321,32 @@ def _file_sha256(path: Path, progress: Callable[[int], None]) -> str:
 def verify_package(path: Path, *, trust: Sequence[str] = (), custody: Path | None = None,
                    tolerance_us: int | None = None, package_hash: bool = False,
                    progress: Progress | None = None, witness: Sequence[str] = (),
-                   witness_quorum: int | None = None) -> Outcome:  # fmt: skip
+                   witness_quorum: int | None = None, tsa_certs: Sequence[str | Path] = ()) -> Outcome:  # fmt: skip
     """Run every check on the package at ``path`` (zip or folder); never raises for a bad
     package (that is a failed check).
 
     ``package_hash`` (or ``custody``) also hashes the zip file itself, to compare with the
     archive's ``packaged`` custody event. ``witness``: verifier keys of trusted witnesses, each
     of which must have cosigned every camera's checkpoint, or ``witness_quorum`` of them.
+    ``tsa_certs``: PEM files of trusted time-stamping authorities (``--tsa-cert``); then every
+    camera's checkpoint needs an RFC 3161 token by one of them (EXPORT-SPEC.md 7.6).
 
     Raises:
         FormatError: a ``--trust`` value that is neither a verifier key nor a fingerprint, or
-            a ``--witness`` value that is not a witness verifier key, a quorum out of range.
+            a ``--witness`` value that is not a witness verifier key, a quorum out of range, a
+            ``--tsa-cert`` file that is missing or holds no certificate.
     """
     start = time.monotonic()
     required = parse_witnesses(witness)
     quorum = check_quorum(witness_quorum, required)
+    tsa = load_tsa_certificates(tsa_certs)
     try:
         src = open_package(path)
     except FormatError as exc:
         return Outcome(str(path), (Check("package", (str(exc),), ()),), (), "not checked")
     run = _Run(src, progress, required)
     run.quorum = quorum
+    run.tsa = tsa
     zip_sha: str | None = None
     try:
         if (package_hash or custody is not None) and path.is_file():

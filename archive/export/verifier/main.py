@@ -29,12 +29,17 @@ def add_arguments(p: argparse.ArgumentParser, *, package_required: bool) -> None
     """The verifier's options (shared with ``archive verify package``)."""
     p.add_argument("package", nargs=None if package_required else "?",
                    help="the package zip, or the folder it was unpacked into")  # fmt: skip
-    p.add_argument("--trust", action="append", default=[], metavar="KEY",
-                   help="a key of the archive you trust, for one purpose: export=sha256:<hex> (the export key, "
-                        "signs the manifest) or camera=sha256:<hex> (the camera key, signs the camera logs), as "
-                        "'archive export key' prints them, obtained from the archive's operator (never from the "
-                        "package); a whole verifier key (name+id+key) counts under its own name. Repeatable. "
-                        "Without the export key the verdict is at best UNVERIFIED (exit 3), with --witness too")
+    p.add_argument(
+        "--trust",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="a key of the archive you trust, for one purpose: export=sha256:<hex> (the export key, "
+        "signs the manifest) or camera=sha256:<hex> (the camera key, signs the camera logs), as "
+        "'archive export key' prints them, obtained from the archive's operator (never from the "
+        "package); a whole verifier key (name+id+key) counts under its own name. Repeatable. "
+        "Without the export key the verdict is at best UNVERIFIED (exit 3), with --witness too",
+    )
     p.add_argument("--witness", action="append", default=[], metavar="KEY",
                    help="verifier key (name+id+key, type 0x04) of a witness you trust; every camera's checkpoint "
                         "must carry a valid cosignature by it (or Q of them: --witness-quorum). It vouches for the "
@@ -42,6 +47,10 @@ def add_arguments(p: argparse.ArgumentParser, *, package_required: bool) -> None
     p.add_argument("--witness-quorum", type=int, metavar="Q",
                    help="the witness policy 'Q of n': each camera's checkpoint needs valid cosignatures by at "
                         "least Q of the n --witness keys (default: all n)")  # fmt: skip
+    p.add_argument("--tsa-cert", action="append", default=[], metavar="FILE",
+                   help="PEM certificate(s) of an RFC 3161 time-stamping authority you trust (its own or its "
+                        "issuer's), obtained from the TSA; every camera's checkpoint must then carry a token by it "
+                        "(EXPORT-SPEC.md 7.6). Repeatable")  # fmt: skip
     p.add_argument("--custody", type=Path, metavar="FILE",
                    help="the continued custody log from the archive ('archive export custody ID'); it must extend "
                         "the package's, and names the package's SHA-256")  # fmt: skip
@@ -99,7 +108,7 @@ def run_outcome(args: argparse.Namespace, out: TextIO, err: TextIO,
     try:
         outcome = verify_package(target, trust=args.trust, custody=args.custody, tolerance_us=args.tolerance_us,
                                  package_hash=args.package_hash, witness=args.witness,
-                                 witness_quorum=args.witness_quorum,
+                                 witness_quorum=args.witness_quorum, tsa_certs=args.tsa_cert,
                                  progress=None if args.quiet else progress_printer(err))  # fmt: skip
     except FormatError as exc:
         err.write(f"verify: {exc}\n")
