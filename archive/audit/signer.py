@@ -5,7 +5,12 @@ extends the last checkpoint ever signed (the larger of the catalog's record and 
 bucket's ``logs/<origin>/checkpoint.latest``): the new entries decode, chain from the last signed
 entry and match their stored hashes; a consistency proof from the stored nodes links the old
 root to the new one and a range proof rebuilds the new root from the new entries. Otherwise
-it raises IntegrityError and signs nothing. The note is signed with the ledger's active key
+it raises IntegrityError and signs nothing. Once a signer has proved or signed a head it keeps
+that tree's right edge (its compact range, RFC 9162 2.1.1 subtrees): when the next seal starts
+from that head, the edge is authenticated by rebuilding the signed root from it, and the new
+entries appended to it must give the stored root (the same proof as the two above, without
+reading a tree node). A signer that did not prove the head (another process signed it, or this
+one just started) runs the proofs. The note is signed with the ledger's active key
 under the audit origin (SPEC.md 7.1) and published - entries batch, numbered note, latest
 pointer - under COMPLIANCE object lock, then recorded in ``audit_checkpoint``.
 """
@@ -109,6 +114,7 @@ class AuditSigner:
         self._engine, self._store, self._keys = engine, store, keys
         self.origin, self._bucket, self._retention, self._now = origin, log_bucket, retention, now
         self._lock = threading.Lock()
+        self._proved: CompactRange | None = None  # the edge of the last head this signer proved or signed
 
     def latest(self) -> SignedHead | None:
         """The latest checkpoint recorded in the catalog (not re-verified). Raises CatalogError."""
@@ -173,6 +179,8 @@ class AuditSigner:
             return size, root, prev, []
         old = prev.size if prev is not None else 0
         entries = self._new_entries(conn, old, size, state.last_hash)
+        if self._extends_proved(prev, entries, size, root):
+            return size, root, prev, entries
         src = tree_source(conn)
         try:
             if prev is not None and old > 0:
@@ -182,7 +190,29 @@ class AuditSigner:
         except IntegrityError as exc:
             raise IntegrityError(f"the stored audit tree of size {size} does not extend the signed one of size "
                                  f"{old}: {exc}; refusing to sign", log=self.origin) from exc  # fmt: skip
+        self._proved = CompactRange(size, state.edge)  # its root is ``root``, just proved
         return size, root, prev, entries
+
+    def _extends_proved(self, prev: SignedHead | None, entries: list[bytes], size: int, root: bytes) -> bool:
+        """True when the kept edge is the signed head ``prev`` (its root rebuilds ``prev.root``) and
+        ``entries`` appended to it give ``root`` of ``size``; False when no kept edge is of ``prev``.
+
+        Raises:
+            IntegrityError: the kept, authenticated edge plus the new entries do not give the stored
+                root (the catalog's tree is not an extension of the signed one).
+        """
+        kept = self._proved
+        if prev is None or kept is None or kept.size != prev.size or kept.root() != prev.root:
+            return False
+        grown = CompactRange(kept.size, kept.edge)
+        for data in entries:
+            grown.append(leaf_hash(data))
+        if grown.size != size or grown.root() != root:
+            raise IntegrityError(f"the stored audit tree of size {size} does not extend the signed one of size "
+                                 f"{prev.size}: its new entries do not rebuild its root; refusing to sign",
+                                 log=self.origin)  # fmt: skip
+        self._proved = grown
+        return True
 
     def _new_entries(self, conn: Connection, old: int, size: int, last_hash: bytes) -> list[bytes]:
         lo = max(old - 1, 0)
