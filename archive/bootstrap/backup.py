@@ -31,7 +31,18 @@ from pathlib import Path
 from archive.config import Config
 from archive.errors import ArchiveError, UserError
 
-__all__ = ["MANIFEST", "BackupFile", "BackupManifest", "create_backup", "read_backup", "sqlite_path"]
+__all__ = [
+    "MANIFEST",
+    "BackupFile",
+    "BackupManifest",
+    "create_backup",
+    "key_files",
+    "libpq_url",
+    "pg_tool",
+    "read_backup",
+    "run_pg",
+    "sqlite_path",
+]
 
 MANIFEST = "manifest.json"
 SQLITE_COPY = "catalog.sqlite3"
@@ -120,6 +131,12 @@ def pg_tool(name: str) -> str:
     return found
 
 
+def libpq_url(url: str) -> str:
+    """``url`` as the PostgreSQL client tools take it (no SQLAlchemy driver suffix)."""
+    head, sep, rest = url.partition("://")
+    return f"postgresql://{rest}" if sep and head.startswith("postgres") else url
+
+
 def run_pg(argv: list[str], what: str) -> None:
     """Run a PostgreSQL client tool; ArchiveError with its last stderr line when it fails."""
     done = subprocess.run(argv, capture_output=True, text=True, check=False, timeout=3600)
@@ -152,7 +169,9 @@ def create_backup(cfg: Config, dest: Path) -> BackupManifest:
     else:
         fd = os.open(dest / PG_DUMP, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         os.close(fd)
-        run_pg([dump, "--format=custom", "--no-owner", f"--file={dest / PG_DUMP}", cfg.catalog_url], "pg_dump")
+        run_pg(
+            [dump, "--format=custom", "--no-owner", f"--file={dest / PG_DUMP}", libpq_url(cfg.catalog_url)], "pg_dump"
+        )
         names = [PG_DUMP]
     for name, path in keys.items():
         _private_copy(path, dest / name)

@@ -33,6 +33,7 @@ from archive.bootstrap.backup import (
     SQLITE_COPY,
     BackupManifest,
     key_files,
+    libpq_url,
     pg_tool,
     read_backup,
     run_pg,
@@ -175,7 +176,7 @@ def _restore_postgresql(cfg: Config, src: Path, staging: Path, stamp: str) -> in
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
     finally:
         admin.dispose()
-    live = cfg.catalog_url.replace("postgresql+psycopg://", "postgresql://")
+    live = libpq_url(cfg.catalog_url)
     run_pg([restore, "--clean", "--if-exists", "--single-transaction", "--no-owner", f"--dbname={live}",
             str(src / PG_DUMP)], "pg_restore into the catalog")  # fmt: skip
     return logs

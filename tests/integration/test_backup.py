@@ -9,11 +9,16 @@ import hashlib
 import io
 import json
 import os
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 from archive.cli import main
+from tests.fixtures.catalog import PG_BASE
 from tests.integration.ledger_support import Env, make_env, record
 
 CAM = "cam-b"
@@ -115,3 +120,55 @@ def test_postgresql_backup_without_pg_dump_exits_2(tmp_path: Path, capsys, monke
     code, _, err = run(cfg, "backup", "create", str(tmp_path / "b"), capsys=capsys)
     assert code == 2 and "pg_dump is not on PATH" in err, err
     assert not (tmp_path / "b").exists()
+
+
+@pytest.fixture
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database (pg_dump and pg_restore work on whole databases), dropped afterwards."""
+    name = f"archive_bk_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_BASE, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield str(make_url(PG_BASE).set(database=name).render_as_string(hide_password=False))
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            leftovers = conn.execute(text("SELECT datname FROM pg_database WHERE datname LIKE :p"),
+                                     {"p": f"{name}_restore_%"}).fetchall()  # fmt: skip
+        admin.dispose()
+        assert not leftovers, leftovers  # the restore check's scratch database is dropped
+
+
+@pytest.mark.postgres
+def test_postgresql_backup_restore_and_refusal(s3_store, seaweed, pg_database: str, tmp_path: Path, capsys) -> None:
+    env = make_env(pg_database, s3_store, tmp_path, shared=False)
+    creds = seaweed.credentials
+    cfg = tmp_path / "archive.toml"
+    cfg.write_text(
+        f'[paths]\ndata_dir = "{tmp_path / "var"}"\n'
+        f'[storage]\nmode = "s3"\nendpoint = "{seaweed.endpoint}"\naccess_key = "{creds.access_key}"\n'
+        f'secret_key = "{creds.secret_key}"\nsecure = false\nmedia_bucket = "{env.media}"\nlog_bucket = "{env.logs}"\n'
+        f'[catalog]\nurl = "{pg_database}"\n[secrets]\nkey_file = "{env.key_file}"\n',
+        encoding="utf-8",
+    )
+    try:
+        record(env, CAM, 2)
+        assert run(cfg, "log", "sign", capsys=capsys)[0] == 0
+        old, new = tmp_path / "old", tmp_path / "new"
+        code, _, err = run(cfg, "backup", "create", str(old), capsys=capsys)
+        assert code == 0, err
+        assert (old / "catalog.pgdump").stat().st_mode & 0o777 == 0o600
+        record(env, CAM, 2, first=2)
+        assert run(cfg, "log", "sign", capsys=capsys)[0] == 0
+        code, out, err = run(cfg, "backup", "restore", str(old), capsys=capsys)
+        assert code == 2 and f"camera {CAM}: the backup's log has 2 entries" in err, out + err
+        assert env.ledger.size(CAM) == 4  # the live catalog was not touched
+        assert run(cfg, "backup", "create", str(new), capsys=capsys)[0] == 0
+        env.engine.dispose()
+        code, out, err = run(cfg, "backup", "restore", str(new), capsys=capsys)
+        assert code == 0 and "1 camera logs consistent" in out, out + err
+        code, out, err = run(cfg, "verify", "log", capsys=capsys)
+        assert code == 0, out + err
+    finally:
+        env.engine.dispose()
