@@ -51,6 +51,7 @@ __all__ = ["RACKS", "ClusterPorts", "SeaweedCluster", "VolumeCopies"]
 RACKS = ("r1", "r2", "r3")
 DATA_CENTER = "dc1"
 STATE_FILE = "cluster.json"
+_PORT_TAKEN = "address already in use"  # what weed prints when its port was taken
 _SCRUBBED_ENV_PREFIXES = ("WEED_", "AWS_", "S3_")
 
 
@@ -196,37 +197,47 @@ class SeaweedCluster:
     # -- lifecycle -------------------------------------------------------------------------
     def start(self) -> None:
         """Start every process and wait until each bucket took a write. Raises ToolError (with the
-        failing process's last log lines); what was started is stopped again on failure."""
+        failing process's last log lines); what was started is stopped again on failure. A port
+        taken by another program between choice and bind: up to three attempts on new ports."""
         if any(self.status().values()):
             raise ToolError(f"a SeaweedFS cluster already runs in {self.data_dir} (stop it first)")
         weed = find_weed(self._weed)
-        try:
-            self._prepare()
-            ids = self.identities
-            master, filer, s3, *volumes = free_port_pairs(3 + len(self.racks))
-            self._save(ports=ClusterPorts(master, filer, s3, tuple(volumes)), pids={})
-            deadline = time.monotonic() + self._start_timeout
-            self._launch(weed, "master", deadline)
-            for rack in self.racks:
-                self._launch(weed, f"volume-{rack}", deadline)
-            self._launch(weed, "filer", deadline)
-            missing = missing_buckets(self.data_dir, self._buckets)
-            if missing:  # the one-time Admin session, in the S3 gateway only
-                admin = self._admin or new_credentials()
-                write_identities(self.identity_path, ids, admin=admin)
-                try:
-                    self._launch(weed, "s3", deadline)
-                    create_buckets(self.endpoint, admin, missing)
-                    record_buckets(self.data_dir, missing)
-                finally:
-                    self.stop_process("s3")
-                    write_identities(self.identity_path, ids, admin=self._admin)
-            write_identities(self.identity_path, ids, admin=self._admin)
-            self._launch(weed, "s3", deadline)
-            warm_up(self.endpoint, ids.ingest, self._buckets, max(5.0, deadline - time.monotonic()))
-        except BaseException:
-            self.stop()
-            raise
+        for attempt in range(3):
+            try:
+                self._start_once(weed)
+                return
+            except ToolError as exc:
+                self.stop()
+                if _PORT_TAKEN not in str(exc) or attempt == 2:
+                    raise
+            except BaseException:
+                self.stop()
+                raise
+
+    def _start_once(self, weed: str) -> None:
+        self._prepare()
+        ids = self.identities
+        master, filer, s3, *volumes = free_port_pairs(3 + len(self.racks))
+        self._save(ports=ClusterPorts(master, filer, s3, tuple(volumes)), pids={})
+        deadline = time.monotonic() + self._start_timeout
+        self._launch(weed, "master", deadline)
+        for rack in self.racks:
+            self._launch(weed, f"volume-{rack}", deadline)
+        self._launch(weed, "filer", deadline)
+        missing = missing_buckets(self.data_dir, self._buckets)
+        if missing:  # the one-time Admin session, in the S3 gateway only
+            admin = self._admin or new_credentials()
+            write_identities(self.identity_path, ids, admin=admin)
+            try:
+                self._launch(weed, "s3", deadline)
+                create_buckets(self.endpoint, admin, missing)
+                record_buckets(self.data_dir, missing)
+            finally:
+                self.stop_process("s3")
+                write_identities(self.identity_path, ids, admin=self._admin)
+        write_identities(self.identity_path, ids, admin=self._admin)
+        self._launch(weed, "s3", deadline)
+        warm_up(self.endpoint, ids.ingest, self._buckets, max(5.0, deadline - time.monotonic()))
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM the S3 gateway, the filer and the volume servers at once, then the master;
