@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -72,3 +73,18 @@ def test_dry_run_changes_nothing_and_bad_input_exits_2(tmp_path: Path) -> None:
                        (("--prefix",), "needs a directory")):  # fmt: skip
         bad = install(*args)
         assert bad.returncode == 2 and said in bad.stderr and bad.stderr.count("\n") == 1, (args, bad.stderr)
+
+
+def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
+    """systemd's own parser finds nothing wrong in the units but the absent /opt/archive (not installed
+    on a test machine): an unknown key or a bad value would be reported here."""
+    analyze = shutil.which("systemd-analyze")
+    assert analyze, "systemd-analyze (package systemd) is needed to check the units"
+    for unit in UNITS:
+        name = unit.replace("@.", "@r1.")  # an instance of a template unit
+        shutil.copy(REPO / "ops" / unit, tmp_path / name)
+        done = subprocess.run([analyze, "verify", "--man=no", str(tmp_path / name)], capture_output=True, text=True,
+                              timeout=60, check=False, env={**os.environ, "SYSTEMD_LOG_LEVEL": "warning"})  # fmt: skip
+        said = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
+        unexpected = [line for line in said if "/opt/archive/.venv/bin/" not in line or "is not executable" not in line]
+        assert not unexpected, (unit, said)
