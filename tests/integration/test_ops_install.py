@@ -12,6 +12,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import yaml
+
 REPO = Path(__file__).resolve().parents[2]
 SCRIPT = REPO / "ops" / "install.sh"
 ARCHIVE = Path(sys.executable).parent / "archive"
@@ -88,3 +90,16 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
         said = [line for line in (done.stdout + done.stderr).splitlines() if line.strip()]
         unexpected = [line for line in said if "/opt/archive/.venv/bin/" not in line or "is not executable" not in line]
         assert not unexpected, (unit, said)
+
+
+def test_compose_file_names_the_tested_cluster_layout() -> None:
+    """ops/compose.yaml cannot run here (no Docker): at least it parses, has PostgreSQL, the SeaweedFS
+    master (010) with a volume server per rack, filer, S3 gateway, two nodes, and says it is untested."""
+    text = (REPO / "ops" / "compose.yaml").read_text()
+    assert "UNTESTED" in text.split("\n\n", 1)[0]
+    services = yaml.safe_load(text)["services"]
+    assert {"postgres", "seaweed-master", "seaweed-filer", "seaweed-s3", "node-a", "node-b"} <= set(services)
+    assert "-defaultReplication=010" in services["seaweed-master"]["command"]
+    for rack in ("r1", "r2", "r3"):
+        assert f"-rack={rack}" in services[f"seaweed-volume-{rack}"]["command"]
+    assert "-autoCreateBucket=false" in services["seaweed-s3"]["command"]
