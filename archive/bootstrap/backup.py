@@ -145,12 +145,10 @@ def run_pg(argv: list[str], what: str) -> None:
         raise ArchiveError(f"{what} failed (exit {done.returncode}): {last}")
 
 
-def create_backup(cfg: Config, dest: Path) -> BackupManifest:
-    """Write a backup of the catalog and the keys into the new folder ``dest``.
-
-    Raises UserError when ``dest`` exists and is not empty, the catalog or a key file is missing,
-    or pg_dump is needed and not on PATH; ArchiveError when a copy fails.
-    """
+def preflight(cfg: Config, dest: Path) -> tuple[dict[str, Path], Path | None, str]:
+    """Check that a backup into ``dest`` can be made: (key files, SQLite catalog or None, pg_dump path
+    or ""). Raises UserError when ``dest`` exists and is not empty, the catalog or a key file is
+    missing, or pg_dump is needed and not on PATH."""
     if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
         raise UserError(f"{dest} exists and is not an empty folder: a backup goes into a new folder")
     keys = key_files(cfg)
@@ -160,7 +158,15 @@ def create_backup(cfg: Config, dest: Path) -> BackupManifest:
     db = sqlite_path(cfg)
     if db is not None and not db.is_file():
         raise UserError(f"no SQLite catalog at {db}")
-    dump = pg_tool("pg_dump") if db is None else ""
+    return keys, db, pg_tool("pg_dump") if db is None else ""
+
+
+def create_backup(cfg: Config, dest: Path) -> BackupManifest:
+    """Write a backup of the catalog and the keys into the new folder ``dest``.
+
+    Raises UserError as :func:`preflight`; ArchiveError when a copy fails.
+    """
+    keys, db, dump = preflight(cfg, dest)
     dest.mkdir(mode=0o700, parents=True, exist_ok=True)
     dest.chmod(0o700)
     if db is not None:

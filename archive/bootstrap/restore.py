@@ -12,7 +12,7 @@ The check, per camera log: :func:`archive.ledger.verify_log.verify_log` on the s
 checkpoint published in the log bucket must be covered by the catalog's entries and consistent
 with its tree: a catalog behind the newest published checkpoint fails it), and a log that has
 published checkpoints but no entry in the backup is refused too (its recorder would start the log
-again from entry 0: a fork).
+again from entry 0: a fork); the audit trail must verify against its published head.
 """
 
 from __future__ import annotations
@@ -59,7 +59,8 @@ class RestoreResult:
 
 def published_problems(cfg: Config) -> tuple[int, list[str]]:
     """(camera logs checked, one sentence per camera whose log in ``cfg``'s catalog is behind or not
-    consistent with what the log bucket published). Raises CatalogError, StorageError."""
+    consistent with what the log bucket published, and one when the audit trail does not verify
+    against its published head). Raises CatalogError, StorageError."""
     from archive.bootstrap.runtime import Runtime
     from archive.ledger.published import list_checkpoint_notes
     from archive.ledger.verify_log import verify_log
@@ -78,6 +79,9 @@ def published_problems(cfg: Config) -> tuple[int, list[str]]:
         for cam in sorted(published - in_catalog):
             problems.append(f"camera {cam}: the log bucket holds signed checkpoints of its log, the backup not one "
                             "entry of it")  # fmt: skip
+        audit = rt.audit.verify()
+        if not audit.ok:
+            problems.append(f"the audit trail: {audit.failures[0]}")
         for cam in sorted(in_catalog):
             notes = list_checkpoint_notes(rt.store, settings.log_bucket, ledger.log_id(cam))
             newest = max((n.size_in_key or 0 for n in notes), default=0)

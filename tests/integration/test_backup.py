@@ -92,6 +92,11 @@ def test_backup_restore_and_refusal_to_roll_a_log_back(env: Env, config: Path, t
     assert live.stat().st_mode & 0o777 == 0o600
     code, out, err = run(config, "verify", "log", capsys=capsys)
     assert code == 0, out + err
+    code, out, err = run(config, "audit", "verify", capsys=capsys)  # the trail's published head is not ahead
+    assert code == 0, out + err
+    code, out, err = run(config, "audit", "events", "--json", capsys=capsys)
+    actions = [e["action"] for e in json.loads(out)] if code == 0 else []
+    assert actions[:2] == ["audit.verify", "backup.restore"] and "backup.create" in actions, out + err
 
 
 def test_backup_refusals_exit_2_with_a_sentence(env: Env, config: Path, tmp_path: Path, capsys) -> None:
@@ -172,3 +177,16 @@ def test_postgresql_backup_restore_and_refusal(s3_store, seaweed, pg_database: s
         assert code == 0, out + err
     finally:
         env.engine.dispose()
+
+
+def test_restore_refuses_an_audit_trail_behind_its_published_head(env: Env, config: Path, tmp_path: Path,
+                                                                    capsys) -> None:  # fmt: skip
+    record(env, CAM, 1)
+    assert run(config, "log", "sign", capsys=capsys)[0] == 0
+    assert run(config, "backup", "create", str(tmp_path / "a"), capsys=capsys)[0] == 0
+    assert run(config, "backup", "create", str(tmp_path / "b"), capsys=capsys)[0] == 0  # a signed, published record
+    env.engine.dispose()
+    code, out, err = run(config, "backup", "restore", str(tmp_path / "a"), capsys=capsys)
+    assert code == 2 and "refusing to restore" in err and "the audit trail: " in err, out + err
+    assert f"camera {CAM}" not in err  # the camera log is as new as the bucket's checkpoint
+    assert run(config, "backup", "restore", str(tmp_path / "b"), capsys=capsys)[0] == 0
