@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.catalog",
     "tests.fixtures.s3",
     "tests.fixtures.cameras",
+    "tests.fixtures.seaweed_cluster",
 ]

@@ -60,7 +60,7 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     def verifier(camera_id: str, lo: datetime | None, hi: datetime | None, media: bool) -> VerifyReport:
         return verify_camera(ledger, camera_id, time_from=lo, time_to=hi, media=media)
 
-    storage = storage_check(store)
+    storage = storage_check(store, writes=recorder_status)
     checks: list[HealthCheck] = [storage]
     sources: list[MetricSource] = [check_metrics("storage", storage),
                                    ledger_metrics(lambda: {s.camera_id: s.size for s in ledger.logs()})]

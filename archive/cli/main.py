@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import TextIO
 
 from archive.cli.audit import register as register_audit
+from archive.cli.backup import register as register_backup
 from archive.cli.common import Handler, require_archive
 from archive.cli.export import register as register_export
 from archive.cli.ledger import register as register_ledger
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_retention(sub)  # retention, holds
     register_export(sub)  # export, verify package
     register_audit(sub)  # audit verify, audit events
+    register_backup(sub)  # backup create, backup restore
     return p
 
 

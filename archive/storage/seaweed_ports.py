@@ -50,12 +50,12 @@ def port_free(port: int) -> bool:
     return True
 
 
-def pick_ports() -> SeaweedPorts:
-    """Five free ports P whose P + 10000 is free too, all distinct."""
+def free_port_pairs(count: int) -> list[int]:
+    """``count`` distinct free loopback ports P whose P + 10000 (gRPC) is free too."""
     held: list[socket.socket] = []
     chosen: list[int] = []
     try:
-        while len(chosen) < len(SeaweedPorts.NAMES):
+        while len(chosen) < count:
             s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
             s.bind((HOST, 0))
             held.append(s)
@@ -67,4 +67,9 @@ def pick_ports() -> SeaweedPorts:
     finally:
         for s in held:
             s.close()
-    return SeaweedPorts(*chosen)
+    return chosen
+
+
+def pick_ports() -> SeaweedPorts:
+    """Five free ports P whose P + 10000 is free too, all distinct."""
+    return SeaweedPorts(*free_port_pairs(len(SeaweedPorts.NAMES)))

@@ -1,19 +1,22 @@
-"""The ``weed`` process: finding the binary, asking whether S3 answers, stopping it."""
+"""The ``weed`` processes: finding the binary, asking whether S3 answers, stopping them."""
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from archive.errors import ToolError
 from archive.storage.seaweed_ports import HOST
 
-__all__ = ["answers", "find_weed", "terminate"]
+__all__ = ["answers", "end_pids", "find_weed", "listening", "pid_alive", "terminate"]
 
 
 def find_weed(explicit: str | os.PathLike[str] | None = None) -> str:
@@ -60,3 +63,40 @@ def terminate(proc: subprocess.Popen[bytes], timeout: float) -> None:
         proc.wait(timeout=5)
     except ProcessLookupError:
         pass
+
+
+def pid_alive(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie child of this process is reaped and counts as gone)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:  # a zombie child of this process counts as dead
+        done, _ = os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        return True
+    return done == 0
+
+
+def listening(port: int) -> bool:
+    """True when something accepts TCP connections on 127.0.0.1:``port``."""
+    with contextlib.suppress(OSError), socket.create_connection((HOST, port), timeout=0.5):
+        return True
+    return False
+
+
+def end_pids(pids: list[int], sig: int, timeout: float) -> None:
+    """Send ``sig`` to each of ``pids`` at once; SIGKILL those alive after ``timeout`` seconds."""
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+    deadline, killed = time.monotonic() + timeout, False
+    while alive := [p for p in pids if pid_alive(p)]:
+        if time.monotonic() >= deadline and not killed:
+            for pid in alive:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+            killed = True
+        time.sleep(0.05)
