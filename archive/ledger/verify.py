@@ -31,6 +31,7 @@ from archive.integrity import (
     Entry,
     IntegrityError,
     Prune,
+    Segment,
     VerifierKey,
     check_time_coverage,
     format_time,
@@ -38,7 +39,7 @@ from archive.integrity import (
     verify_range_proof,
 )
 from archive.ledger import repo
-from archive.ledger.media_check import MediaItem, check_media
+from archive.ledger.media_check import MediaItem, check_media, hash_object
 from archive.ledger.published import read_latest_note
 from archive.ledger.report import ReportBuilder, VerifyReport
 from archive.ledger.service import Ledger
@@ -321,18 +322,34 @@ def _check_media(ledger: Ledger, camera_id: str, scan: Scan, buckets: dict[int, 
         if res.problem is not None:
             rb.fail(res.problem, seq=res.item.seq, obj=res.item.where)
     logged = {(s.object_key, s.version_id) for s in scan.segments.values()}
-    keys = {k for k, _ in logged}
+    by_key = {s.object_key: (seq, s) for seq, s in scan.segments.items()}
+    keys = set(by_key)
     for bucket in sorted({it.bucket for it in items} | {default}):
         for info in ledger.store.list_versions(bucket, ledger.settings.media_prefix(camera_id)):
             if (info.key, info.version_id) in logged or (window and info.key not in keys):
                 continue
             where = f"{bucket}/{info.key}?versionId={info.version_id}"
             if info.key in keys:
-                rb.fail("another version of a logged object, not in the log (overwritten or replaced)", obj=where)
+                _check_other_version(ledger, bucket, info.version_id, *by_key[info.key], where, rb)
             elif info.last_modified is not None and now - info.last_modified < IN_FLIGHT:
                 rb.note(f"object {where} stored {format_time(info.last_modified)} is not logged yet (in flight?)")
             else:
                 rb.fail("object under the camera's media prefix is not in the log (foreign object)", obj=where)
+
+
+def _check_other_version(ledger: Ledger, bucket: str, version_id: str, seq: int, seg: Segment, where: str,
+                         rb: ReportBuilder) -> None:  # fmt: skip
+    """Another version of a logged segment's object key. One with the logged bytes (SHA-256 and size) is
+    a second copy of that segment, noted: an upload the store finished after the recorder had timed out
+    and retried (seen with SeaweedFS when its volume servers came back); the version the log names is the
+    evidence either way. One with other bytes fails: the object was overwritten or replaced."""
+    res = hash_object(ledger.store, MediaItem(seq, bucket, seg.object_key, version_id, seg.sha256, seg.size))
+    if res.problem is None:
+        rb.note(f"object {where}: a second stored copy of seq {seq} with the logged bytes (SHA-256 "
+                f"{seg.sha256.hex()}, {seg.size} bytes), from an upload retried after the store timed out; the "
+                "log names the other version")  # fmt: skip
+        return
+    rb.fail("another version of a logged object, not in the log (overwritten or replaced)", seq=seq, obj=where)
 
 
 def _all_prunes(ledger: Ledger, camera_id: str) -> list[tuple[int, Prune]]:

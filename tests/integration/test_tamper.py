@@ -267,6 +267,18 @@ def test_flip_byte_as_new_version(world: World) -> None:
     detected(world.verify(), "another version of a logged object", obj=where)
 
 
+def test_a_second_identical_copy_is_noted_not_failed(world: World) -> None:
+    """A store that finishes an upload the recorder had given up on (timed out, retried) leaves a
+    second version with the logged bytes: a note, not a failure; the log's version is the evidence.
+    (Failed on the old code: "another version of a logged object".) Other bytes still fail (above)."""
+    key = str(world.row(A, 2)["object_key"])
+    copy = world.env.store.put_bytes(world.env.media, key, world.bodies[(A, 2)])
+    where = f"{world.env.media}/{key}?versionId={copy.version_id}"
+    report = world.verify()
+    assert report.ok, report.failures
+    assert any(where in n and "second stored copy of seq 2 with the logged bytes" in n for n in report.notes), report
+
+
 def test_truncate_segment(world: World) -> None:
     where = world.where(A, 3)
     short = world.bodies[(A, 3)][:40_000]
