@@ -44,12 +44,14 @@ def process_holder() -> str:
 class WriterClaims:
     """The writer claims held by one holder (one process). Thread-safe."""
 
-    def __init__(self, engine: Engine, *, holder: str | None = None, ttl_s: float = DEFAULT_TTL_S) -> None:
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
+    def __init__(self, engine: Engine, *, holder: str | None = None, ttl_s: float = DEFAULT_TTL_S,
+                 renew_s: float | None = None) -> None:  # fmt: skip
+        if ttl_s <= 0 or (renew_s is not None and not 0 < renew_s < ttl_s):
+            raise ValueError("ttl_s must be positive and renew_s between 0 and ttl_s")
         self._engine = engine
         self.holder = holder or process_holder()
         self.ttl_s = ttl_s
+        self.renew_s = renew_s if renew_s is not None else ttl_s / 3
         self._held: dict[str, WriterClaim] = {}
         self._lost: dict[str, str] = {}
         self._guard = threading.Lock()
@@ -169,13 +171,13 @@ class WriterClaims:
             self.release(camera_id)
 
     def start_renewing(self) -> None:
-        """Renew every held claim every ``ttl / 3`` seconds on a daemon thread."""
+        """Renew every held claim every ``renew_s`` (default ``ttl / 3``) seconds on a daemon thread."""
         if self._thread is not None:
             return
         self._stop.clear()
 
         def loop() -> None:
-            while not self._stop.wait(self.ttl_s / 3):
+            while not self._stop.wait(self.renew_s):
                 self.renew_all()
 
         self._thread = threading.Thread(target=loop, name="writer-claims", daemon=True)
