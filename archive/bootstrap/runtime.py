@@ -344,7 +344,8 @@ class Runtime:
         witnesses = self.witnesses
         part = self._part("checkpointer", lambda: Checkpointer(
             self.engine, self.ledger.signer, self.ledger_settings.checkpoint_interval_s,
-            after_round=witnesses.submit if witnesses is not None else None))
+            after_round=witnesses.submit if witnesses is not None else None,
+            others=self.writer_claims.held_by_others if self.config.node.name else None))
         assert isinstance(part, Checkpointer)
         return part
 

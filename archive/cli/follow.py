@@ -39,7 +39,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TextIO
 
 from archive.cli.takeover import handover_detail, takeover_mark
-from archive.errors import ERRORS
+from archive.errors import ERRORS, WriterHeldError
 from archive.model import Camera
 from archive.periodic import Periodic
 from archive.recorder.timeline import operator_stop
@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FOLLOW_EVERY_S = 2.0
 RETRY_HELD_S = 60.0
+NODE_LOOK_S = 1.0  # a node looks this often: a dead node's cameras are taken within a second of their expiry
 DRAIN_S = 20.0  # one try at storing a stopped camera's last segments before its claim is released
 CHANGE_WORKERS = 4
 _FAILURES: tuple[type[Exception], ...] = (TimeoutError, *ERRORS)
@@ -75,7 +76,7 @@ class RegistryFollower:
         self._held_until: dict[str, float] = {}  # camera id -> when to try claiming it again
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=CHANGE_WORKERS, thread_name_prefix="follow-change")
-        self._looker = Periodic("registry-follower", FOLLOW_EVERY_S, self.poll)
+        self._looker = Periodic("registry-follower", FOLLOW_EVERY_S if member is None else NODE_LOOK_S, self.poll)
 
     @property
     def recording(self) -> set[str]:
@@ -197,11 +198,17 @@ class RegistryFollower:
         assert isinstance(cam, Camera)
         try:
             before = self._rt.writer_claims.describe(camera_id) if self._member is not None else None
+            if self._member is not None:
+                try:  # held while its holder hands it over or its lease runs out: expected, tried again soon
+                    self._rt.writer_claims.claim(camera_id)
+                except WriterHeldError as exc:
+                    self._held_until[camera_id] = time.monotonic() + self._retry_held
+                    log.info("%s", exc)
+                    return
             claimed, held = self._rt.writer_claims.claim_for_recording([camera_id], refuse=False)
             if camera_id not in claimed:
                 self._held_until[camera_id] = time.monotonic() + self._retry_held
-                if self._member is None:
-                    self._say(f"SKIP {camera_id}: {held.get(camera_id, 'held by another recorder')}")
+                self._say(f"SKIP {camera_id}: {held.get(camera_id, 'held by another recorder')}")
                 return
             (spec,) = self._rt.recording_specs([cam])
             prior = None if self._member is None else takeover_mark(self._rt, self._member, camera_id, before)

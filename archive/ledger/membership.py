@@ -3,7 +3,8 @@
 :class:`NodeMember` registers the node in ``recorder_node`` (:mod:`archive.ledger.nodes`), then
 heartbeats every ``renew_every_s`` on its own thread and keeps the list of nodes it read with the
 heartbeat. :meth:`NodeMember.mine` says which cameras this node should hold now: those weighted
-rendezvous hashing (:mod:`archive.ledger.rendezvous`) gives it among the live running nodes, the
+rendezvous hashing with quotas (:func:`archive.ledger.rendezvous.assign`) gives it among the live
+running nodes, the
 ones it holds whose preferred node is not another live running node (nobody else would take
 them), and any camera whose writer claim expired more than one lease ago without being taken
 (its preferred node is not picking it up). While the node cannot reach the catalog its view
@@ -24,7 +25,7 @@ from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogError, NodeRunningError
 from archive.ledger.claims import ClaimRecord, all_claims
 from archive.ledger.nodes import NodeRecord, heartbeat, list_nodes, register_node, set_state
-from archive.ledger.rendezvous import preferred
+from archive.ledger.rendezvous import assign
 from archive.ledger.writers import process_holder
 from archive.node_config import NodeConfig
 from archive.periodic import Periodic
@@ -58,6 +59,7 @@ class NodeMember:
         self._seen_at = 0.0  # monotonic time of the last successful heartbeat
         self._state = "running"
         self._beats_failed = 0
+        self._assignment: dict[str, str] = {}
         self._beater = Periodic(f"node-{self.name}", config.renew_every_s, self.beat)
 
     def register(self) -> None:
@@ -132,13 +134,19 @@ class NodeMember:
         return {n.name: n.capacity for n in self.nodes() if n.takes_cameras}
 
     def preferred(self, camera_id: str) -> str | None:
-        """The node that should record the camera now (None: no live running node)."""
-        return preferred(camera_id, self.placement())
+        """The node the last :meth:`mine` gave the camera to (None: none, or not computed yet)."""
+        with self._guard:
+            return self._assignment.get(camera_id)
 
     def claims(self) -> dict[str, ClaimRecord]:
-        """Every camera's writer claim row. Raises CatalogError."""
+        """Every camera's writer claim row, read with a fresh list of the nodes (so a node that died
+        is seen at this look, not at the next heartbeat). Raises CatalogError."""
         with catalog_errors("cannot read the writer claims"), self._engine.connect() as conn:
-            return {r.claim.camera_id: r for r in all_claims(conn)}
+            claims = {r.claim.camera_id: r for r in all_claims(conn)}
+            nodes = tuple(list_nodes(conn))
+        with self._guard:
+            self._nodes = nodes
+        return claims
 
     def mine(self, wanted: Collection[str], recording: Collection[str],
              claims: Mapping[str, ClaimRecord]) -> set[str]:  # fmt: skip
@@ -146,10 +154,12 @@ class NodeMember:
         ``recording``: what it records now; ``claims``: every camera's writer claim row."""
         if self.stale:
             return {c for c in wanted if c in recording}
-        nodes = self.placement()
+        assignment = assign(wanted, self.placement())
+        with self._guard:
+            self._assignment = assignment
         out: set[str] = set()
         for camera_id in wanted:
-            best = preferred(camera_id, nodes)
+            best = assignment.get(camera_id)
             claim = claims.get(camera_id)
             orphan = claim is not None and claim.read_at_us - claim.expires_us > self._ttl_us
             if best == self.name or (camera_id in recording and best is None) or orphan:

@@ -1,11 +1,17 @@
-"""Which node records which camera: weighted rendezvous hashing (highest random weight).
+"""Which node records which camera: weighted rendezvous hashing (highest random weight) with quotas.
 
 For camera ``c`` and node ``n`` of capacity ``w``, ``h = SHA-256(n NUL c)`` read as a number in
-(0, 1) gives the score ``-w / ln(h)``; the camera goes to the node with the highest score (ties:
-the smaller name). Each node's expected share is ``w / sum(w)`` (the scores are exponentially
-distributed with rate ``1/w``), and when a node joins or leaves only the cameras it wins or held
-move: every other camera keeps its node. Pure functions; every node computes the same answer
-from the same list of live nodes.
+(0, 1) gives the score ``-w / ln(h)`` (:func:`score`); plain rendezvous gives the camera to the
+node with the highest score (:func:`preferred`): each node's expected share is ``w / sum(w)``
+and a join or leave moves only the cameras that node wins or held. Expected is not enough for
+a few dozen cameras (6 cameras on 3 equal nodes land 4/1/1 often), so :func:`assign` bounds the
+loads: each node gets a quota (its share ``N * w / sum(w)`` rounded by largest remainder, so
+the quotas sum to ``N`` and every node is within one camera of its share), and the pairs
+(camera, node) are taken in descending score, a pair only while the camera is free and the node
+below quota. A camera keeps its node unless that node's quota shrank or a node with a higher
+score for it appeared, so a join or leave moves about ``N / nodes`` cameras plus a few that
+cascade (measured in tests/unit/ledger/test_rendezvous.py). Pure functions; every node computes
+the same answer from the same lists of live nodes and enabled cameras.
 """
 
 from __future__ import annotations
@@ -14,7 +20,7 @@ import hashlib
 import math
 from collections.abc import Iterable, Mapping, Sequence
 
-__all__ = ["assign", "held_counts", "preferred", "score", "shares"]
+__all__ = ["assign", "held_counts", "preferred", "quotas", "score", "shares"]
 
 _SCALE = float(2**64)
 
@@ -38,15 +44,31 @@ def preferred(camera_id: str, nodes: Mapping[str, float]) -> str | None:
     return None if best is None else best[1]
 
 
+def quotas(count: int, nodes: Mapping[str, float]) -> dict[str, int]:
+    """How many of ``count`` cameras each node takes: its share rounded down, plus one for the
+    largest remainders (ties: the smaller name) until the quotas sum to ``count``."""
+    share = shares(count, nodes)
+    out = {name: int(s) for name, s in share.items()}
+    left = count - sum(out.values())
+    for name in sorted(share, key=lambda n: (-(share[n] - out[n]), n))[:left]:
+        out[name] += 1
+    return out
+
+
 def assign(camera_ids: Iterable[str], nodes: Mapping[str, float]) -> dict[str, str]:
-    """camera id -> node for every camera (empty when there is no node)."""
-    if not nodes:
+    """camera id -> node for every camera, within the quotas (module docstring); empty without a node."""
+    cams = sorted(set(camera_ids))
+    if not nodes or not cams:
         return {}
+    room = quotas(len(cams), nodes)
+    pairs = sorted(((score(n, c, w), n, c) for n, w in nodes.items() for c in cams), key=lambda t: (-t[0], t[1], t[2]))
     out: dict[str, str] = {}
-    for camera_id in camera_ids:
-        node = preferred(camera_id, nodes)
-        assert node is not None
-        out[camera_id] = node
+    for _, node, camera_id in pairs:
+        if camera_id not in out and room[node] > 0:
+            out[camera_id] = node
+            room[node] -= 1
+            if len(out) == len(cams):
+                break
     return out
 
 

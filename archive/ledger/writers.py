@@ -26,7 +26,15 @@ from sqlalchemy import Engine
 
 from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogConflictError, CatalogError, WriterClaimLostError, WriterHeldError
-from archive.ledger.claims import ClaimRecord, WriterClaim, current_claim, release_claim, renew_claim, take_claim
+from archive.ledger.claims import (
+    ClaimRecord,
+    WriterClaim,
+    all_claims,
+    current_claim,
+    release_claim,
+    renew_claim,
+    take_claim,
+)
 
 __all__ = ["DEFAULT_TTL_S", "WriterClaims", "process_holder"]
 
@@ -128,6 +136,11 @@ class WriterClaims:
         """The camera's current claim row (whoever holds it). Raises CatalogError."""
         with catalog_errors(f"cannot read the writer claim of camera {camera_id}"), self._engine.connect() as conn:
             return current_claim(conn, camera_id)
+
+    def held_by_others(self) -> set[str]:
+        """Cameras whose live claim another holder has. Raises CatalogError."""
+        with catalog_errors("cannot read the writer claims"), self._engine.connect() as conn:
+            return {r.claim.camera_id for r in all_claims(conn) if r.live and r.claim.holder != self.holder}
 
     def renew_all(self) -> None:
         """Renew every held claim once. A claim another holder took over is dropped (and listed
