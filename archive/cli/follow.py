@@ -17,7 +17,7 @@ now another live node is **handed over** (stopped, its spool stored, the gap up 
 logged, its claim released, so the other node takes it at its next look); a camera taken from
 another node gets the reason of the time since the log's end from that node's claim
 (:mod:`archive.cli.takeover`: a failover when its claim expired, a handover when it was
-released); a held camera is tried again every ``renew_every_s``. Whether or not it is a node, a
+released); a held camera is tried again every second (``NODE_LOOK_S``). Whether or not it is a node, a
 camera whose writer claim another writer took over (renewal refused, or an append refused:
 ``WriterClaimLostError``) is **fenced**: its ffmpeg is stopped, nothing more is appended for it,
 its spool files stay, and it is reported (status, log).
@@ -68,7 +68,7 @@ class RegistryFollower:
                  skip: Callable[[Camera], bool] = lambda c: False,
                  member: NodeMember | None = None) -> None:  # fmt: skip
         self._rt, self._recorder, self._out, self._skip, self._member = rt, recorder, out, skip, member
-        self._retry_held = RETRY_HELD_S if member is None else member.config.renew_every_s
+        self._retry_held = RETRY_HELD_S if member is None else NODE_LOOK_S  # a lease runs out any second
         self._lock = threading.Lock()  # guards the three collections below
         self._recording = set(recording)
         self._retiring: dict[str, str] = {}  # stopped, claim still held until its spool is drained: id -> what

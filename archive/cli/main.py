@@ -18,6 +18,7 @@ from archive.cli.audit import register as register_audit
 from archive.cli.common import Handler, require_archive
 from archive.cli.export import register as register_export
 from archive.cli.ledger import register as register_ledger
+from archive.cli.nodes import register as register_nodes
 from archive.cli.registry import register as register_registry
 from archive.cli.retention import register as register_retention
 from archive.cli.up import register as register_up
@@ -45,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_retention(sub)  # retention, holds
     register_export(sub)  # export, verify package
     register_audit(sub)  # audit verify, audit events
+    register_nodes(sub)  # nodes list, nodes drain
     return p
 
 

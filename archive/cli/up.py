@@ -116,14 +116,33 @@ def _raise_descriptor_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _node_status(rt: Runtime) -> dict[str, object] | None:
+    """This node and the others as the catalog shows them (None when this process is not a node)."""
+    from archive.errors import ERRORS
+    from archive.ledger.node_report import node_report
+
+    member = rt.node
+    if member is None:
+        return None
+    out: dict[str, object] = {"name": member.name, "state": member.state, "holder": member.holder,
+                              "lease_ttl_s": member.config.lease_ttl_s, "fenced": rt.writer_claims.lost()}  # fmt: skip
+    try:
+        rep = node_report(rt.engine)
+    except ERRORS as exc:
+        return {**out, "problems": [f"node {member.name} cannot read the recorder nodes: {exc}"]}
+    return {**out, "nodes": [n.as_json() for n in rep.nodes], "lease_takeovers": rep.takeovers,
+            "problems": rep.problems()}  # fmt: skip
+
+
 def _publish(path: Path, recorder: Recorder, limits: HealthLimits, skipped: dict[str, str],
-             protections: Sequence[Mapping[str, object]] = (),
+             protections: Sequence[Mapping[str, object]] = (), rt: Runtime | None = None,
              ) -> tuple[RecorderStatus | None, RecorderHealth | None]:  # fmt: skip
     """Take and publish the recorder's status (and the health it holds); an OSError (e.g. EMFILE, a
     full disk) is logged, never raised: publishing status must not end the service."""
     try:
         status = recorder.status()
-        health = write_status_file(path, status, limits, skipped, protections)
+        health = write_status_file(path, status, limits, skipped, protections,
+                                   None if rt is None else _node_status(rt))  # fmt: skip
     except OSError as exc:
         log.error("recorder status not published: %s", exc)
         return None, None
@@ -213,7 +232,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
         stack.callback(lambda: publish.unlink(missing_ok=True))
         # the API process reads it at once
-        _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections)
+        _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections, rt)
         api = ApiProcess(cfg, out)  # the API in its own process: what it suffers never stops a camera
         stack.callback(api.stop)
         api.start()
@@ -239,7 +258,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
             if time.monotonic() < next_status:
                 continue
             next_status = time.monotonic() + STATUS_FILE_EVERY_S
-            status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections)
+            status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections, rt)
             api.supervise()
             if status is not None and health is not None and notifier is not None:
                 notifier.observe(health, status.taken_at)

@@ -8,18 +8,27 @@ PostgreSQL catalog (fresh schema) and the real SeaweedFS, six simulated RTSP cam
     time from the dead node's last logged segment end to the new holder's first segment start;
 (c) the killed node started again takes its share back (handed over by the others), keeps the
     spool files whose time the log already holds (never logged: that would overlap), and
-    ``archive verify camera`` passes for every camera: no fork, no two entries for one instant.
+    ``archive verify camera`` passes for every camera: no fork, no two entries for one instant;
+(d) ``SIGSTOP`` of another node past its lease, then ``SIGCONT``: the others took its cameras over,
+    its claims are refused (renewal or append: ``is no longer current``), it fences them (ffmpeg
+    stopped, nothing appended) and later gets them back by handover; no overlap in any log;
+(e) ``archive nodes drain``: the drained node's cameras move to the others by handover (gap
+    entries ``recorder_stopped``; the time without recording is measured and printed).
+Between (b) and (c), ``archive nodes list``, ``archive status``, ``/health`` and ``/metrics`` of a
+live node name the dead one.
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import re
 import signal
 import subprocess
 import time
+import urllib.request
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -36,6 +45,8 @@ from tests.fixtures.s3 import service_store_for
 
 NODES = ("n1", "n2", "n3")
 VICTIM = "n2"
+FROZEN = "n3"
+DRAINED = "n1"
 CAMERAS = 6
 TTL_S = 6.0
 _EPOCH = re.compile(r"e(\d+)-\d{6}\.ts$")
@@ -143,6 +154,40 @@ def _balanced(engine: Engine, cams: list[str], names: tuple[str, ...]) -> bool:
     return all(abs(counts[n] - want) < 1 for n, want in shares(len(cams), dict.fromkeys(names, 1.0)).items())
 
 
+def _dead_node_is_reported(cfg: Path, engine: Engine) -> None:
+    """``archive nodes list``, ``archive status``, ``/health`` and ``/metrics`` of a live node name the dead one."""
+    listed = _cli(cfg, "nodes", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    rows = {n["name"]: n for n in json.loads(listed.stdout)["nodes"]}
+    assert rows[VICTIM]["status"] == "dead" and rows[VICTIM]["cameras"] == []
+    assert all(rows[n]["status"] == "running" and len(rows[n]["cameras"]) == 3 for n in NODES if n != VICTIM)
+    text_list = _cli(cfg, "nodes", "list").stdout
+    with engine.connect() as conn:
+        takeovers = int(conn.execute(text("SELECT SUM(epoch - 1) FROM writer_claim")).scalar_one())
+    assert takeovers >= 2 and json.loads(listed.stdout)["lease_takeovers"] == takeovers
+    assert f"PROBLEM: node {VICTIM} is dead" in text_list and f"lease takeovers so far: {takeovers}" in text_list
+    port = int(re.search(r"port = (\d+)", cfg.read_text()).group(1))  # type: ignore[union-attr]
+
+    def reported() -> bool:
+        status = _cli(cfg, "status", "--json")
+        doc = json.loads(status.stdout) if status.stdout.startswith("{") else {}
+        return any(f"node {VICTIM} is dead" in p for p in doc.get("problems", []))
+
+    deadline = time.monotonic() + 15
+    while not reported():  # the status file is written every 5 s
+        assert time.monotonic() < deadline, _cli(cfg, "status").stdout
+        time.sleep(1)
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=10) as answer:
+        health = json.loads(answer.read())
+    (nodes_check,) = [c for c in health["checks"] if c["name"] == "nodes"]
+    assert not nodes_check["ok"] and f"node {VICTIM} is dead" in nodes_check["detail"], health
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as answer:
+        metrics = answer.read().decode()
+    assert f'archive_node_up{{node="{VICTIM}"}} 0' in metrics and 'archive_node_up{node="n1"} 1' in metrics
+    assert 'archive_node_cameras{node="n1"} 3' in metrics and f"archive_lease_takeovers_total {takeovers}" in metrics
+    print(f"dead node reported: nodes list, status, /health ({nodes_check['detail']}), /metrics")
+
+
 def _recorded_by(cfg_dir: Path, node: str) -> set[str]:
     status = cfg_dir / f"var-{node}" / "run" / "status.json"
     try:
@@ -162,6 +207,7 @@ def test_nodes_share_fail_over_and_take_back(seaweed: EmbeddedSeaweed, pg_catalo
     engine = create_engine(pg_catalog_url)
     nodes = {n: Node(n, cfgs[n]) for n in NODES}
     cams = [f"dishub-{i:03d}" for i in range(1, CAMERAS + 1)]
+    holes: dict[str, float] = {}
     with SimulatedCameraSet(CAMERAS, ["h264"]) as sims:
         listing = tmp_path / "cameras.yaml"
         listing.write_text(
@@ -212,6 +258,7 @@ def test_nodes_share_fail_over_and_take_back(seaweed: EmbeddedSeaweed, pg_catalo
             new_holder = _holders(engine)
             assert all(new_holder[c][0] != VICTIM for c in moved)
             assert _balanced(engine, cams, tuple(n for n in NODES if n != VICTIM))
+            _dead_node_is_reported(cfgs["n1"], engine)
 
             # (c) the killed node comes back: its share is handed back to it
             nodes[VICTIM].start()
@@ -221,6 +268,51 @@ def test_nodes_share_fail_over_and_take_back(seaweed: EmbeddedSeaweed, pg_catalo
                   and all(_segments(engine, c)[-1][2] == _holders(engine)[c][1] for c in moved),
                   90, running)  # fmt: skip
             time.sleep(4)
+
+            # (d) SIGSTOP a node past its lease, SIGCONT: its claims were taken over, its next append is refused
+            frozen = sorted(c for c, (h, _) in _holders(engine).items() if h == FROZEN)
+            frozen_epoch = {c: _holders(engine)[c][1] for c in frozen}
+            proc = nodes[FROZEN].proc
+            assert frozen and proc is not None
+            os.kill(proc.pid, signal.SIGSTOP)
+            stopped_at_us = time.time_ns() // 1000
+            others = [nodes[n] for n in NODES if n != FROZEN]
+            _wait("the frozen node's cameras to be recorded by the others",
+                  lambda: all(any(e > frozen_epoch[c] for _, _, e in _segments(engine, c)) for c in frozen),
+                  60, others)  # fmt: skip
+            for c in frozen:
+                again = next(s for s, _, e in _segments(engine, c) if e > frozen_epoch[c])
+                print(f"camera {c}: recording again {(again - stopped_at_us) / 1e6:.2f} s after SIGSTOP of {FROZEN}")
+            os.kill(proc.pid, signal.SIGCONT)
+            _wait("the frozen node to notice it was fenced",
+                  lambda: all(f"camera {c}: FENCED" in nodes[FROZEN].log() for c in frozen), 30, running)  # fmt: skip
+            _wait("the resumed node to hold its share again",
+                  lambda: _balanced(engine, cams, NODES) and all(_holders(engine)[c][0] == FROZEN for c in frozen)
+                  and all(_segments(engine, c)[-1][2] == _holders(engine)[c][1] for c in frozen),
+                  90, running)  # fmt: skip
+            time.sleep(2)
+
+            # (e) archive nodes drain: the drained node's cameras move to the others by handover
+            drained = sorted(c for c, (h, _) in _holders(engine).items() if h == DRAINED)
+            drained_epoch = {c: _holders(engine)[c][1] for c in drained}
+            out = _cli(cfgs["n2"], "nodes", "drain", DRAINED)
+            assert out.returncode == 0 and f"node {DRAINED}: draining" in out.stdout, out.stdout + out.stderr
+            rest = tuple(n for n in NODES if n != DRAINED)
+            _wait("the drained node's cameras to move",
+                  lambda: _balanced(engine, cams, rest)
+                  and all(_segments(engine, c)[-1][2] > drained_epoch[c] for c in drained), 60, running)  # fmt: skip
+            for c in drained:
+                segs = _segments(engine, c)
+                last_old = max(e for _, e, ep in segs if ep == drained_epoch[c])
+                first_new = min(s for s, _, ep in segs if ep > drained_epoch[c])
+                hole = [g for g in _gaps(engine, c) if last_old <= g[0] and g[1] <= first_new]
+                holes[c] = (first_new - last_old) / 1e6
+                print(
+                    f"camera {c}: drained from {DRAINED}: no recording for {holes[c]:.2f} s, "
+                    f"{len(hole)} gap entries: {[(g[2], g[3][:90]) for g in hole]}"
+                )
+                assert hole and all(g[2] == "recorder_stopped" for g in hole), hole
+            time.sleep(2)
         finally:
             codes = {n: nodes[n].stop() for n in NODES}
             for n in NODES:
@@ -230,15 +322,22 @@ def test_nodes_share_fail_over_and_take_back(seaweed: EmbeddedSeaweed, pg_catalo
         assert "Traceback" not in out, out[-6000:]
         assert codes[n] == 0, (n, codes[n], out[-4000:])
     failover = [(c, g) for c in cams for g in _gaps(engine, c) if g[3].startswith("recorder_failover: ")]
-    assert sorted(c for c, _ in failover) == moved, failover  # exactly one failover gap per moved camera
+    # exactly one failover gap per camera that moved from the killed node, and one per camera of the frozen one
+    assert sorted(c for c, _ in failover) == sorted(moved + frozen), failover
     for c, (start, end, reason, detail) in failover:
         segs = _segments(engine, c)
-        last_old = max(e for _, e, ep in segs if ep == old_epoch[c])
-        first_new = min(s for s, _, ep in segs if ep > old_epoch[c])
-        assert reason == "other"
-        assert (start, end) == (last_old, first_new), (c, start, end, last_old, first_new)
-        assert f"node {VICTIM} stopped renewing its writer claim" in detail and "took the camera over" in detail
+        before = [ep for _, e, ep in segs if e == start]  # the old holder's last logged segment ends where it starts
+        after = [ep for s, _, ep in segs if s == end]  # the new holder's first segment starts where it ends
+        assert reason == "other" and len(before) == 1 and len(after) == 1 and after[0] > before[0], (c, segs)
+        assert not [x for x in segs if start < x[1] and x[0] < end]  # no segment inside it
+        old = VICTIM if c in moved else FROZEN
+        assert f"node {old} stopped renewing its writer claim" in detail and "took the camera over" in detail
         print(f"camera {c}: failover gap {(end - start) / 1e6:.2f} s: {detail}")
+    for c in cams:  # no two entries for one instant, no overlap (verify checks it too)
+        spans = sorted([(a, b) for a, b, _ in _segments(engine, c)] + [(a, b) for a, b, _, _ in _gaps(engine, c)])
+        assert all(b1 <= a2 for (_, b1), (a2, _) in itertools.pairwise(spans)), (c, spans)
+    frozen_log = nodes[FROZEN].log()
+    assert all(f"camera {c}: FENCED" in frozen_log for c in frozen) and "is no longer current" in frozen_log
     # the killed node's unstored files of its old claim: kept in its spool, never logged
     kept = [p for c in moved for p in (tmp_path / f"var-{VICTIM}" / "spool" / c).glob(f"*e{old_epoch[c]}-*.ts")]
     logged_keys = set()
