@@ -52,6 +52,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 FOLLOW_EVERY_S = 2.0
 RETRY_HELD_S = 60.0
+FENCED_REPORT_S = 300.0  # a node's fenced camera another node now records stays a problem this long
 NODE_LOOK_S = 1.0  # a node looks this often: a dead node's cameras are taken within a second of their expiry
 DRAIN_S = 20.0  # one try at storing a stopped camera's last segments before its claim is released
 CHANGE_WORKERS = 4
@@ -74,6 +75,7 @@ class RegistryFollower:
         self._retiring: dict[str, str] = {}  # stopped, claim still held until its spool is drained: id -> what
         self._busy: dict[str, Future[None]] = {}  # camera id -> the change running for it
         self._held_until: dict[str, float] = {}  # camera id -> when to try claiming it again
+        self._fenced_at: dict[str, float] = {}  # fenced camera another node now holds -> first seen so
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=CHANGE_WORKERS, thread_name_prefix="follow-change")
         self._looker = Periodic("registry-follower", FOLLOW_EVERY_S if member is None else NODE_LOOK_S, self.poll)
@@ -124,6 +126,7 @@ class RegistryFollower:
                 log.error("cannot read the writer claims (the cameras stay as they are): %s", exc)
                 mine = wanted & recording
             handing = {c: self._member.preferred(c) or "?" for c in (wanted & recording) - mine}
+            self._settle_fenced(lost, recording, mine)
             wanted = mine | set(handing)  # handed over below, not as disabled
         with self._lock:
             self._busy = {k: f for k, f in self._busy.items() if not f.done()}
@@ -182,6 +185,19 @@ class RegistryFollower:
                 return  # enabled again meanwhile: it records under the claim
         self._rt.writer_claims.release(camera_id)
         self._say(f"camera {camera_id}: writer claim released (another recorder may record it)")
+
+    def _settle_fenced(self, lost: dict[str, str], recording: set[str], mine: set[str]) -> None:
+        """A node's fenced camera that the assignment gives to another node is that node's now: it
+        stays a problem here for :data:`FENCED_REPORT_S` (the log line and the status said it), then
+        it is no longer listed."""
+        now = time.monotonic()
+        for camera_id in lost:
+            if camera_id in recording or camera_id in mine:
+                continue
+            since = self._fenced_at.setdefault(camera_id, now)
+            if now - since >= FENCED_REPORT_S:
+                self._rt.writer_claims.forget_lost(camera_id)
+                self._fenced_at.pop(camera_id, None)
 
     def _fence(self, camera_id: str, why: object) -> None:
         try:

@@ -80,6 +80,11 @@ class WriterClaims:
         with self._guard:
             return dict(self._lost)
 
+    def forget_lost(self, camera_id: str) -> None:
+        """No longer list the camera as lost (a node whose assignment gives it to another node)."""
+        with self._guard:
+            self._lost.pop(camera_id, None)
+
     def claim(self, camera_id: str) -> WriterClaim:
         """Claim the camera's log for this process (renews a claim it already holds).
 

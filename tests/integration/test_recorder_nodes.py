@@ -3,14 +3,22 @@ heartbeat by the database clock, liveness by lease TTL, one process per node nam
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import upgrade
 from archive.errors import NodeRunningError
+from archive.ledger.claims import take_claim
 from archive.ledger.nodes import heartbeat, list_nodes, register_node, set_state
+
+ARCHIVE = Path(sys.executable).parent / "archive"
 
 
 def test_register_heartbeat_live_and_one_process_per_name(catalog_url: str) -> None:
@@ -37,3 +45,43 @@ def test_register_heartbeat_live_and_one_process_per_name(catalog_url: str) -> N
         assert (node.holder, node.state, node.live, node.takes_cameras) == ("h2", "draining", True, False)
     finally:
         engine.dispose()
+
+
+def test_nodes_list_and_drain_on_the_command_line(tmp_path: Path) -> None:
+    """``archive nodes list|drain`` as a person runs them (SQLite catalog): no node, one live node
+    holding a camera, an unknown node refused with exit 2, a drained node listed as draining,
+    ``--node`` with a bad name refused with a sentence."""
+    cfg = tmp_path / "archive.toml"
+    cfg.write_text('[paths]\ndata_dir = "state"\n')
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([str(ARCHIVE), "--config", str(cfg), *args], capture_output=True, text=True,
+                              env=env, cwd=tmp_path, timeout=120)  # fmt: skip
+
+    assert cli("init").returncode == 0
+    empty = cli("nodes", "list")
+    assert empty.returncode == 0 and "no recorder node registered" in empty.stdout, empty.stdout + empty.stderr
+    engine = make_engine(f"sqlite:///{tmp_path / 'state' / 'catalog.sqlite3'}")
+    try:
+        with engine.begin() as conn:
+            register_node(conn, "rec-1", capacity=2.0, lease_ttl_us=60_000_000, api="127.0.0.1:8080",
+                          holder="rec-1@h:1:a")  # fmt: skip
+            take_claim(conn, "cam-a", "rec-1@h:1:a", 60_000_000)
+    finally:
+        engine.dispose()
+    listed = cli("nodes", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    doc = json.loads(listed.stdout)
+    assert doc["nodes"] == [{"name": "rec-1", "capacity": 2.0, "state": "running", "status": "running", "live": True,
+                             "heartbeat_age_s": doc["nodes"][0]["heartbeat_age_s"], "api": "127.0.0.1:8080",
+                             "cameras": ["cam-a"]}]  # fmt: skip
+    assert doc["problems"] == [] and doc["lease_takeovers"] == 0
+    unknown = cli("nodes", "drain", "rec-9")
+    assert unknown.returncode == 2 and "no such node: rec-9" in unknown.stderr and "Traceback" not in unknown.stderr
+    drained = cli("nodes", "drain", "rec-1")
+    assert drained.returncode == 0 and "node rec-1: draining, but no other live running node" in drained.stdout
+    text_list = cli("nodes", "list").stdout
+    assert "rec-1" in text_list and "draining" in text_list and "cam-a" in text_list, text_list
+    bad = cli("up", "--node", "a b")
+    assert bad.returncode == 2 and "--node: a node name is 1-64 letters" in bad.stderr, bad.stderr
