@@ -351,4 +351,7 @@ def test_nodes_share_fail_over_and_take_back(seaweed: EmbeddedSeaweed, pg_catalo
         verified = _cli(cfgs["n1"], "verify", "camera", c)
         assert verified.returncode == 0, verified.stdout + verified.stderr
         assert f"OK: camera {c}" in verified.stdout
+    consistent = _cli(cfgs["n1"], "verify", "log")  # every stored checkpoint consistent with the next: no fork
+    assert consistent.returncode == 0, consistent.stdout + consistent.stderr
+    print(consistent.stdout.strip().splitlines()[-1] if consistent.stdout.strip() else "verify log: (no output)")
     engine.dispose()
