@@ -17,7 +17,7 @@ now another live node is **handed over** (stopped, its spool stored, the gap up 
 logged, its claim released, so the other node takes it at its next look); a camera taken from
 another node gets the reason of the time since the log's end from that node's claim
 (:mod:`archive.cli.takeover`: a failover when its claim expired, a handover when it was
-released); a held camera is tried again every second (``NODE_LOOK_S``). Whether or not it is a node, a
+released); a held camera is tried again at every look (``NODE_LOOK_S``). Whether or not it is a node, a
 camera whose writer claim another writer took over (renewal refused, or an append refused:
 ``WriterClaimLostError``) is **fenced**: its ffmpeg is stopped, nothing more is appended for it,
 its spool files stay, and it is reported (status, log).
@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 FOLLOW_EVERY_S = 2.0
 RETRY_HELD_S = 60.0
 FENCED_REPORT_S = 300.0  # a node's fenced camera another node now records stays a problem this long
-NODE_LOOK_S = 1.0  # a node looks this often: a dead node's cameras are taken within a second of their expiry
+NODE_LOOK_S = 0.5  # a node looks this often: a released or expired claim is taken within half a second
 DRAIN_S = 20.0  # one try at storing a stopped camera's last segments before its claim is released
 CHANGE_WORKERS = 4
 _FAILURES: tuple[type[Exception], ...] = (TimeoutError, *ERRORS)
@@ -69,7 +69,7 @@ class RegistryFollower:
                  skip: Callable[[Camera], bool] = lambda c: False,
                  member: NodeMember | None = None) -> None:  # fmt: skip
         self._rt, self._recorder, self._out, self._skip, self._member = rt, recorder, out, skip, member
-        self._retry_held = RETRY_HELD_S if member is None else NODE_LOOK_S  # a lease runs out any second
+        self._retry_held = RETRY_HELD_S if member is None else 0.0  # a node: at every look (a lease runs out any time)
         self._lock = threading.Lock()  # guards the three collections below
         self._recording = set(recording)
         self._retiring: dict[str, str] = {}  # stopped, claim still held until its spool is drained: id -> what
