@@ -129,8 +129,8 @@ def report(data: dict[str, object]) -> tuple[list[str], int]:
                      f"lease takeovers so far {node.get('lease_takeovers')}")  # fmt: skip
         for n in node.get("nodes") or []:
             if isinstance(n, dict):
-                lines.append(f"  node {n.get('name'):<14} {n.get('status'):<9} heartbeat {n.get('heartbeat_age_s')} s"
-                             f" ago  {len(n.get('cameras') or [])} cameras")  # fmt: skip
+                lines.append(f"  node {n.get('name')!s:<14} {n.get('status')!s:<9} heartbeat "
+                             f"{n.get('heartbeat_age_s')} s ago  {len(n.get('cameras') or [])} cameras")  # fmt: skip
     problems = _problems(data)
     lines += [f"PROBLEM: {p}" for p in problems] or ["no problem"]
     return lines, 1 if problems else 0

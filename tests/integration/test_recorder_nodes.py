@@ -17,6 +17,7 @@ from archive.catalog.migrate import upgrade
 from archive.errors import NodeRunningError
 from archive.ledger.claims import take_claim
 from archive.ledger.nodes import heartbeat, list_nodes, register_node, set_state
+from archive.recorder.status_file import report
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 
@@ -85,3 +86,21 @@ def test_nodes_list_and_drain_on_the_command_line(tmp_path: Path) -> None:
     assert "rec-1" in text_list and "draining" in text_list and "cam-a" in text_list, text_list
     bad = cli("up", "--node", "a b")
     assert bad.returncode == 2 and "--node: a node name is 1-64 letters" in bad.stderr, bad.stderr
+
+
+def test_archive_status_prints_the_nodes_and_a_problem_per_dead_node() -> None:
+    """``archive status`` of a node (:func:`report` on its status file): a line per node, the dead
+    one a PROBLEM (exit 1); a malformed node entry prints, never raises."""
+    data: dict[str, object] = {
+        "pid": 1, "age_seconds": 1.0, "store_available": True, "cameras": [],
+        "problems": ["node n2 is dead: no heartbeat for 12.0 s (state running); its cameras are taken over"],
+        "node": {"name": "n1", "state": "running", "lease_ttl_s": 6.0, "lease_takeovers": 2,
+                 "nodes": [{"name": "n2", "status": "dead", "heartbeat_age_s": 12.0, "cameras": []},
+                           {"name": "n1", "status": "running", "heartbeat_age_s": 0.4, "cameras": ["a", "b"]}, {}]},
+    }  # fmt: skip
+    lines, code = report(data)
+    assert code == 1
+    assert "node n1 (running), lease 6.0 s, lease takeovers so far 2" in lines
+    assert any(ln.split() == ["node", "n2", "dead", "heartbeat", "12.0", "s", "ago", "0", "cameras"] for ln in lines)
+    assert any(ln.split() == ["node", "n1", "running", "heartbeat", "0.4", "s", "ago", "2", "cameras"] for ln in lines)
+    assert "PROBLEM: node n2 is dead: no heartbeat for 12.0 s (state running); its cameras are taken over" in lines
