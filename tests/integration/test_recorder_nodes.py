@@ -16,7 +16,9 @@ from archive.catalog.db import make_engine
 from archive.catalog.migrate import upgrade
 from archive.errors import NodeRunningError
 from archive.ledger.claims import take_claim
+from archive.ledger.membership import NodeMember
 from archive.ledger.nodes import heartbeat, list_nodes, register_node, set_state
+from archive.node_config import NodeConfig
 from archive.recorder.status_file import report
 
 ARCHIVE = Path(sys.executable).parent / "archive"
@@ -104,3 +106,42 @@ def test_archive_status_prints_the_nodes_and_a_problem_per_dead_node() -> None:
     assert any(ln.split() == ["node", "n2", "dead", "heartbeat", "12.0", "s", "ago", "0", "cameras"] for ln in lines)
     assert any(ln.split() == ["node", "n1", "running", "heartbeat", "0.4", "s", "ago", "2", "cameras"] for ln in lines)
     assert "PROBLEM: node n2 is dead: no heartbeat for 12.0 s (state running); its cameras are taken over" in lines
+
+
+def test_a_node_takes_its_share_keeps_what_nobody_else_takes_and_freezes_on_a_stale_view(tmp_path: Path) -> None:
+    """:meth:`NodeMember.mine` on a real catalog (SQLite): its quota of the cameras among the live
+    running nodes; a draining node takes nothing; with no other running node it keeps what it
+    records; an orphan claim (expired more than a lease ago) is anyone's; a view older than a
+    lease keeps what it records and takes nothing new."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'c.sqlite3'}")
+    upgrade(engine)
+    cams = [f"cam-{i}" for i in range(6)]
+    try:
+        a = NodeMember(engine, NodeConfig("a", 1.0, 2.0, 0.5), "a@h:1:x", "127.0.0.1:1")
+        b = NodeMember(engine, NodeConfig("b", 1.0, 2.0, 0.5), "b@h:2:y", "127.0.0.1:2")
+        a.register()
+        b.register()
+        claims = a.claims()
+        mine_a, mine_b = a.mine(cams, set(), claims), b.mine(cams, set(), b.claims())
+        assert len(mine_a) == len(mine_b) == 3 and mine_a | mine_b == set(cams)
+        assert {a.preferred(c) for c in mine_b} == {"b"}
+        with engine.begin() as conn:
+            set_state(conn, "b", "draining")
+        assert b.mine(cams, mine_b, b.claims()) == set()  # draining: hands everything over to a
+        assert a.mine(cams, mine_a, a.claims()) == set(cams)
+        with engine.begin() as conn:
+            set_state(conn, "a", "draining")
+        assert b.mine(cams, mine_b, b.claims()) == mine_b  # nobody running takes them: it keeps recording
+        with engine.begin() as conn:
+            set_state(conn, "a", "running")
+            set_state(conn, "b", "running")
+            take_claim(conn, "cam-x", "gone@h:9:z", 100_000)  # a claim of a holder that died long ago
+        time.sleep(2.3)  # past one lease (2 s) after its expiry; a and b stop heartbeating meanwhile too
+        a.beat()
+        b.beat()
+        for m in (a, b):  # an orphan is claimed by both (one wins the claim), whichever's share it is
+            assert "cam-x" in m.mine([*cams, "cam-x"], set(), m.claims())
+        time.sleep(2.1)  # b's last good look is now older than its lease: stale
+        assert b.stale and b.mine(cams, {"cam-0"}, {}) == {"cam-0"}
+    finally:
+        engine.dispose()
