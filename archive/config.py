@@ -17,6 +17,7 @@ from typing import Any
 
 from archive.config_rules import coerce, public_base, validate_api_limits, validate_retention, validate_witnessing
 from archive.errors import ConfigError
+from archive.node_config import NodeConfig, validate_node
 from archive.redact import scrub
 from archive.witness_config import ExportConfig, WitnessEndpoint
 
@@ -196,6 +197,7 @@ class Config:
     ledger: LedgerConfig = field(default_factory=LedgerConfig)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    node: NodeConfig = field(default_factory=NodeConfig)
     source: str = DEFAULTS_SOURCE
     base_dir: str = "."
 
@@ -264,9 +266,7 @@ def _validate(cfg: Config) -> None:
     src = cfg.source
     if cfg.storage.mode not in ("embedded", "s3"):
         raise ConfigError(f"{src}: storage.mode must be 'embedded' or 's3', got {cfg.storage.mode!r}")
-    if cfg.storage.mode == "s3" and not (
-        cfg.storage.endpoint and cfg.storage.access_key and cfg.storage.secret_key
-    ):
+    if cfg.storage.mode == "s3" and not (cfg.storage.endpoint and cfg.storage.access_key and cfg.storage.secret_key):
         raise ConfigError(f"{src}: storage.mode = 's3' needs storage.endpoint, access_key and secret_key")
     if cfg.storage.lock_mode not in ("GOVERNANCE", "COMPLIANCE"):
         raise ConfigError(f"{src}: storage.lock_mode must be GOVERNANCE or COMPLIANCE")
@@ -320,6 +320,7 @@ def _validate(cfg: Config) -> None:
         raise ConfigError(f"{src}: catalog.url must be a sqlite:// or postgresql:// URL")
     validate_retention(cfg.retention, src)
     validate_witnessing(cfg.ledger.witnesses, cfg.export.witness_policy, src)
+    validate_node(cfg.node, src)
 
 
 def _env_overrides(env: Mapping[str, str]) -> dict[str, dict[str, str]]:

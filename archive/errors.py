@@ -86,6 +86,10 @@ class WriterHeldError(ConflictError):
     """The camera's log has a live writer claim held by another process (one writer per camera)."""
 
 
+class NodeRunningError(ConflictError):
+    """A recorder node of that name is already live (another process heartbeats it)."""
+
+
 class WriterClaimLostError(ConflictError):
     """An append or checkpoint under a writer claim (holder, epoch) that is not the camera's current
     claim, or without the claim the entry kind requires. Nothing was written."""
@@ -196,6 +200,7 @@ __all__ = [
     "ConflictError",
     "ForbiddenError",
     "IntegrityError",
+    "NodeRunningError",
     "NotFoundError",
     "NotRunningError",
     "ObjectLockedError",

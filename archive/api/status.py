@@ -12,13 +12,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from archive.api.ports import CheckResult, HealthCheck, Metric, MetricSource
 from archive.errors import ERRORS, ArchiveError
+from archive.ledger.node_report import NodeReport
 from archive.ledger.witnessing import WitnessHealth
 from archive.recorder.health import HealthLimits, assess
 from archive.recorder.status import CameraState, RecorderStatus
 from archive.storage.base import ObjectStore
 
-__all__ = ["check_metrics", "ledger_metrics", "protection_metrics", "recorder_check", "recorder_metrics",
-           "storage_check", "witness_metrics"]
+__all__ = ["check_metrics", "ledger_metrics", "node_metrics", "nodes_check", "protection_metrics", "recorder_check",
+           "recorder_metrics", "storage_check", "witness_metrics"]
 
 
 class _CachedPing:
@@ -196,5 +197,44 @@ def witness_metrics(report: Callable[[], Sequence[WitnessHealth]]) -> MetricSour
             yield Metric("archive_witness_healthy", "1 when the witness cosigns (no failing log, no lost state, "
                          "cosigned once)",
                          "gauge", 1 if h.ok else 0, lab)  # fmt: skip
+
+    return samples
+
+
+def nodes_check(report: Callable[[], NodeReport]) -> HealthCheck:
+    """The recorder nodes (``archive up --node``): not critical (the live nodes take a dead node's
+    cameras over), ``ok`` false naming each dead node (node names are not camera ids: open)."""
+
+    def check() -> CheckResult:
+        try:
+            rep = report()
+        except ArchiveError as exc:
+            return CheckResult("nodes", False, f"cannot read the recorder nodes: {exc}", critical=False)
+        live = sum(1 for n in rep.nodes if n.live)
+        problems = rep.problems()
+        detail = f"{live} of {len(rep.nodes)} nodes live" + (f"; {'; '.join(problems)}" if problems else "")
+        return CheckResult("nodes", not problems, detail, critical=False)
+
+    return check
+
+
+def node_metrics(report: Callable[[], NodeReport]) -> MetricSource:
+    """Per node (label ``node``, open): ``archive_node_up`` (1 live, 0 dead or stopped),
+    ``archive_node_cameras`` (cameras whose live lease it holds); ``archive_lease_takeovers_total``
+    (changes of a camera's lease holder so far: handovers, failovers, restarts)."""
+
+    def samples() -> Iterable[Metric]:
+        try:
+            rep = report()
+        except ArchiveError:
+            return
+        for n in rep.nodes:
+            lab = (("node", n.name),)
+            yield Metric("archive_node_up", "1 while the recorder node heartbeats within its lease", "gauge",
+                         1 if n.live else 0, lab)  # fmt: skip
+            yield Metric("archive_node_cameras", "cameras whose live lease the node holds", "gauge", len(n.cameras),
+                         lab)  # fmt: skip
+        yield Metric("archive_lease_takeovers_total", "changes of a camera lease's holder (writer-claim epochs "
+                     "beyond the first)", "counter", rep.takeovers)  # fmt: skip
 
     return samples

@@ -17,6 +17,8 @@ from archive.api.ports import HealthCheck, MetricSource
 from archive.api.status import (
     check_metrics,
     ledger_metrics,
+    node_metrics,
+    nodes_check,
     protection_metrics,
     recorder_check,
     recorder_metrics,
@@ -25,6 +27,7 @@ from archive.api.status import (
 )
 from archive.bootstrap import Runtime
 from archive.config import ApiConfig
+from archive.ledger.node_report import node_report
 from archive.ledger.report import VerifyReport
 from archive.ledger.verify import verify_camera
 from archive.ledger.witnessing import witness_clients, witness_report
@@ -73,6 +76,9 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
         sources.append(recorder_metrics(recorder_status, limits))
     if protections is not None:
         sources.append(protection_metrics(protections))
+    if rt.config.node.name:  # a recorder node's API: the nodes' liveness (a dead node degrades /health by name)
+        checks.append(nodes_check(lambda: node_report(rt.engine)))
+        sources.append(node_metrics(lambda: node_report(rt.engine)))
     return ApiDeps(
         identity=rt.identity, search=rt.search, audit=rt.audit, settings=api_settings(rt.config.api, rt),
         registry=rt.registry, media=store, media_key=load_link_key(rt.config.data_dir / "keys" / "media-links.key"),

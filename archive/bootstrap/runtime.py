@@ -31,6 +31,7 @@ from archive.export.parts import Exports
 from archive.identity.service import IdentityService
 from archive.ledger.checkpoints import Checkpointer
 from archive.ledger.keyring import KeyRing
+from archive.ledger.membership import NodeMember, node_holder
 from archive.ledger.service import Ledger
 from archive.ledger.settings import LedgerSettings, ledger_settings
 from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, witness_clients
@@ -203,8 +204,21 @@ class Runtime:
     @property
     def writer_claims(self) -> WriterClaims:
         """The writer claims this process holds (catalog only: claim before touching store or spool)."""
-        part = self._part("writer_claims", lambda: WriterClaims(self.engine))
+        node = self.config.node
+        part = self._part("writer_claims", lambda: WriterClaims(self.engine) if not node.name else WriterClaims(
+            self.engine, holder=node_holder(node.name), ttl_s=node.lease_ttl_s, renew_s=node.renew_every_s))
         assert isinstance(part, WriterClaims)
+        return part
+
+    @property
+    def node(self) -> NodeMember | None:
+        """This process as recorder node ``[node] name`` (None when it is not a node; the caller
+        registers and starts it)."""
+        if not self.config.node.name:
+            return None
+        api = f"{self.config.api.host}:{self.config.api.port}"
+        part = self._part("node", lambda: NodeMember(self.engine, self.config.node, self.writer_claims.holder, api))
+        assert isinstance(part, NodeMember)
         return part
 
     @property
@@ -330,7 +344,8 @@ class Runtime:
         witnesses = self.witnesses
         part = self._part("checkpointer", lambda: Checkpointer(
             self.engine, self.ledger.signer, self.ledger_settings.checkpoint_interval_s,
-            after_round=witnesses.submit if witnesses is not None else None))
+            after_round=witnesses.submit if witnesses is not None else None,
+            others=self.writer_claims.held_by_others if self.config.node.name else None))
         assert isinstance(part, Checkpointer)
         return part
 

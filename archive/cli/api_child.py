@@ -55,6 +55,8 @@ class ApiProcess:
         env.pop("ARCHIVE_CONFIG", None)
         if self._cfg.source != "<defaults>":
             env["ARCHIVE_CONFIG"] = str(Path(self._cfg.source).resolve())
+        if self._cfg.node.name:  # archive up --node NAME: the API's /health and /metrics speak for that node
+            env["ARCHIVE_NODE_NAME"] = self._cfg.node.name
         argv = [sys.executable, "-m", "archive.cli.api_child", "--parent", str(os.getpid())]
         if ready_fd is not None:
             argv += ["--ready-fd", str(ready_fd)]

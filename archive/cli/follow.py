@@ -11,6 +11,17 @@ drain waits, and the claim stays held (tried again every look). A camera enabled
 another recorder holds is retried every :data:`RETRY_HELD_S` seconds. Demo cameras of an earlier
 run (``skip``) are never picked up.
 
+As recorder node (``archive up --node``, :class:`~archive.ledger.membership.NodeMember`) it records
+only the cameras the node should hold (:meth:`NodeMember.mine`): a camera whose preferred node is
+now another live node is **handed over** (stopped, its spool stored, the gap up to that moment
+logged, its claim released, so the other node takes it at its next look); a camera taken from
+another node gets the reason of the time since the log's end from that node's claim
+(:mod:`archive.cli.takeover`: a failover when its claim expired, a handover when it was
+released); a held camera is tried again at every look (``NODE_LOOK_S``). Whether or not it is a node, a
+camera whose writer claim another writer took over (renewal refused, or an append refused:
+``WriterClaimLostError``) is **fenced**: its ffmpeg is stopped, nothing more is appended for it,
+its spool files stay, and it is reported (status, log).
+
 Starting and stopping a camera happen on worker threads (at most one change per camera at a
 time), never on the ``up`` loop nor on the thread that reads the registry: a camera whose ffmpeg
 takes its whole grace period to stop delays neither the status the others publish nor other
@@ -27,18 +38,22 @@ from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, TextIO
 
-from archive.errors import ERRORS
+from archive.cli.takeover import handover_detail, takeover_mark
+from archive.errors import ERRORS, WriterHeldError
 from archive.model import Camera
 from archive.periodic import Periodic
 from archive.recorder.timeline import operator_stop
 
 if TYPE_CHECKING:
     from archive.bootstrap import Runtime
+    from archive.ledger.membership import NodeMember
     from archive.recorder.service import Recorder
 
 log = logging.getLogger(__name__)
 FOLLOW_EVERY_S = 2.0
 RETRY_HELD_S = 60.0
+FENCED_REPORT_S = 300.0  # a node's fenced camera another node now records stays a problem this long
+NODE_LOOK_S = 0.5  # a node looks this often: a released or expired claim is taken within half a second
 DRAIN_S = 20.0  # one try at storing a stopped camera's last segments before its claim is released
 CHANGE_WORKERS = 4
 _FAILURES: tuple[type[Exception], ...] = (TimeoutError, *ERRORS)
@@ -51,16 +66,19 @@ class RegistryFollower:
     """
 
     def __init__(self, rt: Runtime, recorder: Recorder, recording: set[str], out: TextIO,
-                 skip: Callable[[Camera], bool] = lambda c: False) -> None:  # fmt: skip
-        self._rt, self._recorder, self._out, self._skip = rt, recorder, out, skip
+                 skip: Callable[[Camera], bool] = lambda c: False,
+                 member: NodeMember | None = None) -> None:  # fmt: skip
+        self._rt, self._recorder, self._out, self._skip, self._member = rt, recorder, out, skip, member
+        self._retry_held = RETRY_HELD_S if member is None else 0.0  # a node: at every look (a lease runs out any time)
         self._lock = threading.Lock()  # guards the three collections below
         self._recording = set(recording)
         self._retiring: dict[str, str] = {}  # stopped, claim still held until its spool is drained: id -> what
         self._busy: dict[str, Future[None]] = {}  # camera id -> the change running for it
         self._held_until: dict[str, float] = {}  # camera id -> when to try claiming it again
+        self._fenced_at: dict[str, float] = {}  # fenced camera another node now holds -> first seen so
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=CHANGE_WORKERS, thread_name_prefix="follow-change")
-        self._looker = Periodic("registry-follower", FOLLOW_EVERY_S, self.poll)
+        self._looker = Periodic("registry-follower", FOLLOW_EVERY_S if member is None else NODE_LOOK_S, self.poll)
 
     @property
     def recording(self) -> set[str]:
@@ -96,15 +114,34 @@ class RegistryFollower:
             return
         wanted = {i for i, c in cams.items() if c.enabled and not c.removed}
         with self._lock:
+            recording = set(self._recording)
+        lost = self._rt.writer_claims.lost() | self._recorder.fenced()
+        for camera_id in sorted(recording & set(lost)):
+            self._dispatch(camera_id, self._fence, lost[camera_id])
+        handing: dict[str, str] = {}
+        if self._member is not None:
+            try:
+                mine = self._member.mine(wanted, recording, self._member.claims())
+            except ERRORS as exc:
+                log.error("cannot read the writer claims (the cameras stay as they are): %s", exc)
+                mine = wanted & recording
+            handing = {c: self._member.preferred(c) or "?" for c in (wanted & recording) - mine}
+            self._settle_fenced(lost, recording, mine)
+            wanted = mine | set(handing)  # handed over below, not as disabled
+        with self._lock:
             self._busy = {k: f for k, f in self._busy.items() if not f.done()}
             stopping = sorted(self._recording - wanted)
             retiring = sorted(set(self._retiring) - wanted)
-            starting = sorted(wanted - self._recording)
+            starting = sorted(wanted - self._recording - set(handing))
+        for camera_id, node in sorted(handing.items()):
+            self._dispatch(camera_id, self._remove, ("handed over", handover_detail(self._member, node)))
         for camera_id in stopping:
             cam = cams.get(camera_id)
-            self._dispatch(camera_id, self._remove, "removed" if cam is None or cam.removed else "disabled")
+            what = "removed" if cam is None or cam.removed else "disabled"
+            self._dispatch(camera_id, self._remove, (what, operator_stop(what, dt.datetime.now(dt.UTC))))
         for camera_id in retiring:
-            self._dispatch(camera_id, self._retire, None)
+            if camera_id not in handing:
+                self._dispatch(camera_id, self._retire, None)
         for camera_id in starting:
             if self._held_until.get(camera_id, 0.0) <= time.monotonic():
                 self._dispatch(camera_id, self._add, cams[camera_id])
@@ -124,10 +161,11 @@ class RegistryFollower:
         except Exception:  # a change never ends the follower: logged, the next look tries again
             log.exception("camera %s: applying a registry change failed", camera_id)
 
-    def _remove(self, camera_id: str, what: object) -> None:
-        what = str(what)
+    def _remove(self, camera_id: str, change: object) -> None:
+        assert isinstance(change, tuple)
+        what, detail = str(change[0]), str(change[1])
         try:
-            self._recorder.remove_camera(camera_id, operator_stop(what, dt.datetime.now(dt.UTC)))
+            self._recorder.remove_camera(camera_id, detail)
         except _FAILURES as exc:
             log.error("camera %s was %s but its recording did not stop: %s", camera_id, what, exc)
             return
@@ -148,26 +186,62 @@ class RegistryFollower:
         self._rt.writer_claims.release(camera_id)
         self._say(f"camera {camera_id}: writer claim released (another recorder may record it)")
 
+    def _settle_fenced(self, lost: dict[str, str], recording: set[str], mine: set[str]) -> None:
+        """A node's fenced camera that the assignment gives to another node is that node's now: it
+        stays a problem here for :data:`FENCED_REPORT_S` (the log line and the status said it), then
+        it is no longer listed."""
+        now = time.monotonic()
+        for camera_id in lost:
+            if camera_id in recording or camera_id in mine:
+                continue
+            since = self._fenced_at.setdefault(camera_id, now)
+            if now - since >= FENCED_REPORT_S:
+                self._rt.writer_claims.forget_lost(camera_id)
+                self._fenced_at.pop(camera_id, None)
+
+    def _fence(self, camera_id: str, why: object) -> None:
+        try:
+            self._recorder.fence(camera_id, str(why))
+        except _FAILURES as exc:
+            log.error("camera %s: its claim was taken over but its recording did not stop: %s", camera_id, exc)
+            return
+        with self._lock:
+            self._recording.discard(camera_id)
+            self._retiring.pop(camera_id, None)
+        self._say(f"camera {camera_id}: FENCED, recording stopped, spool files kept: {why}")
+
     def _add(self, camera_id: str, cam: object) -> None:
         assert isinstance(cam, Camera)
         try:
+            before = self._rt.writer_claims.describe(camera_id) if self._member is not None else None
+            if self._member is not None:
+                try:  # held while its holder hands it over or its lease runs out: expected, tried again soon
+                    self._rt.writer_claims.claim(camera_id)
+                except WriterHeldError as exc:
+                    self._held_until[camera_id] = time.monotonic() + self._retry_held
+                    log.info("%s", exc)
+                    return
             claimed, held = self._rt.writer_claims.claim_for_recording([camera_id], refuse=False)
             if camera_id not in claimed:
-                self._held_until[camera_id] = time.monotonic() + RETRY_HELD_S
+                self._held_until[camera_id] = time.monotonic() + self._retry_held
                 self._say(f"SKIP {camera_id}: {held.get(camera_id, 'held by another recorder')}")
                 return
             (spec,) = self._rt.recording_specs([cam])
+            prior = None if self._member is None else takeover_mark(self._rt, self._member, camera_id, before)
             recorded = {c.camera_id for c in self._recorder.status().cameras}
-            if not self._recorder.add_camera(spec) and camera_id not in recorded:  # the recorder is stopping
+            if not self._recorder.add_camera(spec, prior) and camera_id not in recorded:  # the recorder is stopping
                 log.warning("camera %s was enabled but the recorder did not take it (stopping?)", camera_id)
-                self._held_until[camera_id] = time.monotonic() + RETRY_HELD_S
+                self._held_until[camera_id] = time.monotonic() + self._retry_held
                 return
         except _FAILURES as exc:
             log.error("camera %s was enabled but cannot be recorded: %s", camera_id, exc)
-            self._held_until[camera_id] = time.monotonic() + RETRY_HELD_S
+            self._held_until[camera_id] = time.monotonic() + self._retry_held
             return
         with self._lock:
             self._held_until.pop(camera_id, None)
             self._retiring.pop(camera_id, None)
             self._recording.add(camera_id)
-        self._say(f"camera {camera_id} enabled: recording")
+        if prior is not None:
+            self._say(f"camera {camera_id}: taken over, recording ({prior.detail})")
+        else:
+            self._say(f"camera {camera_id} enabled: recording")

@@ -19,6 +19,7 @@ from archive.cli.backup import register as register_backup
 from archive.cli.common import Handler, require_archive
 from archive.cli.export import register as register_export
 from archive.cli.ledger import register as register_ledger
+from archive.cli.nodes import register as register_nodes
 from archive.cli.registry import register as register_registry
 from archive.cli.retention import register as register_retention
 from archive.cli.up import register as register_up
@@ -47,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     register_export(sub)  # export, verify package
     register_audit(sub)  # audit verify, audit events
     register_backup(sub)  # backup create, backup restore
+    register_nodes(sub)  # nodes list, nodes drain
     return p
 
 

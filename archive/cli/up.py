@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import logging
 import resource
@@ -28,9 +29,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from archive.cli.common import runtime
 from archive.config import Config
-from archive.errors import ConflictError
+from archive.errors import ConfigError, ConflictError
 from archive.fsmodes import secure_process
 from archive.model import Camera, Owner, OwnerKind, unrecorded_scheme
+from archive.node_config import check_node_name
 from archive.recorder.status_file import STATUS_PATH, read_status_file, report, status_json, write_status_file
 
 if TYPE_CHECKING:  # the service's heavy parts are imported when it runs: `archive --help` stays fast
@@ -114,14 +116,33 @@ def _raise_descriptor_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
+def _node_status(rt: Runtime) -> dict[str, object] | None:
+    """This node and the others as the catalog shows them (None when this process is not a node)."""
+    from archive.errors import ERRORS
+    from archive.ledger.node_report import node_report
+
+    member = rt.node
+    if member is None:
+        return None
+    out: dict[str, object] = {"name": member.name, "state": member.state, "holder": member.holder,
+                              "lease_ttl_s": member.config.lease_ttl_s, "fenced": rt.writer_claims.lost()}  # fmt: skip
+    try:
+        rep = node_report(rt.engine)
+    except ERRORS as exc:
+        return {**out, "problems": [f"node {member.name} cannot read the recorder nodes: {exc}"]}
+    return {**out, "nodes": [n.as_json() for n in rep.nodes], "lease_takeovers": rep.takeovers,
+            "problems": rep.problems()}  # fmt: skip
+
+
 def _publish(path: Path, recorder: Recorder, limits: HealthLimits, skipped: dict[str, str],
-             protections: Sequence[Mapping[str, object]] = (),
+             protections: Sequence[Mapping[str, object]] = (), rt: Runtime | None = None,
              ) -> tuple[RecorderStatus | None, RecorderHealth | None]:  # fmt: skip
     """Take and publish the recorder's status (and the health it holds); an OSError (e.g. EMFILE, a
     full disk) is logged, never raised: publishing status must not end the service."""
     try:
         status = recorder.status()
-        health = write_status_file(path, status, limits, skipped, protections)
+        health = write_status_file(path, status, limits, skipped, protections,
+                                   None if rt is None else _node_status(rt))  # fmt: skip
     except OSError as exc:
         log.error("recorder status not published: %s", exc)
         return None, None
@@ -144,6 +165,13 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
     secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700 (archive.fsmodes)
     _raise_descriptor_limit()
     with runtime(cfg, export_builder=True) as rt, _stop_on_signals() as stop, contextlib.ExitStack() as stack:
+        member = None if only else rt.node
+        if member is not None:  # a node: its cameras are claimed by the follower as the nodes decide
+            member.register()
+            stack.callback(member.stop)  # after the claims are released (the stack unwinds in reverse)
+            member.start()
+            print(f"node {member.name} (capacity {member.config.capacity:g}, lease {member.config.lease_ttl_s:g} s): "
+                  f"{len(member.placement())} live nodes", file=out)  # fmt: skip
         cameras = [rt.registry.camera(only)] if only else rt.registry.cameras(enabled_only=True)
         # an earlier run's demo cameras point at simulators that ended with it: replaced below, never recorded
         stale = [] if only else [c for c in cameras if is_demo(c)]
@@ -154,6 +182,8 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         cameras = [c for c in cameras if c.id not in unrecorded]  # an earlier version's http(s) camera
         # one writer per camera: claim before the store, the spool or ffmpeg is touched; released last
         stack.callback(rt.writer_claims.release_all)
+        if member is not None:
+            cameras = []  # the follower's first look claims this node's share
         claimed, skipped = rt.writer_claims.claim_for_recording([c.id for c in cameras], refuse=only is not None)
         skipped.update(unrecorded)
         for camera_id, why in skipped.items():
@@ -166,7 +196,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         for sentence in refusals(report):  # a protection that is off and not accepted: do not run
             raise ConflictError(f"refusing to start: {sentence}")
         protections = [{"name": c.name, "ok": c.ok, "detail": c.detail} for c in report.checks if c.name in PROTECTIONS]
-        if only is None and (demo or not cameras) and not skipped:
+        if only is None and member is None and (demo or not cameras) and not skipped:
             print("no cameras registered: starting simulated cameras" if not demo else "demo mode", file=out)
             if stale:
                 print(f"replacing the {len(stale)} demo cameras of an earlier run (their simulators ended "
@@ -202,7 +232,7 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
         publish, limits = status_file(cfg), HealthLimits.from_config(cfg.recorder)
         stack.callback(lambda: publish.unlink(missing_ok=True))
         # the API process reads it at once
-        _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections)
+        _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections, rt)
         api = ApiProcess(cfg, out)  # the API in its own process: what it suffers never stops a camera
         stack.callback(api.stop)
         api.start()
@@ -221,14 +251,14 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
 
         # `record --camera` records one camera: it follows nothing
         if not only:  # disable/enable/remove apply within FOLLOW_EVERY_S (+ ffmpeg's stop), off this loop
-            follower = RegistryFollower(rt, recorder, {c.id for c in cameras}, out, skip=skip)
+            follower = RegistryFollower(rt, recorder, {c.id for c in cameras}, out, skip=skip, member=member)
             stack.callback(follower.stop)  # before the recorder stops (the stack unwinds in reverse)
             follower.start()
         while not stop.wait(1.0):
             if time.monotonic() < next_status:
                 continue
             next_status = time.monotonic() + STATUS_FILE_EVERY_S
-            status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections)
+            status, health = _publish(publish, recorder, limits, skipped | rt.writer_claims.lost(), protections, rt)
             api.supervise()
             if status is not None and health is not None and notifier is not None:
                 notifier.observe(health, status.taken_at)
@@ -241,6 +271,10 @@ def run_service(cfg: Config, *, demo: bool, out: TextIO, only: str | None = None
 
 
 def _cmd_up(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
+    if args.node is not None:
+        cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, name=check_node_name(args.node, "--node")))
+    if cfg.node.name and args.demo:
+        raise ConfigError("--demo starts simulated cameras of one process: it cannot run as a node")
     code: int = run_service(cfg, demo=args.demo, out=out)
     return code
 
@@ -271,6 +305,8 @@ def register(sub: Any) -> None:
     """Add ``up``, ``record`` and ``status`` to the ``archive`` parser's subcommands."""
     up = sub.add_parser("up", help="run the service: store, catalog, recorder (simulated cameras with --demo)")
     up.add_argument("--demo", action="store_true", help="start simulated cameras and record them")
+    up.add_argument("--node", metavar="NAME", help="run as recorder node NAME (overrides [node] name): record the "
+                    "cameras the live nodes assign to it, take over those of a dead node")
     up.set_defaults(handler=_cmd_up)
 
     record = sub.add_parser("record", help="record one camera in the foreground until interrupted")

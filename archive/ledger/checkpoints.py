@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -300,9 +300,13 @@ class Checkpointer:
     """
 
     def __init__(self, engine: Engine, signer: CheckpointSigner, interval_s: float,
-                 after_round: Callable[[Sequence[str]], object] | None = None) -> None:  # fmt: skip
-        """``after_round(signed camera ids)``: e.g. the witness submission (must not raise)."""
+                 after_round: Callable[[Sequence[str]], object] | None = None,
+                 others: Callable[[], Collection[str]] | None = None) -> None:  # fmt: skip
+        """``after_round(signed camera ids)``: e.g. the witness submission (must not raise);
+        ``others()``: cameras another live writer holds (a node leaves their logs to their holder;
+        raises CatalogError)."""
         self._engine = engine
+        self._others = others
         self._signer = signer
         self._after_round = after_round
         self._periodic = Periodic("ledger-checkpointer", interval_s, self.run_once)
@@ -313,6 +317,7 @@ class Checkpointer:
         try:
             with catalog_errors("catalog"), self._engine.connect() as conn:
                 pending = repo.pending_logs(conn)
+            others = set(self._others()) if self._others is not None else set()
         except CatalogError as exc:
             log.error("checkpointer: cannot list logs: %s", exc.__cause__)
             self.last_round = RoundResult((), (("*", str(exc)),))
@@ -320,6 +325,8 @@ class Checkpointer:
         signed: list[str] = []
         failed: list[tuple[str, str]] = []
         for _log_id, camera_id, _size, _signed in pending:
+            if camera_id in others:
+                continue
             try:
                 self._signer.checkpoint(camera_id)
                 signed.append(camera_id)

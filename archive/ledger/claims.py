@@ -33,6 +33,7 @@ __all__ = [
     "CLAIM",
     "ClaimRecord",
     "WriterClaim",
+    "all_claims",
     "check_claim",
     "current_claim",
     "db_now_us",
@@ -77,6 +78,11 @@ class ClaimRecord:
         """True while the claim has not expired (by the database clock)."""
         return self.expires_us > self.read_at_us
 
+    @property
+    def released(self) -> bool:
+        """True when its holder gave it back (:func:`release_claim`) rather than stopped renewing it."""
+        return self.expires_us <= self.renewed_us
+
     def describe(self) -> str:
         """``holder <h> (epoch <e>, expires in <n> s)`` for messages."""
         left = (self.expires_us - self.read_at_us) / 1e6
@@ -100,6 +106,14 @@ def current_claim(conn: Connection, camera_id: str) -> ClaimRecord | None:
         return None
     return ClaimRecord(WriterClaim(camera_id, str(row["holder"]), int(row["epoch"])), int(row["claimed_us"]),
                        int(row["renewed_us"]), int(row["expires_us"]), now)  # fmt: skip
+
+
+def all_claims(conn: Connection) -> list[ClaimRecord]:
+    """Every camera's claim row (for the nodes' view of who holds what)."""
+    now = db_now_us(conn)
+    return [ClaimRecord(WriterClaim(str(r["camera_id"]), str(r["holder"]), int(r["epoch"])), int(r["claimed_us"]),
+                        int(r["renewed_us"]), int(r["expires_us"]), now)
+            for r in conn.execute(select(CLAIM).order_by(CLAIM.c.camera_id)).mappings()]  # fmt: skip
 
 
 def take_claim(conn: Connection, camera_id: str, holder: str, ttl_us: int) -> WriterClaim:
@@ -152,13 +166,14 @@ def renew_claim(conn: Connection, claim: WriterClaim, ttl_us: int) -> None:
 
 def release_claim(conn: Connection, claim: WriterClaim) -> bool:
     """Let the claim expire now, so another holder may take over at once; the row (and its epoch)
-    stays. Returns False if the claim was no longer current (nothing changed)."""
+    stays, with ``renewed_us = expires_us`` (:attr:`ClaimRecord.released`). Returns False if the
+    claim was no longer current (nothing changed)."""
     now = db_now_us(conn)
     done = conn.execute(
         update(CLAIM)
         .where(and_(CLAIM.c.camera_id == claim.camera_id, CLAIM.c.holder == claim.holder,
                     CLAIM.c.epoch == claim.epoch))
-        .values(expires_us=now)
+        .values(renewed_us=now, expires_us=now)
     )  # fmt: skip
     return bool(done.rowcount == 1)
 

@@ -13,13 +13,15 @@ Times are integer microseconds since the Unix epoch, UTC (``*_us``), as in :mod:
   without rebuilding the tree, and the writer claim (holder, epoch) of its last append.
 - ``writer_claim``: who may append to a camera's log (holder, epoch, expiry by the database clock;
   migration 0006). One row per camera, never deleted, so the epoch only grows.
+- ``recorder_node``: the recorder nodes (name, capacity, heartbeat by the database clock, state,
+  where its API is; migration 0013). No secrets.
 - ``log_checkpoint`` / ``log_cosignature``: signed tree heads and witness cosignatures.
 - ``signing_key``: log signing keys; the private key only as SecretBox ciphertext.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import BigInteger, Boolean, Column, Index, Integer, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 __all__ = [
@@ -29,6 +31,7 @@ __all__ = [
     "LogEntryRow",
     "LogNodeRow",
     "LogStateRow",
+    "RecorderNodeRow",
     "SegmentRow",
     "SigningKeyRow",
     "WriterClaimRow",
@@ -147,6 +150,23 @@ class WriterClaimRow(SQLModel, table=True):
     claimed_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     renewed_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     expires_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class RecorderNodeRow(SQLModel, table=True):
+    """One recorder node (``archive up --node NAME``): live while ``heartbeat_us`` (database clock)
+    is within its ``lease_ttl_us``; ``state`` running, draining or stopped; ``api`` where its API
+    listens (host:port, never a credential); ``holder`` the writer-claim holder of its process."""
+
+    __tablename__ = "recorder_node"
+
+    name: str = Field(sa_column=Column(String(64), primary_key=True))
+    capacity: float = Field(sa_column=Column(Float, nullable=False))
+    started_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    heartbeat_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    lease_ttl_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    state: str = Field(sa_column=Column(String(16), nullable=False))
+    api: str = Field(sa_column=Column(String(255), nullable=False))
+    holder: str = Field(sa_column=Column(String(HOLDER_LEN), nullable=False))
 
 
 class LogCheckpointRow(SQLModel, table=True):

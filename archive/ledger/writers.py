@@ -26,7 +26,15 @@ from sqlalchemy import Engine
 
 from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogConflictError, CatalogError, WriterClaimLostError, WriterHeldError
-from archive.ledger.claims import ClaimRecord, WriterClaim, current_claim, release_claim, renew_claim, take_claim
+from archive.ledger.claims import (
+    ClaimRecord,
+    WriterClaim,
+    all_claims,
+    current_claim,
+    release_claim,
+    renew_claim,
+    take_claim,
+)
 
 __all__ = ["DEFAULT_TTL_S", "WriterClaims", "process_holder"]
 
@@ -44,12 +52,14 @@ def process_holder() -> str:
 class WriterClaims:
     """The writer claims held by one holder (one process). Thread-safe."""
 
-    def __init__(self, engine: Engine, *, holder: str | None = None, ttl_s: float = DEFAULT_TTL_S) -> None:
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
+    def __init__(self, engine: Engine, *, holder: str | None = None, ttl_s: float = DEFAULT_TTL_S,
+                 renew_s: float | None = None) -> None:  # fmt: skip
+        if ttl_s <= 0 or (renew_s is not None and not 0 < renew_s < ttl_s):
+            raise ValueError("ttl_s must be positive and renew_s between 0 and ttl_s")
         self._engine = engine
         self.holder = holder or process_holder()
         self.ttl_s = ttl_s
+        self.renew_s = renew_s if renew_s is not None else ttl_s / 3
         self._held: dict[str, WriterClaim] = {}
         self._lost: dict[str, str] = {}
         self._guard = threading.Lock()
@@ -69,6 +79,11 @@ class WriterClaims:
         """Cameras whose claim another holder took over, with the reason (for status)."""
         with self._guard:
             return dict(self._lost)
+
+    def forget_lost(self, camera_id: str) -> None:
+        """No longer list the camera as lost (a node whose assignment gives it to another node)."""
+        with self._guard:
+            self._lost.pop(camera_id, None)
 
     def claim(self, camera_id: str) -> WriterClaim:
         """Claim the camera's log for this process (renews a claim it already holds).
@@ -127,6 +142,11 @@ class WriterClaims:
         with catalog_errors(f"cannot read the writer claim of camera {camera_id}"), self._engine.connect() as conn:
             return current_claim(conn, camera_id)
 
+    def held_by_others(self) -> set[str]:
+        """Cameras whose live claim another holder has. Raises CatalogError."""
+        with catalog_errors("cannot read the writer claims"), self._engine.connect() as conn:
+            return {r.claim.camera_id for r in all_claims(conn) if r.live and r.claim.holder != self.holder}
+
     def renew_all(self) -> None:
         """Renew every held claim once. A claim another holder took over is dropped (and listed
         by :meth:`lost`); a database failure is logged and changes nothing (see module docstring)."""
@@ -169,13 +189,13 @@ class WriterClaims:
             self.release(camera_id)
 
     def start_renewing(self) -> None:
-        """Renew every held claim every ``ttl / 3`` seconds on a daemon thread."""
+        """Renew every held claim every ``renew_s`` (default ``ttl / 3``) seconds on a daemon thread."""
         if self._thread is not None:
             return
         self._stop.clear()
 
         def loop() -> None:
-            while not self._stop.wait(self.ttl_s / 3):
+            while not self._stop.wait(self.renew_s):
                 self.renew_all()
 
         self._thread = threading.Thread(target=loop, name="writer-claims", daemon=True)

@@ -24,6 +24,7 @@ at :meth:`Ingester.stop`, a camera with nothing left to ingest gets the time sin
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 import time
 from collections.abc import Callable, Collection
@@ -31,7 +32,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Final
 
-from archive.errors import IntegrityError, StorageUnavailableError
+from archive.errors import IntegrityError, StorageUnavailableError, WriterClaimLostError
 from archive.integrity import DEFAULT_TOLERANCE_US
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
@@ -52,6 +53,7 @@ MAX_PENDING: Final = 64  # segments of one camera held in memory at once (the re
 RESCAN_S: Final = 5.0  # a camera nobody woke is rescanned at least this often
 DEFAULT_RETRY: Final = Backoff(1.0, 30.0)
 DEFAULT_STORE_RETRY: Final = Backoff(1.0, 10.0)
+_log = logging.getLogger(__name__)
 
 
 class Ingester:
@@ -97,15 +99,36 @@ class Ingester:
         self._store_error: str | None = None
 
     # -- inputs (any thread) ---------------------------------------------------------------
-    def add_camera(self, spool: CameraSpool, timeline: StateTimeline | None = None) -> None:
+    def add_camera(self, spool: CameraSpool, timeline: StateTimeline | None = None, epoch: int | None = None) -> None:
         """Start watching a camera's spool (idempotent). ``timeline``: the supervisor's marks of the
-        camera's state, where gap reasons come from (else :meth:`note_run_end` fills one)."""
+        camera's state, where gap reasons come from (else :meth:`note_run_end` fills one); ``epoch``:
+        of the writer claim it is recorded under (earlier-epoch files the log covers are not logged)."""
         with self._lock:
             if spool.camera_id not in self._cams:
                 self._cams[spool.camera_id] = CameraIngest(
-                    spool, timeline=timeline or StateTimeline(), status=IngestStatus(spool.camera_id)
+                    spool, timeline=timeline or StateTimeline(), status=IngestStatus(spool.camera_id), epoch=epoch
                 )
         self._wake.set()
+
+    def fenced(self) -> dict[str, str]:
+        """Cameras whose append was refused because another writer took their claim over, with why."""
+        with self._lock:
+            return {c: cam.fenced for c, cam in self._cams.items() if cam.fenced}
+
+    def fence(self, camera_id: str, why: str) -> None:
+        """Append nothing more for the camera (its claim was taken over); its files stay in the spool."""
+        with self._lock:
+            cam = self._cams.get(camera_id)
+            if cam is not None and not cam.fenced:
+                cam.fenced = why
+                cam.status = replace(cam.status, last_error=f"fenced: {why}")
+
+    def forget(self, camera_id: str) -> None:
+        """Stop watching a fenced camera without logging anything; its spool files stay."""
+        with self._lock:
+            cam = self._cams.get(camera_id)
+            if cam is not None and cam.fenced:
+                del self._cams[camera_id]
 
     def set_live_runs(self, camera_id: str, runs: Collection[str]) -> None:
         """The runs whose ffmpeg is alive now (their unlisted newest file is still being written)."""
@@ -211,7 +234,7 @@ class Ingester:
                 if cam is None:
                     return True
                 try:
-                    left = any(f.name not in cam.kept for f in cam.spool.scan(()))
+                    left = any(not cam.skipped(f.name) for f in cam.spool.scan(()))
                 except OSError:
                     left = True
                 if cam.initialized and not cam.pending and not left:
@@ -252,13 +275,14 @@ class Ingester:
             with self._lock:
                 cams = list(self._cams.values())
             now = time.monotonic()
+            cams = [c for c in cams if not c.fenced]  # their claim was taken over: nothing more is done
             for cam in cams:
                 self._init_camera(cam, now)
                 self._collect(cam, now)
                 self._commit(cam, now)
                 self._enqueue(cam, now, rescan)
             if submit and not self._stop.is_set():
-                self._submit(cams, now)
+                self._submit([c for c in cams if not c.fenced], now)
             idle = True
             for cam in cams:
                 self._publish(cam)
@@ -349,6 +373,10 @@ class Ingester:
                     cam.covered = gap.end if cam.covered is None else max(cam.covered, gap.end)
                     cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
                 self._sink.record_segment(record)
+            except WriterClaimLostError as exc:  # another writer holds the camera: never append again
+                self.fence(cam.spool.camera_id, str(exc))
+                _log.error("NOT appending camera %s any more: %s; its spool files are kept", cam.spool.camera_id, exc)
+                return
             except Exception as exc:  # the sink is someone else's code: keep the file, retry
                 self._sink_failed(cam, now, exc)
                 return
@@ -390,12 +418,18 @@ class Ingester:
         except OSError as exc:
             cam.status = replace(cam.status, last_error=f"spool scan: {exc}")
             return
-        ready = [f for f in files if f.ready and f.name not in cam.kept]
+        for file in files:
+            if file.ready and not cam.skipped(file.name) and cam.supersedes(file):
+                cam.superseded.add(file.name)
+                _log.warning("camera %s: %s was recorded under an earlier writer claim and the log already holds "
+                             "its time (another node took the camera over): kept in the spool, not logged",
+                             cam.spool.camera_id, file.name)  # fmt: skip
+        ready = [f for f in files if f.ready and not cam.skipped(f.name)]
         cam.status = replace(cam.status, backlog_files=len(ready), backlog_bytes=sum(f.size for f in ready),
                              oldest_waiting_at=min((f.mtime for f in ready), default=None))  # fmt: skip
         queued = {p.file.path for p in cam.pending}
         for file in files:
-            if file.name in cam.kept:
+            if cam.skipped(file.name):
                 continue
             if not file.ready:
                 break

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
@@ -14,6 +15,13 @@ from archive.recorder.status import IngestStatus
 from archive.recorder.timeline import StateTimeline
 
 SEEN_RUNS_KEPT: Final = 16  # prune the runs seen live once more than this many are remembered
+_EPOCH: Final = re.compile(r"Ze(\d{1,18})$")
+
+
+def run_epoch(run_id: str) -> int | None:
+    """The writer-claim epoch a spool run was recorded under (``<start>e<epoch>``), None without one."""
+    m = _EPOCH.search(run_id)
+    return None if m is None else int(m.group(1))
 
 
 def _logged_end(prev: SegmentRecord, covered: dt.datetime | None) -> dt.datetime:
@@ -98,7 +106,10 @@ class CameraIngest:
     covered: dt.datetime | None = None  # end of the last logged segment or gap
     pending: list[Pending] = field(default_factory=list)
     generation: int = 0
-    kept: set[str] = field(default_factory=set)
+    kept: set[str] = field(default_factory=set)  # stored and logged, but the file could not be deleted
+    epoch: int | None = None  # the writer-claim epoch this process records the camera under
+    superseded: set[str] = field(default_factory=set)  # earlier-epoch files whose time the log holds already
+    fenced: str | None = None  # the claim was taken over (WriterClaimLostError): nothing more is appended
     commit_attempts: int = 0
     commit_not_before: float = 0.0
     dirty: bool = True
@@ -106,11 +117,24 @@ class CameraIngest:
     scanned_at: float = 0.0
     status: IngestStatus = field(default_factory=lambda: IngestStatus(""))
 
+    def skipped(self, name: str) -> bool:
+        """A spool file this process will not ingest (kept after storing, or superseded)."""
+        return name in self.kept or name in self.superseded
+
+    def supersedes(self, file: SpoolFile) -> bool:
+        """``file`` was recorded under an earlier writer claim than this process's and arrived no
+        later than what the camera's log holds already (another node logged that time, e.g. as a
+        failover gap): appending it would overlap the log (SPEC.md 8 step 8), so it is kept in the
+        spool and never logged by this process (nothing unstored is deleted)."""
+        epoch = run_epoch(file.run_id)
+        return (epoch is not None and self.epoch is not None and epoch < self.epoch
+                and self.covered is not None and file.mtime <= self.covered)  # fmt: skip
+
 
 def log_trailing_gap(cam: CameraIngest, sink: SegmentSink, now: dt.datetime, tolerance: float) -> None:
     """Log :func:`trailing_gap` for a camera whose spool holds nothing more to ingest (files left
     there are ingested at the next start and may cover that time). Raises what the sink raises."""
-    if not cam.initialized or cam.pending or any(f.name not in cam.kept for f in cam.spool.scan(())):
+    if not cam.initialized or cam.fenced or cam.pending or any(not cam.skipped(f.name) for f in cam.spool.scan(())):
         return
     for gap in trailing_gap(cam.last, cam.covered, cam.timeline, now, tolerance):
         sink.record_gap(gap)

@@ -14,6 +14,7 @@ from archive.recorder.guardian import Guardian
 from archive.recorder.ingest import Ingester
 from archive.recorder.status import RecorderStatus
 from archive.recorder.supervisor import Supervisor, SupervisorSettings
+from archive.recorder.timeline import Mark
 
 
 class Recorder:
@@ -82,13 +83,27 @@ class Recorder:
             error, self._error = self._error, None
             raise error
 
-    def add_camera(self, spec: RecordingSpec) -> bool:
-        """Start recording one more camera while running (False if it is recorded already). Raises
-        what :meth:`Supervisor.add` raises."""
+    def add_camera(self, spec: RecordingSpec, prior: Mark | None = None) -> bool:
+        """Start recording one more camera while running (False if it is recorded already); ``prior``:
+        why nobody here recorded it since the log's end (another node did). Raises what
+        :meth:`Supervisor.add` raises."""
         if not self._guardian_started:
             self._guardian.start()
             self._guardian_started = True
-        return self.supervisor.add(spec)
+        return self.supervisor.add(spec, prior=prior)
+
+    def fence(self, camera_id: str, why: str) -> None:
+        """The camera's writer claim was taken over: append nothing more for it, stop its ffmpeg and
+        keep its spool files (never deleted unstored). Raises TimeoutError (ffmpeg did not stop)."""
+        if self.ingester is not None:
+            self.ingester.fence(camera_id, why)
+        self.supervisor.remove(camera_id, f"writer claim taken over: {why}")
+        if self.ingester is not None:
+            self.ingester.forget(camera_id)
+
+    def fenced(self) -> dict[str, str]:
+        """Cameras whose append was refused (claim taken over), with why."""
+        return {} if self.ingester is None else self.ingester.fenced()
 
     def remove_camera(self, camera_id: str, detail: str) -> bool:
         """Stop recording a camera while running (its gap says ``detail``); False if not recorded.

@@ -25,7 +25,7 @@ class RecorderGapReason(StrEnum):
     STALLED = "stalled"  # the watchdog ended an ffmpeg that made no progress
     SPOOL_FULL = "spool_full"  # recording paused: the spool reached its limit (store down too long)
     CAMERA_REJECTED = "camera_rejected"  # the camera refused us (authentication, 4xx)
-    FAILOVER = "failover"  # reserved: another node recorded the camera (SPEC.md 2.3.1: logged as "other")
+    FAILOVER = "recorder_failover"  # the camera's node died, another took it over (SPEC.md 2.3.1: logged as "other")
 
 
 @dataclass(frozen=True)

@@ -28,11 +28,14 @@ STALE_S: Final = 30.0
 
 def write_status_file(path: Path, status: RecorderStatus, limits: HealthLimits,
                       skipped: Mapping[str, str] | None = None,
-                      protections: Sequence[Mapping[str, object]] = ()) -> RecorderHealth:  # fmt: skip
+                      protections: Sequence[Mapping[str, object]] = (),
+                      node: Mapping[str, object] | None = None) -> RecorderHealth:  # fmt: skip
     """Atomically publish the snapshot, scrubbed of credentials, in a file of mode 0600; returns the
     health it holds. ``skipped``: cameras not recorded (another live process holds their writer
     claim, or their URL is refused), each a problem. ``protections``: the start's protection checks
-    (``name``, ``ok``, ``detail``; archive.health), each one off a problem. Raises OSError."""
+    (``name``, ``ok``, ``detail``; archive.health), each one off a problem. ``node``: this recorder
+    node and the others (``archive up --node``), its ``problems`` (a dead node) each a problem.
+    Raises OSError."""
     health = assess(status, limits)
     data = dataclasses.asdict(status)
     data["pid"] = os.getpid()
@@ -42,6 +45,10 @@ def write_status_file(path: Path, status: RecorderStatus, limits: HealthLimits,
     data["problems"] = list(health.problems) + [f"camera {k} is not recorded: {v}"
                                                 for k, v in sorted((skipped or {}).items())]  # fmt: skip
     data["problems"] += [f"protection {p['name']} is off: {p['detail']}" for p in protections if not p["ok"]]
+    if node is not None:
+        data["node"] = dict(node)
+        found = node.get("problems")
+        data["problems"] += [str(p) for p in found] if isinstance(found, list) else []
     data["health"] = [dataclasses.asdict(c) for c in health.cameras]
     write_private(path, json.dumps(scrub_tree(data), default=str, indent=1).encode("utf-8"))
     return health
@@ -116,6 +123,14 @@ def report(data: dict[str, object]) -> tuple[list[str], int]:
                      f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
                      f"  spool {spool['bytes_used'] // 1024} KiB"
                      f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s")  # fmt: skip
+    node = data.get("node")
+    if isinstance(node, dict):
+        lines.append(f"node {node.get('name')} ({node.get('state')}), lease {node.get('lease_ttl_s')} s, "
+                     f"lease takeovers so far {node.get('lease_takeovers')}")  # fmt: skip
+        for n in node.get("nodes") or []:
+            if isinstance(n, dict):
+                lines.append(f"  node {n.get('name')!s:<14} {n.get('status')!s:<9} heartbeat "
+                             f"{n.get('heartbeat_age_s')} s ago  {len(n.get('cameras') or [])} cameras")  # fmt: skip
     problems = _problems(data)
     lines += [f"PROBLEM: {p}" for p in problems] or ["no problem"]
     return lines, 1 if problems else 0

@@ -37,6 +37,7 @@ from archive.recorder.ingest import Ingester
 from archive.recorder.process import end_orphans
 from archive.recorder.spool import CameraSpool
 from archive.recorder.status import CameraStatus, RecorderStatus
+from archive.recorder.timeline import Mark
 from archive.recorder.worker import CameraWorker, Clock, SupervisorSettings, tcp_unreachable, utc_now
 from archive.redact import remember_secret, scrub, scrub_optional
 
@@ -94,7 +95,7 @@ class Supervisor:
         for worker in self.workers:
             worker.timeline.start(self._clock())
             if self._ingester is not None:
-                self._ingester.add_camera(worker.spool, worker.timeline)
+                self._ingester.add_camera(worker.spool, worker.timeline, worker.spec.writer_epoch)
         return ended
 
     async def run(self) -> None:
@@ -134,17 +135,18 @@ class Supervisor:
         if not stopping and current is not None and current[0] is own_stop and worker in self.workers:
             self._launch(worker)
 
-    def add(self, spec: RecordingSpec, timeout: float = 30.0) -> bool:
+    def add(self, spec: RecordingSpec, timeout: float = 30.0, prior: Mark | None = None) -> bool:
         """Start recording a camera while running (thread-safe; False if it is recorded already or the
         supervisor is not running). A camera removed earlier in this run keeps its spool and state
-        timeline, so the gap of its time out says why. Raises ConfigError (spool dir), TimeoutError."""
+        timeline, so the gap of its time out says why; ``prior``: another node recorded it until the
+        log's end (:meth:`StateTimeline.take_over`). Raises ConfigError (spool dir), TimeoutError."""
         if self._loop is None or self._stop is None or self._stop.is_set():
             return False
         for secret in spec.secrets:
             remember_secret(secret)
-        return asyncio.run_coroutine_threadsafe(self._add(spec), self._loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(self._add(spec, prior), self._loop).result(timeout)
 
-    async def _add(self, spec: RecordingSpec) -> bool:
+    async def _add(self, spec: RecordingSpec, prior: Mark | None = None) -> bool:
         if any(w.spec.camera_id == spec.camera_id for w in self.workers):
             return False
         old = self._retired.pop(spec.camera_id, None)
@@ -156,8 +158,10 @@ class Supervisor:
             runs = [worker.spool.run_paths(run_id) for run_id in worker.spool.run_ids()]
             await asyncio.to_thread(end_orphans, runs)
             worker.timeline.start(self._clock())
+        if prior is not None:
+            worker.timeline.take_over(prior)
         if self._ingester is not None:  # a retired camera was forgotten by the ingester (its claim released)
-            self._ingester.add_camera(worker.spool, worker.timeline)
+            self._ingester.add_camera(worker.spool, worker.timeline, spec.writer_epoch)
         self.workers = [*self.workers, worker]
         self._launch(worker)
         return True

@@ -135,6 +135,16 @@ class StateTimeline:
             detail = f"{UNCLEAN_END} and started again at {_iso(at)}"
         self.mark(at, RecorderGapReason.RECORDER_STOPPED, detail)
 
+    def take_over(self, prior: Mark) -> None:
+        """Another node recorded the camera since this recorder's marks (a failover or a handover):
+        they explain nothing after it any more. Forget them and explain the time from ``prior.at``
+        (where the camera's log ends) with ``prior``'s reason until this recorder's next mark."""
+        with self._lock:
+            self._marks = [Mark(prior.at, prior.reason, without_urls(prior.detail))]
+            if self.started_at is None or self.started_at < prior.at:
+                self.started_at = prior.at
+            self._rewrite()
+
     # -- persistence (never raises: without the file, reasons after a restart are "not running") --
     def _append(self, mark: Mark) -> None:
         if self._path is None:

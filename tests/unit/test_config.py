@@ -103,3 +103,17 @@ def test_api_limits_have_safe_defaults(tmp_path):
     api = load_config(write(tmp_path, "[api]\nport = 9000\n"), env={}).api
     assert (api.max_connections, api.limit_concurrency, api.header_timeout_seconds) == (512, 256, 10.0)
     assert (api.failed_auth_limit, api.failed_auth_window_seconds) == (10, 60)
+
+
+def test_node_section_defaults_values_and_refusals(tmp_path):
+    cfg = load_config(env={})
+    assert (cfg.node.name, cfg.node.capacity, cfg.node.lease_ttl_s, cfg.node.renew_every_s) == ("", 1.0, 15.0, 5.0)
+    p = write(tmp_path, '[node]\nname = "rec-1"\ncapacity = 2\nlease_ttl_s = 6\nrenew_every_s = 2\n')
+    node = load_config(p, env={}).node
+    assert (node.name, node.capacity, node.lease_ttl_s, node.renew_every_s) == ("rec-1", 2.0, 6.0, 2.0)
+    assert load_config(p, env={"ARCHIVE_NODE_NAME": "rec-2"}).node.name == "rec-2"
+    for line, needle in [('colour = "red"', "unknown key 'colour'"), ('name = "a b"', "node name"),
+                         ("capacity = 0", "node.capacity"), ("lease_ttl_s = 1", "node.lease_ttl_s"),
+                         ("renew_every_s = 10", "node.renew_every_s")]:  # fmt: skip
+        with pytest.raises(ConfigError, match=needle):
+            load_config(write(tmp_path, f"[node]\n{line}\n"), env={})

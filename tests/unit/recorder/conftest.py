@@ -14,6 +14,7 @@ import pytest
 
 from archive.errors import ObjectMissingError, StorageError, StorageUnavailableError
 from archive.recorder.ffmpeg import find_ffmpeg
+from archive.recorder.spool import CameraSpool
 from archive.storage.base import ObjectInfo, PutResult, Retention
 
 
@@ -112,3 +113,11 @@ class FakeStore:
 @pytest.fixture
 def fake_store() -> Iterator[FakeStore]:
     yield FakeStore()
+
+
+@pytest.fixture
+def spool(tmp_path: Path) -> CameraSpool:
+    """An empty spool of camera ``cam1`` (the ingester tests)."""
+    spool = CameraSpool(tmp_path / "spool", "cam1", max_bytes=10**9)
+    spool.ensure()
+    return spool

@@ -48,13 +48,6 @@ def add_segment(
     return path
 
 
-@pytest.fixture
-def spool(tmp_path: Path) -> CameraSpool:
-    spool = CameraSpool(tmp_path / "spool", "cam1", max_bytes=10**9)
-    spool.ensure()
-    return spool
-
-
 def make(
     store: FakeStore,
     sink: MemorySink,
@@ -63,6 +56,7 @@ def make(
     workers: int = 2,
     per_camera: int = 2,
     clock: Callable[[], dt.datetime] = lambda: T0,
+    epoch: int | None = None,
 ) -> Ingester:
     ingester = Ingester(
         cast("ObjectStore", store),
@@ -75,7 +69,7 @@ def make(
         per_camera=per_camera,
         clock=clock,
     )
-    ingester.add_camera(spool)
+    ingester.add_camera(spool, epoch=epoch)
     return ingester
 
 
