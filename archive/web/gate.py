@@ -4,7 +4,9 @@ fail-closed audit), reading the session cookie instead of a bearer header, answe
 Routes that declare ``opt={"public": True}`` (the login form) pass without a session but are
 still audited. Without a live session a page answers 303 to ``/ui/login`` (not audited, not
 counted as a failed authentication: sessions end normally); a session whose token was revoked
-since is refused like a revoked bearer token (audited, counted). Other refusals are an
+since is refused like a revoked bearer token (audited, counted once): the session is dropped at
+once and the answer is 303 to the login form with the cookie cleared, so the next loads are
+plain "no session" (not counted again). Other refusals are an
 HTML page with the status and message of the API's one error mapping (never a traceback).
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -119,8 +122,11 @@ class WebGate(Gate):
         status, body = problem(exc)
         context_of(request).error = str(body["message"])[:500]
         response: Response[Any]
-        if isinstance(exc, UnauthenticatedError):
-            response = Response("", status_code=303, headers={"Location": LOGIN_PATH})
+        if isinstance(exc, UnauthenticatedError):  # the session's token or user was revoked: end it here
+            self.sessions.drop(cookie(scope, COOKIE))
+            response = Response("", status_code=303, headers={"Location": LOGIN_PATH},
+                                cookies=[Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True,
+                                                samesite="strict")])  # fmt: skip
         else:
             response = error_page(status, str(body["message"]))
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)

@@ -178,3 +178,30 @@ def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
             for path, (url, _) in _PAGES.items():
                 r = anonymous.get(url.format(seq=seq, eid=eid), follow_redirects=False)
                 assert r.status_code == (200 if path == "/ui/login" else 303), url
+
+
+def test_a_revoked_session_goes_to_login_and_is_dropped(api_env: ApiEnv) -> None:
+    """Revoking the session's token (or its user) ends the session at the next page load: 303 to
+    the login form, once audited auth.failed; later loads are plain 'no session' (not counted,
+    so the failed-login limit of 2 is never reached by the revoked browser)."""
+    settings = ApiSettings(failed_auth_limit=2, failed_auth_window_seconds=60)
+    issued = api_env.identity.create_token("inv1", days=1, label="web")
+    with _client(api_env, settings) as c:
+        assert _login(c, issued.secret)[0] == 303
+        assert c.get("/ui/cameras", follow_redirects=False).status_code == 200
+        api_env.identity.revoke_token(issued.token.id)
+        for _ in range(4):
+            r = c.get("/ui/cameras", follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == "/ui/login", r.text[:200]
+        assert c.get("/ui/login").status_code == 200  # the address is not blocked
+        assert _login(c, api_env.tokens["legal"])[0] == 303  # a good token still logs in
+    failed = [e.record for e in api_env.audit.events(AuditFilter(action="auth.failed", newest_first=False))
+              if e.record.detail.get("attempted") == "web.cameras"]
+    assert len(failed) == 1 and "revoked" in str(failed[0].detail["reason"])
+    api_env.identity.add_user("gone2", "Leaving", Role.INVESTIGATOR, agency="police")
+    with _client(api_env, settings) as c:
+        assert _login(c, api_env.identity.create_token("gone2", days=1).secret)[0] == 303
+        api_env.identity.revoke_user("gone2")
+        for _ in range(3):
+            r = c.get("/ui/cameras", follow_redirects=False)
+            assert r.status_code == 303 and r.headers["location"] == "/ui/login"
