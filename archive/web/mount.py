@@ -28,7 +28,7 @@ from archive.bootstrap import Runtime
 
 from . import evidence, export_pages, pages, timeline
 from .gate import WebGate, page_guard
-from .render import VERIFY_OPT, page_error
+from .render import VERIFY_OPT, ZONE_OPT, page_error
 from .sessions import SessionStore
 from .timeline import MediaReader
 
@@ -72,7 +72,8 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
                                                     *timeline.routes(deps, reader), *evidence.routes(deps),
                                                     *export_pages.routes(deps)],
-                    guards=[page_guard], opt={VERIFY_OPT: deps.exports is not None}, middleware=[gate],
+                    guards=[page_guard], middleware=[gate],
+                    opt={VERIFY_OPT: deps.exports is not None, ZONE_OPT: deps.settings.zone.key},
                     exception_handlers={Exception: page_error},
                     include_in_schema=False)  # fmt: skip
         static = create_static_files_router(path=f"{UI_PREFIX}/static", directories=[HERE / "static"],

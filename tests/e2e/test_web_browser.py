@@ -21,7 +21,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ import pytest
 import uvicorn
 
 from archive.api.app import create_app
+from archive.api.deps import ApiDeps, ApiSettings
 from archive.integrity import GapReason
 from archive.ledger import SegmentFacts
 from archive.storage.base import LockMode, ObjectStore, Retention
@@ -81,10 +83,19 @@ def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> I
     env.ledger.append_gap("cam-a", OUTAGE[0], OUTAGE[1], GapReason.CAMERA_UNREACHABLE, "no route to host")
     _record(env, "cam-a", clips, OUTAGE[1])
     _record(env, "mall-1", clips[:5], T0)
+    with serve(env.deps, env.store) as url:
+        yield Served(env, url, tmp / "screenshots")
+    env.engine.dispose()
+
+
+@contextmanager
+def serve(deps: ApiDeps, store: ObjectStore) -> Iterator[str]:
+    """The API and the pages of ``deps`` (playback from ``store``) served by uvicorn on a free
+    loopback port: its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(env.deps, pages=web_pages(env.store.get_bytes))
+    app = create_app(deps, pages=web_pages(store.get_bytes))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -92,10 +103,11 @@ def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> I
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started
-    yield Served(env, f"http://127.0.0.1:{port}", tmp / "screenshots")
-    server.should_exit = True
-    thread.join(10)
-    env.engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 class Watch:
@@ -310,3 +322,31 @@ def test_verify_and_audit_pages(served: Served, browser: Any, tmp_path: Path) ->
         assert context.request.get(served.url + url).status == 403, url
     assert watch.problems == []
     context.close()
+
+
+def test_the_configured_zone_is_shown_with_its_abbreviation(served: Served, browser: Any) -> None:
+    """[api] display_timezone = Asia/Makassar: the day axis starts at 00:00 WITA and every
+    browser-formatted instant says WITA (zoneinfo's abbreviation), UTC on hover."""
+    settings = ApiSettings(display_timezone="Asia/Makassar", failed_auth_limit=0)
+    with serve(replace(served.env.deps, settings=settings), served.env.store) as url:
+        page = browser.new_context(viewport=DESKTOP).new_page()
+        watch = Watch(page)
+        there = Served(served.env, url, served.shots)
+        _login(there, page, "investigator")
+        page.goto(f"{url}/ui/cameras/cam-a?day={DAY}")
+        page.wait_for_selector("#timeline[data-ready=yes]")
+        assert page.inner_text("#day") == f"{DAY} (WITA)"
+        title = page.locator("#lane-gap .bar-gap").get_attribute("title") or ""
+        assert "17:00:40 WITA" in title and "WIB" not in title and "2025-03-14T09:00:40.000000Z" in title
+        left = page.evaluate("parseFloat(document.querySelector('#lane-gap .bar-gap').style.left)")
+        assert abs(left - (17 * 3600 + 40) / 86400 * 100) < 0.01  # 17:00:40 WITA on the day axis
+        box = page.locator("#timeline").bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] * (17 * 3600 + 10) / 86400, box["y"] + box["height"] / 2)
+        _until(page, "document.getElementById('now-playing').textContent.startsWith('Playing')")
+        label = page.inner_text("#now-playing")
+        assert " WITA (UTC 2025-03-14T09:00:" in label, label
+        _shot(there, page, "makassar-timeline-playing")
+        watch.leave()
+        page.context.close()
+        assert watch.problems == []

@@ -205,3 +205,24 @@ def test_a_revoked_session_goes_to_login_and_is_dropped(api_env: ApiEnv) -> None
         for _ in range(3):
             r = c.get("/ui/cameras", follow_redirects=False)
             assert r.status_code == 303 and r.headers["location"] == "/ui/login"
+
+
+def test_pages_show_the_configured_zone_and_its_abbreviation(api_env: ApiEnv) -> None:
+    """[api] display_timezone decides the pages' zone: Asia/Makassar is WITA (UTC+8), never WIB;
+    the default Asia/Jakarta is WIB. The abbreviation comes from zoneinfo, UTC stays on hover."""
+    makassar = ApiSettings(display_timezone="Asia/Makassar", failed_auth_limit=0)
+    with _client(api_env, makassar) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        cams = c.get("/ui/cameras").text
+        assert "Last segment (WITA)" in cams and "WIB" not in cams
+        page = c.get("/ui/cameras/cam-a?day=2025-03-14").text
+        assert 'data-zone="Asia/Makassar"' in page and 'data-zone-abbrs="{&#34;480&#34;: &#34;WITA&#34;}"' in page
+        assert "2025-03-14 (WITA)" in page and "WIB" not in page
+        day = c.get("/ui/cameras/cam-a/day.json", params={"day": "2025-03-14"}).json()
+        assert day["zone"] == "Asia/Makassar" and day["start"] == 1741942800000 - 17 * 3600_000  # 00:00 WITA
+        assert day["zone_abbrs"] == {"480": "WITA"}
+        assert "Range (WITA)" in c.get("/ui/exports").text
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["auditor"])[0] == 303
+        audit = c.get("/ui/audit").text
+        assert "When (WIB)" in audit and "Since (WIB)" in audit

@@ -1,12 +1,15 @@
 // The day timeline of one camera: lanes of recorded / gap / held intervals over a 24 h axis in
-// the display zone (WIB), UTC on hover; a click on the lanes plays from that instant.
+// the display zone (its abbreviation from the server's zoneinfo: WIB, WITA...), UTC on hover; a
+// click on the lanes plays from that instant.
 import { Player } from "./player.js";
+import { zoneLabel } from "./zone.js";
 
 const root = document.getElementById("timeline");
 const zone = root.dataset.zone;
+const abbr = zoneLabel(zone, JSON.parse(root.dataset.zoneAbbrs || "{}"));
 const local = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 
-function wib(ms) { return local.format(new Date(ms)) + " WIB"; }
+function wib(ms) { return local.format(new Date(ms)) + " " + abbr(ms); }
 function utc(ms) { return new Date(ms).toISOString().replace(".000Z", "Z"); }
 
 function place(el, start, end, day) {
@@ -66,7 +69,7 @@ async function main() {
   const hover = document.getElementById("hover-time");
   root.addEventListener("mousemove", (e) => { const t = instantAt(e, day); hover.textContent = `${wib(t)} (UTC ${utc(t)})`; });
   if (root.dataset.play !== "yes") return;
-  const player = new Player(document.getElementById("video"), document.getElementById("now-playing"), root.dataset.camera, zone);
+  const player = new Player(document.getElementById("video"), document.getElementById("now-playing"), root.dataset.camera, zone, abbr);
   const head = document.getElementById("playhead");
   player.onTime = (ms) => { head.hidden = false; place(head, ms, ms + 1, day); };
   root.addEventListener("click", (e) => player.playAt(instantAt(e, day)));
