@@ -8,10 +8,13 @@ UTC offset of that day, from zoneinfo, goes with the data: WIB for Asia/Jakarta)
 are this origin's ``/ui/media/...``: the browser never talks to the object store. Each answer
 checks the role (recordings.read for the lanes, playback for playlist and media) and the
 camera's scope (a camera the user may not see is 404, like a missing one); each is audited.
+A segment is served with its logged container's media type (the API's ``content_type``) and only
+when its stored bytes match the logged size and SHA-256 (else a StorageError page, audited).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable
@@ -27,7 +30,8 @@ from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.hls import MEDIA_TYPE, build_playlist
 from archive.api.params import time_range
-from archive.errors import ConflictError, Problem, ValidationError
+from archive.api.routes.media import content_type
+from archive.errors import ConflictError, Problem, StorageError, ValidationError
 from archive.identity.policy import Permission
 from archive.search.model import Interval
 
@@ -117,6 +121,11 @@ def routes(deps: ApiDeps, read_media: MediaReader | None) -> list[HTTPRouteHandl
         if ref.pruned:
             raise ConflictError(f"the media of segment {seq} of {camera_id} was deleted by retention (pruned)")
         audit_detail(request, seq=seq, object_key=ref.object_key, version_id=ref.version_id, sha256=ref.sha256)
-        return Response(reader(ref.bucket, ref.object_key, ref.version_id), media_type="video/mp2t")
+        body = reader(ref.bucket, ref.object_key, ref.version_id)
+        if len(body) != ref.size or hashlib.sha256(body).hexdigest() != ref.sha256:
+            raise StorageError(f"segment {seq} of {camera_id}: the stored bytes differ from the logged ones "
+                               f"({len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}; logged {ref.size} "
+                               f"bytes, {ref.sha256}); not served")  # fmt: skip
+        return Response(body, media_type=content_type(ref))
 
     return [timeline, lanes, playlist, media]

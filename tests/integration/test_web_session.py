@@ -4,8 +4,10 @@ scope (another owner's camera is 404) and role (an auditor gets no footage), all
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 from litestar.testing import TestClient
 
@@ -15,9 +17,11 @@ from archive.audit.query import AuditFilter
 from archive.export.views import ExportRequest
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
+from archive.ledger import SegmentFacts
 from archive.model import us_from_utc
+from archive.storage.base import LockMode, Retention
 from archive.web import web_pages
-from tests.integration.api_support import T0, ApiEnv, api_env_fixture  # noqa: F401
+from tests.integration.api_support import MEDIA, SEG, T0, ApiEnv, api_env_fixture  # noqa: F401
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -226,3 +230,34 @@ def test_pages_show_the_configured_zone_and_its_abbreviation(api_env: ApiEnv) ->
         assert _login(c, api_env.tokens["auditor"])[0] == 303
         audit = c.get("/ui/audit").text
         assert "When (WIB)" in audit and "Since (WIB)" in audit
+
+
+def _log_segment(env: ApiEnv, camera: str, begin: datetime, body: bytes, container: str, logged: bytes) -> int:
+    """Store ``body`` as a segment of ``camera`` in ``container``; the log vouches for ``logged``."""
+    key = f"{camera}/{begin:%Y/%m/%d/%H%M%S}.seg"
+    put = env.store.put_bytes(env.media, key, body, content_type="application/octet-stream",
+                              retention=Retention(LockMode.GOVERNANCE, datetime.now(UTC) + timedelta(days=1)))
+    facts = SegmentFacts(object_key=key, version_id=put.version_id, sha256=hashlib.sha256(logged).hexdigest(),
+                         size=len(logged), start=begin, end=begin + SEG, duration_us=10_000_000,
+                         media=replace(MEDIA, container=container))  # fmt: skip
+    return env.ledger.append_segment(camera, facts).seq
+
+
+def test_ui_media_answers_with_the_segments_own_type_and_only_logged_bytes(api_env: ApiEnv) -> None:
+    """/ui/media gives the media type of the segment's logged container (the API's content_type:
+    video/mp2t, video/mp4, video/x-matroska), and never bytes that differ from the logged hash."""
+    begin = T0 + timedelta(hours=1)
+    mkv = _log_segment(api_env, "kota-1", begin, b"mkv-bytes" * 50, "matroska", b"mkv-bytes" * 50)
+    mp4 = _log_segment(api_env, "kota-1", begin + SEG, b"mp4-bytes" * 50, "mp4", b"mp4-bytes" * 50)
+    bad = _log_segment(api_env, "kota-1", begin + 2 * SEG, b"replaced" * 50, "mpegts", b"original" * 50)
+    ts = api_env.seqs["kota-1"][0]
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        for seq, kind in ((mkv, "video/x-matroska"), (mp4, "video/mp4"), (ts, "video/mp2t")):
+            r = c.get(f"/ui/media/kota-1/{seq}")
+            assert r.status_code == 200 and r.headers["content-type"] == kind, (seq, r.headers)
+        assert c.get(f"/ui/media/kota-1/{mkv}").content == b"mkv-bytes" * 50
+        r = c.get(f"/ui/media/kota-1/{bad}")
+        assert r.status_code >= 500 and b"replaced" not in r.content and "differ" in r.text, r.text[:300]
+    served = api_env.audit.events(AuditFilter(action="web.playback.segment", newest_first=True, limit=1))
+    assert served[0].record.status >= 500 and "differ" in str(served[0].record.detail.get("error"))
