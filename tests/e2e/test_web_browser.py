@@ -45,6 +45,8 @@ T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)  # 16:00 WIB
 CLIP = timedelta(seconds=2)
 OUTAGE = (T0 + 20 * CLIP, T0 + 20 * CLIP + timedelta(seconds=60))
 DAY = "2025-03-14"
+HOLE = (T0 + 5 * CLIP, T0 + 10 * CLIP)  # cam-b: neither segment nor gap entry
+DAY_MS = (int((T0 - timedelta(hours=16)).timestamp() * 1000), int((T0 + timedelta(hours=8)).timestamp() * 1000))
 DESKTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
 
 
@@ -83,6 +85,8 @@ def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> I
     env.ledger.append_gap("cam-a", OUTAGE[0], OUTAGE[1], GapReason.CAMERA_UNREACHABLE, "no route to host")
     _record(env, "cam-a", clips, OUTAGE[1])
     _record(env, "mall-1", clips[:5], T0)
+    _record(env, "cam-b", clips[:5], T0)  # 16:00:00-16:00:10 WIB, then a hole nothing was logged for
+    _record(env, "cam-b", clips[:5], HOLE[1])  # 16:00:20-16:00:30 WIB
     with serve(env.deps, env.store) as url:
         yield Served(env, url, tmp / "screenshots")
     env.engine.dispose()
@@ -350,3 +354,33 @@ def test_the_configured_zone_is_shown_with_its_abbreviation(served: Served, brow
         watch.leave()
         page.context.close()
         assert watch.problems == []
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def test_unaccounted_time_has_its_own_lane_never_recorded(served: Served, browser: Any) -> None:
+    """Time with neither a segment nor a gap entry (before the first segment, a hole between two
+    runs, after the last one) is drawn in the 'unaccounted' lane, from the server's merged
+    intervals (one bar per interval), and never overlaps a recorded bar."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    watch = Watch(page)
+    _login(served, page, "investigator")
+    page.goto(f"{served.url}/ui/cameras/cam-b?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    spans = page.locator("#lane-unaccounted .bar-unaccounted").evaluate_all(
+        "bars => bars.map(b => [Number(b.dataset.start), Number(b.dataset.end), b.title])")
+    assert [(a, b) for a, b, _ in spans] == [(DAY_MS[0], _ms(T0)), (_ms(HOLE[0]), _ms(HOLE[1])),
+                                             (_ms(HOLE[1] + 5 * CLIP), DAY_MS[1])]
+    assert "unaccounted" in spans[1][2] and "16:00:10 WIB" in spans[1][2] and "2025-03-14T09:00:10Z" in spans[1][2]
+    recorded = page.locator("#lane-recorded .bar-recorded").evaluate_all(
+        "bars => bars.map(b => [Number(b.dataset.start), Number(b.dataset.end)])")
+    assert recorded == [[_ms(T0), _ms(HOLE[0])], [_ms(HOLE[1]), _ms(HOLE[1] + 5 * CLIP)]]
+    assert all(b <= a2 or b2 <= a for a, b, _ in spans for a2, b2 in recorded)
+    assert page.locator("#lane-gap .bar-gap").count() == 0
+    _shot(served, page, "investigator-timeline-unaccounted")
+    page.set_viewport_size(PHONE)
+    _shot(served, page, "phone-timeline-unaccounted")
+    page.context.close()
+    assert watch.problems == []

@@ -1,4 +1,5 @@
-// The day timeline of one camera: lanes of recorded / gap / held intervals over a 24 h axis in
+// The day timeline of one camera: lanes of recorded (and pruned) / gap / unaccounted / held
+// intervals, merged by the server (one bar per interval, never one per segment), over a 24 h axis in
 // the display zone (its abbreviation from the server's zoneinfo: WIB, WITA...), UTC on hover; a
 // click on the lanes plays from that instant.
 import { Player } from "./player.js";
@@ -50,6 +51,7 @@ function draw(day) {
     const el = bar("gap", "gap", g.start, g.end, day, `gap: ${g.reason}${g.detail ? " – " + g.detail : ""}\n${wib(g.start)} – ${wib(g.end)}\n(UTC ${g.start_utc} – ${g.end_utc})`);
     el.dataset.reason = g.reason;
   }
+  for (const [a, b] of day.unaccounted) bar("unaccounted", "unaccounted", a, b, day, `unaccounted: neither a recording nor a logged gap\n${wib(a)} – ${wib(b)}\n(UTC ${utc(a)} – ${utc(b)})`);
   for (const [a, b] of day.held) bar("held", "held", a, b, day, `legal hold ${wib(a)} – ${wib(b)}`);
   root.dataset.ready = "yes";
 }
