@@ -26,9 +26,9 @@ from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
-from . import evidence, export_pages, pages, timeline
+from . import evidence, export_pages, holds_pages, pages, timeline
 from .gate import WebGate, page_guard
-from .render import VERIFY_OPT, ZONE_OPT, page_error
+from .render import HOLDS_OPT, VERIFY_OPT, ZONE_OPT, page_error
 from .sessions import SessionStore
 from .timeline import MediaReader
 
@@ -71,9 +71,10 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
 
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
                                                     *timeline.routes(deps, reader), *evidence.routes(deps),
-                                                    *export_pages.routes(deps)],
+                                                    *export_pages.routes(deps), *holds_pages.routes(deps)],
                     guards=[page_guard], middleware=[gate],
-                    opt={VERIFY_OPT: deps.exports is not None, ZONE_OPT: deps.settings.zone.key},
+                    opt={VERIFY_OPT: deps.exports is not None, HOLDS_OPT: deps.holds is not None,
+                         ZONE_OPT: deps.settings.zone.key},
                     exception_handlers={Exception: page_error},
                     include_in_schema=False)  # fmt: skip
         static = create_static_files_router(path=f"{UI_PREFIX}/static", directories=[HERE / "static"],

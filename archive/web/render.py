@@ -17,15 +17,18 @@ from litestar.response import Template
 
 from archive.api.context import context_of
 from archive.api.errors import problem
+from archive.api.params import instant
 from archive.identity.model import Principal
 from archive.identity.policy import Permission, allowed
 
 from .gate import error_page, session_of
 
-__all__ = ["VERIFY_OPT", "ZONE_OPT", "can", "page", "page_error", "zone_abbr", "zone_abbrs"]
+__all__ = ["HOLDS_OPT", "VERIFY_OPT", "ZONE_OPT", "can", "page", "page_error", "wall_us", "zone_abbr", "zone_abbrs"]
 
 VERIFY_OPT = "ui_verify"
 """Router option: True when the Verify and Exports pages are served (the API has exports)."""
+HOLDS_OPT = "ui_holds"
+"""Router option: True when the Holds page is served (the API has a hold service)."""
 ZONE_OPT = "ui_zone"
 """Router option: the IANA name of the display zone (the API's ``settings.display_timezone``)."""
 
@@ -46,6 +49,18 @@ def zone_abbrs(zone: ZoneInfo, *instants_us: int) -> dict[str, str]:
     return out
 
 
+def wall_us(text: str, where: str, zone: ZoneInfo) -> int:
+    """Epoch µs of ``text``: ISO 8601 with an offset, or a wall-clock time read in ``zone`` (the
+    pages' datetime-local fields, ``2025-03-14T16:00``). Raises ValidationError naming ``where``."""
+    try:
+        naive = datetime.fromisoformat(text)
+    except ValueError:
+        naive = None
+    if naive is not None and naive.tzinfo is None:
+        return int(naive.replace(tzinfo=zone).timestamp() * 1_000_000)
+    return instant(text, where)
+
+
 def can(who: Principal | None, permission: Permission) -> bool:
     """True when ``who`` (confirmed) holds ``permission``."""
     return who is not None and who.confirmed and allowed(who.role, permission)
@@ -63,6 +78,8 @@ def page(request: Request[Any, Any, Any], name: str, *, status: int = 200, **val
                "can_verify": can(who, Permission.VERIFY) and bool(request.route_handler.opt.get(VERIFY_OPT)),
                "can_exports": can(who, Permission.EXPORTS_READ) and bool(request.route_handler.opt.get(VERIFY_OPT)),
                "can_audit": can(who, Permission.AUDIT_READ),
+               "can_holds": (can(who, Permission.HOLDS_CREATE) or can(who, Permission.HOLDS_RELEASE))
+               and bool(request.route_handler.opt.get(HOLDS_OPT)),
                **values}  # fmt: skip
     return Template(template_name=name, context=context, status_code=status)
 

@@ -384,3 +384,52 @@ def test_unaccounted_time_has_its_own_lane_never_recorded(served: Served, browse
     _shot(served, page, "phone-timeline-unaccounted")
     page.context.close()
     assert watch.problems == []
+
+
+def test_holds_page_place_with_a_field_error_then_release(served: Served, browser: Any) -> None:
+    """In the browser: a bad range is refused naming the field with what was typed kept; the hold
+    is placed, shown, and released by a legal user in another context; an owner has no link."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    watch = Watch(page, allowed={("/ui/holds", 400)})
+    _login(served, page, "investigator")
+    page.click("#nav-holds")
+    page.wait_for_url(f"{served.url}/ui/holds")
+    page.fill("#h-case", "LP/55/2025")
+    page.fill("#h-reason", "robbery near the junction")
+    page.fill("#h-cameras", "cam-a")
+    page.fill("#h-start", "2025-03-14T16:30")
+    page.fill("#h-end", "2025-03-14T16:00")
+    page.click("#h-place")
+    page.wait_for_selector(".field-error[data-field=end]")
+    assert page.input_value("#h-case") == "LP/55/2025" and page.input_value("#h-start") == "2025-03-14T16:30"
+    _shot(served, page, "investigator-holds-error")
+    watch.problems = [p for p in watch.problems if "status of 400" not in p]  # the refused form's own answer
+    page.fill("#h-end", "2025-03-14T17:00")
+    page.click("#h-place")
+    page.wait_for_selector("#placed")
+    hold_id = int(page.url.rsplit("=", 1)[1])
+    assert "robbery near the junction" in page.inner_text(f"tr[data-hold='{hold_id}']")
+    assert page.locator(f"#release-{hold_id}").count() == 0  # investigators do not release
+    _shot(served, page, "investigator-holds")
+    assert watch.problems == []
+    other = browser.new_context(viewport=PHONE).new_page()
+    watch2 = Watch(other)
+    _login(served, other, "legal")
+    other.click("#nav-holds")
+    other.wait_for_url(f"{served.url}/ui/holds")
+    assert other.locator("#retention-plan").count() == 1 and other.locator("#hold-form").count() == 0
+    _shot(served, other, "phone-legal-holds")
+    other.fill(f"#release-{hold_id} input[name=reason]", "suspect charged, footage exported")
+    other.click(f"#release-{hold_id} button")
+    other.wait_for_url(f"{served.url}/ui/holds")
+    assert other.locator(f"tr[data-hold='{hold_id}']").count() == 0
+    assert watch2.problems == []
+    page.reload()
+    assert page.locator(f"tr[data-hold='{hold_id}']").count() == 0
+    page.context.close()
+    other.context.close()
+    owner = browser.new_context(viewport=DESKTOP).new_page()
+    _login(served, owner, "owner")
+    assert owner.locator("#nav-holds").count() == 0
+    assert owner.context.request.get(f"{served.url}/ui/holds").status == 403
+    owner.context.close()

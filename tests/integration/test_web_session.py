@@ -8,6 +8,7 @@ import hashlib
 import re
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from litestar.testing import TestClient
 
@@ -19,6 +20,7 @@ from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
 from archive.ledger import SegmentFacts
 from archive.model import us_from_utc
+from archive.retention.policy_load import load_policies
 from archive.storage.base import LockMode, Retention
 from archive.web import web_pages
 from tests.integration.api_support import MEDIA, SEG, T0, ApiEnv, api_env_fixture  # noqa: F401
@@ -157,10 +159,12 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
     "/ui/exports": ("/ui/exports", {r: 200 for r in ("admin", "investigator", "legal", "owner", "auditor")}),
     "/ui/exports/{export_id:str}": ("/ui/exports/{eid}", {"admin": 200, "investigator": 200, "legal": 200,
                                                           "owner": 404, "auditor": 200}),
+    "/ui/holds": ("/ui/holds", {"admin": 200, "investigator": 200, "legal": 200, "owner": 403, "auditor": 403}),
     "/ui/audit": ("/ui/audit?actor=inv1", {"admin": 403, "investigator": 403, "legal": 403, "owner": 403,
                                            "auditor": 200}),
 }
-_POSTS = {"/ui/login", "/ui/logout", "/ui/verify"}  # forms: tested above and in test_web_evidence.py
+_POSTS = {"/ui/login", "/ui/logout", "/ui/verify", "/ui/holds",  # forms: tested above, below and in
+          "/ui/holds/{hold_id:int}/release"}  # test_web_evidence.py
 
 
 def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
@@ -261,3 +265,67 @@ def test_ui_media_answers_with_the_segments_own_type_and_only_logged_bytes(api_e
         assert r.status_code >= 500 and b"replaced" not in r.content and "differ" in r.text, r.text[:300]
     served = api_env.audit.events(AuditFilter(action="web.playback.segment", newest_first=True, limit=1))
     assert served[0].record.status >= 500 and "differ" in str(served[0].record.detail.get("error"))
+
+
+def _csrf(c: TestClient, url: str) -> str:  # type: ignore[type-arg]
+    found = _CSRF.search(c.get(url).text)
+    assert found
+    return found.group(1)
+
+
+def test_holds_page_places_and_releases_through_the_hold_service(api_env: ApiEnv) -> None:
+    """An investigator places a hold with the form (bad input first: each field named, what was
+    typed kept, nothing written), a legal user of the same agency releases it with a reason; the
+    owner and the auditor have no Holds page (no link, 403 by URL); the retention section shows
+    the plan and the owners' policies to the roles with retention.read only."""
+    policies = load_policies(Path(__file__).parents[2] / "retention_policies")
+    deps = replace(api_env.deps, retention_policies=lambda: policies)
+    holds = api_env.deps.holds
+    assert holds is not None
+    before = len(holds.list_holds(include_inactive=True))
+    with TestClient(create_app(deps, pages=web_pages()), base_url="http://127.0.0.1") as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        page = c.get("/ui/holds").text
+        assert 'id="nav-holds"' in page and 'id="hold-form"' in page and "retention-plan" not in page
+        token = _csrf(c, "/ui/holds")
+        bad = {"csrf": token, "case_id": "LP/9/2025", "reason": "", "cameras": "cam-a mall-1",
+               "start": "2025-03-14T16:10", "end": "2025-03-14T16:05"}
+        r = c.post("/ui/holds", data=bad, follow_redirects=False)
+        assert r.status_code == 400 and "Traceback" not in r.text
+        fields = set(re.findall(r'data-field="([a-z_]+)"', r.text))
+        assert fields == {"reason", "cameras", "end"}, r.text[-1500:]
+        assert "no camera &#39;mall-1&#39; that you may see" in r.text and 'value="LP/9/2025"' in r.text
+        assert 'value="2025-03-14T16:10"' in r.text and 'value="cam-a mall-1"' in r.text
+        assert c.post("/ui/holds", data={**bad, "csrf": "forged"}, follow_redirects=False).status_code == 403
+        assert len(holds.list_holds(include_inactive=True)) == before  # nothing written
+        good = {**bad, "reason": "hit and run", "cameras": "cam-a", "end": "2025-03-14T16:20"}
+        r = c.post("/ui/holds", data=good, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/holds?placed="), r.text[:300]
+        hold_id = int(r.headers["location"].rsplit("=", 1)[1])
+        placed = holds.get(hold_id)
+        t0 = us_from_utc(T0)
+        assert (placed.start_us, placed.end_us) == (t0 + 600_000_000, t0 + 1_200_000_000)  # read as WIB
+        assert placed.agency == "police" and placed.created_by == "inv1"
+        shown = c.get(f"/ui/holds?placed={hold_id}").text
+        assert f'data-hold="{hold_id}"' in shown and "hit and run" in shown and f'id="release-{hold_id}"' not in shown
+    with TestClient(create_app(deps, pages=web_pages()), base_url="http://127.0.0.1") as c:
+        assert _login(c, api_env.tokens["legal"])[0] == 303
+        page = c.get("/ui/holds").text
+        assert f'id="release-{hold_id}"' in page and 'id="hold-form"' not in page
+        assert 'data-camera="cam-a"' in page and 'data-owner="dishub"' in page and "30 days" in page
+        token = _csrf(c, "/ui/holds")
+        r = c.post(f"/ui/holds/{hold_id}/release", data={"csrf": token, "reason": " "}, follow_redirects=False)
+        assert r.status_code == 400 and 'data-field="reason"' in r.text and holds.get(hold_id).active(t0)
+        r = c.post(f"/ui/holds/{hold_id}/release", data={"csrf": token, "reason": "case closed"},
+                   follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303 and holds.get(hold_id).release_reason == "case closed"
+        assert f'data-hold="{hold_id}"' not in c.get("/ui/holds").text
+    for role in ("owner", "auditor"):
+        with TestClient(create_app(deps, pages=web_pages()), base_url="http://127.0.0.1") as c:
+            assert _login(c, api_env.tokens[role])[0] == 303
+            assert 'id="nav-holds"' not in c.get("/ui/cameras").text
+            assert c.get("/ui/holds").status_code == 403
+    created = api_env.audit.events(AuditFilter(action="hold.create", newest_first=True, limit=1))
+    assert created and created[0].record.actor == "inv1"
+    released = api_env.audit.events(AuditFilter(action="hold.release", newest_first=True, limit=1))
+    assert released and released[0].record.actor == "legal1"
