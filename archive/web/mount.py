@@ -26,7 +26,7 @@ from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
-from . import evidence, export_pages, holds_pages, pages, timeline
+from . import evidence, export_forms, export_pages, holds_pages, pages, timeline
 from .gate import WebGate, page_guard
 from .render import HOLDS_OPT, VERIFY_OPT, ZONE_OPT, page_error
 from .sessions import SessionStore
@@ -71,7 +71,8 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
 
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
                                                     *timeline.routes(deps, reader), *evidence.routes(deps),
-                                                    *export_pages.routes(deps), *holds_pages.routes(deps)],
+                                                    *export_forms.routes(deps), *export_pages.routes(deps),
+                                                    *holds_pages.routes(deps)],
                     guards=[page_guard], middleware=[gate],
                     opt={VERIFY_OPT: deps.exports is not None, HOLDS_OPT: deps.holds is not None,
                          ZONE_OPT: deps.settings.zone.key},

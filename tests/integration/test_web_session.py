@@ -15,6 +15,7 @@ from litestar.testing import TestClient
 from archive.api.app import create_app
 from archive.api.deps import ApiSettings
 from archive.audit.query import AuditFilter
+from archive.export.model import Actor as ExportActor
 from archive.export.views import ExportRequest
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
@@ -159,12 +160,18 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
     "/ui/exports": ("/ui/exports", {r: 200 for r in ("admin", "investigator", "legal", "owner", "auditor")}),
     "/ui/exports/{export_id:str}": ("/ui/exports/{eid}", {"admin": 200, "investigator": 200, "legal": 200,
                                                           "owner": 404, "auditor": 200}),
+    "/ui/exports/new": ("/ui/exports/new", {"admin": 403, "investigator": 200, "legal": 200, "owner": 403,
+                                            "auditor": 403}),
+    "/ui/exports/{export_id:str}/progress": ("/ui/exports/{eid}/progress", {"admin": 200, "investigator": 200,
+                                                                          "legal": 200, "owner": 404, "auditor": 200}),
+    "/ui/exports/{export_id:str}/package": ("/ui/exports/{eid}/package", {"admin": 403, "investigator": 409,
+                                                                        "legal": 409, "owner": 403, "auditor": 403}),
     "/ui/holds": ("/ui/holds", {"admin": 200, "investigator": 200, "legal": 200, "owner": 403, "auditor": 403}),
     "/ui/audit": ("/ui/audit?actor=inv1", {"admin": 403, "investigator": 403, "legal": 403, "owner": 403,
                                            "auditor": 200}),
 }
-_POSTS = {"/ui/login", "/ui/logout", "/ui/verify", "/ui/holds",  # forms: tested above, below and in
-          "/ui/holds/{hold_id:int}/release"}  # test_web_evidence.py
+_POSTS = {"/ui/login", "/ui/logout", "/ui/verify", "/ui/holds", "/ui/holds/{hold_id:int}/release", "/ui/exports",
+          "/ui/exports/{export_id:str}/decision"}  # forms: tested above, below and in test_web_evidence.py
 
 
 def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
@@ -329,3 +336,68 @@ def test_holds_page_places_and_releases_through_the_hold_service(api_env: ApiEnv
     assert created and created[0].record.actor == "inv1"
     released = api_env.audit.events(AuditFilter(action="hold.release", newest_first=True, limit=1))
     assert released and released[0].record.actor == "legal1"
+
+
+def test_export_request_decision_progress_and_download_forms(api_env: ApiEnv) -> None:
+    """The export workflow through the pages: the request form refuses bad input field by field
+    (typed kept, nothing written), then requests; the admin (policy: admin decides) sees it in the
+    queue and approves; once built, the investigator downloads it whole and by Range."""
+    exports = api_env.exports
+    assert exports is not None
+    count = len(exports.service.records())
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        assert 'id="new-export"' in c.get("/ui/exports").text
+        form = c.get("/ui/exports/new", params={"cameras": "kota-1"})
+        assert form.status_code == 200 and 'value="kota-1"' in form.text
+        token = _csrf(c, "/ui/exports/new")
+        bad = {"csrf": token, "cameras": "kota-1 mall-1", "start": "2025-03-14T16:00", "end": "yesterday",
+               "case_id": "LP/77/2025", "legal_basis": "", "reason": "theft"}
+        r = c.post("/ui/exports", data=bad, follow_redirects=False)
+        assert r.status_code == 400 and set(re.findall(r'data-field="([a-z_]+)"', r.text)) == {
+            "cameras", "end", "legal_basis"}, r.text[-1200:]
+        assert 'value="LP/77/2025"' in r.text and 'value="yesterday"' in r.text
+        assert len(exports.service.records()) == count  # nothing written
+        good = {**bad, "cameras": "kota-1", "end": "2025-03-14T16:01", "legal_basis": "KUHAP 184"}
+        assert c.post("/ui/exports", data={**good, "csrf": "x"}, follow_redirects=False).status_code == 403
+        r = c.post("/ui/exports", data=good, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"].startswith("/ui/exports/"), r.text[-800:]
+        eid = r.headers["location"].rsplit("/", 1)[1]
+        page = c.get(f"/ui/exports/{eid}").text
+        assert 'data-status="requested"' in page and 'id="decision-form"' not in page and 'id="download"' not in page
+        assert c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "approve"},
+                      follow_redirects=False).status_code == 403  # investigators do not decide
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["admin"])[0] == 303
+        listed = c.get("/ui/exports").text
+        assert f'<li data-export="{eid}">' in listed and 'id="new-export"' not in listed
+        page = c.get(f"/ui/exports/{eid}").text
+        assert 'id="decision-form"' in page
+        token = _csrf(c, f"/ui/exports/{eid}")
+        r = c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "deny", "reason": ""},
+                   follow_redirects=False)  # fmt: skip
+        assert r.status_code == 422 and "a refusal needs a reason" in r.text  # the API's mapping
+        r = c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "approve", "reason": "ok"},
+                   follow_redirects=False)  # fmt: skip
+        assert r.status_code == 303 and exports.service.record(eid).status.value == "approved"
+        progress = c.get(f"/ui/exports/{eid}/progress").text
+        assert 'data-status="approved"' in progress and 'hx-trigger="every 1s"' in progress
+        assert f'<li data-export="{eid}">' not in c.get("/ui/exports").text
+    admin = Principal("admin1", "x", Role.ADMIN, "diskominfo", None, "t")
+    rec = exports.builds.build(eid, ExportActor.of(admin, "test"))
+    assert rec.package_path is not None
+    data = Path(rec.package_path).read_bytes()
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        progress = c.get(f"/ui/exports/{eid}/progress").text
+        assert 'data-status="built"' in progress and "hx-trigger" not in progress and 'id="download"' in progress
+        whole = c.get(f"/ui/exports/{eid}/package")
+        assert whole.status_code == 200 and whole.content == data
+        assert whole.headers["x-package-sha256"] == hashlib.sha256(data).hexdigest()
+        part = c.get(f"/ui/exports/{eid}/package", headers={"Range": "bytes=10-99"})
+        assert part.status_code == 206 and part.content == data[10:100]
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["auditor"])[0] == 303
+        assert c.get(f"/ui/exports/{eid}/package").status_code == 403  # no footage for auditors
+    events = [e.record.action for e in api_env.audit.events(AuditFilter(action="web.exports.download"))]
+    assert len(events) == 3
