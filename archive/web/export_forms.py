@@ -10,7 +10,9 @@ fragment and the package download, each through the export service the API uses.
 - ``POST /ui/exports/{id}/decision`` (``exports.decide``: owner staff, admins, as the owner's
   policy says): approve, or deny with a reason (``ExportService.decide``).
 - ``GET /ui/exports/{id}/progress``: the status/progress fragment the export page polls with
-  htmx while the package builds.
+  htmx every second while it awaits a decision or builds (:data:`POLLED`); when the status
+  differs from ``?seen=`` (the status the page was drawn with) it answers ``HX-Refresh: true``
+  so the whole page (approvals, custody log) is drawn again, never left stale.
 - ``GET /ui/exports/{id}/package`` (``exports.download``): the package, resumable with ``Range``
   (the API's :func:`~archive.api.routes.exports.package_download`, a ``downloaded`` custody event).
 
@@ -24,7 +26,7 @@ from typing import Annotated, Any
 from litestar import Request, get, post
 from litestar.enums import RequestEncodingType
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import Body, FromPath
+from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Response, Stream, Template
 
 from archive.api.context import audit_detail, context_of, principal_of
@@ -42,11 +44,13 @@ from archive.search.model import CameraQuery
 from .gate import session_of
 from .render import can, page, wall_us
 
-__all__ = ["may_decide_now", "routes"]
+__all__ = ["POLLED", "may_decide_now", "routes"]
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+Seen = Annotated[str | None, QueryParameter(max_length=20)]
 _FIELDS = ("cameras", "start", "end", "case_id", "legal_basis", "reason")
-_BUILDING = ("approved", "building")
+POLLED = ("requested", "approved", "building")
+"""Statuses whose page polls the progress fragment (it changes without the viewer doing anything)."""
 
 
 def may_decide_now(svc: ExportService, who: Principal, export_id: str) -> bool:
@@ -152,13 +156,16 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
     @get("/exports/{export_id:str}/progress", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.exports.progress"},
          summary="The export's status and build progress (an htmx fragment)")  # fmt: skip
-    def progress(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Template:
+    def progress(request: Request[Any, Any, Any], export_id: FromPath[str], seen: Seen = None) -> Template:
         who = principal_of(request)
         view = svc.get(who, search.scope(who), export_id)
-        return page(request, "export_progress.html", e={"id": view.id, "status": view.status,
-                                                        "progress": view.progress, "error": view.error or ""},
-                    polling=view.status in _BUILDING,
-                    can_download=can(who, Permission.EXPORTS_DOWNLOAD) and view.status == "built")  # fmt: skip
+        out = page(request, "export_progress.html", e={"id": view.id, "status": view.status,
+                                                       "progress": view.progress, "error": view.error or ""},
+                   polling=view.status in POLLED,
+                   can_download=can(who, Permission.EXPORTS_DOWNLOAD) and view.status == "built")  # fmt: skip
+        if seen is not None and seen != view.status:  # the page's other facts (approvals, custody) changed too
+            out.headers["HX-Refresh"] = "true"
+        return out
 
     @get("/exports/{export_id:str}/package", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_DOWNLOAD.value, "audit": "web.exports.download"},

@@ -29,7 +29,7 @@ from archive.export.views import ExportView
 from archive.identity.policy import Permission
 from archive.search.times import TimeFormatter
 
-from .export_forms import may_decide_now
+from .export_forms import POLLED, may_decide_now
 from .render import can, page
 
 __all__ = ["routes"]
@@ -83,7 +83,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
             custody, refused = [], str(exc)
         audit_detail(request, export_id=export_id, custody_events=len(custody))
         return page(request, "export.html", e=_row(times, view), custody=custody, refused=refused,
-                    decide_now=may_decide_now(svc, who, export_id), polling=view.status in ("approved", "building"),
+                    decide_now=may_decide_now(svc, who, export_id), polling=view.status in POLLED,
                     can_download=can(who, Permission.EXPORTS_DOWNLOAD) and view.status == "built")  # fmt: skip
 
     return [export_list, export_page]

@@ -78,6 +78,8 @@ def page(request: Request[Any, Any, Any], name: str, *, status: int = 200, **val
                "can_verify": can(who, Permission.VERIFY) and bool(request.route_handler.opt.get(VERIFY_OPT)),
                "can_exports": can(who, Permission.EXPORTS_READ) and bool(request.route_handler.opt.get(VERIFY_OPT)),
                "can_audit": can(who, Permission.AUDIT_READ),
+               "can_request_export": can(who, Permission.EXPORTS_REQUEST)
+               and bool(request.route_handler.opt.get(VERIFY_OPT)),
                "can_holds": (can(who, Permission.HOLDS_CREATE) or can(who, Permission.HOLDS_RELEASE))
                and bool(request.route_handler.opt.get(HOLDS_OPT)),
                **values}  # fmt: skip

@@ -32,6 +32,8 @@ import uvicorn
 
 from archive.api.app import create_app
 from archive.api.deps import ApiDeps, ApiSettings
+from archive.cli.main import main as cli_main
+from archive.export.verifier.formats import fingerprint
 from archive.integrity import GapReason
 from archive.ledger import SegmentFacts
 from archive.storage.base import LockMode, ObjectStore, Retention
@@ -433,3 +435,82 @@ def test_holds_page_place_with_a_field_error_then_release(served: Served, browse
     assert owner.locator("#nav-holds").count() == 0
     assert owner.context.request.get(f"{served.url}/ui/holds").status == 403
     owner.context.close()
+
+
+def test_export_requested_approved_by_another_user_downloaded_and_verified(served: Served, browser: Any,
+                                                                           tmp_path: Path) -> None:  # fmt: skip
+    """An investigator requests an export in one browser context (typed times, a field error
+    first), an admin approves it from the queue in another; the investigator's page follows the
+    build by itself (htmx poll) to the download link; the downloaded file passes
+    ``archive verify package`` with the archive's keys pinned."""
+    env = served.env
+    assert env.exports is not None
+    env.ledger.checkpoint("cam-a")
+    env.exports.service.on_approved = env.exports.runner.submit
+    env.exports.runner.start()
+    inv = browser.new_context(viewport=DESKTOP, accept_downloads=True).new_page()
+    watch = Watch(inv, allowed={("/ui/exports", 400)})
+    _login(served, inv, "investigator")
+    inv.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")  # the range from a click on the timeline
+    inv.wait_for_selector("#timeline[data-ready=yes]")
+    box = inv.locator("#timeline").bounding_box()
+    assert box is not None
+    inv.mouse.click(box["x"] + box["width"] * (16 * 3600 + 5) / 86400, box["y"] + box["height"] / 2)
+    watch.leave()  # the click also started playback
+    inv.click("#request-export")
+    inv.wait_for_url(f"{served.url}/ui/exports/new?**")
+    assert inv.input_value("#x-cameras") == "cam-a"
+    start = datetime.fromisoformat(inv.input_value("#x-start"))  # the clicked instant on the WIB wall clock
+    clicked = datetime(2025, 3, 14, 16, 0, 5)
+    assert abs((start - clicked).total_seconds()) <= 86400 / box["width"] + 1, start  # one pixel of the day axis
+    assert datetime.fromisoformat(inv.input_value("#x-end")) - start == timedelta(minutes=5)
+    inv.goto(f"{served.url}/ui/exports")
+    inv.click("#new-export")
+    inv.wait_for_url(f"{served.url}/ui/exports/new")
+    inv.fill("#x-cameras", "cam-a")
+    inv.fill("#x-start", "2025-03-14T16:00:00")
+    inv.fill("#x-end", "2025-03-14T15:00:00")
+    inv.fill("#x-case", "LP/99/III/2025")
+    inv.fill("#x-basis", "KUHAP Pasal 184")
+    inv.fill("#x-reason", "collision at the junction")
+    inv.click("#x-request")
+    inv.wait_for_selector(".field-error[data-field=end]")
+    assert inv.input_value("#x-case") == "LP/99/III/2025"
+    watch.problems = [p for p in watch.problems if "status of 400" not in p]
+    _shot(served, inv, "investigator-export-form-error")
+    inv.fill("#x-end", "2025-03-14T16:00:30")
+    inv.click("#x-request")
+    inv.wait_for_selector("#export-progress[data-status=requested]")
+    eid = inv.url.rsplit("/", 1)[1]
+    admin = browser.new_context(viewport=PHONE).new_page()
+    watch2 = Watch(admin)
+    _login(served, admin, "admin")
+    admin.click("#nav-exports")
+    admin.click(f"#queue li[data-export='{eid}'] a")
+    admin.wait_for_url(f"{served.url}/ui/exports/{eid}")
+    _shot(served, admin, "phone-admin-export-decision")
+    admin.fill("#d-reason", "lawful request, case number checked")
+    watch2.leave()  # the page polls its progress; the form's navigation may abort a poll or its refresh
+    admin.click("#approve")
+    admin.wait_for_url(f"{served.url}/ui/exports/{eid}")
+    assert admin.locator("#decision-form").count() == 0 and admin.locator("#download").count() == 0  # no footage
+    assert watch2.problems == []
+    admin.context.close()
+    inv.wait_for_selector("#download", timeout=60_000)  # no reload: the poll brought it
+    assert inv.get_attribute("#export-progress", "data-status") == "built"
+    assert "dishub: approved (admin, by admin1" in inv.inner_text("#export")  # drawn again, not left stale
+    custody = inv.locator("#custody li").all_inner_texts()
+    assert any("approved" in x for x in custody) and any("stored the package file" in x for x in custody), custody
+    _shot(served, inv, "investigator-export-built")
+    with inv.expect_download() as got:
+        inv.click("#download")
+    path = tmp_path / "package.zip"
+    got.value.save_as(str(path))
+    assert watch.problems == []
+    inv.context.close()
+    env.exports.runner.stop()
+    prefix = env.ledger.settings.origin_prefix
+    vk = env.ledger.export_keys.active().log_key(f"{prefix}/export")
+    cam = env.ledger.keys.active().public
+    trust = ["--trust", f"export={fingerprint(vk.public_key)}", "--trust", f"camera={fingerprint(cam.public_key)}"]
+    assert cli_main(["verify", "package", str(path), *trust, "--quiet"]) == 0

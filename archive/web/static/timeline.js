@@ -11,6 +11,20 @@ const abbr = zoneLabel(zone, JSON.parse(root.dataset.zoneAbbrs || "{}"));
 const local = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 
 function wib(ms) { return local.format(new Date(ms)) + " " + abbr(ms); }
+const wall = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+// "YYYY-MM-DDTHH:MM:SS" on the display zone's wall clock (what the export form reads in that zone)
+function wallText(ms) {
+  const p = Object.fromEntries(wall.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour === "24" ? "00" : p.hour}:${p.minute}:${p.second}`;
+}
+
+function exportLink(ms) {
+  const link = document.getElementById("request-export");
+  if (!link) return;
+  const q = new URLSearchParams({ cameras: root.dataset.camera, start: wallText(ms), end: wallText(ms + 5 * 60e3) });
+  link.href = `/ui/exports/new?${q}`;
+}
+
 function utc(ms) { return new Date(ms).toISOString().replace(".000Z", "Z"); }
 
 function place(el, start, end, day) {
@@ -70,6 +84,7 @@ async function main() {
   draw(day);
   const hover = document.getElementById("hover-time");
   root.addEventListener("mousemove", (e) => { const t = instantAt(e, day); hover.textContent = `${wib(t)} (UTC ${utc(t)})`; });
+  root.addEventListener("click", (e) => exportLink(instantAt(e, day)));
   if (root.dataset.play !== "yes") return;
   const player = new Player(document.getElementById("video"), document.getElementById("now-playing"), root.dataset.camera, zone, abbr);
   const head = document.getElementById("playhead");
