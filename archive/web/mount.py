@@ -3,9 +3,9 @@
 
 Everything lives under ``/ui``: the pages (behind :class:`~archive.web.gate.WebGate` and the
 API's permission guard) and ``/ui/static`` (the stylesheet, our ES modules and the vendored
-htmx and hls.js, see ``static/vendor/MANIFEST.json``). The policy of every ``/ui`` answer
-(:data:`PAGE_CSP`) allows scripts, styles, media and requests from this origin only: no inline
-script or style, nothing from elsewhere.
+htmx, hls.js, topojson-client and the world-atlas outline, see ``static/vendor/MANIFEST.json``).
+The policy of every ``/ui`` answer (:data:`PAGE_CSP`) allows scripts, styles, media and requests
+from this origin only: no inline script or style, nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
-from . import evidence, export_forms, export_pages, holds_pages, pages, timeline
+from . import evidence, export_forms, export_pages, holds_pages, map_pages, pages, timeline
 from .gate import WebGate, page_guard
 from .render import HOLDS_OPT, VERIFY_OPT, ZONE_OPT, page_error
 from .sessions import SessionStore
@@ -72,7 +72,7 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
                                                     *timeline.routes(deps, reader), *evidence.routes(deps),
                                                     *export_forms.routes(deps), *export_pages.routes(deps),
-                                                    *holds_pages.routes(deps)],
+                                                    *holds_pages.routes(deps), *map_pages.routes(deps)],
                     guards=[page_guard], middleware=[gate],
                     opt={VERIFY_OPT: deps.exports is not None, HOLDS_OPT: deps.holds is not None,
                          ZONE_OPT: deps.settings.zone.key},

@@ -11,7 +11,6 @@ token. Raises nothing: refusals are pages (archive.web.gate).
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -34,12 +33,12 @@ from archive.search.model import CameraQuery
 from .gate import cookie, session_of
 from .render import can, page
 from .sessions import COOKIE, LOGIN_COOKIE, SessionStore, same_token
+from .status import live_status
 
 __all__ = ["routes"]
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Query = Annotated[str | None, QueryParameter(max_length=200)]
-_RECENT_US = 120_000_000  # a last segment younger than this: "recording"
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -114,27 +113,8 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) 
         assert who is not None
         text = (q or "").strip() or None
         hits = search.cameras(who, CameraQuery(text=text, limit=500))
-        last: dict[str, int | None] = {}
-        if can(who, Permission.RECORDINGS_READ) and hits:
-            now = time.time_ns() // 1000
-            ids = [h.id for h in hits]
-            for i in range(0, len(ids), search.limits.max_cameras):
-                got = search.recordings(who, ids[i:i + search.limits.max_cameras], now - 86_400_000_000, now, limit=1)
-                last.update({c.camera_id: (c.covered[-1].end_us if c.covered else None) for c in got.coverage})
-        rows = []
-        for h in hits:
-            end = last.get(h.id)
-            if not h.enabled:
-                status = "disabled"
-            elif h.id not in last:
-                status = "enabled"
-            elif end is not None and time.time_ns() // 1000 - end <= _RECENT_US:
-                status = "recording"
-            else:
-                status = "no recent segment"
-            rows.append({"camera": h, "status": status,
-                         "last_local": times.local(end)[:19].replace("T", " ") if end else "",
-                         "last_utc": times.utc(end) if end else ""})  # fmt: skip
+        rows = [{"camera": h, "status": st.status, "last_local": st.last_local, "last_utc": st.last_utc}
+                for h, st in zip(hits, live_status(search, times, who, hits), strict=True)]  # fmt: skip
         context_of(request).detail.update(found=len(hits))
         name = "camera_rows.html" if request.htmx else "cameras.html"
         return page(request, name, rows=rows, q=text or "", show_last=can(who, Permission.RECORDINGS_READ))

@@ -36,6 +36,7 @@ from archive.cli.main import main as cli_main
 from archive.export.verifier.formats import fingerprint
 from archive.integrity import GapReason
 from archive.ledger import SegmentFacts
+from archive.search.model import CameraQuery
 from archive.storage.base import LockMode, ObjectStore, Retention
 from archive.web import web_pages
 from tests.integration.api_support import MEDIA, ApiEnv, make_env
@@ -514,3 +515,76 @@ def test_export_requested_approved_by_another_user_downloaded_and_verified(serve
     cam = env.ledger.keys.active().public
     trust = ["--trust", f"export={fingerprint(vk.public_key)}", "--trust", f"camera={fingerprint(cam.public_key)}"]
     assert cli_main(["verify", "package", str(path), *trust, "--quiet"]) == 0
+
+
+def test_map_outline_cameras_filters_and_who_saw_this_place(served: Served, browser: Any) -> None:
+    """The map draws Indonesia's outline offline, the user's cameras at their positions with their
+    addresses and status, filters by owner and tag, and a circle + range asks the sightings search
+    (a bad range names the field). An owner sees only its camera; an auditor gets no sightings form."""
+    for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = browser.new_context(viewport=size).new_page()
+        watch = Watch(page, allowed={("/ui/map/sightings.json", 400)})
+        _login(served, page, "investigator")
+        page.click("#nav-map")
+        page.wait_for_url(f"{served.url}/ui/map")
+        page.wait_for_selector("#map[data-ready=yes]")
+        outline = page.get_attribute("path.land-id[data-country=Indonesia]", "d") or ""
+        assert len(outline) > 1000  # the outline, offline
+        shown = page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)")
+        who = served.env.identity.authenticate(served.env.tokens["investigator"])
+        assert sorted(shown) == sorted(h.id for h in served.env.deps.search.cameras(who, CameraQuery(limit=500)))
+        assert "mall-1" not in shown
+        assert page.text_content("g.cam[data-camera=cam-a] text") == "Jl. Mojopahit"
+        assert page.get_attribute("g.cam[data-camera=cam-a]", "data-status") == "no recent segment"  # 2025 footage
+        a = page.locator("g.cam[data-camera=cam-a] circle").bounding_box()
+        b = page.locator("g.cam[data-camera=kota-1] circle").bounding_box()
+        assert a is not None and b is not None and b["y"] < a["y"] and b["x"] > a["x"]  # kota-1 is north-east
+        page.select_option("#f-tag", "square")
+        assert page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)") == ["kota-1"]
+        page.select_option("#f-tag", "")
+        page.select_option("#f-owner", "dishub")
+        cams = set(page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)"))
+        assert cams == {"cam-a", "cam-b"}
+        page.select_option("#f-owner", "")
+        page.click("#zoom-out")
+        assert page.get_attribute("path.land-id[data-country=Indonesia]", "d") != outline  # drawn again, smaller
+        page.click("#zoom-fit")
+        page.locator("g.cam[data-camera=cam-a] circle").click(force=True)  # the centre: on cam-a (scrolled into view)
+        per_px = 0.15 * 1.3 / (page.locator("#map").bounding_box() or {"height": 1})["height"]  # degrees per pixel
+        assert abs(float(page.input_value("#s-lat")) + 7.4722) <= 2 * per_px + 1e-4
+        assert abs(float(page.input_value("#s-lon")) - 112.4338) <= 4 * per_px + 1e-4
+        page.fill("#s-lat", "-7.4722")  # typed exactly (a pixel is ~10-50 m here)
+        page.fill("#s-lon", "112.4338")
+        page.fill("#s-radius", "150")
+        page.fill("#s-start", "2025-03-14T16:00")
+        page.fill("#s-end", "2025-03-14T15:00")
+        page.click("#s-ask")
+        page.wait_for_selector("#sight-error:not([hidden])")
+        assert page.get_attribute("#sight-error", "data-field") == "end"
+        watch.problems = [p for p in watch.problems if "status of 400" not in p]
+        page.fill("#s-end", "2025-03-14T16:05")
+        page.click("#s-ask")
+        page.wait_for_selector("#sightings li[data-camera=cam-a]")
+        text = page.inner_text("#sightings li[data-camera=cam-a]")
+        assert "recorded 80 s" in text and "camera_unreachable" in text, text
+        assert page.locator("#sightings li[data-camera=kota-1]").count() == 0  # 1.6 km away
+        _shot(served, page, f"{name}-map")
+        assert watch.problems == [], watch.problems
+        page.context.close()
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    _login(served, page, "owner")
+    page.goto(f"{served.url}/ui/map")
+    page.wait_for_selector("#map[data-ready=yes]")
+    assert page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)") == ["mall-1"]
+    _shot(served, page, "owner-map")
+    page.context.close()
+    page = browser.new_context(viewport=PHONE).new_page()
+    _login(served, page, "auditor")
+    page.goto(f"{served.url}/ui/map")
+    page.wait_for_selector("#map[data-ready=yes]")
+    assert page.locator("#sight-form").count() == 0
+    assert page.get_attribute("g.cam[data-camera=cam-a]", "data-status") == "enabled"  # no recordings for auditors
+    url = "/ui/map/sightings.json?lat=-7.47&lon=112.43&radius_m=100&start=2025-03-14T16:00&end=2025-03-14T17:00"
+    assert page.context.request.get(served.url + url).status == 403
+    _shot(served, page, "auditor-map")
+    page.context.close()

@@ -166,6 +166,12 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
                                                                           "legal": 200, "owner": 404, "auditor": 200}),
     "/ui/exports/{export_id:str}/package": ("/ui/exports/{eid}/package", {"admin": 403, "investigator": 409,
                                                                         "legal": 409, "owner": 403, "auditor": 403}),
+    "/ui/map": ("/ui/map", {r: 200 for r in ("admin", "investigator", "legal", "owner", "auditor")}),
+    "/ui/map/cameras.json": ("/ui/map/cameras.json", {r: 200 for r in ("admin", "investigator", "legal", "owner",
+                                                                       "auditor")}),
+    "/ui/map/sightings.json": ("/ui/map/sightings.json?lat=-7.4722&lon=112.4338&radius_m=100&start=2025-03-14T16:00"
+                               "&end=2025-03-14T16:10", {"admin": 200, "investigator": 200, "legal": 200, "owner": 200,
+                                                         "auditor": 403}),
     "/ui/holds": ("/ui/holds", {"admin": 200, "investigator": 200, "legal": 200, "owner": 403, "auditor": 403}),
     "/ui/audit": ("/ui/audit?actor=inv1", {"admin": 403, "investigator": 403, "legal": 403, "owner": 403,
                                            "auditor": 200}),
@@ -402,3 +408,30 @@ def test_export_request_decision_progress_and_download_forms(api_env: ApiEnv) ->
         assert c.get(f"/ui/exports/{eid}/package").status_code == 403  # no footage for auditors
     events = [e.record.action for e in api_env.audit.events(AuditFilter(action="web.exports.download"))]
     assert len(events) == 3
+
+
+def test_map_data_is_scoped_and_sightings_name_bad_fields(api_env: ApiEnv) -> None:
+    """The map's camera data holds only the cameras the user sees (an owner: its own), with
+    position and address; the sightings answer for a circle covers cam-a's recording and gap;
+    bad input is a 400 JSON naming the field."""
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["owner"])[0] == 303
+        cams = c.get("/ui/map/cameras.json").json()["cameras"]
+        assert [x["id"] for x in cams] == ["mall-1"] and cams[0]["location"] == "Mall lobby"
+        found = c.get("/ui/map/sightings.json", params={"lat": "-7.4722", "lon": "112.4338", "radius_m": "500",
+                                                        "start": "2025-03-14T16:00", "end": "2025-03-14T16:10"})
+        assert [x["id"] for x in found.json()["cameras"]] == ["mall-1"]  # cam-a is as near, but not the owner's
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        cams = {x["id"]: x for x in c.get("/ui/map/cameras.json").json()["cameras"]}
+        assert "mall-1" not in cams and (cams["cam-a"]["lat"], cams["cam-a"]["lon"]) == (-7.4722, 112.4338)
+        found = c.get("/ui/map/sightings.json", params={"lat": "-7.4722", "lon": "112.4338", "radius_m": "50",
+                                                        "start": "2025-03-14T16:00", "end": "2025-03-14T16:10"}).json()
+        (hit,) = found["cameras"]
+        assert hit["id"] == "cam-a" and hit["gaps"][0]["reason"] == "camera_unreachable" and hit["recorded_s"] > 0
+        for params, field in (({"lat": "x"}, "lat"), ({"radius_m": "-5"}, "radius_m"), ({"end": "2025-03-14T15:00"},
+                              "end"), ({"start": "soon"}, "start")):  # fmt: skip
+            q = {"lat": "-7.4722", "lon": "112.4338", "radius_m": "50", "start": "2025-03-14T16:00",
+                 "end": "2025-03-14T16:10", **params}
+            r = c.get("/ui/map/sightings.json", params=q)
+            assert r.status_code == 400 and r.json()["field"] == field, (params, r.text)
