@@ -50,7 +50,7 @@ OUTAGE = (T0 + 20 * CLIP, T0 + 20 * CLIP + timedelta(seconds=60))
 DAY = "2025-03-14"
 HOLE = (T0 + 5 * CLIP, T0 + 10 * CLIP)  # cam-b: neither segment nor gap entry
 DAY_MS = (int((T0 - timedelta(hours=16)).timestamp() * 1000), int((T0 + timedelta(hours=8)).timestamp() * 1000))
-DESKTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+DESKTOP, PHONE = {"width": 1920, "height": 1080}, {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
