@@ -32,11 +32,14 @@ from archive.api.throttle import FailedAuthThrottle
 from archive.errors import UnauthenticatedError
 from archive.redact import scrub
 
+from .i18n import LanguageChoices
 from .sessions import COOKIE, SessionStore, WebSession
 
-__all__ = ["SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "session_of"]
+__all__ = ["LANG_KEY", "SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "session_of"]
 
 SESSION_KEY = "archive.web.session"
+LANG_KEY = "archive.web.lang"
+"""Scope key: the language of the session's user (:mod:`archive.web.i18n`), set with the session."""
 LOGIN_PATH = "/ui/login"
 
 
@@ -77,11 +80,14 @@ def error_page(status: int, message: str) -> Response[str]:
 
 
 class WebGate(Gate):
-    """See the module docstring; ``sessions``: the pages' one session store."""
+    """See the module docstring; ``sessions``: the pages' one session store; ``languages``: the
+    users' language choices."""
 
-    def __init__(self, app: ASGIApp, deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) -> None:
+    def __init__(self, app: ASGIApp, deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
+                 languages: LanguageChoices | None = None) -> None:  # fmt: skip
         super().__init__(app, deps, throttle)
         self.sessions = sessions
+        self.languages = languages or LanguageChoices()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
@@ -115,6 +121,7 @@ class WebGate(Gate):
         if session is None:
             return None
         scope[SESSION_KEY] = session  # type: ignore[literal-required]
+        scope[LANG_KEY] = self.languages.of(session.user_id)  # type: ignore[literal-required]
         return session.token
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:

@@ -28,6 +28,7 @@ from archive.bootstrap import Runtime
 
 from . import evidence, export_forms, export_pages, holds_pages, map_pages, pages, timeline
 from .gate import WebGate, page_guard
+from .i18n import LanguageChoices
 from .render import HOLDS_OPT, VERIFY_OPT, ZONE_OPT, page_error
 from .sessions import SessionStore
 from .timeline import MediaReader
@@ -62,14 +63,15 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
     """The factory of the ``/ui`` pages. Playback reads segments with ``read_media`` (default: the
     API's ``deps.media``; neither: no playback routes, as in the API)."""
     store = sessions or SessionStore()
+    languages = LanguageChoices()
 
     def build(deps: ApiDeps, throttle: FailedAuthThrottle) -> Pages:
         reader = read_media if read_media is not None else (_reader(deps.media) if deps.media is not None else None)
 
         def gate(app: ASGIApp) -> ASGIApp:
-            return WebGate(app, deps, throttle, store)
+            return WebGate(app, deps, throttle, store, languages)
 
-        ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
+        ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store, languages),
                                                     *timeline.routes(deps, reader), *evidence.routes(deps),
                                                     *export_forms.routes(deps), *export_pages.routes(deps),
                                                     *holds_pages.routes(deps), *map_pages.routes(deps)],

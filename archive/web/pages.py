@@ -1,4 +1,4 @@
-"""Login, logout and the camera list.
+"""Login, logout, the language choice (``POST /ui/language``, :mod:`.i18n`) and the camera list.
 
 Login takes one of the user's API tokens (the identity service has tokens, no passwords): a
 wrong one is audited ``auth.failed`` and counted by the API's failed-authentication throttle
@@ -26,11 +26,12 @@ from archive.api.context import context_of
 from archive.api.deps import ApiDeps
 from archive.api.gate import THROTTLED
 from archive.api.throttle import FailedAuthThrottle
-from archive.errors import ERRORS, ForbiddenError, UnauthenticatedError
+from archive.errors import ERRORS, ForbiddenError, Problem, UnauthenticatedError, ValidationError
 from archive.identity.policy import Permission
 from archive.search.model import CameraQuery
 
 from .gate import cookie, session_of
+from .i18n import LanguageChoices
 from .render import can, page
 from .sessions import COOKIE, LOGIN_COOKIE, SessionStore, same_token
 from .status import live_status
@@ -53,8 +54,9 @@ def _login_form(request: Request[Any, Any, Any], *, status: int = 200, error: st
     return response
 
 
-def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) -> list[HTTPRouteHandler]:
-    """The login, logout and camera handlers."""
+def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
+           languages: LanguageChoices) -> list[HTTPRouteHandler]:  # fmt: skip
+    """The login, logout, language and camera handlers."""
     identity, search, times = deps.identity, deps.search, deps.settings.times
 
     @get("/login", opt={"public": True}, summary="Login form")
@@ -106,6 +108,20 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) 
         out.cookies.append(Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True, samesite="strict"))
         return out
 
+    @post("/language", opt={"permission": Permission.ME.value, "audit": "web.language"},
+          summary="Choose the pages' language (id, en) for this user")  # fmt: skip
+    async def language(request: Request[Any, Any, Any], data: Form) -> Redirect:
+        session = session_of(request)
+        if session is None or not same_token(data.get("csrf"), session.csrf):
+            raise ForbiddenError("form without its CSRF token; refused")
+        try:
+            languages.choose(session.user_id, data.get("lang", ""))
+        except ValueError as exc:
+            raise ValidationError([Problem("lang", str(exc))]) from exc
+        context_of(request).detail.update(lang=data.get("lang"))
+        back = data.get("back", "")
+        return Redirect(back if back.startswith("/ui/") and "//" not in back else "/ui/cameras", status_code=303)
+
     @get("/cameras", sync_to_thread=True, opt={"permission": Permission.CAMERAS_READ.value, "audit": "web.cameras"},
          summary="Cameras with status and last segment; text search")  # fmt: skip
     def cameras(request: HTMXRequest, q: Query = None) -> Template:
@@ -119,4 +135,4 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) 
         name = "camera_rows.html" if request.htmx else "cameras.html"
         return page(request, name, rows=rows, q=text or "", show_last=can(who, Permission.RECORDINGS_READ))
 
-    return [login_form, login, logout, cameras]
+    return [login_form, login, logout, language, cameras]

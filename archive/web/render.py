@@ -1,8 +1,9 @@
 """What every page template gets: the user, what their role may do, the session's CSRF token and
 the display zone (``[api] display_timezone``, default Asia/Jakarta) with its abbreviation from
 zoneinfo (WIB for Asia/Jakarta, WITA for Asia/Makassar): ``zone``, ``zone_abbr`` (now, or at the
-instant a page passes) and, for pages that format instants in the browser, ``zone_abbrs``
-(:func:`zone_abbrs` as JSON: the abbreviation per UTC offset in minutes)."""
+instant a page passes), the user's language (``lang``, ``t(key)`` from :mod:`.i18n`) and, for
+pages that format instants in the browser, ``zone_abbrs`` (:func:`zone_abbrs` as JSON: the
+abbreviation per UTC offset in minutes)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,8 @@ from archive.api.params import instant
 from archive.identity.model import Principal
 from archive.identity.policy import Permission, allowed
 
-from .gate import error_page, session_of
+from .gate import LANG_KEY, error_page, session_of
+from .i18n import DEFAULT, LANGUAGES, translator
 
 __all__ = ["HOLDS_OPT", "VERIFY_OPT", "ZONE_OPT", "can", "page", "page_error", "wall_us", "zone_abbr", "zone_abbrs"]
 
@@ -72,7 +74,9 @@ def page(request: Request[Any, Any, Any], name: str, *, status: int = 200, **val
     session = session_of(request)
     zone = ZoneInfo(str(request.route_handler.opt.get(ZONE_OPT) or "Asia/Jakarta"))
     now = time.time_ns() // 1000
-    context = {"who": who, "csrf": session.csrf if session else "", "zone": zone.key,
+    lang = str(request.scope.get(LANG_KEY) or DEFAULT)
+    context = {"who": who, "csrf": session.csrf if session else "", "zone": zone.key, "lang": lang,
+               "t": translator(lang), "languages": LANGUAGES, "here": request.url.path,
                "zone_abbr": zone_abbr(zone, now), "zone_abbrs": json.dumps(zone_abbrs(zone, now)),
                "can_play": can(who, Permission.PLAYBACK), "can_recordings": can(who, Permission.RECORDINGS_READ),
                "can_verify": can(who, Permission.VERIFY) and bool(request.route_handler.opt.get(VERIFY_OPT)),

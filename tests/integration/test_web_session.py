@@ -177,7 +177,7 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
                                            "auditor": 200}),
 }
 _POSTS = {"/ui/login", "/ui/logout", "/ui/verify", "/ui/holds", "/ui/holds/{hold_id:int}/release", "/ui/exports",
-          "/ui/exports/{export_id:str}/decision"}  # forms: tested above, below and in test_web_evidence.py
+          "/ui/exports/{export_id:str}/decision", "/ui/language"}  # forms: tested here and in test_web_evidence.py
 
 
 def test_every_page_route_as_every_role(api_env: ApiEnv) -> None:
@@ -435,3 +435,33 @@ def test_map_data_is_scoped_and_sightings_name_bad_fields(api_env: ApiEnv) -> No
                  "end": "2025-03-14T16:10", **params}
             r = c.get("/ui/map/sightings.json", params=q)
             assert r.status_code == 400 and r.json()["field"] == field, (params, r.text)
+
+
+def test_language_is_chosen_per_user_default_bahasa_indonesia(api_env: ApiEnv) -> None:
+    """Pages start in Bahasa Indonesia; a user's choice of English holds for that user's other
+    sessions, not for other users; a language outside id/en or a form without its CSRF token is refused."""
+    app = create_app(api_env.deps, pages=web_pages())
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        page = c.get("/ui/cameras").text
+        assert '<html lang="id">' in page and ">Kamera</a>" in page and ">Keluar</button>" in page
+        token = _csrf(c, "/ui/cameras")
+        assert c.post("/ui/language", data={"csrf": "x", "lang": "en"}, follow_redirects=False).status_code == 403
+        bad = c.post("/ui/language", data={"csrf": token, "lang": "fr"}, follow_redirects=False)
+        assert bad.status_code in (400, 422) and "one of id, en" in bad.text
+        r = c.post("/ui/language", data={"csrf": token, "lang": "en", "back": "/ui/map"}, follow_redirects=False)
+        assert r.status_code == 303 and r.headers["location"] == "/ui/map"
+        r = c.post("/ui/language", data={"csrf": token, "lang": "en", "back": "//evil.example/"},
+                   follow_redirects=False)  # fmt: skip
+        assert r.headers["location"] == "/ui/cameras"  # never off this origin
+        page = c.get("/ui/cameras").text
+        assert '<html lang="en">' in page and ">Cameras</a>" in page and ">Log out</button>" in page
+        lanes = c.get("/ui/cameras/cam-a?day=2025-03-14").text
+        assert '<span class="lane-name">unaccounted</span>' in lanes
+    with TestClient(app, base_url="http://127.0.0.1") as c:  # another session of the same user
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        assert ">Cameras</a>" in c.get("/ui/cameras").text
+    with TestClient(app, base_url="http://127.0.0.1") as c:  # another user
+        assert _login(c, api_env.tokens["legal"])[0] == 303
+        page = c.get("/ui/cameras/cam-a?day=2025-03-14").text
+        assert ">Kamera</a>" in page and '<span class="lane-name">tak tercatat</span>' in page
