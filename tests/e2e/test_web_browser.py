@@ -588,3 +588,28 @@ def test_map_outline_cameras_filters_and_who_saw_this_place(served: Served, brow
     assert page.context.request.get(served.url + url).status == 403
     _shot(served, page, "auditor-map")
     page.context.close()
+
+
+def test_language_switch_per_user(served: Served, browser: Any) -> None:
+    """The pages open in Bahasa Indonesia; the top bar's switch turns them to English for this user
+    (another browser of the same user follows), and back."""
+    page = browser.new_context(viewport=PHONE).new_page()
+    watch = Watch(page)
+    _login(served, page, "legal")
+    assert page.get_attribute("html", "lang") == "id" and page.inner_text("#nav-cameras") == "Kamera"
+    _shot(served, page, "phone-cameras-id")
+    page.select_option("#lang", "en")
+    page.click("#lang-switch")
+    page.wait_for_url(f"{served.url}/ui/cameras")
+    assert page.get_attribute("html", "lang") == "en" and page.inner_text("#nav-cameras") == "Cameras"
+    other = browser.new_context(viewport=DESKTOP).new_page()
+    _login(served, other, "legal")
+    assert other.inner_text("#logout") == "Log out"
+    other.context.close()
+    page.goto(f"{served.url}/ui/map")
+    page.select_option("#lang", "id")
+    page.click("#lang-switch")
+    page.wait_for_url(f"{served.url}/ui/map")  # back to the page it was switched on
+    assert page.inner_text("h1") == "Peta"
+    assert watch.problems == []
+    page.context.close()
