@@ -613,3 +613,34 @@ def test_language_switch_per_user(served: Served, browser: Any) -> None:
     assert page.inner_text("h1") == "Peta"
     assert watch.problems == []
     page.context.close()
+
+
+def test_a_click_plays_from_that_wall_clock_instant_also_after_the_gap(served: Served, browser: Any) -> None:
+    """A click on the timeline starts playback at the clicked wall-clock instant (the one the page
+    computes from the pixel), on every pixel that falls inside a recorded run before or after the
+    outage (the gap is never collapsed: after it the wall clock is the clicked one, not 60 s early)."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    watch = Watch(page)
+    _login(served, page, "investigator")
+    page.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    box = page.locator("#timeline").bounding_box()
+    assert box is not None
+    def instant(x: int) -> float:  # what the page computes for a click at integer clientX x
+        return DAY_MS[0] + (x - box["x"]) / box["width"] * 86_400_000
+
+    runs = [(_ms(T0), _ms(T0 + 20 * CLIP)), (_ms(OUTAGE[1]), _ms(OUTAGE[1] + 20 * CLIP))]  # the two recorded runs
+    px = range(int(box["x"] + box["width"] * (runs[0][0] - DAY_MS[0]) / 86_400_000) - 1,
+               int(box["x"] + box["width"] * (runs[1][1] - DAY_MS[0]) / 86_400_000) + 2)  # fmt: skip
+    inside = [x for x in px if any(a + 1000 <= instant(x) <= b - 3000 for a, b in runs)]
+    assert inside  # one pixel of the day axis is 45 s at 1920 px; each run is 40 s
+    for x in inside:
+        clicked = instant(x)
+        page.mouse.click(x, box["y"] + box["height"] / 2)
+        _until(page, f"Math.abs(Number(document.getElementById('now-playing').dataset.wall || 0) - {clicked}) < 5000")
+        page.wait_for_timeout(300)
+        wall = int(page.get_attribute("#now-playing", "data-wall") or 0)
+        assert 0 <= wall - clicked <= 2500, (x, wall - clicked)  # from that instant, playing on
+    watch.leave()
+    page.context.close()
+    assert watch.problems == []
