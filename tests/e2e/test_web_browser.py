@@ -644,3 +644,36 @@ def test_a_click_plays_from_that_wall_clock_instant_also_after_the_gap(served: S
     watch.leave()
     page.context.close()
     assert watch.problems == []
+
+
+_EVERY_PAGE = {  # role -> the pages it may open (every GET page of /ui that renders HTML)
+    "legal": ["/ui/map", "/ui/cameras", f"/ui/cameras/cam-a?day={DAY}", "/ui/exports", "/ui/exports/new",
+              "/ui/holds", "/ui/verify"],
+    "auditor": ["/ui/audit", "/ui/map", "/ui/cameras", "/ui/exports"],
+    "admin": ["/ui/holds", "/ui/exports", f"/ui/cameras/cam-a?day={DAY}"],
+    "owner": ["/ui/map", "/ui/cameras", f"/ui/cameras/mall-1?day={DAY}", "/ui/exports"],
+}
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_page_at_both_sizes_without_console_errors(served: Served, browser: Any, size: dict[str, int]) -> None:
+    """Each page a role may open renders at 1920x1080 and 390x844 with no console error, no failed
+    request and nothing wider than the screen on the phone; a screenshot of each is kept."""
+    name = "desktop" if size is DESKTOP else "phone"
+    for role, urls in _EVERY_PAGE.items():
+        page = browser.new_context(viewport=size).new_page()
+        watch = Watch(page)
+        _login(served, page, role)
+        for url in urls:
+            page.goto(served.url + url)
+            page.wait_for_load_state("networkidle")
+            if "/ui/cameras/" in url:
+                page.wait_for_selector("#timeline[data-ready=yes]")
+            if url == "/ui/map":
+                page.wait_for_selector("#map[data-ready=yes]")
+            wide = page.evaluate("document.scrollingElement.scrollWidth")
+            assert wide <= size["width"] + 1, (role, url, wide)
+            slug = url.strip("/").split("?")[0].replace("/", "-")
+            _shot(served, page, f"every-{name}-{role}-{slug}")
+        assert watch.problems == [], (role, watch.problems)
+        page.context.close()
