@@ -10,7 +10,8 @@ fragment and the package download, each through the export service the API uses.
 - ``POST /ui/exports/{id}/decision`` (``exports.decide``: owner staff, admins, as the owner's
   policy says): approve, or deny with a reason (``ExportService.decide``).
 - ``GET /ui/exports/{id}/progress``: the status/progress fragment the export page polls with
-  htmx every second while it awaits a decision or builds (:data:`POLLED`); when the status
+  htmx while it awaits a decision (every 15 s) or builds (every second) (:data:`POLLED`; each
+  poll is audited ``web.exports.progress``, hence the slow rate while waiting); when the status
   differs from ``?seen=`` (the status the page was drawn with) it answers ``HX-Refresh: true``
   so the whole page (approvals, custody log) is drawn again, never left stale.
 - ``GET /ui/exports/{id}/package`` (``exports.download``): the package, resumable with ``Range``

@@ -370,7 +370,7 @@ def test_export_request_decision_progress_and_download_forms(api_env: ApiEnv) ->
         assert r.status_code == 303 and r.headers["location"].startswith("/ui/exports/"), r.text[-800:]
         eid = r.headers["location"].rsplit("/", 1)[1]
         page = c.get(f"/ui/exports/{eid}").text
-        assert 'data-status="requested"' in page and 'hx-trigger="every 1s"' in page
+        assert 'data-status="requested"' in page and 'hx-trigger="every 15s"' in page  # awaiting: slow poll
         assert 'id="decision-form"' not in page and 'id="download"' not in page
         assert c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "approve"},
                       follow_redirects=False).status_code == 403  # investigators do not decide
