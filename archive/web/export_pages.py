@@ -68,7 +68,8 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                  if v.status == "requested" and may_decide_now(svc, who, v.id)]  # fmt: skip
         audit_detail(request, returned=len(rows), awaiting_decision=len(queue))
         return page(request, "exports.html", rows=rows, queue=queue,
-                    can_request=can(who, Permission.EXPORTS_REQUEST), can_decide=can(who, Permission.EXPORTS_DECIDE))
+                    can_request=can(who, Permission.EXPORTS_REQUEST),
+                    can_decide=can(who, Permission.EXPORTS_DECIDE))  # fmt: skip
 
     @get("/exports/{export_id:str}", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.export"},

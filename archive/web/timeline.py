@@ -91,7 +91,8 @@ def routes(deps: ApiDeps, read_media: MediaReader | None) -> list[HTTPRouteHandl
                 if s.active(now) and s.start_us < hi and s.end_us > lo]  # fmt: skip
         gaps = [{"start": g.start_us // 1000, "end": g.end_us // 1000, "reason": g.reason, "detail": g.detail,
                  "start_utc": times.utc(g.start_us), "end_utc": times.utc(g.end_us),
-                 "start_local": times.local(g.start_us), "end_local": times.local(g.end_us)} for g in cov.gaps]
+                 "start_local": times.local(g.start_us), "end_local": times.local(g.end_us)}
+                for g in cov.gaps]  # fmt: skip
         audit_detail(request, day=d.isoformat(), gaps=len(gaps), segments=cov.segments)
         return {"camera": camera_id, "day": d.isoformat(), "zone": times.zone_name,
                 "zone_abbrs": zone_abbrs(deps.settings.zone, lo, hi - 1), "start": lo // 1000,
