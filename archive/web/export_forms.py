@@ -42,7 +42,7 @@ from archive.identity.model import Principal
 from archive.identity.policy import Permission
 from archive.search.model import CameraQuery
 
-from .gate import session_of
+from .gate import require_csrf
 from .render import can, page, wall_us
 
 __all__ = ["POLLED", "may_decide_now", "routes"]
@@ -60,12 +60,6 @@ def may_decide_now(svc: ExportService, who: Principal, export_id: str) -> bool:
         return False
     rec = svc.visible(who, export_id)
     return rec.status.value == "requested" and bool(decidable(who, rec.approvals))
-
-
-def _csrf(request: Request[Any, Any, Any], data: dict[str, str]) -> None:
-    session = session_of(request)
-    if session is None or not data.get("csrf") or data.get("csrf") != session.csrf:
-        raise ForbiddenError("form without its CSRF token; refused")
 
 
 def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
@@ -92,7 +86,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           opt={"permission": Permission.EXPORTS_REQUEST.value, "audit": "web.exports.request"},
           summary="Request an export (the export service; the legal hold is placed at once)")  # fmt: skip
     def request_export(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
-        _csrf(request, data)
+        require_csrf(request, data.get("csrf"))
         who = principal_of(request)
         typed = {f: (data.get(f) or "").strip() for f in _FIELDS}
         problems: dict[str, str] = {}
@@ -142,7 +136,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           opt={"permission": Permission.EXPORTS_DECIDE.value, "audit": "web.exports.decide"},
           summary="Approve or deny an export (the export service)")  # fmt: skip
     def decide(request: Request[Any, Any, Any], export_id: FromPath[str], data: Form) -> Redirect:
-        _csrf(request, data)
+        require_csrf(request, data.get("csrf"))
         who = principal_of(request)
         choice = data.get("decision", "")
         if choice not in ("approve", "deny"):

@@ -29,13 +29,13 @@ from archive.api.errors import problem
 from archive.api.gate import Gate
 from archive.api.guards import permission_guard
 from archive.api.throttle import FailedAuthThrottle
-from archive.errors import UnauthenticatedError
+from archive.errors import ForbiddenError, UnauthenticatedError
 from archive.redact import scrub
 
 from .i18n import LanguageChoices
-from .sessions import COOKIE, SessionStore, WebSession
+from .sessions import COOKIE, SessionStore, WebSession, same_token
 
-__all__ = ["LANG_KEY", "SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "session_of"]
+__all__ = ["LANG_KEY", "SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "require_csrf", "session_of"]
 
 SESSION_KEY = "archive.web.session"
 LANG_KEY = "archive.web.lang"
@@ -67,6 +67,14 @@ def session_of(request: Request[Any, Any, Any]) -> WebSession | None:
     """The request's live session (set by the gate), or None."""
     found = request.scope.get(SESSION_KEY)
     return found if isinstance(found, WebSession) else None
+
+
+def require_csrf(request: Request[Any, Any, Any], presented: str | None) -> None:
+    """Return when ``presented`` is the request's session CSRF token (constant-time compare).
+    Raises ForbiddenError otherwise (no session, no token or another one): the form writes nothing."""
+    session = session_of(request)
+    if session is None or not same_token(presented, session.csrf):
+        raise ForbiddenError("form without its CSRF token; refused")
 
 
 def error_page(status: int, message: str) -> Response[str]:

@@ -37,7 +37,7 @@ from archive.retention.holds import Hold
 from archive.search.model import CameraQuery
 from archive.search.times import TimeFormatter
 
-from .gate import session_of
+from .gate import require_csrf
 from .render import can, page, wall_us
 
 __all__ = ["routes"]
@@ -48,12 +48,6 @@ _FIELDS = ("case_id", "reason", "cameras", "start", "end", "expires")
 
 def _short(t: TimeFormatter, us: int) -> str:
     return t.local(us)[:19].replace("T", " ")
-
-
-def _check_csrf(request: Request[Any, Any, Any], data: dict[str, str]) -> None:
-    session = session_of(request)
-    if session is None or not data.get("csrf") or data.get("csrf") != session.csrf:
-        raise ForbiddenError("form without its CSRF token; refused")
 
 
 def _problems(exc: UserError, default: str) -> dict[str, str]:
@@ -162,7 +156,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
     @post("/holds", sync_to_thread=True, opt={"permission": Permission.HOLDS_CREATE.value, "audit": "web.holds.create"},
           summary="Place a legal hold (the API's hold service)")  # fmt: skip
     def place(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
-        _check_csrf(request, data)
+        require_csrf(request, data.get("csrf"))
         who = principal_of(request)
         typed = {f: (data.get(f) or "").strip() for f in _FIELDS}
         problems: dict[str, str] = {}
@@ -210,7 +204,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           opt={"permission": Permission.HOLDS_RELEASE.value, "audit": "web.holds.release"},
           summary="Release a legal hold with a reason (the API's hold service)")  # fmt: skip
     def release(request: Request[Any, Any, Any], hold_id: FromPath[int], data: Form) -> Template | Redirect:
-        _check_csrf(request, data)
+        require_csrf(request, data.get("csrf"))
         who = principal_of(request)
         reason = (data.get("reason") or "").strip()
         before: Hold = service.get(hold_id)

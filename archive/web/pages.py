@@ -30,7 +30,7 @@ from archive.errors import ERRORS, ForbiddenError, Problem, UnauthenticatedError
 from archive.identity.policy import Permission
 from archive.search.model import CameraQuery
 
-from .gate import cookie, session_of
+from .gate import cookie, require_csrf, session_of
 from .i18n import LanguageChoices
 from .render import can, page
 from .sessions import COOKIE, LOGIN_COOKIE, SessionStore, same_token
@@ -100,9 +100,7 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
 
     @post("/logout", opt={"permission": Permission.ME.value, "audit": "web.logout"}, summary="Log out")
     async def logout(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
-        session = session_of(request)
-        if session is None or not same_token(data.get("csrf"), session.csrf):
-            raise ForbiddenError("form without its CSRF token; refused")
+        require_csrf(request, data.get("csrf"))
         sessions.drop(cookie(request.scope, COOKIE))
         out = Redirect("/ui/login", status_code=303)
         out.cookies.append(Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True, samesite="strict"))
@@ -111,9 +109,9 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
     @post("/language", opt={"permission": Permission.ME.value, "audit": "web.language"},
           summary="Choose the pages' language (id, en) for this user")  # fmt: skip
     async def language(request: Request[Any, Any, Any], data: Form) -> Redirect:
+        require_csrf(request, data.get("csrf"))
         session = session_of(request)
-        if session is None or not same_token(data.get("csrf"), session.csrf):
-            raise ForbiddenError("form without its CSRF token; refused")
+        assert session is not None  # require_csrf refused a request without one
         try:
             languages.choose(session.user_id, data.get("lang", ""))
         except ValueError as exc:
