@@ -34,7 +34,7 @@ from archive.api.context import audit_detail, context_of, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.params import printable
 from archive.api.routes.exports import package_download
-from archive.errors import ForbiddenError, NotFoundError, Problem, UserError, ValidationError
+from archive.errors import NotFoundError, Problem, UserError, ValidationError
 from archive.export.approval import decidable
 from archive.export.service import ExportService
 from archive.export.views import ExportRequest
@@ -118,8 +118,6 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                                 bounds["start"], bounds["end"])  # fmt: skip
             try:
                 view = svc.request(who, search.scope(who), req, origin=context_of(request).client_ip)
-            except ForbiddenError:
-                raise
             except ValidationError as exc:
                 for p in exc.problems:
                     field = p.where if p.where in _FIELDS else "cameras" if "camera" in p.where else "start"

@@ -190,8 +190,6 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                                          cameras=cameras, start_us=bounds["start"], end_us=bounds["end"],
                                          expires_us=bounds.get("expires"),
                                          agency=who.agency, owner_id=who.owner_id)  # fmt: skip
-            except ForbiddenError:
-                raise
             except UserError as exc:
                 problems.update(_problems(exc, "form"))
             else:
@@ -214,8 +212,6 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         try:
             printable(reason, "reason", allow_empty=False)
             service.release(hold_actor(request, who), hold_id, reason)
-        except ForbiddenError:
-            raise
         except UserError as exc:
             problem = "; ".join(_problems(exc, "reason").values())
             status = 409 if isinstance(exc, ConflictError) else 400
