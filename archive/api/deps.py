@@ -23,6 +23,7 @@ from archive.identity.service import IdentityService
 from archive.ledger.report import VerifyReport
 from archive.retention.holds import HoldService
 from archive.retention.planner import Plan
+from archive.retention.policy import PolicySet
 from archive.search.service import SearchLimits, SearchService
 from archive.search.times import TimeFormatter, load_zone
 
@@ -88,6 +89,8 @@ class ApiDeps:
     must hold the same (``<data_dir>/keys/media-links.key``)."""
     holds: HoldService | None = None
     retention_plan: Callable[[], Plan] | None = None
+    retention_policies: Callable[[], PolicySet | None] | None = None
+    """The owners' retention policies in force (None inside: none valid yet), shown by the pages."""
     exports: Exports | None = None
     verifier: CameraVerifier | None = None
     health_checks: tuple[HealthCheck, ...] = ()

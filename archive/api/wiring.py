@@ -83,7 +83,7 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
         identity=rt.identity, search=rt.search, audit=rt.audit, settings=api_settings(rt.config.api, rt),
         registry=rt.registry, media=store, media_key=load_link_key(rt.config.data_dir / "keys" / "media-links.key"),
         holds=rt.holds,
-        retention_plan=retention_plan or (lambda: retention.preview().plan),
+        retention_plan=retention_plan or (lambda: retention.preview().plan), retention_policies=rt.policies.current,
         exports=rt.exports, verifier=verifier, health_checks=tuple(checks), metric_sources=tuple(sources),
         checkpoint_audit=checkpoint_audit,
     )  # fmt: skip

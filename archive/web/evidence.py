@@ -13,7 +13,6 @@ typed. Every answer checks the role and is audited; refusals are pages (archive.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Request, get, post
@@ -24,13 +23,12 @@ from litestar.response import Template
 from archive.api.context import audit_detail, context_of, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.package_upload import verify_upload
-from archive.api.params import instant
 from archive.audit.query import AuditFilter
 from archive.errors import ForbiddenError, ValidationError
 from archive.identity.policy import Permission
 
 from .gate import session_of
-from .render import can, page
+from .render import can, page, wall_us
 from .sessions import same_token
 
 __all__ = ["RESULTS", "routes"]
@@ -38,18 +36,6 @@ __all__ = ["RESULTS", "routes"]
 Text = Annotated[str | None, QueryParameter(max_length=64)]
 RESULTS = ("ok", "denied", "rejected", "failed")
 _SHOWN = 200
-
-
-def _when(text: str, where: str, deps: ApiDeps) -> int:
-    """Epoch µs of ``text``: ISO 8601 with an offset, or a wall-clock time read in the display
-    zone (WIB; the page's datetime-local fields). Raises ValidationError naming ``where``."""
-    try:
-        naive = datetime.fromisoformat(text)
-    except ValueError:
-        naive = None
-    if naive is not None and naive.tzinfo is None:
-        return int(naive.replace(tzinfo=deps.settings.zone).timestamp() * 1_000_000)
-    return instant(text, where)
 
 
 def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
@@ -69,7 +55,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         for name in ("since", "until"):
             if typed[name].strip():
                 try:
-                    bounds[name] = _when(typed[name].strip(), name, deps)
+                    bounds[name] = wall_us(typed[name].strip(), name, deps.settings.zone)
                 except ValidationError as exc:
                     problems[name] = "; ".join(p.message for p in exc.problems) or "not a time"
         if typed["result"] and typed["result"] not in RESULTS:

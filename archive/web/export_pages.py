@@ -1,5 +1,8 @@
-"""The Exports pages: the exports a user may see with their status and build progress, and one
-export with its custody log in plain words (who did what, when in WIB and UTC, from where).
+"""The Exports pages: the exports a user may see with their status and build progress (and, for
+owner staff and admins, the queue of exports awaiting their decision), and one export with its
+progress (polled while it builds), the decision form when it awaits the user's decision, the
+download link once built (``exports.download``) and its custody log in plain words (who did
+what, when in the display zone and UTC, from where). The forms are :mod:`.export_forms`.
 
 Both read the export service the API reads (``exports.read``: every role; which exports and
 which custody logs follow the service's rules: a camera outside the user's scope makes the
@@ -26,7 +29,8 @@ from archive.export.views import ExportView
 from archive.identity.policy import Permission
 from archive.search.times import TimeFormatter
 
-from .render import page
+from .export_forms import POLLED, may_decide_now
+from .render import can, page
 
 __all__ = ["routes"]
 
@@ -58,9 +62,14 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
          summary="Exports the user may see, with status and build progress")  # fmt: skip
     def export_list(request: Request[Any, Any, Any]) -> Template:
         who = principal_of(request)
-        rows = [_row(times, e) for e in svc.list(who, search.scope(who))]
-        audit_detail(request, returned=len(rows))
-        return page(request, "exports.html", rows=rows)
+        views = svc.list(who, search.scope(who))
+        rows = [_row(times, e) for e in views]
+        queue = [r for r, v in zip(rows, views, strict=True)
+                 if v.status == "requested" and may_decide_now(svc, who, v.id)]  # fmt: skip
+        audit_detail(request, returned=len(rows), awaiting_decision=len(queue))
+        return page(request, "exports.html", rows=rows, queue=queue,
+                    can_request=can(who, Permission.EXPORTS_REQUEST),
+                    can_decide=can(who, Permission.EXPORTS_DECIDE))  # fmt: skip
 
     @get("/exports/{export_id:str}", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.export"},
@@ -74,6 +83,8 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         except ForbiddenError as exc:
             custody, refused = [], str(exc)
         audit_detail(request, export_id=export_id, custody_events=len(custody))
-        return page(request, "export.html", e=_row(times, view), custody=custody, refused=refused)
+        return page(request, "export.html", e=_row(times, view), custody=custody, refused=refused,
+                    decide_now=may_decide_now(svc, who, export_id), polling=view.status in POLLED,
+                    can_download=can(who, Permission.EXPORTS_DOWNLOAD) and view.status == "built")  # fmt: skip
 
     return [export_list, export_page]

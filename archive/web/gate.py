@@ -4,7 +4,9 @@ fail-closed audit), reading the session cookie instead of a bearer header, answe
 Routes that declare ``opt={"public": True}`` (the login form) pass without a session but are
 still audited. Without a live session a page answers 303 to ``/ui/login`` (not audited, not
 counted as a failed authentication: sessions end normally); a session whose token was revoked
-since is refused like a revoked bearer token (audited, counted). Other refusals are an
+since is refused like a revoked bearer token (audited, counted once): the session is dropped at
+once and the answer is 303 to the login form with the cookie cleared, so the next loads are
+plain "no session" (not counted again). Other refusals are an
 HTML page with the status and message of the API's one error mapping (never a traceback).
 """
 
@@ -16,6 +18,7 @@ from typing import Any
 
 from litestar import Request, Response
 from litestar.connection import ASGIConnection
+from litestar.datastructures import Cookie
 from litestar.enums import ScopeType
 from litestar.handlers.base import BaseRouteHandler
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,14 +29,17 @@ from archive.api.errors import problem
 from archive.api.gate import Gate
 from archive.api.guards import permission_guard
 from archive.api.throttle import FailedAuthThrottle
-from archive.errors import UnauthenticatedError
+from archive.errors import ForbiddenError, UnauthenticatedError
 from archive.redact import scrub
 
-from .sessions import COOKIE, SessionStore, WebSession
+from .i18n import LanguageChoices
+from .sessions import COOKIE, SessionStore, WebSession, same_token
 
-__all__ = ["SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "session_of"]
+__all__ = ["LANG_KEY", "SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "require_csrf", "session_of"]
 
 SESSION_KEY = "archive.web.session"
+LANG_KEY = "archive.web.lang"
+"""Scope key: the language of the session's user (:mod:`archive.web.i18n`), set with the session."""
 LOGIN_PATH = "/ui/login"
 
 
@@ -63,6 +69,14 @@ def session_of(request: Request[Any, Any, Any]) -> WebSession | None:
     return found if isinstance(found, WebSession) else None
 
 
+def require_csrf(request: Request[Any, Any, Any], presented: str | None) -> None:
+    """Return when ``presented`` is the request's session CSRF token (constant-time compare).
+    Raises ForbiddenError otherwise (no session, no token or another one): the form writes nothing."""
+    session = session_of(request)
+    if session is None or not same_token(presented, session.csrf):
+        raise ForbiddenError("form without its CSRF token; refused")
+
+
 def error_page(status: int, message: str) -> Response[str]:
     """A minimal HTML answer for a refusal (script-free; the message is escaped and scrubbed)."""
     text = html.escape(scrub(message))
@@ -74,11 +88,14 @@ def error_page(status: int, message: str) -> Response[str]:
 
 
 class WebGate(Gate):
-    """See the module docstring; ``sessions``: the pages' one session store."""
+    """See the module docstring; ``sessions``: the pages' one session store; ``languages``: the
+    users' language choices."""
 
-    def __init__(self, app: ASGIApp, deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) -> None:
+    def __init__(self, app: ASGIApp, deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
+                 languages: LanguageChoices | None = None) -> None:  # fmt: skip
         super().__init__(app, deps, throttle)
         self.sessions = sessions
+        self.languages = languages or LanguageChoices()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         handler = scope.get("route_handler")
@@ -112,6 +129,7 @@ class WebGate(Gate):
         if session is None:
             return None
         scope[SESSION_KEY] = session  # type: ignore[literal-required]
+        scope[LANG_KEY] = self.languages.of(session.user_id)  # type: ignore[literal-required]
         return session.token
 
     async def _respond(self, scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
@@ -119,8 +137,11 @@ class WebGate(Gate):
         status, body = problem(exc)
         context_of(request).error = str(body["message"])[:500]
         response: Response[Any]
-        if isinstance(exc, UnauthenticatedError):
-            response = Response("", status_code=303, headers={"Location": LOGIN_PATH})
+        if isinstance(exc, UnauthenticatedError):  # the session's token or user was revoked: end it here
+            self.sessions.drop(cookie(scope, COOKIE))
+            response = Response("", status_code=303, headers={"Location": LOGIN_PATH},
+                                cookies=[Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True,
+                                                samesite="strict")])  # fmt: skip
         else:
             response = error_page(status, str(body["message"]))
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)

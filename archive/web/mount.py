@@ -3,9 +3,9 @@
 
 Everything lives under ``/ui``: the pages (behind :class:`~archive.web.gate.WebGate` and the
 API's permission guard) and ``/ui/static`` (the stylesheet, our ES modules and the vendored
-htmx and hls.js, see ``static/vendor/MANIFEST.json``). The policy of every ``/ui`` answer
-(:data:`PAGE_CSP`) allows scripts, styles, media and requests from this origin only: no inline
-script or style, nothing from elsewhere.
+htmx, hls.js, topojson-client and the world-atlas outline, see ``static/vendor/MANIFEST.json``).
+The policy of every ``/ui`` answer (:data:`PAGE_CSP`) allows scripts, styles, media and requests
+from this origin only: no inline script or style, nothing from elsewhere.
 """
 
 from __future__ import annotations
@@ -26,9 +26,10 @@ from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
-from . import evidence, export_pages, pages, timeline
+from . import evidence, export_forms, export_pages, holds_pages, map_pages, pages, timeline
 from .gate import WebGate, page_guard
-from .render import VERIFY_OPT, page_error
+from .i18n import LanguageChoices
+from .render import HOLDS_OPT, VERIFY_OPT, ZONE_OPT, page_error
 from .sessions import SessionStore
 from .timeline import MediaReader
 
@@ -62,17 +63,21 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
     """The factory of the ``/ui`` pages. Playback reads segments with ``read_media`` (default: the
     API's ``deps.media``; neither: no playback routes, as in the API)."""
     store = sessions or SessionStore()
+    languages = LanguageChoices()
 
     def build(deps: ApiDeps, throttle: FailedAuthThrottle) -> Pages:
         reader = read_media if read_media is not None else (_reader(deps.media) if deps.media is not None else None)
 
         def gate(app: ASGIApp) -> ASGIApp:
-            return WebGate(app, deps, throttle, store)
+            return WebGate(app, deps, throttle, store, languages)
 
-        ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store),
+        ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store, languages),
                                                     *timeline.routes(deps, reader), *evidence.routes(deps),
-                                                    *export_pages.routes(deps)],
-                    guards=[page_guard], opt={VERIFY_OPT: deps.exports is not None}, middleware=[gate],
+                                                    *export_forms.routes(deps), *export_pages.routes(deps),
+                                                    *holds_pages.routes(deps), *map_pages.routes(deps)],
+                    guards=[page_guard], middleware=[gate],
+                    opt={VERIFY_OPT: deps.exports is not None, HOLDS_OPT: deps.holds is not None,
+                         ZONE_OPT: deps.settings.zone.key},
                     exception_handlers={Exception: page_error},
                     include_in_schema=False)  # fmt: skip
         static = create_static_files_router(path=f"{UI_PREFIX}/static", directories=[HERE / "static"],

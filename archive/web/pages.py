@@ -1,4 +1,4 @@
-"""Login, logout and the camera list.
+"""Login, logout, the language choice (``POST /ui/language``, :mod:`.i18n`) and the camera list.
 
 Login takes one of the user's API tokens (the identity service has tokens, no passwords): a
 wrong one is audited ``auth.failed`` and counted by the API's failed-authentication throttle
@@ -11,7 +11,6 @@ token. Raises nothing: refusals are pages (archive.web.gate).
 from __future__ import annotations
 
 import secrets
-import time
 from typing import Annotated, Any
 
 import anyio.to_thread
@@ -27,19 +26,20 @@ from archive.api.context import context_of
 from archive.api.deps import ApiDeps
 from archive.api.gate import THROTTLED
 from archive.api.throttle import FailedAuthThrottle
-from archive.errors import ERRORS, ForbiddenError, UnauthenticatedError
+from archive.errors import ERRORS, ForbiddenError, Problem, UnauthenticatedError, ValidationError
 from archive.identity.policy import Permission
 from archive.search.model import CameraQuery
 
-from .gate import cookie, session_of
+from .gate import cookie, require_csrf, session_of
+from .i18n import LanguageChoices
 from .render import can, page
 from .sessions import COOKIE, LOGIN_COOKIE, SessionStore, same_token
+from .status import live_status
 
 __all__ = ["routes"]
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
 Query = Annotated[str | None, QueryParameter(max_length=200)]
-_RECENT_US = 120_000_000  # a last segment younger than this: "recording"
 
 
 def _secure(request: Request[Any, Any, Any]) -> bool:
@@ -54,8 +54,9 @@ def _login_form(request: Request[Any, Any, Any], *, status: int = 200, error: st
     return response
 
 
-def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) -> list[HTTPRouteHandler]:
-    """The login, logout and camera handlers."""
+def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
+           languages: LanguageChoices) -> list[HTTPRouteHandler]:  # fmt: skip
+    """The login, logout, language and camera handlers."""
     identity, search, times = deps.identity, deps.search, deps.settings.times
 
     @get("/login", opt={"public": True}, summary="Login form")
@@ -99,13 +100,25 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) 
 
     @post("/logout", opt={"permission": Permission.ME.value, "audit": "web.logout"}, summary="Log out")
     async def logout(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
-        session = session_of(request)
-        if session is None or not same_token(data.get("csrf"), session.csrf):
-            raise ForbiddenError("form without its CSRF token; refused")
+        require_csrf(request, data.get("csrf"))
         sessions.drop(cookie(request.scope, COOKIE))
         out = Redirect("/ui/login", status_code=303)
         out.cookies.append(Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True, samesite="strict"))
         return out
+
+    @post("/language", opt={"permission": Permission.ME.value, "audit": "web.language"},
+          summary="Choose the pages' language (id, en) for this user")  # fmt: skip
+    async def language(request: Request[Any, Any, Any], data: Form) -> Redirect:
+        require_csrf(request, data.get("csrf"))
+        session = session_of(request)
+        assert session is not None  # require_csrf refused a request without one
+        try:
+            languages.choose(session.user_id, data.get("lang", ""))
+        except ValueError as exc:
+            raise ValidationError([Problem("lang", str(exc))]) from exc
+        context_of(request).detail.update(lang=data.get("lang"))
+        back = data.get("back", "")
+        return Redirect(back if back.startswith("/ui/") and "//" not in back else "/ui/cameras", status_code=303)
 
     @get("/cameras", sync_to_thread=True, opt={"permission": Permission.CAMERAS_READ.value, "audit": "web.cameras"},
          summary="Cameras with status and last segment; text search")  # fmt: skip
@@ -114,29 +127,10 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore) 
         assert who is not None
         text = (q or "").strip() or None
         hits = search.cameras(who, CameraQuery(text=text, limit=500))
-        last: dict[str, int | None] = {}
-        if can(who, Permission.RECORDINGS_READ) and hits:
-            now = time.time_ns() // 1000
-            ids = [h.id for h in hits]
-            for i in range(0, len(ids), search.limits.max_cameras):
-                got = search.recordings(who, ids[i:i + search.limits.max_cameras], now - 86_400_000_000, now, limit=1)
-                last.update({c.camera_id: (c.covered[-1].end_us if c.covered else None) for c in got.coverage})
-        rows = []
-        for h in hits:
-            end = last.get(h.id)
-            if not h.enabled:
-                status = "disabled"
-            elif h.id not in last:
-                status = "enabled"
-            elif end is not None and time.time_ns() // 1000 - end <= _RECENT_US:
-                status = "recording"
-            else:
-                status = "no recent segment"
-            rows.append({"camera": h, "status": status,
-                         "last_local": times.local(end)[:19].replace("T", " ") if end else "",
-                         "last_utc": times.utc(end) if end else ""})  # fmt: skip
+        rows = [{"camera": h, "status": st.status, "last_local": st.last_local, "last_utc": st.last_utc}
+                for h, st in zip(hits, live_status(search, times, who, hits), strict=True)]  # fmt: skip
         context_of(request).detail.update(found=len(hits))
         name = "camera_rows.html" if request.htmx else "cameras.html"
         return page(request, name, rows=rows, q=text or "", show_last=can(who, Permission.RECORDINGS_READ))
 
-    return [login_form, login, logout, cameras]
+    return [login_form, login, logout, language, cameras]

@@ -2,15 +2,20 @@
 
 The lanes come from the recordings search (the same coverage the API's ``/recordings`` gives):
 recorded, gap (with its logged reason), pruned and unaccounted intervals, plus the camera's
-legal holds, over one day in the display zone (WIB). The playlist is the API's HLS builder
+legal holds, over one day in the display zone (``[api] display_timezone``; its abbreviation per
+UTC offset of that day, from zoneinfo, goes with the data: WIB for Asia/Jakarta). The playlist is the API's HLS builder
 (``EXT-X-PROGRAM-DATE-TIME`` per segment, ``EXT-X-DISCONTINUITY`` at gaps) whose segment URLs
 are this origin's ``/ui/media/...``: the browser never talks to the object store. Each answer
 checks the role (recordings.read for the lanes, playback for playlist and media) and the
 camera's scope (a camera the user may not see is 404, like a missing one); each is audited.
+A segment is served with its logged container's media type (the API's ``content_type``) and only
+when its stored bytes match the logged size and SHA-256 (else a StorageError page, audited).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import time
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -25,11 +30,12 @@ from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.hls import MEDIA_TYPE, build_playlist
 from archive.api.params import time_range
-from archive.errors import ConflictError, Problem, ValidationError
+from archive.api.routes.media import content_type
+from archive.errors import ConflictError, Problem, StorageError, ValidationError
 from archive.identity.policy import Permission
 from archive.search.model import Interval
 
-from .render import page
+from .render import page, zone_abbrs
 
 __all__ = ["MediaReader", "day_bounds", "routes"]
 
@@ -65,8 +71,10 @@ def routes(deps: ApiDeps, read_media: MediaReader | None) -> list[HTTPRouteHandl
          summary="Timeline and playback of one camera")  # fmt: skip
     def timeline(request: Request[Any, Any, Any], camera_id: FromPath[str], day: Day = None) -> Template:
         camera = search.camera(principal_of(request), camera_id)
-        d, _, _ = day_bounds(day, deps)
-        return page(request, "timeline.html", camera=camera, day=d.isoformat(),
+        d, lo, hi = day_bounds(day, deps)
+        abbrs = zone_abbrs(deps.settings.zone, lo, hi - 1)
+        return page(request, "timeline.html", camera=camera, day=d.isoformat(), zone_abbrs=json.dumps(abbrs),
+                    zone_abbr=" / ".join(dict.fromkeys(abbrs.values())),
                     prev_day=(d - timedelta(days=1)).isoformat(), next_day=(d + timedelta(days=1)).isoformat(),
                     playable=read_media is not None)  # fmt: skip
 
@@ -83,9 +91,11 @@ def routes(deps: ApiDeps, read_media: MediaReader | None) -> list[HTTPRouteHandl
                 if s.active(now) and s.start_us < hi and s.end_us > lo]  # fmt: skip
         gaps = [{"start": g.start_us // 1000, "end": g.end_us // 1000, "reason": g.reason, "detail": g.detail,
                  "start_utc": times.utc(g.start_us), "end_utc": times.utc(g.end_us),
-                 "start_local": times.local(g.start_us), "end_local": times.local(g.end_us)} for g in cov.gaps]
+                 "start_local": times.local(g.start_us), "end_local": times.local(g.end_us)}
+                for g in cov.gaps]  # fmt: skip
         audit_detail(request, day=d.isoformat(), gaps=len(gaps), segments=cov.segments)
-        return {"camera": camera_id, "day": d.isoformat(), "zone": times.zone_name, "start": lo // 1000,
+        return {"camera": camera_id, "day": d.isoformat(), "zone": times.zone_name,
+                "zone_abbrs": zone_abbrs(deps.settings.zone, lo, hi - 1), "start": lo // 1000,
                 "end": hi // 1000, "recorded": _ms(cov.covered), "gaps": gaps, "pruned": _ms(cov.pruned),
                 "unaccounted": _ms(cov.unaccounted), "held": held, "segments": cov.segments}  # fmt: skip
 
@@ -112,6 +122,11 @@ def routes(deps: ApiDeps, read_media: MediaReader | None) -> list[HTTPRouteHandl
         if ref.pruned:
             raise ConflictError(f"the media of segment {seq} of {camera_id} was deleted by retention (pruned)")
         audit_detail(request, seq=seq, object_key=ref.object_key, version_id=ref.version_id, sha256=ref.sha256)
-        return Response(reader(ref.bucket, ref.object_key, ref.version_id), media_type="video/mp2t")
+        body = reader(ref.bucket, ref.object_key, ref.version_id)
+        if len(body) != ref.size or hashlib.sha256(body).hexdigest() != ref.sha256:
+            raise StorageError(f"segment {seq} of {camera_id}: the stored bytes differ from the logged ones "
+                               f"({len(body)} bytes, sha256 {hashlib.sha256(body).hexdigest()}; logged {ref.size} "
+                               f"bytes, {ref.sha256}); not served")  # fmt: skip
+        return Response(body, media_type=content_type(ref))
 
     return [timeline, lanes, playlist, media]

@@ -21,7 +21,8 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -30,8 +31,12 @@ import pytest
 import uvicorn
 
 from archive.api.app import create_app
+from archive.api.deps import ApiDeps, ApiSettings
+from archive.cli.main import main as cli_main
+from archive.export.verifier.formats import fingerprint
 from archive.integrity import GapReason
 from archive.ledger import SegmentFacts
+from archive.search.model import CameraQuery
 from archive.storage.base import LockMode, ObjectStore, Retention
 from archive.web import web_pages
 from tests.integration.api_support import MEDIA, ApiEnv, make_env
@@ -43,7 +48,9 @@ T0 = datetime(2025, 3, 14, 9, 0, 0, tzinfo=UTC)  # 16:00 WIB
 CLIP = timedelta(seconds=2)
 OUTAGE = (T0 + 20 * CLIP, T0 + 20 * CLIP + timedelta(seconds=60))
 DAY = "2025-03-14"
-DESKTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+HOLE = (T0 + 5 * CLIP, T0 + 10 * CLIP)  # cam-b: neither segment nor gap entry
+DAY_MS = (int((T0 - timedelta(hours=16)).timestamp() * 1000), int((T0 + timedelta(hours=8)).timestamp() * 1000))
+DESKTOP, PHONE = {"width": 1920, "height": 1080}, {"width": 390, "height": 844}
 
 
 @pytest.fixture(scope="session")
@@ -81,10 +88,21 @@ def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> I
     env.ledger.append_gap("cam-a", OUTAGE[0], OUTAGE[1], GapReason.CAMERA_UNREACHABLE, "no route to host")
     _record(env, "cam-a", clips, OUTAGE[1])
     _record(env, "mall-1", clips[:5], T0)
+    _record(env, "cam-b", clips[:5], T0)  # 16:00:00-16:00:10 WIB, then a hole nothing was logged for
+    _record(env, "cam-b", clips[:5], HOLE[1])  # 16:00:20-16:00:30 WIB
+    with serve(env.deps, env.store) as url:
+        yield Served(env, url, tmp / "screenshots")
+    env.engine.dispose()
+
+
+@contextmanager
+def serve(deps: ApiDeps, store: ObjectStore) -> Iterator[str]:
+    """The API and the pages of ``deps`` (playback from ``store``) served by uvicorn on a free
+    loopback port: its base URL."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    app = create_app(env.deps, pages=web_pages(env.store.get_bytes))
+    app = create_app(deps, pages=web_pages(store.get_bytes))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -92,10 +110,11 @@ def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> I
     while not server.started and time.monotonic() < deadline:
         time.sleep(0.05)
     assert server.started
-    yield Served(env, f"http://127.0.0.1:{port}", tmp / "screenshots")
-    server.should_exit = True
-    thread.join(10)
-    env.engine.dispose()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
 
 
 class Watch:
@@ -310,3 +329,351 @@ def test_verify_and_audit_pages(served: Served, browser: Any, tmp_path: Path) ->
         assert context.request.get(served.url + url).status == 403, url
     assert watch.problems == []
     context.close()
+
+
+def test_the_configured_zone_is_shown_with_its_abbreviation(served: Served, browser: Any) -> None:
+    """[api] display_timezone = Asia/Makassar: the day axis starts at 00:00 WITA and every
+    browser-formatted instant says WITA (zoneinfo's abbreviation), UTC on hover."""
+    settings = ApiSettings(display_timezone="Asia/Makassar", failed_auth_limit=0)
+    with serve(replace(served.env.deps, settings=settings), served.env.store) as url:
+        page = browser.new_context(viewport=DESKTOP).new_page()
+        watch = Watch(page)
+        there = Served(served.env, url, served.shots)
+        _login(there, page, "investigator")
+        page.goto(f"{url}/ui/cameras/cam-a?day={DAY}")
+        page.wait_for_selector("#timeline[data-ready=yes]")
+        assert page.inner_text("#day") == f"{DAY} (WITA)"
+        title = page.locator("#lane-gap .bar-gap").get_attribute("title") or ""
+        assert "17:00:40 WITA" in title and "WIB" not in title and "2025-03-14T09:00:40.000000Z" in title
+        left = page.evaluate("parseFloat(document.querySelector('#lane-gap .bar-gap').style.left)")
+        assert abs(left - (17 * 3600 + 40) / 86400 * 100) < 0.01  # 17:00:40 WITA on the day axis
+        box = page.locator("#timeline").bounding_box()
+        assert box is not None
+        page.mouse.click(box["x"] + box["width"] * (17 * 3600 + 10) / 86400, box["y"] + box["height"] / 2)
+        _until(page, "document.getElementById('now-playing').textContent.startsWith('Playing')")
+        label = page.inner_text("#now-playing")
+        assert " WITA (UTC 2025-03-14T09:00:" in label, label
+        _shot(there, page, "makassar-timeline-playing")
+        watch.leave()
+        page.context.close()
+        assert watch.problems == []
+
+
+def _ms(t: datetime) -> int:
+    return int(t.timestamp() * 1000)
+
+
+def test_unaccounted_time_has_its_own_lane_never_recorded(served: Served, browser: Any) -> None:
+    """Time with neither a segment nor a gap entry (before the first segment, a hole between two
+    runs, after the last one) is drawn in the 'unaccounted' lane, from the server's merged
+    intervals (one bar per interval), and never overlaps a recorded bar."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    watch = Watch(page)
+    _login(served, page, "investigator")
+    page.goto(f"{served.url}/ui/cameras/cam-b?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    spans = page.locator("#lane-unaccounted .bar-unaccounted").evaluate_all(
+        "bars => bars.map(b => [Number(b.dataset.start), Number(b.dataset.end), b.title])")
+    assert [(a, b) for a, b, _ in spans] == [(DAY_MS[0], _ms(T0)), (_ms(HOLE[0]), _ms(HOLE[1])),
+                                             (_ms(HOLE[1] + 5 * CLIP), DAY_MS[1])]
+    assert "unaccounted" in spans[1][2] and "16:00:10 WIB" in spans[1][2] and "2025-03-14T09:00:10Z" in spans[1][2]
+    recorded = page.locator("#lane-recorded .bar-recorded").evaluate_all(
+        "bars => bars.map(b => [Number(b.dataset.start), Number(b.dataset.end)])")
+    assert recorded == [[_ms(T0), _ms(HOLE[0])], [_ms(HOLE[1]), _ms(HOLE[1] + 5 * CLIP)]]
+    assert all(b <= a2 or b2 <= a for a, b, _ in spans for a2, b2 in recorded)
+    assert page.locator("#lane-gap .bar-gap").count() == 0
+    _shot(served, page, "investigator-timeline-unaccounted")
+    page.set_viewport_size(PHONE)
+    _shot(served, page, "phone-timeline-unaccounted")
+    page.context.close()
+    assert watch.problems == []
+
+
+def test_holds_page_place_with_a_field_error_then_release(served: Served, browser: Any) -> None:
+    """In the browser: a bad range is refused naming the field with what was typed kept; the hold
+    is placed, shown, and released by a legal user in another context; an owner has no link."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    watch = Watch(page, allowed={("/ui/holds", 400)})
+    _login(served, page, "investigator")
+    page.click("#nav-holds")
+    page.wait_for_url(f"{served.url}/ui/holds")
+    page.fill("#h-case", "LP/55/2025")
+    page.fill("#h-reason", "robbery near the junction")
+    page.fill("#h-cameras", "cam-a")
+    page.fill("#h-start", "2025-03-14T16:30")
+    page.fill("#h-end", "2025-03-14T16:00")
+    page.click("#h-place")
+    page.wait_for_selector(".field-error[data-field=end]")
+    assert page.input_value("#h-case") == "LP/55/2025" and page.input_value("#h-start") == "2025-03-14T16:30"
+    _shot(served, page, "investigator-holds-error")
+    watch.problems = [p for p in watch.problems if "status of 400" not in p]  # the refused form's own answer
+    page.fill("#h-end", "2025-03-14T17:00")
+    page.click("#h-place")
+    page.wait_for_selector("#placed")
+    hold_id = int(page.url.rsplit("=", 1)[1])
+    assert "robbery near the junction" in page.inner_text(f"tr[data-hold='{hold_id}']")
+    assert page.locator(f"#release-{hold_id}").count() == 0  # investigators do not release
+    _shot(served, page, "investigator-holds")
+    assert watch.problems == []
+    other = browser.new_context(viewport=PHONE).new_page()
+    watch2 = Watch(other)
+    _login(served, other, "legal")
+    other.click("#nav-holds")
+    other.wait_for_url(f"{served.url}/ui/holds")
+    assert other.locator("#retention-plan").count() == 1 and other.locator("#hold-form").count() == 0
+    _shot(served, other, "phone-legal-holds")
+    other.fill(f"#release-{hold_id} input[name=reason]", "suspect charged, footage exported")
+    other.click(f"#release-{hold_id} button")
+    other.wait_for_url(f"{served.url}/ui/holds")
+    assert other.locator(f"tr[data-hold='{hold_id}']").count() == 0
+    assert watch2.problems == []
+    page.reload()
+    assert page.locator(f"tr[data-hold='{hold_id}']").count() == 0
+    page.context.close()
+    other.context.close()
+    owner = browser.new_context(viewport=DESKTOP).new_page()
+    _login(served, owner, "owner")
+    assert owner.locator("#nav-holds").count() == 0
+    assert owner.context.request.get(f"{served.url}/ui/holds").status == 403
+    owner.context.close()
+
+
+def test_export_requested_approved_by_another_user_downloaded_and_verified(served: Served, browser: Any,
+                                                                           tmp_path: Path) -> None:  # fmt: skip
+    """An investigator requests an export in one browser context (typed times, a field error
+    first), an admin approves it from the queue in another; the investigator's page follows the
+    build by itself (htmx poll) to the download link; the downloaded file passes
+    ``archive verify package`` with the archive's keys pinned."""
+    env = served.env
+    assert env.exports is not None
+    env.ledger.checkpoint("cam-a")
+    env.exports.service.on_approved = env.exports.runner.submit
+    env.exports.runner.start()
+    inv = browser.new_context(viewport=DESKTOP, accept_downloads=True).new_page()
+    watch = Watch(inv, allowed={("/ui/exports", 400)})
+    _login(served, inv, "investigator")
+    inv.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")  # the range from a click on the timeline
+    inv.wait_for_selector("#timeline[data-ready=yes]")
+    box = inv.locator("#timeline").bounding_box()
+    assert box is not None
+    inv.mouse.click(box["x"] + box["width"] * (16 * 3600 + 5) / 86400, box["y"] + box["height"] / 2)
+    watch.leave()  # the click also started playback
+    inv.click("#request-export")
+    inv.wait_for_url(f"{served.url}/ui/exports/new?**")
+    assert inv.input_value("#x-cameras") == "cam-a"
+    start = datetime.fromisoformat(inv.input_value("#x-start"))  # the clicked instant on the WIB wall clock
+    clicked = datetime(2025, 3, 14, 16, 0, 5)
+    assert abs((start - clicked).total_seconds()) <= 86400 / box["width"] + 1, start  # one pixel of the day axis
+    assert datetime.fromisoformat(inv.input_value("#x-end")) - start == timedelta(minutes=5)
+    inv.goto(f"{served.url}/ui/exports")
+    inv.click("#new-export")
+    inv.wait_for_url(f"{served.url}/ui/exports/new")
+    inv.fill("#x-cameras", "cam-a")
+    inv.fill("#x-start", "2025-03-14T16:00:00")
+    inv.fill("#x-end", "2025-03-14T15:00:00")
+    inv.fill("#x-case", "LP/99/III/2025")
+    inv.fill("#x-basis", "KUHAP Pasal 184")
+    inv.fill("#x-reason", "collision at the junction")
+    inv.click("#x-request")
+    inv.wait_for_selector(".field-error[data-field=end]")
+    assert inv.input_value("#x-case") == "LP/99/III/2025"
+    watch.problems = [p for p in watch.problems if "status of 400" not in p]
+    _shot(served, inv, "investigator-export-form-error")
+    inv.fill("#x-end", "2025-03-14T16:00:30")
+    inv.click("#x-request")
+    inv.wait_for_selector("#export-progress[data-status=requested]")
+    eid = inv.url.rsplit("/", 1)[1]
+    admin = browser.new_context(viewport=PHONE).new_page()
+    watch2 = Watch(admin)
+    _login(served, admin, "admin")
+    admin.click("#nav-exports")
+    admin.click(f"#queue li[data-export='{eid}'] a")
+    admin.wait_for_url(f"{served.url}/ui/exports/{eid}")
+    _shot(served, admin, "phone-admin-export-decision")
+    admin.fill("#d-reason", "lawful request, case number checked")
+    watch2.leave()  # the page polls its progress; the form's navigation may abort a poll or its refresh
+    admin.click("#approve")
+    admin.wait_for_url(f"{served.url}/ui/exports/{eid}")
+    assert admin.locator("#decision-form").count() == 0 and admin.locator("#download").count() == 0  # no footage
+    assert watch2.problems == []
+    admin.context.close()
+    inv.wait_for_selector("#download", timeout=60_000)  # no reload: the poll brought it
+    assert inv.get_attribute("#export-progress", "data-status") == "built"
+    assert "dishub: approved (admin, by admin1" in inv.inner_text("#export")  # drawn again, not left stale
+    custody = inv.locator("#custody li").all_inner_texts()
+    assert any("approved" in x for x in custody) and any("stored the package file" in x for x in custody), custody
+    _shot(served, inv, "investigator-export-built")
+    with inv.expect_download() as got:
+        inv.click("#download")
+    path = tmp_path / "package.zip"
+    got.value.save_as(str(path))
+    assert watch.problems == []
+    inv.context.close()
+    env.exports.runner.stop()
+    prefix = env.ledger.settings.origin_prefix
+    vk = env.ledger.export_keys.active().log_key(f"{prefix}/export")
+    cam = env.ledger.keys.active().public
+    trust = ["--trust", f"export={fingerprint(vk.public_key)}", "--trust", f"camera={fingerprint(cam.public_key)}"]
+    assert cli_main(["verify", "package", str(path), *trust, "--quiet"]) == 0
+
+
+def test_map_outline_cameras_filters_and_who_saw_this_place(served: Served, browser: Any) -> None:
+    """The map draws Indonesia's outline offline, the user's cameras at their positions with their
+    addresses and status, filters by owner and tag, and a circle + range asks the sightings search
+    (a bad range names the field). An owner sees only its camera; an auditor gets no sightings form."""
+    for name, size in (("desktop", DESKTOP), ("phone", PHONE)):
+        page = browser.new_context(viewport=size).new_page()
+        watch = Watch(page, allowed={("/ui/map/sightings.json", 400)})
+        _login(served, page, "investigator")
+        page.click("#nav-map")
+        page.wait_for_url(f"{served.url}/ui/map")
+        page.wait_for_selector("#map[data-ready=yes]")
+        outline = page.get_attribute("path.land-id[data-country=Indonesia]", "d") or ""
+        assert len(outline) > 1000  # the outline, offline
+        shown = page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)")
+        who = served.env.identity.authenticate(served.env.tokens["investigator"])
+        assert sorted(shown) == sorted(h.id for h in served.env.deps.search.cameras(who, CameraQuery(limit=500)))
+        assert "mall-1" not in shown
+        assert page.text_content("g.cam[data-camera=cam-a] text") == "Jl. Mojopahit"
+        assert page.get_attribute("g.cam[data-camera=cam-a]", "data-status") == "no recent segment"  # 2025 footage
+        a = page.locator("g.cam[data-camera=cam-a] circle").bounding_box()
+        b = page.locator("g.cam[data-camera=kota-1] circle").bounding_box()
+        assert a is not None and b is not None and b["y"] < a["y"] and b["x"] > a["x"]  # kota-1 is north-east
+        page.select_option("#f-tag", "square")
+        assert page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)") == ["kota-1"]
+        page.select_option("#f-tag", "")
+        page.select_option("#f-owner", "dishub")
+        cams = set(page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)"))
+        assert cams == {"cam-a", "cam-b"}
+        page.select_option("#f-owner", "")
+        page.click("#zoom-out")
+        assert page.get_attribute("path.land-id[data-country=Indonesia]", "d") != outline  # drawn again, smaller
+        page.click("#zoom-fit")
+        page.locator("g.cam[data-camera=cam-a] circle").click(force=True)  # the centre: on cam-a (scrolled into view)
+        per_px = 0.15 * 1.3 / (page.locator("#map").bounding_box() or {"height": 1})["height"]  # degrees per pixel
+        assert abs(float(page.input_value("#s-lat")) + 7.4722) <= 2 * per_px + 1e-4
+        assert abs(float(page.input_value("#s-lon")) - 112.4338) <= 4 * per_px + 1e-4
+        page.fill("#s-lat", "-7.4722")  # typed exactly (a pixel is ~10-50 m here)
+        page.fill("#s-lon", "112.4338")
+        page.fill("#s-radius", "150")
+        page.fill("#s-start", "2025-03-14T16:00")
+        page.fill("#s-end", "2025-03-14T15:00")
+        page.click("#s-ask")
+        page.wait_for_selector("#sight-error:not([hidden])")
+        assert page.get_attribute("#sight-error", "data-field") == "end"
+        watch.problems = [p for p in watch.problems if "status of 400" not in p]
+        page.fill("#s-end", "2025-03-14T16:05")
+        page.click("#s-ask")
+        page.wait_for_selector("#sightings li[data-camera=cam-a]")
+        text = page.inner_text("#sightings li[data-camera=cam-a]")
+        assert "recorded 80 s" in text and "camera_unreachable" in text, text
+        assert page.locator("#sightings li[data-camera=kota-1]").count() == 0  # 1.6 km away
+        _shot(served, page, f"{name}-map")
+        assert watch.problems == [], watch.problems
+        page.context.close()
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    _login(served, page, "owner")
+    page.goto(f"{served.url}/ui/map")
+    page.wait_for_selector("#map[data-ready=yes]")
+    assert page.locator("#cams g.cam").evaluate_all("gs => gs.map(g => g.dataset.camera)") == ["mall-1"]
+    _shot(served, page, "owner-map")
+    page.context.close()
+    page = browser.new_context(viewport=PHONE).new_page()
+    _login(served, page, "auditor")
+    page.goto(f"{served.url}/ui/map")
+    page.wait_for_selector("#map[data-ready=yes]")
+    assert page.locator("#sight-form").count() == 0
+    assert page.get_attribute("g.cam[data-camera=cam-a]", "data-status") == "enabled"  # no recordings for auditors
+    url = "/ui/map/sightings.json?lat=-7.47&lon=112.43&radius_m=100&start=2025-03-14T16:00&end=2025-03-14T17:00"
+    assert page.context.request.get(served.url + url).status == 403
+    _shot(served, page, "auditor-map")
+    page.context.close()
+
+
+def test_language_switch_per_user(served: Served, browser: Any) -> None:
+    """The pages open in Bahasa Indonesia; the top bar's switch turns them to English for this user
+    (another browser of the same user follows), and back."""
+    page = browser.new_context(viewport=PHONE).new_page()
+    watch = Watch(page)
+    _login(served, page, "legal")
+    assert page.get_attribute("html", "lang") == "id" and page.inner_text("#nav-cameras") == "Kamera"
+    _shot(served, page, "phone-cameras-id")
+    page.select_option("#lang", "en")
+    page.click("#lang-switch")
+    page.wait_for_url(f"{served.url}/ui/cameras")
+    assert page.get_attribute("html", "lang") == "en" and page.inner_text("#nav-cameras") == "Cameras"
+    other = browser.new_context(viewport=DESKTOP).new_page()
+    _login(served, other, "legal")
+    assert other.inner_text("#logout") == "Log out"
+    other.context.close()
+    page.goto(f"{served.url}/ui/map")
+    page.select_option("#lang", "id")
+    page.click("#lang-switch")
+    page.wait_for_url(f"{served.url}/ui/map")  # back to the page it was switched on
+    assert page.inner_text("h1") == "Peta"
+    assert watch.problems == []
+    page.context.close()
+
+
+def test_a_click_plays_from_that_wall_clock_instant_also_after_the_gap(served: Served, browser: Any) -> None:
+    """A click on the timeline starts playback at the clicked wall-clock instant (the one the page
+    computes from the pixel), on every pixel that falls inside a recorded run before or after the
+    outage (the gap is never collapsed: after it the wall clock is the clicked one, not 60 s early)."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    watch = Watch(page)
+    _login(served, page, "investigator")
+    page.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    box = page.locator("#timeline").bounding_box()
+    assert box is not None
+    def instant(x: int) -> float:  # what the page computes for a click at integer clientX x
+        return DAY_MS[0] + (x - box["x"]) / box["width"] * 86_400_000
+
+    runs = [(_ms(T0), _ms(T0 + 20 * CLIP)), (_ms(OUTAGE[1]), _ms(OUTAGE[1] + 20 * CLIP))]  # the two recorded runs
+    px = range(int(box["x"] + box["width"] * (runs[0][0] - DAY_MS[0]) / 86_400_000) - 1,
+               int(box["x"] + box["width"] * (runs[1][1] - DAY_MS[0]) / 86_400_000) + 2)  # fmt: skip
+    inside = [x for x in px if any(a + 1000 <= instant(x) <= b - 3000 for a, b in runs)]
+    assert inside  # one pixel of the day axis is 45 s at 1920 px; each run is 40 s
+    for x in inside:
+        clicked = instant(x)
+        page.mouse.click(x, box["y"] + box["height"] / 2)
+        _until(page, f"Math.abs(Number(document.getElementById('now-playing').dataset.wall || 0) - {clicked}) < 5000")
+        page.wait_for_timeout(300)
+        wall = int(page.get_attribute("#now-playing", "data-wall") or 0)
+        assert 0 <= wall - clicked <= 2500, (x, wall - clicked)  # from that instant, playing on
+    watch.leave()
+    page.context.close()
+    assert watch.problems == []
+
+
+_EVERY_PAGE = {  # role -> the pages it may open (every GET page of /ui that renders HTML)
+    "legal": ["/ui/map", "/ui/cameras", f"/ui/cameras/cam-a?day={DAY}", "/ui/exports", "/ui/exports/new",
+              "/ui/holds", "/ui/verify"],
+    "auditor": ["/ui/audit", "/ui/map", "/ui/cameras", "/ui/exports"],
+    "admin": ["/ui/holds", "/ui/exports", f"/ui/cameras/cam-a?day={DAY}"],
+    "owner": ["/ui/map", "/ui/cameras", f"/ui/cameras/mall-1?day={DAY}", "/ui/exports"],
+}
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_every_page_at_both_sizes_without_console_errors(served: Served, browser: Any, size: dict[str, int]) -> None:
+    """Each page a role may open renders at 1920x1080 and 390x844 with no console error, no failed
+    request and nothing wider than the screen on the phone; a screenshot of each is kept."""
+    name = "desktop" if size is DESKTOP else "phone"
+    for role, urls in _EVERY_PAGE.items():
+        page = browser.new_context(viewport=size).new_page()
+        watch = Watch(page)
+        _login(served, page, role)
+        for url in urls:
+            page.goto(served.url + url)
+            page.wait_for_load_state("networkidle")
+            if "/ui/cameras/" in url:
+                page.wait_for_selector("#timeline[data-ready=yes]")
+            if url == "/ui/map":
+                page.wait_for_selector("#map[data-ready=yes]")
+            wide = page.evaluate("document.scrollingElement.scrollWidth")
+            assert wide <= size["width"] + 1, (role, url, wide)
+            slug = url.strip("/").split("?")[0].replace("/", "-")
+            _shot(served, page, f"every-{name}-{role}-{slug}")
+        assert watch.problems == [], (role, watch.problems)
+        page.context.close()

@@ -34,12 +34,13 @@ from archive.api.schemas import (
 from archive.errors import ConflictError, ForbiddenError, UserError
 from archive.export.model import Actor
 from archive.export.parts import Exports
+from archive.export.service import ExportService
 from archive.export.views import ExportFile, ExportRequest, ExportView
-from archive.identity.model import Role
+from archive.identity.model import Principal, Role
 from archive.identity.policy import Permission
 from archive.search.times import TimeFormatter
 
-__all__ = ["routes"]
+__all__ = ["package_download", "routes"]
 
 
 def _quorum(value: str | None) -> int | None:
@@ -64,6 +65,33 @@ def _out(t: TimeFormatter, e: ExportView) -> ExportOut:
                      requested_agency=e.requested_agency, created_at=t.utc(e.created_us), approvals=list(e.approvals),
                      progress=e.progress, package_sha256=e.package_sha256, package_size=e.package_size,
                      error=e.error)  # fmt: skip
+
+
+def package_download(request: Request[Any, Any, Any], svc: ExportService, who: Principal, export_id: str,
+                     origin: str) -> Stream | Response[Any]:  # fmt: skip
+    """The built package of ``export_id`` for ``who``: whole (200) or the ``Range`` asked for (206;
+    ``If-Range`` with another ETag sends it whole; 416 when not satisfiable), recorded as a
+    ``downloaded`` custody event from ``origin``. The API's and the pages' download. Raises what
+    ``svc.package_file`` raises (NotFoundError, ForbiddenError, ConflictError: not built)."""
+    f = svc.package_file(who, export_id)
+    headers = _headers(f)
+    wanted = request.headers.get("range")
+    if_range = request.headers.get("if-range")
+    if if_range is not None and if_range.strip() != headers["ETag"]:
+        wanted = None  # the file changed since the first part: send it whole
+    try:
+        rng = parse_range(wanted, f.size)
+    except ConflictError:
+        return Response({"status": 416, "error": "range", "message": "range not satisfiable"}, status_code=416,
+                        headers={"Content-Range": f"bytes */{f.size}", **headers})  # fmt: skip
+    first, last = rng if rng is not None else (0, f.size - 1)
+    svc.record_download(who, export_id, origin=origin, first=first, last=last, total=f.size)
+    audit_detail(request, export_id=export_id, sha256=f.sha256, bytes=f"{first}-{last}/{f.size}")
+    headers["Content-Length"] = str(last - first + 1)
+    if rng is not None:
+        headers["Content-Range"] = f"bytes {first}-{last}/{f.size}"
+    return Stream(read_range(f.path, first, last), status_code=206 if rng is not None else 200, headers=headers,
+                  media_type="application/zip")  # fmt: skip
 
 
 def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
@@ -158,26 +186,7 @@ def routes(deps: ApiDeps, exports: Exports) -> list[HTTPRouteHandler]:
          opt={"permission": Permission.EXPORTS_DOWNLOAD.value, "audit": "exports.download"},
          summary="Download the package (zip); resumable with Range; hash in X-Package-SHA256")  # fmt: skip
     def download_export(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Stream | Response[Any]:
-        who = principal_of(request)
-        f = svc.package_file(who, export_id)
-        headers = _headers(f)
-        wanted = request.headers.get("range")
-        if_range = request.headers.get("if-range")
-        if if_range is not None and if_range.strip() != headers["ETag"]:
-            wanted = None  # the file changed since the first part: send it whole
-        try:
-            rng = parse_range(wanted, f.size)
-        except ConflictError:
-            return Response({"status": 416, "error": "range", "message": "range not satisfiable"}, status_code=416,
-                            headers={"Content-Range": f"bytes */{f.size}", **headers})  # fmt: skip
-        first, last = rng if rng is not None else (0, f.size - 1)
-        svc.record_download(who, export_id, origin=ip(request), first=first, last=last, total=f.size)
-        audit_detail(request, export_id=export_id, sha256=f.sha256, bytes=f"{first}-{last}/{f.size}")
-        headers["Content-Length"] = str(last - first + 1)
-        if rng is not None:
-            headers["Content-Range"] = f"bytes {first}-{last}/{f.size}"
-        return Stream(read_range(f.path, first, last), status_code=206 if rng is not None else 200, headers=headers,
-                      media_type="application/zip")  # fmt: skip
+        return package_download(request, svc, principal_of(request), export_id, ip(request))
 
     @get("/exports/{export_id:str}/custody", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_READ.value, "audit": "exports.custody"},

@@ -26,7 +26,7 @@ from archive.retention.hold_access import Disclosure, HoldSight, check_release, 
 from archive.retention.holds import Hold, HoldService
 from archive.search.times import TimeFormatter
 
-__all__ = ["routes"]
+__all__ = ["hold_actor", "routes"]
 
 
 def now_us() -> int:
@@ -34,8 +34,9 @@ def now_us() -> int:
     return time.time_ns() // 1000
 
 
-def _actor(request: Request[Any, Any, Any], who: Principal) -> HoldActor:
-    """The caller as the hold service records it in the audit trail (with the change, one transaction)."""
+def hold_actor(request: Request[Any, Any, Any], who: Principal) -> HoldActor:
+    """The caller as the hold service records it in the audit trail (with the change, one transaction);
+    the pages' Holds forms use it too."""
     return HoldActor(who.user_id, who.role, agency=who.agency, owner=who.owner_id,
                      token=who.token_id, ip=context_of(request).client_ip, method=request.method,
                      path=request.url.path)  # fmt: skip
@@ -97,7 +98,7 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
         expires = instant(data.expires, "expires") if data.expires else None
         for cam in dict.fromkeys(data.cameras):
             search.camera(who, cam)
-        hold, report = holds.create(_actor(request, who), case_id=data.case_id, reason=data.reason,
+        hold, report = holds.create(hold_actor(request, who), case_id=data.case_id, reason=data.reason,
                                     cameras=data.cameras,
                                     start_us=lo, end_us=hi, expires_us=expires, agency=who.agency,
                                     owner_id=who.owner_id)  # fmt: skip
@@ -115,7 +116,7 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
         scope = search.scope(who)
         before = holds.get(hold_id)
         check_release(who, before, scope, owners([before]))  # 404 / 403; the export guard (409) is the service's
-        hold, report = holds.release(_actor(request, who), hold_id, data.reason)
+        hold, report = holds.release(hold_actor(request, who), hold_id, data.reason)
         audit_detail(request, hold_id=hold_id, case_id=hold.case_id, reason=data.reason,
                      objects_released=report.held_off if report else None)  # fmt: skip
         _, sight = seen(who, scope, hold_id)

@@ -5,7 +5,8 @@ import Hls from "./vendor/hls.light.min.mjs";
 const WINDOW_MS = 15 * 60 * 1000;
 
 export class Player {
-  constructor(video, label, camera, zone) {
+  constructor(video, label, camera, zone, abbr) {
+    this.abbr = abbr;
     this.video = video;
     this.label = label;
     this.camera = camera;
@@ -32,13 +33,13 @@ export class Player {
     hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal) this.label.textContent = `Playback failed: ${data.details}`; });
     hls.loadSource(url);
     hls.attachMedia(this.video);
-    this.label.textContent = `Loading ${this.fmt.format(new Date(ms))} WIB…`;
+    this.label.textContent = `Loading ${this.fmt.format(new Date(ms))} ${this.abbr(ms)}…`;
   }
 
   tick() {
     const at = this.hls && this.hls.playingDate;
     if (!at) return;
-    this.label.textContent = `Playing ${this.fmt.format(at)} WIB (UTC ${at.toISOString()})`;
+    this.label.textContent = `Playing ${this.fmt.format(at)} ${this.abbr(at.getTime())} (UTC ${at.toISOString()})`;
     this.label.dataset.wall = String(at.getTime());
     if (this.onTime) this.onTime(at.getTime());
   }

@@ -1,12 +1,30 @@
-// The day timeline of one camera: lanes of recorded / gap / held intervals over a 24 h axis in
-// the display zone (WIB), UTC on hover; a click on the lanes plays from that instant.
+// The day timeline of one camera: lanes of recorded (and pruned) / gap / unaccounted / held
+// intervals, merged by the server (one bar per interval, never one per segment), over a 24 h axis in
+// the display zone (its abbreviation from the server's zoneinfo: WIB, WITA...), UTC on hover; a
+// click on the lanes plays from that instant.
 import { Player } from "./player.js";
+import { zoneLabel } from "./zone.js";
 
 const root = document.getElementById("timeline");
 const zone = root.dataset.zone;
+const abbr = zoneLabel(zone, JSON.parse(root.dataset.zoneAbbrs || "{}"));
 const local = new Intl.DateTimeFormat("en-GB", { timeZone: zone, hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
 
-function wib(ms) { return local.format(new Date(ms)) + " WIB"; }
+function wib(ms) { return local.format(new Date(ms)) + " " + abbr(ms); }
+const wall = new Intl.DateTimeFormat("en-CA", { timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false });
+// "YYYY-MM-DDTHH:MM:SS" on the display zone's wall clock (what the export form reads in that zone)
+function wallText(ms) {
+  const p = Object.fromEntries(wall.formatToParts(new Date(ms)).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour === "24" ? "00" : p.hour}:${p.minute}:${p.second}`;
+}
+
+function exportLink(ms) {
+  const link = document.getElementById("request-export");
+  if (!link) return;
+  const q = new URLSearchParams({ cameras: root.dataset.camera, start: wallText(ms), end: wallText(ms + 5 * 60e3) });
+  link.href = `/ui/exports/new?${q}`;
+}
+
 function utc(ms) { return new Date(ms).toISOString().replace(".000Z", "Z"); }
 
 function place(el, start, end, day) {
@@ -47,6 +65,7 @@ function draw(day) {
     const el = bar("gap", "gap", g.start, g.end, day, `gap: ${g.reason}${g.detail ? " – " + g.detail : ""}\n${wib(g.start)} – ${wib(g.end)}\n(UTC ${g.start_utc} – ${g.end_utc})`);
     el.dataset.reason = g.reason;
   }
+  for (const [a, b] of day.unaccounted) bar("unaccounted", "unaccounted", a, b, day, `unaccounted: neither a recording nor a logged gap\n${wib(a)} – ${wib(b)}\n(UTC ${utc(a)} – ${utc(b)})`);
   for (const [a, b] of day.held) bar("held", "held", a, b, day, `legal hold ${wib(a)} – ${wib(b)}`);
   root.dataset.ready = "yes";
 }
@@ -65,8 +84,9 @@ async function main() {
   draw(day);
   const hover = document.getElementById("hover-time");
   root.addEventListener("mousemove", (e) => { const t = instantAt(e, day); hover.textContent = `${wib(t)} (UTC ${utc(t)})`; });
+  root.addEventListener("click", (e) => exportLink(instantAt(e, day)));
   if (root.dataset.play !== "yes") return;
-  const player = new Player(document.getElementById("video"), document.getElementById("now-playing"), root.dataset.camera, zone);
+  const player = new Player(document.getElementById("video"), document.getElementById("now-playing"), root.dataset.camera, zone, abbr);
   const head = document.getElementById("playhead");
   player.onTime = (ms) => { head.hidden = false; place(head, ms, ms + 1, day); };
   root.addEventListener("click", (e) => player.playAt(instantAt(e, day)));

@@ -22,6 +22,7 @@ def test_every_vendored_file_matches_its_manifest_entry() -> None:
     versions = {f["package"]: f["version"] for f in manifest["files"]}
     assert versions["htmx.org"].startswith("2.")  # not 4.x: its defaults changed
     assert "hls.js" in versions
+    assert versions["world-atlas"] == "2.0.2" and versions["topojson-client"].startswith("3.")  # the map's outline
 
 
 def test_a_changed_byte_is_caught(tmp_path: Path) -> None:
