@@ -15,7 +15,9 @@ entry and seals once, through that entry (which follows every entry the request 
 with no entry of its own to record, seals what the scope noted. Nothing of the response is sent
 before that seal returned: the guarantee "covered before the answer" is kept with one head.
 Outside a scope (CLI, background jobs, a thread that did not inherit the context) every seal
-signs at once.
+signs at once, and so does every seal inside :func:`immediate` (an entry that must be covered
+before something outside the catalog happens, e.g. ``retention.delete_planned`` before media is
+deleted).
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ from dataclasses import dataclass
 
 from archive.audit.signer import AuditSigner, SignedHead
 
-__all__ = ["SealGroup", "SealScope", "deferring"]
+__all__ = ["SealGroup", "SealScope", "deferring", "immediate"]
 
 
 @dataclass
@@ -56,6 +58,16 @@ def deferring() -> Iterator[SealScope]:
         yield scope
     finally:
         scope.open = False
+        _SCOPE.reset(token)
+
+
+@contextmanager
+def immediate() -> Iterator[None]:
+    """Seal at once inside this block, even inside a request's open scope (module docstring)."""
+    token = _SCOPE.set(None)
+    try:
+        yield
+    finally:
         _SCOPE.reset(token)
 
 
