@@ -196,7 +196,7 @@ class ExportService:
         hold, _sync = self._holds.create(self._hold_actor(who.user_id, who.role.value, CREATE_ROLES), case_id=case_id,
                                          reason=f"evidence export {export_id}: {req.reason.strip()}",
                                          cameras=list(cams), start_us=req.start_us, end_us=req.end_us,
-                                         agency=who.agency, owner_id=who.owner_id)  # fmt: skip
+                                         agency=who.agency, owner_id=who.owner_id, reuse=False)  # fmt: skip
         actor, now = Actor.of(who, origin), self._now_us()
         auto = [OwnerApproval(o, r, "approved", POLICY_ACTOR.user, POLICY_ACTOR.name, POLICY_ACTOR.role, now,
                               f"{o}'s policy: export_approval = policy", "archive")
