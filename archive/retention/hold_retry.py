@@ -8,11 +8,13 @@ hold of the same agency or owner under the same case id, but over other cameras,
 or another expiry, is refused with ConflictError (HTTP 409, CLI exit 2): one case id names one
 hold of its agency; release that hold first, or give the new one its own case id. Holds of other
 agencies, released or expired holds, and the holds export requests place (``reuse=False``: each
-export owns its hold) are never matched.
+export owns its hold; recognised afterwards by the reason they carry, ``evidence export <id>:``,
+the mark :mod:`archive.export.hold_guard` reads too) are never matched.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -24,6 +26,8 @@ if TYPE_CHECKING:
     from archive.retention.holds import Hold, SyncReport
 
 __all__ = ["HoldAsked", "Placement", "same_hold"]
+
+_EXPORT_HOLD = re.compile(r"^evidence export [0-9a-f]{1,32}:")
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ def same_hold(asked: HoldAsked, active: Sequence[Hold]) -> Hold | None:
     for h in active:
         if h.case_id != asked.case_id or (h.agency, h.owner_id) != (asked.agency, asked.owner_id):
             continue
+        if _EXPORT_HOLD.match(h.reason):
+            continue  # an export's own hold
         if (set(h.cameras), h.start_us, h.end_us, h.expires_us) == (set(asked.cameras), asked.start_us, asked.end_us,
                                                                      asked.expires_us):  # fmt: skip
             return h

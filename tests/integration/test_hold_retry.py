@@ -64,3 +64,23 @@ def test_cli_retry_is_idempotent_and_a_different_hold_is_refused(renv: REnv, con
     assert code == 2 and "already has active legal hold" in err and "Traceback" not in err, (out, err)
     code, out, _ = run(config, "holds", "list")
     assert "1 hold(s)" in out, out
+
+
+def test_an_exports_hold_is_not_taken_for_a_retry(api_env: ApiEnv) -> None:
+    """An export request places its own hold under the case id; a hold placed afterwards for the
+    same case is a new hold, never that one (releasing it must not touch the export's)."""
+    from archive.export.views import ExportRequest
+    from archive.identity.model import Principal
+    from archive.identity.policy import CameraScope
+    from archive.model import us_from_utc
+
+    inv = Principal("inv1", "x", Role.INVESTIGATOR, "police", None, "t")
+    t0 = us_from_utc(T0)
+    api_env.exports.service.request(inv, CameraScope(None), ExportRequest("LP/88", "KUHAP 1", "why", ("kota-1",), t0,
+                                                                           t0 + 60_000_000), origin="test")  # fmt: skip
+    body = {"case_id": "LP/88", "reason": "robbery", "cameras": ["kota-1"], "start": iso(T0),
+            "end": iso(T0 + timedelta(minutes=1))}  # fmt: skip
+    with TestClient(api_env.app()) as c:
+        r = c.post(f"{P}/holds", json=body, headers=api_env.auth("investigator"))
+        assert r.status_code == 201, r.text
+        assert not r.json()["reason"].startswith("evidence export")
