@@ -10,8 +10,14 @@ the response starts, appends the audit record of every route that declares an ``
 action: who, agency or owner, role, token id, when (UTC), from where, what (action, method,
 path, path and query parameters, controller detail) and the result (status).
 
-Fail closed: if the audit record cannot be written, the response is replaced by a 503 and
-the body is not sent (evidence is never handed out unaudited).
+One request, one signed head: the request runs in a :class:`~archive.audit.sealing.SealScope`,
+so the seals its changes ask for (a change note, a hold, a custody event) are deferred to the
+response start, where the gate closes the scope and records the request's entry, whose seal
+covers every entry the request committed before it; a request with nothing of its own to record
+but a deferred seal is sealed there too. Nothing is sent before that seal returned.
+
+Fail closed: if the audit record cannot be written or sealed, the response is replaced by a 503
+and the body is not sent (evidence is never handed out unaudited).
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from archive.audit.entry import AuditRecord
+from archive.audit.sealing import SealScope, deferring
 from archive.errors import ERRORS, CatalogError, TooManyAttemptsError, UnauthenticatedError, UserError
 from archive.identity.tokens import token_id_hint
 
@@ -85,13 +92,17 @@ class Gate:
         if scope["type"] != ScopeType.HTTP:
             await self.app(scope, receive, send)
             return
+        with deferring() as seals:
+            await self._gated(scope, receive, send, seals)
+
+    async def _gated(self, scope: Scope, receive: Receive, send: Send, seals: SealScope) -> None:
         ctx = RequestContext(client_ip=client_ip(scope, self.deps.settings.trusted_proxies))
         scope[SCOPE_KEY] = ctx  # type: ignore[literal-required]
         state = {"replaced": False}
 
         async def gated_send(message: Message) -> None:
             if message["type"] == "http.response.start":
-                if not await self._audit(scope, ctx, int(message["status"])):
+                if not await self._audit(scope, ctx, int(message["status"]), seals.close()):
                     state["replaced"] = True
                     await self._unavailable(scope, receive, send)
                     return
@@ -103,15 +114,22 @@ class Gate:
         if blocked is not None:  # not one identity-store lookup for a guessing address
             ctx.throttled = THROTTLED if blocked.first else ""
             ctx.detail.update(failures=blocked.failures, retry_after_s=blocked.retry_after_s)
-            await self._respond(scope, receive, gated_send, TooManyAttemptsError(
-                "too many failed authentications from this address; retry later", blocked.retry_after_s))
+            await self._respond(
+                scope,
+                receive,
+                gated_send,
+                TooManyAttemptsError(
+                    "too many failed authentications from this address; retry later", blocked.retry_after_s
+                ),
+            )
             return
         token = self.credential(scope)
         try:
             if not token:
                 raise UnauthenticatedError("missing bearer token (Authorization: Bearer <token>)")
             ctx.principal = self.deps.identity.cached(token) or await anyio.to_thread.run_sync(
-                self.deps.identity.authenticate, token)
+                self.deps.identity.authenticate, token
+            )
         except UnauthenticatedError as exc:
             ctx.auth_failure, ctx.token_hint = str(exc), token_id_hint(token or "")
             self.throttle.failed(ctx.client_ip)
@@ -140,7 +158,9 @@ class Gate:
         await self._respond(scope, receive, send,
                             CatalogError("the audit trail cannot be written; the request was refused"))  # fmt: skip
 
-    async def _audit(self, scope: Scope, ctx: RequestContext, status: int) -> bool:
+    async def _audit(self, scope: Scope, ctx: RequestContext, status: int, deferred: bool = False) -> bool:
+        """Record (and seal) the request's entry; with none, seal what the request ``deferred``.
+        False when that failed (the response must not be sent)."""
         handler = scope.get("route_handler")
         action = getattr(handler, "opt", {}).get("audit") if handler is not None else None
         if ctx.auth_failure is not None:
@@ -148,12 +168,22 @@ class Gate:
         if ctx.throttled is not None:  # one entry per burst: the first refusal's ("" for the rest)
             action = ctx.throttled or None
         if action is None:
-            return True
+            return not deferred or await self._seal(scope, status)
         record = self._record(scope, ctx, str(action), status)
         try:
             await anyio.to_thread.run_sync(self.deps.audit.record, record)
         except ERRORS as exc:
             log.error("audit record not written (%s %s -> %d): %s", record.method, record.path, status, exc)
+            return False
+        return True
+
+    async def _seal(self, scope: Scope, status: int) -> bool:
+        try:
+            await anyio.to_thread.run_sync(self.deps.audit.seal)
+        except ERRORS as exc:
+            log.error(
+                "audit entries of %s %s -> %d not sealed: %s", scope.get("method"), scope.get("path"), status, exc
+            )
             return False
         return True
 

@@ -5,10 +5,13 @@ SeaweedFS listens on a random loopback port: no other machine could play it. Now
 a link to the API's own address, minted only after the request's user was authorized for the
 camera (``playback`` permission and camera scope), and valid for at most ``api.presign_seconds``:
 
-    /play/segment?camera=<id>&seq=<n>&version=<store version id>&exp=<epoch s>&sig=<hex>
+    /play/segment?camera=<id>&seq=<n>&version=<store version id>&exp=<epoch s>&by=<user id>&sig=<hex>
 
-``sig`` is HMAC-SHA256 under the API's media-link key over the other four values; the link is a
-bearer credential for exactly that stored version of that segment until ``exp``. The key is 32
+``by`` names the user the link was issued to; ``sig`` is HMAC-SHA256 under the API's media-link
+key over the other five values (so ``by`` cannot be changed either); the link is a bearer
+credential for exactly that stored version of that segment until ``exp``, and every fetch through
+it is recorded in the audit trail as ``media.fetch`` by that user before a byte is sent
+(:mod:`archive.api.routes.media`). The key is 32
 random bytes in ``<data_dir>/keys/media-links.key`` (0600, made at first use), shared by every
 API worker process of the archive, so a link minted by one is served by another.
 """
@@ -32,7 +35,7 @@ __all__ = ["KEY_BYTES", "PLAY_PATH", "LinkClaim", "MediaLinks", "load_link_key"]
 
 PLAY_PATH = "/play/segment"
 KEY_BYTES = 32
-_FIELDS = ("camera", "seq", "version", "exp")
+_FIELDS = ("camera", "seq", "version", "exp", "by")
 
 
 def _utc_now() -> datetime:
@@ -41,11 +44,13 @@ def _utc_now() -> datetime:
 
 @dataclass(frozen=True)
 class LinkClaim:
-    """What a verified link names: the camera, the segment's entry number, the stored version."""
+    """What a verified link names: the camera, the segment's entry number, the stored version, and
+    the user it was issued to (``""``: minted without one)."""
 
     camera_id: str
     seq: int
     version_id: str
+    holder: str = ""
 
 
 class MediaLinks:
@@ -56,14 +61,16 @@ class MediaLinks:
             raise SecretError("media-link key must be at least 16 bytes")
         self._key, self._now = key, now
 
-    def _sig(self, camera: str, seq: str, version: str, exp: str) -> str:
-        msg = "\n".join(("archive-media-link/1", camera, seq, version, exp)).encode()
+    def _sig(self, camera: str, seq: str, version: str, exp: str, by: str) -> str:
+        msg = "\n".join(("archive-media-link/2", camera, seq, version, exp, by)).encode()
         return hmac.new(self._key, msg, hashlib.sha256).hexdigest()
 
-    def segment(self, ref: SegmentRef, life: timedelta) -> str:
-        """The link (path and query) to ``ref``'s stored bytes, valid for ``life``. Raises nothing."""
+    def segment(self, ref: SegmentRef, life: timedelta, holder: str = "") -> str:
+        """The link (path and query) to ``ref``'s stored bytes, valid for ``life``, issued to the
+        user ``holder``. Raises nothing."""
         exp = str(int((self._now() + life).timestamp()))
-        values = {"camera": ref.camera_id, "seq": str(ref.seq), "version": ref.version_id or "", "exp": exp}
+        values = {"camera": ref.camera_id, "seq": str(ref.seq), "version": ref.version_id or "", "exp": exp,
+                  "by": holder}  # fmt: skip
         return f"{PLAY_PATH}?{urlencode({**values, 'sig': self._sig(*values.values())})}"
 
     def verify(self, query: Mapping[str, str]) -> LinkClaim:
@@ -83,7 +90,7 @@ class MediaLinks:
             raise ForbiddenError("not a valid media link (seq and exp must be integers)") from exc
         if exp <= self._now().timestamp():
             raise ForbiddenError("this media link has expired: ask the API for a new playlist or URL")
-        return LinkClaim(got[0], seq, got[2])
+        return LinkClaim(got[0], seq, got[2], got[4])
 
 
 def load_link_key(path: Path) -> bytes:

@@ -3,8 +3,10 @@
 :func:`note_of` binds the request's principal, client address, method and path to the archive's
 audit trail as an :class:`~archive.catalog.notes.ChangeNote`: the identity service appends
 the entry (``user.add``, ``token.revoke``, ...) inside the transaction that stores the change and
-seals it before the handler returns (SPEC.md 7.6, obligations 1 and 2). The gate still records the
-request itself (``users.add``, ...) when the response starts.
+asks for a seal after the commit (SPEC.md 7.6, obligations 1 and 2). Inside the request's seal
+scope (:mod:`archive.audit.sealing`) that seal is deferred to the response start, where the gate
+records the request itself (``users.add``, ...) and one signed head covers both entries before a
+byte of the response is sent.
 """
 
 from __future__ import annotations
@@ -46,7 +48,8 @@ class RequestNote:
             target={"subject": subject}, detail=dict(detail)))  # fmt: skip
 
     def committed(self) -> None:
-        """Seal what the committed transaction appended. Raises like :meth:`AuditTrail.seal`."""
+        """Seal what the committed transaction appended (in a request: deferred to the gate, module
+        docstring). Raises like :meth:`AuditTrail.seal`."""
         self.trail.seal()
 
 

@@ -108,7 +108,8 @@ class AuditLog:
                 except CatalogError as exc:
                     self._state = None
                     retry = isinstance(exc, CatalogConflictError) or (
-                        isinstance(exc, CatalogUnavailableError) and "locked" in str(exc.__cause__).lower())
+                        isinstance(exc, CatalogUnavailableError) and "locked" in str(exc.__cause__).lower()
+                    )
                     if not retry:
                         raise
                     time.sleep(0.002 * (attempt + 1))
@@ -191,10 +192,12 @@ class GroupCommit:
     queued record at once, so under load N requests cost one transaction, while a lone caller
     commits alone. A caller returns only once its own record is committed (or raises the
     batch's error): nothing is acknowledged before it is stored, and (with ``after_commit``)
-    before that hook ran once for the batch (the trail signs and publishes its head there).
+    before that hook ran once for the batch, given the log's size after it (the trail seals
+    through that size there).
     """
 
-    def __init__(self, log: AuditLog, max_batch: int = 512, after_commit: Callable[[], object] | None = None) -> None:
+    def __init__(self, log: AuditLog, max_batch: int = 512,
+                 after_commit: Callable[[int], object] | None = None) -> None:  # fmt: skip
         self.log = log
         self._max = max_batch
         self._after = after_commit
@@ -216,7 +219,7 @@ class GroupCommit:
                 try:
                     done = self.log.append_many([p.record for p in batch])
                     if self._after is not None:  # e.g. sign the head: the batch is covered before anyone returns
-                        self._after()
+                        self._after(done[-1].seq + 1)
                 except BaseException as exc:
                     for p in batch:
                         p.error = exc

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, select
 from archive.audit.entry import AuditRecord
 from archive.audit.log import AuditAppend, AuditLog, GroupCommit
 from archive.audit.query import AuditEventView, AuditFilter, read_events
+from archive.audit.sealing import SealGroup
 from archive.audit.signer import AuditCheckpointer, AuditSigner, SignedHead
 from archive.audit.tables import CHECKPOINT
 from archive.audit.verify import AuditReport, verify_audit
@@ -56,11 +57,13 @@ class AuditTrail:
                 keys.adopt(legacy_keys)
         self.signer = (AuditSigner(engine, store, keys, self.origin, log_bucket=log_bucket, retention=retention,
                                    now=now) if store is not None else None)  # fmt: skip
-        self._writer = GroupCommit(self.log, after_commit=self.seal)
+        self.seals = SealGroup(self.signer)
+        self._writer = GroupCommit(self.log, after_commit=self.seals.through)
 
     def record(self, record: AuditRecord) -> AuditAppend:
-        """Append one record and :meth:`seal` it (group commit: one transaction and one signed
-        head per batch of concurrent callers). Raises CatalogError / ConflictError (nothing was
+        """Append one record and :meth:`seal` it (group commit: one transaction per batch of
+        concurrent callers, one signed head shared by every caller waiting for one,
+        :mod:`archive.audit.sealing`). Raises CatalogError / ConflictError (nothing was
         written), IntegrityError / StorageError / SecretError (written but not yet covered by a
         published head): the caller must fail closed."""
         return self._writer.append(record)
@@ -82,10 +85,13 @@ class AuditTrail:
     def seal(self) -> SignedHead | None:
         """Cover every committed entry by a signed head published under COMPLIANCE lock in the
         log bucket (SPEC.md 7.6): from then on deleting any of them from the catalog is detected
-        by :meth:`verify`. No-op without a store (None). Raises like :meth:`checkpoint`."""
+        by :meth:`verify`. Concurrent callers share one head, a caller already covered signs
+        nothing, and inside an open :class:`~archive.audit.sealing.SealScope` (an API request)
+        the seal is left to the scope's closer (:mod:`archive.audit.sealing`). No-op without a
+        store (None). Raises like :meth:`checkpoint`."""
         if self.signer is None:
             return None
-        return self.signer.checkpoint()
+        return self.seals.through(self.log.size())
 
     def events(self, f: AuditFilter) -> list[AuditEventView]:
         """Entries matching ``f``. Raises CatalogError; IntegrityError for an undecodable entry."""

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from archive.audit.entry import AuditRecord
+from archive.audit.sealing import immediate
 from archive.audit.service import AuditTrail
 from archive.retention.audit import HoldActor
 
@@ -53,7 +54,8 @@ class TrailJournal:
         record = self._record(actor, action, subject[:300], detail)
         if conn is not None:
             return self.trail.record_in(conn, record).seq
-        return self.trail.record(record).seq
+        with immediate():  # sealed before this returns, even inside an API request's seal scope
+            return self.trail.record(record).seq
 
     def committed(self) -> None:
         """Seal what the committed transaction appended. Raises like :meth:`AuditTrail.seal`."""

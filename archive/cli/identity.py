@@ -37,8 +37,20 @@ if TYPE_CHECKING:
     from archive.identity.service import IdentityService
     from archive.retention.audit import HoldActor
 
-__all__ = ["CliActor", "CliNote", "add_identity_options", "add_operator_options", "admin_operator", "audited",
-           "audited_change", "cli_principal", "cli_user", "has_identity", "operator_or_user", "record_action"]
+__all__ = [
+    "CliActor",
+    "CliNote",
+    "add_identity_options",
+    "add_operator_options",
+    "admin_operator",
+    "audited",
+    "audited_change",
+    "cli_principal",
+    "cli_user",
+    "has_identity",
+    "operator_or_user",
+    "record_action",
+]
 
 _T = TypeVar("_T")
 
@@ -160,8 +172,11 @@ def operator_or_user(args: argparse.Namespace, cfg: Config, identity: IdentitySe
 
 def add_operator_options(p: argparse.ArgumentParser) -> None:
     """``--token-file`` for server administration (default: the data dir's OS owner); ``--by`` refused."""
-    p.add_argument("--token-file", metavar="PATH",
-                   help="act as this token's admin (default $ARCHIVE_TOKEN; else the data dir's OS owner)")
+    p.add_argument(
+        "--token-file",
+        metavar="PATH",
+        help="act as this token's admin (default $ARCHIVE_TOKEN; else the data dir's OS owner)",
+    )
     p.add_argument("--by", dest="free_by", help=argparse.SUPPRESS)
 
 
@@ -181,9 +196,10 @@ def audited(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namesp
             *, seal: bool = True) -> Any:  # fmt: skip
     """Run ``work`` and record it in the trail by ``who`` (from ``local``, method ``CLI``), whether it
     succeeds (status 200) or fails (the error's HTTP status). ``seal``: sign and publish the head
-    before returning (SPEC.md 7.6); without, the entry is covered by the next signed head (the
-    running service's checkpointer). Returns what ``work`` returns; raises what it raises, or
-    what recording raises when ``work`` succeeded (a failed command's own error wins)."""
+    of a success before returning (SPEC.md 7.6); without (read-only commands), the entry is covered
+    by the next signed head (the running service's checkpointer). A failure is never sealed.
+    Returns what ``work`` returns; raises what it raises, or what recording raises when ``work``
+    succeeded (a failed command's own error wins)."""
     from archive.api.errors import problem
 
     detail: dict[str, str] = {}
@@ -194,8 +210,8 @@ def audited(trail: AuditTrail, who: CliActor, action: str, args: argparse.Namesp
     except ERRORS as exc:
         status, detail = problem(exc)[0], {"error": str(exc)}
         raise
-    finally:
-        record_action(trail, who, action, args, status, detail, seal=seal, must=status == 200)
+    finally:  # a failure is recorded without a seal: sealing it could only add a second failure
+        record_action(trail, who, action, args, status, detail, seal=seal and status == 200, must=status == 200)
     return result
 
 
@@ -207,14 +223,15 @@ def audited_change(trail: AuditTrail, who: CliActor, action: str, args: argparse
     note signs and publishes the head after the commit; without, the entry is covered by the
     next signed head. A failed ``work`` is recorded like :func:`audited` does. Returns what
     ``work`` returns; raises what it raises (CatalogError when the entry could not be appended:
-    nothing was stored)."""
+    nothing was stored; what :meth:`AuditTrail.seal` raises when it was stored but not sealed: the
+    command must not report success). A failure is recorded without a seal."""
     from archive.api.errors import problem
 
     note = CliNote(trail, who, action, _target(args), seal)
     try:
         return work(note)
     except ERRORS as exc:
-        record_action(trail, who, action, args, problem(exc)[0], {"error": str(exc)}, seal=seal, must=False)
+        record_action(trail, who, action, args, problem(exc)[0], {"error": str(exc)}, seal=False, must=False)
         raise
 
 

@@ -38,8 +38,9 @@ def _cmd_init(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     secure_process(cfg.data_dir, cfg.catalog_url)  # data dir 0700, SQLite file 0600 (archive.fsmodes)
     with runtime(cfg, migrate=True) as rt:
         rt.engine  # noqa: B018 - building the engine creates and migrates the catalog
-    print(f"archive {'already ' if existed else ''}initialised in {cfg.data_dir} (configuration {cfg.source})",
-          file=out)
+    print(
+        f"archive {'already ' if existed else ''}initialised in {cfg.data_dir} (configuration {cfg.source})", file=out
+    )
     return 0
 
 
@@ -67,8 +68,14 @@ def _cmd_cameras_import(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
 
     with runtime(cfg) as rt:
         who = admin_operator(args, cfg, rt.identity, "import cameras")
-        report = audited_change(rt.audit, who, "cameras.import", args, lambda note: import_registry(
-            Path(args.file), rt.registry, force=args.force, note=note), seal=False)
+        report = audited_change(
+            rt.audit,
+            who,
+            "cameras.import",
+            args,
+            lambda note: import_registry(Path(args.file), rt.registry, force=args.force, note=note),
+            seal=True,
+        )
     for kind, c in (("owners", report.owners), ("cameras", report.cameras)):
         print(f"{kind}: {c.created} created, {c.updated} updated, {c.unchanged} unchanged", file=out)
     return 0
@@ -80,9 +87,10 @@ def _cmd_cameras_switch(args: argparse.Namespace, cfg: Config, out: TextIO) -> i
         who = admin_operator(args, cfg, rt.identity, f"{args.sub} cameras")
         cam = audited_change(rt.audit, who, f"cameras.{args.sub}", args, lambda note: rt.registry.remove(
             args.camera_id, note) if args.sub == "remove" else rt.registry.set_enabled(
-            args.camera_id, args.sub == "enable", note), seal=False)  # fmt: skip
-    state = "removed (disabled; its evidence and log stay)" if cam.removed else (
-        "enabled" if cam.enabled else "disabled")
+            args.camera_id, args.sub == "enable", note), seal=True)  # fmt: skip
+    state = (
+        "removed (disabled; its evidence and log stay)" if cam.removed else ("enabled" if cam.enabled else "disabled")
+    )
     print(f"camera {cam.id}: {state}", file=out)
     return 0
 
@@ -91,10 +99,23 @@ def _cmd_cameras_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
     with runtime(cfg) as rt:
         cams = rt.registry.cameras(owner_id=args.owner)
     if args.json:
-        rows = [{"id": c.id, "name": c.name, "owner": c.owner_id, "stream_url": c.stream_url,
-                 "username": c.username, "password": "***" if c.has_password else None,
-                 "latitude": c.latitude, "longitude": c.longitude, "location": c.location,
-                 "tags": list(c.tags), "enabled": c.enabled, "removed": c.removed} for c in cams]
+        rows = [
+            {
+                "id": c.id,
+                "name": c.name,
+                "owner": c.owner_id,
+                "stream_url": c.stream_url,
+                "username": c.username,
+                "password": "***" if c.has_password else None,
+                "latitude": c.latitude,
+                "longitude": c.longitude,
+                "location": c.location,
+                "tags": list(c.tags),
+                "enabled": c.enabled,
+                "removed": c.removed,
+            }
+            for c in cams
+        ]
         json.dump(rows, out, indent=2, ensure_ascii=False)
         print(file=out)
         return 0
@@ -102,8 +123,11 @@ def _cmd_cameras_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
         flag = " (removed)" if c.removed else ("" if c.enabled else " (disabled)")
         flag += " (demo: simulated by 'archive up')" if c.owner_id == "demo" else ""
         cred = f" user={c.username} password=***" if c.has_password else ""
-        print(f"{c.id:<24} {c.owner_id:<16} {c.latitude:>10.5f} {c.longitude:>11.5f}  {c.name}{flag}"
-              f"  {c.stream_url}{cred}", file=out)
+        print(
+            f"{c.id:<24} {c.owner_id:<16} {c.latitude:>10.5f} {c.longitude:>11.5f}  {c.name}{flag}"
+            f"  {c.stream_url}{cred}",
+            file=out,
+        )
     print(f"{len(cams)} cameras", file=out)
     return 0
 
@@ -112,8 +136,11 @@ def _cmd_owners_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with runtime(cfg) as rt:
         owners, counts = rt.registry.owners(), rt.registry.camera_counts_by_owner()
     for o in owners:
-        print(f"{o.id:<20} {o.kind.value:<11} {counts.get(o.id, 0):>4} cameras  {o.name}"
-              f"  shared with: {', '.join(o.agencies) or '-'}", file=out)
+        print(
+            f"{o.id:<20} {o.kind.value:<11} {counts.get(o.id, 0):>4} cameras  {o.name}"
+            f"  shared with: {', '.join(o.agencies) or '-'}",
+            file=out,
+        )
     return 0
 
 
@@ -162,10 +189,15 @@ def register(sub: Any) -> None:
     lst.add_argument("--owner", help="only this owner's cameras")
     lst.add_argument("--json", action="store_true", help="machine-readable output")
     lst.set_defaults(handler=_cmd_cameras_list)
-    for name, what in (("disable", "stop recording a camera (a running archive up stops it within ~5 s)"),
-                       ("enable", "record a disabled camera again"),
-                       ("remove", "take a camera out of service: disabled and marked removed; no evidence "
-                                  "or log entry is deleted, and its id is re-added only by 'import --force'")):
+    for name, what in (
+        ("disable", "stop recording a camera (a running archive up stops it within ~5 s)"),
+        ("enable", "record a disabled camera again"),
+        (
+            "remove",
+            "take a camera out of service: disabled and marked removed; no evidence "
+            "or log entry is deleted, and its id is re-added only by 'import --force'",
+        ),
+    ):
         sw = cams.add_parser(name, help=what)
         sw.add_argument("camera_id", help="camera id")
         add_operator_options(sw)
@@ -180,8 +212,11 @@ def register(sub: Any) -> None:
 
     sim = sub.add_parser("simulate", help="serve simulated RTSP cameras on loopback until interrupted")
     sim.add_argument("--cameras", type=int, default=8, help="how many cameras (default 8)")
-    sim.add_argument("--profile", default="h264",
-                     help="h264, h264-bframes, h265, h264-audio, resolution-change or h264-live; "
-                          "comma-separated to mix (default h264)")
+    sim.add_argument(
+        "--profile",
+        default="h264",
+        help="h264, h264-bframes, h265, h264-audio, resolution-change or h264-live; "
+        "comma-separated to mix (default h264)",
+    )
     sim.add_argument("--port-base", type=int, default=None, help="first RTSP port (default: free ports)")
     no_archive_needed(sim).set_defaults(handler=_cmd_simulate)

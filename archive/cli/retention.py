@@ -34,7 +34,7 @@ __all__ = ["open_service", "register"]
 def open_service(cfg: Config, now: Callable[[], datetime] | None = None) -> Iterator[RetentionService]:
     """The runtime's retention service (closed after the block); its store and ledger are opened
     only when a command needs them. ``now``: the clock of retention and holds."""
-    with (runtime(cfg) if now is None else runtime(cfg, now=now)) as rt:
+    with runtime(cfg) if now is None else runtime(cfg, now=now) as rt:
         yield rt.retention
 
 
@@ -135,10 +135,12 @@ def _cmd_holds_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
         raise UserError("--from and --to are required")
     expires = cli_time_us(args.expires, "--expires")
     with runtime(cfg) as rt:
-        hold, rep = rt.holds.create(_actor(args, rt), case_id=args.case, reason=args.reason, cameras=args.camera,
-                                     start_us=start, end_us=end, expires_us=expires,
-                                     agency=_agency(args.agency))  # fmt: skip
-    print(f"legal hold {hold.id} created for case {hold.case_id} on {', '.join(hold.cameras)}", file=out)
+        placed = rt.holds.place(_actor(args, rt), case_id=args.case, reason=args.reason, cameras=args.camera,
+                                start_us=start, end_us=end, expires_us=expires,
+                                agency=_agency(args.agency))  # fmt: skip
+    hold, rep = placed.hold, placed.report
+    done = "already placed (nothing changed)" if placed.existing else "created"
+    print(f"legal hold {hold.id} {done} for case {hold.case_id} on {', '.join(hold.cameras)}", file=out)
     if rep is not None:
         _sync_lines(rep, out)
     return 0 if rep is None or rep.ok else 1
@@ -226,4 +228,5 @@ def register(sub: Any) -> None:
     add_identity_options(rel)
     rel.set_defaults(handler=_cmd_holds_release)
     hs.add_parser("sync", help="expire holds and make S3 legal holds match the active holds").set_defaults(
-        handler=_cmd_holds_sync)
+        handler=_cmd_holds_sync
+    )

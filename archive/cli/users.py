@@ -1,8 +1,9 @@
 """CLI commands of the API: ``users add|list|revoke``, ``tokens create|list|revoke``, ``api serve``.
 
 :func:`register` adds them to the ``archive`` parser. User and token changes made here are
-written to the signed audit trail (from ``local``, method ``CLI``; covered by the next signed head,
-not before the command ends: they need no object store), whether they succeed or fail,
+written to the signed audit trail (from ``local``, method ``CLI``), whether they succeed or fail; a
+success is sealed (covered by a published signed head, SPEC.md 7.6) before the command prints it,
+a failure is recorded without a seal,
 by the user of ``--token-file``/``$ARCHIVE_TOKEN`` or, without a token, by the OS user owning the
 data dir as actor ``os:<login>`` (how the very first admin is created; :mod:`archive.cli.identity`).
 A token's secret is printed once, when it is created.
@@ -48,9 +49,16 @@ def cmd_users_add(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.identity.model import parse_role
 
     with _identity(cfg) as (ident, trail):
-        u = audited_change(trail, _acting(args, cfg, ident), "users.add", args, lambda note: ident.add_user(
-            args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner, note=note),
-            seal=False)
+        u = audited_change(
+            trail,
+            _acting(args, cfg, ident),
+            "users.add",
+            args,
+            lambda note: ident.add_user(
+                args.id, args.name or args.id, parse_role(args.role), agency=args.agency, owner_id=args.owner, note=note
+            ),
+            seal=True,
+        )
     print(f"added {u.id} ({u.role.value}, {u.agency or 'owner ' + str(u.owner_id)})", file=out)
     return 0
 
@@ -73,8 +81,14 @@ def cmd_users_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_users_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        u = audited_change(trail, _acting(args, cfg, ident), "users.revoke", args,
-                           lambda note: ident.revoke_user(args.id, note), seal=False)
+        u = audited_change(
+            trail,
+            _acting(args, cfg, ident),
+            "users.revoke",
+            args,
+            lambda note: ident.revoke_user(args.id, note),
+            seal=True,
+        )
     print(f"revoked {u.id} and all their tokens", file=out)
     return 0
 
@@ -86,9 +100,14 @@ def cmd_tokens_create(args: argparse.Namespace, cfg: Config, out: TextIO) -> int
     if not 1 <= days <= cfg.api.token_max_days:
         raise UserError(f"--days must be between 1 and {cfg.api.token_max_days} (api.token_max_days)")
     with _identity(cfg) as (ident, trail):
-        issued = audited_change(trail, _acting(args, cfg, ident), "tokens.create", args,
-                                lambda note: ident.create_token(args.user, days=days, label=args.label, note=note),
-                                seal=False)
+        issued = audited_change(
+            trail,
+            _acting(args, cfg, ident),
+            "tokens.create",
+            args,
+            lambda note: ident.create_token(args.user, days=days, label=args.label, note=note),
+            seal=True,
+        )
     print(issued.secret, file=out)
     print(f"# token {issued.token.id} of {args.user}, expires {_when(issued.token.expires_us)}; shown once, "
           "stored only as its SHA-256", file=out)  # fmt: skip
@@ -106,8 +125,14 @@ def cmd_tokens_list(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
 
 def cmd_tokens_revoke(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     with _identity(cfg) as (ident, trail):
-        k = audited_change(trail, _acting(args, cfg, ident), "tokens.revoke", args,
-                           lambda note: ident.revoke_token(args.token_id, note), seal=False)
+        k = audited_change(
+            trail,
+            _acting(args, cfg, ident),
+            "tokens.revoke",
+            args,
+            lambda note: ident.revoke_token(args.token_id, note),
+            seal=True,
+        )
     print(f"revoked token {k.id} of {k.user_id}", file=out)
     return 0
 
@@ -118,8 +143,15 @@ def cmd_api_serve(args: argparse.Namespace, cfg: Config, out: TextIO) -> int:
     from archive.web.mount import WORKER_FACTORY, pages_of
 
     secure_process(cfg.data_dir, cfg.catalog_url)  # umask 077, data dir 0700
-    serve(cfg, args.host or cfg.api.host, args.port or cfg.api.port, args.workers or cfg.api.workers, out,
-          pages=pages_of, worker_factory=WORKER_FACTORY)
+    serve(
+        cfg,
+        args.host or cfg.api.host,
+        args.port or cfg.api.port,
+        args.workers or cfg.api.workers,
+        out,
+        pages=pages_of,
+        worker_factory=WORKER_FACTORY,
+    )
     return 0
 
 

@@ -1,6 +1,8 @@
 """Appending custody events of exports (``archive-custody/1``, see
-:mod:`archive.export.verifier.custody`) to the catalog, and mirroring each into the API's
-hash-chained audit trail (action ``export.<event>``).
+:mod:`archive.export.verifier.custody`) to the catalog, each with its copy in the archive's
+hash-chained audit trail (action ``export.<event>``) appended in the SAME transaction: a custody
+row is never stored without its audit entry, nor the entry without the row (SPEC.md 7.6). After
+the commit the trail seals (:meth:`CustodyLog.committed`).
 
 Appends of one export are serialized by the primary key (export id, seq): a lost race
 raises the database's IntegrityError, and :meth:`CustodyLog.record` retries with the new tip.
@@ -46,8 +48,10 @@ class CustodyLog:
 
     def append(self, conn: Connection, export_id: str, event: str, actor: Actor,
                detail: Mapping[str, Any]) -> bytes:  # fmt: skip
-        """Append one event inside the caller's transaction; returns its bytes. The audit copy is
-        written by :meth:`mirror` after the commit. Raises the database's errors."""
+        """Append one event and its audit entry inside the caller's transaction; returns the
+        event's bytes. The caller calls :meth:`committed` after the commit, before it answers.
+        Raises the database's errors, CatalogConflictError (lost the audit sequence race: retry
+        the transaction), CatalogError / MalformedError (the transaction must roll back)."""
         tip = repo.custody_tip(conn, export_id)
         seq, prev = (0, ZERO) if tip is None else (tip[0] + 1, tip[1])
         at = self._now_us()
@@ -57,25 +61,27 @@ class CustodyLog:
             agency=actor.agency, owner=actor.owner, origin=actor.origin, detail=detail,
         )  # fmt: skip
         repo.insert_custody(conn, export_id, seq, event, at, data, hashlib.sha256(data).hexdigest())
+        if self._audit is not None:
+            self._audit.record_in(conn, AuditRecord(
+                at_us=at, ip=actor.origin, action=f"export.{event}", method="EXPORT", path=f"/exports/{export_id}",
+                status=200, actor=actor.user, agency=actor.agency, owner=actor.owner, role=actor.role, token=None,
+                target={"export": export_id}, detail=dict(detail)))  # fmt: skip
         return data
 
-    def mirror(self, export_id: str, event: str, actor: Actor, detail: Mapping[str, Any]) -> None:
-        """Write the audit-trail copy of a committed event. Raises CatalogError / ConflictError."""
-        if self._audit is None:
-            return
-        self._audit.record(AuditRecord(
-            at_us=self._now_us(), ip=actor.origin, action=f"export.{event}", method="EXPORT",
-            path=f"/exports/{export_id}", status=200, actor=actor.user, agency=actor.agency, owner=actor.owner,
-            role=actor.role, token=None, target={"export": export_id}, detail=dict(detail),
-        ))  # fmt: skip
+    def committed(self) -> None:
+        """After a transaction that appended events committed: cover their audit entries by a
+        signed head (:meth:`AuditTrail.seal`). Raises like it (stored, not yet sealed)."""
+        if self._audit is not None:
+            self._audit.seal()
 
     def record(self, export_id: str, event: str, actor: Actor, detail: Mapping[str, Any],
                also: Callable[[Connection], None] | None = None) -> bytes:  # fmt: skip
-        """Append one event in its own transaction (with ``also(conn)`` in the same one), then
-        mirror it into the audit trail. Returns the event's bytes.
+        """Append one event and its audit entry in their own transaction (with ``also(conn)`` in
+        the same one), then seal the trail. Returns the event's bytes.
 
         Raises:
-            CatalogError: the database failed. ConflictError: lost the race too often.
+            CatalogError: the database failed (nothing stored). ConflictError: lost the race too
+            often. IntegrityError / StorageError / SecretError: stored, but the seal failed.
         """
         for _ in range(_RETRIES):
             try:
@@ -89,7 +95,7 @@ class CustodyLog:
                 continue
         else:
             raise ConflictError(f"custody log of export {export_id}: too many concurrent appends")
-        self.mirror(export_id, event, actor, detail)
+        self.committed()
         return data
 
     def lines(self, export_id: str) -> list[bytes]:

@@ -196,15 +196,22 @@ class ExportService:
         hold, _sync = self._holds.create(self._hold_actor(who.user_id, who.role.value, CREATE_ROLES), case_id=case_id,
                                          reason=f"evidence export {export_id}: {req.reason.strip()}",
                                          cameras=list(cams), start_us=req.start_us, end_us=req.end_us,
-                                         agency=who.agency, owner_id=who.owner_id)  # fmt: skip
+                                         agency=who.agency, owner_id=who.owner_id, reuse=False)  # fmt: skip
         actor, now = Actor.of(who, origin), self._now_us()
         auto = [OwnerApproval(o, r, "approved", POLICY_ACTOR.user, POLICY_ACTOR.name, POLICY_ACTOR.role, now,
                               f"{o}'s policy: export_approval = policy", "archive")
                 for o, r in rules.items() if r is ExportApproval.POLICY]  # fmt: skip
         status = overall([*auto, *(OwnerApproval(o, r) for o, r in rules.items() if r is not ExportApproval.POLICY)])
-        detail: dict[str, Any] = {"case": case_id, "legal_basis": req.legal_basis.strip(), "reason": req.reason.strip(),
-                                  "cameras": list(cams), "start": _iso(req.start_us), "end": _iso(req.end_us),
-                                  "legal_hold": hold.id, "approval_rules": {o: r.value for o, r in rules.items()}}
+        detail: dict[str, Any] = {
+            "case": case_id,
+            "legal_basis": req.legal_basis.strip(),
+            "reason": req.reason.strip(),
+            "cameras": list(cams),
+            "start": _iso(req.start_us),
+            "end": _iso(req.end_us),
+            "legal_hold": hold.id,
+            "approval_rules": {o: r.value for o, r in rules.items()},
+        }
         events: list[tuple[str, Actor, dict[str, Any]]] = [("requested", actor, detail)]
         events += [("approved", POLICY_ACTOR, {"owner": a.owner_id, "rule": a.rule.value, "reason": a.reason})
                    for a in auto]  # fmt: skip
@@ -221,8 +228,7 @@ class ExportService:
                 repo.insert_decision(conn, export_id, a)
             for event, by, d in events:
                 self.custody.append(conn, export_id, event, by, d)
-        for event, by, d in events:
-            self.custody.mirror(export_id, event, by, d)
+        self.custody.committed()
         if status is ExportStatus.APPROVED and self.on_approved is not None:
             self.on_approved(export_id)
         return self.record(export_id).view(who.only_owner)

@@ -14,6 +14,10 @@ Per camera and rule, in seq order and batches of ``batch_size``:
    because they stay selected.
 
 If the store is unreachable for a whole batch, the run stops (nothing else would succeed).
+
+Before the first version of a selection is deleted, ``announce(selection)`` is called (the
+service records ``retention.delete_planned`` in the audit trail and seals it there); if it
+raises, the run stops with that error and nothing more is deleted (SPEC.md 7.6).
 """
 
 from __future__ import annotations
@@ -132,9 +136,12 @@ class Executor:
         self._workers = workers
         self._batch = batch_size
 
-    def execute(self, plan: Plan, should_stop: Callable[[], bool] = lambda: False) -> ExecutionReport:
-        """Delete everything ``plan`` selected (see the module docstring). Never raises for a
-        failed delete (reported instead); raises CatalogError only if the catalog cannot be read."""
+    def execute(self, plan: Plan, should_stop: Callable[[], bool] = lambda: False,
+                announce: Callable[[Selection], None] | None = None) -> ExecutionReport:  # fmt: skip
+        """Delete everything ``plan`` selected (see the module docstring), each selection only
+        after ``announce`` returned for it. Never raises for a failed delete (reported instead);
+        raises CatalogError if the catalog cannot be read, and what ``announce`` raises (nothing
+        of that selection or after it is deleted)."""
         t0 = time.perf_counter()
         results: list[CameraResult] = []
         failures: list[DeleteFailure] = []
@@ -144,19 +151,22 @@ class Executor:
                 if aborted is not None:
                     break
                 try:
-                    results.append(self._camera(cam, pool, failures, should_stop))
+                    results.append(self._camera(cam, pool, failures, should_stop, announce))
                 except _AbortError as exc:
                     aborted = str(exc)
                     results.append(exc.args[1] if len(exc.args) > 1 else CameraResult(cam.camera_id, cam.owner_id))
         return ExecutionReport(tuple(results), tuple(failures), aborted, time.perf_counter() - t0)
 
     def _camera(self, cam: CameraPlan, pool: ThreadPoolExecutor, failures: list[DeleteFailure],
-                should_stop: Callable[[], bool]) -> CameraResult:  # fmt: skip
+                should_stop: Callable[[], bool],
+                announce: Callable[[Selection], None] | None) -> CameraResult:  # fmt: skip
         acc = _CamAcc(cam.camera_id, cam.owner_id)
         for sel in cam.selections:
+            if announce is not None and sel.count:
+                announce(sel)  # recorded (and sealed) before anything of it is deleted; raises: stop
             seqs = sorted(sel.seqs)
             for i in range(0, len(seqs), self._batch):
-                for piece in _pieces(seqs[i:i + self._batch]):
+                for piece in _pieces(seqs[i : i + self._batch]):
                     if should_stop():
                         raise _AbortError("stopped: the job lock was lost or a stop was requested", acc.result())
                     self._batch_run(sel, piece, pool, acc, failures)

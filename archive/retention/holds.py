@@ -38,6 +38,7 @@ from archive.identity.model import Role
 from archive.ledger.segment_rows import unpruned_overlapping
 from archive.model import utc_from_us
 from archive.retention.audit import SYSTEM_ROLE, HoldActor, HoldJournal
+from archive.retention.hold_retry import HoldAsked, Placement, same_hold
 from archive.retention.lock import JobLock
 from archive.retention.planner import HoldSpan
 from archive.retention.tables import HOLD, HOLD_CAMERA, HOLD_OBJECT
@@ -156,8 +157,10 @@ class HoldService:
         return [s for h in holds for s in h.spans() if s.camera_id == camera_id]
 
     def _load(self, conn: Connection, *, hold_id: int | None = None, camera_id: str | None = None,
-              unreleased: bool = False) -> list[Hold]:  # fmt: skip
+              unreleased: bool = False, case_id: str | None = None) -> list[Hold]:  # fmt: skip
         stmt = select(HOLD).order_by(HOLD.c.id)
+        if case_id is not None:
+            stmt = stmt.where(HOLD.c.case_id == case_id)
         if hold_id is not None:
             stmt = stmt.where(HOLD.c.id == hold_id)
         if unreleased:
@@ -188,14 +191,25 @@ class HoldService:
 
     def create(self, actor: HoldActor, *, case_id: str, reason: str, cameras: Sequence[str], start_us: int, end_us: int,
                expires_us: int | None = None, apply: bool = True, agency: str | None = None,
-               owner_id: str | None = None) -> tuple[Hold, SyncReport | None]:  # fmt: skip
+               owner_id: str | None = None, reuse: bool = True) -> tuple[Hold, SyncReport | None]:  # fmt: skip
+        """:meth:`place`, returning the hold and the sync report."""
+        done = self.place(actor, case_id=case_id, reason=reason, cameras=cameras, start_us=start_us, end_us=end_us,
+                          expires_us=expires_us, apply=apply, agency=agency, owner_id=owner_id,
+                          reuse=reuse)  # fmt: skip
+        return done.hold, done.report
+
+    def place(self, actor: HoldActor, *, case_id: str, reason: str, cameras: Sequence[str], start_us: int, end_us: int,
+              expires_us: int | None = None, apply: bool = True, agency: str | None = None,
+              owner_id: str | None = None, reuse: bool = True) -> Placement:  # fmt: skip
         """Create a hold (catalog + audit, one transaction), then put the S3 legal hold on every
-        covered version (``apply``). Returns the hold and the sync report. ``agency`` (or
-        ``owner_id``): whom the hold belongs to (:mod:`archive.retention.hold_access`).
+        covered version (``apply``). ``agency`` (or ``owner_id``): whom the hold belongs to
+        (:mod:`archive.retention.hold_access`). With ``reuse``, a retry of an active hold returns
+        it (``existing``) and writes nothing (:mod:`archive.retention.hold_retry`).
 
         Raises:
             ForbiddenError: the role may not create holds (only admin, investigator).
             UserError / NotFoundError: bad case, reason, range, expiry, or an unknown camera.
+            ConflictError: (``reuse``) another active hold of the agency/owner has this case id.
             CatalogError: nothing was written. StorageError is not raised: see the report.
         """
         if actor.role not in CREATE_ROLES:
@@ -217,7 +231,16 @@ class HoldService:
         if unknown:
             raise NotFoundError(f"unknown camera(s): {', '.join(unknown)}")
 
+        asked = HoldAsked(case_id, cams, start_us, end_us, expires_us, agency, owner_id)
+        found: list[Hold] = []
+
         def write(conn: Connection) -> int:
+            found.clear()
+            same = same_hold(asked, [h for h in self._load(conn, case_id=case_id, unreleased=True)
+                                     if h.active(now)]) if reuse else None  # fmt: skip
+            if same is not None:
+                found.append(same)
+                return same.id  # a retry: nothing written
             res = conn.execute(insert(HOLD).values(
                 case_id=case_id, reason=reason, start_us=start_us, end_us=end_us, expires_us=expires_us,
                 created_by=actor.name, created_role=actor.role_name, created_us=now, agency=agency,
@@ -232,7 +255,7 @@ class HoldService:
             return hid
 
         hold = self.get(self._tx("cannot create the legal hold", write))
-        return hold, (self.sync(hold.cameras) if apply else None)
+        return Placement(hold, self.sync(hold.cameras) if apply else None, existing=bool(found))
 
     def release(self, actor: HoldActor, hold_id: int, reason: str, *,
                 apply: bool = True) -> tuple[Hold, SyncReport | None]:  # fmt: skip

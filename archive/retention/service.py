@@ -26,7 +26,7 @@ from archive.retention.executor import ExecutionReport, Executor, PruneLog
 from archive.retention.extend import ExtendReport, extend_locks
 from archive.retention.holds import HoldService, SyncReport
 from archive.retention.lock import JobLock
-from archive.retention.planner import Plan, PressureInput, PressureLevel, plan
+from archive.retention.planner import Plan, PressureInput, PressureLevel, Selection, plan
 from archive.retention.policy import DAY_US, PolicySet, ResolvedRule
 from archive.retention.reconcile import CameraRetentionState, PolicyChange, camera_rule, reconcile
 from archive.retention.repo import finish_run, load_states, logged_cameras, save_state, segment_source, start_run
@@ -215,7 +215,8 @@ class RetentionService:
         preview, changed = self._preview(owner, confirm)
         self._apply_changes(actor, changed, preview.changes, preview.policies.digest)
         alarms = self._alarms(preview)
-        execution = self.executor.execute(preview.plan, should_stop=lock.lost.is_set)
+        execution = self.executor.execute(preview.plan, should_stop=lock.lost.is_set,
+                                          announce=lambda sel: self._announce(actor, run_id, sel))  # fmt: skip
         extension = extend_locks(
             self.engine, self.store, load_states(self.engine), mode=self.settings.lock_mode, now_us=self.now_us,
             budget_s=self.settings.extend_budget_seconds, batch=self.settings.batch_size,
@@ -224,6 +225,14 @@ class RetentionService:
         report = RunReport(run_id, preview, holds, execution, extension, alarms)
         self._audit_run(actor, report)
         return report
+
+    def _announce(self, actor: HoldActor, run_id: int, sel: Selection) -> None:
+        """``retention.delete_planned``: recorded on its own (with the signed trail: sealed) before
+        the executor deletes anything of ``sel``. Raises what the journal raises (nothing deleted)."""
+        self.audit.append(actor, "retention.delete_planned", f"camera {sel.camera_id}", {
+            "camera": sel.camera_id, "owner": sel.owner_id, "rule": sel.rule, "from_seq": min(sel.seqs),
+            "to_seq": max(sel.seqs) + 1, "count": sel.count, "bytes": sel.bytes, "early": sel.early,
+            "pressure": sel.pressure, "run": run_id})  # fmt: skip
 
     def _alarms(self, preview: Preview) -> tuple[str, ...]:
         out: list[str] = []

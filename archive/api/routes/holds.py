@@ -1,7 +1,10 @@
 """Legal holds (issue 5's HoldService): list, read, create (admin, investigator), release
 (admin, legal). Who sees which hold, how much of it, and who may release it is decided by
 :mod:`archive.retention.hold_access` (a hold belongs to the agency that placed it); what a
-caller may not see is absent (404 for one hold). A new hold may name only cameras the caller sees."""
+caller may not see is absent (404 for one hold). A new hold may name only cameras the caller sees.
+Placing the same hold again (a retry: same case id, cameras, range, expiry, agency) answers 200
+with the hold already placed; another hold of the agency under that case id is a 409
+(:mod:`archive.retention.hold_retry`)."""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from litestar import Request, get, post
+from litestar import Request, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromQuery, JSONBody
 
@@ -90,7 +93,7 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
 
     @post("/holds", sync_to_thread=True, opt={"permission": Permission.HOLDS_CREATE.value, "audit": "holds.create"},
           summary="Place a legal hold on cameras x range for a case (blocks deletion everywhere)")  # fmt: skip
-    def create_hold(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) -> HoldOut:
+    def create_hold(request: Request[Any, Any, Any], data: JSONBody[HoldIn]) -> Response[HoldOut]:
         who = principal_of(request)
         printable(data.case_id, "case_id", max_len=128, allow_empty=True)
         printable(data.reason, "reason", allow_empty=True)
@@ -98,14 +101,15 @@ def routes(deps: ApiDeps, holds: HoldService) -> list[HTTPRouteHandler]:
         expires = instant(data.expires, "expires") if data.expires else None
         for cam in dict.fromkeys(data.cameras):
             search.camera(who, cam)
-        hold, report = holds.create(hold_actor(request, who), case_id=data.case_id, reason=data.reason,
-                                    cameras=data.cameras,
-                                    start_us=lo, end_us=hi, expires_us=expires, agency=who.agency,
-                                    owner_id=who.owner_id)  # fmt: skip
+        placed = holds.place(hold_actor(request, who), case_id=data.case_id, reason=data.reason, cameras=data.cameras,
+                             start_us=lo, end_us=hi, expires_us=expires, agency=who.agency,
+                             owner_id=who.owner_id)  # fmt: skip
+        hold, report = placed.hold, placed.report
         audit_detail(request, hold_id=hold.id, case_id=hold.case_id, cameras=list(hold.cameras), agency=hold.agency,
-                     objects_held=report.held_on if report else None,
+                     objects_held=report.held_on if report else None, existing=placed.existing,
                      store_failures=len(report.failed) if report else None)  # fmt: skip
-        return _out(times, hold, HoldSight(Disclosure.FULL, hold.cameras), now_us())
+        out = _out(times, hold, HoldSight(Disclosure.FULL, hold.cameras), now_us())
+        return Response(out, status_code=200 if placed.existing else 201)
 
     @post("/holds/{hold_id:int}/release", sync_to_thread=True,
           opt={"permission": Permission.HOLDS_RELEASE.value, "audit": "holds.release"},

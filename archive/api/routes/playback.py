@@ -43,10 +43,11 @@ def routes(deps: ApiDeps, links: MediaLinks) -> list[HTTPRouteHandler]:
     def segment_url(request: Request[Any, Any, Any], camera_id: FromPath[str], seq: Seq,
                     expires: Expires = None) -> PlaybackUrlOut:  # fmt: skip
         life = _lifetime(expires, max_s)
-        ref = search.segment(principal_of(request), camera_id, seq)
+        who = principal_of(request)
+        ref = search.segment(who, camera_id, seq)
         if ref.pruned:
             raise ConflictError(f"the media of segment {seq} of {camera_id} was deleted by retention (pruned)")
-        url = base + links.segment(ref, life)
+        url = base + links.segment(ref, life, who.user_id)
         until = request_time_us() + int(life.total_seconds() * 1e6)
         audit_detail(request, seq=seq, object_key=ref.object_key, version_id=ref.version_id, sha256=ref.sha256,
                      expires_s=int(life.total_seconds()))  # fmt: skip
@@ -65,8 +66,9 @@ def routes(deps: ApiDeps, links: MediaLinks) -> list[HTTPRouteHandler]:
         lo, hi = time_range(start, end)
         ongoing = hi > request_time_us()
         life = _lifetime(expires, max_s)
-        refs = search.playlist_segments(principal_of(request), camera_id, lo, hi)
-        urls = ["" if r.pruned else base + links.segment(r, life) for r in refs]
+        who = principal_of(request)
+        refs = search.playlist_segments(who, camera_id, lo, hi)
+        urls = ["" if r.pruned else base + links.segment(r, life, who.user_id) for r in refs]
         live = [r.seq for r in refs if not r.pruned]
         audit_detail(request, segments=len(live), first_seq=live[0] if live else None,
                      last_seq=live[-1] if live else None, pruned=len(refs) - len(live),
