@@ -5,6 +5,8 @@
 #     which run the simulated cameras (archive/sim/gst_rtsp_server.py);
 #   - prometheus, for promtool, which checks and unit-tests the alert rules in ops/alerts.yml.
 #   - chromium, the real browser the UI tests drive through Playwright (never `playwright install`).
+#   - openssl, whose `openssl ts` is the RFC 3161 time-stamping authority of the tests (tests/fixtures/tsa.py);
+#   - systemd, for `systemd-analyze verify` of the units in ops/ (tests/integration/test_ops_install.py).
 # Idempotent: when everything is installed it only checks (no apt-get update, no root needed).
 # Otherwise runs `apt-get update` once and `apt-get install -y` non-interactively, as root (or
 # through sudo when it is there). Ends by checking that /usr/bin/python3 can import the bindings.
@@ -23,6 +25,8 @@ PACKAGES=(
   gstreamer1.0-rtsp
   prometheus
   chromium
+  openssl
+  systemd
 )
 
 missing=()
