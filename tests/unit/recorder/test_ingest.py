@@ -304,7 +304,7 @@ def test_gap_record_seconds() -> None:
 def test_a_backlog_larger_than_the_window_is_ingested_in_order(
     fake_store: FakeStore, spool: CameraSpool, ts_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("archive.recorder.ingest.MAX_PENDING", 4)
+    monkeypatch.setattr("archive.recorder.ingest_steps.MAX_PENDING", 4)
     for i in range(11):
         add_segment(spool, ts_template, RUN_A, i, T0 + dt.timedelta(seconds=2 * i))
     sink = MemorySink()
