@@ -62,6 +62,10 @@ DRAIN_S = 20.0  # one try at storing a stopped camera's last segments before its
 #: A node hands a camera over this long after it first saw the camera go to another node: the receiving node
 #: starts its pre-roll at its next look (NODE_LOOK_S) and its ffmpeg has media well within it (make before break)
 HANDOVER_LEAD_S = 3.0
+#: A pre-roll whose claim is not handed over this long is stopped, and none is started for the camera for
+#: PREROLL_PAUSE_S (the old node does not hand it over: its view of the nodes differs; spool is not filled for it)
+PREROLL_MAX_S = 30.0
+PREROLL_PAUSE_S = 60.0
 CHANGE_WORKERS = 4
 _FAILURES: tuple[type[Exception], ...] = (TimeoutError, *ERRORS)
 
@@ -85,6 +89,8 @@ class RegistryFollower:
         self._fenced_at: dict[str, float] = {}  # fenced camera another node now holds -> first seen so
         self._handing_since: dict[str, float] = {}  # camera going to another node -> when first seen so
         self._preroll: dict[str, int] = {}  # camera recorded before its claim is held -> the epoch expected
+        self._preroll_since: dict[str, float] = {}  # pre-roll camera -> when it started
+        self._no_preroll_until: dict[str, float] = {}  # camera whose pre-roll ran out -> no new one before
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=CHANGE_WORKERS, thread_name_prefix="follow-change")
         self._looker = Periodic("registry-follower", FOLLOW_EVERY_S if member is None else NODE_LOOK_S, self.poll)
@@ -138,8 +144,13 @@ class RegistryFollower:
             self._settle_fenced(lost, recording, mine)
             wanted = mine | set(handing)  # handed over below, not as disabled
             handing = self._due(handing)
-            for camera_id in sorted(set(self._preroll) - mine):
-                self._dispatch(camera_id, self._cool, None)
+            now = time.monotonic()
+            for camera_id in sorted(self._preroll):
+                if camera_id not in mine:
+                    self._dispatch(camera_id, self._cool, None)
+                elif now - self._preroll_since.get(camera_id, now) > PREROLL_MAX_S:
+                    self._no_preroll_until[camera_id] = now + PREROLL_PAUSE_S
+                    self._dispatch(camera_id, self._cool, None)
         with self._lock:
             self._busy = {k: f for k, f in self._busy.items() if not f.done()}
             stopping = sorted(self._recording - wanted)
@@ -277,13 +288,15 @@ class RegistryFollower:
         gets next; nothing is ingested before this node holds that claim (:meth:`_adopted`)."""
         if self._member is None or before is None or not before.live or cam.id in self._preroll:
             return
+        if self._no_preroll_until.get(cam.id, 0.0) > time.monotonic():
+            return
         old = node_of(before.claim.holder)
         if old is None or old == self._member.name or self._member.preferred(cam.id) != self._member.name:
             return
         (spec,) = self._rt.recording_specs([cam])
         epoch = before.claim.epoch + 1
         if self._recorder.add_camera(dataclasses.replace(spec, writer_epoch=epoch), preroll=True):
-            self._preroll[cam.id] = epoch
+            self._preroll[cam.id], self._preroll_since[cam.id] = epoch, time.monotonic()
             self._say(f"camera {cam.id}: recording as pre-roll while node {old} hands it over (epoch {epoch}; "
                       "nothing is logged before this node holds the writer claim)")  # fmt: skip
 
@@ -299,7 +312,8 @@ class RegistryFollower:
         return False
 
     def _cool(self, camera_id: str, _: object) -> None:
-        """A pre-roll camera the assignment no longer gives this node: stopped, its files stay in the spool."""
+        """A pre-roll camera the assignment no longer gives this node, or not handed over within
+        :data:`PREROLL_MAX_S`: stopped, its files stay in the spool."""
         if self._preroll.pop(camera_id, None) is None:
             return
         try:

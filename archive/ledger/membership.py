@@ -26,7 +26,7 @@ from archive.errors import CatalogError, NodeRunningError
 from archive.ledger.claims import ClaimRecord, all_claims
 from archive.ledger.nodes import NodeRecord, heartbeat, list_nodes, register_node, set_state
 from archive.ledger.rendezvous import assign
-from archive.ledger.writers import process_holder
+from archive.ledger.writers import RENEW_RETRY_S, process_holder
 from archive.node_config import NodeConfig
 from archive.periodic import Periodic
 
@@ -34,6 +34,9 @@ __all__ = ["NodeMember", "node_holder", "node_of"]
 
 log = logging.getLogger(__name__)
 _SEP: Final = "@"
+#: After a failed heartbeat or lease renewal the next try comes this soon (not a renewal period later): an
+#: outage of the catalog shorter than the lease minus one renewal period then changes no lease's holder
+CATALOG_RETRY_S: Final = RENEW_RETRY_S
 
 
 def node_holder(name: str) -> str:
@@ -60,7 +63,7 @@ class NodeMember:
         self._state = "running"
         self._beats_failed = 0
         self._assignment: dict[str, str] = {}
-        self._beater = Periodic(f"node-{self.name}", config.renew_every_s, self.beat)
+        self._beater = Periodic(f"node-{self.name}", config.renew_every_s, self.beat, retry_s=CATALOG_RETRY_S)
 
     def register(self) -> None:
         """Register the node (state running) and read the others.
@@ -76,9 +79,10 @@ class NodeMember:
         with self._guard:
             self._nodes, self._seen_at, self._state = tuple(nodes), time.monotonic(), "running"
 
-    def beat(self) -> None:
-        """One heartbeat (and a fresh read of the nodes). Raises nothing: a failure is logged and
-        the view goes stale one lease later (see the module docstring)."""
+    def beat(self) -> bool:
+        """One heartbeat (and a fresh read of the nodes); False when it failed (the next one is tried
+        :data:`CATALOG_RETRY_S` later, so a catalog back from a restart sees it at once). Raises
+        nothing: a failure is logged and the view goes stale one lease later (module docstring)."""
         try:
             with catalog_errors(f"cannot heartbeat node {self.name}"), self._engine.begin() as conn:
                 state = heartbeat(conn, self.name, self.holder)
@@ -89,9 +93,10 @@ class NodeMember:
                 nodes = list_nodes(conn)
         except (CatalogError, NodeRunningError) as exc:  # NodeRunningError: another process runs the name now
             self._failed(exc)
-            return
+            return False
         with self._guard:
             self._nodes, self._seen_at, self._state, self._beats_failed = tuple(nodes), time.monotonic(), state, 0
+        return True
 
     def _failed(self, exc: BaseException) -> None:
         with self._guard:

@@ -41,6 +41,7 @@ __all__ = ["DEFAULT_TTL_S", "WriterClaims", "process_holder"]
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S: Final = 15.0
+RENEW_RETRY_S: Final = 0.5  # after a renewal round the database failed, the next round comes this soon
 
 
 def process_holder() -> str:
@@ -147,9 +148,11 @@ class WriterClaims:
         with catalog_errors("cannot read the writer claims"), self._engine.connect() as conn:
             return {r.claim.camera_id for r in all_claims(conn) if r.live and r.claim.holder != self.holder}
 
-    def renew_all(self) -> None:
+    def renew_all(self) -> bool:
         """Renew every held claim once. A claim another holder took over is dropped (and listed
-        by :meth:`lost`); a database failure is logged and changes nothing (see module docstring)."""
+        by :meth:`lost`); a database failure is logged, changes nothing (see module docstring) and
+        ends this round (the others would fail alike): returns False then, and the renewal thread
+        tries again :data:`RENEW_RETRY_S` later."""
         with self._guard:
             claims = list(self._held.values())
         for claim in claims:
@@ -166,6 +169,8 @@ class WriterClaims:
             except CatalogError as exc:
                 log.warning("cannot renew the writer claim of camera %s (database): %s; recording goes on "
                             "into the spool", claim.camera_id, exc.__cause__.__class__.__name__)  # fmt: skip
+                return False
+        return True
 
     def release(self, camera_id: str) -> None:
         """Release the camera's claim (it expires now; the epoch stays). Raises nothing: a
@@ -195,8 +200,9 @@ class WriterClaims:
         self._stop.clear()
 
         def loop() -> None:
-            while not self._stop.wait(self.renew_s):
-                self.renew_all()
+            wait = self.renew_s
+            while not self._stop.wait(wait):
+                wait = self.renew_s if self.renew_all() else min(self.renew_s, RENEW_RETRY_S)
 
         self._thread = threading.Thread(target=loop, name="writer-claims", daemon=True)
         self._thread.start()
