@@ -25,14 +25,14 @@ from typing import Final
 from sqlalchemy import Engine
 
 from archive.catalog.errors import catalog_errors
-from archive.errors import CatalogConflictError, CatalogError, WriterClaimLostError, WriterHeldError
+from archive.errors import CatalogConflictError, CatalogError, WriterHeldError
 from archive.ledger.claims import (
     ClaimRecord,
     WriterClaim,
     all_claims,
     current_claim,
     release_claim,
-    renew_claim,
+    renew_claims,
     take_claim,
 )
 
@@ -155,21 +155,22 @@ class WriterClaims:
         tries again :data:`RENEW_RETRY_S` later."""
         with self._guard:
             claims = list(self._held.values())
+        try:
+            with catalog_errors("cannot renew the writer claims"), self._engine.begin() as conn:
+                lost = renew_claims(conn, claims, self._ttl_us)  # one statement per 500, not one transaction each
+        except CatalogError as exc:
+            log.warning("cannot renew the writer claims of %d cameras (database): %s; recording goes on into the "
+                        "spool", len(claims), exc.__cause__.__class__.__name__)  # fmt: skip
+            return False
         for claim in claims:
-            try:
-                with catalog_errors(f"cannot renew the writer claim of camera {claim.camera_id}"), \
-                        self._engine.begin() as conn:
-                    renew_claim(conn, claim, self._ttl_us)
-            except WriterClaimLostError as exc:
-                log.error("%s", exc)
-                with self._guard:
-                    if self._held.get(claim.camera_id) == claim:
-                        del self._held[claim.camera_id]
-                    self._lost[claim.camera_id] = str(exc)
-            except CatalogError as exc:
-                log.warning("cannot renew the writer claim of camera %s (database): %s; recording goes on "
-                            "into the spool", claim.camera_id, exc.__cause__.__class__.__name__)  # fmt: skip
-                return False
+            why = lost.get(claim.camera_id)
+            if why is None:
+                continue
+            log.error("%s", why)
+            with self._guard:
+                if self._held.get(claim.camera_id) == claim:
+                    del self._held[claim.camera_id]
+                self._lost[claim.camera_id] = why
         return True
 
     def release(self, camera_id: str) -> None:
