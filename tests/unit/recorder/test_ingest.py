@@ -57,6 +57,7 @@ def make(
     per_camera: int = 2,
     clock: Callable[[], dt.datetime] = lambda: T0,
     epoch: int | None = None,
+    preroll: tuple[str, ...] = (),
 ) -> Ingester:
     ingester = Ingester(
         cast("ObjectStore", store),
@@ -69,7 +70,7 @@ def make(
         per_camera=per_camera,
         clock=clock,
     )
-    ingester.add_camera(spool, epoch=epoch)
+    ingester.add_camera(spool, epoch=epoch, preroll=preroll)
     return ingester
 
 
