@@ -5,4 +5,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.cameras",
     "tests.fixtures.seaweed_cluster",
+    "tests.fixtures.private_pg",
 ]

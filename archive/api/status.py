@@ -238,3 +238,31 @@ def node_metrics(report: Callable[[], NodeReport]) -> MetricSource:
                      "beyond the first)", "counter", rep.takeovers)  # fmt: skip
 
     return samples
+
+
+def node_local_metrics(node: Callable[[], Mapping[str, object]]) -> MetricSource:
+    """What this node published about itself (the ``node`` part of its status file):
+    ``archive_node_fenced_cameras`` (cameras whose writer claim another node took over while this one
+    recorded them), ``archive_node_camera_fenced`` per such camera, and per camera this node does not
+    record whose spool still holds segment files (never stored: :mod:`archive.recorder.leftover`)
+    ``archive_node_leftover_spool_files`` and ``archive_node_leftover_spool_bytes`` (label ``camera``)."""
+
+    def samples() -> Iterable[Metric]:
+        data = node()
+        fenced, left = data.get("fenced"), data.get("leftover_spool")
+        fenced = fenced if isinstance(fenced, dict) else {}
+        yield Metric("archive_node_fenced_cameras", "cameras fenced on this node (their claim was taken over)",
+                     "gauge", len(fenced))  # fmt: skip
+        for camera_id in sorted(fenced):
+            yield Metric("archive_node_camera_fenced", "1 while the camera is fenced on this node", "gauge", 1,
+                         (("camera", str(camera_id)),))  # fmt: skip
+        for entry in left if isinstance(left, list) else []:
+            if not isinstance(entry, dict):
+                continue
+            lab = (("camera", str(entry.get("camera_id"))),)
+            yield Metric("archive_node_leftover_spool_files", "segment files this node keeps (never stored) of a "
+                         "camera it does not record", "gauge", int(entry.get("files") or 0), lab)  # fmt: skip
+            yield Metric("archive_node_leftover_spool_bytes", "bytes of those files", "gauge",
+                         int(entry.get("bytes") or 0), lab)  # fmt: skip
+
+    return samples

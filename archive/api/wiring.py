@@ -17,6 +17,7 @@ from archive.api.ports import HealthCheck, MetricSource
 from archive.api.status import (
     check_metrics,
     ledger_metrics,
+    node_local_metrics,
     node_metrics,
     nodes_check,
     protection_metrics,
@@ -52,7 +53,8 @@ def api_settings(cfg: ApiConfig, runtime: Runtime) -> ApiSettings:
 
 def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | None = None,
                retention_plan: Callable[[], Plan] | None = None, checkpoint_audit: bool = True,
-               protections: Callable[[], Sequence[Mapping[str, object]]] | None = None) -> ApiDeps:  # fmt: skip
+               protections: Callable[[], Sequence[Mapping[str, object]]] | None = None,
+               node_local: Callable[[], Mapping[str, object]] | None = None) -> ApiDeps:  # fmt: skip
     """Everything the API needs, from the runtime's parts.
 
     Starts (or attaches to) the store; reads (or makes) the media-link key. Raises ConfigError,
@@ -79,6 +81,8 @@ def build_deps(rt: Runtime, *, recorder_status: Callable[[], RecorderStatus] | N
     if rt.config.node.name:  # a recorder node's API: the nodes' liveness (a dead node degrades /health by name)
         checks.append(nodes_check(lambda: node_report(rt.engine)))
         sources.append(node_metrics(lambda: node_report(rt.engine)))
+        if node_local is not None:  # what the node published of itself: fenced cameras, spool it keeps
+            sources.append(node_local_metrics(node_local))
     return ApiDeps(
         identity=rt.identity, search=rt.search, audit=rt.audit, settings=api_settings(rt.config.api, rt),
         registry=rt.registry, media=store, media_key=load_link_key(rt.config.data_dir / "keys" / "media-links.key"),

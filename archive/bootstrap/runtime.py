@@ -15,12 +15,12 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from types import TracebackType
-from urllib.parse import quote, urlsplit, urlunsplit
 
 from sqlalchemy import Engine
 
 from archive.audit.service import AuditTrail
 from archive.bootstrap.assemble import assemble_exports, assemble_holds, assemble_retention, export_settings
+from archive.bootstrap.recording import build_recorder, recording_specs
 from archive.bootstrap.store import StoreEndpoint, find_store
 from archive.catalog.db import make_engine
 from archive.catalog.migrate import require_current, upgrade
@@ -38,11 +38,8 @@ from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, witness_cli
 from archive.ledger.writers import WriterClaims
 from archive.model import Camera
 from archive.recorder.ffmpeg import RecordingSpec
-from archive.recorder.ingest import Ingester
-from archive.recorder.ledger_sink import LedgerSink
 from archive.recorder.service import Recorder
 from archive.recorder.status_file import STATUS_PATH, camera_state
-from archive.recorder.supervisor import SupervisorSettings
 from archive.retention.holds import HoldService
 from archive.retention.jobs import RetentionJobs
 from archive.retention.service import RetentionService
@@ -371,26 +368,12 @@ class Runtime:
 
     # -- recorder ----------------------------------------------------------------------------
     def recording_specs(self, cameras: Sequence[Camera]) -> list[RecordingSpec]:
-        """Recording specs with each camera's decrypted credentials put back into its URL.
+        """Recording specs with each camera's decrypted credentials put back into its URL
+        (:func:`archive.bootstrap.recording.recording_specs`).
 
         Raises ValidationError (bad URL or segment length), SecretError, CatalogError.
         """
-        specs = []
-        for cam in cameras:
-            url = cam.stream_url
-            creds = self.registry.credentials(cam.id)
-            if cam.username or creds is not None:
-                parts = urlsplit(url)
-                userinfo = quote(cam.username or "", safe="")
-                if creds is not None:
-                    userinfo += ":" + quote(creds.password, safe="")
-                url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
-            rc = self.config.recorder
-            held = self.writer_claims.held(cam.id)
-            specs.append(RecordingSpec.create(cam.id, url, segment_seconds=rc.segment_seconds,
-                                              flush_packets=rc.flush_packets,
-                                              writer_epoch=None if held is None else held.epoch))  # fmt: skip
-        return specs
+        return recording_specs(self.registry, self.writer_claims, self.config.recorder, cameras)
 
     def recorder(self, cameras: Sequence[Camera]) -> Recorder:
         """The process's one recorder, for ``cameras``: segments go to the store, the catalog and the logs.
@@ -401,13 +384,7 @@ class Runtime:
             if self._recorder_built:
                 raise ConflictError("this process already runs a recorder")
             self._recorder_built = True
-        rc = self.config.recorder
-        ingester = Ingester(self.deferred_store, LedgerSink(self.ledger), bucket=self.config.storage.media_bucket,
-                            retention=self.upload_retention(), workers=rc.upload_workers,
-                            # in-process TS parser: framecrc's facts at ~5 instead of ~65 ms CPU per 10 s segment
-                            probe_tool="python")  # (hash included; measured, see probe.facts_from_ts)
-        settings = SupervisorSettings(spool_root=self.config.spool_dir, spool_max_bytes=rc.spool_max_bytes,
-                                      spool_alarm_fraction=rc.spool_alarm_fraction, ffmpeg=rc.ffmpeg or None)
-        recorder = Recorder(self.recording_specs(cameras), settings, ingester=ingester)
+        recorder = build_recorder(self.config, self.deferred_store, self.ledger, self.upload_retention(),
+                                  self.recording_specs(cameras))  # fmt: skip
         self._parts["recorder"] = recorder
         return recorder

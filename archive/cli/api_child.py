@@ -146,6 +146,20 @@ def _published_status(cfg: Config) -> Callable[[], RecorderStatus]:
     return status
 
 
+def _published_node(cfg: Config) -> Callable[[], dict[str, object]]:
+    """The ``node`` part of the status file the service publishes (empty while none is published)."""
+    from archive.cli.up import read_status
+
+    def node() -> dict[str, object]:
+        try:
+            found = read_status(cfg).get("node")
+        except NotRunningError:
+            return {}
+        return found if isinstance(found, dict) else {}
+
+    return node
+
+
 def _published_protections(cfg: Config) -> Callable[[], list[dict[str, object]]]:
     from archive.cli.up import read_status
 
@@ -185,7 +199,8 @@ def main(argv: list[str] | None = None) -> int:
         cfg = load_config()
         with Runtime(cfg, export_builder=False) as rt:  # the parent builds exports (its runner polls)
             app = create_app(build_deps(rt, recorder_status=_published_status(cfg),
-                                        protections=_published_protections(cfg)), pages=pages_of(rt))  # fmt: skip
+                                        protections=_published_protections(cfg), node_local=_published_node(cfg)),
+                             pages=pages_of(rt))  # fmt: skip
             started = run_server(server_config(app, cfg.api.host, cfg.api.port, ServerLimits.of(cfg.api)), ready)
     except ERRORS as exc:
         print(f"error: API process: {exc}", file=sys.stderr)

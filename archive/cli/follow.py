@@ -30,6 +30,7 @@ cameras' changes.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
 import threading
@@ -40,9 +41,12 @@ from typing import TYPE_CHECKING, TextIO
 
 from archive.cli.takeover import handover_detail, takeover_mark
 from archive.errors import ERRORS, WriterHeldError
+from archive.ledger.claims import ClaimRecord
+from archive.ledger.membership import node_of
 from archive.model import Camera
 from archive.periodic import Periodic
-from archive.recorder.timeline import operator_stop
+from archive.recorder.ffmpeg import RecordingSpec
+from archive.recorder.timeline import Mark, operator_stop
 
 if TYPE_CHECKING:
     from archive.bootstrap import Runtime
@@ -55,6 +59,13 @@ RETRY_HELD_S = 60.0
 FENCED_REPORT_S = 300.0  # a node's fenced camera another node now records stays a problem this long
 NODE_LOOK_S = 0.5  # a node looks this often: a released or expired claim is taken within half a second
 DRAIN_S = 20.0  # one try at storing a stopped camera's last segments before its claim is released
+#: A node hands a camera over this long after it first saw the camera go to another node: the receiving node
+#: starts its pre-roll at its next look (NODE_LOOK_S) and its ffmpeg has media well within it (make before break)
+HANDOVER_LEAD_S = 3.0
+#: A pre-roll whose claim is not handed over this long is stopped, and none is started for the camera for
+#: PREROLL_PAUSE_S (the old node does not hand it over: its view of the nodes differs; spool is not filled for it)
+PREROLL_MAX_S = 30.0
+PREROLL_PAUSE_S = 60.0
 CHANGE_WORKERS = 4
 _FAILURES: tuple[type[Exception], ...] = (TimeoutError, *ERRORS)
 
@@ -76,6 +87,10 @@ class RegistryFollower:
         self._busy: dict[str, Future[None]] = {}  # camera id -> the change running for it
         self._held_until: dict[str, float] = {}  # camera id -> when to try claiming it again
         self._fenced_at: dict[str, float] = {}  # fenced camera another node now holds -> first seen so
+        self._handing_since: dict[str, float] = {}  # camera going to another node -> when first seen so
+        self._preroll: dict[str, int] = {}  # camera recorded before its claim is held -> the epoch expected
+        self._preroll_since: dict[str, float] = {}  # pre-roll camera -> when it started
+        self._no_preroll_until: dict[str, float] = {}  # camera whose pre-roll ran out -> no new one before
         self._stop = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=CHANGE_WORKERS, thread_name_prefix="follow-change")
         self._looker = Periodic("registry-follower", FOLLOW_EVERY_S if member is None else NODE_LOOK_S, self.poll)
@@ -128,6 +143,14 @@ class RegistryFollower:
             handing = {c: self._member.preferred(c) or "?" for c in (wanted & recording) - mine}
             self._settle_fenced(lost, recording, mine)
             wanted = mine | set(handing)  # handed over below, not as disabled
+            handing = self._due(handing)
+            now = time.monotonic()
+            for camera_id in sorted(self._preroll):
+                if camera_id not in mine:
+                    self._dispatch(camera_id, self._cool, None)
+                elif now - self._preroll_since.get(camera_id, now) > PREROLL_MAX_S:
+                    self._no_preroll_until[camera_id] = now + PREROLL_PAUSE_S
+                    self._dispatch(camera_id, self._cool, None)
         with self._lock:
             self._busy = {k: f for k, f in self._busy.items() if not f.done()}
             stopping = sorted(self._recording - wanted)
@@ -145,6 +168,12 @@ class RegistryFollower:
         for camera_id in starting:
             if self._held_until.get(camera_id, 0.0) <= time.monotonic():
                 self._dispatch(camera_id, self._add, cams[camera_id])
+
+    def _due(self, handing: dict[str, str]) -> dict[str, str]:
+        """Of the cameras going to another node, those first seen so :data:`HANDOVER_LEAD_S` ago."""
+        now = time.monotonic()
+        self._handing_since = {c: self._handing_since.get(c, now) for c in handing}
+        return {c: n for c, n in handing.items() if now - self._handing_since[c] >= HANDOVER_LEAD_S}
 
     def _dispatch(self, camera_id: str, change: Callable[[str, object], None], arg: object) -> None:
         with self._lock:
@@ -176,7 +205,9 @@ class RegistryFollower:
         self._retire(camera_id, None)
 
     def _retire(self, camera_id: str, _: object) -> None:
-        if not self._recorder.retire_camera(camera_id, DRAIN_S, self._stop):
+        with self._lock:  # a handover: the next node records already, its first segment starts where the log ends
+            trailing = self._retiring.get(camera_id) != "handed over"
+        if not self._recorder.retire_camera(camera_id, DRAIN_S, self._stop, trailing_gap=trailing):
             log.warning("camera %s: its last segments are not stored yet; its writer claim stays held "
                         "until they are", camera_id)  # fmt: skip
             return
@@ -220,6 +251,7 @@ class RegistryFollower:
                 except WriterHeldError as exc:
                     self._held_until[camera_id] = time.monotonic() + self._retry_held
                     log.info("%s", exc)
+                    self._start_preroll(cam, before)
                     return
             claimed, held = self._rt.writer_claims.claim_for_recording([camera_id], refuse=False)
             if camera_id not in claimed:
@@ -228,8 +260,9 @@ class RegistryFollower:
                 return
             (spec,) = self._rt.recording_specs([cam])
             prior = None if self._member is None else takeover_mark(self._rt, self._member, camera_id, before)
-            recorded = {c.camera_id for c in self._recorder.status().cameras}
-            if not self._recorder.add_camera(spec, prior) and camera_id not in recorded:  # the recorder is stopping
+            if self._adopted(spec, prior):
+                pass
+            elif not self._recorder.add_camera(spec, prior) and camera_id not in self._recorded():  # stopping?
                 log.warning("camera %s was enabled but the recorder did not take it (stopping?)", camera_id)
                 self._held_until[camera_id] = time.monotonic() + self._retry_held
                 return
@@ -245,3 +278,47 @@ class RegistryFollower:
             self._say(f"camera {camera_id}: taken over, recording ({prior.detail})")
         else:
             self._say(f"camera {camera_id} enabled: recording")
+
+    def _recorded(self) -> set[str]:
+        return {c.camera_id for c in self._recorder.status().cameras}
+
+    def _start_preroll(self, cam: Camera, before: ClaimRecord | None) -> None:
+        """Make before break: another live node holds the camera this node is to take (it hands it over
+        within :data:`HANDOVER_LEAD_S`): record it into the spool already, under the epoch the claim
+        gets next; nothing is ingested before this node holds that claim (:meth:`_adopted`)."""
+        if self._member is None or before is None or not before.live or cam.id in self._preroll:
+            return
+        if self._no_preroll_until.get(cam.id, 0.0) > time.monotonic():
+            return
+        old = node_of(before.claim.holder)
+        if old is None or old == self._member.name or self._member.preferred(cam.id) != self._member.name:
+            return
+        (spec,) = self._rt.recording_specs([cam])
+        epoch = before.claim.epoch + 1
+        if self._recorder.add_camera(dataclasses.replace(spec, writer_epoch=epoch), preroll=True):
+            self._preroll[cam.id], self._preroll_since[cam.id] = epoch, time.monotonic()
+            self._say(f"camera {cam.id}: recording as pre-roll while node {old} hands it over (epoch {epoch}; "
+                      "nothing is logged before this node holds the writer claim)")  # fmt: skip
+
+    def _adopted(self, spec: RecordingSpec, prior: Mark | None) -> bool:
+        """The claim is held now: a pre-roll under its epoch is ingested from here on (True); one under
+        another epoch is stopped (its files stay in the spool) and the camera recorded afresh (False)."""
+        epoch = self._preroll.pop(spec.camera_id, None)
+        if epoch is None:
+            return False
+        if spec.writer_epoch == epoch and self._recorder.adopt_camera(spec.camera_id, epoch, prior):
+            return True
+        self._recorder.remove_camera(spec.camera_id, "pre-roll under another writer-claim epoch")
+        return False
+
+    def _cool(self, camera_id: str, _: object) -> None:
+        """A pre-roll camera the assignment no longer gives this node, or not handed over within
+        :data:`PREROLL_MAX_S`: stopped, its files stay in the spool."""
+        if self._preroll.pop(camera_id, None) is None:
+            return
+        try:
+            self._recorder.remove_camera(camera_id, "pre-roll ended: the camera stays with its node")
+        except _FAILURES as exc:
+            log.error("camera %s: its pre-roll did not stop: %s", camera_id, exc)
+            return
+        self._say(f"camera {camera_id}: pre-roll stopped (the camera stays with its node)")

@@ -116,16 +116,20 @@ def _raise_descriptor_limit() -> None:
             resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
-def _node_status(rt: Runtime) -> dict[str, object] | None:
-    """This node and the others as the catalog shows them (None when this process is not a node)."""
+def _node_status(rt: Runtime, recording: set[str]) -> dict[str, object] | None:
+    """This node and the others as the catalog shows them (None when this process is not a node), its
+    fenced cameras and the spool files it keeps of cameras it does not record (``recording``)."""
     from archive.errors import ERRORS
     from archive.ledger.node_report import node_report
+    from archive.recorder.leftover import leftover_spool
 
     member = rt.node
     if member is None:
         return None
+    left = [s.as_json() for s in leftover_spool(rt.config.spool_dir, recording)]
     out: dict[str, object] = {"name": member.name, "state": member.state, "holder": member.holder,
-                              "lease_ttl_s": member.config.lease_ttl_s, "fenced": rt.writer_claims.lost()}  # fmt: skip
+                              "lease_ttl_s": member.config.lease_ttl_s, "fenced": rt.writer_claims.lost(),
+                              "leftover_spool": left}  # fmt: skip
     try:
         rep = node_report(rt.engine)
     except ERRORS as exc:
@@ -141,8 +145,8 @@ def _publish(path: Path, recorder: Recorder, limits: HealthLimits, skipped: dict
     full disk) is logged, never raised: publishing status must not end the service."""
     try:
         status = recorder.status()
-        health = write_status_file(path, status, limits, skipped, protections,
-                                   None if rt is None else _node_status(rt))  # fmt: skip
+        node = None if rt is None else _node_status(rt, {c.camera_id for c in status.cameras})
+        health = write_status_file(path, status, limits, skipped, protections, node)
     except OSError as exc:
         log.error("recorder status not published: %s", exc)
         return None, None

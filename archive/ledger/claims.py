@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Final
 
-from sqlalchemy import Connection, Select, Table, and_, bindparam, insert, literal_column, select, update
+from sqlalchemy import Connection, Select, Table, and_, bindparam, insert, literal_column, select, tuple_, update
 from sqlmodel import SQLModel
 
 from archive.errors import WriterClaimLostError, WriterHeldError
@@ -43,6 +43,7 @@ __all__ = [
 ]
 
 CLAIM: Final[Table] = SQLModel.metadata.tables["writer_claim"]
+_RENEW_BATCH: Final = 500  # claims renewed by one statement
 
 _NOW_SQL: Final = {
     "sqlite": "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
@@ -162,6 +163,27 @@ def renew_claim(conn: Connection, claim: WriterClaim, ttl_us: int) -> None:
     )  # fmt: skip
     if done.rowcount != 1:
         raise WriterClaimLostError(_lost(conn, claim))
+
+
+def renew_claims(conn: Connection, claims: list[WriterClaim], ttl_us: int) -> dict[str, str]:
+    """Extend every claim of ``claims`` (one holder's) to now + ``ttl_us`` in one statement; returns,
+    for each claim that is no longer current (another holder or a later epoch has the camera), why
+    (the text :class:`WriterClaimLostError` would carry). Raises what the database raises."""
+    if not claims:
+        return {}
+    now = db_now_us(conn)
+    renewed: set[str] = set()
+    for i in range(0, len(claims), _RENEW_BATCH):
+        part = claims[i : i + _RENEW_BATCH]
+        done = conn.execute(
+            update(CLAIM)
+            .where(and_(tuple_(CLAIM.c.camera_id, CLAIM.c.holder, CLAIM.c.epoch).in_(
+                [(c.camera_id, c.holder, c.epoch) for c in part])))
+            .values(renewed_us=now, expires_us=now + ttl_us)
+            .returning(CLAIM.c.camera_id)
+        )  # fmt: skip
+        renewed |= {str(r[0]) for r in done}
+    return {c.camera_id: _lost(conn, c) for c in claims if c.camera_id not in renewed}
 
 
 def release_claim(conn: Connection, claim: WriterClaim) -> bool:

@@ -8,7 +8,9 @@ running nodes, the
 ones it holds whose preferred node is not another live running node (nobody else would take
 them), and any camera whose writer claim expired more than one lease ago without being taken
 (its preferred node is not picking it up). While the node cannot reach the catalog its view
-goes stale after one lease: it then keeps what it records and takes nothing new.
+goes stale after one lease: it then keeps what it records and takes nothing new; so it does for one
+renewal period once the catalog answers again (:attr:`NodeMember.recovering`), so that a catalog
+restart does not make every node judge the others dead before they could renew.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from archive.errors import CatalogError, NodeRunningError
 from archive.ledger.claims import ClaimRecord, all_claims
 from archive.ledger.nodes import NodeRecord, heartbeat, list_nodes, register_node, set_state
 from archive.ledger.rendezvous import assign
-from archive.ledger.writers import process_holder
+from archive.ledger.writers import RENEW_RETRY_S, process_holder
 from archive.node_config import NodeConfig
 from archive.periodic import Periodic
 
@@ -34,6 +36,9 @@ __all__ = ["NodeMember", "node_holder", "node_of"]
 
 log = logging.getLogger(__name__)
 _SEP: Final = "@"
+#: After a failed heartbeat or lease renewal the next try comes this soon (not a renewal period later): an
+#: outage of the catalog shorter than the lease minus one renewal period then changes no lease's holder
+CATALOG_RETRY_S: Final = RENEW_RETRY_S
 
 
 def node_holder(name: str) -> str:
@@ -59,8 +64,9 @@ class NodeMember:
         self._seen_at = 0.0  # monotonic time of the last successful heartbeat
         self._state = "running"
         self._beats_failed = 0
+        self._recovered_at = -1e9  # monotonic time of the first good heartbeat after failed ones
         self._assignment: dict[str, str] = {}
-        self._beater = Periodic(f"node-{self.name}", config.renew_every_s, self.beat)
+        self._beater = Periodic(f"node-{self.name}", config.renew_every_s, self.beat, retry_s=CATALOG_RETRY_S)
 
     def register(self) -> None:
         """Register the node (state running) and read the others.
@@ -76,9 +82,10 @@ class NodeMember:
         with self._guard:
             self._nodes, self._seen_at, self._state = tuple(nodes), time.monotonic(), "running"
 
-    def beat(self) -> None:
-        """One heartbeat (and a fresh read of the nodes). Raises nothing: a failure is logged and
-        the view goes stale one lease later (see the module docstring)."""
+    def beat(self) -> bool:
+        """One heartbeat (and a fresh read of the nodes); False when it failed (the next one is tried
+        :data:`CATALOG_RETRY_S` later, so a catalog back from a restart sees it at once). Raises
+        nothing: a failure is logged and the view goes stale one lease later (module docstring)."""
         try:
             with catalog_errors(f"cannot heartbeat node {self.name}"), self._engine.begin() as conn:
                 state = heartbeat(conn, self.name, self.holder)
@@ -89,9 +96,12 @@ class NodeMember:
                 nodes = list_nodes(conn)
         except (CatalogError, NodeRunningError) as exc:  # NodeRunningError: another process runs the name now
             self._failed(exc)
-            return
+            return False
         with self._guard:
+            if self._beats_failed:
+                self._recovered_at = time.monotonic()
             self._nodes, self._seen_at, self._state, self._beats_failed = tuple(nodes), time.monotonic(), state, 0
+        return True
 
     def _failed(self, exc: BaseException) -> None:
         with self._guard:
@@ -129,6 +139,15 @@ class NodeMember:
         with self._guard:
             return time.monotonic() - self._seen_at > self.config.lease_ttl_s
 
+    @property
+    def recovering(self) -> bool:
+        """True for one renewal period (at least twice :data:`CATALOG_RETRY_S`) after the catalog answered
+        this node again: the other nodes, cut off alike, have not renewed their heartbeats and leases
+        yet, so none is judged dead (and no camera taken over) before they could."""
+        with self._guard:
+            since = time.monotonic() - self._recovered_at
+        return since < max(self.config.renew_every_s, 2 * CATALOG_RETRY_S)
+
     def placement(self) -> dict[str, float]:
         """The nodes that take cameras (live and running): name -> capacity."""
         return {n.name: n.capacity for n in self.nodes() if n.takes_cameras}
@@ -152,7 +171,7 @@ class NodeMember:
              claims: Mapping[str, ClaimRecord]) -> set[str]:  # fmt: skip
         """Of the ``wanted`` (enabled) cameras, those this node should hold now (module docstring);
         ``recording``: what it records now; ``claims``: every camera's writer claim row."""
-        if self.stale:
+        if self.stale or self.recovering:
             return {c for c in wanted if c in recording}
         assignment = assign(wanted, self.placement())
         with self._guard:

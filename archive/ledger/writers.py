@@ -25,14 +25,14 @@ from typing import Final
 from sqlalchemy import Engine
 
 from archive.catalog.errors import catalog_errors
-from archive.errors import CatalogConflictError, CatalogError, WriterClaimLostError, WriterHeldError
+from archive.errors import CatalogConflictError, CatalogError, WriterHeldError
 from archive.ledger.claims import (
     ClaimRecord,
     WriterClaim,
     all_claims,
     current_claim,
     release_claim,
-    renew_claim,
+    renew_claims,
     take_claim,
 )
 
@@ -41,6 +41,7 @@ __all__ = ["DEFAULT_TTL_S", "WriterClaims", "process_holder"]
 log = logging.getLogger(__name__)
 
 DEFAULT_TTL_S: Final = 15.0
+RENEW_RETRY_S: Final = 0.5  # after a renewal round the database failed, the next round comes this soon
 
 
 def process_holder() -> str:
@@ -147,25 +148,30 @@ class WriterClaims:
         with catalog_errors("cannot read the writer claims"), self._engine.connect() as conn:
             return {r.claim.camera_id for r in all_claims(conn) if r.live and r.claim.holder != self.holder}
 
-    def renew_all(self) -> None:
+    def renew_all(self) -> bool:
         """Renew every held claim once. A claim another holder took over is dropped (and listed
-        by :meth:`lost`); a database failure is logged and changes nothing (see module docstring)."""
+        by :meth:`lost`); a database failure is logged, changes nothing (see module docstring) and
+        ends this round (the others would fail alike): returns False then, and the renewal thread
+        tries again :data:`RENEW_RETRY_S` later."""
         with self._guard:
             claims = list(self._held.values())
+        try:
+            with catalog_errors("cannot renew the writer claims"), self._engine.begin() as conn:
+                lost = renew_claims(conn, claims, self._ttl_us)  # one statement per 500, not one transaction each
+        except CatalogError as exc:
+            log.warning("cannot renew the writer claims of %d cameras (database): %s; recording goes on into the "
+                        "spool", len(claims), exc.__cause__.__class__.__name__)  # fmt: skip
+            return False
         for claim in claims:
-            try:
-                with catalog_errors(f"cannot renew the writer claim of camera {claim.camera_id}"), \
-                        self._engine.begin() as conn:
-                    renew_claim(conn, claim, self._ttl_us)
-            except WriterClaimLostError as exc:
-                log.error("%s", exc)
-                with self._guard:
-                    if self._held.get(claim.camera_id) == claim:
-                        del self._held[claim.camera_id]
-                    self._lost[claim.camera_id] = str(exc)
-            except CatalogError as exc:
-                log.warning("cannot renew the writer claim of camera %s (database): %s; recording goes on "
-                            "into the spool", claim.camera_id, exc.__cause__.__class__.__name__)  # fmt: skip
+            why = lost.get(claim.camera_id)
+            if why is None:
+                continue
+            log.error("%s", why)
+            with self._guard:
+                if self._held.get(claim.camera_id) == claim:
+                    del self._held[claim.camera_id]
+                self._lost[claim.camera_id] = why
+        return True
 
     def release(self, camera_id: str) -> None:
         """Release the camera's claim (it expires now; the epoch stays). Raises nothing: a
@@ -195,8 +201,9 @@ class WriterClaims:
         self._stop.clear()
 
         def loop() -> None:
-            while not self._stop.wait(self.renew_s):
-                self.renew_all()
+            wait = self.renew_s
+            while not self._stop.wait(wait):
+                wait = self.renew_s if self.renew_all() else min(self.renew_s, RENEW_RETRY_S)
 
         self._thread = threading.Thread(target=loop, name="writer-claims", daemon=True)
         self._thread.start()

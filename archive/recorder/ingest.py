@@ -32,12 +32,12 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Final
 
-from archive.errors import IntegrityError, StorageUnavailableError, WriterClaimLostError
+from archive.errors import IntegrityError, StorageUnavailableError
 from archive.integrity import DEFAULT_TOLERANCE_US
 from archive.recorder.backoff import Backoff
 from archive.recorder.ingest_job import IngestJob, KeyPolicy, ProbeTool, RetentionPolicy, default_key, run_job
-from archive.recorder.ingest_state import CameraIngest, Pending, gap_between, log_trailing_gap, tidy_spool
-from archive.recorder.media_clock import date_record
+from archive.recorder.ingest_state import CameraIngest, Pending, gap_between, log_trailing_gap
+from archive.recorder.ingest_steps import commit_ready, drop_from, enqueue_ready
 from archive.recorder.sink import GapRecord, RecorderGapReason, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool
 from archive.recorder.status import IngestStatus
@@ -49,8 +49,6 @@ from archive.storage.base import ObjectStore
 #: (SPEC.md 8 step 8, 500 ms), so every hole an export's verification would refuse as "not covered" is a gap
 #: with its reason, and a hole left unlogged is one T absorbs as measurement error (SPEC.md 9).
 DEFAULT_GAP_TOLERANCE_S: Final = DEFAULT_TOLERANCE_US / 1_000_000
-MAX_PENDING: Final = 64  # segments of one camera held in memory at once (the rest wait on disk)
-RESCAN_S: Final = 5.0  # a camera nobody woke is rescanned at least this often
 DEFAULT_RETRY: Final = Backoff(1.0, 30.0)
 DEFAULT_STORE_RETRY: Final = Backoff(1.0, 10.0)
 _log = logging.getLogger(__name__)
@@ -99,15 +97,18 @@ class Ingester:
         self._store_error: str | None = None
 
     # -- inputs (any thread) ---------------------------------------------------------------
-    def add_camera(self, spool: CameraSpool, timeline: StateTimeline | None = None, epoch: int | None = None) -> None:
+    def add_camera(self, spool: CameraSpool, timeline: StateTimeline | None = None, epoch: int | None = None, *,
+                   preroll: Collection[str] = (), live: Collection[str] = ()) -> None:  # fmt: skip
         """Start watching a camera's spool (idempotent). ``timeline``: the supervisor's marks of the
         camera's state, where gap reasons come from (else :meth:`note_run_end` fills one); ``epoch``:
-        of the writer claim it is recorded under (earlier-epoch files the log covers are not logged)."""
+        of the writer claim it is recorded under (earlier-epoch files the log covers are not logged);
+        ``preroll``: runs recorded before that claim was held (a handover's make before break: their
+        files the log covers are not logged either); ``live``: the runs whose ffmpeg is alive now."""
         with self._lock:
             if spool.camera_id not in self._cams:
                 self._cams[spool.camera_id] = CameraIngest(
-                    spool, timeline=timeline or StateTimeline(), status=IngestStatus(spool.camera_id), epoch=epoch
-                )
+                    spool, timeline=timeline or StateTimeline(), status=IngestStatus(spool.camera_id), epoch=epoch,
+                    preroll_runs=frozenset(preroll), live_runs=frozenset(live), seen_runs=frozenset(live))
         self._wake.set()
 
     def fenced(self) -> dict[str, str]:
@@ -220,12 +221,15 @@ class Ingester:
             self._wake.clear()
         return False
 
-    def retire(self, camera_id: str, timeout: float, stop: threading.Event | None = None) -> bool:
+    def retire(self, camera_id: str, timeout: float, stop: threading.Event | None = None, *,
+               trailing_gap: bool = True) -> bool:  # fmt: skip
         """For a camera that stopped recording (its ffmpeg ended): wait until everything of it in the
         spool is stored and logged, log the gap from its last segment to now (the reason its
         timeline shows, e.g. an operator disabled it) and stop watching it, so another process may
         take its writer claim. Returns True once done (also for a camera not watched), False when
-        ``timeout`` ran out or ``stop`` was set first (it stays watched; call again). Raises nothing."""
+        ``timeout`` ran out or ``stop`` was set first (it stays watched; call again). Without
+        ``trailing_gap`` (a handover to a node that records the camera already) no gap is logged: the
+        log ends at the last segment, where the next holder's first segment starts. Raises nothing."""
         deadline = time.monotonic() + timeout
         while True:
             with self._pass_lock:
@@ -240,7 +244,8 @@ class Ingester:
                 if cam.initialized and not cam.pending and not left:
                     try:
                         # tolerance 0: the next writer may be another process, which cannot know why
-                        log_trailing_gap(cam, self._sink, self._clock(), 0.0)
+                        if trailing_gap:
+                            log_trailing_gap(cam, self._sink, self._clock(), 0.0)
                     except Exception as exc:  # the sink is someone else's code: retried by the next call
                         self._sink_failed(cam, time.monotonic(), exc)
                         return False
@@ -319,7 +324,7 @@ class Ingester:
                 item.record = future.result()
             except (FileNotFoundError, IntegrityError) as exc:  # gone, or changed after the scan
                 cam.spool.forget(item.file.name)
-                self._vanished(cam, index, exc)
+                drop_from(cam, index, exc)
                 return
             except Exception as exc:  # every failure keeps the file; it is retried
                 cam.status = replace(
@@ -343,102 +348,15 @@ class Ingester:
         self._store_retry_at = now + self._store_retry.delay(self._store_failures)
         self._store_probe = None
 
-    def _vanished(self, cam: CameraIngest, index: int, exc: BaseException) -> None:
-        """A file vanished or changed before it was stored: drop it and everything after it from
-        memory (the next scan finds them again) and reuse their seqs."""
-        cam.generation, cam.next_seq = cam.generation + 1, cam.pending[index].seq
-        del cam.pending[index:]
-        cam.dirty = True
-        cam.status = replace(cam.status, failures=cam.status.failures + 1, last_error=f"rescanning: {exc}")
-
     def _gap_before(self, cam: CameraIngest, record: SegmentRecord) -> list[GapRecord]:
         return gap_between(cam.last, record, cam.timeline, self._gap_tolerance, cam.covered)
 
     def _commit(self, cam: CameraIngest, now: float) -> None:
-        committed = False
-        while cam.pending and cam.pending[0].record is not None and now >= cam.commit_not_before:
-            item = cam.pending[0]
-            assert item.record is not None
-            if not item.dated:  # SPEC.md 9.1: from the media clock, bounded by arrival, in order
-                nxt = cam.pending[1].file if len(cam.pending) > 1 else None
-                by_next = item.file.run_id in cam.live_runs or (
-                    nxt is not None and (nxt.run_id, nxt.index) == (item.file.run_id, item.file.index + 1)
-                )
-                item.record, item.dated = date_record(item.record, cam.last, cam.covered, closed_by_next=by_next), True
-            record = item.record
-            assert record is not None
-            try:
-                for gap in self._gap_before(cam, record):  # each logged one moves covered: never twice
-                    self._sink.record_gap(gap)
-                    cam.covered = gap.end if cam.covered is None else max(cam.covered, gap.end)
-                    cam.status = replace(cam.status, gaps=cam.status.gaps + 1)
-                self._sink.record_segment(record)
-            except WriterClaimLostError as exc:  # another writer holds the camera: never append again
-                self.fence(cam.spool.camera_id, str(exc))
-                _log.error("NOT appending camera %s any more: %s; its spool files are kept", cam.spool.camera_id, exc)
-                return
-            except Exception as exc:  # the sink is someone else's code: keep the file, retry
-                self._sink_failed(cam, now, exc)
-                return
-            cam.commit_attempts = 0
-            cam.status = replace(cam.status, sink_retrying=0)
-            cam.pending.pop(0)
-            cam.last = record
-            cam.covered = record.end if cam.covered is None else max(cam.covered, record.end)
-            committed = True
-            try:
-                cam.spool.remove_ingested(item.file, stored_size=record.size)
-                error = cam.status.last_error
-            except Exception as exc:  # recorded and stored, but the file stays: never ingest it twice
-                cam.kept.add(item.file.name)
-                error = f"{item.file.name} stored but not deleted: {exc}"
-            cam.status = replace(
-                cam.status,
-                backlog_files=max(0, cam.status.backlog_files - 1),
-                backlog_bytes=max(0, cam.status.backlog_bytes - record.size),
-                ingested=cam.status.ingested + 1,
-                partial_ingested=cam.status.partial_ingested + int(record.partial),
-                last_ingested_at=record.ingested_at,
-                last_segment_end=record.end,
-                last_error=error,
-            )
-        if committed and cam.covered is not None:
-            cam.timeline.forget_before(cam.covered)
-        if committed and not cam.pending:
-            tidy_spool(cam, self._lock)
+        commit_ready(cam, self._sink, now, self._gap_before, fence=self.fence, sink_failed=self._sink_failed,
+                     lock=self._lock)  # fmt: skip
 
     def _enqueue(self, cam: CameraIngest, now: float, rescan: bool) -> None:
-        refill = cam.truncated and len(cam.pending) < MAX_PENDING // 2
-        due = cam.dirty or rescan or refill or now - cam.scanned_at >= RESCAN_S
-        if not cam.initialized or not due:
-            return
-        cam.dirty, cam.scanned_at, cam.truncated = False, now, False
-        try:
-            files = cam.spool.scan(cam.live_runs)
-        except OSError as exc:
-            cam.status = replace(cam.status, last_error=f"spool scan: {exc}")
-            return
-        for file in files:
-            if file.ready and not cam.skipped(file.name) and cam.supersedes(file):
-                cam.superseded.add(file.name)
-                _log.warning("camera %s: %s was recorded under an earlier writer claim and the log already holds "
-                             "its time (another node took the camera over): kept in the spool, not logged",
-                             cam.spool.camera_id, file.name)  # fmt: skip
-        ready = [f for f in files if f.ready and not cam.skipped(f.name)]
-        cam.status = replace(cam.status, backlog_files=len(ready), backlog_bytes=sum(f.size for f in ready),
-                             oldest_waiting_at=min((f.mtime for f in ready), default=None))  # fmt: skip
-        queued = {p.file.path for p in cam.pending}
-        for file in files:
-            if cam.skipped(file.name):
-                continue
-            if not file.ready:
-                break
-            if len(cam.pending) >= MAX_PENDING:
-                cam.truncated = True
-                break
-            if file.path not in queued:
-                cam.pending.append(Pending(file, cam.next_seq, cam.generation))
-                cam.next_seq += 1
+        enqueue_ready(cam, now, rescan)
 
     def _submit(self, cams: list[CameraIngest], now: float) -> None:
         in_flight = sum(1 for c in cams for p in c.pending if p.future is not None)

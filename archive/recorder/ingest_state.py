@@ -109,6 +109,7 @@ class CameraIngest:
     kept: set[str] = field(default_factory=set)  # stored and logged, but the file could not be deleted
     epoch: int | None = None  # the writer-claim epoch this process records the camera under
     superseded: set[str] = field(default_factory=set)  # earlier-epoch files whose time the log holds already
+    preroll_runs: frozenset[str] = frozenset()  # runs started before the claim was held (handover pre-roll)
     fenced: str | None = None  # the claim was taken over (WriterClaimLostError): nothing more is appended
     commit_attempts: int = 0
     commit_not_before: float = 0.0
@@ -125,10 +126,12 @@ class CameraIngest:
         """``file`` was recorded under an earlier writer claim than this process's and arrived no
         later than what the camera's log holds already (another node logged that time, e.g. as a
         failover gap): appending it would overlap the log (SPEC.md 8 step 8), so it is kept in the
-        spool and never logged by this process (nothing unstored is deleted)."""
+        spool and never logged by this process (nothing unstored is deleted). So is a file of a
+        pre-roll run (:attr:`preroll_runs`: recorded while the previous holder still recorded) that
+        arrived no later than the end of the log."""
         epoch = run_epoch(file.run_id)
-        return (epoch is not None and self.epoch is not None and epoch < self.epoch
-                and self.covered is not None and file.mtime <= self.covered)  # fmt: skip
+        earlier = epoch is not None and self.epoch is not None and epoch < self.epoch
+        return (earlier or file.run_id in self.preroll_runs) and self.covered is not None and file.mtime <= self.covered
 
 
 def log_trailing_gap(cam: CameraIngest, sink: SegmentSink, now: dt.datetime, tolerance: float) -> None:

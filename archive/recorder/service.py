@@ -83,14 +83,19 @@ class Recorder:
             error, self._error = self._error, None
             raise error
 
-    def add_camera(self, spec: RecordingSpec, prior: Mark | None = None) -> bool:
+    def add_camera(self, spec: RecordingSpec, prior: Mark | None = None, *, preroll: bool = False) -> bool:
         """Start recording one more camera while running (False if it is recorded already); ``prior``:
-        why nobody here recorded it since the log's end (another node did). Raises what
-        :meth:`Supervisor.add` raises."""
+        why nobody here recorded it since the log's end (another node did); ``preroll``: into the
+        spool only, until :meth:`adopt_camera`. Raises what :meth:`Supervisor.add` raises."""
         if not self._guardian_started:
             self._guardian.start()
             self._guardian_started = True
-        return self.supervisor.add(spec, prior=prior)
+        return self.supervisor.add(spec, prior=prior, preroll=preroll)
+
+    def adopt_camera(self, camera_id: str, epoch: int, prior: Mark | None = None) -> bool:
+        """Ingest a pre-roll camera whose claim is now held at ``epoch`` (:meth:`Supervisor.adopt`).
+        Raises TimeoutError."""
+        return self.supervisor.adopt(camera_id, epoch, prior)
 
     def fence(self, camera_id: str, why: str) -> None:
         """The camera's writer claim was taken over: append nothing more for it, stop its ffmpeg and
@@ -110,11 +115,14 @@ class Recorder:
         Raises TimeoutError."""
         return self.supervisor.remove(camera_id, detail)
 
-    def retire_camera(self, camera_id: str, timeout: float, stop: threading.Event | None = None) -> bool:
+    def retire_camera(self, camera_id: str, timeout: float, stop: threading.Event | None = None, *,
+                      trailing_gap: bool = True) -> bool:  # fmt: skip
         """After :meth:`remove_camera`: store and log what is left of the camera in the spool, log
         its gap up to now and stop ingesting it (:meth:`Ingester.retire`), so its writer claim can be
-        released. True once done; False when ``timeout`` ran out or ``stop`` was set. Raises nothing."""
-        return True if self.ingester is None else self.ingester.retire(camera_id, timeout, stop)
+        released (``trailing_gap`` False: a handover to a node recording it already, no gap). True
+        once done; False when ``timeout`` ran out or ``stop`` was set. Raises nothing."""
+        return True if self.ingester is None else self.ingester.retire(camera_id, timeout, stop,
+                                                                       trailing_gap=trailing_gap)
 
     def status(self) -> RecorderStatus:
         """A frozen snapshot of every camera and the store."""

@@ -111,6 +111,17 @@ def _problems(data: dict[str, object]) -> list[str]:
     return problems
 
 
+def _node_local_lines(node: dict[str, object]) -> list[str]:
+    """This node's fenced cameras and the spool it keeps of cameras it does not record."""
+    fenced, left = node.get("fenced"), node.get("leftover_spool")
+    lines = [f"  fenced here: camera {c}: {w}" for c, w in sorted(fenced.items())] if isinstance(fenced, dict) else []
+    for s in left if isinstance(left, list) else []:
+        if isinstance(s, dict):
+            lines.append(f"  spool kept here for camera {s.get('camera_id')}, which this node does not record: "
+                         f"{s.get('files')} segment files, {s.get('bytes')} bytes never stored")  # fmt: skip
+    return lines
+
+
 def report(data: dict[str, object]) -> tuple[list[str], int]:
     """The lines ``archive status`` prints and its exit code (1 when a problem was found)."""
     lines = [f"recorder pid {data.get('pid')}, status {data.get('age_seconds')} s old",
@@ -131,6 +142,7 @@ def report(data: dict[str, object]) -> tuple[list[str], int]:
             if isinstance(n, dict):
                 lines.append(f"  node {n.get('name')!s:<14} {n.get('status')!s:<9} heartbeat "
                              f"{n.get('heartbeat_age_s')} s ago  {len(n.get('cameras') or [])} cameras")  # fmt: skip
+        lines += _node_local_lines(node)
     problems = _problems(data)
     lines += [f"PROBLEM: {p}" for p in problems] or ["no problem"]
     return lines, 1 if problems else 0

@@ -74,6 +74,7 @@ class Supervisor:
         self._ffmpeg = find_ffmpeg(settings.ffmpeg)
         self.workers = [self._worker(spec) for spec in specs if spec.enabled]  # replaced whole, never mutated
         self._retired: dict[str, CameraWorker] = {}  # taken out by remove(): their spool and timeline kept
+        self._preroll: set[str] = set()  # recorded before this process holds their claim: not ingested yet
         self._tasks: dict[str, tuple[asyncio.Event, asyncio.Task[None]]] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -135,18 +136,47 @@ class Supervisor:
         if not stopping and current is not None and current[0] is own_stop and worker in self.workers:
             self._launch(worker)
 
-    def add(self, spec: RecordingSpec, timeout: float = 30.0, prior: Mark | None = None) -> bool:
+    def add(self, spec: RecordingSpec, timeout: float = 30.0, prior: Mark | None = None, *,
+            preroll: bool = False) -> bool:  # fmt: skip
         """Start recording a camera while running (thread-safe; False if it is recorded already or the
         supervisor is not running). A camera removed earlier in this run keeps its spool and state
         timeline, so the gap of its time out says why; ``prior``: another node recorded it until the
-        log's end (:meth:`StateTimeline.take_over`). Raises ConfigError (spool dir), TimeoutError."""
+        log's end (:meth:`StateTimeline.take_over`). ``preroll``: record into the spool only, nothing
+        is ingested until :meth:`adopt` (a handover's make before break: the previous holder still
+        records and holds the writer claim). Raises ConfigError (spool dir), TimeoutError."""
         if self._loop is None or self._stop is None or self._stop.is_set():
             return False
         for secret in spec.secrets:
             remember_secret(secret)
-        return asyncio.run_coroutine_threadsafe(self._add(spec, prior), self._loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(self._add(spec, prior, preroll), self._loop).result(timeout)
 
-    async def _add(self, spec: RecordingSpec, prior: Mark | None = None) -> bool:
+    def adopt(self, camera_id: str, epoch: int, prior: Mark | None = None, timeout: float = 30.0) -> bool:
+        """A pre-roll camera (:meth:`add` with ``preroll``) whose writer claim this process now holds
+        at ``epoch``: its spool is ingested from now on; files of its runs so far that the log covers
+        already are kept in the spool, never logged (:meth:`CameraIngest.supersedes`), a later one
+        starts no earlier than the log's end (SPEC.md 9.1). False when it is not a pre-roll camera or
+        was started under another epoch (the caller stops it and records it afresh). Raises TimeoutError."""
+        if self._loop is None or self._stop is None or self._stop.is_set():
+            return False
+        return asyncio.run_coroutine_threadsafe(self._adopt(camera_id, epoch, prior), self._loop).result(timeout)
+
+    async def _adopt(self, camera_id: str, epoch: int, prior: Mark | None) -> bool:
+        worker = next((w for w in self.workers if w.spec.camera_id == camera_id), None)
+        if worker is None or camera_id not in self._preroll or worker.spec.writer_epoch != epoch:
+            return False
+        if prior is not None:
+            worker.timeline.take_over(prior)
+        if self._ingester is not None:  # on the loop's thread: no run starts or ends meanwhile
+            self._ingester.add_camera(worker.spool, worker.timeline, epoch, preroll=worker.run_ids,
+                                      live=worker.live_runs)  # fmt: skip
+        self._preroll.discard(camera_id)
+        return True
+
+    def prerolling(self) -> set[str]:
+        """The cameras recorded as pre-roll (not ingested yet)."""
+        return set(self._preroll)
+
+    async def _add(self, spec: RecordingSpec, prior: Mark | None = None, preroll: bool = False) -> bool:
         if any(w.spec.camera_id == spec.camera_id for w in self.workers):
             return False
         old = self._retired.pop(spec.camera_id, None)
@@ -160,7 +190,9 @@ class Supervisor:
             worker.timeline.start(self._clock())
         if prior is not None:
             worker.timeline.take_over(prior)
-        if self._ingester is not None:  # a retired camera was forgotten by the ingester (its claim released)
+        if preroll:
+            self._preroll.add(spec.camera_id)
+        elif self._ingester is not None:  # a retired camera was forgotten by the ingester (its claim released)
             self._ingester.add_camera(worker.spool, worker.timeline, spec.writer_epoch)
         self.workers = [*self.workers, worker]
         self._launch(worker)
@@ -183,7 +215,10 @@ class Supervisor:
         own_stop.set()
         await task
         self.workers = [w for w in self.workers if w is not worker]
-        self._retired[camera_id] = worker
+        if camera_id in self._preroll:  # never ingested here: nothing of it to remember
+            self._preroll.discard(camera_id)
+        else:
+            self._retired[camera_id] = worker
         return True
 
     def request_stop(self) -> None:

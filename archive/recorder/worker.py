@@ -34,6 +34,7 @@ from archive.redact import scrub, scrub_optional
 GIB: Final = 1024**3
 DEFAULT_RECONNECT: Final = Backoff(0.5, 2.0)
 DEFAULT_FAILED_RETRY: Final = Backoff(5.0, 30.0)
+RUNS_KEPT: Final = 16  # runs a worker remembers (the pre-roll runs of a handover are among them)
 Clock = Callable[[], dt.datetime]
 
 
@@ -122,6 +123,8 @@ class CameraWorker:
         self._view = _View(CameraState.STARTING, clock(), not_recording_since=clock())
         self.timeline = StateTimeline(path=spool.directory / STATES_FILE)  # what the recording did: gap reasons
         self.stop_detail = CLEAN_STOP  # why this worker's stop event was set (an operator's change says so)
+        self.live_runs: tuple[str, ...] = ()  # the runs whose ffmpeg is alive now
+        self.run_ids: tuple[str, ...] = ()  # the last RUNS_KEPT runs this worker started, oldest first
 
     def _set(self, **changes: object) -> None:
         if "state" in changes and changes["state"] != self._view.state:
@@ -154,6 +157,7 @@ class CameraWorker:
         )
 
     def _live(self, runs: Sequence[str]) -> None:
+        self.live_runs = tuple(runs)
         if self._ingester is not None:
             self._ingester.set_live_runs(self.spec.camera_id, runs)
 
@@ -211,6 +215,7 @@ class CameraWorker:
 
     async def _one_run(self, stop: asyncio.Event) -> tuple[RecorderGapReason, str, bool]:
         run = self.spool.new_run(self._clock(), writer_epoch=self.spec.writer_epoch)
+        self.run_ids = (*self.run_ids[-(RUNS_KEPT - 1):], run.run_id)
         self._live([run.run_id])  # before ffmpeg exists: its first file must never look partial
         argv = build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg)
         proc = FfmpegRun(argv, run, secrets=self.spec.secrets)

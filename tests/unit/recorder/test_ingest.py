@@ -57,6 +57,7 @@ def make(
     per_camera: int = 2,
     clock: Callable[[], dt.datetime] = lambda: T0,
     epoch: int | None = None,
+    preroll: tuple[str, ...] = (),
 ) -> Ingester:
     ingester = Ingester(
         cast("ObjectStore", store),
@@ -69,7 +70,7 @@ def make(
         per_camera=per_camera,
         clock=clock,
     )
-    ingester.add_camera(spool, epoch=epoch)
+    ingester.add_camera(spool, epoch=epoch, preroll=preroll)
     return ingester
 
 
@@ -304,7 +305,7 @@ def test_gap_record_seconds() -> None:
 def test_a_backlog_larger_than_the_window_is_ingested_in_order(
     fake_store: FakeStore, spool: CameraSpool, ts_template: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("archive.recorder.ingest.MAX_PENDING", 4)
+    monkeypatch.setattr("archive.recorder.ingest_steps.MAX_PENDING", 4)
     for i in range(11):
         add_segment(spool, ts_template, RUN_A, i, T0 + dt.timedelta(seconds=2 * i))
     sink = MemorySink()

@@ -77,3 +77,31 @@ def test_files_of_an_earlier_claim_inside_what_the_log_holds_are_kept_not_logged
     assert [s.run_id for s in sink.segments] == [RUN_E1, RUN_E2]
     assert all(p.exists() for p in old) and not new.exists()
     assert all(s.start >= _s(20) for s in sink.segments[1:])  # nothing before the end of what was logged
+
+
+def test_a_handover_pre_roll_is_logged_from_the_end_of_the_log_without_hole_or_overlap(
+    fake_store: FakeStore, spool: CameraSpool, ts_template: Path
+) -> None:
+    """Make before break: the next node recorded a pre-roll (its run started at 4 s, under the epoch its
+    claim then got) while the old node logged up to 10 s; of the pre-roll, the files that arrived by
+    10 s are kept in the spool, never logged; the next one starts exactly at 10 s (SPEC.md 9.1)."""
+    for i in range(5):
+        add_segment(spool, ts_template, RUN_E1, i, _s(2 + 2 * i))
+    sink = MemorySink()
+    old = make(fake_store, sink, spool, clock=lambda: _s(10), epoch=1)
+    assert old.drain(30)
+    assert old.retire("cam1", 30, trailing_gap=False)  # a handover: the log ends at the last segment, no gap
+    old.stop()
+    assert sink.segments[-1].end <= _s(10) and sink.gaps == []
+    logged_end = sink.segments[-1].end
+    preroll = "20250301T120004000Ze2"
+    early = [add_segment(spool, ts_template, preroll, i, _s(6 + 2 * i)) for i in range(3)]  # arrived 6, 8, 10 s
+    late = [add_segment(spool, ts_template, preroll, i, _s(6 + 2 * i)) for i in (3, 4)]  # 12, 14 s
+    new = make(fake_store, sink, spool, clock=lambda: _s(20), epoch=2, preroll=(preroll,))
+    assert new.drain(30)
+    new.stop()
+    taken = [s for s in sink.segments if s.run_id == preroll]
+    assert all(p.exists() for p in early) and not any(p.exists() for p in late)
+    assert [s.run_index for s in taken] == [3, 4]
+    assert taken[0].start == logged_end and taken[1].start == taken[0].end  # no hole, no overlap
+    assert not [g for g in sink.gaps if g.start < taken[0].start]
