@@ -67,6 +67,14 @@ def metric(port: int, name: str) -> float:
     return float(found[1])
 
 
+def _answers(port: int) -> bool:
+    try:
+        get_health(port, "/health")
+    except OSError:  # urllib's URLError included: not listening yet
+        return False
+    return True
+
+
 def recorder_check(port: int) -> dict[str, object]:
     """The ``recorder`` check of /api/v1/health (its per-camera sentences joined into ``detail``), with
     the answer's ``ok`` and the HTTP status; the open /health must agree on ``ok`` and name no camera."""
@@ -131,6 +139,7 @@ def test_status_and_health_name_a_camera_not_recording_and_a_growing_backlog(
     try:
         poll("two segments stored", 90, lambda: status_is(0, "no problem") and '"ingested": 0' not in
              cli(tmp_path, "status", "--json").stdout)  # fmt: skip
+        poll("the API answering", 60, lambda: _answers(port))  # its own process: it may start after the recorder
         assert recorder_check(port)["ok"] is True
 
         cam.stop()

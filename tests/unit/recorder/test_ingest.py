@@ -332,9 +332,9 @@ def test_retire_waits_for_the_spool_then_logs_the_gap_and_forgets_the_camera(
     now = T0 + dt.timedelta(seconds=0.4)  # shorter than the gap tolerance (1 s)
     ingester = make(fake_store, sink, spool, clock=lambda: now)
     ingester.note_run_end("cam1", RUN_A, RecorderGapReason.RECORDER_STOPPED, "disabled by an operator", at=T0)
+    fake_store.down = True  # before the ingester starts: else its thread may store the file first (seen under load)
     ingester.start()
     try:
-        fake_store.down = True
         assert ingester.retire("cam1", 0.5) is False
         assert last.exists() and sink.segments == [] and sink.gaps == []
         fake_store.down = False
