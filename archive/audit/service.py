@@ -128,11 +128,11 @@ class AuditTrail:
 
     def checkpointer(self, interval_s: float) -> AuditCheckpointer:
         """A periodic checkpointer (not started). Raises CatalogError without a store, MalformedError
-        for an interval outside 1..60 s."""
+        for an interval outside 0.05..60 s."""
         if self.signer is None:
             raise CatalogError("the audit trail has no object store: it cannot publish checkpoints")
-        if not 1 <= interval_s <= 60:
-            raise MalformedError("audit checkpoint interval must be between 1 and 60 seconds")
+        if not 0.05 <= interval_s <= 60:
+            raise MalformedError("audit checkpoint interval must be between 0.05 and 60 seconds")
         return AuditCheckpointer(self.signer, interval_s)
 
     def size(self) -> int:

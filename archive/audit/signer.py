@@ -24,7 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from archive.audit.entry import decode
 from archive.audit.log import load_state
@@ -122,6 +122,12 @@ class AuditSigner:
             cols = (CHECKPOINT.c.size, CHECKPOINT.c.root, CHECKPOINT.c.note, CHECKPOINT.c.signed_us)
             row = conn.execute(select(*cols).order_by(CHECKPOINT.c.size.desc()).limit(1)).first()
         return None if row is None else SignedHead(int(row[0]), bytes.fromhex(row[1]), str(row[2]), int(row[3]))
+
+    def stored_size(self) -> int:
+        """The number of entries in the catalog (one indexed lookup). Raises CatalogError."""
+        with catalog_errors("cannot read the audit log"), self._engine.connect() as conn:
+            top = conn.execute(select(func.max(EVENT.c.seq))).scalar()
+        return 0 if top is None else int(top) + 1
 
     def checkpoint(self) -> SignedHead | None:
         """Sign the current tree head (None for an empty log; the latest one if nothing is new).
@@ -267,16 +273,20 @@ class AuditCheckpointer:
         self._signer = signer
         self._periodic = Periodic("audit-checkpointer", interval_s, self.run_once)
         self.last_error: str | None = None
+        self._signed_size = -1  # a round with no new entry since this size reads one row and signs nothing
 
     def run_once(self) -> SignedHead | None:
         """One round; returns the head signed (or standing), None when empty or failed."""
         try:
+            if self._signed_size >= 0 and self._signer.stored_size() == self._signed_size:
+                return None
             head = self._signer.checkpoint()
         except ERRORS as exc:
             self.last_error = str(exc)
             log.error("audit checkpoint failed: %s", exc)
             return None
         self.last_error = None
+        self._signed_size = head.size if head is not None else -1
         return head
 
     def start(self) -> None:
