@@ -136,3 +136,15 @@ def test_an_unwritable_journal_fails_the_seal(api_env: ApiEnv, tmp_path: Path) -
     trail = _trail(api_env, blocker / "audit.journal")
     with pytest.raises(StorageError, match="audit journal"):
         trail.record(_record(0))
+
+
+def test_the_api_answers_503_when_the_journal_cannot_be_written(api_env: ApiEnv, tmp_path: Path) -> None:
+    """Fail closed: no answer that is not in the journal (the gate replaces it with a 503)."""
+    from archive.api.app import create_app
+
+    blocker = tmp_path / "blocked"
+    blocker.write_text("x")
+    deps = dataclasses.replace(api_env.deps, audit=_trail(api_env, blocker / "audit.journal"))
+    with TestClient(create_app(deps)) as c:
+        r = c.get(f"{P}/cameras", headers=api_env.auth("investigator"))
+    assert r.status_code == 503, r.text
