@@ -12,6 +12,13 @@ Several processes (the service, CLI commands) append to one journal: each append
 exclusive ``flock`` on the file, reads the last seq written, and writes the catalog's entries
 after it, so the file's seqs only grow and every committed entry below the caller's size is in it
 once the call returns.
+
+**Bounded size.** After a signed head of size ``n`` is published, the lines of entries below ``n``
+are covered by the head and no longer needed: :meth:`AuditJournal.compact` (the checkpointer
+calls it once the file exceeds ``COMPACT_BYTES``) rewrites the file with the lines ``>= n`` only
+(new file fsynced, renamed over the old one, directory fsynced, under the old file's lock). An
+appender that opened the old file and waited for its lock sees that the path now names another
+file and opens it again, so no line goes to the replaced file.
 """
 
 from __future__ import annotations
@@ -24,25 +31,29 @@ from pathlib import Path
 from archive.errors import CatalogError, StorageError
 from archive.integrity.errors import IntegrityError
 
-__all__ = ["AuditJournal", "JournalLine"]
+__all__ = ["COMPACT_BYTES", "AuditJournal", "JournalLine"]
 
 JournalLine = tuple[int, bytes]
 """``(seq, entry hash)`` of one journaled entry."""
 
 _TAIL = 4096
+COMPACT_BYTES = 1 << 20
+"""The checkpointer compacts the journal once it is larger than this (about 15,000 lines)."""
 
 
 def _last_seq(fd: int) -> int:
-    """The seq of the file's last complete line (-1: empty)."""
+    """The seq of the file's last complete line (-1: empty). A torn last line (a crash while
+    writing: never acknowledged) is cut off, so the next line starts on its own."""
     end = os.lseek(fd, 0, os.SEEK_END)
     if end == 0:
         return -1
     start = max(0, end - _TAIL)
-    os.lseek(fd, start, os.SEEK_SET)
-    tail = os.read(fd, end - start)
-    lines = [ln for ln in tail.split(b"\n") if ln]
+    tail = os.pread(fd, end - start, start)
     if not tail.endswith(b"\n"):
-        lines = lines[:-1]  # a torn last line (crash while writing): not acknowledged, rewritten below
+        cut = tail.rfind(b"\n")
+        os.ftruncate(fd, start + cut + 1 if cut >= 0 else start)
+        tail = tail[: cut + 1] if cut >= 0 else b""
+    lines = [ln for ln in tail.split(b"\n") if ln]
     return int(lines[-1].split(b" ")[0]) if lines else -1
 
 
@@ -51,6 +62,63 @@ class AuditJournal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+
+    def _open_locked(self) -> int:
+        """The journal's fd, created if missing, under an exclusive lock on the file the path names now."""
+        while True:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise StorageError(f"cannot open the audit journal {self.path}: {exc}") from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                if os.fstat(fd).st_ino == self.path.stat().st_ino:
+                    return fd
+            except OSError as exc:
+                os.close(fd)
+                raise StorageError(f"cannot lock the audit journal {self.path}: {exc}") from exc
+            os.close(fd)  # compacted meanwhile: open the new file
+
+    def compact(self, covered: int) -> bool:
+        """Drop the lines of entries below ``covered`` (a published head of that size covers them).
+        True when the file was rewritten. Raises StorageError."""
+        fd = self._open_locked()
+        try:
+            data = b""
+            while chunk := os.pread(fd, 1 << 20, len(data)):
+                data += chunk
+            lines = data.split(b"\n")[:-1]
+            kept = [ln for ln in lines if int(ln.split(b" ")[0]) >= covered]
+            if not lines or len(kept) == len(lines):
+                return False
+            if not kept:
+                kept = lines[-1:]  # keep the last line: the next append continues after its seq
+            tmp = self.path.with_name(self.path.name + ".compact")
+            new = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            try:
+                os.write(new, b"".join(ln + b"\n" for ln in kept))
+                os.fsync(new)
+            finally:
+                os.close(new)
+            tmp.replace(self.path)
+            dfd = os.open(self.path.parent, os.O_RDONLY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+            return True
+        except (OSError, ValueError) as exc:
+            raise StorageError(f"cannot compact the audit journal {self.path}: {exc}") from exc
+        finally:
+            os.close(fd)
+
+    def bytes_used(self) -> int:
+        """The file's size (0 when missing)."""
+        try:
+            return self.path.stat().st_size
+        except OSError:
+            return 0
 
     def extend(self, size: int, rows: Callable[[int, int], Sequence[JournalLine]]) -> int:
         """Make sure entries ``[0, size)`` are journaled (fsynced): append ``rows(lo, size)`` (the
@@ -61,13 +129,8 @@ class AuditJournal:
             StorageError: the journal cannot be opened, locked, written or fsynced (not covered).
             CatalogError: ``rows`` could not read the catalog.
         """
+        fd = self._open_locked()
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
-        except OSError as exc:
-            raise StorageError(f"cannot open the audit journal {self.path}: {exc}") from exc
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
             lo = _last_seq(fd) + 1
             if lo >= size:
                 return lo
