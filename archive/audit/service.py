@@ -79,8 +79,9 @@ class AuditTrail:
         return self._writer.append(record)
 
     def record_unsealed(self, record: AuditRecord) -> AuditAppend:
-        """Append one record in its own transaction without signing a head: it is covered by the
-        next signed head (the service's checkpointer, or the next sealed record). For operator
+        """Append one record in its own transaction without signing a head or journaling it: it is
+        covered by the next journal append (which writes every entry after the journal's last
+        line) or the next signed head (the service's checkpointer, or the next sealed record). For operator
         commands that do not otherwise reach the object store. Raises CatalogError, ConflictError."""
         return self.log.append(record)
 
