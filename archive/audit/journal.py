@@ -67,7 +67,7 @@ class AuditJournal:
         """The journal's fd, created if missing, under an exclusive lock on the file the path names now."""
         while True:
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
                 fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
             except OSError as exc:
                 raise StorageError(f"cannot open the audit journal {self.path}: {exc}") from exc
