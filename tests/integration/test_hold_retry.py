@@ -86,9 +86,9 @@ def test_an_exports_hold_is_not_taken_for_a_retry(api_env: ApiEnv) -> None:
         assert not r.json()["reason"].startswith("evidence export")
 
 
-def test_identical_holds_at_the_same_instant_place_one_hold_on_postgres(pg_catalog_url: str, s3_store: Any,
-                                                                        tmp_path: Path) -> None:  # fmt: skip
-    """Eight identical POST /holds sent at once (real threads, PostgreSQL): exactly one hold is
+def test_identical_holds_at_the_same_instant_place_one_hold(catalog_url: str, s3_store: Any,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """Eight identical POST /holds sent at once (real threads, PostgreSQL and SQLite): exactly one hold is
     created (201), every other request gets it back (200); without the per-case lock, several
     transactions each saw no hold and inserted one."""
     import threading
@@ -96,7 +96,7 @@ def test_identical_holds_at_the_same_instant_place_one_hold_on_postgres(pg_catal
 
     from tests.integration.api_support import make_env
 
-    env = make_env(pg_catalog_url, s3_store, tmp_path, with_recordings=False)
+    env = make_env(catalog_url, s3_store, tmp_path, with_recordings=False)
     inv = env.auth("investigator")
     try:
         with TestClient(env.app()) as c:
