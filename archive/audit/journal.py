@@ -80,9 +80,16 @@ class AuditJournal:
                 raise StorageError(f"cannot lock the audit journal {self.path}: {exc}") from exc
             os.close(fd)  # compacted meanwhile: open the new file
 
-    def compact(self, covered: int) -> bool:
-        """Drop the lines of entries below ``covered`` (a published head of that size covers them).
-        True when the file was rewritten. Raises StorageError."""
+    def compact(self, covered: int, rows: Callable[[int, int], Sequence[JournalLine]]) -> bool:
+        """Drop the lines of entries below ``covered`` (a published head of that size covers them),
+        after checking each against the catalog (``rows``, as in :meth:`extend`): a line whose
+        entry is missing or has another hash is evidence of a deletion the head may not show
+        (signed after it), so nothing is dropped. True when the file was rewritten.
+
+        Raises:
+            IntegrityError: a line to drop disagrees with the catalog (the journal is kept as is).
+            StorageError: the journal cannot be read or rewritten. CatalogError.
+        """
         fd = self._open_locked()
         try:
             data = b""
@@ -92,6 +99,12 @@ class AuditJournal:
             kept = [ln for ln in lines if int(ln.split(b" ")[0]) >= covered]
             if not lines or len(kept) == len(lines):
                 return False
+            dropped = [(int(p[0]), p[1].decode()) for p in (ln.split(b" ") for ln in lines) if int(p[0]) < covered]
+            stored = {seq: h.hex() for seq, h in rows(dropped[0][0], covered)}
+            bad = [seq for seq, h in dropped if stored.get(seq) != h]
+            if bad:
+                raise IntegrityError(f"audit journal {self.path}: entries {bad[:5]} differ from the catalog "
+                                     "(deleted or rewritten): the journal is kept, not compacted")  # fmt: skip
             if not kept:
                 kept = lines[-1:]  # keep the last line: the next append continues after its seq
             tmp = self.path.with_name(self.path.name + ".compact")

@@ -134,7 +134,7 @@ class AuditTrail:
             raise CatalogError("the audit trail has no object store: it cannot publish checkpoints")
         if not 0.05 <= interval_s <= 60:
             raise MalformedError("audit checkpoint interval must be between 0.05 and 60 seconds")
-        return AuditCheckpointer(self.signer, interval_s, self.journal)
+        return AuditCheckpointer(self.signer, interval_s, self.journal, self._hashes)
 
     def size(self) -> int:
         """Number of entries. Raises CatalogError."""

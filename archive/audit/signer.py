@@ -20,14 +20,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, func, insert, select
 
 from archive.audit.entry import decode
-from archive.audit.journal import COMPACT_BYTES, AuditJournal
+from archive.audit.journal import COMPACT_BYTES, AuditJournal, JournalLine
 from archive.audit.log import load_state
 from archive.audit.tables import CHECKPOINT, EVENT, NODE
 from archive.catalog.errors import catalog_errors
@@ -270,9 +270,11 @@ class AuditCheckpointer:
     """Signs the audit log every ``interval_s`` seconds (<= 60) and once more at :meth:`stop`.
     A failure is logged as an ERROR (an alarm) and retried at the next round; it never raises."""
 
-    def __init__(self, signer: AuditSigner, interval_s: float, journal: AuditJournal | None = None) -> None:
-        """``journal``: compacted after a head once larger than ``COMPACT_BYTES`` (lines the head covers go)."""
-        self._signer, self._journal = signer, journal
+    def __init__(self, signer: AuditSigner, interval_s: float, journal: AuditJournal | None = None,
+                 rows: Callable[[int, int], Sequence[JournalLine]] | None = None) -> None:  # fmt: skip
+        """``journal``: compacted after a head once larger than ``COMPACT_BYTES`` (the lines the
+        head covers go, once checked against the catalog's ``rows``)."""
+        self._signer, self._journal, self._rows = signer, journal, rows
         self._periodic = Periodic("audit-checkpointer", interval_s, self.run_once)
         self.last_error: str | None = None
         self._signed_size = -1  # a round with no new entry since this size reads one row and signs nothing
@@ -289,9 +291,9 @@ class AuditCheckpointer:
             return None
         self.last_error = None
         self._signed_size = head.size if head is not None else -1
-        if head is not None and self._journal is not None and self._journal.bytes_used() > COMPACT_BYTES:
+        if head is not None and self._journal and self._rows and self._journal.bytes_used() > COMPACT_BYTES:
             try:
-                self._journal.compact(head.size)
+                self._journal.compact(head.size, self._rows)
             except ERRORS as exc:
                 log.error("audit journal not compacted: %s", exc)
         return head

@@ -162,7 +162,7 @@ def test_compaction_keeps_the_uncovered_lines_and_a_torn_line_is_cut(api_env: Ap
     head = trail.checkpoint()
     assert head is not None and head.size == 4
     trail.record(_record(4))
-    assert trail.journal.compact(head.size)
+    assert trail.journal.compact(head.size, trail._hashes)
     assert [s for s, _ in trail.journal.read()] == [4]
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     with path.open("ab") as f:
@@ -193,3 +193,32 @@ def test_the_checkpointer_signs_only_new_entries_and_compacts_a_large_journal(ap
     trail.record(_record(5))
     assert cp.run_once() is not None and _heads(api_env) == heads + 2
     assert trail.verify().ok, trail.verify().failures
+
+
+def test_compaction_never_drops_the_evidence_of_a_deletion(api_env: ApiEnv, tmp_path: Path) -> None:
+    """The catalog attacker deletes entries, the service appends new ones over their seqs and the
+    checkpointer signs the new tree: the journal lines of the deleted entries (other hashes) are
+    the only evidence left, so compaction refuses to drop them and the verifier reports them."""
+    import pytest
+
+    from archive.integrity import IntegrityError
+
+    trail = _trail(api_env, tmp_path / "audit.journal")
+    assert trail.journal is not None
+    for i in range(6):
+        trail.record(_record(i))
+    _delete_from(api_env, 4)
+    with api_env.engine.begin() as conn:
+        # the attacker keeps the tree consistent: drops the nodes over the deleted leaves
+        conn.execute(text("DELETE FROM audit_node WHERE (level = 1 AND idx >= 2) OR (level = 2 AND idx >= 1) "
+                          "OR level >= 3"))
+    fresh = _trail(api_env, tmp_path / "audit.journal")
+    assert fresh.journal is not None
+    for i in range(3):
+        fresh.record(_record(100 + i))  # seqs 4, 5, 6: 4 and 5 now have other hashes
+    head = fresh.checkpoint()
+    assert head is not None and head.size == 7
+    with pytest.raises(IntegrityError, match="differ from the catalog"):
+        fresh.journal.compact(head.size, fresh._hashes)
+    report = fresh.verify()
+    assert not report.ok and any("journal's hash differs" in f for f in report.failures), report.failures
