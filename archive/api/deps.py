@@ -48,7 +48,7 @@ class ApiSettings:
     token_days: int = 90
     token_max_days: int = 365
     trusted_proxies: frozenset[str] = frozenset()
-    audit_checkpoint_seconds: int = 60
+    audit_checkpoint_seconds: float = 1.0
     verify_upload_max_bytes: int = 64 << 30
     failed_auth_limit: int = 10
     failed_auth_window_seconds: int = 60
@@ -68,8 +68,8 @@ class ApiSettings:
             raise ConfigError("api.verify_upload_max_bytes must be between 1 and 2**40")
         if not 0 <= self.failed_auth_limit <= 10_000 or not 1 <= self.failed_auth_window_seconds <= 86_400:
             raise ConfigError("api.failed_auth_limit must be 0-10000 and api.failed_auth_window_seconds 1-86400")
-        if not 1 <= self.audit_checkpoint_seconds <= 60:
-            raise ConfigError("api.audit_checkpoint_seconds must be between 1 and 60")
+        if not 0.05 <= self.audit_checkpoint_seconds <= 60:
+            raise ConfigError("api.audit_checkpoint_seconds must be between 0.05 and 60")
 
 
 @dataclass(frozen=True)

@@ -18,16 +18,22 @@ Outside a scope (CLI, background jobs, a thread that did not inherit the context
 signs at once, and so does every seal inside :func:`immediate` (an entry that must be covered
 before something outside the catalog happens, e.g. ``retention.delete_planned`` before media is
 deleted).
+
+**With a journal** (:mod:`archive.audit.journal`, the runtime's trail): a seal outside
+:func:`immediate` appends the entries' hashes to the local journal and fsyncs it instead of
+signing; the checkpointer signs a head covering them within its interval. Inside
+:func:`immediate` the seal signs at once, as without a journal.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 
+from archive.audit.journal import AuditJournal, JournalLine
 from archive.audit.signer import AuditSigner, SignedHead
 
 __all__ = ["SealGroup", "SealScope", "deferring", "immediate"]
@@ -47,6 +53,7 @@ class SealScope:
 
 
 _SCOPE: ContextVar[SealScope | None] = ContextVar("archive_audit_seal_scope", default=None)
+_IMMEDIATE: ContextVar[bool] = ContextVar("archive_audit_seal_immediate", default=False)
 
 
 @contextmanager
@@ -64,21 +71,27 @@ def deferring() -> Iterator[SealScope]:
 @contextmanager
 def immediate() -> Iterator[None]:
     """Seal at once inside this block, even inside a request's open scope (module docstring)."""
-    token = _SCOPE.set(None)
+    token, now = _SCOPE.set(None), _IMMEDIATE.set(True)
     try:
         yield
     finally:
+        _IMMEDIATE.reset(now)
         _SCOPE.reset(token)
 
 
 class SealGroup:
     """Coalesces seals of one audit log (module docstring). Thread-safe.
 
-    ``signer`` None: no store, nothing is ever sealed (every call returns None).
+    ``signer`` None: no store, nothing is ever signed (every call returns None; with a journal,
+    entries are still journaled). ``journal`` and ``rows`` (the catalog's ``(seq, entry_hash)``
+    of ``[lo, hi)``): seal by journaling, sign only inside :func:`immediate` (module docstring).
     """
 
-    def __init__(self, signer: AuditSigner | None) -> None:
+    def __init__(self, signer: AuditSigner | None, journal: AuditJournal | None = None,
+                 rows: Callable[[int, int], Sequence[JournalLine]] | None = None) -> None:  # fmt: skip
         self._signer = signer
+        self._journal, self._rows = journal, rows
+        self._journaled = 0
         self._lock = threading.Lock()
         self._head: SignedHead | None = None
 
@@ -90,18 +103,25 @@ class SealGroup:
 
     def through(self, size: int) -> SignedHead | None:
         """Make sure entries ``[0, size)`` are covered by a published signed head before returning;
-        in an open :class:`SealScope`, only note it (the scope's closer seals). Returns the head
-        that covers them (None when deferred, without a store, or for an empty log).
+        in an open :class:`SealScope`, only note it (the scope's closer seals); with a journal
+        (outside :func:`immediate`), journal them instead of signing. Returns the head that covers
+        them (None when deferred, journaled, without a store, or for an empty log).
 
         Raises:
             IntegrityError: the stored log does not extend the last signed head (nothing signed).
-            StorageError / CatalogError / SecretError: publishing or recording failed.
+            StorageError / CatalogError / SecretError: publishing, recording or journaling failed.
         """
-        if self._signer is None:
+        if self._signer is None and self._journal is None:
             return None
         scope = _SCOPE.get()
         if scope is not None and scope.open:
             scope.pending = True
+            return None
+        if self._journal is not None and self._rows is not None and not _IMMEDIATE.get():
+            if self._journaled < size:
+                self._journaled = max(self._journaled, self._journal.extend(size, self._rows))
+            return None  # durable and deletion-evident in the journal; the checkpointer signs it
+        if self._signer is None:
             return None
         head = self._head
         if head is not None and head.size >= size:

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from sqlalchemy import Connection, Engine, select
 
 from archive.audit.entry import AuditRecord
+from archive.audit.journal import AuditJournal, JournalLine
 from archive.audit.log import AuditAppend, AuditLog, GroupCommit
 from archive.audit.query import AuditEventView, AuditFilter, read_events
 from archive.audit.sealing import SealGroup
 from archive.audit.signer import AuditCheckpointer, AuditSigner, SignedHead
-from archive.audit.tables import CHECKPOINT
+from archive.audit.tables import CHECKPOINT, EVENT
 from archive.audit.verify import AuditReport, verify_audit
 from archive.catalog.errors import catalog_errors
 from archive.errors import CatalogError
@@ -42,7 +44,8 @@ class AuditTrail:
 
     def __init__(self, engine: Engine, keys: KeyRing, store: ObjectStore | None, *, origin_prefix: str,
                  log_bucket: str, retention: timedelta = timedelta(days=3650),
-                 now: Callable[[], datetime] = _utc_now, legacy_keys: KeyRing | None = None) -> None:  # fmt: skip
+                 now: Callable[[], datetime] = _utc_now, legacy_keys: KeyRing | None = None,
+                 journal: Path | None = None) -> None:  # fmt: skip
         """``keys``: the audit key ring. ``legacy_keys``: the camera ring, whose keys signed the
         audit log of an archive made before separate keys: when the audit ring is empty and the
         audit log already has a signed checkpoint, they are copied into it (:meth:`KeyRing.adopt`,
@@ -57,8 +60,15 @@ class AuditTrail:
                 keys.adopt(legacy_keys)
         self.signer = (AuditSigner(engine, store, keys, self.origin, log_bucket=log_bucket, retention=retention,
                                    now=now) if store is not None else None)  # fmt: skip
-        self.seals = SealGroup(self.signer)
+        self.journal = AuditJournal(journal) if journal is not None else None
+        self.seals = SealGroup(self.signer, self.journal, self._hashes)
         self._writer = GroupCommit(self.log, after_commit=self.seals.through)
+
+    def _hashes(self, lo: int, hi: int) -> list[JournalLine]:
+        with catalog_errors("cannot read the audit log"), self._engine.connect() as conn:
+            rows = conn.execute(select(EVENT.c.seq, EVENT.c.entry_hash).where((EVENT.c.seq >= lo) & (EVENT.c.seq < hi))
+                                .order_by(EVENT.c.seq)).all()  # fmt: skip
+        return [(int(r[0]), bytes(r[1])) for r in rows]
 
     def record(self, record: AuditRecord) -> AuditAppend:
         """Append one record and :meth:`seal` it (group commit: one transaction per batch of
@@ -69,8 +79,9 @@ class AuditTrail:
         return self._writer.append(record)
 
     def record_unsealed(self, record: AuditRecord) -> AuditAppend:
-        """Append one record in its own transaction without signing a head: it is covered by the
-        next signed head (the service's checkpointer, or the next sealed record). For operator
+        """Append one record in its own transaction without signing a head or journaling it: it is
+        covered by the next journal append (which writes every entry after the journal's last
+        line) or the next signed head (the service's checkpointer, or the next sealed record). For operator
         commands that do not otherwise reach the object store. Raises CatalogError, ConflictError."""
         return self.log.append(record)
 
@@ -88,8 +99,9 @@ class AuditTrail:
         by :meth:`verify`. Concurrent callers share one head, a caller already covered signs
         nothing, and inside an open :class:`~archive.audit.sealing.SealScope` (an API request)
         the seal is left to the scope's closer (:mod:`archive.audit.sealing`). No-op without a
-        store (None). Raises like :meth:`checkpoint`."""
-        if self.signer is None:
+        store (None). With a journal, journals instead (module :mod:`archive.audit.journal`).
+        Raises like :meth:`checkpoint`; StorageError when the journal cannot be written."""
+        if self.signer is None and self.journal is None:
             return None
         return self.seals.through(self.log.size())
 
@@ -100,7 +112,7 @@ class AuditTrail:
 
     def verify(self) -> AuditReport:
         """Verify the whole trail (see :func:`archive.audit.verify.verify_audit`). Raises CatalogError."""
-        return verify_audit(self._engine, self._store, self._keys, self.origin, self._bucket)
+        return verify_audit(self._engine, self._store, self._keys, self.origin, self._bucket, journal=self.journal)
 
     def checkpoint(self) -> SignedHead | None:
         """Sign the current head now. Raises CatalogError without a store, IntegrityError,
@@ -117,12 +129,12 @@ class AuditTrail:
 
     def checkpointer(self, interval_s: float) -> AuditCheckpointer:
         """A periodic checkpointer (not started). Raises CatalogError without a store, MalformedError
-        for an interval outside 1..60 s."""
+        for an interval outside 0.05..60 s."""
         if self.signer is None:
             raise CatalogError("the audit trail has no object store: it cannot publish checkpoints")
-        if not 1 <= interval_s <= 60:
-            raise MalformedError("audit checkpoint interval must be between 1 and 60 seconds")
-        return AuditCheckpointer(self.signer, interval_s)
+        if not 0.05 <= interval_s <= 60:
+            raise MalformedError("audit checkpoint interval must be between 0.05 and 60 seconds")
+        return AuditCheckpointer(self.signer, interval_s, self.journal, self._hashes)
 
     def size(self) -> int:
         """Number of entries. Raises CatalogError."""

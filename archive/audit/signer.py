@@ -20,13 +20,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from archive.audit.entry import decode
+from archive.audit.journal import COMPACT_BYTES, AuditJournal, JournalLine
 from archive.audit.log import load_state
 from archive.audit.tables import CHECKPOINT, EVENT, NODE
 from archive.catalog.errors import catalog_errors
@@ -122,6 +123,12 @@ class AuditSigner:
             cols = (CHECKPOINT.c.size, CHECKPOINT.c.root, CHECKPOINT.c.note, CHECKPOINT.c.signed_us)
             row = conn.execute(select(*cols).order_by(CHECKPOINT.c.size.desc()).limit(1)).first()
         return None if row is None else SignedHead(int(row[0]), bytes.fromhex(row[1]), str(row[2]), int(row[3]))
+
+    def stored_size(self) -> int:
+        """The number of entries in the catalog (one indexed lookup). Raises CatalogError."""
+        with catalog_errors("cannot read the audit log"), self._engine.connect() as conn:
+            top = conn.execute(select(func.max(EVENT.c.seq))).scalar()
+        return 0 if top is None else int(top) + 1
 
     def checkpoint(self) -> SignedHead | None:
         """Sign the current tree head (None for an empty log; the latest one if nothing is new).
@@ -263,20 +270,32 @@ class AuditCheckpointer:
     """Signs the audit log every ``interval_s`` seconds (<= 60) and once more at :meth:`stop`.
     A failure is logged as an ERROR (an alarm) and retried at the next round; it never raises."""
 
-    def __init__(self, signer: AuditSigner, interval_s: float) -> None:
-        self._signer = signer
+    def __init__(self, signer: AuditSigner, interval_s: float, journal: AuditJournal | None = None,
+                 rows: Callable[[int, int], Sequence[JournalLine]] | None = None) -> None:  # fmt: skip
+        """``journal``: compacted after a head once larger than ``COMPACT_BYTES`` (the lines the
+        head covers go, once checked against the catalog's ``rows``)."""
+        self._signer, self._journal, self._rows = signer, journal, rows
         self._periodic = Periodic("audit-checkpointer", interval_s, self.run_once)
         self.last_error: str | None = None
+        self._signed_size = -1  # a round with no new entry since this size reads one row and signs nothing
 
     def run_once(self) -> SignedHead | None:
         """One round; returns the head signed (or standing), None when empty or failed."""
         try:
+            if self._signed_size >= 0 and self._signer.stored_size() == self._signed_size:
+                return None
             head = self._signer.checkpoint()
         except ERRORS as exc:
             self.last_error = str(exc)
             log.error("audit checkpoint failed: %s", exc)
             return None
         self.last_error = None
+        self._signed_size = head.size if head is not None else -1
+        if head is not None and self._journal and self._rows and self._journal.bytes_used() > COMPACT_BYTES:
+            try:
+                self._journal.compact(head.size, self._rows)
+            except ERRORS as exc:
+                log.error("audit journal not compacted: %s", exc)
         return head
 
     def start(self) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, Engine, select
 
 from archive.audit.entry import decode
+from archive.audit.journal import AuditJournal
 from archive.audit.log import load_state
 from archive.audit.signer import audit_keys, latest_key
 from archive.audit.tables import CHECKPOINT, EVENT
@@ -114,8 +115,31 @@ def _scan(conn: Connection, origin: str, roots: dict[int, bytes], fails: _Failur
         cursor = int(rows[-1].seq) + 1
 
 
-def verify_audit(engine: Engine, store: ObjectStore | None, keys: KeyRing, origin: str, log_bucket: str) -> AuditReport:
-    """Verify the whole audit log (module docstring). ``store`` None skips the published head.
+def _check_journal(engine: Engine, journal: AuditJournal, size: int, fails: _Failures) -> None:
+    try:
+        lines = journal.read()
+    except ERRORS as exc:
+        fails.add(f"audit journal: {exc}")
+        return
+    beyond = [s for s, _ in lines if s >= size]
+    if beyond:
+        fails.add(f"the audit journal records entry seq {max(beyond)} but the catalog holds {size} entries "
+                  "(entries deleted or catalog rolled back)")  # fmt: skip
+    with catalog_errors("cannot read the audit log"), engine.connect() as conn:
+        for lo in range(0, len(lines), _BATCH):
+            part = {s: h for s, h in lines[lo : lo + _BATCH] if s < size}
+            if not part:
+                continue
+            rows = conn.execute(select(EVENT.c.seq, EVENT.c.entry_hash).where(EVENT.c.seq.in_(list(part))))
+            for seq, h in rows:
+                if bytes(h) != part[int(seq)]:
+                    fails.add(f"seq {seq}: the audit journal's hash differs from the catalog's entry (rewritten)")
+
+
+def verify_audit(engine: Engine, store: ObjectStore | None, keys: KeyRing, origin: str, log_bucket: str, *,
+                 journal: AuditJournal | None = None) -> AuditReport:  # fmt: skip
+    """Verify the whole audit log (module docstring). ``store`` None skips the published head;
+    ``journal`` None skips the journal (else every journal line must name a stored entry, same hash).
 
     Raises CatalogError when the catalog cannot be read (the report could not be made).
     """
@@ -146,6 +170,8 @@ def verify_audit(engine: Engine, store: ObjectStore | None, keys: KeyRing, origi
     if published is not None and published.size > tree.size:
         fails.add(f"a checkpoint of size {published.size} was published but the catalog holds {tree.size} entries "
                   "(entries deleted or catalog rolled back)")  # fmt: skip
+    if journal is not None:
+        _check_journal(engine, journal, tree.size, fails)
     signed = max(roots) if roots else None
     root = roots[signed].hex() if signed is not None else None
     return AuditReport(origin, tree.size, checked, len(roots), signed, root, tuple(fails),

@@ -14,6 +14,7 @@ import contextlib
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import TracebackType
 
 from sqlalchemy import Engine
@@ -233,6 +234,11 @@ class Runtime:
         return self.ledger.keys
 
     @property
+    def audit_journal_path(self) -> Path:
+        """The local audit journal (SPEC.md 7.6): ``<data_dir>/audit/journal``, mode 0600."""
+        return self.config.data_dir / "audit" / "journal"
+
+    @property
     def audit(self) -> AuditTrail:
         """The hash-chained, signed audit trail (one commit queue per process)."""
 
@@ -240,7 +246,7 @@ class Runtime:
             ls = self.ledger_settings
             return AuditTrail(self.engine, self.ledger.audit_keys, self.deferred_store, origin_prefix=ls.origin_prefix,
                               log_bucket=ls.log_bucket, retention=ls.log_retention or timedelta(days=3650),
-                              legacy_keys=self.keyring)  # fmt: skip
+                              legacy_keys=self.keyring, journal=self.audit_journal_path)  # fmt: skip
 
         part = self._part("audit", build)
         assert isinstance(part, AuditTrail)

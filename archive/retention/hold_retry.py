@@ -9,23 +9,29 @@ or another expiry, is refused with ConflictError (HTTP 409, CLI exit 2): one cas
 hold of its agency; release that hold first, or give the new one its own case id. Holds of other
 agencies, released or expired holds, and the holds export requests place (``reuse=False``: each
 export owns its hold; recognised afterwards by the reason they carry, ``evidence export <id>:``,
-the mark :mod:`archive.export.hold_guard` reads too) are never matched.
+the mark :mod:`archive.export.hold_guard` reads too) are never matched. The check and the insert are
+atomic: :func:`lock_case` serializes the creations of one case id (two identical requests at the
+same instant place one hold).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from sqlalchemy import Connection, text, update
+
 from archive.errors import ConflictError
 from archive.model import utc_from_us
+from archive.retention.tables import HOLD
 
 if TYPE_CHECKING:
     from archive.retention.holds import Hold, SyncReport
 
-__all__ = ["HoldAsked", "Placement", "same_hold"]
+__all__ = ["HoldAsked", "Placement", "lock_case", "same_hold"]
 
 _EXPORT_HOLD = re.compile(r"^evidence export [0-9a-f]{1,32}:")
 
@@ -76,3 +82,16 @@ def same_hold(asked: HoldAsked, active: Sequence[Hold]) -> Hold | None:
             f"{_when(h.start_us)} to {_when(h.end_us)} (expires: {_when(h.expires_us)}); this request differs from it: "
             f"release hold {h.id} first, or give the new hold its own case id")  # fmt: skip
     return None
+
+
+def lock_case(conn: Connection, case_id: str) -> None:
+    """Serialize hold creations of one case id until ``conn``'s transaction ends, so the check
+    "is this hold already placed" and the insert are atomic (without it two identical requests
+    at the same instant both saw no hold and both inserted one). PostgreSQL: a transaction-level
+    advisory lock on the case id's hash (other case ids do not wait). SQLite: a write statement
+    first, which takes the database's single write lock (the reads that follow see every commit)."""
+    if conn.dialect.name == "postgresql":
+        key = int.from_bytes(hashlib.sha256(b"legal_hold/" + case_id.encode()).digest()[:8], "big", signed=True)
+        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": key})
+    else:
+        conn.execute(update(HOLD).where(HOLD.c.id == -1).values(case_id=HOLD.c.case_id))

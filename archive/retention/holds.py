@@ -38,7 +38,7 @@ from archive.identity.model import Role
 from archive.ledger.segment_rows import unpruned_overlapping
 from archive.model import utc_from_us
 from archive.retention.audit import SYSTEM_ROLE, HoldActor, HoldJournal
-from archive.retention.hold_retry import HoldAsked, Placement, same_hold
+from archive.retention.hold_retry import HoldAsked, Placement, lock_case, same_hold
 from archive.retention.lock import JobLock
 from archive.retention.planner import HoldSpan
 from archive.retention.tables import HOLD, HOLD_CAMERA, HOLD_OBJECT
@@ -236,6 +236,7 @@ class HoldService:
 
         def write(conn: Connection) -> int:
             found.clear()
+            lock_case(conn, case_id) if reuse else None  # identical requests at once: the 2nd waits, finds the 1st
             same = same_hold(asked, [h for h in self._load(conn, case_id=case_id, unreleased=True)
                                      if h.active(now)]) if reuse else None  # fmt: skip
             if same is not None:

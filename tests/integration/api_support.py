@@ -118,7 +118,8 @@ def record_segments(env: ApiEnv, camera: str, n: int, start: datetime = T0, size
 
 
 def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: bool = True,
-             settings: ApiSettings | None = None, checkpoint_audit: bool = False) -> ApiEnv:
+             settings: ApiSettings | None = None, checkpoint_audit: bool = False,
+             journal: Path | None = None) -> ApiEnv:
     engine = make_engine(url)
     upgrade(engine)
     box = SecretBox.from_key_file(tmp_path / "keys" / "credentials.key")
@@ -129,7 +130,7 @@ def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: b
     ledger = Ledger(engine, store, box, lsettings, claims=claiming_writer(engine))
     identity = IdentityService(engine)
     audit = AuditTrail(engine, ledger.audit_keys, store, origin_prefix=lsettings.origin_prefix,
-                       log_bucket=logs, retention=timedelta(days=1))
+                       log_bucket=logs, retention=timedelta(days=1), journal=journal)
     holds = assemble_holds(engine=engine, store=store, cameras=lambda: CAMERAS,
                            settings=RetentionSettings(policies_dir=tmp_path / "policies"), audit=audit)
     exports = assemble_exports(engine=engine, store=store, ledger=ledger, registry=registry, holds=holds, audit=audit,

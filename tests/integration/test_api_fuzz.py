@@ -5,7 +5,9 @@ Plus hand-written injection and path-traversal attempts in ids and filters."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -19,9 +21,17 @@ from schemathesis.generation.modes import GenerationMode
 
 from archive.identity.policy import ROLE_PERMISSIONS, Permission
 from archive.search.service import SearchService
-from tests.integration.api_support import T0, ApiEnv, api_env_fixture, iso  # noqa: F401
+from tests.integration.api_support import T0, ApiEnv, iso, make_env
 
 EXAMPLES = 40
+
+
+@pytest.fixture(name="api_env")
+def journal_api_env(catalog_url: str, s3_store: Any, tmp_path: Path) -> Iterator[ApiEnv]:
+    """The API as the runtime builds it: the audit trail seals through the local journal (SPEC 7.6)."""
+    env = make_env(catalog_url, s3_store, tmp_path, journal=tmp_path / "audit" / "journal")
+    yield env
+    env.engine.dispose()
 
 
 def _allowed_role(app: Any, method: str, path: str) -> str | None:

@@ -84,3 +84,37 @@ def test_an_exports_hold_is_not_taken_for_a_retry(api_env: ApiEnv) -> None:
         r = c.post(f"{P}/holds", json=body, headers=api_env.auth("investigator"))
         assert r.status_code == 201, r.text
         assert not r.json()["reason"].startswith("evidence export")
+
+
+def test_identical_holds_at_the_same_instant_place_one_hold(catalog_url: str, s3_store: Any,
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """Eight identical POST /holds sent at once (real threads, PostgreSQL and SQLite): exactly one hold is
+    created (201), every other request gets it back (200); without the per-case lock, several
+    transactions each saw no hold and inserted one."""
+    import threading
+    from concurrent.futures import ThreadPoolExecutor
+
+    from tests.integration.api_support import make_env
+
+    env = make_env(catalog_url, s3_store, tmp_path, with_recordings=False)
+    inv = env.auth("investigator")
+    try:
+        with TestClient(env.app()) as c:
+            for round_ in range(3):
+                body = {"case_id": f"RACE/{round_}", "reason": "race", "cameras": ["cam-a"], "start": iso(T0),
+                        "end": iso(T0 + timedelta(minutes=5))}  # fmt: skip
+                gate = threading.Barrier(8)
+
+                def post(body: dict[str, Any] = body, gate: threading.Barrier = gate) -> tuple[int, Any]:
+                    gate.wait()
+                    r = c.post(f"{P}/holds", json=body, headers=inv)
+                    return r.status_code, r.json().get("id")
+
+                with ThreadPoolExecutor(8) as pool:
+                    codes = list(pool.map(lambda _: post(), range(8)))
+                assert sorted(s for s, _ in codes) == [200] * 7 + [201], codes
+                assert len({i for _, i in codes}) == 1, codes
+                listed = c.get(f"{P}/holds", headers=inv).json()["items"]
+                assert len([h for h in listed if h["case_id"] == f"RACE/{round_}"]) == 1, listed
+    finally:
+        env.engine.dispose()
