@@ -26,7 +26,7 @@ from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
 
-from . import evidence, export_forms, export_pages, holds_pages, map_pages, pages, timeline
+from . import evidence, export_forms, export_pages, grid, holds_pages, map_pages, pages, timeline
 from .gate import WebGate, page_guard
 from .i18n import LanguageChoices
 from .render import HOLDS_OPT, VERIFY_OPT, ZONE_OPT, page_error
@@ -72,7 +72,9 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
             return WebGate(app, deps, throttle, store, languages)
 
         ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store, languages),
-                                                    *timeline.routes(deps, reader), *evidence.routes(deps),
+                                                    *timeline.routes(deps, reader),
+                                                    *grid.routes(deps, reader is not None),
+                                                    *evidence.routes(deps),
                                                     *export_forms.routes(deps), *export_pages.routes(deps),
                                                     *holds_pages.routes(deps), *map_pages.routes(deps)],
                     guards=[page_guard], middleware=[gate],
