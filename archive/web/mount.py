@@ -63,9 +63,9 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
     """The factory of the ``/ui`` pages. Playback reads segments with ``read_media`` (default: the
     API's ``deps.media``; neither: no playback routes, as in the API)."""
     store = sessions or SessionStore()
-    languages = LanguageChoices()
 
     def build(deps: ApiDeps, throttle: FailedAuthThrottle) -> Pages:
+        languages = LanguageChoices(deps.identity)
         reader = read_media if read_media is not None else (_reader(deps.media) if deps.media is not None else None)
 
         def gate(app: ASGIApp) -> ASGIApp:

@@ -90,6 +90,7 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
             ctx.error = str(exc)
             return _login_form(request, status=403, error=str(exc))
         ctx.principal = who
+        await anyio.to_thread.run_sync(languages.load, who.user_id)
         sid, _ = sessions.create(token, who.user_id)
         out = Redirect("/ui/cameras", status_code=303)
         out.cookies.append(Cookie(key=COOKIE, value=sid, path="/ui", httponly=True, samesite="strict",
@@ -113,7 +114,7 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
         session = session_of(request)
         assert session is not None  # require_csrf refused a request without one
         try:
-            languages.choose(session.user_id, data.get("lang", ""))
+            await anyio.to_thread.run_sync(languages.choose, session.user_id, data.get("lang", ""))
         except ValueError as exc:
             raise ValidationError([Problem("lang", str(exc))]) from exc
         context_of(request).detail.update(lang=data.get("lang"))

@@ -156,6 +156,8 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
     "/ui/media/{camera_id:str}/{seq:int}": ("/ui/media/cam-a/{seq}",
                                             {"admin": 403, "investigator": 200, "legal": 200, "owner": 404,
                                              "auditor": 403}),
+    "/ui/grid": ("/ui/grid?cameras=cam-a,kota-1&at=2025-03-14T16:00:00",
+                 {"admin": 403, "investigator": 200, "legal": 200, "owner": 404, "auditor": 403}),
     "/ui/verify": ("/ui/verify", {"admin": 200, "investigator": 403, "legal": 200, "owner": 403, "auditor": 200}),
     "/ui/exports": ("/ui/exports", {r: 200 for r in ("admin", "investigator", "legal", "owner", "auditor")}),
     "/ui/exports/{export_id:str}": ("/ui/exports/{eid}", {"admin": 200, "investigator": 200, "legal": 200,
@@ -465,3 +467,20 @@ def test_language_is_chosen_per_user_default_bahasa_indonesia(api_env: ApiEnv) -
         assert _login(c, api_env.tokens["legal"])[0] == 303
         page = c.get("/ui/cameras/cam-a?day=2025-03-14").text
         assert ">Kamera</a>" in page and '<span class="lane-name">tak tercatat</span>' in page
+
+
+def test_language_choice_survives_a_restart(api_env: ApiEnv) -> None:
+    """The choice is stored per user in the catalog (api_user.language, migration 0014): a new app
+    over the same catalog (a restart: new process memory) still shows that user's pages in English."""
+    with TestClient(create_app(api_env.deps, pages=web_pages()), base_url="http://127.0.0.1") as c:
+        assert _login(c, api_env.tokens["owner"])[0] == 303
+        token = _csrf(c, "/ui/cameras")
+        assert c.post("/ui/language", data={"csrf": token, "lang": "en"}, follow_redirects=False).status_code == 303
+    assert api_env.identity.language("own1") == "en"
+    try:
+        with TestClient(create_app(api_env.deps, pages=web_pages()), base_url="http://127.0.0.1") as c:
+            assert _login(c, api_env.tokens["owner"])[0] == 303
+            page = c.get("/ui/cameras").text
+            assert '<html lang="en">' in page and ">Log out</button>" in page
+    finally:
+        api_env.identity.set_language("own1", None)
