@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -484,3 +485,40 @@ def test_language_choice_survives_a_restart(api_env: ApiEnv) -> None:
             assert '<html lang="en">' in page and ">Log out</button>" in page
     finally:
         api_env.identity.set_language("own1", None)
+
+
+def test_recorder_states_reconnecting_and_failed_on_camera_list_and_map(api_env: ApiEnv, tmp_path: Path) -> None:
+    """The running recorder's snapshot (write_status_file, what ``archive up`` publishes) says cam-a
+    is reconnecting and kota-1 failed: the camera list and the map data show those states; a stale
+    snapshot says nothing (the segments' view again)."""
+    import datetime as dt
+    import os
+
+    from archive.recorder.health import HealthLimits
+    from archive.recorder.spool import SpoolUsage
+    from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
+    from archive.recorder.status_file import STALE_S, write_status_file
+    from archive.web.status import recorder_states
+
+    now = dt.datetime.now(dt.UTC)
+
+    def cam(cid: str, state: CameraState) -> CameraStatus:
+        return CameraStatus(cid, "rtsp://x", state, now, None, None, 0, 0, None, None, now, "camera_unreachable", (),
+                            SpoolUsage(cid, 0, 0, 1, 1), IngestStatus(cid))  # fmt: skip
+
+    path = tmp_path / "run" / "status.json"
+    write_status_file(path, RecorderStatus(taken_at=now, store_available=True, store_error=None,
+                                           cameras=(cam("cam-a", CameraState.RECONNECTING),
+                                                    cam("kota-1", CameraState.FAILED))), HealthLimits())  # fmt: skip
+    app = create_app(api_env.deps, pages=web_pages(states=lambda: recorder_states(path)))
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        page = c.get("/ui/cameras").text
+        assert re.search(r'data-camera="cam-a">(?:(?!</tr>).)*status-reconnecting">reconnecting<', page, re.S), page
+        assert re.search(r'data-camera="kota-1">(?:(?!</tr>).)*status-failed">failed<', page, re.S)
+        shown = {x["id"]: x["status"] for x in c.get("/ui/map/cameras.json").json()["cameras"]}
+        assert shown["cam-a"] == "reconnecting" and shown["kota-1"] == "failed"
+        old = time.time() - STALE_S - 5
+        os.utime(path, (old, old))
+        shown = {x["id"]: x["status"] for x in c.get("/ui/map/cameras.json").json()["cameras"]}
+        assert shown["cam-a"] == "no recent segment" and shown["kota-1"] == "no recent segment"
