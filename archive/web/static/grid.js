@@ -48,9 +48,16 @@ class Tile {
     this.loaded = false;
     this.lo = ms - 1000; this.hi = live ? ms + LIVE_WINDOW_MS : ms + WINDOW_MS;
     const q = new URLSearchParams({ start: new Date(this.lo).toISOString(), end: new Date(this.hi).toISOString() });
-    const hls = new Hls({ enableWorker: false, lowLatencyMode: false, startPosition: -1 });
+    // loading starts once the playlist is known, at the clock's position: no fragment fetched
+    // for another instant and then aborted by the first sync
+    const hls = new Hls({ enableWorker: false, lowLatencyMode: false, autoStartLoad: false });
     this.hls = hls;
-    hls.on(Hls.Events.LEVEL_LOADED, () => { this.loaded = true; });
+    hls.on(Hls.Events.LEVEL_LOADED, () => {
+      if (this.loaded) return;
+      this.loaded = true;
+      const now = clock.now(), f = this.at(now);
+      hls.startLoad(f ? f.start + (now - f.programDateTime) / 1000 : -1);
+    });
     hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal) this.state("failed", `Playback failed: ${data.details}`); });
     hls.loadSource(`/ui/cameras/${encodeURIComponent(this.camera)}/playlist.m3u8?${q}`);
     hls.attachMedia(this.video);
