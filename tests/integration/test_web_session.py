@@ -387,6 +387,9 @@ def test_export_request_decision_progress_and_download_forms(api_env: ApiEnv) ->
         r = c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "deny", "reason": ""},
                    follow_redirects=False)  # fmt: skip
         assert r.status_code == 422 and "a refusal needs a reason" in r.text  # the API's mapping
+        # said at the form (inline, the form still there), not on an error page
+        assert re.search(r'id="decision-error" role="alert">[^<]*a refusal needs a reason', r.text), r.text[-2000:]
+        assert 'id="decision-form"' in r.text and 'aria-invalid="true"' in r.text
         r = c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "approve", "reason": "ok"},
                    follow_redirects=False)  # fmt: skip
         assert r.status_code == 303 and exports.service.record(eid).status.value == "approved"
