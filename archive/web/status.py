@@ -27,6 +27,8 @@ __all__ = ["RECENT_US", "SHOWN_STATES", "LiveStatus", "RecorderStates", "live_st
 
 RECENT_US = 120_000_000
 """A last segment younger than this (µs): ``recording``."""
+NEAR_US = 600_000_000
+"""The first window searched for each camera's newest segment (then 24 h for those with none in it)."""
 SHOWN_STATES = frozenset({"reconnecting", "failed"})
 """The recorder states (archive.recorder.status.CameraState) the pages show instead of the segments' view."""
 RecorderStates = Callable[[], Mapping[str, str]]
@@ -63,11 +65,20 @@ def live_status(search: SearchService, times: TimeFormatter, who: Principal,
     last: dict[str, int | None] = {}
     now = time.time_ns() // 1000
     if who.confirmed and allowed(who.role, Permission.RECORDINGS_READ) and hits:
-        ids = [h.id for h in hits]
-        step = search.limits.max_cameras
-        for i in range(0, len(ids), step):
-            got = search.recordings(who, ids[i : i + step], now - 86_400_000_000, now, limit=1)
-            last.update({c.camera_id: (c.covered[-1].end_us if c.covered else None) for c in got.coverage})
+        # the newest segment's end: first over the last NEAR_US (cheap: a recording camera's last
+        # minutes), then over 24 h only for the cameras with nothing that recent
+        pending = [h.id for h in hits]
+        for window in (NEAR_US, 86_400_000_000):
+            step, missing = search.limits.max_cameras, []
+            for i in range(0, len(pending), step):
+                got = search.recordings(who, pending[i : i + step], now - window, now, limit=1)
+                for c in got.coverage:
+                    last[c.camera_id] = c.covered[-1].end_us if c.covered else None
+                    if not c.covered:
+                        missing.append(c.camera_id)
+            pending = missing
+            if not pending:
+                break
     out = []
     for h in hits:
         end = last.get(h.id)

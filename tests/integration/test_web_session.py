@@ -525,3 +525,24 @@ def test_recorder_states_reconnecting_and_failed_on_camera_list_and_map(api_env:
         os.utime(path, (old, old))
         shown = {x["id"]: x["status"] for x in c.get("/ui/map/cameras.json").json()["cameras"]}
         assert shown["cam-a"] == "no recent segment" and shown["kota-1"] == "no recent segment"
+
+
+def test_status_recording_and_last_segment_beyond_the_first_window(api_env: ApiEnv) -> None:
+    """A camera whose newest segment ended seconds ago is ``recording``; one whose newest ended an
+    hour ago (outside the first 10-minute window, found by the 24 h one) shows that segment's end."""
+    from archive.web.status import NEAR_US
+    from tests.integration.api_support import record_segments
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    record_segments(api_env, "kota-1", 1, start=now - SEG)
+    record_segments(api_env, "cam-b", 1, start=now - timedelta(hours=1))
+    assert NEAR_US < 3600 * 1_000_000
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        shown = {x["id"]: x for x in c.get("/ui/map/cameras.json").json()["cameras"]}
+    assert shown["kota-1"]["status"] == "recording"
+    assert shown["kota-1"]["last_utc"].startswith(f"{now:%Y-%m-%dT%H:%M:%S}")
+    hour_ago = now - timedelta(hours=1) + SEG
+    assert shown["cam-b"]["status"] == "no recent segment"
+    assert shown["cam-b"]["last_utc"].startswith(f"{hour_ago:%Y-%m-%dT%H:%M:%S}"), shown["cam-b"]
+    assert shown["cam-a"]["last_utc"] == ""  # 2025 footage only: nothing in 24 h
