@@ -174,6 +174,27 @@ class IdentityService:
             raise NotFoundError(f"user {user_id!r} does not exist")
         return _user(row)
 
+    def language(self, user_id: str) -> str | None:
+        """The pages' language ``user_id`` chose (None: never chose). Raises NotFoundError, CatalogError."""
+        with catalog_errors("cannot read the user's language"), self._engine.connect() as conn:
+            row = conn.execute(select(USER.c.language).where(USER.c.id == user_id)).first()
+        if row is None:
+            raise NotFoundError(f"user {user_id!r} does not exist")
+        return None if row[0] is None else str(row[0])
+
+    def set_language(self, user_id: str, language: str | None) -> None:
+        """Store the pages' language of ``user_id`` (None: back to the default; the pages check the
+        value, :mod:`archive.web.i18n`). Raises NotFoundError, ValidationError (over 8 characters),
+        CatalogError."""
+        if language is not None and len(language) > 8:
+            raise ValidationError([Problem("language", "at most 8 characters")])
+
+        def body(conn: Connection) -> None:
+            if conn.execute(update(USER).where(USER.c.id == user_id).values(language=language)).rowcount != 1:
+                raise NotFoundError(f"user {user_id!r} does not exist")
+
+        self._tx("cannot store the user's language", None, body)
+
     def confirm_user(self, user_id: str, who: Principal, note: ChangeNote | None = None) -> UserView:
         """Confirm a pending user (separation of duties, :mod:`archive.identity.duties` rule 3);
         ``note``: the entry ``user.confirm`` commits with the confirmation.

@@ -1,4 +1,4 @@
-"""Identity tables (SQLAlchemy Core; created by migration 0004, extended by 0012, which they must match).
+"""Identity tables (SQLAlchemy Core; created by migration 0004, extended by 0012 and 0014, which they must match).
 
 Times are integer microseconds since the Unix epoch, UTC, as everywhere in the catalog.
 Token secrets are never stored: ``api_token.token_hash`` is the SHA-256 of the whole token.
@@ -36,6 +36,7 @@ USER = Table(
     Column("created_by", String(64), nullable=True),  # the admin who created the user over the API
     Column("confirmed_by", String(64), nullable=True),
     Column("confirmed_us", BigInteger, nullable=True),  # NULL: pending confirmation (may do nothing)
+    Column("language", String(8), nullable=True),  # the pages' language (0014); NULL: the default
 )
 
 TOKEN = Table(

@@ -7,8 +7,7 @@ fragment and the package download, each through the export service the API uses.
   requests it (``ExportService.request``: the legal hold is placed at once) and goes to the
   export's page; bad input re-renders the form with 400, naming each field, keeping what was
   typed, writing nothing.
-- ``POST /ui/exports/{id}/decision`` (``exports.decide``: owner staff, admins, as the owner's
-  policy says): approve, or deny with a reason (``ExportService.decide``).
+- ``POST /ui/exports/{id}/decision``: in :mod:`.export_pages` (a refusal re-shows the export page).
 - ``GET /ui/exports/{id}/progress``: the status/progress fragment the export page polls with
   htmx while it awaits a decision (every 15 s) or builds (every second) (:data:`POLLED`; each
   poll is audited ``web.exports.progress``, hence the slow rate while waiting); when the status
@@ -34,7 +33,7 @@ from archive.api.context import audit_detail, context_of, principal_of
 from archive.api.deps import ApiDeps
 from archive.api.params import printable
 from archive.api.routes.exports import package_download
-from archive.errors import NotFoundError, Problem, UserError, ValidationError
+from archive.errors import NotFoundError, UserError, ValidationError
 from archive.export.approval import decidable
 from archive.export.service import ExportService
 from archive.export.views import ExportRequest
@@ -130,22 +129,6 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         audit_detail(request, refused=sorted(problems))
         return form(request, typed, problems, status=400)
 
-    @post("/exports/{export_id:str}/decision", sync_to_thread=True,
-          opt={"permission": Permission.EXPORTS_DECIDE.value, "audit": "web.exports.decide"},
-          summary="Approve or deny an export (the export service)")  # fmt: skip
-    def decide(request: Request[Any, Any, Any], export_id: FromPath[str], data: Form) -> Redirect:
-        require_csrf(request, data.get("csrf"))
-        who = principal_of(request)
-        choice = data.get("decision", "")
-        if choice not in ("approve", "deny"):
-            raise ValidationError([Problem("decision", "approve or deny")])
-        reason = (data.get("reason") or "").strip()
-        printable(reason, "reason", allow_empty=True)
-        view = svc.decide(who, search.scope(who), export_id, choice == "approve", reason,
-                          origin=context_of(request).client_ip)  # fmt: skip
-        audit_detail(request, export_id=export_id, approve=choice == "approve", reason=reason, status=view.status)
-        return Redirect(f"/ui/exports/{export_id}", status_code=303)
-
     @get("/exports/{export_id:str}/progress", sync_to_thread=True,
          opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.exports.progress"},
          summary="The export's status and build progress (an htmx fragment)")  # fmt: skip
@@ -166,4 +149,4 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
     def download(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Stream | Response[Any]:
         return package_download(request, svc, principal_of(request), export_id, context_of(request).client_ip)
 
-    return [new_form, request_export, decide, progress, download]
+    return [new_form, request_export, progress, download]

@@ -14,14 +14,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Request, get
+from litestar import Request, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath
-from litestar.response import Template
+from litestar.response import Redirect, Template
 
-from archive.api.context import audit_detail, principal_of
+from archive.api.context import audit_detail, context_of, principal_of
 from archive.api.deps import ApiDeps
-from archive.errors import ForbiddenError
+from archive.api.errors import problem
+from archive.api.params import printable
+from archive.errors import ForbiddenError, Problem, UserError, ValidationError
 from archive.export.verifier.custody import decode_event
 from archive.export.verifier.formats import FormatError
 from archive.export.verifier.wording import custody_sentence
@@ -29,7 +31,8 @@ from archive.export.views import ExportView
 from archive.identity.policy import Permission
 from archive.search.times import TimeFormatter
 
-from .export_forms import POLLED, may_decide_now
+from .export_forms import POLLED, Form, may_decide_now
+from .gate import require_csrf
 from .render import can, page
 
 __all__ = ["routes"]
@@ -71,10 +74,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                     can_request=can(who, Permission.EXPORTS_REQUEST),
                     can_decide=can(who, Permission.EXPORTS_DECIDE))  # fmt: skip
 
-    @get("/exports/{export_id:str}", sync_to_thread=True,
-         opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.export"},
-         summary="One export and its custody log in plain words")  # fmt: skip
-    def export_page(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Template:
+    def show(request: Request[Any, Any, Any], export_id: str, decision_error: str = "", status: int = 200) -> Template:
         who = principal_of(request)
         view = svc.get(who, search.scope(who), export_id)
         refused = ""
@@ -83,8 +83,37 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         except ForbiddenError as exc:
             custody, refused = [], str(exc)
         audit_detail(request, export_id=export_id, custody_events=len(custody))
-        return page(request, "export.html", e=_row(times, view), custody=custody, refused=refused,
+        return page(request, "export.html", status=status, e=_row(times, view), custody=custody, refused=refused,
+                    decision_error=decision_error,
                     decide_now=may_decide_now(svc, who, export_id), polling=view.status in POLLED,
                     can_download=can(who, Permission.EXPORTS_DOWNLOAD) and view.status == "built")  # fmt: skip
 
-    return [export_list, export_page]
+    @get("/exports/{export_id:str}", sync_to_thread=True,
+         opt={"permission": Permission.EXPORTS_READ.value, "audit": "web.export"},
+         summary="One export and its custody log in plain words")  # fmt: skip
+    def export_page(request: Request[Any, Any, Any], export_id: FromPath[str]) -> Template:
+        return show(request, export_id)
+
+    @post("/exports/{export_id:str}/decision", sync_to_thread=True,
+          opt={"permission": Permission.EXPORTS_DECIDE.value, "audit": "web.exports.decide"},
+          summary="Approve or deny an export (the export service)")  # fmt: skip
+    def decide(request: Request[Any, Any, Any], export_id: FromPath[str], data: Form) -> Template | Redirect:
+        require_csrf(request, data.get("csrf"))
+        who = principal_of(request)
+        choice = data.get("decision", "")
+        reason = (data.get("reason") or "").strip()
+        try:
+            if choice not in ("approve", "deny"):
+                raise ValidationError([Problem("decision", "approve or deny")])
+            printable(reason, "reason", allow_empty=True)
+            view = svc.decide(who, search.scope(who), export_id, choice == "approve", reason,
+                              origin=context_of(request).client_ip)  # fmt: skip
+        except UserError as exc:  # refused (no reason to deny, already decided...): said at the form
+            status, body = problem(exc)
+            context_of(request).error = str(body["message"])[:500]
+            audit_detail(request, export_id=export_id, approve=choice == "approve", refused=str(body["message"]))
+            return show(request, export_id, decision_error=str(body["message"]), status=status)
+        audit_detail(request, export_id=export_id, approve=choice == "approve", reason=reason, status=view.status)
+        return Redirect(f"/ui/exports/{export_id}", status_code=303)
+
+    return [export_list, export_page, decide]

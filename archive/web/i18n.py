@@ -4,16 +4,17 @@
 A key missing from the catalog is an error (never an empty label). So far the catalog covers the
 page frame (top bar, page titles, the language switch, the cameras list and timeline headings);
 other texts are English in both languages. The choice is kept per user id by
-:class:`LanguageChoices` for the life of the process (not persisted: after a restart every user
-starts in Bahasa Indonesia again).
+:class:`LanguageChoices` in the catalog (``api_user.language``, through the identity service):
+it survives a restart.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Protocol
 
-__all__ = ["CATALOG", "DEFAULT", "LANGUAGES", "LanguageChoices", "translator"]
+__all__ = ["CATALOG", "DEFAULT", "LANGUAGES", "LanguageChoices", "LanguageStore", "translator"]
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
@@ -58,10 +59,24 @@ def translator(lang: str) -> Callable[[str], str]:
     return t
 
 
-class LanguageChoices:
-    """Each user's chosen language, in memory (thread-safe); users who chose none get :data:`DEFAULT`."""
+class LanguageStore(Protocol):
+    """Where the choices are kept: the identity service (``api_user.language``)."""
 
-    def __init__(self) -> None:
+    def language(self, user_id: str) -> str | None: ...
+
+    def set_language(self, user_id: str, language: str | None) -> None: ...
+
+
+class LanguageChoices:
+    """Each user's chosen language (thread-safe); users who chose none get :data:`DEFAULT`.
+
+    With a ``store`` (the pages use the identity service) a choice is written to the catalog and
+    :meth:`load` (called at login, off the event loop) reads it back: it survives a restart. This
+    process answers :meth:`of` from memory (filled by :meth:`load` and :meth:`choose`), so a page
+    request costs no query. Without a store: memory only."""
+
+    def __init__(self, store: LanguageStore | None = None) -> None:
+        self._store = store
         self._lock = threading.Lock()
         self._chosen: dict[str, str] = {}
 
@@ -70,9 +85,21 @@ class LanguageChoices:
         with self._lock:
             return self._chosen.get(user_id or "", DEFAULT)
 
+    def load(self, user_id: str) -> str:
+        """Read ``user_id``'s stored choice into memory (blocking: a catalog query); the language.
+        Raises what the store raises (NotFoundError, CatalogError)."""
+        stored = self._store.language(user_id) if self._store is not None else None
+        with self._lock:
+            if stored in LANGUAGES:
+                self._chosen[user_id] = str(stored)
+            return self._chosen.get(user_id, DEFAULT)
+
     def choose(self, user_id: str, lang: str) -> None:
-        """Remember ``lang`` for ``user_id``. Raises ValueError for a language not in :data:`LANGUAGES`."""
+        """Remember ``lang`` for ``user_id`` (in the store first). Raises ValueError for a language
+        not in :data:`LANGUAGES`, and what the store raises."""
         if lang not in LANGUAGES:
             raise ValueError(f"language must be one of {', '.join(LANGUAGES)}")
+        if self._store is not None:
+            self._store.set_language(user_id, lang)
         with self._lock:
             self._chosen[user_id] = lang

@@ -27,7 +27,7 @@ from archive.identity.policy import Permission
 from archive.search.model import CameraQuery
 
 from .render import can, page, wall_us
-from .status import live_status
+from .status import RecorderStates, live_status
 
 __all__ = ["routes"]
 
@@ -42,8 +42,8 @@ def _number(text: str, where: str) -> float:
         raise ValidationError([Problem(where, f"{text[:32]!r} is not a number")]) from None
 
 
-def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
-    """The Map handlers."""
+def routes(deps: ApiDeps, states: RecorderStates) -> list[HTTPRouteHandler]:
+    """The Map handlers; ``states``: the recorder's camera states."""
     search, times, zone = deps.search, deps.settings.times, deps.settings.zone
 
     @get("/map", sync_to_thread=True, opt={"permission": Permission.CAMERAS_READ.value, "audit": "web.map"},
@@ -60,7 +60,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         shown = [{"id": h.id, "name": h.name, "owner": h.owner_id, "lat": h.latitude, "lon": h.longitude,
                   "location": h.location, "tags": list(h.tags), "status": st.status, "last_utc": st.last_utc,
                   "last_local": st.last_local}
-                 for h, st in zip(hits, live_status(search, times, who, hits), strict=True)]  # fmt: skip
+                 for h, st in zip(hits, live_status(search, times, who, hits, states()), strict=True)]  # fmt: skip
         audit_detail(request, found=len(shown))
         return {"zone": times.zone_name, "cameras": shown}
 

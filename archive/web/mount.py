@@ -25,12 +25,14 @@ from archive.api.deps import ApiDeps
 from archive.api.ports import MediaStore
 from archive.api.throttle import FailedAuthThrottle
 from archive.bootstrap import Runtime
+from archive.recorder.status_file import STATUS_PATH
 
-from . import evidence, export_forms, export_pages, holds_pages, map_pages, pages, timeline
+from . import evidence, export_forms, export_pages, grid, holds_pages, map_pages, pages, timeline
 from .gate import WebGate, page_guard
 from .i18n import LanguageChoices
 from .render import HOLDS_OPT, VERIFY_OPT, ZONE_OPT, page_error
 from .sessions import SessionStore
+from .status import RecorderStates, recorder_states
 from .timeline import MediaReader
 
 __all__ = ["PAGE_CSP", "UI_PREFIX", "WORKER_FACTORY", "pages_of", "web_pages", "worker_app"]
@@ -59,22 +61,27 @@ def _reader(media: MediaStore) -> MediaReader:
     return read
 
 
-def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | None = None) -> PageFactory:
+def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | None = None,
+              states: RecorderStates | None = None) -> PageFactory:  # fmt: skip
     """The factory of the ``/ui`` pages. Playback reads segments with ``read_media`` (default: the
-    API's ``deps.media``; neither: no playback routes, as in the API)."""
+    API's ``deps.media``; neither: no playback routes, as in the API); ``states``: the running
+    recorder's camera states shown on the camera list and map (default: none known)."""
     store = sessions or SessionStore()
-    languages = LanguageChoices()
+    recorder = states or dict
 
     def build(deps: ApiDeps, throttle: FailedAuthThrottle) -> Pages:
+        languages = LanguageChoices(deps.identity)
         reader = read_media if read_media is not None else (_reader(deps.media) if deps.media is not None else None)
 
         def gate(app: ASGIApp) -> ASGIApp:
             return WebGate(app, deps, throttle, store, languages)
 
-        ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store, languages),
-                                                    *timeline.routes(deps, reader), *evidence.routes(deps),
+        ui = Router(path=UI_PREFIX, route_handlers=[*pages.routes(deps, throttle, store, languages, recorder),
+                                                    *timeline.routes(deps, reader),
+                                                    *grid.routes(deps, reader is not None),
+                                                    *evidence.routes(deps),
                                                     *export_forms.routes(deps), *export_pages.routes(deps),
-                                                    *holds_pages.routes(deps), *map_pages.routes(deps)],
+                                                    *holds_pages.routes(deps), *map_pages.routes(deps, recorder)],
                     guards=[page_guard], middleware=[gate],
                     opt={VERIFY_OPT: deps.exports is not None, HOLDS_OPT: deps.holds is not None,
                          ZONE_OPT: deps.settings.zone.key},
@@ -89,8 +96,10 @@ def web_pages(read_media: MediaReader | None = None, sessions: SessionStore | No
 
 
 def pages_of(runtime: Runtime) -> PageFactory:
-    """The pages of a :class:`~archive.bootstrap.Runtime` (playback reads its object store)."""
-    return web_pages(runtime.store.get_bytes)
+    """The pages of a :class:`~archive.bootstrap.Runtime` (playback reads its object store; the
+    recorder states come from ``<data_dir>/run/status.json``)."""
+    status = runtime.config.data_dir / STATUS_PATH
+    return web_pages(runtime.store.get_bytes, states=lambda: recorder_states(status))
 
 
 def worker_app() -> Litestar:

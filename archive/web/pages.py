@@ -34,7 +34,7 @@ from .gate import cookie, require_csrf, session_of
 from .i18n import LanguageChoices
 from .render import can, page
 from .sessions import COOKIE, LOGIN_COOKIE, SessionStore, same_token
-from .status import live_status
+from .status import RecorderStates, live_status
 
 __all__ = ["routes"]
 
@@ -55,8 +55,8 @@ def _login_form(request: Request[Any, Any, Any], *, status: int = 200, error: st
 
 
 def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
-           languages: LanguageChoices) -> list[HTTPRouteHandler]:  # fmt: skip
-    """The login, logout, language and camera handlers."""
+           languages: LanguageChoices, states: RecorderStates) -> list[HTTPRouteHandler]:  # fmt: skip
+    """The login, logout, language and camera handlers; ``states``: the recorder's camera states."""
     identity, search, times = deps.identity, deps.search, deps.settings.times
 
     @get("/login", opt={"public": True}, summary="Login form")
@@ -90,6 +90,7 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
             ctx.error = str(exc)
             return _login_form(request, status=403, error=str(exc))
         ctx.principal = who
+        await anyio.to_thread.run_sync(languages.load, who.user_id)
         sid, _ = sessions.create(token, who.user_id)
         out = Redirect("/ui/cameras", status_code=303)
         out.cookies.append(Cookie(key=COOKIE, value=sid, path="/ui", httponly=True, samesite="strict",
@@ -113,7 +114,7 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
         session = session_of(request)
         assert session is not None  # require_csrf refused a request without one
         try:
-            languages.choose(session.user_id, data.get("lang", ""))
+            await anyio.to_thread.run_sync(languages.choose, session.user_id, data.get("lang", ""))
         except ValueError as exc:
             raise ValidationError([Problem("lang", str(exc))]) from exc
         context_of(request).detail.update(lang=data.get("lang"))
@@ -128,7 +129,7 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
         text = (q or "").strip() or None
         hits = search.cameras(who, CameraQuery(text=text, limit=500))
         rows = [{"camera": h, "status": st.status, "last_local": st.last_local, "last_utc": st.last_utc}
-                for h, st in zip(hits, live_status(search, times, who, hits), strict=True)]  # fmt: skip
+                for h, st in zip(hits, live_status(search, times, who, hits, states()), strict=True)]  # fmt: skip
         context_of(request).detail.update(found=len(hits))
         name = "camera_rows.html" if request.htmx else "cameras.html"
         return page(request, name, rows=rows, q=text or "", show_last=can(who, Permission.RECORDINGS_READ))

@@ -2,27 +2,50 @@
 
 ``recording``: the newest segment ended at most :data:`RECENT_US` ago; ``no recent segment``:
 enabled but nothing that recent (unreachable, failing or not recorded by any node: the pages
-cannot tell which); ``disabled``: disabled by an operator; ``enabled``: the role may not read
-recordings (auditors), so nothing is said about them. The recorder's own live state
-(reconnecting, failed) is not reachable from the pages (``archive status`` shows it).
+cannot tell which); ``reconnecting`` / ``failed``: the running recorder's own state of the camera
+(:func:`recorder_states`, from ``<data_dir>/run/status.json``, the snapshot ``archive status``
+reads; a stale or missing snapshot says nothing); ``disabled``: disabled by an operator;
+``enabled``: the role may not read recordings (auditors), so nothing is said about them.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
+from archive.errors import NotRunningError
 from archive.identity.model import Principal
 from archive.identity.policy import Permission, allowed
+from archive.recorder.status_file import read_status_file
 from archive.search.model import CameraHit
 from archive.search.service import SearchService
 from archive.search.times import TimeFormatter
 
-__all__ = ["RECENT_US", "LiveStatus", "live_status"]
+__all__ = ["RECENT_US", "SHOWN_STATES", "LiveStatus", "RecorderStates", "live_status", "recorder_states"]
 
 RECENT_US = 120_000_000
 """A last segment younger than this (µs): ``recording``."""
+NEAR_US = 600_000_000
+"""The first window searched for each camera's newest segment (then 24 h for those with none in it)."""
+SHOWN_STATES = frozenset({"reconnecting", "failed"})
+"""The recorder states (archive.recorder.status.CameraState) the pages show instead of the segments' view."""
+RecorderStates = Callable[[], Mapping[str, str]]
+"""``states()`` -> {camera id: the running recorder's state}; empty when nothing is known."""
+
+
+def recorder_states(path: Path) -> dict[str, str]:
+    """{camera id: state} of the recorder's snapshot at ``path``; empty when no service publishes
+    one or it is stale (older than archive.recorder.status_file.STALE_S). Never raises."""
+    try:
+        data = read_status_file(path)
+    except NotRunningError:
+        return {}
+    cams = data.get("cameras")
+    if data.get("stale") or not isinstance(cams, list):
+        return {}
+    return {str(c["camera_id"]): str(c.get("state")) for c in cams if isinstance(c, dict) and "camera_id" in c}
 
 
 @dataclass(frozen=True)
@@ -36,16 +59,26 @@ class LiveStatus:
 
 
 def live_status(search: SearchService, times: TimeFormatter, who: Principal,
-                hits: Sequence[CameraHit]) -> list[LiveStatus]:  # fmt: skip
-    """The status of each of ``hits`` (same order), from the last 24 h of recordings."""
+                hits: Sequence[CameraHit], states: Mapping[str, str] | None = None) -> list[LiveStatus]:  # fmt: skip
+    """The status of each of ``hits`` (same order), from the last 24 h of recordings and the
+    recorder's ``states`` (reconnecting, failed win over the segments' view)."""
     last: dict[str, int | None] = {}
     now = time.time_ns() // 1000
     if who.confirmed and allowed(who.role, Permission.RECORDINGS_READ) and hits:
-        ids = [h.id for h in hits]
-        step = search.limits.max_cameras
-        for i in range(0, len(ids), step):
-            got = search.recordings(who, ids[i : i + step], now - 86_400_000_000, now, limit=1)
-            last.update({c.camera_id: (c.covered[-1].end_us if c.covered else None) for c in got.coverage})
+        # the newest segment's end: first over the last NEAR_US (cheap: a recording camera's last
+        # minutes), then over 24 h only for the cameras with nothing that recent
+        pending = [h.id for h in hits]
+        for window in (NEAR_US, 86_400_000_000):
+            step, missing = search.limits.max_cameras, []
+            for i in range(0, len(pending), step):
+                got = search.recordings(who, pending[i : i + step], now - window, now, limit=1)
+                for c in got.coverage:
+                    last[c.camera_id] = c.covered[-1].end_us if c.covered else None
+                    if not c.covered:
+                        missing.append(c.camera_id)
+            pending = missing
+            if not pending:
+                break
     out = []
     for h in hits:
         end = last.get(h.id)
@@ -53,6 +86,8 @@ def live_status(search: SearchService, times: TimeFormatter, who: Principal,
             status = "disabled"
         elif h.id not in last:
             status = "enabled"
+        elif (states or {}).get(h.id) in SHOWN_STATES:
+            status = str((states or {})[h.id])
         elif end is not None and now - end <= RECENT_US:
             status = "recording"
         else:

@@ -4,7 +4,8 @@ The lanes come from the recordings search (the same coverage the API's ``/record
 recorded, gap (with its logged reason), pruned and unaccounted intervals, plus the camera's
 legal holds, over one day in the display zone (``[api] display_timezone``; its abbreviation per
 UTC offset of that day, from zoneinfo, goes with the data: WIB for Asia/Jakarta). The playlist is the API's HLS builder
-(``EXT-X-PROGRAM-DATE-TIME`` per segment, ``EXT-X-DISCONTINUITY`` at gaps) whose segment URLs
+(``EXT-X-PROGRAM-DATE-TIME`` per segment, ``EXT-X-DISCONTINUITY`` at gaps; a range ending in the
+future is near-live: an EVENT playlist without ``EXT-X-ENDLIST`` that the player reloads) whose segment URLs
 are this origin's ``/ui/media/...``: the browser never talks to the object store. Each answer
 checks the role (recordings.read for the lanes, playback for playlist and media) and the
 camera's scope (a camera the user may not see is 404, like a missing one); each is audited.
@@ -110,8 +111,9 @@ def routes(deps: ApiDeps, read_media: MediaReader | None) -> list[HTTPRouteHandl
         lo, hi = time_range(start, end)
         refs = search.playlist_segments(principal_of(request), camera_id, lo, hi)
         urls = ["" if r.pruned else f"/ui/media/{camera_id}/{r.seq}" for r in refs]
-        audit_detail(request, segments=sum(1 for r in refs if not r.pruned))
-        text = build_playlist(refs, urls, times, camera_id=camera_id, start_us=lo, end_us=hi)
+        live = hi > time.time_ns() // 1000  # near-live: an EVENT playlist the player reloads
+        audit_detail(request, segments=sum(1 for r in refs if not r.pruned), live=live)
+        text = build_playlist(refs, urls, times, camera_id=camera_id, start_us=lo, end_us=hi, live=live)
         return Response(text, media_type=MEDIA_TYPE)
 
     @get("/media/{camera_id:str}/{seq:int}", sync_to_thread=True,

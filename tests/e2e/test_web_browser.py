@@ -34,7 +34,7 @@ from archive.api.app import create_app
 from archive.api.deps import ApiDeps, ApiSettings
 from archive.cli.main import main as cli_main
 from archive.export.verifier.formats import fingerprint
-from archive.integrity import GapReason
+from archive.integrity import GapReason, MediaInfo
 from archive.ledger import SegmentFacts
 from archive.search.model import CameraQuery
 from archive.storage.base import LockMode, ObjectStore, Retention
@@ -60,14 +60,14 @@ def browser_type_launch_args(browser_type_launch_args: dict[str, Any]) -> dict[s
             "args": ["--autoplay-policy=no-user-gesture-required"]}
 
 
-def _record(env: ApiEnv, camera: str, clips: list[bytes], start: datetime) -> None:
+def _record(env: ApiEnv, camera: str, clips: list[bytes], start: datetime, media: MediaInfo = MEDIA) -> None:
     for i, body in enumerate(clips):
         begin = start + i * CLIP
         key = f"{camera}/{begin:%Y/%m/%d/%H%M%S}.ts"
         put = env.store.put_bytes(env.media, key, body, content_type="video/mp2t",
                                   retention=Retention(LockMode.GOVERNANCE, datetime.now(UTC) + timedelta(days=1)))
         facts = SegmentFacts(object_key=key, version_id=put.version_id, sha256=hashlib.sha256(body).hexdigest(),
-                             size=len(body), start=begin, end=begin + CLIP, duration_us=2_000_000, media=MEDIA)
+                             size=len(body), start=begin, end=begin + CLIP, duration_us=2_000_000, media=media)
         env.ledger.append_segment(camera, facts)
 
 

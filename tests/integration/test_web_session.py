@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -156,6 +157,8 @@ _PAGES = {  # every GET route under /ui (static files aside) -> (URL for cam-a, 
     "/ui/media/{camera_id:str}/{seq:int}": ("/ui/media/cam-a/{seq}",
                                             {"admin": 403, "investigator": 200, "legal": 200, "owner": 404,
                                              "auditor": 403}),
+    "/ui/grid": ("/ui/grid?cameras=cam-a,kota-1&at=2025-03-14T16:00:00",
+                 {"admin": 403, "investigator": 200, "legal": 200, "owner": 404, "auditor": 403}),
     "/ui/verify": ("/ui/verify", {"admin": 200, "investigator": 403, "legal": 200, "owner": 403, "auditor": 200}),
     "/ui/exports": ("/ui/exports", {r: 200 for r in ("admin", "investigator", "legal", "owner", "auditor")}),
     "/ui/exports/{export_id:str}": ("/ui/exports/{eid}", {"admin": 200, "investigator": 200, "legal": 200,
@@ -384,6 +387,9 @@ def test_export_request_decision_progress_and_download_forms(api_env: ApiEnv) ->
         r = c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "deny", "reason": ""},
                    follow_redirects=False)  # fmt: skip
         assert r.status_code == 422 and "a refusal needs a reason" in r.text  # the API's mapping
+        # said at the form (inline, the form still there), not on an error page
+        assert re.search(r'id="decision-error" role="alert">[^<]*a refusal needs a reason', r.text), r.text[-2000:]
+        assert 'id="decision-form"' in r.text and 'aria-invalid="true"' in r.text
         r = c.post(f"/ui/exports/{eid}/decision", data={"csrf": token, "decision": "approve", "reason": "ok"},
                    follow_redirects=False)  # fmt: skip
         assert r.status_code == 303 and exports.service.record(eid).status.value == "approved"
@@ -465,3 +471,78 @@ def test_language_is_chosen_per_user_default_bahasa_indonesia(api_env: ApiEnv) -
         assert _login(c, api_env.tokens["legal"])[0] == 303
         page = c.get("/ui/cameras/cam-a?day=2025-03-14").text
         assert ">Kamera</a>" in page and '<span class="lane-name">tak tercatat</span>' in page
+
+
+def test_language_choice_survives_a_restart(api_env: ApiEnv) -> None:
+    """The choice is stored per user in the catalog (api_user.language, migration 0014): a new app
+    over the same catalog (a restart: new process memory) still shows that user's pages in English."""
+    with TestClient(create_app(api_env.deps, pages=web_pages()), base_url="http://127.0.0.1") as c:
+        assert _login(c, api_env.tokens["owner"])[0] == 303
+        token = _csrf(c, "/ui/cameras")
+        assert c.post("/ui/language", data={"csrf": token, "lang": "en"}, follow_redirects=False).status_code == 303
+    assert api_env.identity.language("own1") == "en"
+    try:
+        with TestClient(create_app(api_env.deps, pages=web_pages()), base_url="http://127.0.0.1") as c:
+            assert _login(c, api_env.tokens["owner"])[0] == 303
+            page = c.get("/ui/cameras").text
+            assert '<html lang="en">' in page and ">Log out</button>" in page
+    finally:
+        api_env.identity.set_language("own1", None)
+
+
+def test_recorder_states_reconnecting_and_failed_on_camera_list_and_map(api_env: ApiEnv, tmp_path: Path) -> None:
+    """The running recorder's snapshot (write_status_file, what ``archive up`` publishes) says cam-a
+    is reconnecting and kota-1 failed: the camera list and the map data show those states; a stale
+    snapshot says nothing (the segments' view again)."""
+    import datetime as dt
+    import os
+
+    from archive.recorder.health import HealthLimits
+    from archive.recorder.spool import SpoolUsage
+    from archive.recorder.status import CameraState, CameraStatus, IngestStatus, RecorderStatus
+    from archive.recorder.status_file import STALE_S, write_status_file
+    from archive.web.status import recorder_states
+
+    now = dt.datetime.now(dt.UTC)
+
+    def cam(cid: str, state: CameraState) -> CameraStatus:
+        return CameraStatus(cid, "rtsp://x", state, now, None, None, 0, 0, None, None, now, "camera_unreachable", (),
+                            SpoolUsage(cid, 0, 0, 1, 1), IngestStatus(cid))  # fmt: skip
+
+    path = tmp_path / "run" / "status.json"
+    write_status_file(path, RecorderStatus(taken_at=now, store_available=True, store_error=None,
+                                           cameras=(cam("cam-a", CameraState.RECONNECTING),
+                                                    cam("kota-1", CameraState.FAILED))), HealthLimits())  # fmt: skip
+    app = create_app(api_env.deps, pages=web_pages(states=lambda: recorder_states(path)))
+    with TestClient(app, base_url="http://127.0.0.1") as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        page = c.get("/ui/cameras").text
+        assert re.search(r'data-camera="cam-a">(?:(?!</tr>).)*status-reconnecting">reconnecting<', page, re.S), page
+        assert re.search(r'data-camera="kota-1">(?:(?!</tr>).)*status-failed">failed<', page, re.S)
+        shown = {x["id"]: x["status"] for x in c.get("/ui/map/cameras.json").json()["cameras"]}
+        assert shown["cam-a"] == "reconnecting" and shown["kota-1"] == "failed"
+        old = time.time() - STALE_S - 5
+        os.utime(path, (old, old))
+        shown = {x["id"]: x["status"] for x in c.get("/ui/map/cameras.json").json()["cameras"]}
+        assert shown["cam-a"] == "no recent segment" and shown["kota-1"] == "no recent segment"
+
+
+def test_status_recording_and_last_segment_beyond_the_first_window(api_env: ApiEnv) -> None:
+    """A camera whose newest segment ended seconds ago is ``recording``; one whose newest ended an
+    hour ago (outside the first 10-minute window, found by the 24 h one) shows that segment's end."""
+    from archive.web.status import NEAR_US
+    from tests.integration.api_support import record_segments
+
+    now = datetime.now(UTC).replace(microsecond=0)
+    record_segments(api_env, "kota-1", 1, start=now - SEG)
+    record_segments(api_env, "cam-b", 1, start=now - timedelta(hours=1))
+    assert NEAR_US < 3600 * 1_000_000
+    with _client(api_env) as c:
+        assert _login(c, api_env.tokens["investigator"])[0] == 303
+        shown = {x["id"]: x for x in c.get("/ui/map/cameras.json").json()["cameras"]}
+    assert shown["kota-1"]["status"] == "recording"
+    assert shown["kota-1"]["last_utc"].startswith(f"{now:%Y-%m-%dT%H:%M:%S}")
+    hour_ago = now - timedelta(hours=1) + SEG
+    assert shown["cam-b"]["status"] == "no recent segment"
+    assert shown["cam-b"]["last_utc"].startswith(f"{hour_ago:%Y-%m-%dT%H:%M:%S}"), shown["cam-b"]
+    assert shown["cam-a"]["last_utc"] == ""  # 2025 footage only: nothing in 24 h
