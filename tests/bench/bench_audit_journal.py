@@ -19,19 +19,16 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
-
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from archive.audit.entry import AuditRecord
 from archive.audit.service import AuditTrail
 from archive.storage.seaweed import EmbeddedSeaweed
-from tests.fixtures.catalog import PG_BASE
+from tests.bench.catalogs import bench_catalog, databases
 from tests.fixtures.s3 import store_for
 from tests.integration import export_support as xs
 
@@ -103,21 +100,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-journal-"))
     with EmbeddedSeaweed(tmp / "seaweed", volume_size_limit_mb=64, keep_admin=True) as sw:
         store = store_for(sw)
-        for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
-            schema = f"bench_journal_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG_BASE)
-            if db == "postgres":
-                with admin.begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = (f"sqlite:///{tmp / f'{schema}.sqlite3'}" if db == "sqlite"
-                   else f"{PG_BASE}?options=-csearch_path%3D{schema}")  # fmt: skip
-            try:
+        for db in databases(args.db):
+            with bench_catalog(db, tmp, "bench_journal") as (schema, url):
                 res = run(url, store, tmp / schema, args.records)
-            finally:
-                if db == "postgres":
-                    with admin.begin() as conn:
-                        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
             parts = []
             for mode, (t, puts) in res.items():
                 parts.append(f"{mode}: p50 {statistics.median(t):6.2f} ms p99 {_pct(t, 0.99):6.2f} ms, "

@@ -22,16 +22,13 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-
-from sqlalchemy import create_engine, text
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from archive.audit.entry import AuditRecord
 from archive.storage.seaweed import EmbeddedSeaweed
-from tests.fixtures.catalog import PG_BASE
+from tests.bench.catalogs import bench_catalog, databases
 from tests.fixtures.s3 import store_for
 from tests.integration import export_support as xs
 
@@ -78,21 +75,9 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-seal-"))
     with EmbeddedSeaweed(tmp / "seaweed", volume_size_limit_mb=64, keep_admin=True) as sw:
         store = store_for(sw)
-        for db in (["sqlite", "postgres"] if args.db == "both" else [args.db]):
-            schema = f"bench_seal_{uuid.uuid4().hex[:8]}"
-            admin = create_engine(PG_BASE)
-            if db == "postgres":
-                with admin.begin() as conn:
-                    conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-            url = (f"sqlite:///{tmp / f'{schema}.sqlite3'}" if db == "sqlite"
-                   else f"{PG_BASE}?options=-csearch_path%3D{schema}")  # fmt: skip
-            try:
+        for db in databases(args.db):
+            with bench_catalog(db, tmp, "bench_seal") as (schema, url):
                 times = run(url, store, tmp / schema, args.records)
-            finally:
-                if db == "postgres":
-                    with admin.begin() as conn:
-                        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-                admin.dispose()
             p, k = times["proofs"], times["kept edge"]
             print(f"{db:9s} records {len(p) + len(k)}: proofs p50 {statistics.median(p):6.2f} ms p99 "
                   f"{_pct(p, 0.99):6.2f} | kept edge p50 {statistics.median(k):6.2f} ms p99 {_pct(k, 0.99):6.2f} | "
