@@ -28,6 +28,7 @@ from archive.storage.seaweed_cluster import SeaweedCluster
 from tests.e2e.test_nodes_failover import Node, _balanced, _config, _gaps, _segments, _wait
 from tests.e2e.test_one_writer import _cli
 from tests.e2e.test_status_health import get_health
+from tests.fixtures.cameras import dishub_listing
 from tests.fixtures.s3 import service_store_for
 
 NODES = ("n1", "n2")
@@ -67,15 +68,7 @@ def test_nodes_on_the_replicated_cluster(seaweed_cluster: SeaweedCluster, pg_cat
     nodes = {n: Node(n, cfgs[n]) for n in NODES}
     cams = [f"dishub-{i:03d}" for i in range(1, CAMERAS + 1)]
     with SimulatedCameraSet(CAMERAS, ["h264"]) as sims:
-        listing = tmp_path / "cameras.yaml"
-        listing.write_text(
-            "owners:\n  - id: dishub\n    name: Dishub\n    kind: government\n    agencies: [police]\ncameras:\n"
-            + "".join(
-                f"  - id: {c}\n    name: Intersection {c}\n    owner: dishub\n    stream_url: {u}\n"
-                "    latitude: -7.47\n    longitude: 112.43\n    location: test\n"
-                for c, u in zip(cams, sims.urls, strict=True)
-            )
-        )
+        listing = dishub_listing(tmp_path / "cameras.yaml", cams, sims.urls)
         imported = _cli(cfgs["n1"], "cameras", "import", str(listing))
         assert imported.returncode == 0, imported.stdout + imported.stderr
         try:

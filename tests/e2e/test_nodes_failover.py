@@ -42,6 +42,7 @@ from archive.recorder.ingest import DEFAULT_GAP_TOLERANCE_S
 from archive.sim.cameras import SimulatedCameraSet
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.e2e.test_one_writer import ARCHIVE, _cli, _free_port
+from tests.fixtures.cameras import dishub_listing
 from tests.fixtures.s3 import service_store_for
 
 NODES = ("n1", "n2", "n3")
@@ -210,15 +211,7 @@ def test_nodes_share_fail_over_and_take_back(seaweed: EmbeddedSeaweed, pg_catalo
     cams = [f"dishub-{i:03d}" for i in range(1, CAMERAS + 1)]
     holes: dict[str, float] = {}
     with SimulatedCameraSet(CAMERAS, ["h264"]) as sims:
-        listing = tmp_path / "cameras.yaml"
-        listing.write_text(
-            "owners:\n  - id: dishub\n    name: Dishub\n    kind: government\n    agencies: [police]\ncameras:\n"
-            + "".join(
-                f"  - id: {c}\n    name: Intersection {c}\n    owner: dishub\n    stream_url: {u}\n"
-                "    latitude: -7.47\n    longitude: 112.43\n    location: test\n"
-                for c, u in zip(cams, sims.urls, strict=True)
-            )
-        )
+        listing = dishub_listing(tmp_path / "cameras.yaml", cams, sims.urls)
         imported = _cli(cfgs["n1"], "cameras", "import", str(listing))
         assert imported.returncode == 0, imported.stdout + imported.stderr
         try:

@@ -34,6 +34,7 @@ from archive.sim.cameras import SimulatedCameraSet
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.e2e.test_nodes_failover import Node, _balanced, _config, _gaps, _holders, _segments, _wait
 from tests.e2e.test_one_writer import _cli
+from tests.fixtures.cameras import dishub_listing
 from tests.fixtures.private_pg import PrivatePostgres
 from tests.fixtures.s3 import service_store_for
 
@@ -69,15 +70,7 @@ def test_nodes_ride_out_a_catalog_restart(seaweed: EmbeddedSeaweed, private_pg: 
         return stopped_at_us, back_us
 
     with SimulatedCameraSet(CAMERAS, ["h264"]) as sims:
-        listing = tmp_path / "cameras.yaml"
-        listing.write_text(
-            "owners:\n  - id: dishub\n    name: Dishub\n    kind: government\n    agencies: [police]\ncameras:\n"
-            + "".join(
-                f"  - id: {c}\n    name: Intersection {c}\n    owner: dishub\n    stream_url: {u}\n"
-                "    latitude: -7.47\n    longitude: 112.43\n    location: test\n"
-                for c, u in zip(cams, sims.urls, strict=True)
-            )
-        )
+        listing = dishub_listing(tmp_path / "cameras.yaml", cams, sims.urls)
         imported = _cli(cfgs["n1"], "cameras", "import", str(listing))
         assert imported.returncode == 0, imported.stdout + imported.stderr
         try:
