@@ -56,6 +56,7 @@ from archive.model import Camera, Owner, OwnerKind, us_from_utc
 from archive.search.model import Near
 from archive.search.service import SearchService
 from archive.secretbox import SecretBox
+from tests.fixtures.ports import free_port
 
 PG_BASE = os.environ.get("ARCHIVE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 SEG_US = 10_000_000
@@ -271,12 +272,6 @@ def in_process(engine: Engine, cams: list[Camera], days: int, end_us: int, n: in
 
 
 # -- HTTP -------------------------------------------------------------------------------------
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def bench_app() -> Any:
     """The API app over ``$BENCH_URL`` (audit trail on, no object store), as ``archive api serve``
     builds it with the default configuration (token and scope caches 2 s)."""

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fixtures.ports import free_port
+
 ARCHIVE = Path(sys.executable).parent / "archive"
 IDLE_CONNECTIONS = 1100
 HOLD_S = 25.0
@@ -65,9 +67,7 @@ def test_idle_connection_flood_and_api_crash_do_not_stop_recording(tmp_path):
     if hard != resource.RLIM_INFINITY and hard < IDLE_CONNECTIONS + 200:
         pytest.skip(f"this test process may open only {hard} descriptors")
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     (tmp_path / "archive.toml").write_text(
         f'[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 4\n[api]\nport = {port}\n')
     log = (tmp_path / "up.log").open("w")

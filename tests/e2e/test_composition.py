@@ -2,12 +2,13 @@
 `archive up` (its own process, so nothing of other tests is counted)."""
 
 import json
-import socket
 import subprocess
 import sys
 import textwrap
 
 import pytest
+
+from tests.fixtures.ports import free_port
 
 # Run in a fresh interpreter: start `archive up` in the main thread; a probe thread waits for the
 # API, counts the live instances of each part's class with the garbage collector, then stops it.
@@ -61,9 +62,7 @@ DRIVER = textwrap.dedent('''
 
 @pytest.mark.slow
 def test_archive_up_builds_each_part_once(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     cfg = tmp_path / "archive.toml"
     cfg.write_text(f'[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 4\n[api]\nport = {port}\n')
     (tmp_path / "cams.yaml").write_text(textwrap.dedent('''

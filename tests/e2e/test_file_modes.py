@@ -3,7 +3,6 @@ leaves nothing under its data directory that group or other can read."""
 
 import os
 import signal
-import socket
 import stat
 import subprocess
 import sys
@@ -11,6 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.ports import free_port
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 
@@ -32,9 +33,7 @@ def _open_to_others(root: Path) -> list[str]:
 
 @pytest.mark.slow
 def test_up_under_umask_022_keeps_every_file_private(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     (tmp_path / "archive.toml").write_text(
         f'[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 2\n[api]\nport = {port}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}

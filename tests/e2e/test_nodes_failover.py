@@ -41,8 +41,9 @@ from archive.ledger.rendezvous import shares
 from archive.recorder.ingest import DEFAULT_GAP_TOLERANCE_S
 from archive.sim.cameras import SimulatedCameraSet
 from archive.storage.seaweed import EmbeddedSeaweed
-from tests.e2e.test_one_writer import ARCHIVE, _cli, _free_port
+from tests.e2e.test_one_writer import ARCHIVE, _cli
 from tests.fixtures.cameras import dishub_listing
+from tests.fixtures.ports import free_port
 from tests.fixtures.s3 import service_store_for
 
 NODES = ("n1", "n2", "n3")
@@ -63,7 +64,7 @@ def _config(path: Path, node: str, catalog: str, seaweed: EmbeddedSeaweed, media
         f'[storage]\nmode = "s3"\nendpoint = "{seaweed.endpoint}"\naccess_key = "{creds.access_key}"\n'
         f'secret_key = "{creds.secret_key}"\nsecure = false\nmedia_bucket = "{media}"\nlog_bucket = "{logs}"\n'
         f"[recorder]\nsegment_seconds = 2\n[ledger]\ncheckpoint_interval_s = 5\n"
-        f"[api]\nport = {_free_port()}\n"
+        f"[api]\nport = {free_port()}\n"
         f"[node]\ncapacity = 1.0\nlease_ttl_s = {TTL_S}\nrenew_every_s = 2\n"
     )
     return path

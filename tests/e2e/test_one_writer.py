@@ -16,16 +16,12 @@ import pytest
 
 from archive.sim.cameras import SimulatedCameraSet
 from archive.storage.seaweed import EmbeddedSeaweed
+from tests.fixtures.ports import free_port
 from tests.fixtures.s3 import service_store_for
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 CAM = "dishub-002"
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _cli(cfg: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess[str]:
@@ -43,7 +39,7 @@ def _config(path: Path, data_dir: str, seaweed: EmbeddedSeaweed, media: str, log
         f'[storage]\nmode = "s3"\nendpoint = "{seaweed.endpoint}"\naccess_key = "{creds.access_key}"\n'
         f'secret_key = "{creds.secret_key}"\nsecure = false\nmedia_bucket = "{media}"\nlog_bucket = "{logs}"\n'
         f'[recorder]\nsegment_seconds = 2\n[ledger]\ncheckpoint_interval_s = 5\n'
-        f'[api]\nport = {_free_port()}\n'
+        f'[api]\nport = {free_port()}\n'
     )
     return path
 

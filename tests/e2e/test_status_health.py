@@ -10,7 +10,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ import pytest
 
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.ports import free_port
 from tests.unit.recorder.test_notify import Hook
 
 ARCHIVE = Path(sys.executable).parent / "archive"
@@ -102,9 +102,7 @@ def test_status_and_health_name_a_camera_not_recording_and_a_growing_backlog(
     tmp_path: Path, sim_cameras: SimCameraFactory, own_seaweed: EmbeddedSeaweed
 ) -> None:
     (cam,) = sim_cameras(1, "h264")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     creds = own_seaweed.credentials
     hook = Hook()
     (tmp_path / "archive.toml").write_text(

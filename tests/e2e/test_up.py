@@ -4,7 +4,6 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -12,6 +11,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.ports import free_port
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 
@@ -24,9 +25,7 @@ def cli(tmp_path, *args, timeout=120):
 
 @pytest.mark.slow
 def test_up_records_simulated_cameras_then_verifies(tmp_path):
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     (tmp_path / "archive.toml").write_text(
         f'[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 4\n[api]\nport = {port}\n')
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}

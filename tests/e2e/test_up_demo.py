@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+
+from tests.fixtures.ports import free_port
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 DEAD = "rtsp://127.0.0.1:9/dead"  # the discard port: refused, like a simulator that has gone
@@ -33,9 +34,7 @@ def cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 @pytest.mark.slow
 def test_a_second_up_replaces_the_earlier_runs_demo_cameras(tmp_path: Path) -> None:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     (tmp_path / "archive.toml").write_text(
         f'[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 2\n[api]\nport = {port}\n', encoding="utf-8")
     assert cli(tmp_path, "init").returncode == 0

@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from archive.errors import ArchiveError
 from archive.ledger.tables import LogEntryRow
 from archive.recorder.status_file import read_status_file
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.ports import free_port
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 FOLLOW_S = 5.0  # the promise: applied within about 5 s
@@ -55,9 +55,7 @@ def alive(pid: int | None) -> bool:
 @pytest.mark.slow
 def test_disable_enable_remove_apply_to_the_running_service(tmp_path: Path, sim_cameras: SimCameraFactory) -> None:
     a, b, c = sim_cameras(3, "h264")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     (tmp_path / "archive.toml").write_text(
         f'[paths]\ndata_dir = "var"\n[recorder]\nsegment_seconds = 2\n[api]\nport = {port}\n', encoding="utf-8")
     (tmp_path / "cams.yaml").write_text(

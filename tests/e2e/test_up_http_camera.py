@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ from archive.config import load_config
 from archive.model import Camera, Owner, OwnerKind
 from archive.storage.seaweed import EmbeddedSeaweed
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.ports import free_port
 from tests.fixtures.s3 import service_store_for
 
 ARCHIVE = Path(sys.executable).parent / "archive"
@@ -41,9 +41,7 @@ def test_an_old_http_camera_is_skipped_and_the_others_record(
     media, logs = f"http-media-{tag}", f"http-logs-{tag}"
     service_store_for(seaweed, media, logs)
     creds = seaweed.credentials
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     cfg = tmp_path / "archive.toml"
     cfg.write_text(
         f'[paths]\ndata_dir = "var"\n[api]\nport = {port}\n[recorder]\nsegment_seconds = 2\n'

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -33,6 +32,7 @@ from archive.ledger.tables import LogEntryRow
 from archive.recorder.status_file import read_status_file
 from archive.sim.cameras import ClipCache, SimulatedCameraSet
 from archive.storage.seaweed import EmbeddedSeaweed
+from tests.fixtures.ports import free_port
 from tests.fixtures.s3 import service_store_for
 
 ARCHIVE = Path(sys.executable).parent / "archive"
@@ -42,11 +42,6 @@ CAMS = ("cam-a", "cam-b", "cam-c", "cam-d")  # a, b: frozen and disabled; c: rel
 def _env() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
 
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _config(path: Path, data_dir: str, seaweed: EmbeddedSeaweed, media: str, logs: str) -> Path:
@@ -58,7 +53,7 @@ def _config(path: Path, data_dir: str, seaweed: EmbeddedSeaweed, media: str, log
         f'[storage]\nmode = "s3"\nendpoint = "{seaweed.endpoint}"\naccess_key = "{creds.access_key}"\n'
         f'secret_key = "{creds.secret_key}"\nsecure = false\nmedia_bucket = "{media}"\nlog_bucket = "{logs}"\n'
         f'[recorder]\nsegment_seconds = 2\n[ledger]\ncheckpoint_interval_s = 5\n'
-        f'[api]\nport = {_free_port()}\n'
+        f'[api]\nport = {free_port()}\n'
     )
     return path
 

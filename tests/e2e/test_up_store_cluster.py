@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,7 @@ import pytest
 from archive.storage.seaweed_cluster import SeaweedCluster
 from tests.e2e.test_status_health import TOKEN, cli, get_health, poll
 from tests.fixtures.cameras import SimCameraFactory
+from tests.fixtures.ports import free_port
 
 ARCHIVE = Path(sys.executable).parent / "archive"
 CAM = "cluster-cam"
@@ -51,9 +51,7 @@ def test_two_volume_servers_down_spool_then_drain(
     tmp_path: Path, sim_cameras: SimCameraFactory, seaweed_cluster: SeaweedCluster
 ) -> None:
     (cam,) = sim_cameras(1, "h264")
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     creds = seaweed_cluster.credentials
     (tmp_path / "archive.toml").write_text(
         f'[paths]\ndata_dir = "var"\n[api]\nport = {port}\n[recorder]\nsegment_seconds = 2\n'

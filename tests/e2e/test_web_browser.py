@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -39,6 +38,7 @@ from archive.ledger import SegmentFacts
 from archive.search.model import CameraQuery
 from archive.storage.base import LockMode, ObjectStore, Retention
 from archive.web import web_pages
+from tests.fixtures.ports import free_port
 from tests.integration.api_support import MEDIA, ApiEnv, make_env
 from tests.integration.export_support import make_clips
 from tests.integration.test_web_evidence import built_package
@@ -99,9 +99,7 @@ def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> I
 def serve(deps: ApiDeps, store: ObjectStore) -> Iterator[str]:
     """The API and the pages of ``deps`` (playback from ``store``) served by uvicorn on a free
     loopback port: its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     app = create_app(deps, pages=web_pages(store.get_bytes))
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

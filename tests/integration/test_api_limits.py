@@ -29,12 +29,7 @@ from archive.audit.query import AuditFilter
 from archive.bootstrap import Runtime
 from archive.cli import main
 from archive.config import load_config
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fixtures.ports import free_port
 
 
 @dataclass(frozen=True)
@@ -58,7 +53,7 @@ def served(tmp_path: Path) -> Iterator[Served]:
     cfg = tmp_path / "archive.toml"
     cfg.write_text(f'[paths]\ndata_dir = "{tmp_path / "var"}"\n', encoding="utf-8")
     admin = {"Authorization": f"Bearer {_token(cfg, 'adm', 'admin')}"}
-    port = _port()
+    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("ARCHIVE_")}
     argv = [sys.executable, "-m", "archive", "--config", str(cfg), "api", "serve", "--port", str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)

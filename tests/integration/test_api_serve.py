@@ -6,7 +6,6 @@ from __future__ import annotations
 import io
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -15,12 +14,7 @@ from pathlib import Path
 import httpx
 
 from archive.cli import main
-
-
-def _port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from tests.fixtures.ports import free_port
 
 
 def test_archive_api_serve(tmp_path: Path) -> None:
@@ -37,7 +31,7 @@ def test_archive_api_serve(tmp_path: Path) -> None:
     out = io.StringIO()
     assert main(["--config", str(cfg), "tokens", "create", "adm"], out=out) == 0
     admin = {"Authorization": f"Bearer {out.getvalue().splitlines()[0]}"}
-    port = _port()
+    port = free_port()
     argv = [sys.executable, "-m", "archive", "--config", str(cfg), "api", "serve", "--port", str(port)]
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={**os.environ})
     try:

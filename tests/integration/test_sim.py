@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -28,6 +27,7 @@ from archive.sim.cameras import (
     rtsp_describe,
 )
 from tests.fixtures.cameras import SimCameraFactory, probe_frames, probe_packets, probe_streams, pull
+from tests.fixtures.ports import free_ports
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -203,22 +203,8 @@ def test_eight_cameras_at_once(sim_cameras: SimCameraFactory, tmp_path: Path) ->
         assert _frame_count(tmp_path / f"cam{index}.ts") >= 20
 
 
-def _two_free_ports() -> int:
-    """A port p with p and p + 1 both free right now (ephemeral ports come and go: retry)."""
-    for _ in range(50):
-        with socket.socket() as first, socket.socket() as second:
-            first.bind(("127.0.0.1", 0))
-            base = first.getsockname()[1]
-            try:
-                second.bind(("127.0.0.1", base + 1))
-            except OSError:
-                continue
-            return base
-    raise AssertionError("no two consecutive free ports found")
-
-
 def test_fixed_ports_from_port_base(sim_cameras: SimCameraFactory) -> None:
-    base = _two_free_ports()
+    base = free_ports(2, consecutive=True)[0]
     cameras = sim_cameras(2, "h264", port_base=base)
     assert cameras.urls == [f"rtsp://127.0.0.1:{base}/cam1", f"rtsp://127.0.0.1:{base + 1}/cam2"]
 

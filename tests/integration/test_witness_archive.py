@@ -7,7 +7,6 @@ refuses to build without the cosignatures. One witness process and two archives 
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,7 @@ from archive.ledger.witness import witness_keygen
 from archive.ledger.witnessing import STATUS_FILE, WitnessSubmitter, cosigned_sizes, witness_clients, witness_report
 from archive.storage.s3 import S3Store
 from archive.witness.client import WitnessClient
+from tests.fixtures.ports import free_port
 from tests.integration import export_support as xs
 from tests.integration.ledger_support import new_bucket
 from tests.integration.witness_support import WitnessProcess, make_witness
@@ -192,9 +192,7 @@ def test_witnesses_in_health_status_and_metrics(world: World, tmp_path: Path) ->
     (health check, ``archive status`` lines and JSON, metrics)."""
     env = world.honest
     dead_key = witness_keygen("court.example/witness")
-    with socket.socket() as s:  # a port nothing listens on
-        s.bind(("127.0.0.1", 0))
-        dead_url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     data = tmp_path / "data"
     WitnessSubmitter(env.ledger, [WitnessClient(dead_url, dead_key.verifier_key, 2.0)],
                      data / STATUS_FILE).submit()  # fmt: skip

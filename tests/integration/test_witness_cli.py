@@ -6,7 +6,6 @@ makes the command exit 1 naming it, while the live witness still cosigns."""
 from __future__ import annotations
 
 import io
-import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +14,7 @@ import pytest
 from archive.cli import main
 from archive.integrity import SignedNote, require_cosignatures
 from archive.ledger.witness import witness_keygen
+from tests.fixtures.ports import free_port
 from tests.integration.ledger_support import Env, make_env, record
 from tests.integration.witness_support import WitnessProcess, make_witness
 
@@ -71,9 +71,7 @@ def test_log_sign_gets_checkpoints_cosigned(env: Env, witness: WitnessProcess, s
     assert env.ledger.signer.at(CAM, 3) is not None and env.ledger.signer.at(CAM, 3).cosignatures == 1  # type: ignore[union-attr]
 
     dead = witness_keygen("court.example/witness").verifier_key.encode()
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        dead_url = f"http://127.0.0.1:{s.getsockname()[1]}"
+    dead_url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     both = _config(env, seaweed, tmp_path / "both.toml", [(witness.url, key.encode()), (dead_url, dead)])
     record(env, CAM, 1, first=5)
     code, out = _run(both, "log", "sign", CAM)
