@@ -127,6 +127,7 @@ class Watch:
         page.on("response", self._response)
         self._page = page
         self.leaving = False
+        self.seeking = False
 
     def _failed(self, r: Any) -> None:
         # Requests still in flight when the test leaves a page (hls.js fetching the next segment when
@@ -134,7 +135,21 @@ class Watch:
         # the navigation: that is leaving, not a failure. Every other failed request counts.
         if self.leaving and r.failure == "net::ERR_ABORTED":
             return
+        # A seek makes the player cancel the media fetches it no longer needs (hls.js aborts the
+        # fragment in flight when the new instant lies outside it): the user's own doing, not a
+        # failure. Only media fetches, only aborts, only while the test seeks.
+        if self.seeking and r.failure == "net::ERR_ABORTED" and "/ui/media/" in r.url:
+            return
         self.problems.append(f"failed: {r.url} {r.failure}")
+
+    @contextmanager
+    def seek(self) -> Iterator[None]:
+        """The test seeks the player(s): media fetches they abort meanwhile are expected."""
+        self.seeking = True
+        try:
+            yield
+        finally:
+            self.seeking = False
 
     def leave(self) -> None:
         """The test is about to navigate away: aborts from now until the next page load are expected."""

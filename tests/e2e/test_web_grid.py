@@ -143,18 +143,19 @@ def test_grid_plays_four_cameras_on_one_clock_and_seeks_across_a_gap(
     print(f"grid {name}: worst tile drift {worst:.0f} ms over 4 s")
     _shot(grid_served, page, f"{name}-grid-2x2-playing")
     page.fill("#grid-at", "2025-03-14T16:01:50")  # cam-a: 10 s after its outage ended; cam-b has nothing
-    clicked = time.monotonic()
-    page.click("#grid-seek")
     target = T0.timestamp() * 1000 + 110_000
-    # click-to-first-frame: cam-a shows a decoded frame of the new instant (its playingDate past the target)
-    _until(page, f"Number(document.querySelector('.tile[data-camera=cam-a]').dataset.wall || 0) >= {target}", 30)
-    print(f"grid {name}: seek click to cam-a's first frame at the new instant {time.monotonic() - clicked:.2f} s")
-    _until(
-        page,
-        f"Number(document.getElementById('grid').dataset.clock) > {target + 1000} && "
-        "document.querySelector('.tile[data-camera=cam-a]').dataset.state === 'playing'",
-        30,
-    )
+    with watch.seek():  # fragments in flight at the click are cancelled by the players (Watch.seek)
+        clicked = time.monotonic()
+        page.click("#grid-seek")
+        # click-to-first-frame: cam-a shows a decoded frame of the new instant (its playingDate past the target)
+        _until(page, f"Number(document.querySelector('.tile[data-camera=cam-a]').dataset.wall || 0) >= {target}", 30)
+        print(f"grid {name}: seek click to cam-a's first frame at the new instant {time.monotonic() - clicked:.2f} s")
+        _until(
+            page,
+            f"Number(document.getElementById('grid').dataset.clock) > {target + 1000} && "
+            "document.querySelector('.tile[data-camera=cam-a]').dataset.state === 'playing'",
+            30,
+        )
     page.wait_for_timeout(1000)
     snap = _snapshot(page)
     for cam in ("cam-a", "cam-c", "kota-1"):
