@@ -11,7 +11,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import pytest
 from sqlalchemy import Engine
@@ -119,7 +119,12 @@ def record_segments(env: ApiEnv, camera: str, n: int, start: datetime = T0, size
 
 def make_env(url: str, store: ObjectStore, tmp_path: Path, *, with_recordings: bool = True,
              settings: ApiSettings | None = None, checkpoint_audit: bool = False,
-             journal: Path | None = None) -> ApiEnv:
+             journal: Path | Literal["default"] | None = "default") -> ApiEnv:
+    """The API's world on catalog ``url``. Its audit trail seals as the runtime's does: through the
+    local journal under ``tmp_path`` (SPEC 7.6), unless ``journal`` names another one or is None
+    (every record signed into the store at once, for the tests of that path)."""
+    if journal == "default":
+        journal = tmp_path / "audit" / "journal"
     engine = make_engine(url)
     upgrade(engine)
     box = SecretBox.from_key_file(tmp_path / "keys" / "credentials.key")
@@ -186,5 +191,15 @@ def ids(items: Sequence[dict[str, Any]]) -> list[str]:
 def api_env_fixture(catalog_url: str, s3_store: ObjectStore, tmp_path: Path) -> Iterator[ApiEnv]:
     """An :class:`ApiEnv` on each catalog backend (import this name into a test module)."""
     env = make_env(catalog_url, s3_store, tmp_path)
+    yield env
+    env.engine.dispose()
+
+
+@pytest.fixture(name="api_env")
+def sealed_api_env_fixture(catalog_url: str, s3_store: ObjectStore, tmp_path: Path) -> Iterator[ApiEnv]:
+    """An :class:`ApiEnv` whose audit trail has no journal: every record is signed into the store
+    before the answer (``AuditTrail(journal=None)``). For the tests of that path, which pin the
+    signed head in the store; import this name instead of ``api_env_fixture``."""
+    env = make_env(catalog_url, s3_store, tmp_path, journal=None)
     yield env
     env.engine.dispose()

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from archive.audit.query import AuditFilter
 from archive.audit.signer import latest_key
 from archive.errors import CatalogError
-from tests.integration.api_support import T0, ApiEnv, api_env_fixture, iso  # noqa: F401
+from tests.integration.api_support import T0, ApiEnv, iso, sealed_api_env_fixture  # noqa: F401
 
 P = "/api/v1"
 

@@ -17,7 +17,7 @@ from archive.export.views import ExportRequest
 from archive.identity.model import Principal, Role
 from archive.identity.policy import CameraScope
 from archive.model import us_from_utc
-from tests.integration.api_support import T0, ApiEnv, api_env_fixture, iso  # noqa: F401
+from tests.integration.api_support import T0, ApiEnv, iso, sealed_api_env_fixture  # noqa: F401
 
 P = "/api/v1"
 

@@ -17,7 +17,7 @@ from archive.errors import ConflictError, NotFoundError, UnauthenticatedError, V
 from archive.identity.model import Role
 from archive.identity.service import IdentityService
 from archive.identity.tokens import token_hash
-from tests.integration.api_support import ApiEnv, api_env_fixture  # noqa: F401
+from tests.integration.api_support import ApiEnv, sealed_api_env_fixture  # noqa: F401
 
 P = "/api/v1"
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from archive.audit.entry import AuditRecord, Result
 from archive.audit.query import AuditFilter
 from archive.audit.tables import CHECKPOINT
-from tests.integration.api_support import T0, ApiEnv, api_env_fixture, iso  # noqa: F401
+from tests.integration.api_support import T0, ApiEnv, iso, sealed_api_env_fixture  # noqa: F401
 
 P = "/api/v1"
 

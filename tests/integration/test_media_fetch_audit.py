@@ -13,7 +13,7 @@ from litestar.testing import TestClient
 
 from archive.audit.query import AuditFilter
 from archive.errors import CatalogError
-from tests.integration.api_support import ApiEnv, api_env_fixture  # noqa: F401
+from tests.integration.api_support import ApiEnv, sealed_api_env_fixture  # noqa: F401
 
 P = "/api/v1"
 
