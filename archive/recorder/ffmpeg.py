@@ -46,6 +46,11 @@ Other choices, also measured:
   segment is closed, so the list is the "finished" signal that survives a crash.
 * ``-timeout 5000000`` (RTSP socket I/O, microseconds): a frozen camera ends ffmpeg after ~6 s
   instead of never.
+* The camera's own clock (SPEC.md 2.2 ``camera_start``): two more outputs of the video's key frames
+  only (``noise=drop=not(key)`` after the same ``setts``), ``framecrc`` and fragmented MP4 with
+  ``-write_prft wallclock``, each into a pipe the recorder reads (:mod:`archive.recorder.camera_clock`
+  says why both are needed), flushed per key frame. They carry no media the archive keeps. Both
+  ffmpeg 9 (imageio-ffmpeg) and Debian's 5.1 accept them and set the side data the same way.
 
 Only :func:`build_argv` and :class:`RecordingSpec` are needed by callers; the argv is always a
 list (never a shell string). Extra input options are checked against :data:`INPUT_OPTION_RULES`.
@@ -78,6 +83,10 @@ MAX_INTERLEAVE_DELTA_US: Final = 1_000_000
 PROGRESS_PERIOD_S: Final = 2
 #: Gives a packet without a PTS its DTS (see the module docstring); commas escaped for the bsf parser.
 FILL_MISSING_PTS_BSF: Final = r"setts=pts=if(eq(PTS\,NOPTS)\,DTS\,PTS)"
+#: The camera-clock outputs' filter: the same timestamps as the recording, key frames only.
+KEY_FRAMES_BSF: Final = FILL_MISSING_PTS_BSF + ",noise=drop=not(key)"
+#: The track timescale of the camera-clock MP4 output (RTP's video clock rate)
+CAMERA_CLOCK_TIMESCALE: Final = 90000
 
 CAMERA_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 URL_SCHEMES: Final = frozenset({"rtsp", "rtsps"})
@@ -225,6 +234,8 @@ class RecordingSpec:
     audio: bool = True
     enabled: bool = True
     flush_packets: bool = False
+    #: read the camera's own time from its RTCP sender reports (SPEC.md 2.2 ``camera_start``)
+    camera_clock: bool = True
     #: epoch of the writer claim this recorder holds on the camera (in run ids and object keys)
     writer_epoch: int | None = None
 
@@ -274,10 +285,11 @@ class RecordingSpec:
         enabled: bool = True,
         flush_packets: bool = False,
         writer_epoch: int | None = None,
+        camera_clock: bool = True,
     ) -> RecordingSpec:
         """Build a spec from configuration values. Raises :class:`ValidationError`."""
         options = validate_input_options(input_options, where=f"cameras.{camera_id}.input_options")
-        return cls(camera_id, url, segment_seconds, options, audio, enabled, flush_packets, writer_epoch)
+        return cls(camera_id, url, segment_seconds, options, audio, enabled, flush_packets, camera_clock, writer_epoch)
 
     @property
     def display_url(self) -> str:
@@ -295,12 +307,17 @@ class RecordingSpec:
         return () if not password else tuple(dict.fromkeys((unquote(password), password)))
 
 
-def build_argv(spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *, ffmpeg: str) -> list[str]:
+def build_argv(
+    spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *, ffmpeg: str,
+    camera_clock_fds: tuple[int, int] | None = None,
+) -> list[str]:  # fmt: skip
     """The complete ffmpeg argv recording ``spec`` into ``segment_pattern`` (must contain ``%06d``).
 
     ffmpeg writes progress (``key=value`` lines) to stdout every :data:`PROGRESS_PERIOD_S` seconds
-    and its log, each line prefixed with its level, to stderr. Raises :class:`ValueError` for a
-    pattern without ``%06d``.
+    and its log, each line prefixed with its level, to stderr. With ``camera_clock_fds`` (and
+    ``spec.camera_clock``) it also writes the key frames' ``framecrc`` lines to the first file
+    descriptor and their fragmented MP4 with ``prft`` boxes to the second (module docstring).
+    Raises :class:`ValueError` for a pattern without ``%06d``.
     """
     if "%06d" not in segment_pattern.name or segment_pattern.name.count("%") != 1:
         raise ValueError(f"segment pattern must contain exactly one %06d: {segment_pattern}")
@@ -330,6 +347,17 @@ def build_argv(spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *
         "-segment_list", str(segment_list),
         "-segment_list_type", "csv",
         str(segment_pattern),
+        *(_camera_clock_outputs(*camera_clock_fds) if camera_clock_fds is not None and spec.camera_clock else []),
+    ]  # fmt: skip
+
+
+def _camera_clock_outputs(framecrc_fd: int, mp4_fd: int) -> list[str]:
+    """The two key-frame outputs that carry the camera's sender-report time (module docstring)."""
+    key_frames = ["-map", "0:v:0", "-c", "copy", "-bsf:v", KEY_FRAMES_BSF]
+    return [
+        *key_frames, "-f", "framecrc", "-flush_packets", "1", f"pipe:{framecrc_fd}",
+        *key_frames, "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov", "-write_prft", "wallclock",
+        "-video_track_timescale", str(CAMERA_CLOCK_TIMESCALE), "-flush_packets", "1", f"pipe:{mp4_fd}",
     ]  # fmt: skip
 
 
