@@ -255,8 +255,9 @@ class CameraTimes:
         """The camera's time (Unix µs) of the frame at ``start`` (seconds, the segment list's; the
         segment ends at ``end``), or None (no SR-derived key frame within :data:`MAX_EXTRAPOLATE_S`,
         or no ``start``), or :data:`PENDING` when ``more_coming`` and the key frame at ``start`` is
-        not written yet, or none carried a camera time yet, the segment's later key frames are not
-        written yet and the run is younger than :data:`FIRST_SR_S`.
+        not written yet (while none is, only in the run's first :data:`FIRST_SR_S`), or none
+        carried a camera time yet, the segment's later key frames are not written yet and the run
+        is younger than :data:`FIRST_SR_S`.
 
         The key frame the segment starts with when it carries a camera time; else the nearest one
         that does, extrapolated by the PTS difference. Key frames well before ``start`` are
@@ -265,8 +266,8 @@ class CameraTimes:
             return None
         self._refresh()
         last = self._pts[-1] if self._pts else None
-        if more_coming and (last is None or last < start - MATCH_S):
-            return PENDING
+        if more_coming and (start < FIRST_SR_S if last is None else last < start - MATCH_S):
+            return PENDING  # (no key frame at all past FIRST_SR_S: the outputs give none, none will come)
         i = bisect.bisect_left(self._pts, start - MATCH_S)
         near = [f for f in self._frames[max(0, i - 64) : i + 64]
                 if f.camera_us is not None and abs(f.pts - start) <= MAX_EXTRAPOLATE_S]  # fmt: skip

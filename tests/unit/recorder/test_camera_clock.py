@@ -127,3 +127,11 @@ def test_a_run_without_any_sender_report_stops_waiting_for_one(tmp_path: Path) -
     path = tmp_path / "run.camtime"
     path.write_text("".join(f"{2.0 * i:.6f} -\n" for i in range(7)))  # 12 s of key frames, none with an SR
     assert CameraTimes(path).camera_start(12.0, 14.0, more_coming=True) is None
+
+
+def test_outputs_that_give_no_key_frame_at_all_hold_segments_only_early_in_the_run(tmp_path: Path) -> None:
+    path = tmp_path / "run.camtime"
+    path.write_text("")
+    times = CameraTimes(path)
+    assert times.camera_start(0.0, 4.0, more_coming=True) == PENDING
+    assert times.camera_start(12.0, 14.0, more_coming=True) is None
