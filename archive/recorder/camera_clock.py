@@ -8,20 +8,21 @@ time of that frame, to the microsecond, by the camera's own clocks. Nothing else
 clock reaches us. ffmpeg writes no container field of that value except the fragmented-MP4
 ``prft`` box, and there it cannot be told from ffmpeg's own clock: a packet without the side data
 (before the first SR, or a camera that never sends one) gets ffmpeg's local time in the same box
-with the same flags. So the recorder adds two outputs of the video's key frames only
-(:func:`archive.recorder.ffmpeg.build_argv`), both through pipes:
+with the same flags. So the recorder adds an output of the video's key frames only, a ``tee`` into
+two pipes (:func:`archive.recorder.ffmpeg.build_argv`):
 
 * ``framecrc``: one text line per key frame with its PTS (the segment list's timeline) and the
   side data it carries (names, or sizes in older ffmpeg): whether it had a PRFT, i.e. an SR before it;
 * fragmented MP4 with ``-write_prft wallclock``: one ``prft`` box per key frame (``frag_keyframe``)
   holding that PRFT value, rounded down to the millisecond by ffmpeg.
 
-Both get the very same packets in the same order, so the n-th line and the n-th box are one key
-frame (checked: their PTS steps must agree). :class:`CameraClockTracker` pairs them and appends one
-line per key frame to the run's sidecar file ``<run>.camtime`` in the spool: ``<pts> <unix_us>``,
-or ``<pts> -`` when it carried no SR-derived time. At ingest :class:`CameraTimes` reads it and gives
-a segment's ``camera_start``: the camera's time of the key frame it starts with, or extrapolated
-from the nearest one by the PTS difference (the camera's RTP clock). Never ffmpeg's or our clock.
+Both are slaves of one ``tee`` and get the very same packets in the same order, so the n-th line
+and the n-th box are one key frame (checked: their PTS steps must agree). :class:`CameraClockTracker`
+pairs them and appends one line per key frame to the run's sidecar file ``<run>.camtime`` in the
+spool: ``<pts> <unix_us>``, or ``<pts> -`` when it carried no SR-derived time. At ingest
+:class:`CameraTimes` reads it and gives a segment's ``camera_start``: the camera's time of the key
+frame it starts with, or extrapolated from the nearest one by the PTS difference (the camera's RTP
+clock). Never ffmpeg's or our clock.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ class FramecrcReader:
 
     def __init__(self) -> None:
         self._pending = b""
-        self._tb = 1 / 90000
+        self.tb = 1 / 90000  # seconds per PTS unit ("#tb 0:" header; Debian's 5.1 behind a tee: 1/fps)
 
     def feed(self, data: bytes) -> list[tuple[float, bool]]:
         """The packets completed by ``data``. Raises nothing (a malformed line is skipped)."""
@@ -79,13 +80,13 @@ class FramecrcReader:
             if raw.startswith("#tb 0:"):
                 num, _, den = raw.split(":", 1)[1].strip().partition("/")
                 if num.isdigit() and den.isdigit() and int(den):
-                    self._tb = int(num) / int(den)
+                    self.tb = int(num) / int(den)
                 continue
             if raw.startswith("#") or not raw.strip():
                 continue
             fields = [f.strip() for f in raw.split(",")]
             try:
-                pts = int(fields[2]) * self._tb
+                pts = int(fields[2]) * self.tb
             except (IndexError, ValueError):
                 continue
             out.append((pts, _has_prft(fields[6:])))
@@ -201,11 +202,14 @@ class CameraClockTracker:
     def _pair(self) -> None:
         lines: list[str] = []
         while self.broken is None and self._frames and self._boxes:
-            (pts, sr), (unix_us, media) = self._frames.pop(0), self._boxes.pop(0)
+            (crc_pts, sr), (unix_us, media) = self._frames.pop(0), self._boxes.pop(0)
             if self._first is None:
-                self._first = (pts, media)
-            elif abs((pts - self._first[0]) - (media - self._first[1]) / self._timescale) > PAIR_TOLERANCE_S:
-                self._fail(f"the key-frame outputs disagree at PTS {pts:.6f}")
+                self._first = (crc_pts, media)
+            # the PTS from the MP4's media time (90 kHz), anchored at the first line's: framecrc's
+            # time base may be coarser (1/fps); both must tell the same step
+            pts = self._first[0] + (media - self._first[1]) / self._timescale
+            if abs(crc_pts - pts) > max(PAIR_TOLERANCE_S, self._crc.tb):
+                self._fail(f"the key-frame outputs disagree at PTS {crc_pts:.6f}")
                 break
             frame = KeyFrame(pts, unix_us if sr else None)
             self.latest = frame

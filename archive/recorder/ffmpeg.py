@@ -46,11 +46,13 @@ Other choices, also measured:
   segment is closed, so the list is the "finished" signal that survives a crash.
 * ``-timeout 5000000`` (RTSP socket I/O, microseconds): a frozen camera ends ffmpeg after ~6 s
   instead of never.
-* The camera's own clock (SPEC.md 2.2 ``camera_start``): two more outputs of the video's key frames
-  only (``noise=drop=not(key)`` after the same ``setts``), ``framecrc`` and fragmented MP4 with
-  ``-write_prft wallclock``, each into a pipe the recorder reads (:mod:`archive.recorder.camera_clock`
-  says why both are needed), flushed per key frame. They carry no media the archive keeps. Both
-  ffmpeg 9 (imageio-ffmpeg) and Debian's 5.1 accept them and set the side data the same way.
+* The camera's own clock (SPEC.md 2.2 ``camera_start``): one more output of the video's key frames
+  only (``noise=drop=not(key)`` after the same ``setts``), a ``tee`` into ``framecrc`` and
+  fragmented MP4 with ``write_prft=wallclock``, each into a pipe the recorder reads
+  (:mod:`archive.recorder.camera_clock` says why both are needed), flushed per key frame. They
+  carry no media the archive keeps. ``onfail=ignore``: with two plain outputs, a pipe whose reader
+  had gone ended the whole ffmpeg at the next key frame (EPIPE, exit 224); the tee's slaves fail
+  alone and the segments go on. Both ffmpeg 9 (imageio-ffmpeg) and Debian's 5.1 accept it.
 
 Only :func:`build_argv` and :class:`RecordingSpec` are needed by callers; the argv is always a
 list (never a shell string). Extra input options are checked against :data:`INPUT_OPTION_RULES`.
@@ -352,13 +354,15 @@ def build_argv(
 
 
 def _camera_clock_outputs(framecrc_fd: int, mp4_fd: int) -> list[str]:
-    """The two key-frame outputs that carry the camera's sender-report time (module docstring)."""
-    key_frames = ["-map", "0:v:0", "-c", "copy", "-bsf:v", KEY_FRAMES_BSF]
-    return [
-        *key_frames, "-f", "framecrc", "-flush_packets", "1", f"pipe:{framecrc_fd}",
-        *key_frames, "-f", "mp4", "-movflags", "+frag_keyframe+empty_moov", "-write_prft", "wallclock",
-        "-video_track_timescale", str(CAMERA_CLOCK_TIMESCALE), "-flush_packets", "1", f"pipe:{mp4_fd}",
-    ]  # fmt: skip
+    """The key-frame output that carries the camera's sender-report time (module docstring): one
+    ``tee`` into both pipes, each slave ``onfail=ignore`` so that a pipe nobody reads any more
+    (the recorder died) never ends the recording; separate outputs did (EPIPE ended ffmpeg). The
+    third slave, ``null``, cannot fail: a tee whose slaves all failed fails, and ends ffmpeg too."""
+    slaves = (f"[f=framecrc:onfail=ignore:flush_packets=1]pipe:{framecrc_fd}"
+              f"|[f=mp4:onfail=ignore:movflags=+frag_keyframe+empty_moov:write_prft=wallclock"
+              f":video_track_timescale={CAMERA_CLOCK_TIMESCALE}:flush_packets=1]pipe:{mp4_fd}"
+              "|[f=null]-")  # fmt: skip
+    return ["-map", "0:v:0", "-c", "copy", "-bsf:v", KEY_FRAMES_BSF, "-f", "tee", slaves]
 
 
 def find_ffmpeg(explicit: str | os.PathLike[str] | None = None) -> str:

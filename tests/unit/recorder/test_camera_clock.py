@@ -135,3 +135,14 @@ def test_outputs_that_give_no_key_frame_at_all_hold_segments_only_early_in_the_r
     times = CameraTimes(path)
     assert times.camera_start(0.0, 4.0, more_coming=True) == PENDING
     assert times.camera_start(12.0, 14.0, more_coming=True) is None
+
+
+def test_a_coarse_framecrc_time_base_takes_the_pts_from_the_mp4_media_time(tmp_path: Path) -> None:
+    # Debian's 5.1 behind a tee prints framecrc in 1/25 s (1.24 s, 3.24 s): the 90 kHz media time rules
+    crc = b"#tb 0: 1/25\n0,         31,         31,        1,    24416, 0xf6ec4438, S=1,       16\n" \
+          b"0,         81,         81,        1,    25345, 0x139063e0, S=1,       16\n"  # fmt: skip
+    tracker = CameraClockTracker(tmp_path / "run.camtime", "cam1")
+    tracker.framecrc(crc)
+    tracker.mp4(mp4((1_000_000_000, 7), (1_002_000_000, 7 + 180000)))
+    assert tracker.broken is None
+    assert (tmp_path / "run.camtime").read_text() == "1.240000 1000000000\n3.240000 1002000000\n"
