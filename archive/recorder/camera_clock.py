@@ -11,7 +11,7 @@ clock reaches us. ffmpeg writes no container field of that value except the frag
 with the same flags. So the recorder adds an output of the video's key frames only, a ``tee`` into
 two pipes (:func:`archive.recorder.ffmpeg.build_argv`):
 
-* ``framecrc``: one text line per key frame with its PTS (the segment list's timeline) and the
+* ``framecrc``: one text line per key frame (and for the run's first packet) with its PTS and the
   side data it carries (names, or sizes in older ffmpeg): whether it had a PRFT, i.e. an SR before it;
 * fragmented MP4 with ``-write_prft wallclock``: one ``prft`` box per key frame (``frag_keyframe``)
   holding that PRFT value, rounded down to the millisecond by ffmpeg.
@@ -51,6 +51,10 @@ PENDING: Final = "pending"
 #: RFC 3550 6.2 sends the first SR within about 1.5 x 5 s / 2 of the start, so a camera that sent
 #: none by then is taken as one that sends none (its segments wait no longer)
 FIRST_SR_S: Final = 10.0
+#: the largest offset taken between the segment list's timeline and the key-frame output's: the
+#: segment muxer shifts a run whose first DTS is negative (B-frames: 80 ms measured), the key-frame
+#: output does not; its first line is the run's first packet, where the list starts (0)
+MAX_SHIFT_S: Final = 1.0
 
 
 @dataclass(frozen=True)
@@ -232,6 +236,7 @@ class CameraTimes:
         self._pts: list[float] = []
         self._frames: list[KeyFrame] = []
         self._seen_sr = False
+        self._shift: float | None = None  # segment-list PTS minus this file's (from its first line)
 
     def _refresh(self) -> None:
         try:
@@ -248,6 +253,8 @@ class CameraTimes:
                 frame = KeyFrame(float(pts_text), None if value == "-" else int(value))
             except ValueError:
                 continue
+            if self._shift is None:  # the run's first packet: the segment list starts there, at 0
+                self._shift = -frame.pts if abs(frame.pts) <= MAX_SHIFT_S else 0.0
             if not self._pts or frame.pts > self._pts[-1]:
                 self._pts.append(frame.pts)
                 self._frames.append(frame)
@@ -269,6 +276,7 @@ class CameraTimes:
         if start is None:
             return None
         self._refresh()
+        start -= self._shift or 0.0  # onto this file's timeline
         last = self._pts[-1] if self._pts else None
         if more_coming and (start < FIRST_SR_S if last is None else last < start - MATCH_S):
             return PENDING  # (no key frame at all past FIRST_SR_S: the outputs give none, none will come)

@@ -85,8 +85,10 @@ MAX_INTERLEAVE_DELTA_US: Final = 1_000_000
 PROGRESS_PERIOD_S: Final = 2
 #: Gives a packet without a PTS its DTS (see the module docstring); commas escaped for the bsf parser.
 FILL_MISSING_PTS_BSF: Final = r"setts=pts=if(eq(PTS\,NOPTS)\,DTS\,PTS)"
-#: The camera-clock outputs' filter: the same timestamps as the recording, key frames only.
-KEY_FRAMES_BSF: Final = FILL_MISSING_PTS_BSF + ",noise=drop=not(key)"
+#: The camera-clock output's filter: the same timestamps as the recording, key frames only, and the
+#: run's very first packet (``n`` 0): its PTS tells how far the segment list's timeline (which the
+#: segment muxer shifts when the first DTS is negative, B-frames) is from this output's.
+KEY_FRAMES_BSF: Final = FILL_MISSING_PTS_BSF + r",noise=drop=not(key)*gt(n\,0)"
 #: The track timescale of the camera-clock MP4 output (RTP's video clock rate)
 CAMERA_CLOCK_TIMESCALE: Final = 90000
 

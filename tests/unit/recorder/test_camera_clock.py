@@ -84,7 +84,7 @@ def test_outputs_that_disagree_stop_the_camera_times_of_the_run(tmp_path: Path) 
 
 def test_a_segment_gets_its_key_frames_camera_time_or_one_extrapolated_by_pts(tmp_path: Path) -> None:
     path = tmp_path / "run.camtime"
-    path.write_text("0.520000 -\n2.520000 1000000000\n")
+    path.write_text("0.000000 -\n0.520000 -\n2.520000 1000000000\n")  # the run's first packet, then key frames
     times = CameraTimes(path)
     # the first segment starts before the first key frame with a camera time: extrapolated back
     assert times.camera_start(0.0, more_coming=False) == 1000000000 - 2_520_000
@@ -146,3 +146,14 @@ def test_a_coarse_framecrc_time_base_takes_the_pts_from_the_mp4_media_time(tmp_p
     tracker.mp4(mp4((1_000_000_000, 7), (1_002_000_000, 7 + 180000)))
     assert tracker.broken is None
     assert (tmp_path / "run.camtime").read_text() == "1.240000 1000000000\n3.240000 1002000000\n"
+
+
+def test_the_segment_lists_shift_of_a_b_frame_run_is_taken_from_the_runs_first_packet(tmp_path: Path) -> None:
+    # measured (h264-bframes): the key-frame output's first packet at -0.08 s, the list's segments at
+    # 3.96 s and 5.96 s where that output has the key frames at 3.88 s and 5.88 s
+    path = tmp_path / "run.camtime"
+    path.write_text("-0.080000 1000000000\n3.880000 1003960000\n5.880000 1005960000\n")
+    times = CameraTimes(path)
+    assert times.camera_start(0.0, 3.96, more_coming=True) == 1000000000
+    assert times.camera_start(3.96, 5.96, more_coming=True) == 1003960000  # its own key frame, not 80 ms off
+    assert times.camera_start(5.96, 7.96, more_coming=True) == 1005960000
