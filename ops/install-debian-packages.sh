@@ -7,6 +7,8 @@
 #   - chromium, the real browser the UI tests drive through Playwright (never `playwright install`).
 #   - openssl, whose `openssl ts` is the RFC 3161 time-stamping authority of the tests (tests/fixtures/tsa.py);
 #   - systemd, for `systemd-analyze verify` of the units in ops/ (tests/integration/test_ops_install.py).
+#   - faketime (libfaketime), which runs a simulated camera with its clock off, so its RTCP sender reports
+#     differ from the recorder's clock (tests/integration/test_camera_clock.py).
 # Idempotent: when everything is installed it only checks (no apt-get update, no root needed).
 # Otherwise runs `apt-get update` once and `apt-get install -y` non-interactively, as root (or
 # through sudo when it is there). Ends by checking that /usr/bin/python3 can import the bindings.
@@ -27,6 +29,7 @@ PACKAGES=(
   chromium
   openssl
   systemd
+  faketime
 )
 
 missing=()

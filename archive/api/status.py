@@ -15,7 +15,7 @@ from archive.errors import ERRORS, ArchiveError
 from archive.ledger.node_report import NodeReport
 from archive.ledger.witnessing import WitnessHealth
 from archive.recorder.health import HealthLimits, assess
-from archive.recorder.status import CameraState, RecorderStatus
+from archive.recorder.status import CameraState, CameraStatus, RecorderStatus
 from archive.storage.base import ObjectStore
 
 __all__ = ["check_metrics", "ledger_metrics", "node_metrics", "nodes_check", "protection_metrics", "recorder_check",
@@ -74,11 +74,14 @@ def recorder_check(status: Callable[[], RecorderStatus], limits: HealthLimits | 
                   " (named per camera behind authentication: /api/v1/health)")  # counts only: /health is open
         per_camera = {c.camera_id: c for c in health.cameras}
 
-        def said(camera_id: str, state: str) -> str:
-            h = per_camera.get(camera_id)
+        def said(cam: CameraStatus) -> str:
+            h, offset = per_camera.get(cam.camera_id), cam.ingest.camera_clock_offset_s
+            state = cam.state.value
+            if offset is not None:  # camera minus recorder, from its RTCP sender reports (SPEC.md 2.2)
+                state += f" (camera clock {offset:+.3f} s from the recorder's)"
             return state if h is None or h.ok else f"{state}: {'; '.join(h.problems)}"
 
-        named = tuple((c.camera_id, said(c.camera_id, c.state.value)) for c in st.cameras)
+        named = tuple((c.camera_id, said(c)) for c in st.cameras)
         return CheckResult("recorder", health.ok, detail, critical=False, cameras=named)
 
     return check
@@ -131,6 +134,11 @@ def recorder_metrics(status: Callable[[], RecorderStatus], limits: HealthLimits 
                          "counter", h.sink_failures, lab)  # fmt: skip
             yield Metric("archive_camera_healthy", "1 when the recorder sees no problem with the camera", "gauge",
                          1 if h.ok else 0, lab)  # fmt: skip
+            offset = c.ingest.camera_clock_offset_s
+            if offset is not None:  # absent while the camera sends no RTCP sender report (SPEC.md 2.2)
+                yield Metric("archive_camera_clock_offset_seconds", "the camera's clock minus the recorder's, from "
+                             "its RTCP sender reports (newest segment's camera_start - start)", "gauge", offset,
+                             lab)  # fmt: skip
 
     return samples
 

@@ -43,7 +43,7 @@ def recording_specs(registry: RegistryRepository, claims: WriterClaims, rc: Reco
             url = urlunsplit((parts.scheme, f"{userinfo}@{parts.netloc}", parts.path, parts.query, parts.fragment))
         held = claims.held(cam.id)
         specs.append(RecordingSpec.create(cam.id, url, segment_seconds=rc.segment_seconds,
-                                          flush_packets=rc.flush_packets,
+                                          flush_packets=rc.flush_packets, camera_clock=rc.camera_clock,
                                           writer_epoch=None if held is None else held.epoch))  # fmt: skip
     return specs
 

@@ -91,8 +91,10 @@ def _demo_cameras(rt: Runtime, sims: SimulatedCameraSet, stale: list[Camera]) ->
 def _print_status(status: RecorderStatus, out: TextIO) -> None:
     for cam in status.cameras:
         last = cam.last_segment_at.strftime("%H:%M:%S") if cam.last_segment_at else "-"
+        offset = cam.ingest.camera_clock_offset_s
+        clock = "" if offset is None else f"  camera clock {offset:+.3f} s"
         print(f"  {cam.camera_id:<20} {cam.state:<13} last segment {last}  ingested {cam.segments_ingested}"
-              f"  spool {cam.spool.bytes_used // 1024} KiB{'  ALARM' if cam.spool.alarm else ''}", file=out)
+              f"  spool {cam.spool.bytes_used // 1024} KiB{clock}{'  ALARM' if cam.spool.alarm else ''}", file=out)
     store = "up" if status.store_available else f"DOWN ({status.store_error})"
     print(f"  store {store}", file=out)
     out.flush()

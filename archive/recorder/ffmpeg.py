@@ -46,6 +46,13 @@ Other choices, also measured:
   segment is closed, so the list is the "finished" signal that survives a crash.
 * ``-timeout 5000000`` (RTSP socket I/O, microseconds): a frozen camera ends ffmpeg after ~6 s
   instead of never.
+* The camera's own clock (SPEC.md 2.2 ``camera_start``): one more output of the video's key frames
+  only (``noise=drop=not(key)`` after the same ``setts``), a ``tee`` into ``framecrc`` and
+  fragmented MP4 with ``write_prft=wallclock``, each into a pipe the recorder reads
+  (:mod:`archive.recorder.camera_clock` says why both are needed), flushed per key frame. They
+  carry no media the archive keeps. ``onfail=ignore``: with two plain outputs, a pipe whose reader
+  had gone ended the whole ffmpeg at the next key frame (EPIPE, exit 224); the tee's slaves fail
+  alone and the segments go on. Both ffmpeg 9 (imageio-ffmpeg) and Debian's 5.1 accept it.
 
 Only :func:`build_argv` and :class:`RecordingSpec` are needed by callers; the argv is always a
 list (never a shell string). Extra input options are checked against :data:`INPUT_OPTION_RULES`.
@@ -78,6 +85,12 @@ MAX_INTERLEAVE_DELTA_US: Final = 1_000_000
 PROGRESS_PERIOD_S: Final = 2
 #: Gives a packet without a PTS its DTS (see the module docstring); commas escaped for the bsf parser.
 FILL_MISSING_PTS_BSF: Final = r"setts=pts=if(eq(PTS\,NOPTS)\,DTS\,PTS)"
+#: The camera-clock output's filter: the same timestamps as the recording, key frames only, and the
+#: run's very first packet (``n`` 0): its PTS tells how far the segment list's timeline (which the
+#: segment muxer shifts when the first DTS is negative, B-frames) is from this output's.
+KEY_FRAMES_BSF: Final = FILL_MISSING_PTS_BSF + r",noise=drop=not(key)*gt(n\,0)"
+#: The track timescale of the camera-clock MP4 output (RTP's video clock rate)
+CAMERA_CLOCK_TIMESCALE: Final = 90000
 
 CAMERA_ID_RE: Final = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 URL_SCHEMES: Final = frozenset({"rtsp", "rtsps"})
@@ -225,6 +238,8 @@ class RecordingSpec:
     audio: bool = True
     enabled: bool = True
     flush_packets: bool = False
+    #: read the camera's own time from its RTCP sender reports (SPEC.md 2.2 ``camera_start``)
+    camera_clock: bool = True
     #: epoch of the writer claim this recorder holds on the camera (in run ids and object keys)
     writer_epoch: int | None = None
 
@@ -274,10 +289,11 @@ class RecordingSpec:
         enabled: bool = True,
         flush_packets: bool = False,
         writer_epoch: int | None = None,
+        camera_clock: bool = True,
     ) -> RecordingSpec:
         """Build a spec from configuration values. Raises :class:`ValidationError`."""
         options = validate_input_options(input_options, where=f"cameras.{camera_id}.input_options")
-        return cls(camera_id, url, segment_seconds, options, audio, enabled, flush_packets, writer_epoch)
+        return cls(camera_id, url, segment_seconds, options, audio, enabled, flush_packets, camera_clock, writer_epoch)
 
     @property
     def display_url(self) -> str:
@@ -295,12 +311,17 @@ class RecordingSpec:
         return () if not password else tuple(dict.fromkeys((unquote(password), password)))
 
 
-def build_argv(spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *, ffmpeg: str) -> list[str]:
+def build_argv(
+    spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *, ffmpeg: str,
+    camera_clock_fds: tuple[int, int] | None = None,
+) -> list[str]:  # fmt: skip
     """The complete ffmpeg argv recording ``spec`` into ``segment_pattern`` (must contain ``%06d``).
 
     ffmpeg writes progress (``key=value`` lines) to stdout every :data:`PROGRESS_PERIOD_S` seconds
-    and its log, each line prefixed with its level, to stderr. Raises :class:`ValueError` for a
-    pattern without ``%06d``.
+    and its log, each line prefixed with its level, to stderr. With ``camera_clock_fds`` (and
+    ``spec.camera_clock``) it also writes the key frames' ``framecrc`` lines to the first file
+    descriptor and their fragmented MP4 with ``prft`` boxes to the second (module docstring).
+    Raises :class:`ValueError` for a pattern without ``%06d``.
     """
     if "%06d" not in segment_pattern.name or segment_pattern.name.count("%") != 1:
         raise ValueError(f"segment pattern must contain exactly one %06d: {segment_pattern}")
@@ -330,7 +351,20 @@ def build_argv(spec: RecordingSpec, segment_pattern: Path, segment_list: Path, *
         "-segment_list", str(segment_list),
         "-segment_list_type", "csv",
         str(segment_pattern),
+        *(_camera_clock_outputs(*camera_clock_fds) if camera_clock_fds is not None and spec.camera_clock else []),
     ]  # fmt: skip
+
+
+def _camera_clock_outputs(framecrc_fd: int, mp4_fd: int) -> list[str]:
+    """The key-frame output that carries the camera's sender-report time (module docstring): one
+    ``tee`` into both pipes, each slave ``onfail=ignore`` so that a pipe nobody reads any more
+    (the recorder died) never ends the recording; separate outputs did (EPIPE ended ffmpeg). The
+    third slave, ``null``, cannot fail: a tee whose slaves all failed fails, and ends ffmpeg too."""
+    slaves = (f"[f=framecrc:onfail=ignore:flush_packets=1]pipe:{framecrc_fd}"
+              f"|[f=mp4:onfail=ignore:movflags=+frag_keyframe+empty_moov:write_prft=wallclock"
+              f":video_track_timescale={CAMERA_CLOCK_TIMESCALE}:flush_packets=1]pipe:{mp4_fd}"
+              "|[f=null]-")  # fmt: skip
+    return ["-map", "0:v:0", "-c", "copy", "-bsf:v", KEY_FRAMES_BSF, "-f", "tee", slaves]
 
 
 def find_ffmpeg(explicit: str | os.PathLike[str] | None = None) -> str:

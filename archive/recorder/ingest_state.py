@@ -9,6 +9,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Final
 
+from archive.recorder.camera_clock import CameraTimes
 from archive.recorder.sink import GapRecord, RecorderGapReason, SegmentRecord, SegmentSink
 from archive.recorder.spool import CameraSpool, SpoolFile
 from archive.recorder.status import IngestStatus
@@ -90,6 +91,7 @@ class Pending:
     not_before: float = 0.0
     dated: bool = False  # record's times set in recording order (archive.recorder.media_clock)
     submitted: int = 0  # uploads started: a retry first looks for an earlier attempt's copy
+    camera_wait_since: float | None = None  # first waited for its camera time (archive.recorder.camera_clock)
 
 
 @dataclass
@@ -117,6 +119,7 @@ class CameraIngest:
     truncated: bool = False
     scanned_at: float = 0.0
     status: IngestStatus = field(default_factory=lambda: IngestStatus(""))
+    camera_times: dict[str, CameraTimes] = field(default_factory=dict)  # per run, read as segments are dated
 
     def skipped(self, name: str) -> bool:
         """A spool file this process will not ingest (kept after storing, or superseded)."""

@@ -19,6 +19,8 @@ from dataclasses import replace
 from typing import Final
 
 from archive.errors import WriterClaimLostError
+from archive.model import utc_from_us
+from archive.recorder.camera_clock import PENDING, CameraTimes
 from archive.recorder.ingest_state import CameraIngest, Pending, tidy_spool
 from archive.recorder.media_clock import date_record
 from archive.recorder.sink import GapRecord, SegmentRecord, SegmentSink
@@ -27,6 +29,9 @@ __all__ = ["MAX_PENDING", "commit_ready", "drop_from", "enqueue_ready"]
 
 MAX_PENDING: Final = 64  # segments of one camera held in memory at once (the rest wait on disk)
 RESCAN_S: Final = 5.0  # a camera nobody woke is rescanned at least this often
+#: the longest a segment waits for its key frame's camera time (ffmpeg writes that key frame's
+#: MP4 fragment when the next key frame arrives, about when the segment is listed)
+CAMERA_TIME_WAIT_S: Final = 3.0
 _log = logging.getLogger("archive.recorder.ingest")
 
 
@@ -48,11 +53,16 @@ def commit_ready(
         item = cam.pending[0]
         assert item.record is not None
         if not item.dated:  # SPEC.md 9.1: from the media clock, bounded by arrival, in order
+            camera_us = camera_start_us(cam, item, now)
+            if camera_us == PENDING:  # its key frame's camera time is still on its way from ffmpeg
+                break
             nxt = cam.pending[1].file if len(cam.pending) > 1 else None
             by_next = item.file.run_id in cam.live_runs or (
                 nxt is not None and (nxt.run_id, nxt.index) == (item.file.run_id, item.file.index + 1)
             )
-            item.record, item.dated = date_record(item.record, cam.last, cam.covered, closed_by_next=by_next), True
+            dated = date_record(item.record, cam.last, cam.covered, closed_by_next=by_next)
+            camera_start = None if camera_us is None or isinstance(camera_us, str) else utc_from_us(camera_us)
+            item.record, item.dated = replace(dated, camera_start=camera_start), True
         record = item.record
         assert record is not None
         try:
@@ -89,11 +99,29 @@ def commit_ready(
             last_ingested_at=record.ingested_at,
             last_segment_end=record.end,
             last_error=error,
+            camera_clock_offset_s=None if record.camera_start is None
+            else (record.camera_start - record.start).total_seconds(),
         )
     if committed and cam.covered is not None:
         cam.timeline.forget_before(cam.covered)
     if committed and not cam.pending:
         tidy_spool(cam, lock)
+
+
+def camera_start_us(cam: CameraIngest, item: Pending, now: float) -> int | str | None:
+    """The camera's time (Unix µs) of ``item``'s first frame from its run's camera-time file, None,
+    or :data:`PENDING` while that file may still get it: its run is live, the file exists and the
+    item has waited less than :data:`CAMERA_TIME_WAIT_S` (SPEC.md 2.2, 9.1)."""
+    run = item.file.run_id
+    times = cam.camera_times.get(run)
+    if times is None:
+        for old in [r for r in cam.camera_times if r < run]:  # segments come in order: done with those
+            del cam.camera_times[old]
+        times = cam.camera_times[run] = CameraTimes(cam.spool.run_paths(run).camera_times)
+    if item.camera_wait_since is None:
+        item.camera_wait_since = now
+    waiting = run in cam.live_runs and now - item.camera_wait_since < CAMERA_TIME_WAIT_S and times.path.exists()
+    return times.camera_start(item.file.list_start, item.file.list_end, more_coming=waiting)
 
 
 def enqueue_ready(cam: CameraIngest, now: float, rescan: bool) -> None:

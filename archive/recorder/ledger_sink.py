@@ -86,6 +86,7 @@ class LedgerSink:
             duration_us=_us(record.duration),
             media=media,
             clock_offset_us=None,  # SPEC.md 2.2: the time daemon's offset, which the recorder does not read
+            camera_start=record.camera_start,  # SPEC.md 2.2, 9.1: from the camera's RTCP sender reports
             bucket=record.bucket,
             meta=meta,
         )

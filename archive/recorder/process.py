@@ -14,20 +14,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import logging
 import os
 import re
 import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Final
 
 from archive.errors import ToolError
+from archive.recorder.camera_clock import CameraClockTracker
 from archive.recorder.sink import RecorderGapReason
 from archive.recorder.spool import RunPaths
 from archive.redact import scrub
 
+_log = logging.getLogger(__name__)
 _PROGRESS_READ: Final = 4096
+_CLOCK_READ: Final = 65536
 _OUT_TIME: Final = b"out_time_us="
 #: The segment muxer's info line for each new file; it comes after the previous file was listed.
 _SEGMENT_OPENED: Final = "for writing"
@@ -96,13 +100,78 @@ def end_orphans(runs: Sequence[RunPaths], timeout: float = 5.0) -> list[int]:
     return found
 
 
+class ClockPipes:
+    """The two pipes of the camera-clock outputs (:mod:`archive.recorder.camera_clock`): ffmpeg
+    writes its key frames' ``framecrc`` lines into the first, their fragmented MP4 into the second.
+    Raises OSError (on construction) when no pipe can be made."""
+
+    def __init__(self) -> None:
+        self._crc_r, self._crc_w = os.pipe()
+        try:
+            self._mp4_r, self._mp4_w = os.pipe()
+        except OSError:
+            os.close(self._crc_r)
+            os.close(self._crc_w)
+            raise
+        self._open = {self._crc_r, self._crc_w, self._mp4_r, self._mp4_w}
+
+    @property
+    def write_fds(self) -> tuple[int, int]:
+        """The ends ffmpeg writes (``pipe:N`` in its argv; passed to it with the same numbers)."""
+        return self._crc_w, self._mp4_w
+
+    def take_readers(self) -> tuple[int, int]:
+        """After ffmpeg started: close our copies of its ends and hand over the read ends."""
+        for fd in (self._crc_w, self._mp4_w):
+            self._close(fd)
+        self._open.clear()
+        return self._crc_r, self._mp4_r
+
+    def _close(self, fd: int) -> None:
+        if fd in self._open:
+            self._open.discard(fd)
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+    def close(self) -> None:
+        """Close every end not handed over (ffmpeg did not start)."""
+        for fd in list(self._open):
+            self._close(fd)
+
+
+async def _drain(fd: int, feed: Callable[[bytes], None], camera: str) -> None:
+    """Read a pipe to its end, handing each chunk to ``feed``; a ``feed`` that raises is logged once
+    and the pipe is still drained (ffmpeg must never block on it)."""
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader(limit=_CLOCK_READ)
+    transport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader),
+                                                os.fdopen(fd, "rb", buffering=0))  # fmt: skip
+    failed = False
+    try:
+        while chunk := await reader.read(_CLOCK_READ):
+            if failed:
+                continue
+            try:
+                feed(chunk)
+            except Exception:
+                failed = True
+                _log.exception("camera %s: reading its camera-clock output failed; the rest is drained unread", camera)
+    finally:
+        transport.close()
+
+
 class FfmpegRun:
-    """One ffmpeg process recording one run. Use from a single event loop."""
+    """One ffmpeg process recording one run. Use from a single event loop.
+
+    ``clock``/``tracker``: the camera-clock pipes its argv writes into and the tracker that reads
+    them (:mod:`archive.recorder.camera_clock`), or neither."""
 
     def __init__(
-        self, argv: Sequence[str], run: RunPaths, *, log_lines: int = 60, secrets: Sequence[str] = ()
-    ) -> None:
+        self, argv: Sequence[str], run: RunPaths, *, log_lines: int = 60, secrets: Sequence[str] = (),
+        clock: ClockPipes | None = None, tracker: CameraClockTracker | None = None,
+    ) -> None:  # fmt: skip
         self.argv = list(argv)
+        self.clock, self.tracker = clock, tracker
         self._secrets = tuple(secrets)  # scrubbed from each log line as it is read
         self.run = run
         self.log: collections.deque[str] = collections.deque(maxlen=log_lines)
@@ -136,9 +205,21 @@ class FfmpegRun:
                 stderr=asyncio.subprocess.PIPE,
                 start_new_session=True,
                 env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LC_ALL": "C", "TZ": "UTC"},
+                pass_fds=self.clock.write_fds if self.clock is not None else (),
             )
         except OSError as exc:
+            if self.clock is not None:
+                self.clock.close()
             raise ToolError(f"cannot start {self.argv[0]}: {exc}") from exc
+        clock_readers: list[asyncio.Task[None]] = []
+        if self.clock is not None:
+            crc_fd, mp4_fd = self.clock.take_readers()
+            if self.tracker is not None:
+                camera = self.tracker.camera_id
+                clock_readers = [asyncio.create_task(_drain(crc_fd, self.tracker.framecrc, camera)),
+                                 asyncio.create_task(_drain(mp4_fd, self.tracker.mp4, camera))]  # fmt: skip
+            else:
+                clock_readers = [asyncio.create_task(_drain(fd, lambda _: None, "?")) for fd in (crc_fd, mp4_fd)]
         self.started_at = time.monotonic()
         try:
             self.run.pid_file.write_text(f"{self._proc.pid}\n", encoding="ascii")
@@ -149,6 +230,7 @@ class FfmpegRun:
         self._readers = [
             asyncio.create_task(self._read_progress(self._proc.stdout)),
             asyncio.create_task(self._read_log(self._proc.stderr)),
+            *clock_readers,
         ]
 
     async def _read_progress(self, stream: asyncio.StreamReader) -> None:

@@ -39,6 +39,8 @@ class SegmentRecord:
     both None/"" until the ingester dated the record in recording order. ``duration`` is the
     media duration from the stream's timestamps. ``partial``: ffmpeg never closed the file
     (killed or crashed mid-segment). ``run_id``/``run_index`` name the spool file it came from.
+    ``camera_start``: the camera's own time of the segment's first frame, from its RTCP sender
+    reports (SPEC.md 2.2, :mod:`archive.recorder.camera_clock`); None when it sent none.
     """
 
     camera_id: str
@@ -66,6 +68,7 @@ class SegmentRecord:
     ingested_at: dt.datetime
     problems: tuple[str, ...] = ()
     dating: str = ""
+    camera_start: dt.datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,8 @@ Layout of ``<root>/<camera_id>/``::
     <run>-000000.ts  <run>-000001.ts ...   segments of one ffmpeg process ("run")
     <run>.csv                              ffmpeg's segment list: "name,start,end" per closed segment
     <run>.pid                              the run's ffmpeg process id (orphan detection)
+    <run>.camtime                          the camera's time of each key frame, from its RTCP sender
+                                           reports ("<pts> <unix_us>" or "<pts> -"; archive.recorder.camera_clock)
 
 ``<run>`` is the UTC start time of that ffmpeg process (``20250101T120000123Z``), so names sort in
 recording order and are never reused. A segment is
@@ -75,6 +77,11 @@ class RunPaths:
     def pid_file(self) -> Path:
         """Holds the run's ffmpeg process id while it may be alive."""
         return self.directory / f"{self.run_id}.pid"
+
+    @property
+    def camera_times(self) -> Path:
+        """The camera's time of each key frame of this run (:mod:`archive.recorder.camera_clock`)."""
+        return self.directory / f"{self.run_id}.camtime"
 
     def segment_path(self, index: int) -> Path:
         """Path of segment ``index`` of this run."""
@@ -247,14 +254,14 @@ class CameraSpool:
             moment += dt.timedelta(milliseconds=1)
 
     def run_ids(self) -> list[str]:
-        """Every run with a segment, list or pid file here, oldest first."""
+        """Every run with a segment, list, pid or camera-time file here, oldest first."""
         runs: set[str] = set()
         for name in self._names():
             match = SEGMENT_RE.match(name)
             stem = name.rsplit(".", 1)[0]
             if match:
                 runs.add(match["run"])
-            elif RUN_ID_RE.match(stem) and name.endswith((".csv", ".pid")):
+            elif RUN_ID_RE.match(stem) and name.endswith((".csv", ".pid", ".camtime")):
                 runs.add(stem)
         return sorted(runs)
 
@@ -362,7 +369,7 @@ class CameraSpool:
             self._final.pop(name, None)
 
     def forget_finished_runs(self, live_runs: Collection[str]) -> None:
-        """Remove the list and pid files of runs that are not live and have no segment left."""
+        """Remove the list, pid and camera-time files of runs that are not live and have no segment left."""
         with_segments = {m["run"] for m in map(SEGMENT_RE.match, self._names()) if m}
         for run_id in self.run_ids():
             if run_id in live_runs or run_id in with_segments:
@@ -370,5 +377,6 @@ class CameraSpool:
             paths = self.run_paths(run_id)
             paths.segment_list.unlink(missing_ok=True)
             paths.pid_file.unlink(missing_ok=True)
+            paths.camera_times.unlink(missing_ok=True)
             with self._lock:
                 self._lists.pop(run_id, None)

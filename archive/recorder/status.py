@@ -30,6 +30,9 @@ class IngestStatus:
     last_error: str | None = None
     sink_retrying: int = 0  # commits refused in a row by the sink, now being retried (0: the last one worked)
     oldest_waiting_at: dt.datetime | None = None  # wall clock the oldest segment waiting to be stored was closed
+    #: camera minus recorder clock, seconds: the newest logged segment's ``camera_start - start``
+    #: (SPEC.md 2.2, 9.1); None when that segment had no camera time (no RTCP sender report)
+    camera_clock_offset_s: float | None = None
 
 
 class CameraState(StrEnum):

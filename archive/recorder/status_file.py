@@ -130,10 +130,12 @@ def report(data: dict[str, object]) -> tuple[list[str], int]:
     cams = data.get("cameras")
     for cam in cams if isinstance(cams, list) else []:
         ing, spool = cam["ingest"], cam["spool"]
+        offset = ing.get("camera_clock_offset_s")  # SPEC.md 2.2 camera_start - start; absent before this field
         lines.append(f"{cam['camera_id']:<22} {cam['state']:<13} last segment {cam['last_segment_at'] or '-'}"
                      f"  ingested {ing['ingested']}  gaps {ing['gaps']}  backlog {ing['backlog_files']} files"
                      f"  spool {spool['bytes_used'] // 1024} KiB"
-                     f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s")  # fmt: skip
+                     f"  bitrate {round((cam['bitrate_bps'] or 0) / 1000)} kbit/s"
+                     f"  camera clock {'-' if offset is None else f'{offset:+.3f} s'}")  # fmt: skip
     node = data.get("node")
     if isinstance(node, dict):
         lines.append(f"node {node.get('name')} ({node.get('state')}), lease {node.get('lease_ttl_s')} s, "

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
@@ -22,15 +23,17 @@ from urllib.parse import urlsplit
 
 from archive.errors import ConfigError, ToolError
 from archive.recorder.backoff import Backoff
+from archive.recorder.camera_clock import CameraClockTracker
 from archive.recorder.ffmpeg import RecordingSpec, build_argv
 from archive.recorder.ingest import Ingester
-from archive.recorder.process import FfmpegRun, classify_exit
+from archive.recorder.process import ClockPipes, FfmpegRun, classify_exit
 from archive.recorder.sink import RecorderGapReason
 from archive.recorder.spool import CameraSpool, RunPaths, SegmentList
 from archive.recorder.status import CameraState, CameraStatus, IngestStatus
 from archive.recorder.timeline import CLEAN_STOP, STATES_FILE, StateTimeline, without_urls
 from archive.redact import scrub, scrub_optional
 
+log = logging.getLogger(__name__)
 GIB: Final = 1024**3
 DEFAULT_RECONNECT: Final = Backoff(0.5, 2.0)
 DEFAULT_FAILED_RETRY: Final = Backoff(5.0, 30.0)
@@ -217,8 +220,16 @@ class CameraWorker:
         run = self.spool.new_run(self._clock(), writer_epoch=self.spec.writer_epoch)
         self.run_ids = (*self.run_ids[-(RUNS_KEPT - 1):], run.run_id)
         self._live([run.run_id])  # before ffmpeg exists: its first file must never look partial
-        argv = build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg)
-        proc = FfmpegRun(argv, run, secrets=self.spec.secrets)
+        clock = tracker = None
+        if self.spec.camera_clock:  # SPEC.md 2.2 camera_start: the camera's sender-report time
+            try:
+                clock = ClockPipes()
+                tracker = CameraClockTracker(run.camera_times, self.spec.camera_id)
+            except OSError as exc:  # no pipe left: record without the camera's time
+                log.warning("camera %s: recording without the camera's clock: %s", self.spec.camera_id, exc)
+        argv = build_argv(self.spec, run.segment_pattern, run.segment_list, ffmpeg=self._ffmpeg,
+                          camera_clock_fds=clock.write_fds if clock is not None else None)  # fmt: skip
+        proc = FfmpegRun(argv, run, secrets=self.spec.secrets, clock=clock, tracker=tracker)
         try:
             await proc.start()
         except ToolError as exc:

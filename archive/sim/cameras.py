@@ -415,6 +415,22 @@ def _stop_all_at_exit() -> None:
             camera.stop(timeout=2.0)
 
 
+FAKETIME_LIBS: Final = ("/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1",
+                         "/usr/lib/aarch64-linux-gnu/faketime/libfaketime.so.1", "/usr/lib/faketime/libfaketime.so.1")
+
+
+def faketime_env(offset_s: float) -> dict[str, str]:
+    """The environment that runs a camera server with its wall clock ``offset_s`` seconds off
+    (libfaketime, Debian package ``faketime``), so its RTCP sender reports carry that clock; the
+    monotonic clock (GLib's timers) stays real. Preloaded into the server itself (not the
+    ``faketime`` wrapper), so the camera's pid stays the server's (freeze, stop). Raises
+    :class:`ToolError` when libfaketime is not installed."""
+    lib = next((path for path in FAKETIME_LIBS if Path(path).is_file()), None)
+    if lib is None:
+        raise ToolError("libfaketime was not found; run ops/install-debian-packages.sh as root to install faketime.")
+    return {**os.environ, "LD_PRELOAD": lib, "FAKETIME": f"{offset_s:+.6f}", "FAKETIME_DONT_FAKE_MONOTONIC": "1"}
+
+
 def _tail(path: Path, chars: int = 1500) -> str:
     try:
         return path.read_text(encoding="utf-8", errors="replace")[-chars:].strip()
@@ -438,6 +454,8 @@ class SimCamera(ProcessGroupOwner):
     requested_port: int | None = None
     ffmpeg: str = field(default_factory=find_ffmpeg)
     python: str = SYSTEM_PYTHON
+    #: seconds the camera's own clock is off (its RTCP sender reports' NTP time); run under faketime
+    clock_offset_s: float = 0.0
     _port: int | None = field(default=None, init=False)
     _proc: subprocess.Popen[bytes] | None = field(default=None, init=False, repr=False)
     _frozen: bool = field(default=False, init=False)
@@ -497,9 +515,11 @@ class SimCamera(ProcessGroupOwner):
         self.workdir.mkdir(parents=True, exist_ok=True)
         spec = json.dumps(self._spec())
         argv = [self.python, str(SERVER_SCRIPT), "--port", str(port), "--spec", spec, "--watch-stdin"]
+        env = faketime_env(self.clock_offset_s) if self.clock_offset_s else None
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 argv,
+                env=env,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -602,6 +622,7 @@ class SimulatedCameraSet:
         cache: ClipCache | None = None,
         workdir: Path | None = None,
         python: str = SYSTEM_PYTHON,
+        clock_offset_s: float = 0.0,
     ) -> None:
         if n < 1:
             raise UserError(f"The number of simulated cameras must be at least 1, not {n}.")
@@ -619,6 +640,9 @@ class SimulatedCameraSet:
         self._profiles = profiles
         self._host = host
         self._port_base = port_base
+        self._clock_offset_s = clock_offset_s
+        if clock_offset_s:
+            faketime_env(clock_offset_s)  # fails now, naming the package, when libfaketime is missing
         self.cameras: list[SimCamera] = []
 
     def _build(self) -> None:
@@ -640,6 +664,7 @@ class SimulatedCameraSet:
                 requested_port=None if self._port_base is None else self._port_base + i,
                 ffmpeg=ffmpeg,
                 python=self.python,
+                clock_offset_s=self._clock_offset_s,
             )
             for i, profile in enumerate(self._profiles)
         ]

@@ -117,3 +117,11 @@ def test_node_section_defaults_values_and_refusals(tmp_path):
                          ("renew_every_s = 10", "node.renew_every_s")]:  # fmt: skip
         with pytest.raises(ConfigError, match=needle):
             load_config(write(tmp_path, f"[node]\n{line}\n"), env={})
+
+
+def test_camera_clock_is_on_unless_turned_off(tmp_path):
+    assert load_config(write(tmp_path, ""), env={}).recorder.camera_clock is True
+    off = load_config(write(tmp_path, "[recorder]\ncamera_clock = false\n"), env={})
+    assert off.recorder.camera_clock is False
+    with pytest.raises(ConfigError, match="camera_clock"):
+        load_config(write(tmp_path, "[recorder]\ncamera_clock = 'sometimes'\n"), env={})

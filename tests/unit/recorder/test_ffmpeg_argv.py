@@ -9,6 +9,7 @@ import pytest
 from archive.errors import ToolError, ValidationError
 from archive.recorder.ffmpeg import (
     FILL_MISSING_PTS_BSF,
+    KEY_FRAMES_BSF,
     RecordingSpec,
     build_argv,
     find_ffmpeg,
@@ -148,3 +149,20 @@ def test_find_ffmpeg_explicit_missing_raises_tool_error(tmp_path: Path) -> None:
     with pytest.raises(ToolError):
         find_ffmpeg(tmp_path / "nope")
     assert find_ffmpeg()  # imageio-ffmpeg's binary is installed here
+
+
+def test_camera_clock_outputs_follow_the_recording_and_write_into_the_given_pipes() -> None:
+    spec = RecordingSpec.create("cam1", URL)
+    argv = build_argv(spec, PATTERN, LIST, ffmpeg="/usr/bin/ffmpeg", camera_clock_fds=(7, 9))
+    assert argv[: argv.index(str(PATTERN)) + 1] == argv_for()  # the recording itself is unchanged
+    assert argv[argv.index(str(PATTERN)) + 1 :] == [
+        "-map", "0:v:0", "-c", "copy", "-bsf:v", KEY_FRAMES_BSF, "-f", "tee",
+        "[f=framecrc:onfail=ignore:flush_packets=1]pipe:7|[f=mp4:onfail=ignore:movflags=+frag_keyframe+empty_moov"
+        ":write_prft=wallclock:video_track_timescale=90000:flush_packets=1]pipe:9|[f=null]-",
+    ]  # fmt: skip
+    assert KEY_FRAMES_BSF == FILL_MISSING_PTS_BSF + r",noise=drop=not(key)*gt(n\,0)"
+
+
+def test_camera_clock_off_leaves_the_argv_of_the_recording_alone() -> None:
+    spec = RecordingSpec.create("cam1", URL, camera_clock=False)
+    assert build_argv(spec, PATTERN, LIST, ffmpeg="/usr/bin/ffmpeg", camera_clock_fds=(7, 9)) == argv_for()

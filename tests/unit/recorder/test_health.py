@@ -96,3 +96,13 @@ def test_every_metric_the_alert_rules_use_is_exported() -> None:
     exported = set(re.findall(r"^([a-z_]+)[{ ]", text, re.M))
     used = set(re.findall(r"\b(archive_[a-z_]+)\b", ALERTS.read_text()))
     assert used and used <= exported, used - exported
+
+
+def test_the_camera_clock_offset_is_a_gauge_and_in_the_named_detail_only_when_the_camera_sends_it() -> None:
+    behind = camera("cam-behind", ingest=IngestStatus("cam-behind", camera_clock_offset_s=-3600.0755))
+    st = status(behind, camera("cam-nosr"))
+    named = dict(recorder_check(lambda: st)().cameras)
+    assert named == {"cam-behind": "recording (camera clock -3600.075 s from the recorder's)", "cam-nosr": "recording"}
+    text = render(recorder_metrics(lambda: st)())
+    assert 'archive_camera_clock_offset_seconds{camera="cam-behind"} -3600.0755' in text
+    assert 'archive_camera_clock_offset_seconds{camera="cam-nosr"}' not in text

@@ -26,11 +26,12 @@ FAKES = {
     "unauthorized": (
         "import sys\nsys.stderr.write('[error] [rtsp @ 0x1] DESCRIBE failed: 401 Unauthorized\\n')\nsys.exit(1)\n"
     ),
-    # Writes 50 kB every 0.1 s into the current segment, closes and lists one every second.
+    # Writes 50 kB every 0.1 s into the current segment, closes and lists one every second. The
+    # segment pattern follows "-segment_list_type csv" (the camera-clock outputs come after it).
     "writer": """
 import signal, sys, time
 argv = sys.argv
-pattern, listing = argv[-1], argv[argv.index("-segment_list") + 1]
+pattern, listing = argv[argv.index("-segment_list_type") + 2], argv[argv.index("-segment_list") + 1]
 state = {"i": 0, "t": 0.0, "f": None}
 def close(*_):
     name = pattern.replace("%06d", f"{state['i']:06d}")
