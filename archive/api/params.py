@@ -12,7 +12,7 @@ from archive.search.geo import Box
 from archive.search.model import Near
 from archive.search.times import parse_instant
 
-__all__ = ["MAX_INT", "HoldId", "Seq", "bbox", "instant", "near", "printable", "time_range"]
+__all__ = ["MAX_INT", "HoldId", "Seq", "bbox", "instant", "near", "place", "printable", "time_range"]
 
 MAX_INT = 2**53 - 1
 """Largest integer accepted anywhere in a request (fits SQLite and PostgreSQL BIGINT)."""
@@ -60,6 +60,29 @@ def bbox(text: str) -> Box:
     except ValueError:
         raise ValidationError([Problem("bbox", "expected south,west,north,east in degrees")]) from None
     return Box(s, n, w, e)
+
+
+def place(lat: float | None, lon: float | None, radius_m: float | None, box: str | None) -> Near | Box:
+    """The place of a sightings search: a circle (``lat``, ``lon``, ``radius_m``) or a ``box``
+    (``south,west,north,east``, each side at most twice the circle's largest radius), exactly one.
+    Raises ValidationError (``bbox`` when neither or both are given, or the box is bad)."""
+    from archive.search.geo import MAX_RADIUS_M, haversine_m
+
+    circle = near(lat, lon, radius_m)
+    if (circle is None) == (box is None):
+        raise ValidationError([Problem("bbox", "give either lat, lon and radius_m (a circle) or bbox (a box)")])
+    if circle is not None:
+        return circle
+    assert box is not None
+    found = bbox(box)
+    mid_lat = (found.min_lat + found.max_lat) / 2
+    tall = haversine_m(found.min_lat, found.min_lon, found.max_lat, found.min_lon)
+    wide = haversine_m(mid_lat, found.min_lon, mid_lat, found.max_lon)
+    if max(tall, wide) > 2 * MAX_RADIUS_M:
+        most = 2 * MAX_RADIUS_M / 1000
+        size = f"{tall / 1000:.1f} x {wide / 1000:.1f} km"
+        raise ValidationError([Problem("bbox", f"each side must be at most {most:.0f} km (this box is {size})")])
+    return found
 
 
 def near(lat: float | None, lon: float | None, radius_m: float | None) -> Near | None:

@@ -100,9 +100,11 @@ class SightingOut(_Out, kw_only=True, frozen=True):
 
 class SightingsOut(_Out, kw_only=True, frozen=True):
     zone: str
-    latitude: float
-    longitude: float
-    radius_m: float
+    latitude: float | None
+    longitude: float | None
+    radius_m: float | None
+    bbox: list[float] | None
+    """south, west, north, east of a box search (None for a circle; then latitude/longitude/radius_m)."""
     range: IntervalOut
     cameras: list[SightingOut]
 

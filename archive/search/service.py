@@ -22,6 +22,7 @@ from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, camera_scope
 from archive.search import media, recordings
 from archive.search.cameras import Sharing, camera_rows, camera_rows_with_sharing, find_cameras, sharing
+from archive.search.geo import Box
 from archive.search.model import (
     CameraCoverage,
     CameraHit,
@@ -171,12 +172,14 @@ class SearchService:
                 cov = tuple(recordings.coverage(conn, c, lo, hi, now, segs if whole else None) for c in ids)
         return RecordingsPage(lo, hi, cov, tuple(segs), recordings.encode_cursor(nxt) if nxt else None)
 
-    def sightings(self, who: Principal, near: Near, lo: int, hi: int, *, limit: int = 100) -> list[Sighting]:
-        """Cameras within ``near`` that ``who`` sees, nearest first, each with its coverage of ``[lo, hi)``."""
+    def sightings(self, who: Principal, where: Near | Box, lo: int, hi: int, *, limit: int = 100) -> list[Sighting]:
+        """Cameras within ``where`` (a circle: nearest first; a box: by id) that ``who`` sees, each
+        with its coverage of ``[lo, hi)``."""
         self.check_range(lo, hi)
         now = self._now_us()
+        query = CameraQuery(near=where, limit=limit) if isinstance(where, Near) else CameraQuery(box=where, limit=limit)
         with self._conn() as conn:
-            hits = find_cameras(conn, self._scope(conn, who), CameraQuery(near=near, limit=limit))
+            hits = find_cameras(conn, self._scope(conn, who), query)
             return [Sighting(h, recordings.coverage(conn, h.id, lo, hi, now)) for h in hits]
 
     # -- playback ------------------------------------------------------------------------

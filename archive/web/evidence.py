@@ -28,7 +28,7 @@ from archive.errors import ForbiddenError, ValidationError
 from archive.identity.policy import Permission
 
 from .gate import session_of
-from .render import can, page, wall_us
+from .render import can, page, tr, wall_us
 from .sessions import same_token
 
 __all__ = ["RESULTS", "routes"]
@@ -47,7 +47,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
          summary="The audit trail filtered by who, what and when; its verification status")  # fmt: skip
     def audit_page(request: Request[Any, Any, Any], actor: Text = None, action: Text = None, result: Text = None,
                    since: Text = None, until: Text = None) -> Template:  # fmt: skip
-        who = principal_of(request)
+        who, t = principal_of(request), tr(request)
         typed = {"actor": actor or "", "action": action or "", "result": result or "", "since": since or "",
                  "until": until or ""}  # fmt: skip
         problems: dict[str, str] = {}
@@ -55,11 +55,11 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         for name in ("since", "until"):
             if typed[name].strip():
                 try:
-                    bounds[name] = wall_us(typed[name].strip(), name, deps.settings.zone)
+                    bounds[name] = wall_us(typed[name].strip(), name, deps.settings.zone, t)
                 except ValidationError as exc:
-                    problems[name] = "; ".join(p.message for p in exc.problems) or "not a time"
+                    problems[name] = "; ".join(p.message for p in exc.problems) or t("err.time")
         if typed["result"] and typed["result"] not in RESULTS:
-            problems["result"] = f"one of {', '.join(RESULTS)}"
+            problems["result"] = t("err.one_of", values=", ".join(t(f"result.{r}") for r in RESULTS))
         events = []
         if not problems:
             f = AuditFilter(actor=typed["actor"].strip() or None, action=typed["action"].strip() or None,

@@ -42,7 +42,7 @@ from archive.identity.policy import Permission
 from archive.search.model import CameraQuery
 
 from .gate import require_csrf
-from .render import can, page, wall_us
+from .render import can, page, tr, wall_us
 
 __all__ = ["POLLED", "may_decide_now", "routes"]
 
@@ -86,32 +86,32 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           summary="Request an export (the export service; the legal hold is placed at once)")  # fmt: skip
     def request_export(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
         require_csrf(request, data.get("csrf"))
-        who = principal_of(request)
+        who, t = principal_of(request), tr(request)
         typed = {f: (data.get(f) or "").strip() for f in _FIELDS}
         problems: dict[str, str] = {}
         cameras = list(dict.fromkeys(c for c in typed["cameras"].replace(",", " ").split() if c))
         bounds: dict[str, int] = {}
         for name in ("start", "end"):
             try:
-                bounds[name] = wall_us(typed[name], name, zone) if typed[name] else -1
+                bounds[name] = wall_us(typed[name], name, zone, t) if typed[name] else -1
                 if not typed[name]:
-                    problems[name] = "required: a date and time"
+                    problems[name] = t("err.required_time")
             except ValidationError as exc:
                 problems[name] = "; ".join(p.message for p in exc.problems)
         if "start" not in problems and "end" not in problems and bounds["end"] <= bounds["start"]:
-            problems["end"] = "end must be after start"
+            problems["end"] = t("err.end_after_start")
         for name in ("case_id", "legal_basis", "reason"):
             try:
                 printable(typed[name], name, max_len=128 if name == "case_id" else 2000)
             except ValidationError:
-                problems[name] = "required: printable text" + (" (at most 128 characters)" if name == "case_id" else "")
+                problems[name] = t("err.printable_max", n=128) if name == "case_id" else t("err.printable")
         if not cameras:
-            problems["cameras"] = "name at least one camera"
+            problems["cameras"] = t("err.one_camera")
         for cam in cameras:
             try:
                 search.camera(who, cam)
             except NotFoundError:
-                problems["cameras"] = f"no camera {cam!r} that you may see"
+                problems["cameras"] = t("err.no_camera", camera=repr(cam))
         if not problems:
             req = ExportRequest(typed["case_id"], typed["legal_basis"], typed["reason"], tuple(cameras),
                                 bounds["start"], bounds["end"])  # fmt: skip
@@ -120,9 +120,9 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
             except ValidationError as exc:
                 for p in exc.problems:
                     field = p.where if p.where in _FIELDS else "cameras" if "camera" in p.where else "start"
-                    problems[field] = p.message
+                    problems[field] = t("err.refused", detail=p.message)
             except UserError as exc:  # e.g. a range the log cannot cover (422 in the API): about the range
-                problems["start"] = str(exc)
+                problems["start"] = t("err.refused", detail=str(exc))
             else:
                 audit_detail(request, export_id=view.id, case_id=view.case_id, cameras=list(view.cameras))
                 return Redirect(f"/ui/exports/{view.id}", status_code=303)

@@ -33,7 +33,8 @@ from archive.search.times import TimeFormatter
 
 from .export_forms import POLLED, Form, may_decide_now
 from .gate import require_csrf
-from .render import can, page
+from .i18n import Translate
+from .render import can, page, tr
 
 __all__ = ["routes"]
 
@@ -46,11 +47,11 @@ def _row(t: TimeFormatter, e: ExportView) -> dict[str, Any]:
             "size": e.package_size, "error": e.error or "", "approvals": ", ".join(e.approvals)}  # fmt: skip
 
 
-def _sentence(line: bytes, zone: str) -> str:
+def _sentence(line: bytes, zone: str, t: Translate) -> str:
     try:
         return custody_sentence(decode_event(line), zone)
     except FormatError as exc:  # never expected from the archive's own log; shown, not hidden
-        return f"(an event this page cannot read: {exc})"
+        return t("export.custody.unreadable", error=str(exc))
 
 
 def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
@@ -79,7 +80,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         view = svc.get(who, search.scope(who), export_id)
         refused = ""
         try:
-            custody = [_sentence(line, zone) for line in svc.custody_lines(who, export_id)]
+            custody = [_sentence(line, zone, tr(request)) for line in svc.custody_lines(who, export_id)]
         except ForbiddenError as exc:
             custody, refused = [], str(exc)
         audit_detail(request, export_id=export_id, custody_events=len(custody))
@@ -112,7 +113,8 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
             status, body = problem(exc)
             context_of(request).error = str(body["message"])[:500]
             audit_detail(request, export_id=export_id, approve=choice == "approve", refused=str(body["message"]))
-            return show(request, export_id, decision_error=str(body["message"]), status=status)
+            return show(request, export_id, decision_error=tr(request)("err.refused", detail=str(body["message"])),
+                        status=status)
         audit_detail(request, export_id=export_id, approve=choice == "approve", reason=reason, status=view.status)
         return Redirect(f"/ui/exports/{export_id}", status_code=303)
 

@@ -32,7 +32,7 @@ from archive.api.throttle import FailedAuthThrottle
 from archive.errors import ForbiddenError, UnauthenticatedError
 from archive.redact import scrub
 
-from .i18n import LanguageChoices
+from .i18n import CATALOG, DEFAULT, LanguageChoices, translator
 from .sessions import COOKIE, SessionStore, WebSession, same_token
 
 __all__ = ["LANG_KEY", "SESSION_KEY", "WebGate", "cookie", "error_page", "page_guard", "require_csrf", "session_of"]
@@ -77,12 +77,17 @@ def require_csrf(request: Request[Any, Any, Any], presented: str | None) -> None
         raise ForbiddenError("form without its CSRF token; refused")
 
 
-def error_page(status: int, message: str) -> Response[str]:
-    """A minimal HTML answer for a refusal (script-free; the message is escaped and scrubbed)."""
+def error_page(status: int, message: str, lang: str = DEFAULT) -> Response[str]:
+    """A minimal HTML answer for a refusal (script-free; the message is escaped and scrubbed):
+    a headline for the status in ``lang``, then the archive's own message (``#error-message``,
+    as the API says it: data, marked ``translate="no"``)."""
+    t = translator(lang)
     text = html.escape(scrub(message))
-    body = (f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{status}</title>'
-            f'<link rel="stylesheet" href="/ui/static/app.css"></head><body><main class="error">'
-            f'<h1>{status}</h1><p id="error-message">{text}</p><p><a href="/ui/cameras">Cameras</a></p>'
+    head = html.escape(t(f"error.{status}" if f"error.{status}" in CATALOG else "error.other"))
+    body = (f'<!doctype html><html lang="{html.escape(lang)}"><head><meta charset="utf-8"><title>{status} · '
+            f'{head}</title><link rel="stylesheet" href="/ui/static/app.css"></head><body><main class="error">'
+            f'<h1>{status} · {head}</h1><p>{html.escape(t("error.detail"))} <span id="error-message" '
+            f'translate="no">{text}</span></p><p><a href="/ui/cameras">{html.escape(t("error.back"))}</a></p>'
             f"</main></body></html>")  # fmt: skip
     return Response(body, status_code=status, media_type="text/html")
 
@@ -143,5 +148,5 @@ class WebGate(Gate):
                                 cookies=[Cookie(key=COOKIE, value="", path="/ui", max_age=0, httponly=True,
                                                 samesite="strict")])  # fmt: skip
         else:
-            response = error_page(status, str(body["message"]))
+            response = error_page(status, str(body["message"]), str(scope.get(LANG_KEY) or DEFAULT))
         await response.to_asgi_response(app=None, request=request)(scope, receive, send)

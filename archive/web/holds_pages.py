@@ -38,7 +38,8 @@ from archive.search.model import CameraQuery
 from archive.search.times import TimeFormatter
 
 from .gate import require_csrf
-from .render import can, page, wall_us
+from .i18n import Translate
+from .render import can, page, tr, wall_us
 
 __all__ = ["routes"]
 
@@ -50,16 +51,18 @@ def _short(t: TimeFormatter, us: int) -> str:
     return t.local(us)[:19].replace("T", " ")
 
 
-def _problems(exc: UserError, default: str) -> dict[str, str]:
-    """Field -> message of a refusal (a ValidationError names its fields; others go to ``default``)."""
+def _problems(exc: UserError, default: str, t: Translate) -> dict[str, str]:
+    """Field -> message of a refusal (a ValidationError names its fields; others go to ``default``),
+    the archive's own words after ``t``'s "refused by the archive"."""
     if isinstance(exc, ValidationError) and exc.problems:
         out: dict[str, str] = {}
         for p in exc.problems:
             key = p.where.split(".")[0].split("[")[0]
             field = key if key in _FIELDS else default
-            out[field] = f"{out[field]}; {p.message}" if field in out else p.message
+            said = p.message if p.message == t("err.time") else t("err.refused", detail=p.message)
+            out[field] = f"{out[field]}; {said}" if field in out else said
         return out
-    return {default: str(exc)}
+    return {default: t("err.refused", detail=str(exc))}
 
 
 def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
@@ -70,7 +73,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
     service = holds
     search, times, zone = deps.search, deps.settings.times, deps.settings.zone
 
-    def allowed_here(who: Principal) -> None:
+    def allowed_here(who: Principal) -> None:  # the refusal's words are the audit trail's too: English
         if not (can(who, Permission.HOLDS_CREATE) or can(who, Permission.HOLDS_RELEASE)):
             raise ForbiddenError(f"role {who.role.value} has no Holds page (admin, investigator, legal have)")
 
@@ -98,7 +101,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                          "created_by": h.created_by if full else "", "releasable": releasable})  # fmt: skip
         return rows
 
-    def retention_rows(scope: CameraScope) -> dict[str, Any] | None:
+    def retention_rows(scope: CameraScope, t: Translate) -> dict[str, Any] | None:
         if deps.retention_plan is None:
             return None
         plan = deps.retention_plan()
@@ -109,24 +112,23 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                 continue
             why = []
             for s in c.selections:
-                kind = "early, under storage pressure" if s.early or s.pressure else "past its keep period"
-                why.append(
-                    f"{s.count} segments ({s.bytes} bytes) by rule {s.rule}: {kind}; recorded "
-                    f"{_short(times, s.oldest_start_us)} .. {_short(times, s.newest_end_us)}"
-                )
+                why.append(t("retention.why_early" if s.early or s.pressure else "retention.why_keep", n=s.count,
+                             bytes=s.bytes, rule=s.rule, oldest=_short(times, s.oldest_start_us),
+                             newest=_short(times, s.newest_end_us)))  # fmt: skip
             rule = policies.resolve(c.owner_id, c.camera_id) if policies is not None else None
             cams.append({"camera": c.camera_id, "owner": c.owner_id, "count": c.count, "bytes": c.bytes,
                          "why": why, "held_count": c.held_count, "held_bytes": c.held_bytes,
-                         "keep": f"{rule.name}: {rule.keep_days} days" if rule else ""})  # fmt: skip
+                         "keep": t("retention.rule", rule=rule.name, n=rule.keep_days) if rule else ""})  # fmt: skip
         owners = []
         if policies is not None:
             for owner, pol in sorted(policies.owners.items()):
                 if scope.sees(owner):
-                    early = (f"yes, never below {pol.pressure.min_keep_days} days" if pol.pressure.delete_early
-                             else "no")  # fmt: skip
+                    early = (t("retention.early_yes", n=pol.pressure.min_keep_days) if pol.pressure.delete_early
+                             else t("retention.early_no"))  # fmt: skip
                     owners.append({"owner": owner, "keep_days": pol.keep_days, "approval": pol.export_approval.value,
-                                   "early": early, "overrides": ", ".join(f"{o.id}: {o.keep_days} days"
-                                                                          for o in pol.overrides),
+                                   "early": early,
+                                   "overrides": ", ".join(t("retention.override", id=o.id, n=o.keep_days)
+                                                          for o in pol.overrides),
                                    "source": pol.source})  # fmt: skip
         city = policies.city if policies is not None else None
         return {"at": _short(times, plan.now_us), "at_utc": times.utc(plan.now_us), "cameras": cams,
@@ -135,12 +137,12 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
 
     def render(request: Request[Any, Any, Any], *, status: int = 200, typed: dict[str, str] | None = None,
                problems: dict[str, str] | None = None, released: dict[str, str] | None = None) -> Template:  # fmt: skip
-        who = principal_of(request)
+        who, t = principal_of(request), tr(request)
         allowed_here(who)
         scope = search.scope(who)
         rows = hold_rows(who, scope)
         cams = [h.id for h in search.cameras(who, CameraQuery(limit=500))] if can(who, Permission.HOLDS_CREATE) else []
-        retention = retention_rows(scope) if can(who, Permission.RETENTION_READ) else None
+        retention = retention_rows(scope, t) if can(who, Permission.RETENTION_READ) else None
         audit_detail(request, holds=len(rows))
         return page(request, "holds.html", status=status, holds=rows, cams=cams, retention=retention,
                     typed={f: (typed or {}).get(f, "") for f in _FIELDS}, problems=problems or {},
@@ -157,7 +159,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
           summary="Place a legal hold (the API's hold service)")  # fmt: skip
     def place(request: Request[Any, Any, Any], data: Form) -> Template | Redirect:
         require_csrf(request, data.get("csrf"))
-        who = principal_of(request)
+        who, t = principal_of(request), tr(request)
         typed = {f: (data.get(f) or "").strip() for f in _FIELDS}
         problems: dict[str, str] = {}
         cameras = [c for c in typed["cameras"].replace(",", " ").split() if c]
@@ -165,25 +167,25 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
         for name in ("start", "end", "expires"):
             if typed[name]:
                 try:
-                    bounds[name] = wall_us(typed[name], name, zone)
+                    bounds[name] = wall_us(typed[name], name, zone, t)
                 except ValidationError as exc:
-                    problems.update(_problems(exc, name))
+                    problems.update(_problems(exc, name, t))
             elif name != "expires":
-                problems[name] = "required: a date and time"
+                problems[name] = t("err.required_time")
         if "start" in bounds and "end" in bounds and bounds["end"] <= bounds["start"]:
-            problems["end"] = "end must be after start"
+            problems["end"] = t("err.end_after_start")
         if not cameras:
-            problems["cameras"] = "name at least one camera"
+            problems["cameras"] = t("err.one_camera")
         for name, limit in (("case_id", 128), ("reason", 1000)):
             try:
                 printable(typed[name], name, max_len=limit, allow_empty=False)
-            except UserError as exc:
-                problems.update(_problems(exc, name))
+            except UserError:
+                problems[name] = t("err.printable_max", n=limit)
         for cam in dict.fromkeys(cameras):
             try:
                 search.camera(who, cam)
             except NotFoundError:
-                problems["cameras"] = f"no camera {cam!r} that you may see"
+                problems["cameras"] = t("err.no_camera", camera=repr(cam))
         if not problems:
             try:
                 hold, _ = service.create(hold_actor(request, who), case_id=typed["case_id"], reason=typed["reason"],
@@ -191,7 +193,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
                                          expires_us=bounds.get("expires"),
                                          agency=who.agency, owner_id=who.owner_id)  # fmt: skip
             except UserError as exc:
-                problems.update(_problems(exc, "form"))
+                problems.update(_problems(exc, "form", t))
             else:
                 audit_detail(request, hold_id=hold.id, case_id=hold.case_id, cameras=list(hold.cameras))
                 return Redirect(f"/ui/holds?placed={hold.id}", status_code=303)
@@ -213,7 +215,7 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
             printable(reason, "reason", allow_empty=False)
             service.release(hold_actor(request, who), hold_id, reason)
         except UserError as exc:
-            problem = "; ".join(_problems(exc, "reason").values())
+            problem = "; ".join(_problems(exc, "reason", tr(request)).values())
             status = 409 if isinstance(exc, ConflictError) else 400
             audit_detail(request, hold_id=hold_id, refused=problem[:200])
             return render(request, status=status, released={"id": str(hold_id), "reason": reason, "error": problem})

@@ -1,62 +1,60 @@
 """The pages' languages: Bahasa Indonesia (default) and English, chosen per user.
 
-:data:`CATALOG` maps a message key to its text in each language; templates call ``t("key")``.
-A key missing from the catalog is an error (never an empty label). So far the catalog covers the
-page frame (top bar, page titles, the language switch, the cameras list and timeline headings);
-other texts are English in both languages. The choice is kept per user id by
+:data:`CATALOG` maps a message key to its text in each language (the messages are in
+:mod:`.catalog`); templates call ``t("key", name=value)``, the web layer's handlers
+:func:`translator`, our ES modules ``static/i18n.js`` over :func:`browser_messages` (sent on
+``<body data-i18n>``). A key missing from the catalog is an error (never an empty label); every
+page's text goes through it (tests/unit/web/test_i18n.py checks the templates and keys,
+tests/e2e/test_web_walk.py every page rendered in each language). The choice is kept per user id by
 :class:`LanguageChoices` in the catalog (``api_user.language``, through the identity service):
 it survives a restart.
 """
 
 from __future__ import annotations
 
+import json
 import threading
-from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["CATALOG", "DEFAULT", "LANGUAGES", "LanguageChoices", "LanguageStore", "translator"]
+from .catalog import MESSAGES
+
+__all__ = ["BROWSER_PREFIXES", "CATALOG", "DEFAULT", "LANGUAGES", "LanguageChoices", "LanguageStore", "Translate",
+           "browser_messages", "translator"]
 
 LANGUAGES = ("id", "en")
 DEFAULT = "id"
-CATALOG: dict[str, dict[str, str]] = {
-    "nav.map": {"id": "Peta", "en": "Map"},
-    "nav.cameras": {"id": "Kamera", "en": "Cameras"},
-    "nav.exports": {"id": "Ekspor", "en": "Exports"},
-    "nav.holds": {"id": "Penahanan", "en": "Holds"},
-    "nav.verify": {"id": "Verifikasi", "en": "Verify"},
-    "nav.audit": {"id": "Audit", "en": "Audit"},
-    "logout": {"id": "Keluar", "en": "Log out"},
-    "language": {"id": "Bahasa", "en": "Language"},
-    "language.switch": {"id": "Ganti", "en": "Switch"},
-    "title.cameras": {"id": "Kamera", "en": "Cameras"},
-    "title.map": {"id": "Peta", "en": "Map"},
-    "title.exports": {"id": "Ekspor", "en": "Exports"},
-    "title.holds": {"id": "Penahanan hukum", "en": "Legal holds"},
-    "title.audit": {"id": "Jejak audit", "en": "Audit trail"},
-    "title.verify": {"id": "Verifikasi paket", "en": "Verify a package"},
-    "title.export_new": {"id": "Ajukan ekspor barang bukti", "en": "Request an evidence export"},
-    "cameras.search": {"id": "Cari", "en": "Search"},
-    "cameras.camera": {"id": "Kamera", "en": "Camera"},
-    "cameras.owner": {"id": "Pemilik", "en": "Owner"},
-    "cameras.location": {"id": "Lokasi", "en": "Location"},
-    "cameras.status": {"id": "Status", "en": "Status"},
-    "lane.recorded": {"id": "terekam", "en": "recorded"},
-    "lane.gap": {"id": "celah", "en": "gap"},
-    "lane.unaccounted": {"id": "tak tercatat", "en": "unaccounted"},
-    "lane.held": {"id": "ditahan", "en": "held"},
-}
+CATALOG: dict[str, dict[str, str]] = {key: dict(zip(LANGUAGES, texts, strict=True)) for key, texts in MESSAGES.items()}
 """key -> {language: text}; every key has every language (tests/unit/web/test_i18n.py)."""
 
 
-def translator(lang: str) -> Callable[[str], str]:
-    """``t(key)``: the text of ``key`` in ``lang`` (the default language for an unknown ``lang``).
-    ``t`` raises KeyError for a key the catalog lacks."""
+BROWSER_PREFIXES = ("js.", "status.", "reason.", "export.status.")
+"""The keys our ES modules use: sent to the browser with every page."""
+
+
+class Translate(Protocol):
+    """``t(key, **values)``: the text of ``key`` with ``{name}`` filled from ``values``."""
+
+    def __call__(self, key: str, /, **values: Any) -> str: ...
+
+
+def translator(lang: str) -> Translate:
+    """``t(key, **values)``: the text of ``key`` in ``lang`` (the default language for an unknown
+    ``lang``), ``{name}`` filled from ``values``. ``t`` raises KeyError for a key the catalog
+    lacks or a ``{name}`` not given."""
     chosen = lang if lang in LANGUAGES else DEFAULT
 
-    def t(key: str) -> str:
-        return CATALOG[key][chosen]
+    def t(key: str, /, **values: Any) -> str:
+        text = CATALOG[key][chosen]
+        return text.format(**values) if values else text
 
     return t
+
+
+def browser_messages(lang: str) -> str:
+    """The messages of :data:`BROWSER_PREFIXES` in ``lang`` as JSON ``{key: text}``."""
+    chosen = lang if lang in LANGUAGES else DEFAULT
+    return json.dumps({k: v[chosen] for k, v in CATALOG.items() if k.startswith(BROWSER_PREFIXES)},
+                      ensure_ascii=False, separators=(",", ":"))
 
 
 class LanguageStore(Protocol):

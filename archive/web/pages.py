@@ -26,13 +26,13 @@ from archive.api.context import context_of
 from archive.api.deps import ApiDeps
 from archive.api.gate import THROTTLED
 from archive.api.throttle import FailedAuthThrottle
-from archive.errors import ERRORS, ForbiddenError, Problem, UnauthenticatedError, ValidationError
+from archive.errors import ERRORS, Problem, UnauthenticatedError, ValidationError
 from archive.identity.policy import Permission
 from archive.search.model import CameraQuery
 
 from .gate import cookie, require_csrf, session_of
 from .i18n import LanguageChoices
-from .render import can, page
+from .render import can, page, tr
 from .sessions import COOKIE, LOGIN_COOKIE, SessionStore, same_token
 from .status import RecorderStates, live_status
 
@@ -68,27 +68,28 @@ def routes(deps: ApiDeps, throttle: FailedAuthThrottle, sessions: SessionStore,
         ctx = context_of(request)
         if not same_token(data.get("csrf"), cookie(request.scope, LOGIN_COOKIE)):
             ctx.error = "login form without its CSRF token"
-            return _login_form(request, status=403, error="The form expired; please try again.")
+            return _login_form(request, status=403, error=tr(request)("login.expired_form"))
         blocked = throttle.check(ctx.client_ip)
         if blocked is not None:
             ctx.throttled = THROTTLED if blocked.first else ""
             ctx.detail.update(failures=blocked.failures, retry_after_s=blocked.retry_after_s)
             wait = blocked.retry_after_s
-            return _login_form(request, status=429, error=f"Too many failed logins; retry in {wait} s.")
+            return _login_form(request, status=429, error=tr(request)("login.throttled", s=wait))
         token = (data.get("token") or "").strip()
         try:
             if not token:
                 raise UnauthenticatedError("no token given")
             who = await anyio.to_thread.run_sync(identity.authenticate, token)
             if not who.confirmed:
-                raise ForbiddenError(f"user {who.user_id} is pending confirmation")
+                ctx.error = f"user {who.user_id} is pending confirmation"
+                return _login_form(request, status=403, error=tr(request)("login.pending", user=who.user_id))
         except UnauthenticatedError as exc:
             ctx.auth_failure = str(exc)
             throttle.failed(ctx.client_ip)
-            return _login_form(request, status=401, error="Unknown, expired or revoked token.")
+            return _login_form(request, status=401, error=tr(request)("login.bad_token"))
         except ERRORS as exc:
             ctx.error = str(exc)
-            return _login_form(request, status=403, error=str(exc))
+            return _login_form(request, status=403, error=tr(request)("err.refused", detail=str(exc)))
         ctx.principal = who
         await anyio.to_thread.run_sync(languages.load, who.user_id)
         sid, _ = sessions.create(token, who.user_id)

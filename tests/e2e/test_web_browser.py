@@ -38,6 +38,7 @@ from archive.ledger import SegmentFacts
 from archive.search.model import CameraQuery
 from archive.storage.base import LockMode, ObjectStore, Retention
 from archive.web import web_pages
+from archive.web.i18n import translator
 from tests.fixtures.ports import free_port
 from tests.integration.api_support import MEDIA, ApiEnv, make_env
 from tests.integration.export_support import make_clips
@@ -51,6 +52,7 @@ DAY = "2025-03-14"
 HOLE = (T0 + 5 * CLIP, T0 + 10 * CLIP)  # cam-b: neither segment nor gap entry
 DAY_MS = (int((T0 - timedelta(hours=16)).timestamp() * 1000), int((T0 + timedelta(hours=8)).timestamp() * 1000))
 DESKTOP, PHONE = {"width": 1920, "height": 1080}, {"width": 390, "height": 844}
+T = translator("id")  # the users chose no language: the pages speak Bahasa Indonesia
 
 
 @pytest.fixture(scope="session")
@@ -77,10 +79,18 @@ class Served:
     url: str
     shots: Path
     seen: list[str] = field(default_factory=list)
+    extra: dict[str, Any] = field(default_factory=dict)
 
 
 @pytest.fixture(scope="module")
 def served(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    with world(s3_store, tmp_path_factory) as out:
+        yield out
+
+
+@contextmanager
+def world(s3_store: ObjectStore, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The recordings described in the module docstring, served: one world per test module."""
     tmp = tmp_path_factory.mktemp("web")
     env = make_env(f"sqlite:///{tmp / 'catalog.sqlite3'}", s3_store, tmp, with_recordings=False)
     clips = make_clips(tmp / "clips", 20)
@@ -194,7 +204,7 @@ def test_login_timeline_gap_and_playback(served: Served, browser: Any, size: dic
     page.wait_for_url(f"{served.url}/ui/login")  # no session: the login form
     page.fill("#token", "arc1_nobody_notasecret")
     page.click("#login")
-    assert "Unknown, expired or revoked token" in page.inner_text("#login-error")
+    assert T("login.bad_token") in page.inner_text("#login-error")
     # the refused login is answered 401 (audited auth.failed); chromium logs that status of the
     # document itself: the only problem allowed, once, on this one answer
     assert watch.problems == ["console: Failed to load resource: the server responded with a status of 401 "
@@ -215,7 +225,7 @@ def test_login_timeline_gap_and_playback(served: Served, browser: Any, size: dic
     assert int(gap.get_attribute("data-end") or 0) == int(OUTAGE[1].timestamp() * 1000)
     assert gap.get_attribute("data-reason") == "camera_unreachable"
     title = gap.get_attribute("title") or ""
-    assert "camera_unreachable" in title and "no route to host" in title and "16:00:40 WIB" in title
+    assert T("reason.camera_unreachable") in title and "no route to host" in title and "16:00:40 WIB" in title
     assert "2025-03-14T09:00:40.000000Z" in title  # UTC on hover
     left = page.evaluate("parseFloat(document.querySelector('#lane-gap .bar-gap').style.left)")
     assert abs(left - (16 * 3600 + 40) / 86400 * 100) < 0.01  # 16:00:40 WIB on the day axis
@@ -263,7 +273,7 @@ def test_auditor_gets_no_footage(served: Served, browser: Any) -> None:
     watch = Watch(page)
     _login(served, page, "auditor")
     assert page.locator("tr[data-camera=cam-a]").count() == 1
-    assert page.locator("a[href^='/ui/cameras/']").count() == 0 and "Last segment" not in page.content()
+    assert page.locator("a[href^='/ui/cameras/']").count() == 0 and T("cameras.last", zone="WIB") not in page.content()
     _shot(served, page, "auditor-cameras")
     for url in ("/ui/cameras/cam-a", "/ui/media/cam-a/0",
                 "/ui/cameras/cam-a/playlist.m3u8?start=2025-03-14T09:00:00Z&end=2025-03-14T09:10:00Z"):
@@ -363,7 +373,7 @@ def test_the_configured_zone_is_shown_with_its_abbreviation(served: Served, brow
         box = page.locator("#timeline").bounding_box()
         assert box is not None
         page.mouse.click(box["x"] + box["width"] * (17 * 3600 + 10) / 86400, box["y"] + box["height"] / 2)
-        _until(page, "document.getElementById('now-playing').textContent.startsWith('Playing')")
+        _until(page, "document.getElementById('now-playing').dataset.wall !== undefined")
         label = page.inner_text("#now-playing")
         assert " WITA (UTC 2025-03-14T09:00:" in label, label
         _shot(there, page, "makassar-timeline-playing")
@@ -389,7 +399,8 @@ def test_unaccounted_time_has_its_own_lane_never_recorded(served: Served, browse
         "bars => bars.map(b => [Number(b.dataset.start), Number(b.dataset.end), b.title])")
     assert [(a, b) for a, b, _ in spans] == [(DAY_MS[0], _ms(T0)), (_ms(HOLE[0]), _ms(HOLE[1])),
                                              (_ms(HOLE[1] + 5 * CLIP), DAY_MS[1])]
-    assert "unaccounted" in spans[1][2] and "16:00:10 WIB" in spans[1][2] and "2025-03-14T09:00:10Z" in spans[1][2]
+    assert T("lane.unaccounted") in spans[1][2] and "16:00:10 WIB" in spans[1][2]
+    assert "2025-03-14T09:00:10Z" in spans[1][2]
     recorded = page.locator("#lane-recorded .bar-recorded").evaluate_all(
         "bars => bars.map(b => [Number(b.dataset.start), Number(b.dataset.end)])")
     assert recorded == [[_ms(T0), _ms(HOLE[0])], [_ms(HOLE[1]), _ms(HOLE[1] + 5 * CLIP)]]
@@ -579,7 +590,7 @@ def test_map_outline_cameras_filters_and_who_saw_this_place(served: Served, brow
         page.click("#s-ask")
         page.wait_for_selector("#sightings li[data-camera=cam-a]")
         text = page.inner_text("#sightings li[data-camera=cam-a]")
-        assert "recorded 80 s" in text and "camera_unreachable" in text, text
+        assert "terekam 80 dtk" in text and T("reason.camera_unreachable") in text, text
         assert page.locator("#sightings li[data-camera=kota-1]").count() == 0  # 1.6 km away
         _shot(served, page, f"{name}-map")
         assert watch.problems == [], watch.problems
@@ -690,3 +701,103 @@ def test_every_page_at_both_sizes_without_console_errors(served: Served, browser
             _shot(served, page, f"every-{name}-{role}-{slug}")
         assert watch.problems == [], (role, watch.problems)
         page.context.close()
+
+
+@pytest.mark.parametrize("size", [DESKTOP, PHONE], ids=["desktop", "phone"])
+def test_map_box_drawn_by_a_drag_asks_who_saw_that_box(served: Served, browser: Any, size: dict[str, int]) -> None:
+    """Box chosen, a drag on the map draws a rectangle and fills south,west,north,east; asking gives
+    the cameras inside it (cam-a and cam-b, not kota-1 1.6 km away, not another owner's mall-1) with
+    the same coverage the circle gives (cam-a: 80 s recorded, the logged outage)."""
+    page = browser.new_context(viewport=size).new_page()
+    watch = Watch(page)
+    _login(served, page, "investigator")
+    page.goto(f"{served.url}/ui/map")
+    page.wait_for_selector("#map[data-ready=yes]")
+    page.check("#s-box")
+    assert page.locator("#s-bbox").is_visible() and not page.locator("#s-radius").is_visible()
+    a = page.locator("g.cam[data-camera=cam-a] circle").bounding_box()
+    b = page.locator("g.cam[data-camera=cam-b] circle").bounding_box()
+    k = page.locator("g.cam[data-camera=kota-1] circle").bounding_box()
+    assert a is not None and b is not None and k is not None
+    left, right = min(a["x"], b["x"]) - 6, max(a["x"] + a["width"], b["x"] + b["width"]) + 6
+    top, bottom = min(a["y"], b["y"]) - 6, max(a["y"] + a["height"], b["y"] + b["height"]) + 6
+    assert not (left <= k["x"] <= right and top <= k["y"] <= bottom)  # kota-1 stays outside
+    page.locator("#map").scroll_into_view_if_needed()
+    page.mouse.move(left, top)
+    page.mouse.down()
+    page.mouse.move((left + right) / 2, (top + bottom) / 2, steps=4)
+    page.mouse.move(right, bottom, steps=4)
+    page.mouse.up()
+    south, west, north, east = (float(v) for v in page.input_value("#s-bbox").split(","))
+    for lat, lon in ((-7.4722, 112.4338), (-7.4730, 112.4345)):  # cam-a, cam-b inside; kota-1 not
+        assert south <= lat <= north and west <= lon <= east
+    assert not (south <= -7.4600 <= north and west <= 112.4400 <= east)
+    drawn = page.locator("#sight-box").bounding_box()
+    assert drawn is not None and abs(drawn["x"] - left) <= 3 and abs(drawn["y"] - top) <= 3
+    page.fill("#s-start", "2025-03-14T16:00")
+    page.fill("#s-end", "2025-03-14T16:05")
+    page.click("#s-ask")
+    page.wait_for_selector("#sightings[data-shape=box] li[data-camera=cam-a]")
+    shown = page.locator("#sightings li[data-camera]").evaluate_all("li => li.map(x => x.dataset.camera)")
+    assert shown == ["cam-a", "cam-b"], shown
+    text = page.inner_text("#sightings li[data-camera=cam-a]")
+    assert "terekam 80 dtk" in text and T("reason.camera_unreachable") in text, text
+    _shot(served, page, f"{'desktop' if size is DESKTOP else 'phone'}-map-box")
+    assert watch.problems == [], watch.problems
+    page.context.close()
+
+
+def test_timeline_zooms_from_the_day_to_minutes_and_back(served: Served, browser: Any) -> None:
+    """The wheel over the outage zooms around the pointer (day -> hour -> minutes): the gap bar stays at
+    its wall-clock instant with its reason on hover and grows; ticks follow (minutes, UTC on hover); a
+    click in the zoomed axis plays from that instant and the shared playhead sits there; the buttons
+    zoom around the playhead, the arrows move by half a window, "whole day" gives the day back."""
+    page = browser.new_context(viewport=DESKTOP).new_page()
+    watch = Watch(page)
+    _login(served, page, "investigator")
+    page.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")
+    page.wait_for_selector("#timeline[data-ready=yes]")
+    box = page.locator("#timeline").bounding_box()
+    assert box is not None
+    view = lambda: (int(page.get_attribute("#timeline", "data-view-start") or 0),  # noqa: E731
+                    int(page.get_attribute("#timeline", "data-view-end") or 0))
+    assert view() == DAY_MS
+    day_width = (page.locator("#lane-gap .bar-gap").bounding_box() or {"width": 0})["width"]
+    gap_ms = (_ms(OUTAGE[0]) + _ms(OUTAGE[1])) / 2
+    x = round(box["x"] + box["width"] * (gap_ms - DAY_MS[0]) / 86_400_000)  # events carry whole pixels
+    anchor = DAY_MS[0] + (x - box["x"]) / box["width"] * 86_400_000  # the instant under the pointer: 45 s a pixel
+    page.mouse.move(x, box["y"] + box["height"] / 2)
+    for _ in range(7):  # 24 h / 2^7: about 11 minutes
+        page.mouse.wheel(0, -100)
+        page.wait_for_timeout(50)
+    lo, hi = view()
+    assert 10 * 60_000 <= hi - lo <= 12 * 60_000 and lo < _ms(OUTAGE[0]) and _ms(OUTAGE[1]) < hi, (lo, hi)
+    at_pointer = lo + (x - box["x"]) / box["width"] * (hi - lo)
+    assert abs(at_pointer - anchor) < 2000  # the instant under the pointer stayed under it
+    gap = page.locator("#lane-gap .bar-gap")
+    left = page.evaluate("parseFloat(document.querySelector('#lane-gap .bar-gap').style.left)")
+    assert abs(left - (_ms(OUTAGE[0]) - lo) / (hi - lo) * 100) < 0.01  # at 16:00:40 WIB on the zoomed axis
+    assert (gap.bounding_box() or {"width": 0})["width"] > 50 * day_width
+    assert T("reason.camera_unreachable") in (gap.get_attribute("title") or "")
+    ticks = page.locator("#axis .tick").evaluate_all("ts => ts.map(t => [t.textContent, t.title])")
+    assert ["16:00", "2025-03-14T09:00:00Z"] in ticks and len(ticks) >= 5, ticks
+    target = _ms(T0) + 10_000  # 16:00:10 WIB, in the first recorded run
+    page.mouse.click(box["x"] + box["width"] * (target - lo) / (hi - lo), box["y"] + box["height"] / 2)
+    _until(page, f"Math.abs(Number(document.getElementById('now-playing').dataset.wall || 0) - {target}) < 3000")
+    head = page.locator("#playhead").bounding_box()
+    wall = int(page.get_attribute("#now-playing", "data-wall") or 0)
+    assert head is not None and abs(head["x"] - (box["x"] + box["width"] * (wall - lo) / (hi - lo))) < 12
+    page.click("#t-zoom-out")
+    lo2, hi2 = view()
+    assert hi2 - lo2 == 4 * (hi - lo) and lo2 <= wall <= hi2  # around the playhead
+    page.click("#t-later")
+    assert view()[0] - lo2 == (hi2 - lo2) // 2
+    _shot(served, page, "investigator-timeline-zoomed")
+    page.click("#t-zoom-day")
+    assert view() == DAY_MS
+    for _ in range(3):
+        page.click("#t-zoom-out")  # never beyond the day
+    assert view() == DAY_MS
+    watch.leave()
+    page.context.close()
+    assert watch.problems == [], watch.problems

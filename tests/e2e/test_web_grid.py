@@ -27,6 +27,7 @@ from tests.e2e.test_web_browser import (
     DESKTOP,
     PHONE,
     Served,
+    T,
     Watch,
     _login,
     _record,
@@ -162,7 +163,7 @@ def test_grid_plays_four_cameras_on_one_clock_and_seeks_across_a_gap(
         wall = snap["tiles"][cam]["wall"]
         assert wall is not None and target <= wall and abs(wall - snap["clock"]) <= 500, (cam, snap)
     assert snap["tiles"]["cam-b"]["state"] == "gap" and snap["tiles"]["cam-b"]["wall"] is None
-    assert "Nothing recorded at" in page.inner_text(".tile[data-camera=cam-b] .tile-note")
+    assert T("js.nothing_recorded_at", at="").strip() in page.inner_text(".tile[data-camera=cam-b] .tile-note")
     _shot(grid_served, page, f"{name}-grid-after-seek")
     watch.leave()
     page.click("#logout")
@@ -180,7 +181,7 @@ def test_grid_3x3_with_an_h265_camera(grid_served: Served, browser: Any) -> None
     assert page.locator("#grid.grid-3 .tile").count() == 5
     tile = page.locator(".tile[data-camera=cam-h]")
     assert tile.get_attribute("data-state") == "unplayable" and tile.get_attribute("data-codec") == "hevc"
-    assert tile.locator("video").count() == 0 and "cannot be played in Chromium" in tile.inner_text()
+    assert tile.locator("video").count() == 0 and "tidak dapat diputar di Chromium" in tile.inner_text()
     links = tile.locator("a.segment-download")
     assert links.count() == 4  # 16:00:02-16:00:10: the segments from the grid's instant on
     with page.expect_download() as dl:

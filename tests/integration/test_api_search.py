@@ -153,6 +153,34 @@ def test_sightings_which_cameras_saw_this_place(api_env: ApiEnv) -> None:
         assert mall["covered"] == [] and mall["gaps"] == [] and mall["unaccounted"][0]["seconds"] == 120.0
 
 
+def test_sightings_in_a_box_the_same_search_as_the_circle(api_env: ApiEnv) -> None:
+    """``bbox=south,west,north,east`` instead of a circle: the cameras inside it (by id), each with
+    its coverage, the same answer per camera as the circle gives; a box and a circle together, neither,
+    a malformed or too large box are 422 naming the field."""
+    with TestClient(api_env.app()) as c:
+        when = {"start": iso(T0 + timedelta(minutes=5)), "end": iso(T0 + timedelta(minutes=7))}
+        inv = api_env.auth("investigator")
+        circle = c.get(f"{P}/sightings", params={"lat": -7.4722, "lon": 112.4338, "radius_m": 200, **when},
+                       headers=inv).json()  # fmt: skip
+        boxed = c.get(f"{P}/sightings", params={"bbox": "-7.4740,112.4330,-7.4720,112.4350", **when}, headers=inv)
+        assert boxed.status_code == 200, boxed.text
+        body = boxed.json()
+        assert body["bbox"] == [-7.474, 112.433, -7.472, 112.435] and body["radius_m"] is None
+        assert [s["camera"]["id"] for s in body["cameras"]] == ["cam-a", "cam-b"]  # mall-1 is not shared
+        assert body["cameras"][0]["coverage"] == circle["cameras"][0]["coverage"]
+        tight = c.get(f"{P}/sightings", params={"bbox": "-7.4735,112.4340,-7.4725,112.4350", **when}, headers=inv)
+        assert [s["camera"]["id"] for s in tight.json()["cameras"]] == ["cam-b"]  # cam-a is west of it
+        own = c.get(f"{P}/sightings", params={"bbox": "-7.48,112.43,-7.47,112.44", **when},
+                    headers=api_env.auth("owner")).json()  # fmt: skip
+        assert [s["camera"]["id"] for s in own["cameras"]] == ["mall-1"]
+        for bad, where in ((
+                {"bbox": "-7.48,112.43,-7.47,112.44", "lat": -7.47, "lon": 112.43, "radius_m": 100}, "bbox"),
+                ({}, "bbox"), ({"bbox": "1,2,3"}, "bbox"), ({"bbox": "-7.47,112.43,-7.48,112.44"}, "bbox"),
+                ({"bbox": "-8.5,112.0,-6.5,113.0"}, "bbox")):  # fmt: skip
+            r = c.get(f"{P}/sightings", params={**bad, **when}, headers=inv)
+            assert r.status_code == 422 and r.json()["problems"][0]["where"] == where, (bad, r.text)
+
+
 def test_islands_in_sql_equal_the_python_merge(api_env: ApiEnv) -> None:
     search = SearchService(api_env.engine)
     who = Principal("admin1", "A", Role.ADMIN, "diskominfo", None, "t")

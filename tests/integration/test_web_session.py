@@ -25,9 +25,12 @@ from archive.model import us_from_utc
 from archive.retention.policy_load import load_policies
 from archive.storage.base import LockMode, Retention
 from archive.web import web_pages
+from archive.web.i18n import translator
 from tests.integration.api_support import MEDIA, SEG, T0, ApiEnv, api_env_fixture  # noqa: F401
 
 _CSRF = re.compile(r'name="csrf" value="([^"]+)"')
+
+_T = translator("id")  # the users here chose no language: the pages speak Bahasa Indonesia
 
 
 def requested_export(env: ApiEnv, camera: str) -> str:
@@ -58,7 +61,7 @@ def test_login_sets_a_strict_http_only_cookie_and_is_audited(api_env: ApiEnv) ->
         r = c.get("/ui/cameras", follow_redirects=False)
         assert r.status_code == 303 and r.headers["location"] == "/ui/login"
         status, text = _login(c, "not-a-token")
-        assert status == 401 and "Unknown, expired or revoked token" in text and "Traceback" not in text
+        assert status == 401 and _T("login.bad_token") in text and "Traceback" not in text
         status, cookie = _login(c, api_env.tokens["investigator"])
         assert status == 303, cookie
         flags = {p.strip().lower() for p in cookie.split(";")}
@@ -101,7 +104,7 @@ def test_failed_logins_are_limited_like_bad_bearer_tokens(api_env: ApiEnv) -> No
         assert _login(c, "wrong-1")[0] == 401
         assert _login(c, "wrong-2")[0] == 401
         status, text = _login(c, api_env.tokens["admin"])  # even a good token, while blocked
-        assert status == 429 and "Too many failed logins" in text
+        assert status == 429 and _T("login.throttled", s="")[:40] in text
         assert c.get("/api/v1/me", headers=api_env.auth("admin")).status_code == 429  # one counter for both
     assert api_env.audit.events(AuditFilter(action="auth.throttled"))
 
@@ -238,18 +241,18 @@ def test_pages_show_the_configured_zone_and_its_abbreviation(api_env: ApiEnv) ->
     with _client(api_env, makassar) as c:
         assert _login(c, api_env.tokens["investigator"])[0] == 303
         cams = c.get("/ui/cameras").text
-        assert "Last segment (WITA)" in cams and "WIB" not in cams
+        assert _T("cameras.last", zone="WITA") in cams and "WIB" not in cams
         page = c.get("/ui/cameras/cam-a?day=2025-03-14").text
         assert 'data-zone="Asia/Makassar"' in page and 'data-zone-abbrs="{&#34;480&#34;: &#34;WITA&#34;}"' in page
         assert "2025-03-14 (WITA)" in page and "WIB" not in page
         day = c.get("/ui/cameras/cam-a/day.json", params={"day": "2025-03-14"}).json()
         assert day["zone"] == "Asia/Makassar" and day["start"] == 1741942800000 - 17 * 3600_000  # 00:00 WITA
         assert day["zone_abbrs"] == {"480": "WITA"}
-        assert "Range (WITA)" in c.get("/ui/exports").text
+        assert _T("export.range", zone="WITA") in c.get("/ui/exports").text
     with _client(api_env) as c:
         assert _login(c, api_env.tokens["auditor"])[0] == 303
         audit = c.get("/ui/audit").text
-        assert "When (WIB)" in audit and "Since (WIB)" in audit
+        assert _T("audit.when", zone="WIB") in audit and _T("field.since", zone="WIB") in audit
 
 
 def _log_segment(env: ApiEnv, camera: str, begin: datetime, body: bytes, container: str, logged: bytes) -> int:
@@ -310,7 +313,7 @@ def test_holds_page_places_and_releases_through_the_hold_service(api_env: ApiEnv
         assert r.status_code == 400 and "Traceback" not in r.text
         fields = set(re.findall(r'data-field="([a-z_]+)"', r.text))
         assert fields == {"reason", "cameras", "end"}, r.text[-1500:]
-        assert "no camera &#39;mall-1&#39; that you may see" in r.text and 'value="LP/9/2025"' in r.text
+        assert _T("err.no_camera", camera="&#39;mall-1&#39;") in r.text and 'value="LP/9/2025"' in r.text
         assert 'value="2025-03-14T16:10"' in r.text and 'value="cam-a mall-1"' in r.text
         assert c.post("/ui/holds", data={**bad, "csrf": "forged"}, follow_redirects=False).status_code == 403
         assert len(holds.list_holds(include_inactive=True)) == before  # nothing written
@@ -328,7 +331,7 @@ def test_holds_page_places_and_releases_through_the_hold_service(api_env: ApiEnv
         assert _login(c, api_env.tokens["legal"])[0] == 303
         page = c.get("/ui/holds").text
         assert f'id="release-{hold_id}"' in page and 'id="hold-form"' not in page
-        assert 'data-camera="cam-a"' in page and 'data-owner="dishub"' in page and "30 days" in page
+        assert 'data-camera="cam-a"' in page and 'data-owner="dishub"' in page and _T("unit.days", n=30) in page
         token = _csrf(c, "/ui/holds")
         r = c.post(f"/ui/holds/{hold_id}/release", data={"csrf": token, "reason": " "}, follow_redirects=False)
         assert r.status_code == 400 and 'data-field="reason"' in r.text and holds.get(hold_id).active(t0)
@@ -517,8 +520,10 @@ def test_recorder_states_reconnecting_and_failed_on_camera_list_and_map(api_env:
     with TestClient(app, base_url="http://127.0.0.1") as c:
         assert _login(c, api_env.tokens["investigator"])[0] == 303
         page = c.get("/ui/cameras").text
-        assert re.search(r'data-camera="cam-a">(?:(?!</tr>).)*status-reconnecting">reconnecting<', page, re.S), page
-        assert re.search(r'data-camera="kota-1">(?:(?!</tr>).)*status-failed">failed<', page, re.S)
+        assert re.search(r'data-camera="cam-a">(?:(?!</tr>).)*status-reconnecting" data-status="reconnecting">'
+                         + _T("status.reconnecting") + "<", page, re.S), page
+        assert re.search(r'data-camera="kota-1">(?:(?!</tr>).)*status-failed" data-status="failed">'
+                         + _T("status.failed") + "<", page, re.S)
         shown = {x["id"]: x["status"] for x in c.get("/ui/map/cameras.json").json()["cameras"]}
         assert shown["cam-a"] == "reconnecting" and shown["kota-1"] == "failed"
         old = time.time() - STALE_S - 5

@@ -1,4 +1,4 @@
-"""Recordings by camera(s) and time, and "which cameras saw this place at this time"."""
+"""Recordings by camera(s) and time, and "which cameras saw this place at this time" (a circle or a box)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,18 @@ from litestar.params import FromQuery, QueryParameter
 
 from archive.api.context import audit_detail, principal_of
 from archive.api.deps import ApiDeps
-from archive.api.params import near, time_range
+from archive.api.params import place, time_range
 from archive.api.render import camera_out, coverage_out, interval_out, segments_out
 from archive.api.schemas import RecordingsOut, SightingOut, SightingsOut
 from archive.identity.policy import Permission
+from archive.search.model import Near
 
 __all__ = ["routes"]
 
 Time = Annotated[str, QueryParameter(description="ISO 8601 with offset, e.g. 2025-03-14T16:00:00+07:00",
                                      max_length=64)]
+BBox = Annotated[str | None, QueryParameter(name="bbox", max_length=128,
+                                            description="south,west,north,east in degrees (instead of a circle)")]
 PageLimit = Annotated[int | None, QueryParameter(ge=1, le=10_000, description="segments per page (server cap)")]
 
 
@@ -43,17 +46,20 @@ def routes(deps: ApiDeps) -> list[HTTPRouteHandler]:
 
     @get("/sightings", sync_to_thread=True,
          opt={"permission": Permission.RECORDINGS_READ.value, "audit": "recordings.sightings"},
-         summary="Which cameras saw this place at this time: cameras within radius_m, with their coverage")  # fmt: skip
-    def sightings(request: Request[Any, Any, Any], lat: FromQuery[float], lon: FromQuery[float],
-                  radius_m: FromQuery[float], start: Time, end: Time,
+         summary="Which cameras saw this place at this time: cameras within radius_m of lat/lon, or inside "
+                 "bbox, with their coverage")  # fmt: skip
+    def sightings(request: Request[Any, Any, Any], start: Time, end: Time, lat: FromQuery[float | None] = None,
+                  lon: FromQuery[float | None] = None, radius_m: FromQuery[float | None] = None, bbox_: BBox = None,
                   limit: Annotated[int, QueryParameter(ge=1, le=500)] = 100) -> SightingsOut:  # fmt: skip
         lo, hi = time_range(start, end)
-        place = near(lat, lon, radius_m)
-        assert place is not None
-        found = search.sightings(principal_of(request), place, lo, hi, limit=limit)
+        where = place(lat, lon, radius_m, bbox_)
+        found = search.sightings(principal_of(request), where, lo, hi, limit=limit)
         audit_detail(request, cameras=[s.camera.id for s in found])
+        circle = where if isinstance(where, Near) else None
+        box = None if isinstance(where, Near) else [where.min_lat, where.min_lon, where.max_lat, where.max_lon]
         return SightingsOut(
-            zone=times.zone_name, latitude=lat, longitude=lon, radius_m=radius_m, range=interval_out(times, lo, hi),
+            zone=times.zone_name, latitude=circle.lat if circle else None, longitude=circle.lon if circle else None,
+            radius_m=circle.radius_m if circle else None, bbox=box, range=interval_out(times, lo, hi),
             cameras=[SightingOut(camera=camera_out(s.camera), coverage=coverage_out(times, s.coverage)) for s in found],
         )  # fmt: skip
 

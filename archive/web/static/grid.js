@@ -7,6 +7,7 @@
 // (hls.js playingDate) to data attributes in the same task: what the browser test reads.
 import Hls from "./vendor/hls.light.min.mjs";
 import { zoneLabel } from "./zone.js";
+import { t } from "./i18n.js";
 
 // a playlist spans at most 4 h (the search limit): 15 min ahead when replaying, 3 h ahead live
 const WINDOW_MS = 15 * 60e3, LIVE_WINDOW_MS = 3 * 3600e3, LIVE_DELAY_MS = 12e3, TICK_MS = 200;
@@ -58,10 +59,10 @@ class Tile {
       const now = clock.now(), f = this.at(now);
       hls.startLoad(f ? f.start + (now - f.programDateTime) / 1000 : -1);
     });
-    hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal) this.state("failed", `Playback failed: ${data.details}`); });
+    hls.on(Hls.Events.ERROR, (_, data) => { if (data.fatal) this.state("failed", t("js.playback_failed", { details: data.details })); });
     hls.loadSource(`/ui/cameras/${encodeURIComponent(this.camera)}/playlist.m3u8?${q}`);
     hls.attachMedia(this.video);
-    this.state("loading", "Loading…");
+    this.state("loading", t("js.loading"));
   }
   state(name, text) { this.el.dataset.state = name; if (this.note.textContent !== text) this.note.textContent = text; }
   // the playlist's segments as hls.js places them on the media timeline (start refined once parsed)
@@ -76,7 +77,7 @@ class Tile {
     const f = this.at(ms);
     if (!f) {
       if (!this.video.paused) this.video.pause();
-      if (this.loaded) this.state("gap", `Nothing recorded at ${fmt.format(new Date(ms))} ${abbr(ms)}`);
+      if (this.loaded) this.state("gap", t("js.nothing_recorded_at", { at: `${fmt.format(new Date(ms))} ${abbr(ms)}` }));
       delete this.el.dataset.wall;
       return;
     }
@@ -98,7 +99,7 @@ const clock = new Clock(live ? Date.now() - LIVE_DELAY_MS : Number(root.dataset.
 const label = document.getElementById("grid-clock"), at = document.getElementById("grid-at");
 const playButton = document.getElementById("grid-play");
 at.value = wallText(clock.now());
-if (!Hls.isSupported()) for (const t of tiles) t.state("failed", "This browser cannot play HLS (no Media Source Extensions).");
+if (!Hls.isSupported()) for (const t of tiles) t.state("failed", t("js.no_hls"));
 else for (const t of tiles) t.load(clock.now());
 let wanted = true;  // the user wants it playing; the clock runs once every tile with footage can play
 function ready() { return tiles.every((t) => t.el.dataset.state === "failed" || (t.loaded && (!t.at(clock.now()) || t.video.readyState >= 3))); }
@@ -120,7 +121,7 @@ document.getElementById("grid-form").addEventListener("submit", (e) => {
 });
 playButton.addEventListener("click", () => {
   wanted = !wanted; if (!wanted) clock.run(false);
-  playButton.textContent = wanted ? "Pause" : "Play";
+  playButton.textContent = wanted ? t("js.pause") : t("js.play");
 });
 tick();
 setInterval(tick, TICK_MS);

@@ -1,7 +1,9 @@
 // The camera map: an offline outline (vendored world-atlas countries-50m, decoded by the vendored
 // topojson-client), cameras at their registered positions coloured by status, owner/tag filters,
-// address labels; a click sets the centre of a "who saw this place" circle (the sightings search).
+// address labels; "who saw this place" (the sightings search): a click sets the centre of a circle,
+// or, with Box chosen, a drag draws a box (its south,west,north,east fill the bbox field).
 import "./vendor/topojson-client.min.js"; // UMD: defines self.topojson
+import { reason, t } from "./i18n.js";
 
 const svg = document.getElementById("map");
 const NS = "http://www.w3.org/2000/svg";
@@ -57,16 +59,20 @@ function draw() {
     const [x, y] = xy(c.lon, c.lat);
     const g = el("g", { class: "cam status-" + c.status.replaceAll(" ", "-"), "data-camera": c.id, "data-status": c.status }, layer);
     el("circle", { cx: x, cy: y, r: 7 }, g);
-    const label = el("text", { x: x + 9, y: y + 4, class: "cam-label" }, g);
+    const label = el("text", { x: x + 9, y: y + 4, class: "cam-label", translate: "no" }, g);  // an address: data
     label.textContent = c.location || c.name;
     const title = el("title", {}, g);
-    title.textContent = `${c.name} (${c.id}, ${c.owner}): ${c.status}${c.last_local ? ", last segment " + c.last_local + " (UTC " + c.last_utc + ")" : ""}`;
+    const status = t("status." + c.status.replaceAll(" ", "_"));
+    title.textContent = c.last_local ? t("js.map.camera_last", { name: c.name, id: c.id, owner: c.owner, status, last: c.last_local, last_utc: c.last_utc })
+      : t("js.map.camera", { name: c.name, id: c.id, owner: c.owner, status });
   }
 }
 
 function options(id, values) {
   const sel = document.getElementById(id);
-  for (const v of [...new Set(values)].sort()) { const o = document.createElement("option"); o.value = v; o.textContent = v; sel.appendChild(o); }
+  for (const v of [...new Set(values)].sort()) {
+    const o = document.createElement("option"); o.value = v; o.textContent = v; o.translate = false; sel.appendChild(o);  // data: owner ids, tags
+  }
   sel.addEventListener("change", draw);
 }
 
@@ -85,28 +91,81 @@ function circle(lon, lat, radius) {
   el("circle", { id: "sight-circle", cx: x, cy: y, r: Math.max(radius / 111_320 * view.scale, 3) }, svg);
 }
 
+// the box [south, west, north, east] as the bbox field reads it, or null
+function parseBox(text) {
+  const v = text.split(",").map((x) => Number(x.trim()));
+  return v.length === 4 && v.every(Number.isFinite) ? v : null;
+}
+
+function rectangle(b) {
+  sightBox = b;
+  let r = document.getElementById("sight-box");
+  if (r) r.remove();
+  if (!b) return;
+  const [xa, ya] = xy(b[1], b[2]), [xb, yb] = xy(b[3], b[0]);  // north-west and south-east corners
+  el("rect", { id: "sight-box", x: Math.min(xa, xb), y: Math.min(ya, yb), width: Math.max(Math.abs(xb - xa), 2), height: Math.max(Math.abs(yb - ya), 2) }, svg);
+}
+
 function sightForm() {
   const form = document.getElementById("sight-form");
   if (!form) return;
   const field = (id) => document.getElementById(id);
-  svg.addEventListener("click", (e) => {
+  const boxMode = () => field("s-box").checked;
+  const point = (e) => {
     const pt = svg.createSVGPoint(); pt.x = e.clientX; pt.y = e.clientY;
     const p = pt.matrixTransform(svg.getScreenCTM().inverse());
-    const [lon, lat] = lonlat(p.x, p.y);
+    return lonlat(p.x, p.y);
+  };
+  const shape = () => {  // which fields the chosen shape uses; the other shape's drawing goes
+    for (const l of form.querySelectorAll(".circle-only")) l.hidden = boxMode();
+    for (const l of form.querySelectorAll(".box-only")) l.hidden = !boxMode();
+    svg.classList.toggle("boxing", boxMode());  // a drag draws the box (no page scroll on a phone)
+    if (boxMode()) { sight = null; const c = document.getElementById("sight-circle"); if (c) c.remove(); }
+    else rectangle(null);
+  };
+  field("s-circle").addEventListener("change", shape);
+  field("s-box").addEventListener("change", shape);
+  let drag = null;  // [lon, lat] where the drag started
+  svg.addEventListener("pointerdown", (e) => {
+    if (!boxMode()) return;
+    drag = point(e);
+    svg.setPointerCapture(e.pointerId);
+    e.preventDefault();
+  });
+  const boxTo = (e) => {
+    const [lon, lat] = point(e);
+    return [Math.min(lat, drag[1]), Math.min(lon, drag[0]), Math.max(lat, drag[1]), Math.max(lon, drag[0])];
+  };
+  svg.addEventListener("pointermove", (e) => { if (drag) rectangle(boxTo(e)); });
+  svg.addEventListener("pointerup", (e) => {
+    if (!drag) return;
+    const b = boxTo(e);
+    drag = null;
+    rectangle(b);
+    field("s-bbox").value = b.map((v) => v.toFixed(6)).join(",");
+  });
+  field("s-bbox").addEventListener("change", () => rectangle(parseBox(field("s-bbox").value)));
+  svg.addEventListener("click", (e) => {
+    if (boxMode()) return;
+    const [lon, lat] = point(e);
     field("s-lat").value = lat.toFixed(6); field("s-lon").value = lon.toFixed(6);
     circle(lon, lat, Number(field("s-radius").value) || 0);
   });
   form.addEventListener("submit", async (e) => {
     e.preventDefault();
-    const q = new URLSearchParams({ lat: field("s-lat").value, lon: field("s-lon").value, radius_m: field("s-radius").value, start: field("s-start").value, end: field("s-end").value });
+    const where = boxMode() ? { bbox: field("s-bbox").value }
+      : { lat: field("s-lat").value, lon: field("s-lon").value, radius_m: field("s-radius").value };
+    const q = new URLSearchParams({ ...where, start: field("s-start").value, end: field("s-end").value });
     const answer = await fetch(`/ui/map/sightings.json?${q}`, { credentials: "same-origin" });
     const body = await answer.json();
     const error = field("sight-error"), list = field("sightings");
     list.replaceChildren();
-    if (!answer.ok) { error.hidden = false; error.dataset.field = body.field; error.textContent = `${body.field}: ${body.message}`; return; }
+    if (!answer.ok) { error.hidden = false; error.dataset.field = body.field; error.textContent = `${body.label}: ${body.message}`; return; }
     error.hidden = true;
-    circle(Number(field("s-lon").value), Number(field("s-lat").value), Number(field("s-radius").value));
-    if (!body.cameras.length) { const li = document.createElement("li"); li.className = "empty"; li.textContent = "No camera you may see covers that circle."; list.appendChild(li); }
+    if (boxMode()) rectangle(parseBox(field("s-bbox").value));
+    else circle(Number(field("s-lon").value), Number(field("s-lat").value), Number(field("s-radius").value));
+    list.dataset.shape = boxMode() ? "box" : "circle";
+    if (!body.cameras.length) { const li = document.createElement("li"); li.className = "empty"; li.textContent = t("js.map.none"); list.appendChild(li); }
     for (const c of body.cameras) {
       const li = document.createElement("li");
       li.dataset.camera = c.id;
@@ -114,8 +173,8 @@ function sightForm() {
       a.href = `/ui/cameras/${encodeURIComponent(c.id)}?day=${field("s-start").value.slice(0, 10)}`;
       a.textContent = `${c.name} (${c.id})`;
       li.appendChild(a);
-      const gaps = c.gaps.map((g) => `${g.reason} ${g.start} – ${g.end}`).join("; ");
-      li.appendChild(document.createTextNode(`: ${c.location}; recorded ${c.recorded_s} s, unaccounted ${c.unaccounted_s} s${gaps ? "; gaps: " + gaps : ""}`));
+      const gaps = c.gaps.map((g) => `${reason(g.reason)} ${g.start} – ${g.end}`).join("; ");
+      li.appendChild(document.createTextNode(t(gaps ? "js.map.sighting_gaps" : "js.map.sighting", { location: c.location, recorded: c.recorded_s, unaccounted: c.unaccounted_s, gaps })));
       list.appendChild(li);
     }
   });
@@ -123,6 +182,7 @@ function sightForm() {
 
 let atlas = null;
 let sight = null; // [lon, lat, radius] of the drawn circle
+let sightBox = null; // [south, west, north, east] of the drawn box
 
 function render() {
   svg.replaceChildren();
@@ -130,6 +190,7 @@ function render() {
   outline(atlas);
   draw();
   if (sight) circle(...sight);
+  if (sightBox) rectangle(sightBox);
 }
 
 function zoom(factor) {

@@ -1,5 +1,7 @@
 // The Verify page: send the chosen package as the raw body of POST /ui/verify (streamed to disk
 // by the server, like the API's upload) and show the verdict fragment it answers.
+import { t } from "./i18n.js";
+
 const form = document.getElementById("verify-form");
 const input = document.getElementById("package");
 const state = document.getElementById("verify-state");
@@ -8,16 +10,16 @@ const out = document.getElementById("verdict");
 function message(text) {
   const doc = new DOMParser().parseFromString(text, "text/html");
   const found = doc.getElementById("error-message");
-  return found ? found.textContent : "the server refused the upload";
+  return found ? found.textContent : t("js.verify.refused_plain");
 }
 
 form.addEventListener("submit", async (event) => {
   event.preventDefault();
   const file = input.files[0];
   out.replaceChildren();
-  if (!file) { state.textContent = "Choose a package first."; return; }
-  if (file.size > Number(form.dataset.max)) { state.textContent = "This file is larger than the upload limit."; return; }
-  state.textContent = `Verifying ${file.name} (${file.size} bytes)...`;
+  if (!file) { state.textContent = t("js.verify.choose"); return; }
+  if (file.size > Number(form.dataset.max)) { state.textContent = t("js.verify.too_big"); return; }
+  state.textContent = t("js.verify.busy", { name: file.name, size: file.size });
   form.dataset.busy = "yes";
   try {
     const r = await fetch("/ui/verify", {method: "POST", body: file, credentials: "same-origin",
@@ -27,10 +29,10 @@ form.addEventListener("submit", async (event) => {
       out.append(new DOMParser().parseFromString(text, "text/html").body.firstElementChild);
       state.textContent = "";
     } else {
-      state.textContent = `Refused (${r.status}): ${message(text)}`;
+      state.textContent = t("js.verify.refused", { status: r.status, message: message(text) });
     }
   } catch (err) {
-    state.textContent = `The upload failed: ${err}`;
+    state.textContent = t("js.verify.failed", { error: err });
   } finally {
     form.dataset.busy = "no";
   }
