@@ -89,10 +89,12 @@ class RecorderConfig:
     """Have ffmpeg write each packet to the spool file at once (costs ~13 % more ffmpeg CPU);
     without it a segment is written in 256 KiB steps, and only an abrupt death of ffmpeg itself
     (not of the recorder) loses the unwritten part. See archive/recorder/ffmpeg.py."""
-    camera_clock: bool = True
+    camera_clock: bool = False
     """Read each camera's own time from its RTCP sender reports into ``camera_start`` (SPEC.md 2.2):
     one more ffmpeg output of the key frames (archive/recorder/camera_clock.py), measured at +25-37 %
-    ffmpeg CPU (tests/bench/bench_camera_clock.py); false: ``camera_start`` stays null."""
+    ffmpeg CPU (tests/bench/bench_camera_clock.py), and each segment is logged up to one key-frame
+    interval later (it waits for its key frame's camera time). Off by default for that cost:
+    ``camera_start`` stays null."""
 
 
 @dataclass(frozen=True)

@@ -239,7 +239,7 @@ class RecordingSpec:
     enabled: bool = True
     flush_packets: bool = False
     #: read the camera's own time from its RTCP sender reports (SPEC.md 2.2 ``camera_start``)
-    camera_clock: bool = True
+    camera_clock: bool = False
     #: epoch of the writer claim this recorder holds on the camera (in run ids and object keys)
     writer_epoch: int | None = None
 
@@ -289,7 +289,7 @@ class RecordingSpec:
         enabled: bool = True,
         flush_packets: bool = False,
         writer_epoch: int | None = None,
-        camera_clock: bool = True,
+        camera_clock: bool = False,
     ) -> RecordingSpec:
         """Build a spec from configuration values. Raises :class:`ValidationError`."""
         options = validate_input_options(input_options, where=f"cameras.{camera_id}.input_options")

@@ -69,7 +69,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp, SimulatedCameraSet(args.cameras, "h264") as sims:
         try:
             for i, cam in enumerate(sims.cameras):
-                spec = RecordingSpec.create(f"bench{i}", cam.url)
+                spec = RecordingSpec.create(f"bench{i}", cam.url, camera_clock=True)
                 for name in procs:
                     out = Path(tmp) / f"{name}-{i}"
                     out.mkdir()

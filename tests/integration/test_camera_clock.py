@@ -41,7 +41,7 @@ SEGMENTS = 4
 def _record(env: Env, url: str, camera: str, root: Path) -> tuple[list[tuple[int, int | None]], float | None]:
     """Record ``url`` until :data:`SEGMENTS` segments are logged; returns their ``(start_us,
     camera_start_us)`` from the catalog and the camera's clock offset in the recorder's status."""
-    spec = RecordingSpec.create(camera, url, segment_seconds=2)
+    spec = RecordingSpec.create(camera, url, segment_seconds=2, camera_clock=True)
     with recorder(spec, root, env.store, env.media, LedgerSink(env.ledger)) as rec:
         wait_until(lambda: env.ledger.size(camera) >= SEGMENTS, 45, f"{SEGMENTS} segments of {camera}")
         offset = rec.status().camera(camera).ingest.camera_clock_offset_s

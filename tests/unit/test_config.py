@@ -119,9 +119,9 @@ def test_node_section_defaults_values_and_refusals(tmp_path):
             load_config(write(tmp_path, f"[node]\n{line}\n"), env={})
 
 
-def test_camera_clock_is_on_unless_turned_off(tmp_path):
-    assert load_config(write(tmp_path, ""), env={}).recorder.camera_clock is True
-    off = load_config(write(tmp_path, "[recorder]\ncamera_clock = false\n"), env={})
-    assert off.recorder.camera_clock is False
+def test_camera_clock_is_off_unless_turned_on(tmp_path):
+    assert load_config(write(tmp_path, ""), env={}).recorder.camera_clock is False
+    on = load_config(write(tmp_path, "[recorder]\ncamera_clock = true\n"), env={})
+    assert on.recorder.camera_clock is True
     with pytest.raises(ConfigError, match="camera_clock"):
         load_config(write(tmp_path, "[recorder]\ncamera_clock = 'sometimes'\n"), env={})

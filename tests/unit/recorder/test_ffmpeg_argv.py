@@ -152,7 +152,7 @@ def test_find_ffmpeg_explicit_missing_raises_tool_error(tmp_path: Path) -> None:
 
 
 def test_camera_clock_outputs_follow_the_recording_and_write_into_the_given_pipes() -> None:
-    spec = RecordingSpec.create("cam1", URL)
+    spec = RecordingSpec.create("cam1", URL, camera_clock=True)
     argv = build_argv(spec, PATTERN, LIST, ffmpeg="/usr/bin/ffmpeg", camera_clock_fds=(7, 9))
     assert argv[: argv.index(str(PATTERN)) + 1] == argv_for()  # the recording itself is unchanged
     assert argv[argv.index(str(PATTERN)) + 1 :] == [
