@@ -24,6 +24,7 @@ from archive.ledger.claims import WriterClaim
 __all__ = [
     "CHECKPOINT",
     "COSIGNATURE",
+    "COVER",
     "ENTRY",
     "GAP",
     "NODE",
@@ -48,6 +49,7 @@ def _t(name: str) -> Table:
 
 SEGMENT = _t("segment")
 GAP = _t("gap")
+COVER = _t("coverage_piece")
 ENTRY = _t("log_entry")
 NODE = _t("log_node")
 STATE = _t("log_state")

@@ -20,6 +20,7 @@ from archive.catalog.errors import catalog_errors
 from archive.errors import NotFoundError, Problem, ValidationError
 from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, camera_scope
+from archive.ledger import cover_index
 from archive.search import media, recordings
 from archive.search.cameras import Sharing, camera_rows, camera_rows_with_sharing, find_cameras, sharing
 from archive.search.model import (
@@ -170,6 +171,27 @@ class SearchService:
                 whole = len(ids) == 1 and nxt is None
                 cov = tuple(recordings.coverage(conn, c, lo, hi, now, segs if whole else None) for c in ids)
         return RecordingsPage(lo, hi, cov, tuple(segs), recordings.encode_cursor(nxt) if nxt else None)
+
+    def last_recorded(self, who: Principal, camera_ids: Sequence[str], now_us: int,
+                      windows: Sequence[int]) -> dict[str, int | None]:  # fmt: skip
+        """For each of ``camera_ids``: the end of its newest media before ``now_us`` - what
+        :meth:`recordings` gives as the last covered interval's end over ``[now_us - w, now_us)``
+        for the first window ``w`` of ``windows`` with any media - or None when none has any.
+        One index probe per camera and window (:func:`archive.ledger.cover_index.last_media_ends`).
+        Raises NotFoundError (a camera not seen), CatalogError."""
+        ids = sorted(set(camera_ids))
+        out: dict[str, int | None] = {}
+        with self._conn() as conn:
+            if ids:
+                self._visible(conn, who, ids)
+            pending = ids
+            for w in windows:
+                found = cover_index.last_media_ends(conn, pending, now_us - w, now_us)
+                out.update({c: None if e is None else min(e, now_us) for c, e in found.items()})
+                pending = [c for c, e in found.items() if e is None]
+                if not pending:
+                    break
+        return out
 
     def sightings(self, who: Principal, near: Near, lo: int, hi: int, *, limit: int = 100) -> list[Sighting]:
         """Cameras within ``near`` that ``who`` sees, nearest first, each with its coverage of ``[lo, hi)``."""
