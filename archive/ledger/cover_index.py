@@ -21,7 +21,7 @@ from archive.ledger.coverage import BUCKET_US
 from archive.ledger.hot_index import GapTuple, Span, fetch_rows
 from archive.ledger.index import MAX_SEGMENT_US
 
-__all__ = ["CoverParts", "cover_parts", "last_media_ends"]
+__all__ = ["CoverParts", "cover_parts", "newest_media"]
 
 _PIECES = ("SELECT 0, start_us, end_us, pruned, last_start_us, segments, bytes, NULL, NULL FROM coverage_piece "
            "WHERE camera_id = {cam} AND bucket >= {b_lo} AND bucket <= {b_hi} AND end_us > {lo} AND start_us < {hi} "
@@ -34,7 +34,7 @@ _EDGE = ("SELECT start_us, end_us, pruned, size FROM segment WHERE camera_id = {
 # size) WHERE pruned is false, which stops at the first entry that started before hi. Its WHERE is
 # written as the index's own; SQLite is told the index (with the fill's statistics it chose the
 # (camera_id, start_us) index, a scan of the whole window plus a sort: 8700 rows for 24 h).
-_LAST = ("SELECT end_us FROM segment{indexed} WHERE camera_id = {cam} AND {live} AND end_us > {lo} "
+_LAST = ("SELECT end_us, start_us FROM segment{indexed} WHERE camera_id = {cam} AND {live} AND end_us > {lo} "
          "AND start_us < {hi} AND start_us >= {lo_min} ORDER BY end_us DESC LIMIT 1")
 _LIVE = {"sqlite": ("pruned = 0", " INDEXED BY ix_segment_live_end"), "postgresql": ("pruned = false", "")}
 _NAMES = ("cam", "b_lo", "b_hi", "lo", "hi", "a", "b", "lo_min")
@@ -97,12 +97,13 @@ def cover_parts(conn: Connection, camera_id: str, lo: int, hi: int) -> CoverPart
     return CoverParts(tuple(spans), count, size, tuple(gaps))
 
 
-def last_media_ends(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int) -> dict[str, int | None]:
-    """For each camera, the latest end among its segments with media that overlap ``[lo, hi)``
-    (not clipped), None when there is none: one index probe per camera. Raises CatalogError."""
+def newest_media(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int) -> dict[str, tuple[int, int] | None]:
+    """For each camera, ``(end_us, start_us)`` of a segment with media overlapping ``[lo, hi)`` by
+    the search's overlap rule whose end is the latest (not clipped), None when there is none: one
+    index probe per camera. Raises CatalogError."""
     sql = _sql(_LAST, conn.dialect.name)
-    out: dict[str, int | None] = {}
+    out: dict[str, tuple[int, int] | None] = {}
     for cam in camera_ids:
         found = fetch_rows(conn, sql, {"cam": cam, "lo": lo, "hi": hi, "lo_min": lo - MAX_SEGMENT_US})
-        out[cam] = int(found[0][0]) if found else None
+        out[cam] = (int(found[0][0]), int(found[0][1])) if found else None
     return out

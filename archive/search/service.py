@@ -21,6 +21,7 @@ from archive.errors import NotFoundError, Problem, ValidationError
 from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, camera_scope
 from archive.ledger import cover_index
+from archive.ledger.index import MAX_SEGMENT_US
 from archive.search import media, recordings
 from archive.search.cameras import Sharing, camera_rows, camera_rows_with_sharing, find_cameras, sharing
 from archive.search.model import (
@@ -133,6 +134,13 @@ class SearchService:
         if not 1 <= q.limit <= self.limits.camera_page_max or q.offset < 0:
             raise ValidationError([Problem("limit", f"limit must be 1-{self.limits.camera_page_max}, offset >= 0")])
         with self._conn() as conn:
+            snap = self._snapshot(conn)
+            if snap is not None and q == CameraQuery(limit=q.limit, offset=q.offset, enabled_only=q.enabled_only):
+                # no filter (the map, the whole camera list): the cached registry, as find_cameras orders it
+                scope = camera_scope(who, snap[1])
+                hits = sorted((h for h in snap[0].values()
+                               if scope.sees(h.owner_id) and (h.enabled or not q.enabled_only)), key=lambda h: h.id)
+                return hits[q.offset : q.offset + q.limit]
             return find_cameras(conn, self._scope(conn, who), q)
 
     def camera(self, who: Principal, camera_id: str) -> CameraHit:
@@ -177,20 +185,29 @@ class SearchService:
         """For each of ``camera_ids``: the end of its newest media before ``now_us`` - what
         :meth:`recordings` gives as the last covered interval's end over ``[now_us - w, now_us)``
         for the first window ``w`` of ``windows`` with any media - or None when none has any.
-        One index probe per camera and window (:func:`archive.ledger.cover_index.last_media_ends`).
+
+        One index probe per camera over the widest window
+        (:func:`archive.ledger.cover_index.newest_media`): its newest segment is the answer for
+        the first window it overlaps unless it is too long for that window's overlap rule (starts
+        before ``lo - MAX_SEGMENT_US``); then that window is probed on its own.
         Raises NotFoundError (a camera not seen), CatalogError."""
         ids = sorted(set(camera_ids))
+        if not ids or not windows:
+            return dict.fromkeys(ids)
         out: dict[str, int | None] = {}
         with self._conn() as conn:
-            if ids:
-                self._visible(conn, who, ids)
-            pending = ids
-            for w in windows:
-                found = cover_index.last_media_ends(conn, pending, now_us - w, now_us)
-                out.update({c: None if e is None else min(e, now_us) for c, e in found.items()})
-                pending = [c for c, e in found.items() if e is None]
-                if not pending:
-                    break
+            self._visible(conn, who, ids)
+            widest = cover_index.newest_media(conn, ids, now_us - max(windows), now_us)
+            for cam, newest in widest.items():
+                out[cam] = None
+                for w in windows:
+                    if newest is None or newest[0] <= now_us - w:  # nothing in this window ends later
+                        continue
+                    found = newest if newest[1] >= now_us - w - MAX_SEGMENT_US else (
+                        cover_index.newest_media(conn, [cam], now_us - w, now_us)[cam])
+                    if found is not None:
+                        out[cam] = min(found[0], now_us)
+                        break
         return out
 
     def sightings(self, who: Principal, near: Near, lo: int, hi: int, *, limit: int = 100) -> list[Sighting]:

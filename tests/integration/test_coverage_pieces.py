@@ -131,6 +131,10 @@ def test_last_recorded_equals_the_recordings_search(catalog_url: str, s3_store, 
         "c-old": [(now - 80_000_000_000, now - 79_990_000_000, False)],  # only in the 24 h window
         "c-none": [(now - 90_000_000_000, now - 89_990_000_000, False)],  # older than 24 h
         "c-long": [(now - 2_000_000_000, now - 700_000_000, False)],  # 21 min: starts before lo - MAX_SEGMENT_US
+        # the newest end is a 29-minute segment, too long for the 10-minute window's overlap rule: the
+        # answer is the shorter one's end
+        "c-long-recent": [(now - 1_740_000_000, now - 60_000_000, False),
+                          (now - 180_000_000, now - 120_000_000, False)],
     }
     for cam, segs in cases.items():
         for n, (s, e, p) in enumerate(segs):
@@ -154,6 +158,7 @@ def test_last_recorded_equals_the_recordings_search(catalog_url: str, s3_store, 
                 break
     assert got == truth
     assert got["c-future"] == now and got["c-none"] is None and got["c-pruned-newest"] == now - 290_000_000
+    assert got["c-long-recent"] == now - 120_000_000
     env.engine.dispose()
 
 
@@ -183,3 +188,25 @@ def test_retention_with_a_hold_keeps_the_pieces_true(catalog_url: str, s3_store,
                            for k in range(1, 40)]  # fmt: skip
     assert assert_same_as_truth(renv.engine, lobby, ranges, now) > 30
     renv.engine.dispose()
+
+
+def test_camera_list_from_the_cached_registry_equals_the_query(catalog_url: str, tmp_path: Path) -> None:
+    from archive.catalog.db import make_engine
+    from archive.search.model import CameraQuery
+
+    engine = make_engine(catalog_url)
+    upgrade(engine)
+    owners = [Owner("dishub", "Dishub", OwnerKind.GOVERNMENT, ("police",)), Owner("mall", "Mall", OwnerKind.PRIVATE, ())]
+    cams = [(Camera(f"c-{i:02d}", f"C {i}", ("dishub", "mall")[i % 2], "rtsp://10.0.0.1/s", -7.47, 112.43, "Jl. A",
+                    ("t",), enabled=i % 3 != 0), None) for i in range(30, 0, -1)]  # fmt: skip
+    RegistryRepository(engine, SecretBox.from_key_file(tmp_path / "credentials.key")).apply(owners, cams)
+    cached, direct = SearchService(engine, cache_seconds=60.0), SearchService(engine)
+    who = [WHO, Principal("own", "Own", Role.OWNER, None, "mall", "1" * 16),
+           Principal("adm", "Adm", Role.ADMIN, "kominfo", None, "2" * 16),
+           Principal("x", "X", Role.INVESTIGATOR, "satpol", None, "3" * 16)]  # sees nothing
+    for p in who:
+        for q in (CameraQuery(limit=500), CameraQuery(limit=7, offset=5), CameraQuery(enabled_only=True, limit=9),
+                  CameraQuery(limit=3, offset=40)):
+            assert cached.cameras(p, q) == direct.cameras(p, q), (p.user_id, q)
+    assert len(cached.cameras(WHO, CameraQuery(limit=500))) == 15
+    engine.dispose()
