@@ -1,6 +1,7 @@
 """Fast reads of what cameras have recorded: a range's coverage from the merged pieces
-(:mod:`archive.ledger.coverage`), and each camera's newest media end, as SQL text on the DB-API
-cursor like :mod:`archive.ledger.hot_index` (whose segment-by-segment read stays the reference).
+(:mod:`archive.ledger.coverage`), and each camera's newest media (``camera_latest``, or an index
+probe of a window), as SQL text on the DB-API cursor like :mod:`archive.ledger.hot_index` (whose
+segment-by-segment read stays the reference).
 
 A range's coverage takes the pieces that lie wholly inside ``[lo, hi)`` as they are and, for the
 pieces crossing an edge of the range, their own segments (at most a bucket of them), selected with
@@ -21,7 +22,7 @@ from archive.ledger.coverage import BUCKET_US
 from archive.ledger.hot_index import GapTuple, Span, fetch_rows
 from archive.ledger.index import MAX_SEGMENT_US
 
-__all__ = ["CoverParts", "cover_parts", "newest_media"]
+__all__ = ["CoverParts", "cover_parts", "latest_media", "newest_media"]
 
 _PIECES = ("SELECT 0, start_us, end_us, pruned, last_start_us, segments, bytes, NULL, NULL FROM coverage_piece "
            "WHERE camera_id = {cam} AND bucket >= {b_lo} AND bucket <= {b_hi} AND end_us > {lo} AND start_us < {hi} "
@@ -37,6 +38,7 @@ _EDGE = ("SELECT start_us, end_us, pruned, size FROM segment WHERE camera_id = {
 _LAST = ("SELECT end_us, start_us FROM segment{indexed} WHERE camera_id = {cam} AND {live} AND end_us > {lo} "
          "AND start_us < {hi} AND start_us >= {lo_min} ORDER BY end_us DESC LIMIT 1")
 _LIVE = {"sqlite": ("pruned = 0", " INDEXED BY ix_segment_live_end"), "postgresql": ("pruned = false", "")}
+_LATEST_ALL = "SELECT camera_id, end_us, start_us FROM camera_latest"
 _NAMES = ("cam", "b_lo", "b_hi", "lo", "hi", "a", "b", "lo_min")
 
 
@@ -107,3 +109,9 @@ def newest_media(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int) 
         found = fetch_rows(conn, sql, {"cam": cam, "lo": lo, "hi": hi, "lo_min": lo - MAX_SEGMENT_US})
         out[cam] = (int(found[0][0]), int(found[0][1])) if found else None
     return out
+
+
+def latest_media(conn: Connection) -> dict[str, tuple[int, int]]:
+    """Camera -> ``(end_us, start_us)`` of its segment with media whose end is the latest, for every
+    camera that has one (``camera_latest``: one read). Raises CatalogError."""
+    return {str(r[0]): (int(r[1]), int(r[2])) for r in fetch_rows(conn, _LATEST_ALL, {})}

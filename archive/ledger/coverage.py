@@ -12,7 +12,10 @@ inside a range and the pieces' own segments at its edges: :mod:`archive.ledger.c
 The ledger keeps the table true in the transaction of each change to ``segment``: a segment
 append extends its bucket's last piece (or adds one; a segment older than the bucket's latest
 start rebuilds the bucket), a prune append rebuilds the buckets of the pruned seqs. The
-migration builds it for an existing catalog with :func:`rebuild_all`. Functions take an open
+migration builds it for an existing catalog with :func:`rebuild_all`.
+
+``camera_latest`` holds each camera's segment with media whose end is the latest (ties: the first
+logged): a segment append replaces it when it ends later, a prune of it looks the next one up. Functions take an open
 connection and let :class:`sqlalchemy.exc.SQLAlchemyError` through (the caller's seam).
 """
 
@@ -21,9 +24,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from typing import Final
 
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, false, func, insert, select, update
 
-from archive.ledger.repo import COVER, SEGMENT
+from archive.ledger.repo import COVER, LATEST, SEGMENT
 
 __all__ = ["BUCKET_US", "TOLERANCE_US", "Piece", "on_prune", "on_segment", "pieces", "rebuild", "rebuild_all"]
 
@@ -50,6 +53,12 @@ _EXTEND: Final = (
             bytes=COVER.c.bytes + bindparam("z"))
 )  # fmt: skip
 _INSERT: Final = insert(COVER)
+_LATER: Final = (
+    update(LATEST)
+    .where(and_(LATEST.c.camera_id == bindparam("c"), LATEST.c.end_us < bindparam("e")))
+    .values(seq=bindparam("q"), start_us=bindparam("s"), end_us=bindparam("e"))
+)  # fmt: skip
+_HAS_LATEST: Final = select(LATEST.c.seq).where(LATEST.c.camera_id == bindparam("c"))
 
 
 def pieces(spans: Iterable[tuple[int, int, int]], tol: int = TOLERANCE_US) -> list[Piece]:
@@ -98,8 +107,11 @@ def rebuild(conn: Connection, camera_id: str, first_bucket: int, last_bucket: in
         conn.execute(_INSERT, rows)
 
 
-def on_segment(conn: Connection, camera_id: str, start_us: int, end_us: int, size: int) -> None:
-    """Account a segment just inserted (media present) in its bucket's pieces."""
+def on_segment(conn: Connection, camera_id: str, seq: int, start_us: int, end_us: int, size: int) -> None:
+    """Account a segment just inserted (media present) in its bucket's pieces and the camera's latest."""
+    params = {"c": camera_id, "q": seq, "s": start_us, "e": end_us}
+    if conn.execute(_LATER, params).rowcount == 0 and conn.execute(_HAS_LATEST, params).first() is None:
+        conn.execute(insert(LATEST), {"camera_id": camera_id, "seq": seq, "start_us": start_us, "end_us": end_us})
     b = start_us // BUCKET_US
     last = conn.execute(_LAST, {"c": camera_id, "b": b, "p": False}).first()
     if last is not None and start_us < int(last[2]):  # older than the bucket's latest start: merge anew
@@ -120,18 +132,36 @@ def on_prune(conn: Connection, camera_id: str, from_seq: int, to_seq: int) -> No
     ).one()  # fmt: skip
     if lo is not None:
         rebuild(conn, camera_id, int(lo) // BUCKET_US, int(hi) // BUCKET_US)
+    held = conn.execute(_HAS_LATEST, {"c": camera_id}).first()
+    if held is not None and from_seq <= int(held[0]) < to_seq:
+        conn.execute(delete(LATEST).where(LATEST.c.camera_id == camera_id))
+        nxt = conn.execute(
+            select(SEGMENT.c.seq, SEGMENT.c.start_us, SEGMENT.c.end_us)
+            .where(and_(SEGMENT.c.camera_id == camera_id, SEGMENT.c.pruned == false()))
+            .order_by(SEGMENT.c.end_us.desc(), SEGMENT.c.seq)
+            .limit(1)
+        ).first()  # fmt: skip
+        if nxt is not None:
+            conn.execute(insert(LATEST), {"camera_id": camera_id, "seq": int(nxt[0]), "start_us": int(nxt[1]),
+                                          "end_us": int(nxt[2])})  # fmt: skip
 
 
-def _all_rows(conn: Connection, batch: int) -> Iterator[dict[str, object]]:
-    """The piece rows of every camera, from one pass over the segments in ``(camera_id, start_us)`` order."""
+def _all_rows(conn: Connection, batch: int, latest: dict[str, tuple[int, int, int]]) -> Iterator[dict[str, object]]:
+    """The piece rows of every camera, from one pass over the segments in ``(camera_id, start_us)``
+    order; fills ``latest`` (camera -> ``(end, -seq, start)`` of its latest segment with media)."""
     rows = conn.execute(
-        select(SEGMENT.c.camera_id, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.pruned, SEGMENT.c.size)
+        select(SEGMENT.c.camera_id, SEGMENT.c.start_us, SEGMENT.c.end_us, SEGMENT.c.pruned, SEGMENT.c.size,
+               SEGMENT.c.seq)
         .order_by(SEGMENT.c.camera_id, SEGMENT.c.start_us, SEGMENT.c.seq),
         execution_options={"stream_results": True, "yield_per": batch},
     )  # fmt: skip
     key: tuple[str, int] | None = None
     group: list[tuple[int, int, bool, int]] = []
-    for cam, s, e, p, z in rows:
+    for cam, s, e, p, z, q in rows:
+        if not p:
+            best = latest.get(cam)
+            if best is None or (int(e), -int(q)) > best[:2]:
+                latest[str(cam)] = (int(e), -int(q), int(s))
         k = (str(cam), int(s) // BUCKET_US)
         if k != key:
             if key is not None:
@@ -143,11 +173,13 @@ def _all_rows(conn: Connection, batch: int) -> Iterator[dict[str, object]]:
 
 
 def rebuild_all(conn: Connection, batch: int = 20_000) -> int:
-    """Empty the table and build every camera's pieces from its segments (the migration's
-    backfill). Returns the number of pieces written."""
+    """Empty the tables and build every camera's pieces and latest segment from its segments (the
+    migration's backfill). Returns the number of pieces written."""
     conn.execute(delete(COVER))
+    conn.execute(delete(LATEST))
     written, pending = 0, []
-    for row in _all_rows(conn, batch):
+    latest: dict[str, tuple[int, int, int]] = {}
+    for row in _all_rows(conn, batch, latest):
         pending.append(row)
         if len(pending) >= batch:
             conn.execute(_INSERT, pending)
@@ -156,4 +188,7 @@ def rebuild_all(conn: Connection, batch: int = 20_000) -> int:
     if pending:
         conn.execute(_INSERT, pending)
         written += len(pending)
+    if latest:
+        conn.execute(insert(LATEST), [{"camera_id": c, "seq": -q, "start_us": s, "end_us": e}
+                                      for c, (e, q, s) in latest.items()])  # fmt: skip
     return written

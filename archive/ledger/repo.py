@@ -27,6 +27,7 @@ __all__ = [
     "COVER",
     "ENTRY",
     "GAP",
+    "LATEST",
     "NODE",
     "SEGMENT",
     "SIGNING_KEY",
@@ -50,6 +51,7 @@ def _t(name: str) -> Table:
 SEGMENT = _t("segment")
 GAP = _t("gap")
 COVER = _t("coverage_piece")
+LATEST = _t("camera_latest")
 ENTRY = _t("log_entry")
 NODE = _t("log_node")
 STATE = _t("log_state")

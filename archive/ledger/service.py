@@ -141,7 +141,7 @@ class Ledger:
                     keyframe_start=m.keyframe_start, partial=m.partial, pruned=False, ingested_us=now_us, meta=meta,
                 ),
             )  # fmt: skip
-            coverage.on_segment(conn, camera_id, start_us, end_us, facts.size)
+            coverage.on_segment(conn, camera_id, seq, start_us, end_us, facts.size)
 
         return self.appender.append(camera_id, payload, extra=rows, dedupe=dedupe, require_claim=True)
 

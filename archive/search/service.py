@@ -186,10 +186,11 @@ class SearchService:
         :meth:`recordings` gives as the last covered interval's end over ``[now_us - w, now_us)``
         for the first window ``w`` of ``windows`` with any media - or None when none has any.
 
-        One index probe per camera over the widest window
-        (:func:`archive.ledger.cover_index.newest_media`): its newest segment is the answer for
-        the first window it overlaps unless it is too long for that window's overlap rule (starts
-        before ``lo - MAX_SEGMENT_US``); then that window is probed on its own.
+        Each camera's latest segment with media comes from one read of the ledger's
+        ``camera_latest`` (:func:`archive.ledger.cover_index.latest_media`); it is the answer for the
+        first window it overlaps unless it started at or after ``now_us`` (then the widest window is
+        probed: :func:`~archive.ledger.cover_index.newest_media`) or is too long for that window's
+        overlap rule (starts before ``lo - MAX_SEGMENT_US``; then that window is probed).
         Raises NotFoundError (a camera not seen), CatalogError."""
         ids = sorted(set(camera_ids))
         if not ids or not windows:
@@ -197,8 +198,11 @@ class SearchService:
         out: dict[str, int | None] = {}
         with self._conn() as conn:
             self._visible(conn, who, ids)
-            widest = cover_index.newest_media(conn, ids, now_us - max(windows), now_us)
-            for cam, newest in widest.items():
+            latest = cover_index.latest_media(conn)
+            for cam in ids:
+                newest = latest.get(cam)
+                if newest is not None and newest[1] >= now_us:  # recorded "after now": the window's own newest
+                    newest = cover_index.newest_media(conn, [cam], now_us - max(windows), now_us)[cam]
                 out[cam] = None
                 for w in windows:
                     if newest is None or newest[0] <= now_us - w:  # nothing in this window ends later

@@ -34,21 +34,22 @@ WHO = Principal("inv", "Inv", Role.INVESTIGATOR, "police", None, "0" * 16)
 T0_US = us_from_utc(T0)
 
 
-def pieces_table(engine: Engine) -> list[tuple[object, ...]]:
+_TABLES = ("SELECT camera_id, bucket, pruned, start_us, end_us, last_start_us, segments, bytes FROM coverage_piece "
+           "ORDER BY camera_id, bucket, pruned, start_us", "SELECT * FROM camera_latest ORDER BY camera_id")
+
+
+def pieces_table(engine: Engine) -> list[list[tuple[object, ...]]]:
+    """The rows of ``coverage_piece`` and ``camera_latest``."""
     with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(text(
-            "SELECT camera_id, bucket, pruned, start_us, end_us, last_start_us, segments, bytes FROM coverage_piece "
-            "ORDER BY camera_id, bucket, pruned, start_us")).all()]  # fmt: skip
+        return [[tuple(r) for r in conn.execute(text(q)).all()] for q in _TABLES]
 
 
-def rebuilt(engine: Engine) -> list[tuple[object, ...]]:
-    """The table as rebuilt from the segments (in a transaction rolled back)."""
+def rebuilt(engine: Engine) -> list[list[tuple[object, ...]]]:
+    """The tables as rebuilt from the segments (in a transaction rolled back)."""
     with engine.connect() as conn:
         trans = conn.begin()
         rebuild_all(conn)
-        rows = [tuple(r) for r in conn.execute(text(
-            "SELECT camera_id, bucket, pruned, start_us, end_us, last_start_us, segments, bytes FROM coverage_piece "
-            "ORDER BY camera_id, bucket, pruned, start_us")).all()]  # fmt: skip
+        rows = [[tuple(r) for r in conn.execute(text(q)).all()] for q in _TABLES]
         trans.rollback()
     return rows
 
@@ -133,6 +134,8 @@ def test_last_recorded_equals_the_recordings_search(catalog_url: str, s3_store, 
         "c-long": [(now - 2_000_000_000, now - 700_000_000, False)],  # 21 min: starts before lo - MAX_SEGMENT_US
         # the newest end is a 29-minute segment, too long for the 10-minute window's overlap rule: the
         # answer is the shorter one's end
+        "c-future-start": [(now - 60_000_000, now - 50_000_000, False), (now + 10_000_000, now + 20_000_000, False)],
+        "c-all-pruned": [(now - 60_000_000, now - 50_000_000, True)],
         "c-long-recent": [(now - 1_740_000_000, now - 60_000_000, False),
                           (now - 180_000_000, now - 120_000_000, False)],
     }
@@ -158,7 +161,9 @@ def test_last_recorded_equals_the_recordings_search(catalog_url: str, s3_store, 
                 break
     assert got == truth
     assert got["c-future"] == now and got["c-none"] is None and got["c-pruned-newest"] == now - 290_000_000
-    assert got["c-long-recent"] == now - 120_000_000
+    assert got["c-long-recent"] == now - 120_000_000 and got["c-future-start"] == now - 50_000_000
+    assert got["c-all-pruned"] is None
+    assert pieces_table(env.engine) == rebuilt(env.engine)
     env.engine.dispose()
 
 
@@ -196,7 +201,8 @@ def test_camera_list_from_the_cached_registry_equals_the_query(catalog_url: str,
 
     engine = make_engine(catalog_url)
     upgrade(engine)
-    owners = [Owner("dishub", "Dishub", OwnerKind.GOVERNMENT, ("police",)), Owner("mall", "Mall", OwnerKind.PRIVATE, ())]
+    owners = [Owner("dishub", "Dishub", OwnerKind.GOVERNMENT, ("police",)),
+              Owner("mall", "Mall", OwnerKind.PRIVATE, ())]
     cams = [(Camera(f"c-{i:02d}", f"C {i}", ("dishub", "mall")[i % 2], "rtsp://10.0.0.1/s", -7.47, 112.43, "Jl. A",
                     ("t",), enabled=i % 3 != 0), None) for i in range(30, 0, -1)]  # fmt: skip
     RegistryRepository(engine, SecretBox.from_key_file(tmp_path / "credentials.key")).apply(owners, cams)
