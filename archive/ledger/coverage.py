@@ -155,21 +155,30 @@ def _all_rows(conn: Connection, batch: int, latest: dict[str, tuple[int, int, in
         .order_by(SEGMENT.c.camera_id, SEGMENT.c.start_us, SEGMENT.c.seq),
         execution_options={"stream_results": True, "yield_per": batch},
     )  # fmt: skip
-    key: tuple[str, int] | None = None
-    group: list[tuple[int, int, bool, int]] = []
-    for cam, s, e, p, z, q in rows:
-        if not p:
-            best = latest.get(cam)
-            if best is None or (int(e), -int(q)) > best[:2]:
-                latest[str(cam)] = (int(e), -int(q), int(s))
-        k = (str(cam), int(s) // BUCKET_US)
-        if k != key:
-            if key is not None:
-                yield from (r for b, kind, spans in _grouped(group) for r in _rows(key[0], b, kind, pieces(spans)))
-            key, group = k, []
-        group.append((int(s), int(e), bool(p), int(z)))
-    if key is not None:
-        yield from (r for b, kind, spans in _grouped(group) for r in _rows(key[0], b, kind, pieces(spans)))
+    cam_of: str | None = None
+    bucket: int | None = None
+    group: list[tuple[int, int, bool, int, int]] = []
+    for cam, start, end, pruned, size, seq in rows:  # per row only what must be: the pass is over every segment
+        b = start // BUCKET_US
+        if b != bucket or cam != cam_of:
+            if cam_of is not None:
+                yield from _group_rows(cam_of, group, latest)
+            cam_of, bucket, group = str(cam), b, []
+        group.append((start, end, pruned, size, seq))
+    if cam_of is not None:
+        yield from _group_rows(cam_of, group, latest)
+
+
+def _group_rows(camera_id: str, group: list[tuple[int, int, bool, int, int]],
+                latest: dict[str, tuple[int, int, int]]) -> Iterator[dict[str, object]]:  # fmt: skip
+    """The piece rows of one camera's segments of one bucket (sorted by start); updates ``latest``."""
+    live = [(int(e), -int(q), int(s)) for s, e, p, _z, q in group if not p]
+    if live:
+        best = max(live)
+        if camera_id not in latest or best[:2] > latest[camera_id][:2]:
+            latest[camera_id] = best
+    for b, kind, spans in _grouped((int(s), int(e), bool(p), int(z)) for s, e, p, z, _q in group):
+        yield from _rows(camera_id, b, kind, pieces(spans))
 
 
 def rebuild_all(conn: Connection, batch: int = 20_000) -> int:

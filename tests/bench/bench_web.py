@@ -1,9 +1,11 @@
 """Benchmark of the command-center pages' server work over a large catalog.
 
-Run: ``.venv/bin/python tests/bench/bench_web.py [--cameras 500] [--days 1] [--queries 200] [--before 50] [--reuse]``
+Run: ``.venv/bin/python tests/bench/bench_web.py [--cameras 500] [--days 1] [--queries 200] [--before 50] [--reuse]
+[--db sqlite|postgres]``
 
 The catalog is the API bench's fill (tests/bench/bench_api.py: 10 s segments, a 2-minute gap per
-camera per day; its full size is 56 cameras x 30 days = 14.5M segments) in a SQLite file, here
+camera per day; its full size is 56 cameras x 30 days = 14.5M segments) in a SQLite file (or the
+PostgreSQL schema ``bench_web``), here
 with ``--cameras`` cameras (the map and camera list need 500) over ``--days`` days: scaled down
 by default (500 x 1 day = 4.3M segments) to fit the time on a 2-core machine; the fill ends now
 (the cameras are recording, as in service; the API bench's ends at midnight) and nothing is pruned
@@ -20,7 +22,7 @@ logged-in investigator session), so each number is the server's time plus the in
    and one camera's ``GET /ui/cameras/ID/day.json`` (what the timeline page fetches).
 3. side by side, in-process, ``--before`` times each: the computations these answers used before
    the coverage pieces (issue 17), with the same results asserted: the status of 500 cameras from
-   the recordings search's coverage of the last 10 min / 24 h, against ``SearchService.last_recorded``;
+   their segments of the last 10 min / 24 h merged, against ``SearchService.last_recorded``;
    16 cameras x 24 h merged segment by segment (``recordings.scanned_coverage``) against the pieces.
 
 Click-to-first-frame is not measured here (it needs the browser: tests/e2e/test_web_grid.py).
@@ -86,21 +88,24 @@ def app_and_client(url: str, key_dir: Path) -> tuple[Any, Any]:
     return deps, client
 
 
-def status_before(search: Any, ids: list[str], now: int) -> dict[str, int | None]:
+def status_before(engine: Any, ids: list[str], now: int) -> dict[str, int | None]:
     """The newest media end of each camera as the pages computed it before ``last_recorded``: the
-    recordings search's coverage over the last 10 min, then 24 h for those with none, 64 at a time."""
+    coverage of the last 10 min merged from its segments, then of 24 h for those with none."""
+    from archive.search import recordings
+
     last: dict[str, int | None] = {}
     pending = ids
-    for window in (NEAR_US, DAY_US):
-        missing = []
-        for i in range(0, len(pending), 64):
-            for c in search.recordings(WHO, pending[i : i + 64], now - window, now, limit=1).coverage:
-                last[c.camera_id] = c.covered[-1].end_us if c.covered else None
+    with engine.connect() as conn:
+        for window in (NEAR_US, DAY_US):
+            missing = []
+            for cam in pending:
+                c = recordings.scanned_coverage(conn, cam, now - window, now, now)
+                last[cam] = c.covered[-1].end_us if c.covered else None
                 if not c.covered:
-                    missing.append(c.camera_id)
-        pending = missing
-        if not pending:
-            break
+                    missing.append(cam)
+            pending = missing
+            if not pending:
+                break
     return last
 
 
@@ -109,9 +114,9 @@ def side_by_side(search: Any, engine: Any, ids: list[str], end_us: int, days: in
     from archive.search import recordings
 
     now = end_us + 30_000_000
-    assert status_before(search, ids, now) == search.last_recorded(WHO, ids, now, (NEAR_US, DAY_US))
-    before = summary(f"status of {len(ids)} cameras, before: recordings coverage of 10 min / 24 h",
-                     timed(lambda: status_before(search, ids, now), n, 2))  # fmt: skip
+    assert status_before(engine, ids, now) == search.last_recorded(WHO, ids, now, (NEAR_US, DAY_US))
+    before = summary(f"status of {len(ids)} cameras, before: segments of 10 min / 24 h merged",
+                     timed(lambda: status_before(engine, ids, now), n, 2))  # fmt: skip
     after = summary(f"status of {len(ids)} cameras, now: SearchService.last_recorded",
                     timed(lambda: search.last_recorded(WHO, ids, now, (NEAR_US, DAY_US)), n, 2))  # fmt: skip
     print(f"    status: before / now = {before['p99_ms'] / after['p99_ms']:.1f}x at p99", flush=True)
@@ -149,15 +154,33 @@ def main() -> int:
     ap.add_argument("--before", type=int, default=50, help="runs of each computation as it was before the pieces")
     ap.add_argument("--dir", default=str(Path(tempfile.gettempdir()) / "bench-web"))
     ap.add_argument("--reuse", action="store_true", help="keep an existing fill")
+    ap.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"],
+                    help="postgres: schema bench_web on the machine's server (tests.fixtures.catalog.PG_BASE)")
     args = ap.parse_args()
     d = Path(args.dir)
     d.mkdir(parents=True, exist_ok=True)
     db = d / f"web-{args.cameras}x{args.days}.sqlite3"
     url = f"sqlite:///{db}"
+    have = args.reuse and db.exists()
+    if args.db == "postgres":
+        from sqlalchemy import create_engine
+
+        from tests.fixtures.catalog import PG_BASE
+
+        admin = create_engine(PG_BASE)
+        with admin.begin() as conn:
+            have = bool(args.reuse and conn.exec_driver_sql(
+                "SELECT 1 FROM information_schema.tables WHERE table_schema = 'bench_web' AND table_name = 'segment'"
+            ).first())  # fmt: skip
+            if not have:
+                conn.exec_driver_sql("DROP SCHEMA IF EXISTS bench_web CASCADE")
+                conn.exec_driver_sql("CREATE SCHEMA bench_web")
+        admin.dispose()
+        url = f"{PG_BASE}?options=-csearch_path%3Dbench_web"
     cams = cameras(args.cameras)
     # the fill ends now (not at midnight as the API bench's): the cameras are recording, as in service
     end_us = time.time_ns() // 1000 // SEG_US * SEG_US
-    if args.reuse and db.exists():
+    if have:
         with make_engine(url).connect() as conn:
             end_us = int(conn.exec_driver_sql("SELECT max(end_us) FROM segment").scalar() or end_us)
         engine = make_engine(url)
@@ -166,7 +189,7 @@ def main() -> int:
             upgrade(engine)  # 0015 builds the coverage pieces of the existing segments
             print(f"  migrated {url} to {head_revision()} in {time.monotonic() - t:.1f} s", flush=True)
     else:
-        if db.exists():
+        if args.db == "sqlite" and db.exists():
             db.unlink()
         print(f"fill: {args.cameras} cameras x {args.days} days ...", flush=True)
         print(f"  filled in {fill(make_engine(url), cams, args.days, end_us, d, pruned_days=0):.1f} s", flush=True)
