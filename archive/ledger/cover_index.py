@@ -13,7 +13,7 @@ overlapping segment. Database errors are raised as :class:`~archive.errors.Catal
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
 from sqlalchemy import Connection
@@ -22,14 +22,8 @@ from archive.ledger.coverage import BUCKET_US
 from archive.ledger.hot_index import GapTuple, Span, fetch_rows
 from archive.ledger.index import MAX_SEGMENT_US
 
-__all__ = ["CoverParts", "cover_parts", "latest_media", "newest_media"]
+__all__ = ["CoverParts", "cover_parts", "cover_parts_of", "latest_media", "newest_media"]
 
-_PIECES = ("SELECT 0, start_us, end_us, pruned, last_start_us, segments, bytes, NULL, NULL FROM coverage_piece "
-           "WHERE camera_id = {cam} AND bucket >= {b_lo} AND bucket <= {b_hi} AND end_us > {lo} AND start_us < {hi} "
-           "UNION ALL SELECT 1, start_us, end_us, FALSE, seq, 0, 0, reason, detail FROM gap "
-           "WHERE camera_id = {cam} AND start_us < {hi} AND end_us > {lo}")  # fmt: skip
-_EDGE = ("SELECT start_us, end_us, pruned, size FROM segment WHERE camera_id = {cam} AND start_us >= {a} "
-         "AND start_us <= {b} AND start_us >= {lo_min} AND start_us < {hi} AND end_us > {lo}")
 # The newest end among a camera's segments with media overlapping [lo, hi) (the overlap rule of the
 # search): a backward walk of the partial index ix_segment_live_end (camera_id, end_us, seq, start_us,
 # size) WHERE pruned is false, which stops at the first entry that started before hi. Its WHERE is
@@ -39,7 +33,7 @@ _LAST = ("SELECT end_us, start_us FROM segment{indexed} WHERE camera_id = {cam} 
          "AND start_us < {hi} AND start_us >= {lo_min} ORDER BY end_us DESC LIMIT 1")
 _LIVE = {"sqlite": ("pruned = 0", " INDEXED BY ix_segment_live_end"), "postgresql": ("pruned = false", "")}
 _LATEST_ALL = "SELECT camera_id, end_us, start_us FROM camera_latest"
-_NAMES = ("cam", "b_lo", "b_hi", "lo", "hi", "a", "b", "lo_min")
+_NAMES = ("cam", "lo", "hi", "lo_min")
 
 
 @cache
@@ -62,41 +56,82 @@ class CoverParts:
     gaps: tuple[GapTuple, ...]
 
 
+_PIECES_OF = ("SELECT 0, camera_id, start_us, end_us, pruned, last_start_us, segments, bytes, NULL, NULL "
+              "FROM coverage_piece WHERE camera_id IN ({cams}) AND bucket >= {b_lo} AND bucket <= {b_hi} "
+              "AND end_us > {lo} AND start_us < {hi} "
+              "UNION ALL SELECT 1, camera_id, start_us, end_us, FALSE, seq, 0, 0, reason, detail FROM gap "
+              "WHERE camera_id IN ({cams}) AND start_us < {hi} AND end_us > {lo}")  # fmt: skip
+_EDGE_OF = ("SELECT camera_id, start_us, end_us, pruned, size FROM segment WHERE camera_id = {cam} "
+            "AND start_us >= {a} AND start_us <= {b} AND start_us >= {lo_min} AND start_us < {hi} AND end_us > {lo}")
+
+
+def _m(dialect: str, name: str) -> str:
+    return f"%({name})s" if dialect == "postgresql" else f":{name}"
+
+
+@dataclass
+class _Acc:
+    spans: list[Span] = field(default_factory=list)
+    gaps: list[GapTuple] = field(default_factory=list)
+    edges: dict[bool, list[tuple[int, int]]] = field(default_factory=lambda: {False: [], True: []})
+    count: int = 0
+    size: int = 0
+
+
 def cover_parts(conn: Connection, camera_id: str, lo: int, hi: int) -> CoverParts:
     """What :func:`archive.ledger.hot_index.spans_and_gaps` gives, with the inner segments
     already merged into pieces. Raises CatalogError."""
-    dialect = conn.dialect.name
-    base = {"cam": camera_id, "lo": lo, "hi": hi}
-    spans: list[Span] = []
-    gaps: list[GapTuple] = []
-    edges: dict[bool, list[tuple[int, int]]] = {False: [], True: []}
-    count = size = 0
-    rows = fetch_rows(conn, _sql(_PIECES, dialect), {**base, "b_lo": (lo - MAX_SEGMENT_US) // BUCKET_US,
-                                                      "b_hi": (hi - 1) // BUCKET_US})  # fmt: skip
-    for r in rows:
+    return cover_parts_of(conn, [camera_id], lo, hi)[camera_id]
+
+
+def cover_parts_of(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int) -> dict[str, CoverParts]:
+    """:func:`cover_parts` of several cameras in two round trips (the pieces and gaps of all, then
+    the edge segments of all). Raises CatalogError."""
+    d = conn.dialect.name
+    ids = sorted(set(camera_ids))
+    acc = {c: _Acc() for c in ids}
+    if not ids:
+        return {}
+    names = {f"c{i}": c for i, c in enumerate(ids)}
+    lohi = {"lo": _m(d, "lo"), "hi": _m(d, "hi")}
+    sql = _PIECES_OF.format(cams=", ".join(_m(d, n) for n in names), b_lo=_m(d, "b_lo"), b_hi=_m(d, "b_hi"), **lohi)
+    params: dict[str, object] = {**names, "lo": lo, "hi": hi, "b_lo": (lo - MAX_SEGMENT_US) // BUCKET_US,
+                                 "b_hi": (hi - 1) // BUCKET_US}  # fmt: skip
+    for r in fetch_rows(conn, sql, params):
+        a = acc[str(r[1])]
         if r[0] == 1:
-            gaps.append((int(r[4]), int(r[1]), int(r[2]), str(r[7]), str(r[8])))
-        elif r[1] >= lo and r[2] <= hi:  # wholly inside: every one of its segments overlaps, none is clipped
-            spans.append((int(r[1]), int(r[2]), bool(r[3]), int(r[6])))
-            count, size = count + int(r[5]), size + int(r[6])
+            a.gaps.append((int(r[5]), int(r[2]), int(r[3]), str(r[8]), str(r[9])))
+        elif r[2] >= lo and r[3] <= hi:  # wholly inside: every one of its segments overlaps, none is clipped
+            a.spans.append((int(r[2]), int(r[3]), bool(r[4]), int(r[7])))
+            a.count, a.size = a.count + int(r[6]), a.size + int(r[7])
         else:  # crosses an edge: its own segments, by the search's overlap rule
-            edges[bool(r[3])].append((int(r[1]), int(r[4])))
-    windows = sorted(edges[False] + edges[True])
-    merged: list[list[int]] = []
-    for a, b in windows:
-        if merged and a <= merged[-1][1]:
-            merged[-1][1] = max(merged[-1][1], b)
-        else:
-            merged.append([a, b])
-    for a, b in merged:
-        for s, e, p, z in fetch_rows(conn, _sql(_EDGE, dialect), {**base, "a": a, "b": b,
-                                                                  "lo_min": lo - MAX_SEGMENT_US}):  # fmt: skip
-            if any(ea <= s <= eb for ea, eb in edges[bool(p)]):  # else it belongs to a piece counted whole
-                spans.append((int(s), int(e), bool(p), int(z)))
-                count, size = count + 1, size + int(z)
-    spans.sort(key=lambda x: x[0])
-    gaps.sort(key=lambda g: (g[1], g[0]))
-    return CoverParts(tuple(spans), count, size, tuple(gaps))
+            a.edges[bool(r[4])].append((int(r[2]), int(r[5])))
+    parts: list[str] = []
+    eparams: dict[str, object] = {"lo": lo, "hi": hi, "lo_min": lo - MAX_SEGMENT_US}
+    for i, c in enumerate(ids):
+        merged: list[list[int]] = []
+        for ws, we in sorted(acc[c].edges[False] + acc[c].edges[True]):
+            if merged and ws <= merged[-1][1]:
+                merged[-1][1] = max(merged[-1][1], we)
+            else:
+                merged.append([ws, we])
+        for k, (ws, we) in enumerate(merged):
+            n = f"{i}_{k}"
+            parts.append(_EDGE_OF.format(cam=_m(d, "c" + n), a=_m(d, "a" + n), b=_m(d, "b" + n),
+                                         lo_min=_m(d, "lo_min"), **lohi))  # fmt: skip
+            eparams.update({"c" + n: c, "a" + n: ws, "b" + n: we})
+    if parts:
+        for cam, st, en, p, z in fetch_rows(conn, " UNION ALL ".join(parts), eparams):
+            a = acc[str(cam)]
+            if any(ea <= st <= eb for ea, eb in a.edges[bool(p)]):  # else it belongs to a piece counted whole
+                a.spans.append((int(st), int(en), bool(p), int(z)))
+                a.count, a.size = a.count + 1, a.size + int(z)
+    out = {}
+    for c, a in acc.items():
+        a.spans.sort(key=lambda x: x[0])
+        a.gaps.sort(key=lambda g: (g[1], g[0]))
+        out[c] = CoverParts(tuple(a.spans), a.count, a.size, tuple(a.gaps))
+    return out
 
 
 def newest_media(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int) -> dict[str, tuple[int, int] | None]:

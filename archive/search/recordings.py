@@ -19,7 +19,7 @@ from archive.ledger import cover_index, hot_index, index
 from archive.search.intervals import merge, subtract
 from archive.search.model import CameraCoverage, GapView, Interval, SegmentHit
 
-__all__ = ["coverage", "decode_cursor", "encode_cursor", "gaps", "scanned_coverage", "segments_page"]
+__all__ = ["coverage", "coverages", "decode_cursor", "encode_cursor", "gaps", "scanned_coverage", "segments_page"]
 
 Cursor = tuple[str, int, int]
 Span = tuple[int, int, bool, int]
@@ -82,6 +82,13 @@ def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
     parts = cover_index.cover_parts(conn, camera_id, lo, hi)
     return _coverage(camera_id, lo, hi, now_us, parts.spans, parts.segments, parts.bytes,
                      [GapView(*g) for g in parts.gaps])  # fmt: skip
+
+
+def coverages(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int, now_us: int) -> dict[str, CameraCoverage]:
+    """:func:`coverage` of several cameras, by id, in two round trips
+    (:func:`archive.ledger.cover_index.cover_parts_of`)."""
+    return {c: _coverage(c, lo, hi, now_us, p.spans, p.segments, p.bytes, [GapView(*g) for g in p.gaps])
+            for c, p in cover_index.cover_parts_of(conn, camera_ids, lo, hi).items()}  # fmt: skip
 
 
 def scanned_coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int) -> CameraCoverage:

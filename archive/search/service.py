@@ -176,8 +176,11 @@ class SearchService:
             segs, nxt = recordings.segments_page(conn, ids, lo, hi, after, limit)
             cov: tuple[CameraCoverage, ...] = ()
             if after is None:
-                whole = len(ids) == 1 and nxt is None
-                cov = tuple(recordings.coverage(conn, c, lo, hi, now, segs if whole else None) for c in ids)
+                if len(ids) == 1 and nxt is None:  # the page holds every segment: no other read
+                    cov = (recordings.coverage(conn, ids[0], lo, hi, now, segs),)
+                else:
+                    found = recordings.coverages(conn, ids, lo, hi, now)
+                    cov = tuple(found[c] for c in ids)
         return RecordingsPage(lo, hi, cov, tuple(segs), recordings.encode_cursor(nxt) if nxt else None)
 
     def last_recorded(self, who: Principal, camera_ids: Sequence[str], now_us: int,
@@ -220,7 +223,8 @@ class SearchService:
         now = self._now_us()
         with self._conn() as conn:
             hits = find_cameras(conn, self._scope(conn, who), CameraQuery(near=near, limit=limit))
-            return [Sighting(h, recordings.coverage(conn, h.id, lo, hi, now)) for h in hits]
+            found = recordings.coverages(conn, [h.id for h in hits], lo, hi, now)
+            return [Sighting(h, found[h.id]) for h in hits]
 
     # -- playback ------------------------------------------------------------------------
     def segment(self, who: Principal, camera_id: str, seq: int) -> SegmentRef:

@@ -112,6 +112,9 @@ def test_pieces_equal_the_segment_merge_after_appends_gaps_and_prunes(catalog_ur
     assert assert_same_as_truth(env.engine, CAM, ranges, now) > 100
     assert assert_same_as_truth(env.engine, OTHER, random_ranges(rnd, 2000_000_000, 40), now) > 10
     with env.engine.connect() as conn:
+        for lo, hi in ranges[::5]:  # several cameras in one read (the timeline's 16 lanes, sightings)
+            assert recordings.coverages(conn, [OTHER, CAM, "cam-none"], lo, hi, now) == {
+                c: recordings.scanned_coverage(conn, c, lo, hi, now) for c in (CAM, OTHER, "cam-none")}
         whole = recordings.coverage(conn, CAM, *ranges[0], now)
     assert whole.pruned and whole.covered and whole.gaps and whole.segments == 401
     # the migration builds the same table for an existing catalog
