@@ -20,7 +20,7 @@ from sqlalchemy import Connection
 from archive.errors import CatalogError
 from archive.ledger.index import MAX_SEGMENT_US
 
-__all__ = ["GapTuple", "HitTuple", "Span", "page_rows", "spans_and_gaps"]
+__all__ = ["GapTuple", "HitTuple", "Span", "fetch_rows", "page_rows", "spans_and_gaps"]
 
 Span = tuple[int, int, bool, int]
 """``(start_us, end_us, pruned, size)`` of one segment."""
@@ -47,7 +47,8 @@ def _sql(template: str, dialect: str, after: bool = False) -> str:
     return template.format(**names, after=_AFTER.format(**names) if after else "")
 
 
-def _fetch(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+def fetch_rows(conn: Connection, sql: str, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+    """The rows of ``sql`` (this module's parameter style) on the DB-API cursor. Raises CatalogError."""
     dbapi = conn.dialect.loaded_dbapi
     try:
         cur = conn.connection.cursor()
@@ -71,7 +72,7 @@ def page_rows(conn: Connection, camera_id: str, lo: int, hi: int, after: tuple[i
     extra: dict[str, Any] = {"n": n}
     if after is not None:
         extra.update(a_start=after[0], a_seq=after[1])
-    return _fetch(conn, _sql(_PAGE, conn.dialect.name, after is not None), _params(camera_id, lo, hi, **extra))
+    return fetch_rows(conn, _sql(_PAGE, conn.dialect.name, after is not None), _params(camera_id, lo, hi, **extra))
 
 
 def spans_and_gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[list[Span], list[GapTuple]]:
@@ -79,7 +80,7 @@ def spans_and_gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> tuple[
     overlapping ``[lo, hi)`` by ``(start, seq)`` - one round trip. Raises CatalogError."""
     spans: list[Span] = []
     gaps: list[GapTuple] = []
-    for r in _fetch(conn, _sql(_SPANS, conn.dialect.name), _params(camera_id, lo, hi)):
+    for r in fetch_rows(conn, _sql(_SPANS, conn.dialect.name), _params(camera_id, lo, hi)):
         if r[0] == 0:
             spans.append((r[1], r[2], bool(r[3]), r[4]))
         else:

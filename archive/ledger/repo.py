@@ -24,8 +24,10 @@ from archive.ledger.claims import WriterClaim
 __all__ = [
     "CHECKPOINT",
     "COSIGNATURE",
+    "COVER",
     "ENTRY",
     "GAP",
+    "LATEST",
     "NODE",
     "SEGMENT",
     "SIGNING_KEY",
@@ -48,6 +50,8 @@ def _t(name: str) -> Table:
 
 SEGMENT = _t("segment")
 GAP = _t("gap")
+COVER = _t("coverage_piece")
+LATEST = _t("camera_latest")
 ENTRY = _t("log_entry")
 NODE = _t("log_node")
 STATE = _t("log_state")

@@ -1,7 +1,8 @@
 """The ledger: per-camera evidence logs with their catalog rows (the recorder's entry point).
 
 Each ``append_*`` call appends exactly ONE log entry and, in the same database transaction,
-its ``segment``/``gap`` row (or the pruned flags). Calls are thread-safe and idempotent for
+its ``segment``/``gap`` row (or the pruned flags) and the camera's coverage pieces
+(:mod:`archive.ledger.coverage`). Calls are thread-safe and idempotent for
 segments (same camera, object key and version id) and gaps (same camera, interval and reason):
 a repeated call returns the seq of the entry already logged. Checkpoints are signed by
 :meth:`Ledger.checkpoint` (and periodically by :class:`~archive.ledger.checkpoints.Checkpointer`).
@@ -20,6 +21,7 @@ from archive.catalog.errors import catalog_errors
 from archive.errors import ConfigError, ConflictError
 from archive.integrity import Clock, Gap, GapReason, Prune
 from archive.integrity.errors import MalformedError
+from archive.ledger import coverage
 from archive.ledger.appender import LogAppender, LogLocks
 from archive.ledger.checkpoints import Checkpointer, CheckpointSigner
 from archive.ledger.facts import AppendResult, CheckpointView, SegmentFacts, SegmentView
@@ -123,6 +125,8 @@ class Ledger:
                 )
             return int(row[0])
 
+        start_us, end_us = us_from_utc(payload.start), us_from_utc(payload.end)
+
         def rows(conn: Connection, seq: int, now_us: int) -> None:
             m = facts.media
             conn.execute(
@@ -130,13 +134,14 @@ class Ledger:
                 dict(
                     camera_id=camera_id, seq=seq, bucket=bucket, object_key=facts.object_key,
                     version_id=facts.version_id, sha256=facts.sha256, size=facts.size,
-                    start_us=us_from_utc(payload.start), end_us=us_from_utc(payload.end),
+                    start_us=start_us, end_us=end_us,
                     duration_us=facts.duration_us, clock_offset_us=facts.clock_offset_us,
                     camera_start_us=None if payload.camera_start is None else us_from_utc(payload.camera_start),
                     container=m.container, codec=m.codec, width=m.width, height=m.height,
                     keyframe_start=m.keyframe_start, partial=m.partial, pruned=False, ingested_us=now_us, meta=meta,
                 ),
             )  # fmt: skip
+            coverage.on_segment(conn, camera_id, seq, start_us, end_us, facts.size)
 
         return self.appender.append(camera_id, payload, extra=rows, dedupe=dedupe, require_claim=True)
 
@@ -193,6 +198,7 @@ class Ledger:
                 .where(and_(SEGMENT.c.camera_id == camera_id, SEGMENT.c.seq >= from_seq, SEGMENT.c.seq < to_seq))
                 .values(pruned=True)
             )
+            coverage.on_prune(conn, camera_id, from_seq, to_seq)
 
         return self.appender.append(camera_id, payload, extra=rows)
 

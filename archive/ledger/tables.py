@@ -15,6 +15,12 @@ Times are integer microseconds since the Unix epoch, UTC (``*_us``), as in :mod:
   migration 0006). One row per camera, never deleted, so the epoch only grows.
 - ``recorder_node``: the recorder nodes (name, capacity, heartbeat by the database clock, state,
   where its API is; migration 0013). No secrets.
+- ``coverage_piece``: the merged intervals of a camera's segments per 10-minute bucket of their
+  start and per kind (media present / pruned), with their counts and bytes, kept by every segment
+  and prune append in the same transaction (migration 0015, :mod:`archive.ledger.coverage`), so
+  a day's coverage reads a few hundred rows instead of every segment; ``camera_latest``: each
+  camera's segment with media whose end is the latest (same migration and module), for the pages'
+  status of hundreds of cameras in one read.
 - ``log_checkpoint`` / ``log_cosignature``: signed tree heads and witness cosignatures.
 - ``signing_key``: log signing keys; the private key only as SecretBox ciphertext.
 """
@@ -25,6 +31,8 @@ from sqlalchemy import BigInteger, Boolean, Column, Float, Index, Integer, Large
 from sqlmodel import Field, SQLModel
 
 __all__ = [
+    "CameraLatestRow",
+    "CoveragePieceRow",
     "GapRow",
     "LogCheckpointRow",
     "LogCosignatureRow",
@@ -94,6 +102,35 @@ class GapRow(SQLModel, table=True):
     end_us: int = Field(sa_column=Column(BigInteger, nullable=False))
     reason: str = Field(sa_column=Column(String(64), nullable=False))
     detail: str = Field(sa_column=Column(Text, nullable=False))
+
+
+class CoveragePieceRow(SQLModel, table=True):
+    """One merged interval of a camera's segments of one kind (``pruned``) whose start falls in
+    ``bucket`` (``start_us // BUCKET_US``): ``[start_us, end_us)`` the union, ``last_start_us`` the
+    latest start, ``segments`` and ``bytes`` their count and sizes (derived from ``segment``)."""
+
+    __tablename__ = "coverage_piece"
+
+    camera_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    bucket: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    pruned: bool = Field(sa_column=Column(Boolean, primary_key=True))
+    start_us: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    end_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    last_start_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    segments: int = Field(sa_column=Column(BigInteger, nullable=False))
+    bytes: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CameraLatestRow(SQLModel, table=True):
+    """A camera's segment with media (not pruned) whose end is the latest: its ``seq``, start and
+    end. No row: the camera has no segment with media (derived from ``segment``)."""
+
+    __tablename__ = "camera_latest"
+
+    camera_id: str = Field(sa_column=Column(String(64), primary_key=True))
+    seq: int = Field(sa_column=Column(BigInteger, nullable=False))
+    start_us: int = Field(sa_column=Column(BigInteger, nullable=False))
+    end_us: int = Field(sa_column=Column(BigInteger, nullable=False))
 
 
 class LogEntryRow(SQLModel, table=True):

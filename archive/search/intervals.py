@@ -4,12 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+from archive.ledger.coverage import TOLERANCE_US  # one definition: the coverage pieces merge with it too
 from archive.search.model import Interval
 
 __all__ = ["TOLERANCE_US", "merge", "subtract"]
-
-TOLERANCE_US = 500_000
-"""Holes up to this long between consecutive segments count as continuous (SPEC.md 8.8)."""
 
 
 def merge(spans: Iterable[tuple[int, int]], lo: int, hi: int, tol: int = TOLERANCE_US) -> list[Interval]:

@@ -1,6 +1,7 @@
 """Recordings of cameras in a time range: coverage intervals, gaps, pruned media, segment pages.
 
-The rows come from the ledger's index (:mod:`archive.ledger.index`, :mod:`archive.ledger.hot_index`);
+The rows come from the ledger's index (:mod:`archive.ledger.index`, :mod:`archive.ledger.hot_index`,
+and for coverage its merged pieces, :mod:`archive.ledger.cover_index`);
 a segment overlaps ``[lo, hi)`` when ``start < hi`` and ``end > lo``. Segment pages are keyset
 pages over ``(camera_id, start_us, seq)``; the cursor is opaque to clients.
 """
@@ -14,19 +15,15 @@ from collections.abc import Sequence
 from sqlalchemy import Connection
 
 from archive.errors import Problem, ValidationError
-from archive.ledger import hot_index, index
+from archive.ledger import cover_index, hot_index, index
 from archive.search.intervals import merge, subtract
-from archive.search.islands import clipped, islands
 from archive.search.model import CameraCoverage, GapView, Interval, SegmentHit
 
-__all__ = ["coverage", "decode_cursor", "encode_cursor", "gaps", "segments_page"]
+__all__ = ["coverage", "coverages", "decode_cursor", "encode_cursor", "gaps", "scanned_coverage", "segments_page"]
 
 Cursor = tuple[str, int, int]
 Span = tuple[int, int, bool, int]
 """``(start_us, end_us, pruned, size)`` of one segment."""
-ISLANDS_FROM_US = 6 * 3_600_000_000
-"""Ranges longer than this are merged into islands by PostgreSQL itself; shorter ones (and all
-on SQLite, whose window functions are slower than merging here) are merged in Python."""
 
 
 def encode_cursor(c: Cursor) -> str:
@@ -74,26 +71,38 @@ def gaps(conn: Connection, camera_id: str, lo: int, hi: int) -> list[GapView]:
 def coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int,
              segments: Sequence[SegmentHit] | None = None) -> CameraCoverage:  # fmt: skip
     """What ``camera_id`` has in ``[lo, hi)``. ``segments``: all of its overlapping segments when
-    the caller already holds them (saves a query); else four integer columns per segment are read
-    and merged here, or - PostgreSQL, ranges over :data:`ISLANDS_FROM_US` - the database returns
-    the islands (:mod:`archive.search.islands`). Time after ``now_us`` is never unaccounted."""
-    found_gaps: list[GapView] | None = None
-    if segments is None and conn.dialect.name == "postgresql" and hi - lo > ISLANDS_FROM_US:
-        found = islands(conn, camera_id, lo, hi)
-        covered = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=False)]
-        pruned = [Interval(s, e) for s, e in clipped(found, lo, hi, pruned=True)]
-        count, size = sum(i[3] for i in found), sum(i[4] for i in found)
-    else:
-        if segments is not None:
-            spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
-        else:
-            spans, gap_tuples = hot_index.spans_and_gaps(conn, camera_id, lo, hi)
-            found_gaps = [GapView(*g) for g in gap_tuples]
-        covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
-        pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
-        count, size = len(spans), sum(sz for _, _, _, sz in spans)
-    if found_gaps is None:
-        found_gaps = gaps(conn, camera_id, lo, hi)
+    the caller already holds them (saves a query); else the merged coverage pieces the ledger
+    keeps (:mod:`archive.ledger.cover_index`: whole pieces inside the range, the pieces' own
+    segments at its edges), which gives what :func:`scanned_coverage` gives. Time after
+    ``now_us`` is never unaccounted."""
+    if segments is not None:
+        spans = [(s.start_us, s.end_us, s.pruned, s.size) for s in segments]
+        return _coverage(camera_id, lo, hi, now_us, spans, len(spans), sum(s.size for s in segments),
+                         gaps(conn, camera_id, lo, hi))  # fmt: skip
+    parts = cover_index.cover_parts(conn, camera_id, lo, hi)
+    return _coverage(camera_id, lo, hi, now_us, parts.spans, parts.segments, parts.bytes,
+                     [GapView(*g) for g in parts.gaps])  # fmt: skip
+
+
+def coverages(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int, now_us: int) -> dict[str, CameraCoverage]:
+    """:func:`coverage` of several cameras, by id, in two round trips
+    (:func:`archive.ledger.cover_index.cover_parts_of`)."""
+    return {c: _coverage(c, lo, hi, now_us, p.spans, p.segments, p.bytes, [GapView(*g) for g in p.gaps])
+            for c, p in cover_index.cover_parts_of(conn, camera_ids, lo, hi).items()}  # fmt: skip
+
+
+def scanned_coverage(conn: Connection, camera_id: str, lo: int, hi: int, now_us: int) -> CameraCoverage:
+    """:func:`coverage` from every overlapping segment row, merged here: the reference the
+    pieces are tested against (and the bench's baseline); its cost grows with the range."""
+    spans, gap_tuples = hot_index.spans_and_gaps(conn, camera_id, lo, hi)
+    return _coverage(camera_id, lo, hi, now_us, spans, len(spans), sum(sz for _, _, _, sz in spans),
+                     [GapView(*g) for g in gap_tuples])  # fmt: skip
+
+
+def _coverage(camera_id: str, lo: int, hi: int, now_us: int, spans: Sequence[Span], count: int, size: int,
+              found_gaps: list[GapView]) -> CameraCoverage:  # fmt: skip
+    covered = merge(((s, e) for s, e, p, _ in spans if not p), lo, hi)
+    pruned = merge(((s, e) for s, e, p, _ in spans if p), lo, hi)
     taken = covered + pruned + [Interval(max(g.start_us, lo), min(g.end_us, hi)) for g in found_gaps]
     unaccounted = subtract(lo, min(hi, now_us), taken) if now_us > lo else []
     return CameraCoverage(camera_id, tuple(covered), tuple(pruned), tuple(found_gaps), tuple(unaccounted), count,

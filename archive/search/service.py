@@ -20,6 +20,8 @@ from archive.catalog.errors import catalog_errors
 from archive.errors import NotFoundError, Problem, ValidationError
 from archive.identity.model import Principal
 from archive.identity.policy import CameraScope, camera_scope
+from archive.ledger import cover_index
+from archive.ledger.index import MAX_SEGMENT_US
 from archive.search import media, recordings
 from archive.search.cameras import Sharing, camera_rows, camera_rows_with_sharing, find_cameras, sharing
 from archive.search.geo import Box
@@ -133,6 +135,13 @@ class SearchService:
         if not 1 <= q.limit <= self.limits.camera_page_max or q.offset < 0:
             raise ValidationError([Problem("limit", f"limit must be 1-{self.limits.camera_page_max}, offset >= 0")])
         with self._conn() as conn:
+            snap = self._snapshot(conn)
+            if snap is not None and q == CameraQuery(limit=q.limit, offset=q.offset, enabled_only=q.enabled_only):
+                # no filter (the map, the whole camera list): the cached registry, as find_cameras orders it
+                scope = camera_scope(who, snap[1])
+                hits = sorted((h for h in snap[0].values()
+                               if scope.sees(h.owner_id) and (h.enabled or not q.enabled_only)), key=lambda h: h.id)
+                return hits[q.offset : q.offset + q.limit]
             return find_cameras(conn, self._scope(conn, who), q)
 
     def camera(self, who: Principal, camera_id: str) -> CameraHit:
@@ -168,9 +177,46 @@ class SearchService:
             segs, nxt = recordings.segments_page(conn, ids, lo, hi, after, limit)
             cov: tuple[CameraCoverage, ...] = ()
             if after is None:
-                whole = len(ids) == 1 and nxt is None
-                cov = tuple(recordings.coverage(conn, c, lo, hi, now, segs if whole else None) for c in ids)
+                if len(ids) == 1 and nxt is None:  # the page holds every segment: no other read
+                    cov = (recordings.coverage(conn, ids[0], lo, hi, now, segs),)
+                else:
+                    found = recordings.coverages(conn, ids, lo, hi, now)
+                    cov = tuple(found[c] for c in ids)
         return RecordingsPage(lo, hi, cov, tuple(segs), recordings.encode_cursor(nxt) if nxt else None)
+
+    def last_recorded(self, who: Principal, camera_ids: Sequence[str], now_us: int,
+                      windows: Sequence[int]) -> dict[str, int | None]:  # fmt: skip
+        """For each of ``camera_ids``: the end of its newest media before ``now_us`` - what
+        :meth:`recordings` gives as the last covered interval's end over ``[now_us - w, now_us)``
+        for the first window ``w`` of ``windows`` with any media - or None when none has any.
+
+        Each camera's latest segment with media comes from one read of the ledger's
+        ``camera_latest`` (:func:`archive.ledger.cover_index.latest_media`); it is the answer for the
+        first window it overlaps unless it started at or after ``now_us`` (then the widest window is
+        probed: :func:`~archive.ledger.cover_index.newest_media`) or is too long for that window's
+        overlap rule (starts before ``lo - MAX_SEGMENT_US``; then that window is probed).
+        Raises NotFoundError (a camera not seen), CatalogError."""
+        ids = sorted(set(camera_ids))
+        if not ids or not windows:
+            return dict.fromkeys(ids)
+        out: dict[str, int | None] = {}
+        with self._conn() as conn:
+            self._visible(conn, who, ids)
+            latest = cover_index.latest_media(conn)
+            for cam in ids:
+                newest = latest.get(cam)
+                if newest is not None and newest[1] >= now_us:  # recorded "after now": the window's own newest
+                    newest = cover_index.newest_media(conn, [cam], now_us - max(windows), now_us)[cam]
+                out[cam] = None
+                for w in windows:
+                    if newest is None or newest[0] <= now_us - w:  # nothing in this window ends later
+                        continue
+                    found = newest if newest[1] >= now_us - w - MAX_SEGMENT_US else (
+                        cover_index.newest_media(conn, [cam], now_us - w, now_us)[cam])
+                    if found is not None:
+                        out[cam] = min(found[0], now_us)
+                        break
+        return out
 
     def sightings(self, who: Principal, where: Near | Box, lo: int, hi: int, *, limit: int = 100) -> list[Sighting]:
         """Cameras within ``where`` (a circle: nearest first; a box: by id) that ``who`` sees, each
@@ -180,7 +226,8 @@ class SearchService:
         query = CameraQuery(near=where, limit=limit) if isinstance(where, Near) else CameraQuery(box=where, limit=limit)
         with self._conn() as conn:
             hits = find_cameras(conn, self._scope(conn, who), query)
-            return [Sighting(h, recordings.coverage(conn, h.id, lo, hi, now)) for h in hits]
+            found = recordings.coverages(conn, [h.id for h in hits], lo, hi, now)
+            return [Sighting(h, found[h.id]) for h in hits]
 
     # -- playback ------------------------------------------------------------------------
     def segment(self, who: Principal, camera_id: str, seq: int) -> SegmentRef:

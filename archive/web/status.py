@@ -1,4 +1,5 @@
-"""The status the pages show for a camera (camera list and map), from the recordings search.
+"""The status the pages show for a camera (camera list and map), from the recordings search
+(:meth:`~archive.search.service.SearchService.last_recorded`: each camera's newest media end).
 
 ``recording``: the newest segment ended at most :data:`RECENT_US` ago; ``no recent segment``:
 enabled but nothing that recent (unreachable, failing or not recorded by any node: the pages
@@ -65,20 +66,9 @@ def live_status(search: SearchService, times: TimeFormatter, who: Principal,
     last: dict[str, int | None] = {}
     now = time.time_ns() // 1000
     if who.confirmed and allowed(who.role, Permission.RECORDINGS_READ) and hits:
-        # the newest segment's end: first over the last NEAR_US (cheap: a recording camera's last
-        # minutes), then over 24 h only for the cameras with nothing that recent
-        pending = [h.id for h in hits]
-        for window in (NEAR_US, 86_400_000_000):
-            step, missing = search.limits.max_cameras, []
-            for i in range(0, len(pending), step):
-                got = search.recordings(who, pending[i : i + step], now - window, now, limit=1)
-                for c in got.coverage:
-                    last[c.camera_id] = c.covered[-1].end_us if c.covered else None
-                    if not c.covered:
-                        missing.append(c.camera_id)
-            pending = missing
-            if not pending:
-                break
+        # the newest segment's end: over the last NEAR_US, then over 24 h for the cameras with
+        # nothing that recent (one index probe each: SearchService.last_recorded)
+        last = search.last_recorded(who, [h.id for h in hits], now, (NEAR_US, 86_400_000_000))
     out = []
     for h in hits:
         end = last.get(h.id)
