@@ -76,7 +76,7 @@ def _m(dialect: str, name: str) -> str:
 
 
 @dataclass
-class _Acc:
+class _CoverAccumulator:
     spans: list[Span] = field(default_factory=list)
     gaps: list[GapTuple] = field(default_factory=list)
     edges: dict[bool, list[tuple[int, int]]] = field(default_factory=lambda: {False: [], True: []})
@@ -95,7 +95,7 @@ def cover_parts_of(conn: Connection, camera_ids: Sequence[str], lo: int, hi: int
     the edge segments of all). Raises CatalogError."""
     d = conn.dialect.name
     ids = sorted(set(camera_ids))
-    acc = {c: _Acc() for c in ids}
+    acc = {c: _CoverAccumulator() for c in ids}
     if not ids:
         return {}
     names = {f"c{i}": c for i, c in enumerate(ids)}
