@@ -639,10 +639,9 @@ def test_language_switch_per_user(served: Served, browser: Any) -> None:
     page.context.close()
 
 
-def test_a_click_plays_from_that_wall_clock_instant_also_after_the_gap(served: Served, browser: Any) -> None:
-    """A click on the timeline starts playback at the clicked wall-clock instant (the one the page
-    computes from the pixel), on every pixel that falls inside a recorded run before or after the
-    outage (the gap is never collapsed: after it the wall clock is the clicked one, not 60 s early)."""
+def _cam_a_timeline(served: Served, browser: Any) -> tuple[Any, Watch, dict[str, float]]:
+    """An investigator's desktop page on cam-a's timeline of DAY, drawn: the page, its watch and
+    the timeline's bounding box."""
     page = browser.new_context(viewport=DESKTOP).new_page()
     watch = Watch(page)
     _login(served, page, "investigator")
@@ -650,6 +649,14 @@ def test_a_click_plays_from_that_wall_clock_instant_also_after_the_gap(served: S
     page.wait_for_selector("#timeline[data-ready=yes]")
     box = page.locator("#timeline").bounding_box()
     assert box is not None
+    return page, watch, box
+
+
+def test_a_click_plays_from_that_wall_clock_instant_also_after_the_gap(served: Served, browser: Any) -> None:
+    """A click on the timeline starts playback at the clicked wall-clock instant (the one the page
+    computes from the pixel), on every pixel that falls inside a recorded run before or after the
+    outage (the gap is never collapsed: after it the wall clock is the clicked one, not 60 s early)."""
+    page, watch, box = _cam_a_timeline(served, browser)
     def instant(x: int) -> float:  # what the page computes for a click at integer clientX x
         return DAY_MS[0] + (x - box["x"]) / box["width"] * 86_400_000
 
@@ -752,13 +759,7 @@ def test_timeline_zooms_from_the_day_to_minutes_and_back(served: Served, browser
     its wall-clock instant with its reason on hover and grows; ticks follow (minutes, UTC on hover); a
     click in the zoomed axis plays from that instant and the shared playhead sits there; the buttons
     zoom around the playhead, the arrows move by half a window, "whole day" gives the day back."""
-    page = browser.new_context(viewport=DESKTOP).new_page()
-    watch = Watch(page)
-    _login(served, page, "investigator")
-    page.goto(f"{served.url}/ui/cameras/cam-a?day={DAY}")
-    page.wait_for_selector("#timeline[data-ready=yes]")
-    box = page.locator("#timeline").bounding_box()
-    assert box is not None
+    page, watch, box = _cam_a_timeline(served, browser)
     view = lambda: (int(page.get_attribute("#timeline", "data-view-start") or 0),  # noqa: E731
                     int(page.get_attribute("#timeline", "data-view-end") or 0))
     assert view() == DAY_MS
